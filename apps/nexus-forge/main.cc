@@ -1,0 +1,374 @@
+// nexus-forge: the one binary. Wiring and command-line parsing only; behaviour lives in core/.
+#include <csignal>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <nlohmann/json.hpp>
+
+#include "core/actor/actor.h"
+#include "core/bus/factory.h"
+#include "core/bus/kafka.h"
+#include "core/config/config.h"
+#include "core/event/codec.h"
+#include "core/log/log.h"
+
+#ifndef NF_VERSION
+#define NF_VERSION "0.0.0"
+#endif
+
+namespace {
+
+using json = nlohmann::json;
+
+int fail(const nf::error& e) {
+  std::cerr << "error: " << e.message << " (" << nf::to_string(e.code) << ")\n";
+  return 1;
+}
+
+// Short-lived commands keep stderr quiet unless the operator asked for a level explicitly.
+bool quiet_commands = true;
+
+nf::result<nf::config::config> load_config(const std::string& path) {
+  NF_TRY_ASSIGN(auto cfg, nf::config::load(path));
+  if (quiet_commands && cfg.log_level == "info" && !nf::config::process_env("NF_LOG_LEVEL")) cfg.log_level = "warn";
+  if (!nf::log::set_level(cfg.log_level)) return nf::error{nf::errc::invalid_argument, "unknown log level '" + cfg.log_level + "'"};
+  return cfg;
+}
+
+// Waits for SIGINT or SIGTERM.
+void wait_for_signal() {
+  boost::asio::io_context io;
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([](const boost::system::error_code&, int sig) {
+    nf::log::get("main")->info("received signal {}, shutting down", sig);
+  });
+  io.run();
+}
+
+// ---- serve ------------------------------------------------------------------------------------
+
+int cmd_serve(const std::string& config_path, bool as_json) {
+  quiet_commands = false;
+  auto cfg = load_config(config_path);
+  if (!cfg) return fail(cfg.error());
+  auto bus = nf::bus::open_bus(*cfg, nf::bus::access::owner);
+  if (!bus) return fail(bus.error());
+  if (auto r = nf::bus::ensure_topics(**bus, *cfg); !r) return fail(r.error());
+  nf::actor::runtime_options ro;
+  ro.region = cfg->region;
+  nf::actor::runtime rt(**bus, ro);
+  if (auto r = rt.start(); !r) return fail(r.error());
+  const std::string where = cfg->bus.kind == nf::config::bus_kind::embedded ? cfg->data_dir + "/bus" : cfg->bus.kafka.bootstrap_servers;
+  if (as_json) {
+    std::cout << json{{"status", "serving"}, {"bus", nf::config::to_string(cfg->bus.kind)}, {"at", where}, {"region", cfg->region}}.dump()
+              << std::endl;
+  } else {
+    std::cout << "nexus-forge serving on the " << nf::config::to_string(cfg->bus.kind) << " bus at " << where << " (region "
+              << cfg->region << "); Ctrl-C to stop" << std::endl;
+  }
+  wait_for_signal();
+  rt.stop();
+  bus->reset();
+  nf::log::get("main")->info("stopped cleanly");
+  return 0;
+}
+
+// ---- topics -----------------------------------------------------------------------------------
+
+int cmd_topics_list(const std::string& config_path, bool as_json) {
+  auto cfg = load_config(config_path);
+  if (!cfg) return fail(cfg.error());
+  auto bus = nf::bus::open_bus(*cfg, nf::bus::access::read_only);
+  std::vector<nf::bus::topic_info> topics;
+  if (bus) {
+    auto t = (*bus)->list_topics();
+    if (!t) return fail(t.error());
+    topics = std::move(*t);
+  } else if (bus.error().code != nf::errc::not_found) {
+    return fail(bus.error());
+  }
+  json arr = json::array();
+  for (const auto& t : topics) {
+    json j{{"name", t.name.get()},
+           {"partitions", t.config.partitions},
+           {"retentionMs", t.config.retention_ms},
+           {"retentionBytes", t.config.retention_bytes}};
+    json ends = json::array();
+    for (std::int32_t p = 0; p < t.config.partitions && bus; ++p) {
+      nf::topic_partition tp{t.name, nf::partition_id{p}};
+      auto b = (*bus)->begin_offset(tp);
+      auto e = (*bus)->end_offset(tp);
+      if (b && e) ends.push_back({{"partition", p}, {"begin", b->get()}, {"end", e->get()}});
+    }
+    j["offsets"] = ends;
+    arr.push_back(j);
+  }
+  if (as_json) {
+    std::cout << arr.dump() << "\n";
+  } else {
+    for (const auto& t : arr) {
+      std::int64_t events = 0;
+      for (const auto& o : t["offsets"]) events += o["end"].get<std::int64_t>() - o["begin"].get<std::int64_t>();
+      std::cout << t["name"].get<std::string>() << "\tpartitions=" << t["partitions"] << "\tevents=" << events << "\n";
+    }
+  }
+  return 0;
+}
+
+int cmd_topics_create(const std::string& config_path, const std::string& name, int partitions, std::int64_t retention_ms,
+                      std::int64_t retention_bytes, bool as_json) {
+  auto cfg = load_config(config_path);
+  if (!cfg) return fail(cfg.error());
+  auto bus = nf::bus::open_bus(*cfg, nf::bus::access::owner);
+  if (!bus) return fail(bus.error());
+  if (partitions <= 0) partitions = cfg->bus.default_partitions;
+  auto r = (*bus)->create_topic(nf::topic_name{name}, {partitions, retention_ms, retention_bytes});
+  if (!r) return fail(r.error());
+  if (as_json) std::cout << json{{"name", name}, {"partitions", partitions}}.dump() << "\n";
+  else std::cout << "created topic " << name << " with " << partitions << " partitions\n";
+  return 0;
+}
+
+// ---- produce ----------------------------------------------------------------------------------
+
+struct produce_args {
+  std::string config, topic, key, type, payload, tenant;
+};
+
+int cmd_produce(const produce_args& a) {
+  auto cfg = load_config(a.config);
+  if (!cfg) return fail(cfg.error());
+  nf::event::new_event ev;
+  ev.type = a.type;
+  ev.key = a.key;
+  ev.tenant = a.tenant;
+  ev.payload_json = a.payload;
+  ev.region = cfg->region;
+  ev.occurred_at = nf::system_clock::instance().now_ms();
+  auto env = nf::event::build(ev);
+  if (!env) return fail(env.error());
+  auto bus = nf::bus::open_bus(*cfg, nf::bus::access::owner);
+  if (!bus) return fail(bus.error());
+  if (auto r = nf::bus::ensure_topics(**bus, *cfg); !r) return fail(r.error());
+  const auto rec = nf::event::to_record(*env);
+  auto res = (*bus)->append(nf::topic_name{a.topic}, std::span<const nf::bus::record>(&rec, 1));
+  if (!res) {
+    auto e = res.error();
+    if (e.code == nf::errc::not_found) e.message += "; create it with: nexus-forge topics create " + a.topic;
+    return fail(e);
+  }
+  const auto id = nf::event::event_id::from_raw(env->id());
+  std::cout << json{{"topic", a.topic},
+                    {"partition", (*res)[0].partition.get()},
+                    {"offset", (*res)[0].off.get()},
+                    {"id", id ? id->to_string() : std::string()}}
+                   .dump()
+            << std::endl;
+  return 0;
+}
+
+// ---- consume ----------------------------------------------------------------------------------
+
+struct consume_args {
+  std::string config, topic, from = "earliest";
+  std::optional<std::int64_t> count;
+  std::optional<int> partition;
+  bool follow = false;
+  bool json_out = false;
+};
+
+int cmd_consume(const consume_args& a) {
+  auto cfg = load_config(a.config);
+  if (!cfg) return fail(cfg.error());
+  auto bus = nf::bus::open_bus(*cfg, nf::bus::access::read_only);
+  if (!bus) return fail(bus.error());
+  auto& b = **bus;
+  auto info = b.describe_topic(nf::topic_name{a.topic});
+  if (!info) return fail(info.error());
+
+  std::optional<std::int64_t> from_offset;
+  if (a.from != "earliest" && a.from != "latest") {
+    std::size_t pos = 0;
+    try {
+      from_offset = std::stoll(a.from, &pos);
+    } catch (...) {
+      pos = 0;
+    }
+    if (pos != a.from.size() || *from_offset < 0)
+      return fail({nf::errc::invalid_argument, "--from must be earliest, latest or a non-negative offset, got '" + a.from + "'"});
+  }
+  std::vector<std::pair<nf::topic_partition, nf::offset>> assign;
+  std::map<nf::topic_partition, std::int64_t> stop_at;
+  for (std::int32_t p = 0; p < info->config.partitions; ++p) {
+    if (a.partition && *a.partition != p) continue;
+    nf::topic_partition tp{nf::topic_name{a.topic}, nf::partition_id{p}};
+    auto begin = b.begin_offset(tp);
+    auto end = b.end_offset(tp);
+    if (!begin) return fail(begin.error());
+    if (!end) return fail(end.error());
+    std::int64_t start = a.from == "latest" ? end->get() : begin->get();
+    if (from_offset) start = std::clamp(*from_offset, begin->get(), end->get());
+    assign.emplace_back(tp, nf::offset{start});
+    if (start < end->get()) stop_at[tp] = end->get();
+  }
+  if (a.partition && assign.empty())
+    return fail({nf::errc::not_found, "topic '" + a.topic + "' has no partition " + std::to_string(*a.partition)});
+  auto consumer = b.make_consumer(nf::bus::consumer_options{});
+  if (!consumer) return fail(consumer.error());
+  if (auto r = (*consumer)->assign(assign); !r) return fail(r.error());
+
+  const bool wait_for_more = a.follow || a.count.has_value();
+  std::int64_t printed = 0;
+  for (;;) {
+    if (a.count && printed >= *a.count) break;
+    if (!wait_for_more && stop_at.empty()) break;
+    const std::size_t want = a.count ? static_cast<std::size_t>(*a.count - printed) : 1024;
+    auto msgs = (*consumer)->poll(std::chrono::milliseconds(500), std::min<std::size_t>(want, 1024));
+    if (!msgs) return fail(msgs.error());
+    for (const auto& m : *msgs) {
+      auto j = nf::event::to_json(m);
+      if (!j) {
+        // Not an envelope: show it raw rather than hide it.
+        std::cerr << "warning: " << j.error().message << "\n";
+        json raw{{"topic", m.topic.get()}, {"partition", m.partition.get()}, {"offset", m.off.get()}, {"timestamp", m.timestamp_ms},
+                 {"key", m.key}, {"error", j.error().message}};
+        std::cout << raw.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+      } else {
+        std::cout << j->dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+      }
+      ++printed;
+      const nf::topic_partition tp{m.topic, m.partition};
+      if (auto it = stop_at.find(tp); it != stop_at.end() && m.off.get() + 1 >= it->second) stop_at.erase(it);
+      if (a.count && printed >= *a.count) break;
+    }
+    std::cout.flush();
+  }
+  (void)a.json_out;
+  return 0;
+}
+
+// ---- kafka-mock -------------------------------------------------------------------------------
+
+int cmd_kafka_mock(int brokers, const std::vector<std::string>& topics, bool as_json) {
+  auto mc = nf::bus::kafka_mock_cluster::start(brokers);
+  if (!mc) return fail(mc.error());
+  for (const auto& spec : topics) {
+    const auto colon = spec.find(':');
+    const std::string name = spec.substr(0, colon);
+    int parts = 3;
+    if (colon != std::string::npos) {
+      try {
+        parts = std::stoi(spec.substr(colon + 1));
+      } catch (...) {
+        return fail({nf::errc::invalid_argument, "--topic expects NAME[:PARTITIONS], got '" + spec + "'"});
+      }
+    }
+    if (auto v = nf::bus::validate_topic_name(name); !v) return fail(v.error());
+    if (auto r = (*mc)->create_topic(name, parts); !r) return fail(r.error());
+  }
+  if (as_json) std::cout << json{{"bootstrapServers", (*mc)->bootstrap_servers()}, {"brokers", brokers}}.dump() << std::endl;
+  else
+    std::cout << (*mc)->bootstrap_servers() << std::endl
+              << "# librdkafka mock cluster with " << brokers << " brokers on loopback; data is in memory. Use it with:\n"
+              << "#   NF_BUS_KIND=kafka NF_KAFKA_BOOTSTRAP=" << (*mc)->bootstrap_servers() << " nexus-forge serve\n"
+              << "# Ctrl-C stops it." << std::endl;
+  wait_for_signal();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"nexus-forge: the event-sourced backbone of an AI-agent platform"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", NF_VERSION);
+
+  bool as_json = false;
+  std::string config_path = "config/nexus-forge.json";
+  auto add_common = [&](CLI::App* sc) {
+    sc->add_option("--config,-c", config_path, "configuration file (JSON)")->capture_default_str();
+    sc->add_flag("--json", as_json, "machine-readable JSON output");
+  };
+
+  auto* version = app.add_subcommand("version", "print the version");
+  version->add_flag("--json", as_json, "machine-readable JSON output");
+
+  auto* serve = app.add_subcommand("serve", "run the actors on the configured bus until SIGINT/SIGTERM");
+  add_common(serve);
+
+  auto* topics = app.add_subcommand("topics", "list or create topics");
+  topics->require_subcommand(1);
+  auto* tlist = topics->add_subcommand("list", "list topics with partitions and offsets");
+  add_common(tlist);
+  auto* tcreate = topics->add_subcommand("create", "create a topic");
+  add_common(tcreate);
+  std::string tname;
+  int tparts = 0;
+  std::int64_t tret_ms = -1, tret_bytes = -1;
+  tcreate->add_option("name", tname, "topic name")->required();
+  tcreate->add_option("--partitions,-p", tparts, "partition count (default: bus.default_partitions)");
+  tcreate->add_option("--retention-ms", tret_ms, "delete events older than this (-1: keep)");
+  tcreate->add_option("--retention-bytes", tret_bytes, "keep at most this many bytes per partition (-1: no limit)");
+
+  produce_args pa;
+  auto* produce = app.add_subcommand("produce", "append one event to a topic and print its position");
+  produce->add_option("--config,-c", config_path, "configuration file (JSON)")->capture_default_str();
+  produce->add_option("--topic,-t", pa.topic, "topic")->required();
+  produce->add_option("--key,-k", pa.key, "aggregate key; decides the partition")->required();
+  produce->add_option("--type", pa.type, "event type, e.g. mission.prompted")->required();
+  produce->add_option("--json,-j", pa.payload, "payload as a JSON object")->required();
+  produce->add_option("--tenant", pa.tenant, "tenant id");
+
+  consume_args ca;
+  auto* consume = app.add_subcommand("consume", "print events of a topic, one JSON object per line");
+  add_common(consume);
+  consume->add_option("--topic,-t", ca.topic, "topic")->required();
+  consume->add_option("--from", ca.from, "earliest, latest or an offset (per partition)")->capture_default_str();
+  consume->add_option("--count,-n", ca.count, "exit after this many events (waits for them)");
+  consume->add_option("--partition", ca.partition, "only this partition");
+  consume->add_flag("--follow,-f", ca.follow, "keep waiting for new events");
+
+  int brokers = 3;
+  std::vector<std::string> mock_topics;
+  auto* mock = app.add_subcommand("kafka-mock", "start librdkafka's mock Kafka cluster on loopback and print its bootstrap servers");
+  mock->add_option("--brokers", brokers, "broker count")->capture_default_str();
+  mock->add_option("--topic", mock_topics, "create NAME[:PARTITIONS] (repeatable)");
+  mock->add_flag("--json", as_json, "machine-readable JSON output");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  try {
+    if (*version) {
+      if (as_json) std::cout << json{{"version", NF_VERSION}}.dump() << "\n";
+      else std::cout << "nexus-forge " << NF_VERSION << "\n";
+      return 0;
+    }
+    if (*serve) return cmd_serve(config_path, as_json);
+    if (*tlist) return cmd_topics_list(config_path, as_json);
+    if (*tcreate) return cmd_topics_create(config_path, tname, tparts, tret_ms, tret_bytes, as_json);
+    if (*produce) {
+      pa.config = config_path;
+      return cmd_produce(pa);
+    }
+    if (*consume) {
+      ca.config = config_path;
+      ca.json_out = as_json;
+      return cmd_consume(ca);
+    }
+    if (*mock) return cmd_kafka_mock(brokers, mock_topics, as_json);
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+  return 2;
+}

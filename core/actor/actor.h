@@ -1,0 +1,96 @@
+// Actor runtime. Each actor:
+//  - consumes its subscriptions through the consumer group "actor.<name>";
+//  - runs on an Asio strand, one message at a time, fed by a bounded mailbox; when the mailbox is
+//    full its subscription is paused, so memory stays bounded;
+//  - emits events through its context; an output's id is derive_id(input id, actor, n), so a
+//    restart or replay emits the same ids;
+//  - is supervised: a handler that throws or returns an error restarts the actor from its last
+//    committed position after an exponential backoff; after max_failures failures on the same
+//    event, that event goes to platform.deadletter with the error text and the actor moves on.
+// Time and timers are injected, so tests step backoffs by hand.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/base/clock.h"
+#include "core/base/result.h"
+#include "core/bus/bus.h"
+#include "core/config/config.h"
+#include "core/event/codec.h"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace nf::actor {
+
+inline constexpr const char* kDeadLetterTopic = "platform.deadletter";
+inline constexpr const char* kDeadLetterType = "platform.dead_lettered";
+
+class context {
+ public:
+  virtual ~context() = default;
+  // Appends an event caused by the message being handled; fills id, causation, correlation,
+  // region and occurred_at. Returns the id.
+  virtual result<event::event_id> emit(const std::string& topic, event::new_event ev) = 0;
+  virtual const nf::clock& clock() const = 0;
+};
+
+class actor {
+ public:
+  virtual ~actor() = default;
+  virtual std::string name() const = 0;
+  virtual std::vector<std::string> subscriptions() const = 0;
+  // Throwing or returning an error is a failure (see supervision above).
+  virtual result<void> handle(const bus::message& m, context& ctx) = 0;
+  // Called before the actor resumes after a failure: drop private state derived from messages
+  // after the last committed position.
+  virtual void on_restart() {}
+};
+
+struct runtime_options {
+  std::string region = "local";
+  const nf::clock* clock = nullptr;            // null: the system clock
+  timer_service* timers = nullptr;             // null: Asio timers on the runtime's io_context
+  boost::asio::io_context* io = nullptr;       // null: the runtime owns one with `threads` threads
+  int threads = 2;
+  std::size_t commit_every = 256;              // commit after this many handled messages, or when idle
+  std::chrono::milliseconds poll_timeout{200};
+};
+
+struct actor_stats {
+  std::uint64_t handled = 0;
+  std::uint64_t failures = 0;
+  std::uint64_t restarts = 0;
+  std::uint64_t dead_lettered = 0;
+  std::uint64_t emitted = 0;
+  std::size_t mailbox_depth = 0;
+  std::size_t mailbox_high_water = 0;          // largest depth seen
+  bool paused = false;
+};
+
+class runtime {
+ public:
+  runtime(bus::event_bus& bus, runtime_options opts);
+  ~runtime();
+  runtime(const runtime&) = delete;
+  runtime& operator=(const runtime&) = delete;
+
+  void add(std::shared_ptr<actor> a, const config::actor_settings& settings);
+  // Joins every actor's group and starts intake. Creates platform.deadletter if missing.
+  result<void> start();
+  // Stops intake, lets every actor finish the messages already in its mailbox, commits, returns.
+  void stop();
+
+  actor_stats stats(const std::string& actor_name) const;
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace nf::actor

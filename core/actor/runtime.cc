@@ -1,0 +1,465 @@
+// Actor runtime: intake threads feed bounded mailboxes, strands run handlers one at a time,
+// supervision restarts from the last committed position or dead-letters a poison event.
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include "core/actor/actor.h"
+#include "core/log/log.h"
+#include "core/metrics/metrics.h"
+#include "deadletter.pb.h"
+
+namespace nf::actor {
+namespace asio = boost::asio;
+
+namespace {
+
+class asio_timers final : public timer_service {
+ public:
+  explicit asio_timers(asio::io_context& io) : io_(io) {}
+  void schedule_after(std::chrono::milliseconds delay, std::function<void()> fn) override {
+    auto t = std::make_shared<asio::steady_timer>(io_, delay);
+    t->async_wait([t, fn = std::move(fn)](const boost::system::error_code& ec) {
+      if (!ec) fn();
+    });
+  }
+
+ private:
+  asio::io_context& io_;
+};
+
+struct cell {
+  std::shared_ptr<actor> a;
+  std::string name;
+  config::actor_settings settings;
+  std::unique_ptr<bus::consumer> consumer;
+  std::unique_ptr<asio::strand<asio::io_context::executor_type>> strand;
+  std::thread intake;
+
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<bus::message> mailbox;
+  bool drain_scheduled = false;
+  bool restart_pending = false;   // set by the strand, served by the intake thread
+  bool restart_ready = false;     // the backoff has elapsed
+  std::map<topic_partition, std::int64_t> rewind;       // where intake must seek on restart
+  std::map<topic_partition, std::int64_t> handled_pos;  // next offset after the last handled message
+  std::map<topic_partition, std::int64_t> committed_pos;
+  std::size_t since_commit = 0;
+  std::map<std::pair<topic_partition, std::int64_t>, std::uint32_t> failures;
+  actor_stats stats;
+
+  metrics::gauge* depth = nullptr;
+  metrics::counter* handled = nullptr;
+  metrics::counter* failed = nullptr;
+  metrics::counter* dead = nullptr;
+};
+
+class message_context final : public context {
+ public:
+  message_context(bus::event_bus& bus, const cell& c, const nf::clock& clk, const std::string& region,
+                  const events::Envelope* input)
+      : bus_(bus), c_(c), clock_(clk), region_(region), input_(input) {}
+
+  result<event::event_id> emit(const std::string& topic, event::new_event ev) override {
+    if (!input_) return error{errc::invalid_argument, "cannot emit: the input is not an event envelope"};
+    NF_TRY_ASSIGN(auto cause, event::event_id::from_raw(input_->id()));
+    const auto id = event::derive_id(cause, c_.name, n_++);
+    ev.id = id;
+    ev.causation = cause;
+    if (!ev.correlation) {
+      auto corr = event::event_id::from_raw(input_->correlation_id());
+      ev.correlation = corr ? *corr : cause;
+    }
+    if (ev.region.empty()) ev.region = region_;
+    if (ev.occurred_at == 0) ev.occurred_at = clock_.now_ms();
+    if (ev.tenant.empty()) ev.tenant = input_->tenant_id();
+    NF_TRY_ASSIGN(auto env, event::build(ev));
+    const auto rec = event::to_record(env);
+    NF_TRY(bus_.append(topic_name{topic}, std::span<const bus::record>(&rec, 1)));
+    ++emitted;
+    return id;
+  }
+  const nf::clock& clock() const override { return clock_; }
+
+  std::uint64_t emitted = 0;
+
+ private:
+  bus::event_bus& bus_;
+  const cell& c_;
+  const nf::clock& clock_;
+  const std::string& region_;
+  const events::Envelope* input_;
+  std::uint64_t n_ = 0;
+};
+
+}  // namespace
+
+struct runtime::impl {
+  bus::event_bus& bus;
+  runtime_options opts;
+  const nf::clock* clk;
+  std::unique_ptr<asio::io_context> owned_io;
+  asio::io_context* io;
+  std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  std::vector<std::thread> threads;
+  std::unique_ptr<asio_timers> own_timers;
+  timer_service* timers;
+  std::vector<std::unique_ptr<cell>> cells;
+  std::atomic<bool> stopping{false};
+  bool started = false;
+  std::shared_ptr<spdlog::logger> log = nf::log::get("actor");
+
+  impl(bus::event_bus& b, runtime_options o) : bus(b), opts(std::move(o)) {
+    clk = opts.clock ? opts.clock : &system_clock::instance();
+    if (opts.io) {
+      io = opts.io;
+    } else {
+      owned_io = std::make_unique<asio::io_context>();
+      io = owned_io.get();
+    }
+    if (opts.timers) {
+      timers = opts.timers;
+    } else {
+      own_timers = std::make_unique<asio_timers>(*io);
+      timers = own_timers.get();
+    }
+  }
+
+  static std::string group_of(const cell& c) { return "actor." + c.name; }
+
+  void commit(cell& c) {
+    std::vector<std::pair<topic_partition, offset>> pos;
+    {
+      std::lock_guard lk(c.mu);
+      for (const auto& [tp, off] : c.handled_pos) {
+        auto it = c.committed_pos.find(tp);
+        if (it == c.committed_pos.end() || it->second != off) pos.emplace_back(tp, offset{off});
+      }
+      c.since_commit = 0;
+    }
+    if (pos.empty()) return;
+    auto r = c.consumer->commit(pos);
+    if (!r) {
+      log->error("actor {}: commit failed: {}", c.name, describe(r.error()));
+      return;
+    }
+    std::lock_guard lk(c.mu);
+    for (const auto& [tp, off] : pos) c.committed_pos[tp] = off.get();
+  }
+
+  void schedule_drain_locked(cell& c) {
+    if (c.drain_scheduled || c.mailbox.empty() || c.restart_pending) return;
+    c.drain_scheduled = true;
+    asio::post(*c.strand, [this, &c] { drain(c); });
+  }
+
+  // Runs on the actor's strand.
+  void drain(cell& c) {
+    for (;;) {
+      bus::message m;
+      {
+        std::unique_lock lk(c.mu);
+        if (c.mailbox.empty() || c.restart_pending) {
+          c.drain_scheduled = false;
+          lk.unlock();
+          commit(c);
+          return;
+        }
+        m = std::move(c.mailbox.front());
+        c.mailbox.pop_front();
+        c.stats.mailbox_depth = c.mailbox.size();
+        c.depth->set(static_cast<double>(c.mailbox.size()));
+      }
+      c.cv.notify_all();
+      handle_one(c, m);
+    }
+  }
+
+  void handle_one(cell& c, const bus::message& m) {
+    const topic_partition tp{m.topic, m.partition};
+    auto env = event::from_message(m);
+    message_context ctx(bus, c, *clk, opts.region, env ? &env.value() : nullptr);
+    std::string failure;
+    try {
+      auto r = c.a->handle(m, ctx);
+      if (!r) failure = describe(r.error());
+    } catch (const std::exception& e) {
+      failure = std::string("exception: ") + e.what();
+    } catch (...) {
+      failure = "unknown exception";
+    }
+    if (failure.empty()) {
+      bool commit_now = false;
+      {
+        std::lock_guard lk(c.mu);
+        c.handled_pos[tp] = m.off.get() + 1;
+        c.failures.erase({tp, m.off.get()});
+        ++c.stats.handled;
+        c.stats.emitted += ctx.emitted;
+        commit_now = ++c.since_commit >= opts.commit_every;
+      }
+      c.handled->inc();
+      if (commit_now) commit(c);
+      return;
+    }
+
+    std::uint32_t attempts;
+    {
+      std::lock_guard lk(c.mu);
+      attempts = ++c.failures[{tp, m.off.get()}];
+      ++c.stats.failures;
+    }
+    c.failed->inc();
+    log->warn("actor {} failed on {}@{} (attempt {}/{}): {}", c.name, to_string(tp), m.off.get(), attempts,
+              c.settings.max_failures, failure);
+    if (attempts >= c.settings.max_failures) {
+      auto r = dead_letter(c, m, failure, attempts);
+      if (r) {
+        {
+          std::lock_guard lk(c.mu);
+          c.handled_pos[tp] = m.off.get() + 1;
+          c.failures.erase({tp, m.off.get()});
+          ++c.stats.dead_lettered;
+        }
+        c.dead->inc();
+        commit(c);
+        return;
+      }
+      // Could not dead-letter: never skip the event silently; retry it like any failure.
+      log->error("actor {}: cannot dead-letter {}@{}: {}", c.name, to_string(tp), m.off.get(), describe(r.error()));
+    }
+    restart(c, tp, m.off.get(), attempts);
+  }
+
+  void restart(cell& c, const topic_partition& tp, std::int64_t off, std::uint32_t attempts) {
+    {
+      std::lock_guard lk(c.mu);
+      c.rewind[tp] = off;
+      for (const auto& q : c.mailbox) {
+        const topic_partition qtp{q.topic, q.partition};
+        auto it = c.rewind.find(qtp);
+        if (it == c.rewind.end() || it->second > q.off.get()) c.rewind[qtp] = q.off.get();
+      }
+      c.mailbox.clear();
+      c.stats.mailbox_depth = 0;
+      c.restart_pending = true;
+      c.restart_ready = false;
+      c.drain_scheduled = false;
+      ++c.stats.restarts;
+    }
+    c.a->on_restart();
+    const auto shift = std::min<std::uint32_t>(attempts - 1, 20);
+    const auto backoff = std::min<std::int64_t>(c.settings.backoff_initial_ms << shift, c.settings.backoff_max_ms);
+    timers->schedule_after(std::chrono::milliseconds(backoff), [&c] {
+      {
+        std::lock_guard lk(c.mu);
+        c.restart_ready = true;
+      }
+      c.cv.notify_all();
+    });
+    c.consumer->wakeup();
+    c.cv.notify_all();
+  }
+
+  result<void> dead_letter(cell& c, const bus::message& m, const std::string& err, std::uint32_t attempts) {
+    events::DeadLetter dl;
+    dl.set_actor(c.name);
+    dl.set_source_topic(m.topic.get());
+    dl.set_source_partition(m.partition.get());
+    dl.set_source_offset(m.off.get());
+    dl.set_error(err);
+    dl.set_attempts(attempts);
+    dl.set_original(m.value);
+    dl.set_original_key(m.key);
+    events::Envelope env;
+    auto input = event::from_message(m);
+    event::event_id cause;
+    if (input) {
+      auto id = event::event_id::from_raw(input->id());
+      if (id) cause = *id;
+      env.set_tenant_id(input->tenant_id());
+    }
+    const auto id = event::derive_id(cause, c.name + "/deadletter@" + to_string(topic_partition{m.topic, m.partition}) + "@" +
+                                                std::to_string(m.off.get()), 0);
+    env.set_id(id.raw());
+    env.set_type(kDeadLetterType);
+    env.set_schema_version(1);
+    env.set_key(m.key);
+    env.set_causation_id(cause.raw());
+    env.set_origin_region(opts.region);
+    env.set_occurred_at(clk->now_ms());
+    env.mutable_payload()->PackFrom(dl);
+    const auto rec = event::to_record(env);
+    NF_TRY(bus.append(topic_name{kDeadLetterTopic}, std::span<const bus::record>(&rec, 1)));
+    log->error("actor {} dead-lettered {}@{} after {} attempts: {}", c.name,
+               to_string(topic_partition{m.topic, m.partition}), m.off.get(), attempts, err);
+    return ok();
+  }
+
+  void intake_loop(cell& c) {
+    while (!stopping) {
+      std::size_t room;
+      {
+        std::unique_lock lk(c.mu);
+        if (c.restart_pending) {
+          auto rewind = c.rewind;
+          c.rewind.clear();
+          lk.unlock();
+          commit(c);
+          for (const auto& [tp, off] : rewind) {
+            auto r = c.consumer->seek(tp, offset{off});
+            if (!r) log->error("actor {}: cannot seek {} to {}: {}", c.name, to_string(tp), off, describe(r.error()));
+          }
+          lk.lock();
+          c.cv.wait(lk, [&] { return c.restart_ready || stopping; });
+          c.restart_pending = false;
+          c.restart_ready = false;
+          log->info("actor {} restarted", c.name);
+          continue;
+        }
+        if (c.mailbox.size() >= c.settings.mailbox_capacity) {
+          c.stats.paused = true;
+          lk.unlock();
+          c.consumer->pause();
+          lk.lock();
+          c.cv.wait(lk, [&] { return c.mailbox.size() < c.settings.mailbox_capacity || stopping || c.restart_pending; });
+          lk.unlock();
+          c.consumer->resume();
+          lk.lock();
+          c.stats.paused = false;
+          continue;
+        }
+        room = c.settings.mailbox_capacity - c.mailbox.size();
+      }
+      auto polled = c.consumer->poll(opts.poll_timeout, room);
+      if (!polled) {
+        log->error("actor {}: poll failed: {}", c.name, describe(polled.error()));
+        std::unique_lock lk(c.mu);
+        c.cv.wait_for(lk, std::chrono::seconds(1), [&] { return stopping.load(); });
+        continue;
+      }
+      if (polled->empty()) continue;
+      std::lock_guard lk(c.mu);
+      if (c.restart_pending) {
+        // Polled before the restart's seek: re-read these after it.
+        for (const auto& m : *polled) {
+          const topic_partition tp{m.topic, m.partition};
+          auto it = c.rewind.find(tp);
+          if (it == c.rewind.end() || it->second > m.off.get()) c.rewind[tp] = m.off.get();
+        }
+        continue;
+      }
+      for (auto& m : *polled) c.mailbox.push_back(std::move(m));
+      c.stats.mailbox_depth = c.mailbox.size();
+      c.stats.mailbox_high_water = std::max(c.stats.mailbox_high_water, c.mailbox.size());
+      c.depth->set(static_cast<double>(c.mailbox.size()));
+      schedule_drain_locked(c);
+    }
+  }
+};
+
+runtime::runtime(bus::event_bus& bus, runtime_options opts) : impl_(std::make_unique<impl>(bus, std::move(opts))) {}
+
+runtime::~runtime() { stop(); }
+
+void runtime::add(std::shared_ptr<actor> a, const config::actor_settings& settings) {
+  auto c = std::make_unique<cell>();
+  c->name = a->name();
+  c->a = std::move(a);
+  c->settings = settings;
+  c->strand = std::make_unique<asio::strand<asio::io_context::executor_type>>(asio::make_strand(*impl_->io));
+  auto& reg = metrics::registry::global();
+  const metrics::labels l{{"actor", c->name}};
+  c->depth = &reg.get_gauge("nf_actor_mailbox_depth", "Messages waiting in an actor's mailbox", l);
+  c->handled = &reg.get_counter("nf_actor_handled_total", "Messages handled by an actor", l);
+  c->failed = &reg.get_counter("nf_actor_failures_total", "Handler failures of an actor", l);
+  c->dead = &reg.get_counter("nf_actor_dead_lettered_total", "Events an actor sent to platform.deadletter", l);
+  impl_->cells.push_back(std::move(c));
+}
+
+result<void> runtime::start() {
+  auto& im = *impl_;
+  auto topics = im.bus.describe_topic(topic_name{kDeadLetterTopic});
+  if (!topics) {
+    auto r = im.bus.create_topic(topic_name{kDeadLetterTopic}, bus::topic_config{1, -1, -1});
+    if (!r && r.error().code != errc::already_exists) return r;
+  }
+  for (auto& c : im.cells) {
+    bus::consumer_options o;
+    o.group = impl::group_of(*c);
+    o.subscriptions = c->a->subscriptions();
+    o.reset = bus::reset_policy::earliest;
+    NF_TRY_ASSIGN(c->consumer, im.bus.make_consumer(o));
+  }
+  if (!im.opts.io) {
+    im.work = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(im.io->get_executor());
+    for (int i = 0; i < std::max(1, im.opts.threads); ++i) im.threads.emplace_back([&im] { im.io->run(); });
+  }
+  for (auto& c : im.cells) {
+    cell* cp = c.get();
+    c->intake = std::thread([&im, cp] { im.intake_loop(*cp); });
+  }
+  im.started = true;
+  im.log->info("actor runtime started with {} actors", im.cells.size());
+  return ok();
+}
+
+void runtime::stop() {
+  auto& im = *impl_;
+  if (!im.started) return;
+  im.started = false;
+  im.stopping = true;
+  for (auto& c : im.cells) {
+    c->consumer->wakeup();
+    c->cv.notify_all();
+  }
+  for (auto& c : im.cells)
+    if (c->intake.joinable()) c->intake.join();
+  // Drain: anything already in a mailbox is handled, then positions are committed.
+  std::vector<std::future<void>> done;
+  for (auto& c : im.cells) {
+    auto p = std::make_shared<std::promise<void>>();
+    done.push_back(p->get_future());
+    cell* cp = c.get();
+    asio::post(*c->strand, [&im, cp, p] {
+      if (!cp->restart_pending) {
+        std::unique_lock lk(cp->mu);
+        const bool pending = !cp->mailbox.empty();
+        lk.unlock();
+        if (pending) im.drain(*cp);
+      }
+      im.commit(*cp);
+      p->set_value();
+    });
+  }
+  for (auto& f : done) f.wait();
+  for (auto& c : im.cells) c->consumer.reset();
+  if (im.work) {
+    im.work.reset();
+    im.io->stop();
+    for (auto& t : im.threads) t.join();
+    im.threads.clear();
+  }
+  im.log->info("actor runtime stopped");
+}
+
+actor_stats runtime::stats(const std::string& actor_name) const {
+  for (const auto& c : impl_->cells) {
+    if (c->name != actor_name) continue;
+    std::lock_guard lk(c->mu);
+    return c->stats;
+  }
+  return {};
+}
+
+}  // namespace nf::actor

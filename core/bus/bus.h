@@ -1,0 +1,150 @@
+// The event bus: topics of partitioned, offset-addressed logs, with consumer groups.
+// Two implementations pass the same conformance suite (tests/bus_conformance_test.cc):
+//   embedded  a durable log on RocksDB in the data directory (default)
+//   kafka     librdkafka against a Kafka cluster
+// Partitions are chosen by key with Kafka's default partitioner (murmur2), so a key lands on the
+// same partition number under either implementation and under a Java Kafka client.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/base/result.h"
+#include "core/base/types.h"
+
+namespace nf::bus {
+
+struct header {
+  std::string name;
+  std::string value;
+  bool operator==(const header&) const = default;
+};
+
+// What a producer appends. The bus treats key and value as opaque bytes.
+struct record {
+  std::string key;
+  std::string value;
+  std::int64_t timestamp_ms = 0;               // 0: the bus stamps the append time
+  std::vector<header> headers;
+  std::optional<partition_id> partition;       // unset: chosen by key (murmur2), or round-robin if key is empty
+};
+
+struct append_result {
+  partition_id partition;
+  offset off;
+  std::int64_t timestamp_ms;
+};
+
+// What a consumer reads.
+struct message {
+  topic_name topic;
+  partition_id partition;
+  offset off;
+  std::int64_t timestamp_ms = 0;
+  std::string key;
+  std::string value;
+  std::vector<header> headers;
+
+  const std::string* find_header(const std::string& name) const;
+};
+
+struct topic_config {
+  std::int32_t partitions = 1;
+  std::int64_t retention_ms = -1;              // -1: keep forever
+  std::int64_t retention_bytes = -1;           // -1: unlimited; applies per partition
+};
+
+struct topic_info {
+  topic_name name;
+  topic_config config;
+};
+
+enum class reset_policy { earliest, latest };
+
+struct consumer_options {
+  // Group consumers split partitions among group members and commit positions under this name.
+  // Empty: a standalone consumer that reads what assign() gives it and commits nothing.
+  std::string group;
+  // Exact topic names or patterns with '*' ("mission.*"). Patterns also match topics created
+  // after subscribing. Only for group consumers.
+  std::vector<std::string> subscriptions;
+  // Where to start when the group has no committed offset for a partition.
+  reset_policy reset = reset_policy::earliest;
+};
+
+class consumer {
+ public:
+  virtual ~consumer() = default;
+
+  // Waits up to `timeout` for at least one message; returns up to `max_messages`.
+  // An empty vector means the timeout passed (or wakeup() was called).
+  virtual result<std::vector<message>> poll(std::chrono::milliseconds timeout, std::size_t max_messages) = 0;
+
+  // Commits, for every partition polled from, the offset after the last message returned.
+  virtual result<void> commit() = 0;
+  // Commits explicit positions (the next offset to read).
+  virtual result<void> commit(const std::vector<std::pair<topic_partition, offset>>& positions) = 0;
+
+  // Standalone consumers: read these partitions from these offsets.
+  virtual result<void> assign(const std::vector<std::pair<topic_partition, offset>>& positions) = 0;
+  // Moves the read position of an assigned partition.
+  virtual result<void> seek(const topic_partition& tp, offset off) = 0;
+
+  // Partitions currently owned by this consumer.
+  virtual std::vector<topic_partition> assignment() = 0;
+
+  // While paused, poll() returns no messages but keeps group membership (backpressure).
+  virtual void pause() = 0;
+  virtual void resume() = 0;
+
+  // Makes a blocked poll() return early; safe from any thread.
+  virtual void wakeup() = 0;
+};
+
+class event_bus {
+ public:
+  virtual ~event_bus() = default;
+
+  virtual std::string_view kind() const = 0;
+
+  virtual result<void> create_topic(const topic_name& name, const topic_config& cfg) = 0;
+  virtual result<std::vector<topic_info>> list_topics() = 0;
+  virtual result<topic_info> describe_topic(const topic_name& name) = 0;
+
+  // Appends all records or none (embedded); the results are in record order.
+  virtual result<std::vector<append_result>> append(const topic_name& topic, std::span<const record> records) = 0;
+
+  // First offset still stored, and the offset the next append will get.
+  virtual result<offset> begin_offset(const topic_partition& tp) = 0;
+  virtual result<offset> end_offset(const topic_partition& tp) = 0;
+  // First offset whose timestamp is >= ts_ms; end_offset if there is none.
+  virtual result<offset> offset_for_time(const topic_partition& tp, std::int64_t ts_ms) = 0;
+
+  virtual result<std::unique_ptr<consumer>> make_consumer(const consumer_options& opts) = 0;
+  // The committed position of a group on a partition, if any.
+  virtual result<std::optional<offset>> committed(const std::string& group, const topic_partition& tp) = 0;
+};
+
+// Kafka's murmur2 (seed 0x9747b28c), as org.apache.kafka.common.utils.Utils.murmur2.
+std::int32_t murmur2(std::string_view key) noexcept;
+// Kafka's default partition for a non-empty key: (murmur2(key) & 0x7fffffff) % partitions.
+partition_id partition_for_key(std::string_view key, std::int32_t partitions) noexcept;
+
+// '*' matches any run of characters; everything else matches itself.
+bool topic_matches(std::string_view pattern, std::string_view topic) noexcept;
+bool is_pattern(std::string_view subscription) noexcept;
+// The same pattern as an anchored POSIX regex for librdkafka ("mission.*" -> "^mission\..*$").
+std::string pattern_to_regex(std::string_view pattern);
+
+// Topic names: 1..249 characters of [a-zA-Z0-9._-], as Kafka requires.
+result<void> validate_topic_name(std::string_view name);
+
+// Total bytes an event occupies against max_event_bytes.
+std::size_t record_size(const record& r) noexcept;
+
+}  // namespace nf::bus

@@ -1,0 +1,1041 @@
+// Embedded bus implementation: RocksDB-backed log, group commit, in-process consumer groups.
+#include "core/bus/embedded.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
+
+#include "core/log/log.h"
+#include "core/metrics/metrics.h"
+#include "core/store/status.h"
+
+namespace nf::bus {
+namespace {
+
+namespace fs = std::filesystem;
+constexpr const char* kFormat = "nexus-forge-log/1";
+constexpr const char* kLogCf = "log";
+constexpr std::uint8_t kRecordMagic = 0x01;
+
+// ---- key and value encoding -------------------------------------------------------------------
+
+void put_be32(std::string& s, std::uint32_t v) {
+  for (int i = 3; i >= 0; --i) s.push_back(static_cast<char>((v >> (i * 8)) & 0xff));
+}
+void put_be64(std::string& s, std::uint64_t v) {
+  for (int i = 7; i >= 0; --i) s.push_back(static_cast<char>((v >> (i * 8)) & 0xff));
+}
+std::uint64_t get_be64(const char* p) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+
+std::string log_key(std::uint32_t topic_id, std::int32_t part, std::int64_t off) {
+  std::string k;
+  k.reserve(16);
+  put_be32(k, topic_id);
+  put_be32(k, static_cast<std::uint32_t>(part));
+  put_be64(k, static_cast<std::uint64_t>(off));
+  return k;
+}
+
+template <class T>
+void put_raw(std::string& s, T v) {
+  char buf[sizeof(T)];
+  std::memcpy(buf, &v, sizeof(T));
+  s.append(buf, sizeof(T));
+}
+
+// Value layout: magic u8 | ts i64 | max_ts i64 | pos i64 | key_len u32 | n_headers u32 | key |
+// (name_len u32 | name | value_len u32 | value)* | value. Integers are host order (little endian).
+// max_ts (the largest timestamp so far) and pos (bytes before this record) are monotonic, so
+// timestamp lookup and size retention are binary searches.
+void encode_record(std::string& out, const record& r, std::int64_t ts, std::int64_t max_ts, std::int64_t pos) {
+  out.clear();
+  out.reserve(1 + 8 * 3 + 8 + r.key.size() + r.value.size() + r.headers.size() * 16);
+  out.push_back(static_cast<char>(kRecordMagic));
+  put_raw(out, ts);
+  put_raw(out, max_ts);
+  put_raw(out, pos);
+  put_raw(out, static_cast<std::uint32_t>(r.key.size()));
+  put_raw(out, static_cast<std::uint32_t>(r.headers.size()));
+  out.append(r.key);
+  for (const auto& h : r.headers) {
+    put_raw(out, static_cast<std::uint32_t>(h.name.size()));
+    out.append(h.name);
+    put_raw(out, static_cast<std::uint32_t>(h.value.size()));
+    out.append(h.value);
+  }
+  out.append(r.value);
+}
+
+struct record_meta {
+  std::int64_t ts, max_ts, pos;
+};
+
+class cursor {
+ public:
+  cursor(const char* p, std::size_t n) : p_(p), end_(p + n) {}
+  template <class T>
+  bool raw(T& v) {
+    if (static_cast<std::size_t>(end_ - p_) < sizeof(T)) return false;
+    std::memcpy(&v, p_, sizeof(T));
+    p_ += sizeof(T);
+    return true;
+  }
+  bool bytes(std::string& s, std::uint32_t n) {
+    if (static_cast<std::size_t>(end_ - p_) < n) return false;
+    s.assign(p_, n);
+    p_ += n;
+    return true;
+  }
+  void rest(std::string& s) {
+    s.assign(p_, static_cast<std::size_t>(end_ - p_));
+    p_ = end_;
+  }
+
+ private:
+  const char* p_;
+  const char* end_;
+};
+
+result<void> decode_meta(rocksdb::Slice v, record_meta& m, const std::string& where) {
+  if (v.size() < 25 || static_cast<std::uint8_t>(v[0]) != kRecordMagic)
+    return error{errc::corruption, "corrupt log record at " + where + ": bad header (size " + std::to_string(v.size()) + ")"};
+  std::memcpy(&m.ts, v.data() + 1, 8);
+  std::memcpy(&m.max_ts, v.data() + 9, 8);
+  std::memcpy(&m.pos, v.data() + 17, 8);
+  return ok();
+}
+
+result<void> decode_record(rocksdb::Slice v, message& msg, const std::string& where) {
+  record_meta m{};
+  NF_TRY(decode_meta(v, m, where));
+  cursor c(v.data() + 25, v.size() - 25);
+  std::uint32_t klen = 0, nh = 0;
+  if (!c.raw(klen) || !c.raw(nh) || !c.bytes(msg.key, klen))
+    return error{errc::corruption, "corrupt log record at " + where + ": truncated key"};
+  msg.headers.clear();
+  msg.headers.reserve(nh);
+  for (std::uint32_t i = 0; i < nh; ++i) {
+    header h;
+    std::uint32_t n = 0;
+    if (!c.raw(n) || !c.bytes(h.name, n) || !c.raw(n) || !c.bytes(h.value, n))
+      return error{errc::corruption, "corrupt log record at " + where + ": truncated header " + std::to_string(i)};
+    msg.headers.push_back(std::move(h));
+  }
+  c.rest(msg.value);
+  msg.timestamp_ms = m.ts;
+  return ok();
+}
+
+std::string meta_topic_key(const std::string& name) { return std::string("topic\x00", 6) + name; }
+std::string meta_begin_key(std::uint32_t id, std::int32_t part) {
+  std::string k("begin\x00", 6);
+  put_be32(k, id);
+  put_be32(k, static_cast<std::uint32_t>(part));
+  return k;
+}
+std::string meta_group_key(const std::string& group, const topic_partition& tp) {
+  std::string k("group\x00", 6);
+  k += group;
+  k.push_back('\0');
+  k += tp.topic.get();
+  k.push_back('\0');
+  put_be32(k, static_cast<std::uint32_t>(tp.partition.get()));
+  return k;
+}
+
+// ---- ownership --------------------------------------------------------------------------------
+
+class owner_lock {
+ public:
+  static result<std::unique_ptr<owner_lock>> acquire(const fs::path& dir) {
+    const auto path = dir / "OWNER";
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return error{errc::io_error, "cannot open " + path.string() + ": " + std::strerror(errno)};
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      std::string owner;
+      char buf[512];
+      ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+      if (n > 0) owner.assign(buf, static_cast<std::size_t>(n));
+      ::close(fd);
+      while (!owner.empty() && (owner.back() == '\n' || owner.back() == '\0')) owner.pop_back();
+      return error{errc::locked, "data directory '" + dir.string() + "' is owned by another process (" +
+                                     (owner.empty() ? std::string("unknown owner") : owner) +
+                                     "); stop it, or open the directory read-only"};
+    }
+    std::string cmd;
+    {
+      std::ifstream in("/proc/self/cmdline", std::ios::binary);
+      std::getline(in, cmd, '\0');
+      std::string arg;
+      if (std::getline(in, arg, '\0')) cmd += " " + arg;
+    }
+    char host[256] = {0};
+    ::gethostname(host, sizeof host - 1);
+    const std::string text = "pid " + std::to_string(::getpid()) + ", " + cmd + ", host " + host + "\n";
+    if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, text.data(), text.size(), 0) != static_cast<ssize_t>(text.size())) {
+      ::close(fd);
+      return error{errc::io_error, "cannot write " + path.string()};
+    }
+    auto lock = std::make_unique<owner_lock>();
+    lock->fd_ = fd;
+    return lock;
+  }
+  ~owner_lock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// ---- state ------------------------------------------------------------------------------------
+
+struct partition_state {
+  std::int64_t begin = 0;     // first stored offset
+  std::int64_t end = 0;       // visible end: every offset below it is durable and readable
+  std::int64_t next = 0;      // next offset to assign (== end outside a write)
+  std::int64_t max_ts = 0;    // largest timestamp so far
+  std::int64_t next_pos = 0;  // bytes appended before `next`
+};
+
+struct topic_state {
+  std::string name;
+  std::uint32_t id = 0;
+  topic_config cfg;
+  std::vector<partition_state> parts;
+  std::uint64_t round_robin = 0;
+  metrics::counter* appended = nullptr;
+};
+
+struct append_request {
+  topic_state* topic;
+  std::span<const record> records;
+  std::vector<append_result> results;
+  std::optional<error> err;
+  bool done = false;
+};
+
+class embedded_consumer;
+
+struct group_member {
+  std::uint64_t id;
+  std::vector<std::string> subscriptions;
+};
+
+std::string topic_json(const topic_state& t) {
+  nlohmann::json j{{"id", t.id},
+                   {"partitions", t.cfg.partitions},
+                   {"retention_ms", t.cfg.retention_ms},
+                   {"retention_bytes", t.cfg.retention_bytes}};
+  return j.dump();
+}
+
+bool subscribed(const std::vector<std::string>& subs, const std::string& topic) {
+  for (const auto& s : subs)
+    if (is_pattern(s) ? topic_matches(s, topic) : s == topic) return true;
+  return false;
+}
+
+// ---- the bus ----------------------------------------------------------------------------------
+
+class embedded_bus_impl final : public embedded_bus {
+ public:
+  explicit embedded_bus_impl(embedded_options o)
+      : opts_(std::move(o)), clock_(opts_.clock ? opts_.clock : &system_clock::instance()), log_(nf::log::get("bus")) {}
+
+  ~embedded_bus_impl() override {
+    {
+      std::lock_guard lk(mu_);
+      stopping_ = true;
+    }
+    retention_cv_.notify_all();
+    data_cv_.notify_all();
+    if (retention_thread_.joinable()) retention_thread_.join();
+    if (db_) {
+      for (auto* h : handles_) (void)db_->DestroyColumnFamilyHandle(h);
+      handles_.clear();
+      if (!opts_.read_only) (void)db_->SyncWAL();
+      (void)db_->Close();
+      db_.reset();
+    }
+    if (!secondary_path_.empty()) {
+      std::error_code ec;
+      fs::remove_all(secondary_path_, ec);
+    }
+  }
+
+  result<void> open() {
+    const fs::path dir(opts_.path);
+    std::error_code ec;
+    const bool exists = fs::exists(dir, ec);
+    if (opts_.read_only && !exists)
+      return error{errc::not_found, "data directory '" + opts_.path + "' does not exist"};
+    if (exists && !fs::is_directory(dir, ec))
+      return error{errc::invalid_argument, "'" + opts_.path + "' is not a directory"};
+    const bool has_db = exists && fs::exists(dir / "CURRENT", ec);
+    if (exists && !has_db) {
+      for (const auto& entry : fs::directory_iterator(dir, ec)) {
+        const auto name = entry.path().filename().string();
+        if (name != "OWNER")
+          return error{errc::invalid_argument, "'" + opts_.path + "' is not a nexus-forge bus directory: it holds '" +
+                                                   name + "' but no RocksDB store; choose an empty or new directory"};
+      }
+    }
+    if (opts_.read_only && !has_db)
+      return error{errc::not_found, "'" + opts_.path + "' holds no bus data yet"};
+    if (!opts_.read_only) {
+      fs::create_directories(dir, ec);
+      if (ec) return error{errc::io_error, "cannot create '" + opts_.path + "': " + ec.message()};
+      NF_TRY_ASSIGN(lock_, owner_lock::acquire(dir));
+    }
+    if (has_db) {
+      std::vector<std::string> cfs;
+      auto s = rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), opts_.path, &cfs);
+      if (!s.ok()) return store::to_error(s, "cannot read '" + opts_.path + "'");
+      if (std::find(cfs.begin(), cfs.end(), kLogCf) == cfs.end())
+        return error{errc::invalid_argument, "'" + opts_.path +
+                                                 "' is a RocksDB store of another application (no 'log' column family)"};
+    }
+
+    rocksdb::Options options;
+    options.create_if_missing = true;
+    options.create_missing_column_families = true;
+    options.paranoid_checks = true;
+    options.IncreaseParallelism(2);
+    options.max_open_files = 512;
+    rocksdb::ColumnFamilyOptions log_opts;
+    log_opts.write_buffer_size = 64 << 20;
+    log_opts.compression = rocksdb::kLZ4Compression;
+    std::vector<rocksdb::ColumnFamilyDescriptor> descs{
+        {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()}, {kLogCf, log_opts}};
+    rocksdb::DB* raw = nullptr;
+    rocksdb::Status s;
+    if (opts_.read_only) {
+      static std::atomic<int> counter{0};
+      secondary_path_ = (fs::temp_directory_path() /
+                         ("nf-reader-" + std::to_string(::getpid()) + "-" + std::to_string(counter++)))
+                            .string();
+      options.max_open_files = -1;  // required by secondary instances
+      s = rocksdb::DB::OpenAsSecondary(options, opts_.path, secondary_path_, descs, &handles_, &raw);
+    } else {
+      s = rocksdb::DB::Open(options, opts_.path, descs, &handles_, &raw);
+    }
+    if (!s.ok()) return store::to_error(s, "cannot open bus store '" + opts_.path + "'");
+    db_.reset(raw);
+    meta_ = handles_[0];
+    logcf_ = handles_[1];
+
+    std::string format;
+    s = db_->Get(rocksdb::ReadOptions(), meta_, "format", &format);
+    if (s.IsNotFound()) {
+      if (opts_.read_only) return error{errc::not_found, "'" + opts_.path + "' holds no bus data yet"};
+      rocksdb::WriteOptions wo;
+      wo.sync = true;
+      s = db_->Put(wo, meta_, "format", kFormat);
+      if (!s.ok()) return store::to_error(s, "cannot initialise '" + opts_.path + "'");
+    } else if (!s.ok()) {
+      return store::to_error(s, "cannot read format marker");
+    } else if (format != kFormat) {
+      return error{errc::invalid_argument, "'" + opts_.path + "' has unsupported format '" + format + "', expected '" + kFormat + "'"};
+    }
+    {
+      std::lock_guard lk(mu_);
+      NF_TRY(load_topics_locked());
+    }
+    if (!opts_.read_only && opts_.retention_check_ms > 0)
+      retention_thread_ = std::thread([this] { retention_loop(); });
+    log_->info("opened {} bus at {} ({} topics, durability {})", opts_.read_only ? "read-only" : "embedded", opts_.path,
+               topics_.size(), opts_.sync ? "sync" : "async");
+    return ok();
+  }
+
+  std::string_view kind() const override { return "embedded"; }
+
+  // ---- topics ----
+
+  result<void> create_topic(const topic_name& name, const topic_config& cfg) override {
+    NF_TRY(writable());
+    NF_TRY(validate_topic_name(name.get()));
+    if (cfg.partitions < 1 || cfg.partitions > 10'000)
+      return error{errc::invalid_argument, "partitions must be between 1 and 10000, got " + std::to_string(cfg.partitions)};
+    std::lock_guard lk(mu_);
+    if (auto it = topics_.find(name.get()); it != topics_.end())
+      return error{errc::already_exists, "topic '" + name.get() + "' already exists"};
+    auto t = std::make_unique<topic_state>();
+    t->name = name.get();
+    t->id = next_topic_id_;
+    t->cfg = cfg;
+    t->parts.resize(static_cast<std::size_t>(cfg.partitions));
+    rocksdb::WriteBatch wb;
+    (void)wb.Put(meta_, meta_topic_key(t->name), topic_json(*t));
+    (void)wb.Put(meta_, "next_topic_id", std::to_string(next_topic_id_ + 1));
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    auto s = db_->Write(wo, &wb);
+    if (!s.ok()) return store::to_error(s, "cannot create topic '" + name.get() + "'");
+    ++next_topic_id_;
+    attach_metrics(*t);
+    topics_.emplace(t->name, std::move(t));
+    ++generation_;
+    data_cv_.notify_all();
+    log_->info("created topic {} with {} partitions", name.get(), cfg.partitions);
+    return ok();
+  }
+
+  result<std::vector<topic_info>> list_topics() override {
+    if (opts_.read_only) NF_TRY(catch_up());
+    std::lock_guard lk(mu_);
+    std::vector<topic_info> out;
+    for (const auto& [n, t] : topics_) out.push_back({topic_name{n}, t->cfg});
+    return out;
+  }
+
+  result<topic_info> describe_topic(const topic_name& name) override {
+    if (opts_.read_only) NF_TRY(catch_up());
+    std::lock_guard lk(mu_);
+    NF_TRY_ASSIGN(auto* t, find_topic_locked(name));
+    return topic_info{name, t->cfg};
+  }
+
+  // ---- append (group commit) ----
+
+  result<std::vector<append_result>> append(const topic_name& topic, std::span<const record> records) override {
+    NF_TRY(writable());
+    if (records.empty()) return std::vector<append_result>{};
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      const auto n = record_size(records[i]);
+      if (n > opts_.max_event_bytes)
+        return error{errc::too_large, "event " + std::to_string(i) + " of " + std::to_string(n) +
+                                          " bytes exceeds the maximum of " + std::to_string(opts_.max_event_bytes) +
+                                          " bytes (bus.max_event_bytes)"};
+    }
+    append_request req{};
+    req.records = records;
+    std::unique_lock lk(mu_);
+    NF_TRY_ASSIGN(req.topic, find_topic_locked(topic));
+    for (const auto& r : records) {
+      if (r.partition && (r.partition->get() < 0 || r.partition->get() >= req.topic->cfg.partitions))
+        return error{errc::invalid_argument, "partition " + std::to_string(r.partition->get()) + " out of range for topic '" +
+                                                 topic.get() + "' with " + std::to_string(req.topic->cfg.partitions) + " partitions"};
+    }
+    pending_.push_back(&req);
+    while (!req.done) {
+      if (writer_active_) {
+        commit_cv_.wait(lk);
+        continue;
+      }
+      lead_group(lk);
+    }
+    if (req.err) return *req.err;
+    return std::move(req.results);
+  }
+
+  // ---- offsets ----
+
+  result<offset> begin_offset(const topic_partition& tp) override {
+    std::lock_guard lk(mu_);
+    NF_TRY_ASSIGN(auto* p, find_partition_locked(tp));
+    return offset{p->begin};
+  }
+
+  result<offset> end_offset(const topic_partition& tp) override {
+    std::lock_guard lk(mu_);
+    NF_TRY_ASSIGN(auto* p, find_partition_locked(tp));
+    return offset{p->end};
+  }
+
+  result<offset> offset_for_time(const topic_partition& tp, std::int64_t ts_ms) override {
+    std::uint32_t id;
+    std::int64_t lo, hi;
+    {
+      std::lock_guard lk(mu_);
+      NF_TRY_ASSIGN(auto* p, find_partition_locked(tp));
+      id = topics_.at(tp.topic.get())->id;
+      lo = p->begin;
+      hi = p->end;
+    }
+    // First offset in [lo, hi) whose max_ts >= ts_ms; max_ts is monotonic so this is exact:
+    // it is the first record whose own timestamp reaches ts_ms.
+    while (lo < hi) {
+      const std::int64_t mid = lo + (hi - lo) / 2;
+      record_meta m{};
+      NF_TRY(read_meta(id, tp, mid, m));
+      if (m.max_ts >= ts_ms) hi = mid;
+      else lo = mid + 1;
+    }
+    return offset{lo};
+  }
+
+  result<std::optional<offset>> committed(const std::string& group, const topic_partition& tp) override {
+    std::string v;
+    auto s = db_->Get(rocksdb::ReadOptions(), meta_, meta_group_key(group, tp), &v);
+    if (s.IsNotFound()) return std::optional<offset>{};
+    if (!s.ok()) return store::to_error(s, "cannot read committed offset");
+    if (v.size() != 8) return error{errc::corruption, "corrupt committed offset for group '" + group + "' on " + to_string(tp)};
+    return std::optional<offset>{offset{static_cast<std::int64_t>(get_be64(v.data()))}};
+  }
+
+  result<std::unique_ptr<consumer>> make_consumer(const consumer_options& opts) override;
+
+  // ---- retention ----
+
+  result<std::uint64_t> enforce_retention() override {
+    NF_TRY(writable());
+    struct work {
+      std::uint32_t id;
+      topic_partition tp;
+      topic_config cfg;
+      std::int64_t begin, end, end_pos;
+    };
+    std::vector<work> todo;
+    {
+      std::lock_guard lk(mu_);
+      for (const auto& [n, t] : topics_) {
+        if (t->cfg.retention_ms < 0 && t->cfg.retention_bytes < 0) continue;
+        for (std::size_t i = 0; i < t->parts.size(); ++i) {
+          const auto& p = t->parts[i];
+          if (p.end > p.begin)
+            todo.push_back({t->id, {topic_name{n}, partition_id{static_cast<std::int32_t>(i)}}, t->cfg, p.begin, p.end, p.next_pos});
+        }
+      }
+    }
+    const std::int64_t now = clock_->now_ms();
+    std::uint64_t removed = 0;
+    for (const auto& w : todo) {
+      std::int64_t cutoff = w.begin;
+      if (w.cfg.retention_ms >= 0) {
+        std::int64_t lo = w.begin, hi = w.end;
+        while (lo < hi) {
+          const std::int64_t mid = lo + (hi - lo) / 2;
+          record_meta m{};
+          NF_TRY(read_meta(w.id, w.tp, mid, m));
+          if (m.max_ts >= now - w.cfg.retention_ms) hi = mid;
+          else lo = mid + 1;
+        }
+        cutoff = std::max(cutoff, lo);
+      }
+      if (w.cfg.retention_bytes >= 0) {
+        std::int64_t lo = w.begin, hi = w.end;
+        while (lo < hi) {
+          const std::int64_t mid = lo + (hi - lo) / 2;
+          record_meta m{};
+          NF_TRY(read_meta(w.id, w.tp, mid, m));
+          if (w.end_pos - m.pos <= w.cfg.retention_bytes) hi = mid;
+          else lo = mid + 1;
+        }
+        cutoff = std::max(cutoff, lo);
+      }
+      if (cutoff <= w.begin) continue;
+      rocksdb::WriteBatch wb;
+      (void)wb.DeleteRange(logcf_, log_key(w.id, w.tp.partition.get(), w.begin), log_key(w.id, w.tp.partition.get(), cutoff));
+      std::string v;
+      put_be64(v, static_cast<std::uint64_t>(cutoff));
+      (void)wb.Put(meta_, meta_begin_key(w.id, w.tp.partition.get()), v);
+      rocksdb::WriteOptions wo;
+      wo.sync = opts_.sync;
+      auto s = db_->Write(wo, &wb);
+      if (!s.ok()) return store::to_error(s, "retention on " + to_string(w.tp));
+      {
+        std::lock_guard lk(mu_);
+        auto& p = topics_.at(w.tp.topic.get())->parts[static_cast<std::size_t>(w.tp.partition.get())];
+        p.begin = std::max(p.begin, cutoff);
+      }
+      removed += static_cast<std::uint64_t>(cutoff - w.begin);
+      log_->info("retention removed offsets [{}, {}) of {}", w.begin, cutoff, to_string(w.tp));
+    }
+    return removed;
+  }
+
+  result<void> catch_up() override {
+    if (!opts_.read_only) return ok();
+    auto s = db_->TryCatchUpWithPrimary();
+    if (!s.ok()) return store::to_error(s, "cannot catch up with the owner of '" + opts_.path + "'");
+    std::lock_guard lk(mu_);
+    NF_TRY(load_topics_locked());
+    data_cv_.notify_all();
+    return ok();
+  }
+
+  // ---- used by consumers ----
+
+  struct fetch_plan {
+    topic_partition tp;
+    std::uint32_t id;
+    std::int64_t from, to;
+  };
+
+  // Reads [from, to) of one partition, at most `max` records.
+  result<void> read_range(const fetch_plan& f, std::size_t max, std::vector<message>& out) {
+    rocksdb::ReadOptions ro;
+    const std::string upper = log_key(f.id, f.tp.partition.get(), f.to);
+    rocksdb::Slice upper_slice(upper);
+    ro.iterate_upper_bound = &upper_slice;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, logcf_));
+    std::int64_t expect = f.from;
+    std::size_t n = 0;
+    for (it->Seek(log_key(f.id, f.tp.partition.get(), f.from)); it->Valid() && n < max; it->Next(), ++n) {
+      const auto k = it->key();
+      if (k.size() != 16) return error{errc::corruption, "corrupt log key in " + to_string(f.tp)};
+      const auto off = static_cast<std::int64_t>(get_be64(k.data() + 8));
+      if (off != expect) {
+        // A gap can only come from retention racing this read; anything else is corruption.
+        std::lock_guard lk(mu_);
+        auto p = find_partition_locked(f.tp);
+        if (!p || off > (*p)->begin)
+          return error{errc::corruption, "log of " + to_string(f.tp) + " jumps from offset " + std::to_string(expect) +
+                                             " to " + std::to_string(off)};
+      }
+      message m;
+      m.topic = f.tp.topic;
+      m.partition = f.tp.partition;
+      m.off = offset{off};
+      NF_TRY(decode_record(it->value(), m, to_string(f.tp) + "@" + std::to_string(off)));
+      out.push_back(std::move(m));
+      expect = off + 1;
+    }
+    if (!it->status().ok()) return store::to_error(it->status(), "reading " + to_string(f.tp));
+    return ok();
+  }
+
+  std::mutex mu_;
+  std::condition_variable data_cv_;   // appends, new topics, wakeups
+  std::uint64_t generation_ = 0;      // bumps when topics or group membership change
+  std::map<std::string, std::map<std::uint64_t, group_member>> groups_;
+  std::uint64_t next_member_id_ = 1;
+  bool stopping_ = false;
+  std::map<std::string, std::unique_ptr<topic_state>> topics_;
+
+  result<partition_state*> find_partition_locked(const topic_partition& tp) {
+    NF_TRY_ASSIGN(auto* t, find_topic_locked(tp.topic));
+    if (tp.partition.get() < 0 || tp.partition.get() >= t->cfg.partitions)
+      return error{errc::not_found, "topic '" + tp.topic.get() + "' has no partition " + std::to_string(tp.partition.get())};
+    return &t->parts[static_cast<std::size_t>(tp.partition.get())];
+  }
+
+  result<topic_state*> find_topic_locked(const topic_name& name) {
+    auto it = topics_.find(name.get());
+    if (it == topics_.end()) return error{errc::not_found, "unknown topic '" + name.get() + "'"};
+    return it->second.get();
+  }
+
+  result<void> write_committed(const std::string& group, const std::vector<std::pair<topic_partition, offset>>& positions) {
+    NF_TRY(writable());
+    rocksdb::WriteBatch wb;
+    for (const auto& [tp, off] : positions) {
+      std::string v;
+      put_be64(v, static_cast<std::uint64_t>(off.get()));
+      (void)wb.Put(meta_, meta_group_key(group, tp), v);
+    }
+    rocksdb::WriteOptions wo;
+    wo.sync = opts_.sync;
+    auto s = db_->Write(wo, &wb);
+    if (!s.ok()) return store::to_error(s, "cannot commit offsets of group '" + group + "'");
+    return ok();
+  }
+
+  bool read_only() const { return opts_.read_only; }
+
+ private:
+  result<void> writable() const {
+    if (opts_.read_only)
+      return error{errc::unsupported, "the bus at '" + opts_.path + "' is open read-only; writes need the owning process"};
+    return ok();
+  }
+
+  void attach_metrics(topic_state& t) {
+    t.appended = &metrics::registry::global().get_counter("nf_bus_appended_events_total",
+                                                           "Events appended to the bus, per topic", {{"topic", t.name}});
+  }
+
+  result<void> read_meta(std::uint32_t id, const topic_partition& tp, std::int64_t off, record_meta& m) {
+    std::string v;
+    auto s = db_->Get(rocksdb::ReadOptions(), logcf_, log_key(id, tp.partition.get(), off), &v);
+    if (!s.ok()) return store::to_error(s, "reading " + to_string(tp) + "@" + std::to_string(off));
+    return decode_meta(v, m, to_string(tp) + "@" + std::to_string(off));
+  }
+
+  // Called with mu_ held and no writer active: becomes the leader for every pending request.
+  void lead_group(std::unique_lock<std::mutex>& lk) {
+    writer_active_ = true;
+    std::vector<append_request*> group;
+    group.swap(pending_);
+    // Remember partition state so a failed write can be rolled back.
+    std::map<std::pair<topic_state*, std::size_t>, partition_state> saved;
+    const std::int64_t now = clock_->now_ms();
+    rocksdb::WriteBatch wb;
+    std::string value;
+    for (auto* req : group) {
+      auto* t = req->topic;
+      req->results.reserve(req->records.size());
+      for (const auto& r : req->records) {
+        std::size_t pi;
+        if (r.partition) pi = static_cast<std::size_t>(r.partition->get());
+        else if (!r.key.empty()) pi = static_cast<std::size_t>(partition_for_key(r.key, t->cfg.partitions).get());
+        else pi = static_cast<std::size_t>(t->round_robin++ % static_cast<std::uint64_t>(t->cfg.partitions));
+        auto& p = t->parts[pi];
+        saved.try_emplace({t, pi}, p);
+        const std::int64_t ts = r.timestamp_ms > 0 ? r.timestamp_ms : now;
+        p.max_ts = std::max(p.max_ts, ts);
+        encode_record(value, r, ts, p.max_ts, p.next_pos);
+        p.next_pos += static_cast<std::int64_t>(record_size(r));
+        (void)wb.Put(logcf_, log_key(t->id, static_cast<std::int32_t>(pi), p.next), value);
+        req->results.push_back({partition_id{static_cast<std::int32_t>(pi)}, offset{p.next}, ts});
+        ++p.next;
+      }
+    }
+    lk.unlock();
+    rocksdb::WriteOptions wo;
+    wo.sync = opts_.sync;
+    const auto s = db_->Write(wo, &wb);
+    lk.lock();
+    if (s.ok()) {
+      for (auto& [key, before] : saved) key.first->parts[key.second].end = key.first->parts[key.second].next;
+      for (auto* req : group) req->topic->appended->inc(req->records.size());
+    } else {
+      for (auto& [key, before] : saved) key.first->parts[key.second] = before;
+      auto e = store::to_error(s, "append failed; nothing was written");
+      for (auto* req : group) {
+        req->err = e;
+        req->results.clear();
+      }
+      log_->error("append of {} requests failed: {}", group.size(), s.ToString());
+    }
+    for (auto* req : group) req->done = true;
+    writer_active_ = false;
+    commit_cv_.notify_all();
+    data_cv_.notify_all();
+  }
+
+  result<void> load_topics_locked() {
+    std::string v;
+    auto s = db_->Get(rocksdb::ReadOptions(), meta_, "next_topic_id", &v);
+    if (s.ok()) next_topic_id_ = static_cast<std::uint32_t>(std::stoul(v));
+    else if (!s.IsNotFound()) return store::to_error(s, "cannot read topic catalogue");
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), meta_));
+    const std::string prefix("topic\x00", 6);
+    bool changed = false;
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      const std::string name = it->key().ToString().substr(prefix.size());
+      auto& slot = topics_[name];
+      if (!slot) {
+        nlohmann::json j = nlohmann::json::parse(it->value().ToString(), nullptr, false);
+        if (j.is_discarded() || !j.contains("id") || !j.contains("partitions"))
+          return error{errc::corruption, "corrupt catalogue entry for topic '" + name + "'"};
+        slot = std::make_unique<topic_state>();
+        slot->name = name;
+        slot->id = j["id"].get<std::uint32_t>();
+        slot->cfg.partitions = j["partitions"].get<std::int32_t>();
+        slot->cfg.retention_ms = j.value("retention_ms", std::int64_t{-1});
+        slot->cfg.retention_bytes = j.value("retention_bytes", std::int64_t{-1});
+        slot->parts.resize(static_cast<std::size_t>(slot->cfg.partitions));
+        attach_metrics(*slot);
+        changed = true;
+      }
+      NF_TRY(recover_partitions(*slot));
+    }
+    if (!it->status().ok()) return store::to_error(it->status(), "cannot read topic catalogue");
+    if (changed) ++generation_;
+    return ok();
+  }
+
+  // Rebuilds begin/end/max_ts/next_pos of each partition from what is stored.
+  result<void> recover_partitions(topic_state& t) {
+    for (std::size_t i = 0; i < t.parts.size(); ++i) {
+      auto& p = t.parts[i];
+      const auto part = static_cast<std::int32_t>(i);
+      std::string v;
+      auto s = db_->Get(rocksdb::ReadOptions(), meta_, meta_begin_key(t.id, part), &v);
+      std::int64_t begin = 0;
+      if (s.ok() && v.size() == 8) begin = static_cast<std::int64_t>(get_be64(v.data()));
+      else if (!s.ok() && !s.IsNotFound()) return store::to_error(s, "cannot read begin offset of " + t.name);
+      std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), logcf_));
+      it->SeekForPrev(log_key(t.id, part, std::numeric_limits<std::int64_t>::max()));
+      const std::string prefix = log_key(t.id, part, 0).substr(0, 8);
+      if (it->Valid() && it->key().starts_with(prefix)) {
+        const auto off = static_cast<std::int64_t>(get_be64(it->key().data() + 8));
+        message m;
+        record_meta meta{};
+        const std::string where = t.name + "/" + std::to_string(i) + "@" + std::to_string(off);
+        NF_TRY(decode_meta(it->value(), meta, where));
+        NF_TRY(decode_record(it->value(), m, where));
+        record r{m.key, m.value, 0, m.headers, std::nullopt};
+        p.end = p.next = off + 1;
+        p.max_ts = meta.max_ts;
+        p.next_pos = meta.pos + static_cast<std::int64_t>(record_size(r));
+      } else if (!it->status().ok()) {
+        return store::to_error(it->status(), "cannot scan " + t.name);
+      } else {
+        p.end = p.next = std::max(p.next, begin);
+      }
+      p.begin = std::max(begin, p.begin);
+    }
+    return ok();
+  }
+
+  void retention_loop() {
+    std::unique_lock lk(mu_);
+    while (!stopping_) {
+      retention_cv_.wait_for(lk, std::chrono::milliseconds(opts_.retention_check_ms));
+      if (stopping_) break;
+      lk.unlock();
+      auto r = enforce_retention();
+      if (!r) log_->error("retention sweep failed: {}", describe(r.error()));
+      lk.lock();
+    }
+  }
+
+  embedded_options opts_;
+  const nf::clock* clock_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::unique_ptr<owner_lock> lock_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  rocksdb::ColumnFamilyHandle* meta_ = nullptr;
+  rocksdb::ColumnFamilyHandle* logcf_ = nullptr;
+  std::string secondary_path_;
+  std::uint32_t next_topic_id_ = 1;
+  std::vector<append_request*> pending_;
+  bool writer_active_ = false;
+  std::condition_variable commit_cv_;
+  std::condition_variable retention_cv_;
+  std::thread retention_thread_;
+};
+
+// ---- consumers --------------------------------------------------------------------------------
+
+class embedded_consumer final : public consumer {
+ public:
+  embedded_consumer(embedded_bus_impl& bus, consumer_options opts) : bus_(bus), opts_(std::move(opts)) {
+    if (!opts_.group.empty()) {
+      std::lock_guard lk(bus_.mu_);
+      member_id_ = bus_.next_member_id_++;
+      bus_.groups_[opts_.group][member_id_] = group_member{member_id_, opts_.subscriptions};
+      ++bus_.generation_;
+      bus_.data_cv_.notify_all();
+    }
+  }
+
+  ~embedded_consumer() override {
+    if (!opts_.group.empty()) {
+      std::lock_guard lk(bus_.mu_);
+      auto& g = bus_.groups_[opts_.group];
+      g.erase(member_id_);
+      if (g.empty()) bus_.groups_.erase(opts_.group);
+      ++bus_.generation_;
+      bus_.data_cv_.notify_all();
+    }
+  }
+
+  result<std::vector<message>> poll(std::chrono::milliseconds timeout, std::size_t max_messages) override {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::vector<message> out;
+    for (;;) {
+      std::vector<embedded_bus_impl::fetch_plan> plan;
+      {
+        std::unique_lock lk(bus_.mu_);
+        for (;;) {
+          if (wakeup_.exchange(false) || bus_.stopping_) return out;
+          if (!opts_.group.empty() && seen_generation_ != bus_.generation_) NF_TRY(rebalance_locked());
+          if (!paused_) plan = plan_locked();
+          if (!plan.empty()) break;
+          if (bus_.read_only()) break;  // another process writes: catch up below
+          if (bus_.data_cv_.wait_until(lk, deadline) == std::cv_status::timeout) {
+            if (!opts_.group.empty() && seen_generation_ != bus_.generation_) continue;
+            if (!paused_) plan = plan_locked();
+            if (plan.empty()) return out;
+            break;
+          }
+        }
+      }
+      if (plan.empty()) {
+        // Read-only: the owner is another process, so there is nothing to wait on but time.
+        if (std::chrono::steady_clock::now() >= deadline) return out;
+        std::unique_lock lk(bus_.mu_);
+        bus_.data_cv_.wait_until(lk, std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(50)));
+        lk.unlock();
+        NF_TRY(bus_.catch_up());
+        continue;
+      }
+      std::size_t budget = max_messages;
+      for (const auto& f : plan) {
+        if (budget == 0) break;
+        const std::size_t before = out.size();
+        NF_TRY(bus_.read_range(f, budget, out));
+        const std::size_t got = out.size() - before;
+        budget -= got;
+        if (got > 0) {
+          std::lock_guard lk(mu_);
+          auto it = positions_.find(f.tp);
+          // The assignment may have changed while reading; keep positions of owned partitions only.
+          if (it != positions_.end() && it->second == f.from) {
+            it->second = out.back().off.get() + 1;
+            consumed_[f.tp] = it->second;
+          } else {
+            out.resize(before);
+            budget += got;
+          }
+        }
+      }
+      if (!out.empty()) return out;
+      if (std::chrono::steady_clock::now() >= deadline) return out;
+    }
+  }
+
+  result<void> commit() override {
+    std::vector<std::pair<topic_partition, offset>> pos;
+    {
+      std::lock_guard lk(mu_);
+      for (const auto& [tp, off] : consumed_) pos.emplace_back(tp, offset{off});
+    }
+    if (pos.empty()) return ok();
+    return commit(pos);
+  }
+
+  result<void> commit(const std::vector<std::pair<topic_partition, offset>>& positions) override {
+    if (opts_.group.empty()) return error{errc::invalid_argument, "a consumer without a group cannot commit"};
+    return bus_.write_committed(opts_.group, positions);
+  }
+
+  result<void> assign(const std::vector<std::pair<topic_partition, offset>>& positions) override {
+    if (!opts_.group.empty()) return error{errc::invalid_argument, "group consumers get partitions from their group; use a consumer without a group to assign"};
+    std::lock_guard blk(bus_.mu_);
+    for (const auto& [tp, off] : positions) NF_TRY(bus_.find_partition_locked(tp));
+    std::lock_guard lk(mu_);
+    positions_.clear();
+    for (const auto& [tp, off] : positions) positions_[tp] = off.get();
+    return ok();
+  }
+
+  result<void> seek(const topic_partition& tp, offset off) override {
+    std::lock_guard lk(mu_);
+    auto it = positions_.find(tp);
+    if (it == positions_.end()) return error{errc::invalid_argument, to_string(tp) + " is not assigned to this consumer"};
+    it->second = off.get();
+    return ok();
+  }
+
+  std::vector<topic_partition> assignment() override {
+    std::unique_lock blk(bus_.mu_);
+    if (!opts_.group.empty() && seen_generation_ != bus_.generation_) (void)rebalance_locked();
+    std::lock_guard lk(mu_);
+    std::vector<topic_partition> out;
+    for (const auto& [tp, off] : positions_) out.push_back(tp);
+    return out;
+  }
+
+  void pause() override {
+    std::lock_guard blk(bus_.mu_);
+    paused_ = true;
+  }
+  void resume() override {
+    std::lock_guard blk(bus_.mu_);
+    paused_ = false;
+    bus_.data_cv_.notify_all();
+  }
+  void wakeup() override {
+    std::lock_guard blk(bus_.mu_);
+    wakeup_ = true;
+    bus_.data_cv_.notify_all();
+  }
+
+ private:
+  // With bus_.mu_ held: partitions that have data past our position.
+  std::vector<embedded_bus_impl::fetch_plan> plan_locked() {
+    std::vector<embedded_bus_impl::fetch_plan> plan;
+    std::lock_guard lk(mu_);
+    for (auto& [tp, pos] : positions_) {
+      auto t = bus_.topics_.find(tp.topic.get());
+      if (t == bus_.topics_.end()) continue;
+      const auto& p = t->second->parts[static_cast<std::size_t>(tp.partition.get())];
+      if (pos < p.begin) pos = p.begin;  // retention removed what we had not read yet
+      if (pos < p.end) plan.push_back({tp, t->second->id, pos, p.end});
+    }
+    return plan;
+  }
+
+  // With bus_.mu_ held: recompute this member's share of the group's partitions. Each topic's
+  // partitions are dealt round-robin to the members subscribed to it, ordered by member id.
+  result<void> rebalance_locked() {
+    seen_generation_ = bus_.generation_;
+    const auto& members = bus_.groups_[opts_.group];
+    std::set<topic_partition> mine;
+    for (const auto& [name, t] : bus_.topics_) {
+      std::vector<std::uint64_t> subs;
+      for (const auto& [id, m] : members)
+        if (subscribed(m.subscriptions, name)) subs.push_back(id);
+      if (subs.empty()) continue;
+      for (std::int32_t p = 0; p < t->cfg.partitions; ++p)
+        if (subs[static_cast<std::size_t>(p) % subs.size()] == member_id_) mine.insert({topic_name{name}, partition_id{p}});
+    }
+    std::lock_guard lk(mu_);
+    for (auto it = positions_.begin(); it != positions_.end();) {
+      if (!mine.count(it->first)) {
+        consumed_.erase(it->first);
+        it = positions_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (const auto& tp : mine) {
+      if (positions_.count(tp)) continue;
+      auto c = bus_.committed(opts_.group, tp);
+      if (!c) return std::move(c).error();
+      const auto& p = bus_.topics_.at(tp.topic.get())->parts[static_cast<std::size_t>(tp.partition.get())];
+      std::int64_t start;
+      if (c.value()) start = std::max(c.value()->get(), p.begin);
+      else start = opts_.reset == reset_policy::earliest ? p.begin : p.end;
+      positions_[tp] = start;
+    }
+    return ok();
+  }
+
+  embedded_bus_impl& bus_;
+  consumer_options opts_;
+  std::uint64_t member_id_ = 0;
+  std::uint64_t seen_generation_ = ~0ull;
+  bool paused_ = false;        // guarded by bus_.mu_
+  std::atomic<bool> wakeup_{false};
+  std::mutex mu_;              // positions_ and consumed_; taken after bus_.mu_
+  std::map<topic_partition, std::int64_t> positions_;
+  std::map<topic_partition, std::int64_t> consumed_;
+};
+
+result<std::unique_ptr<consumer>> embedded_bus_impl::make_consumer(const consumer_options& opts) {
+  if (opts.group.empty() && !opts.subscriptions.empty())
+    return error{errc::invalid_argument, "subscriptions need a consumer group; a consumer without a group uses assign()"};
+  for (const auto& s : opts.subscriptions) {
+    if (!is_pattern(s)) NF_TRY(validate_topic_name(s));
+  }
+  return std::unique_ptr<consumer>(std::make_unique<embedded_consumer>(*this, opts));
+}
+
+}  // namespace
+
+result<std::unique_ptr<embedded_bus>> open_embedded(const embedded_options& opts) {
+  if (opts.path.empty()) return error{errc::invalid_argument, "embedded bus needs a directory"};
+  auto bus = std::make_unique<embedded_bus_impl>(opts);
+  NF_TRY(bus->open());
+  return std::unique_ptr<embedded_bus>(std::move(bus));
+}
+
+}  // namespace nf::bus

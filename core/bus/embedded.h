@@ -1,0 +1,41 @@
+// The embedded bus: a durable, partitioned log stored in RocksDB under one directory.
+//
+// Layout: column family "log" holds records keyed by (topic id, partition, offset), big-endian so
+// RocksDB order is offset order; the default column family holds topics, begin offsets (after
+// retention) and committed group offsets.
+//
+// Ownership: one process opens the directory for writing and holds an flock on OWNER; a second
+// writer gets errc::locked naming the owner. Any number of readers may open it read-only (a
+// RocksDB secondary instance) alongside the owner and see new data after catch_up().
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/base/clock.h"
+#include "core/bus/bus.h"
+
+namespace nf::bus {
+
+struct embedded_options {
+  std::string path;                            // directory of the log; created if missing
+  bool sync = true;                            // true: fsync before an append returns; concurrent
+                                               // appenders share one fsync (group commit)
+  std::size_t max_event_bytes = 1 << 20;       // key + value + headers of one record
+  bool read_only = false;                      // open as a secondary reader next to a running owner
+  std::int64_t retention_check_ms = 60'000;    // period of the retention sweep; 0 disables the thread
+  const nf::clock* clock = nullptr;            // null: the system clock
+};
+
+class embedded_bus : public event_bus {
+ public:
+  // Deletes records older than each topic's retention_ms, and the oldest records beyond its
+  // retention_bytes per partition. Returns how many records were removed.
+  virtual result<std::uint64_t> enforce_retention() = 0;
+  // Read-only instances: pick up what the owner has written since the last call.
+  virtual result<void> catch_up() = 0;
+};
+
+result<std::unique_ptr<embedded_bus>> open_embedded(const embedded_options& opts);
+
+}  // namespace nf::bus

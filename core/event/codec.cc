@@ -1,0 +1,150 @@
+// Envelope <-> JSON and envelope <-> bus record.
+#include "core/event/codec.h"
+
+#include <google/protobuf/any.pb.h>
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/dynamic_message.h>
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
+
+#include <nlohmann/json.hpp>
+
+#include "deadletter.pb.h"
+#include "missions.pb.h"
+
+namespace nf::event {
+namespace {
+
+namespace pb = google::protobuf;
+
+const std::map<std::string, std::string, std::less<>>& registry() {
+  // Referencing the default instances links the generated descriptors into the pool.
+  static const std::map<std::string, std::string, std::less<>> r = {
+      {"mission.prompted", events::MissionPrompt::descriptor()->full_name()},
+      {"mission.artifact_recorded", events::ArtifactEvidence::descriptor()->full_name()},
+      {"mission.validation_reported", events::ValidationReport::descriptor()->full_name()},
+      {"agent.spawned", events::AgentLifecycleEvent::descriptor()->full_name()},
+      {"agent.escalated", events::AgentLifecycleEvent::descriptor()->full_name()},
+      {"agent.retired", events::AgentLifecycleEvent::descriptor()->full_name()},
+      {"platform.dead_lettered", events::DeadLetter::descriptor()->full_name()},
+  };
+  return r;
+}
+
+result<void> validate_type(std::string_view t) {
+  if (t.empty() || t.size() > 128) return error{errc::invalid_argument, "event type must be 1..128 characters"};
+  for (char c : t) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+      return error{errc::invalid_argument, "event type '" + std::string(t) + "' may only contain a-z 0-9 . _ -"};
+  }
+  return ok();
+}
+
+std::unique_ptr<pb::Message> new_message(const std::string& full_name) {
+  const auto* d = pb::DescriptorPool::generated_pool()->FindMessageTypeByName(full_name);
+  if (!d) return nullptr;
+  const auto* proto = pb::MessageFactory::generated_factory()->GetPrototype(d);
+  return std::unique_ptr<pb::Message>(proto->New());
+}
+
+}  // namespace
+
+std::string payload_type_of(std::string_view event_type) {
+  auto it = registry().find(event_type);
+  return it == registry().end() ? std::string() : it->second;
+}
+
+result<events::Envelope> build(const new_event& e) {
+  NF_TRY(validate_type(e.type));
+  auto parsed = nlohmann::json::parse(e.payload_json, nullptr, false);
+  if (parsed.is_discarded()) return error{errc::invalid_argument, "payload is not valid JSON"};
+  if (!parsed.is_object()) return error{errc::invalid_argument, "payload must be a JSON object"};
+
+  const std::string full = payload_type_of(e.type);
+  std::unique_ptr<pb::Message> msg = new_message(full.empty() ? pb::Struct::descriptor()->full_name() : full);
+  pb::util::JsonParseOptions po;
+  po.ignore_unknown_fields = false;
+  auto st = pb::util::JsonStringToMessage(e.payload_json, msg.get(), po);
+  if (!st.ok())
+    return error{errc::invalid_argument, "payload does not match " + (full.empty() ? std::string("a JSON object") : full) +
+                                             ": " + std::string(st.message())};
+
+  events::Envelope env;
+  const event_id id = e.id ? *e.id : new_uuidv7(e.occurred_at);
+  env.set_id(id.raw());
+  env.set_type(e.type);
+  env.set_schema_version(e.schema_version);
+  env.set_tenant_id(e.tenant);
+  env.set_key(e.key);
+  if (e.causation) env.set_causation_id(e.causation->raw());
+  if (e.correlation) env.set_correlation_id(e.correlation->raw());
+  env.set_origin_region(e.region);
+  env.set_occurred_at(e.occurred_at);
+  env.mutable_payload()->PackFrom(*msg);
+  for (const auto& [k, v] : e.headers) (*env.mutable_headers())[k] = v;
+  return env;
+}
+
+bus::record to_record(const events::Envelope& env) {
+  bus::record r;
+  r.key = env.key();
+  r.value = env.SerializeAsString();
+  r.timestamp_ms = env.occurred_at();
+  auto id = event_id::from_raw(env.id());
+  r.headers.push_back({kTypeHeader, env.type()});
+  r.headers.push_back({kIdHeader, id ? id->to_string() : std::string()});
+  r.headers.push_back({kTenantHeader, env.tenant_id()});
+  return r;
+}
+
+result<events::Envelope> from_message(const bus::message& m) {
+  events::Envelope env;
+  if (!env.ParseFromString(m.value))
+    return error{errc::corruption, "record " + to_string(topic_partition{m.topic, m.partition}) + "@" +
+                                       std::to_string(m.off.get()) + " is not a valid event envelope"};
+  return env;
+}
+
+result<nlohmann::json> payload_json(const events::Envelope& env) {
+  if (!env.has_payload()) return nlohmann::json::object();
+  const std::string url = env.payload().type_url();
+  const auto slash = url.rfind('/');
+  const std::string full = slash == std::string::npos ? url : url.substr(slash + 1);
+  auto msg = new_message(full);
+  if (!msg) return error{errc::unsupported, "unknown payload type '" + full + "'"};
+  if (!env.payload().UnpackTo(msg.get())) return error{errc::corruption, "payload does not decode as " + full};
+  std::string out;
+  pb::util::JsonPrintOptions jo;
+  jo.always_print_primitive_fields = true;
+  auto st = pb::util::MessageToJsonString(*msg, &out, jo);
+  if (!st.ok()) return error{errc::internal, "cannot render payload: " + std::string(st.message())};
+  return nlohmann::json::parse(out);
+}
+
+result<nlohmann::json> to_json(const bus::message& m) {
+  NF_TRY_ASSIGN(auto env, from_message(m));
+  nlohmann::json j;
+  j["topic"] = m.topic.get();
+  j["partition"] = m.partition.get();
+  j["offset"] = m.off.get();
+  j["timestamp"] = m.timestamp_ms;
+  auto id = event_id::from_raw(env.id());
+  j["id"] = id ? id->to_string() : std::string();
+  j["type"] = env.type();
+  j["schemaVersion"] = env.schema_version();
+  j["tenantId"] = env.tenant_id();
+  j["key"] = env.key();
+  j["aggregateVersion"] = env.aggregate_version();
+  auto cause = event_id::from_raw(env.causation_id());
+  j["causationId"] = cause ? cause->to_string() : std::string();
+  auto corr = event_id::from_raw(env.correlation_id());
+  j["correlationId"] = corr ? corr->to_string() : std::string();
+  j["originRegion"] = env.origin_region();
+  j["occurredAt"] = env.occurred_at();
+  j["headers"] = nlohmann::json::object();
+  for (const auto& [k, v] : env.headers()) j["headers"][k] = v;
+  NF_TRY_ASSIGN(j["payload"], payload_json(env));
+  return j;
+}
+
+}  // namespace nf::event

@@ -1,0 +1,54 @@
+// Envelope codec: builds envelopes from JSON payloads, maps them to bus records (with the
+// nf-type / nf-id / nf-tenant headers other Kafka tools can filter on) and renders them as JSON.
+// JSON payload field names are the contract names (lowerCamelCase), e.g. originatingSpec.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "core/base/result.h"
+#include "core/bus/bus.h"
+#include "core/event/ids.h"
+#include "envelope.pb.h"
+
+namespace nf::event {
+
+inline constexpr const char* kTypeHeader = "nf-type";
+inline constexpr const char* kIdHeader = "nf-id";
+inline constexpr const char* kTenantHeader = "nf-tenant";
+
+// Full protobuf name of the payload message of a known event type ("mission.prompted" ->
+// "nf.events.MissionPrompt"), or empty for types without a registered contract, whose payload
+// is any JSON object (stored as google.protobuf.Struct).
+std::string payload_type_of(std::string_view event_type);
+
+struct new_event {
+  std::string type;
+  std::string key;
+  std::string tenant;
+  std::string payload_json;                    // a JSON object
+  std::string region;
+  std::int64_t occurred_at = 0;                // unix ms
+  std::optional<event_id> id;                  // unset: a fresh UUIDv7
+  std::optional<event_id> causation;
+  std::optional<event_id> correlation;
+  std::uint32_t schema_version = 1;
+  std::map<std::string, std::string> headers;
+};
+
+// Validates the type name and parses the payload strictly (unknown fields, wrong types and
+// bad enum values are errors that name the field).
+result<events::Envelope> build(const new_event& e);
+
+bus::record to_record(const events::Envelope& env);
+result<events::Envelope> from_message(const bus::message& m);
+
+// {"topic","partition","offset","timestamp","id","type",...,"payload":{...}}
+result<nlohmann::json> to_json(const bus::message& m);
+result<nlohmann::json> payload_json(const events::Envelope& env);
+
+}  // namespace nf::event

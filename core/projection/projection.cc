@@ -1,0 +1,488 @@
+// Projection store on RocksDB: one column family per projection generation, state and consumed
+// offsets committed together, rebuild into a fresh generation with an atomic swap.
+#include "core/projection/projection.h"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <mutex>
+#include <shared_mutex>
+
+#include <rocksdb/db.h>
+#include <rocksdb/utilities/write_batch_with_index.h>
+
+#include "core/log/log.h"
+#include "core/metrics/metrics.h"
+#include "core/store/status.h"
+
+namespace nf::projection {
+namespace {
+
+const std::string kOffsetPrefix = std::string(kReservedPrefix) + "offset/";
+
+std::string offset_key(const topic_partition& tp) {
+  std::string k = kOffsetPrefix + tp.topic.get();
+  k.push_back('\0');
+  const auto p = static_cast<std::uint32_t>(tp.partition.get());
+  for (int i = 3; i >= 0; --i) k.push_back(static_cast<char>((p >> (8 * i)) & 0xff));
+  return k;
+}
+
+std::string be64(std::int64_t v) {
+  std::string s;
+  for (int i = 7; i >= 0; --i) s.push_back(static_cast<char>((static_cast<std::uint64_t>(v) >> (8 * i)) & 0xff));
+  return s;
+}
+
+std::int64_t read_be64(std::string_view s) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(s[static_cast<std::size_t>(i)]);
+  return static_cast<std::int64_t>(v);
+}
+
+std::string cf_name(const std::string& proj, std::uint64_t gen) { return "p." + proj + "." + std::to_string(gen); }
+
+using cf_ptr = std::shared_ptr<rocksdb::ColumnFamilyHandle>;
+
+class batch_writer final : public state_writer {
+ public:
+  batch_writer(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, rocksdb::WriteBatchWithIndex& wb)
+      : db_(db), cf_(cf), wb_(wb) {}
+  result<std::optional<std::string>> get(std::string_view key) override {
+    std::string v;
+    auto s = wb_.GetFromBatchAndDB(db_, rocksdb::ReadOptions(), cf_, rocksdb::Slice(key.data(), key.size()), &v);
+    if (s.IsNotFound()) return std::optional<std::string>{};
+    if (!s.ok()) return nf::store::to_error(s, "projection read");
+    return std::optional<std::string>{std::move(v)};
+  }
+  result<void> put(std::string_view key, std::string_view value) override {
+    NF_TRY(check(key));
+    return nf::store::check(wb_.Put(cf_, rocksdb::Slice(key.data(), key.size()), rocksdb::Slice(value.data(), value.size())),
+                        "projection write");
+  }
+  result<void> del(std::string_view key) override {
+    NF_TRY(check(key));
+    return nf::store::check(wb_.Delete(cf_, rocksdb::Slice(key.data(), key.size())), "projection delete");
+  }
+
+ private:
+  static result<void> check(std::string_view key) {
+    if (key.starts_with(kReservedPrefix))
+      return error{errc::invalid_argument, "projection keys must not start with the reserved bytes ff ff"};
+    return ok();
+  }
+  rocksdb::DB* db_;
+  rocksdb::ColumnFamilyHandle* cf_;
+  rocksdb::WriteBatchWithIndex& wb_;
+};
+
+class snapshot_reader final : public state_reader {
+ public:
+  snapshot_reader(std::shared_ptr<rocksdb::DB> db, cf_ptr cf) : db_(std::move(db)), cf_(std::move(cf)) {
+    snap_ = db_->GetSnapshot();
+    ro_.snapshot = snap_;
+  }
+  ~snapshot_reader() override { db_->ReleaseSnapshot(snap_); }
+  result<std::optional<std::string>> get(std::string_view key) override {
+    std::string v;
+    auto s = db_->Get(ro_, cf_.get(), rocksdb::Slice(key.data(), key.size()), &v);
+    if (s.IsNotFound()) return std::optional<std::string>{};
+    if (!s.ok()) return nf::store::to_error(s, "projection read");
+    return std::optional<std::string>{std::move(v)};
+  }
+  result<void> scan(std::string_view prefix, const std::function<bool(std::string_view, std::string_view)>& fn) override {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro_, cf_.get()));
+    for (it->Seek(rocksdb::Slice(prefix.data(), prefix.size())); it->Valid(); it->Next()) {
+      const auto k = it->key();
+      if (!k.starts_with(rocksdb::Slice(prefix.data(), prefix.size())) || k.starts_with(kReservedPrefix)) break;
+      if (!fn(std::string_view(k.data(), k.size()), std::string_view(it->value().data(), it->value().size()))) break;
+    }
+    return nf::store::check(it->status(), "projection scan");
+  }
+
+ private:
+  std::shared_ptr<rocksdb::DB> db_;
+  cf_ptr cf_;
+  const rocksdb::Snapshot* snap_;
+  rocksdb::ReadOptions ro_;
+};
+
+struct proj_state {
+  std::mutex apply_mu;                       // one writer at a time (live apply or rebuild swap)
+  std::shared_mutex cf_mu;                   // guards cf and gen
+  cf_ptr cf;
+  std::uint64_t gen = 0;
+  std::map<topic_partition, std::int64_t> next;  // committed offsets of the active generation
+};
+
+class store_impl final : public store {
+ public:
+  explicit store_impl(store_options o) : opts_(std::move(o)), log_(nf::log::get("projection")) {}
+
+  ~store_impl() override {
+    states_.clear();
+    if (db_) (void)db_->Close();
+  }
+
+  result<void> open() {
+    rocksdb::Options options;
+    options.create_if_missing = true;
+    options.create_missing_column_families = true;
+    options.IncreaseParallelism(2);
+    std::vector<std::string> names;
+    auto s = rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), opts_.path, &names);
+    if (!s.ok()) names = {rocksdb::kDefaultColumnFamilyName};
+    std::vector<rocksdb::ColumnFamilyDescriptor> descs;
+    for (const auto& n : names) descs.emplace_back(n, rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    s = rocksdb::DB::Open(options, opts_.path, descs, &handles, &raw);
+    if (!s.ok()) return nf::store::to_error(s, "cannot open projection store '" + opts_.path + "'");
+    db_.reset(raw);
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      if (names[i] == rocksdb::kDefaultColumnFamilyName) {
+        meta_ = handles[i];
+        continue;
+      }
+      handles_[names[i]] = wrap(handles[i]);
+    }
+    return ok();
+  }
+
+  result<void> attach(projection& p) override {
+    std::lock_guard lk(mu_);
+    if (states_.count(p.name())) return ok();
+    auto st = std::make_unique<proj_state>();
+    std::string gen;
+    auto s = db_->Get(rocksdb::ReadOptions(), meta_, "active/" + p.name(), &gen);
+    if (s.ok()) st->gen = std::stoull(gen);
+    else if (!s.IsNotFound()) return nf::store::to_error(s, "cannot read projection catalogue");
+    const auto name = cf_name(p.name(), st->gen);
+    if (auto it = handles_.find(name); it != handles_.end()) {
+      st->cf = it->second;
+    } else {
+      NF_TRY_ASSIGN(st->cf, create_cf(name));
+      rocksdb::WriteOptions wo;
+      wo.sync = true;
+      NF_TRY(nf::store::check(db_->Put(wo, meta_, "active/" + p.name(), std::to_string(st->gen)), "projection catalogue"));
+    }
+    // Generations other than the active one are leftovers of an interrupted rebuild.
+    const std::string prefix = "p." + p.name() + ".";
+    for (auto it = handles_.begin(); it != handles_.end();) {
+      if (it->first.starts_with(prefix) && it->first != name && it->first.substr(prefix.size()).find('.') == std::string::npos) {
+        log_->warn("dropping unfinished rebuild {} of projection {}", it->first, p.name());
+        NF_TRY(nf::store::check(db_->DropColumnFamily(it->second.get()), "drop column family " + it->first));
+        it = handles_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    NF_TRY(load_offsets(st->cf.get(), st->next));
+    states_[p.name()] = std::move(st);
+    return ok();
+  }
+
+  result<std::size_t> apply(projection& p, std::span<const bus::message> batch) override {
+    NF_TRY_ASSIGN(auto* st, state_of(p));
+    std::lock_guard lk(st->apply_mu);
+    cf_ptr cf;
+    {
+      std::shared_lock rl(st->cf_mu);
+      cf = st->cf;
+    }
+    return apply_into(p, cf.get(), st->next, batch, false);
+  }
+
+  result<std::map<topic_partition, offset>> last_applied(const projection& p) override {
+    NF_TRY_ASSIGN(auto* st, state_of(p));
+    std::lock_guard lk(st->apply_mu);
+    std::map<topic_partition, offset> out;
+    for (const auto& [tp, off] : st->next) out[tp] = offset{off};
+    return out;
+  }
+
+  result<std::unique_ptr<state_reader>> reader(const projection& p) override {
+    NF_TRY_ASSIGN(auto* st, state_of(p));
+    std::shared_lock rl(st->cf_mu);
+    return std::unique_ptr<state_reader>(std::make_unique<snapshot_reader>(db_, st->cf));
+  }
+
+  result<std::string> digest(const projection& p) override {
+    NF_TRY_ASSIGN(auto r, reader(p));
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+    auto feed = [&](std::string_view s) {
+      const std::string len = be64(static_cast<std::int64_t>(s.size()));
+      EVP_DigestUpdate(ctx, len.data(), len.size());
+      EVP_DigestUpdate(ctx, s.data(), s.size());
+    };
+    auto res = r->scan("", [&](std::string_view k, std::string_view v) {
+      feed(k);
+      feed(v);
+      return true;
+    });
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    EVP_DigestFinal_ex(ctx, md, &n);
+    EVP_MD_CTX_free(ctx);
+    if (!res) return std::move(res).error();
+    static const char* hex = "0123456789abcdef";
+    std::string out;
+    for (unsigned int i = 0; i < n; ++i) {
+      out.push_back(hex[md[i] >> 4]);
+      out.push_back(hex[md[i] & 0xf]);
+    }
+    return out;
+  }
+
+  result<std::uint64_t> rebuild(projection& p, bus::event_bus& bus,
+                                const std::function<void(const rebuild_progress&)>& progress) override {
+    NF_TRY_ASSIGN(auto* st, state_of(p));
+    std::uint64_t new_gen;
+    {
+      std::shared_lock rl(st->cf_mu);
+      new_gen = st->gen + 1;
+    }
+    const auto name = cf_name(p.name(), new_gen);
+    NF_TRY_ASSIGN(auto cf, create_cf(name));
+    std::map<topic_partition, std::int64_t> next;
+
+    // Plan: every partition of every topic, from its first stored offset to the current end.
+    std::map<topic_partition, std::int64_t> ends, starts;
+    rebuild_progress prog;
+    std::vector<std::pair<topic_partition, offset>> assign;
+    for (const auto& t : p.topics()) {
+      NF_TRY_ASSIGN(auto info, bus.describe_topic(topic_name{t}));
+      for (std::int32_t i = 0; i < info.config.partitions; ++i) {
+        topic_partition tp{topic_name{t}, partition_id{i}};
+        NF_TRY_ASSIGN(auto b, bus.begin_offset(tp));
+        NF_TRY_ASSIGN(auto e, bus.end_offset(tp));
+        assign.emplace_back(tp, b);
+        ends[tp] = e.get();
+        starts[tp] = b.get();
+        prog.total += static_cast<std::uint64_t>(e.get() - b.get());
+      }
+    }
+    NF_TRY_ASSIGN(auto consumer, bus.make_consumer(bus::consumer_options{}));
+    NF_TRY(consumer->assign(assign));
+    auto reached = [&](const std::map<topic_partition, std::int64_t>& targets) {
+      for (const auto& [tp, end] : targets) {
+        auto it = next.find(tp);
+        const std::int64_t at = it == next.end() ? starts[tp] : it->second;
+        if (at < end) return false;
+      }
+      return true;
+    };
+    auto replay_until = [&](const std::map<topic_partition, std::int64_t>& targets) -> result<void> {
+      while (!reached(targets)) {
+        NF_TRY_ASSIGN(auto msgs, consumer->poll(std::chrono::milliseconds(1000), 4096));
+        if (msgs.empty()) continue;
+        NF_TRY_ASSIGN(auto n, apply_into(p, cf.get(), next, msgs, true));
+        prog.applied += n;
+        if (progress) progress(prog);
+      }
+      return ok();
+    };
+    NF_TRY(replay_until(ends));
+
+    // Swap: block live applies, replay the tail they added meanwhile, make it durable, switch.
+    std::lock_guard lk(st->apply_mu);
+    for (auto& [tp, end] : ends) {
+      NF_TRY_ASSIGN(auto e, bus.end_offset(tp));
+      end = e.get();
+    }
+    NF_TRY(replay_until(ends));
+    NF_TRY(nf::store::check(db_->Flush(rocksdb::FlushOptions(), cf.get()), "flush rebuilt projection"));
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    NF_TRY(nf::store::check(db_->Put(wo, meta_, "active/" + p.name(), std::to_string(new_gen)), "projection catalogue"));
+    cf_ptr old;
+    {
+      std::unique_lock wl(st->cf_mu);
+      old = st->cf;
+      st->cf = cf;
+      st->gen = new_gen;
+      st->next = next;
+    }
+    {
+      std::lock_guard g(mu_);
+      handles_.erase(old->GetName());
+    }
+    NF_TRY(nf::store::check(db_->DropColumnFamily(old.get()), "drop old projection generation"));
+    log_->info("rebuilt projection {} into generation {} ({} events)", p.name(), new_gen, prog.applied);
+    return prog.applied;
+  }
+
+ private:
+  cf_ptr wrap(rocksdb::ColumnFamilyHandle* h) {
+    std::weak_ptr<rocksdb::DB> weak = db_;
+    return cf_ptr(h, [weak](rocksdb::ColumnFamilyHandle* x) {
+      if (auto db = weak.lock()) (void)db->DestroyColumnFamilyHandle(x);
+      else delete x;
+    });
+  }
+
+  result<cf_ptr> create_cf(const std::string& name) {
+    std::lock_guard lk(cf_create_mu_);
+    rocksdb::ColumnFamilyHandle* h = nullptr;
+    NF_TRY(nf::store::check(db_->CreateColumnFamily(rocksdb::ColumnFamilyOptions(), name, &h), "create column family " + name));
+    auto p = wrap(h);
+    std::lock_guard g(mu_);
+    handles_[name] = p;
+    return p;
+  }
+
+  result<proj_state*> state_of(const projection& p) {
+    std::lock_guard lk(mu_);
+    auto it = states_.find(p.name());
+    if (it == states_.end()) return error{errc::not_found, "projection '" + p.name() + "' is not attached to the store"};
+    return it->second.get();
+  }
+
+  result<void> load_offsets(rocksdb::ColumnFamilyHandle* cf, std::map<topic_partition, std::int64_t>& out) {
+    out.clear();
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf));
+    for (it->Seek(kOffsetPrefix); it->Valid() && it->key().starts_with(kOffsetPrefix); it->Next()) {
+      const auto k = it->key().ToString().substr(kOffsetPrefix.size());
+      const auto nul = k.find('\0');
+      if (nul == std::string::npos || k.size() != nul + 5 || it->value().size() != 8)
+        return error{errc::corruption, "corrupt offset entry in projection store"};
+      std::uint32_t part = 0;
+      for (std::size_t i = 0; i < 4; ++i) part = (part << 8) | static_cast<unsigned char>(k[nul + 1 + i]);
+      out[{topic_name{k.substr(0, nul)}, partition_id{static_cast<std::int32_t>(part)}}] =
+          read_be64(std::string_view(it->value().data(), 8));
+    }
+    return nf::store::check(it->status(), "read projection offsets");
+  }
+
+  // One WriteBatch: the state changes of every new event plus the new offsets. `next` is only
+  // updated once the write succeeded.
+  result<std::size_t> apply_into(projection& p, rocksdb::ColumnFamilyHandle* cf, std::map<topic_partition, std::int64_t>& next,
+                                 std::span<const bus::message> batch, bool rebuilding) {
+    rocksdb::WriteBatchWithIndex wb(rocksdb::BytewiseComparator(), 0, true);
+    batch_writer w(db_.get(), cf, wb);
+    std::map<topic_partition, std::int64_t> moved;
+    std::size_t applied = 0;
+    for (const auto& m : batch) {
+      topic_partition tp{m.topic, m.partition};
+      auto mit = moved.find(tp);
+      std::int64_t at;
+      if (mit != moved.end()) at = mit->second;
+      else {
+        auto nit = next.find(tp);
+        at = nit == next.end() ? 0 : nit->second;
+      }
+      if (m.off.get() < at) continue;  // applied before: retries and overlaps are harmless
+      auto r = p.apply(m, w);
+      if (!r)
+        return error{r.error().code, "projection " + p.name() + " failed on " + to_string(tp) + "@" +
+                                         std::to_string(m.off.get()) + ": " + r.error().message};
+      moved[tp] = m.off.get() + 1;
+      ++applied;
+    }
+    if (moved.empty()) return applied;
+    for (const auto& [tp, off] : moved) (void)wb.Put(cf, offset_key(tp), be64(off));
+    rocksdb::WriteOptions wo;
+    wo.sync = opts_.sync && !rebuilding;
+    wo.disableWAL = rebuilding;  // a rebuild is flushed before it is swapped in
+    NF_TRY(nf::store::check(db_->Write(wo, wb.GetWriteBatch()), "commit projection " + p.name()));
+    for (const auto& [tp, off] : moved) next[tp] = off;
+    if (!rebuilding)
+      metrics::registry::global()
+          .get_counter("nf_projection_applied_events_total", "Events applied by projections", {{"projection", p.name()}})
+          .inc(applied);
+    return applied;
+  }
+
+  store_options opts_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::shared_ptr<rocksdb::DB> db_;
+  rocksdb::ColumnFamilyHandle* meta_ = nullptr;
+  std::mutex mu_;
+  std::mutex cf_create_mu_;
+  std::map<std::string, cf_ptr> handles_;
+  std::map<std::string, std::unique_ptr<proj_state>> states_;
+};
+
+}  // namespace
+
+result<std::unique_ptr<store>> store::open(const store_options& opts) {
+  auto s = std::make_unique<store_impl>(opts);
+  NF_TRY(s->open());
+  return std::unique_ptr<store>(std::move(s));
+}
+
+// ---- runner -----------------------------------------------------------------------------------
+
+runner::runner(store& s, projection& p, bus::event_bus& bus, runner_options o)
+    : store_(s), proj_(p), bus_(bus), opts_(o) {}
+
+runner::~runner() = default;
+
+result<void> runner::ensure_consumer() {
+  if (consumer_) return ok();
+  NF_TRY(store_.attach(proj_));
+  NF_TRY_ASSIGN(auto applied, store_.last_applied(proj_));
+  std::vector<std::pair<topic_partition, offset>> assign;
+  for (const auto& t : proj_.topics()) {
+    NF_TRY_ASSIGN(auto info, bus_.describe_topic(topic_name{t}));
+    for (std::int32_t i = 0; i < info.config.partitions; ++i) {
+      topic_partition tp{topic_name{t}, partition_id{i}};
+      auto it = applied.find(tp);
+      offset from{0};
+      if (it != applied.end()) from = it->second;
+      else {
+        NF_TRY_ASSIGN(from, bus_.begin_offset(tp));
+      }
+      assign.emplace_back(tp, from);
+    }
+  }
+  NF_TRY_ASSIGN(consumer_, bus_.make_consumer(bus::consumer_options{}));
+  return consumer_->assign(assign);
+}
+
+result<std::size_t> runner::step(std::chrono::milliseconds timeout) {
+  NF_TRY(ensure_consumer());
+  NF_TRY_ASSIGN(auto msgs, consumer_->poll(timeout, opts_.batch_size));
+  if (msgs.empty()) return std::size_t{0};
+  return store_.apply(proj_, msgs);
+}
+
+result<std::uint64_t> runner::catch_up() {
+  NF_TRY(ensure_consumer());
+  std::map<topic_partition, std::int64_t> ends, starts;
+  for (const auto& tp : consumer_->assignment()) {
+    NF_TRY_ASSIGN(auto e, bus_.end_offset(tp));
+    NF_TRY_ASSIGN(auto b, bus_.begin_offset(tp));
+    ends[tp] = e.get();
+    starts[tp] = b.get();
+  }
+  std::uint64_t total = 0;
+  for (;;) {
+    NF_TRY_ASSIGN(auto applied, store_.last_applied(proj_));
+    bool done = true;
+    for (const auto& [tp, end] : ends) {
+      auto it = applied.find(tp);
+      if ((it == applied.end() ? starts[tp] : it->second.get()) < end) done = false;
+    }
+    if (done) return total;
+    NF_TRY_ASSIGN(auto n, step(std::chrono::milliseconds(1000)));
+    total += n;
+  }
+}
+
+result<std::uint64_t> runner::lag() {
+  NF_TRY(ensure_consumer());
+  NF_TRY_ASSIGN(auto applied, store_.last_applied(proj_));
+  std::uint64_t lag = 0;
+  for (const auto& tp : consumer_->assignment()) {
+    NF_TRY_ASSIGN(auto e, bus_.end_offset(tp));
+    NF_TRY_ASSIGN(auto b, bus_.begin_offset(tp));
+    auto it = applied.find(tp);
+    const auto at = it == applied.end() ? b.get() : it->second.get();
+    if (e.get() > at) lag += static_cast<std::uint64_t>(e.get() - at);
+  }
+  return lag;
+}
+
+}  // namespace nf::projection

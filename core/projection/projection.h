@@ -1,0 +1,115 @@
+// Projections: read models folded from the bus into RocksDB with exactly-once effect.
+//
+// Contract:
+//  - apply() folds one event into state through a state_writer. It must be deterministic: the
+//    same events in the same order give the same bytes.
+//  - store::apply(batch) is atomic and safe to retry: the state changes of every event in the
+//    batch and the consumed offsets are committed in ONE RocksDB WriteBatch; events below the
+//    committed offsets are skipped. A crash between batches loses nothing and applies nothing
+//    twice.
+//  - store::last_applied() returns the consumed offsets (the next offset to read per partition).
+//  - store::rebuild() replays from offset 0 into a fresh column family and swaps it in
+//    atomically; readers keep using the old one until the swap.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/base/result.h"
+#include "core/base/types.h"
+#include "core/bus/bus.h"
+
+namespace nf::projection {
+
+// Keys starting with these two bytes are reserved for the framework (consumed offsets).
+inline constexpr std::string_view kReservedPrefix = "\xff\xff";
+
+class state_writer {
+ public:
+  virtual ~state_writer() = default;
+  // Sees earlier writes of the same batch.
+  virtual result<std::optional<std::string>> get(std::string_view key) = 0;
+  virtual result<void> put(std::string_view key, std::string_view value) = 0;
+  virtual result<void> del(std::string_view key) = 0;
+};
+
+// A consistent snapshot of a projection's committed state.
+class state_reader {
+ public:
+  virtual ~state_reader() = default;
+  virtual result<std::optional<std::string>> get(std::string_view key) = 0;
+  // Calls fn for each key with the prefix, in key order, until fn returns false.
+  virtual result<void> scan(std::string_view prefix,
+                            const std::function<bool(std::string_view key, std::string_view value)>& fn) = 0;
+};
+
+class projection {
+ public:
+  virtual ~projection() = default;
+  virtual std::string name() const = 0;
+  virtual std::vector<std::string> topics() const = 0;
+  // An error aborts the batch: nothing of it is committed.
+  virtual result<void> apply(const bus::message& m, state_writer& w) = 0;
+};
+
+struct store_options {
+  std::string path;
+  bool sync = false;  // the WAL makes batches atomic across process crashes; sync adds power-loss safety
+};
+
+struct rebuild_progress {
+  std::uint64_t applied = 0;
+  std::uint64_t total = 0;  // events to replay, as known when the rebuild started
+};
+
+class store {
+ public:
+  static result<std::unique_ptr<store>> open(const store_options& opts);
+  virtual ~store() = default;
+
+  // Makes the projection known to the store (creates its column family on first use).
+  virtual result<void> attach(projection& p) = 0;
+  // Applies events in order; returns how many were applied (already-applied ones are skipped).
+  virtual result<std::size_t> apply(projection& p, std::span<const bus::message> batch) = 0;
+  virtual result<std::map<topic_partition, offset>> last_applied(const projection& p) = 0;
+  virtual result<std::unique_ptr<state_reader>> reader(const projection& p) = 0;
+  // SHA-256 over every key and value of the state (offsets excluded), hex.
+  virtual result<std::string> digest(const projection& p) = 0;
+  // Replays all events of the projection's topics into a fresh column family and swaps it in.
+  virtual result<std::uint64_t> rebuild(projection& p, bus::event_bus& bus,
+                                        const std::function<void(const rebuild_progress&)>& progress = {}) = 0;
+};
+
+struct runner_options {
+  std::size_t batch_size = 512;
+};
+
+// Feeds a projection from the bus: reads from its committed offsets and applies in batches.
+class runner {
+ public:
+  runner(store& s, projection& p, bus::event_bus& bus, runner_options o = {});
+  ~runner();
+  // Applies what one poll returns (waiting up to `timeout`); returns how many were applied.
+  result<std::size_t> step(std::chrono::milliseconds timeout);
+  // Applies until every partition has reached the end offset seen at the start of the call.
+  result<std::uint64_t> catch_up();
+  // Events between the committed offsets and the end of every partition.
+  result<std::uint64_t> lag();
+
+ private:
+  result<void> ensure_consumer();
+  store& store_;
+  projection& proj_;
+  bus::event_bus& bus_;
+  runner_options opts_;
+  std::unique_ptr<bus::consumer> consumer_;
+};
+
+}  // namespace nf::projection
