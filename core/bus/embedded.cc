@@ -708,6 +708,7 @@ class embedded_bus_impl final : public embedded_bus {
     wo.sync = opts_.sync;
     const auto s = db_->Write(wo, &wb);
     lk.lock();
+    write_groups_->inc();
     if (s.ok()) {
       for (auto& [key, before] : saved) key.first->parts[key.second].end = key.first->parts[key.second].next;
       for (auto* req : group) req->topic->appended->inc(req->records.size());
@@ -816,6 +817,8 @@ class embedded_bus_impl final : public embedded_bus {
   std::uint32_t next_topic_id_ = 1;
   std::vector<append_request*> pending_;
   bool writer_active_ = false;
+  metrics::counter* write_groups_ = &metrics::registry::global().get_counter(
+      "nf_bus_write_groups_total", "RocksDB writes (one fsync each in sync mode) that carried one or more appends");
   std::condition_variable commit_cv_;
   std::condition_variable retention_cv_;
   std::thread retention_thread_;

@@ -1,0 +1,279 @@
+// Actor runtime on the embedded bus: derived output ids, supervision with an injected clock,
+// dead-lettering, backpressure and draining on stop.
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include <gtest/gtest.h>
+
+#include "core/actor/actor.h"
+#include "core/bus/embedded.h"
+#include "deadletter.pb.h"
+#include "tests/support/support.h"
+
+namespace {
+
+using namespace nf;
+using namespace std::chrono_literals;
+
+class ActorRuntime : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    bus::embedded_options o;
+    o.path = dir_.str();
+    o.sync = false;
+    o.retention_check_ms = 0;
+    auto b = bus::open_embedded(o);
+    ASSERT_TRUE(b);
+    bus_ = std::move(*b);
+    ASSERT_TRUE(bus_->create_topic(topic_name{"in"}, {2, -1, -1}));
+    ASSERT_TRUE(bus_->create_topic(topic_name{"out"}, {1, -1, -1}));
+  }
+
+  std::vector<event::event_id> produce(int n, const std::string& key_prefix = "k") {
+    std::vector<bus::record> recs;
+    std::vector<event::event_id> ids;
+    for (int i = 0; i < n; ++i) {
+      event::new_event e;
+      e.type = "test.input";
+      e.key = key_prefix + std::to_string(i);
+      e.payload_json = R"({"n":)" + std::to_string(i) + "}";
+      e.occurred_at = 1'700'000'000'000 + i;
+      auto env = event::build(e);
+      EXPECT_TRUE(env);
+      ids.push_back(*event::event_id::from_raw(env->id()));
+      recs.push_back(event::to_record(*env));
+    }
+    EXPECT_TRUE(bus_->append(topic_name{"in"}, recs));
+    return ids;
+  }
+
+  std::vector<bus::message> read_topic(const std::string& topic, int partitions) {
+    std::vector<bus::message> out;
+    for (int p = 0; p < partitions; ++p) {
+      topic_partition tp{topic_name{topic}, partition_id{p}};
+      auto c = bus_->make_consumer({});
+      EXPECT_TRUE((*c)->assign({{tp, offset{0}}}));
+      const auto end = bus_->end_offset(tp)->get();
+      std::int64_t got = 0;
+      while (got < end) {
+        auto m = (*c)->poll(200ms, 1000);
+        if (!m || m->empty()) break;
+        got += static_cast<std::int64_t>(m->size());
+        for (auto& x : *m) out.push_back(std::move(x));
+      }
+    }
+    return out;
+  }
+
+  std::int64_t count(const std::string& topic, int partitions) {
+    std::int64_t n = 0;
+    for (int p = 0; p < partitions; ++p) n += bus_->end_offset({topic_name{topic}, partition_id{p}})->get();
+    return n;
+  }
+
+  test::temp_dir dir_;
+  std::unique_ptr<bus::event_bus> bus_;
+};
+
+// Emits one "test.output" per input; optionally fails on chosen keys a chosen number of times.
+class echo_actor : public actor::actor {
+ public:
+  std::string name() const override { return "echo"; }
+  std::vector<std::string> subscriptions() const override { return {"in"}; }
+  result<void> handle(const bus::message& m, ::nf::actor::context& ctx) override {
+    {
+      std::lock_guard lk(mu);
+      ++attempts[m.key];
+      auto it = fail_times.find(m.key);
+      if (it != fail_times.end() && it->second > 0) {
+        --it->second;
+        throw std::runtime_error("boom on " + m.key);
+      }
+    }
+    event::new_event e;
+    e.type = "test.output";
+    e.key = m.key;
+    e.payload_json = "{}";
+    NF_TRY(ctx.emit("out", e));
+    std::lock_guard lk(mu);
+    handled.push_back(m.key);
+    return ok();
+  }
+  void on_restart() override { ++restarts; }
+
+  std::mutex mu;
+  std::map<std::string, int> fail_times;
+  std::map<std::string, int> attempts;
+  std::vector<std::string> handled;
+  std::atomic<int> restarts{0};
+};
+
+TEST_F(ActorRuntime, OutputIdsAreDerivedFromInputIds) {
+  auto ids = produce(40);
+  auto a = std::make_shared<echo_actor>();
+  actor::runtime rt(*bus_, {});
+  rt.add(a, {});
+  ASSERT_TRUE(rt.start());
+  ASSERT_TRUE(test::wait_until([&] { return count("out", 1) == 40; }));
+  rt.stop();
+  std::set<std::string> expected;
+  for (const auto& id : ids) expected.insert(event::derive_id(id, "echo", 0).to_string());
+  std::set<std::string> got;
+  for (const auto& m : read_topic("out", 1)) {
+    auto env = event::from_message(m);
+    ASSERT_TRUE(env);
+    got.insert(event::event_id::from_raw(env->id())->to_string());
+    EXPECT_FALSE(env->causation_id().empty());
+  }
+  EXPECT_EQ(got, expected);
+}
+
+TEST_F(ActorRuntime, FailureRestartsFromLastCommittedPositionAfterBackoff) {
+  produce(10);
+  manual_clock clk;
+  auto a = std::make_shared<echo_actor>();
+  a->fail_times["k4"] = 2;
+  actor::runtime_options ro;
+  ro.clock = &clk;
+  ro.timers = &clk;
+  actor::runtime rt(*bus_, ro);
+  config::actor_settings s;
+  s.backoff_initial_ms = 100;
+  s.max_failures = 5;
+  rt.add(a, s);
+  ASSERT_TRUE(rt.start());
+  // First failure: a 100 ms backoff is pending and nothing moves until the clock does.
+  ASSERT_TRUE(test::wait_until([&] { return clk.pending() == 1; }));
+  EXPECT_EQ(rt.stats("echo").restarts, 1u);
+  clk.advance(99ms);
+  EXPECT_EQ(clk.pending(), 1u);
+  clk.advance(1ms);
+  // Second failure: the backoff doubles to 200 ms.
+  ASSERT_TRUE(test::wait_until([&] { return clk.pending() == 1 && rt.stats("echo").restarts == 2; }));
+  clk.advance(199ms);
+  EXPECT_EQ(clk.pending(), 1u);
+  clk.advance(1ms);
+  ASSERT_TRUE(test::wait_until([&] { return rt.stats("echo").handled == 10; }));
+  rt.stop();
+  EXPECT_EQ(a->restarts, 2);
+  EXPECT_EQ(a->attempts["k4"], 3);
+  // Every input handled successfully exactly once, in per-partition order.
+  std::multiset<std::string> handled(a->handled.begin(), a->handled.end());
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(handled.count("k" + std::to_string(i)), 1u) << i;
+  EXPECT_EQ(count("out", 1), 10);
+}
+
+TEST_F(ActorRuntime, PoisonEventGoesToDeadLetterAfterMaxFailuresAndActorMovesOn) {
+  produce(6);
+  manual_clock clk;
+  auto a = std::make_shared<echo_actor>();
+  a->fail_times["k2"] = 1000;
+  actor::runtime_options ro;
+  ro.clock = &clk;
+  ro.timers = &clk;
+  actor::runtime rt(*bus_, ro);
+  config::actor_settings s;
+  s.max_failures = 3;
+  s.backoff_initial_ms = 10;
+  rt.add(a, s);
+  ASSERT_TRUE(rt.start());
+  for (int restart = 1; restart <= 2; ++restart) {
+    ASSERT_TRUE(test::wait_until([&] { return clk.pending() == 1; })) << restart;
+    clk.advance(10s);
+  }
+  ASSERT_TRUE(test::wait_until([&] { return rt.stats("echo").handled == 5 && rt.stats("echo").dead_lettered == 1; }));
+  rt.stop();
+  EXPECT_EQ(a->attempts["k2"], 3);
+  auto dead = read_topic(actor::kDeadLetterTopic, 1);
+  ASSERT_EQ(dead.size(), 1u);
+  auto env = event::from_message(dead[0]);
+  ASSERT_TRUE(env);
+  EXPECT_EQ(env->type(), actor::kDeadLetterType);
+  events::DeadLetter dl;
+  ASSERT_TRUE(env->payload().UnpackTo(&dl));
+  EXPECT_EQ(dl.actor(), "echo");
+  EXPECT_EQ(dl.source_topic(), "in");
+  EXPECT_EQ(dl.attempts(), 3u);
+  EXPECT_NE(dl.error().find("boom on k2"), std::string::npos) << dl.error();
+  EXPECT_EQ(dl.original_key(), "k2");
+  auto original = event::from_message(bus::message{topic_name{"in"}, partition_id{0}, offset{0}, 0, "", dl.original(), {}});
+  ASSERT_TRUE(original);
+  EXPECT_EQ(original->key(), "k2");
+}
+
+// Blocks in handle() until released, to fill the mailbox.
+class gated_actor : public actor::actor {
+ public:
+  std::string name() const override { return "gated"; }
+  std::vector<std::string> subscriptions() const override { return {"in"}; }
+  result<void> handle(const bus::message&, ::nf::actor::context&) override {
+    std::unique_lock lk(mu);
+    cv.wait(lk, [&] { return open; });
+    ++handled;
+    return ok();
+  }
+  void release() {
+    std::lock_guard lk(mu);
+    open = true;
+    cv.notify_all();
+  }
+  std::mutex mu;
+  std::condition_variable cv;
+  bool open = false;
+  std::atomic<int> handled{0};
+};
+
+TEST_F(ActorRuntime, FullMailboxPausesIntakeAndMemoryStaysBounded) {
+  produce(200);
+  auto a = std::make_shared<gated_actor>();
+  actor::runtime rt(*bus_, {});
+  config::actor_settings s;
+  s.mailbox_capacity = 8;
+  rt.add(a, s);
+  ASSERT_TRUE(rt.start());
+  ASSERT_TRUE(test::wait_until([&] { return rt.stats("gated").paused; }));
+  EXPECT_LE(rt.stats("gated").mailbox_depth, 8u);
+  a->release();
+  ASSERT_TRUE(test::wait_until([&] { return a->handled == 200; }));
+  rt.stop();
+  EXPECT_LE(rt.stats("gated").mailbox_high_water, 8u);
+  EXPECT_EQ(bus_->committed("actor.gated", {topic_name{"in"}, partition_id{0}})->value().get() +
+                bus_->committed("actor.gated", {topic_name{"in"}, partition_id{1}})->value().get(),
+            200);
+}
+
+TEST_F(ActorRuntime, StopDrainsTheMailboxAndCommitsEverythingHandled) {
+  produce(100);
+  auto a = std::make_shared<echo_actor>();
+  {
+    actor::runtime rt(*bus_, {});
+    rt.add(a, {});
+    ASSERT_TRUE(rt.start());
+    ASSERT_TRUE(test::wait_until([&] { return rt.stats("echo").handled > 0; }));
+    rt.stop();
+  }
+  const auto handled = static_cast<std::int64_t>(a->handled.size());
+  std::int64_t committed = 0;
+  for (int p = 0; p < 2; ++p) {
+    auto c = bus_->committed("actor.echo", {topic_name{"in"}, partition_id{p}});
+    ASSERT_TRUE(c);
+    if (c->has_value()) committed += (*c)->get();
+  }
+  EXPECT_EQ(committed, handled);
+  // A new runtime resumes after the committed position: nothing is handled twice.
+  auto b = std::make_shared<echo_actor>();
+  actor::runtime rt2(*bus_, {});
+  rt2.add(b, {});
+  ASSERT_TRUE(rt2.start());
+  ASSERT_TRUE(test::wait_until([&] { return static_cast<std::int64_t>(a->handled.size() + rt2.stats("echo").handled) == 100; }));
+  rt2.stop();
+  std::multiset<std::string> all(a->handled.begin(), a->handled.end());
+  all.insert(b->handled.begin(), b->handled.end());
+  EXPECT_EQ(all.size(), 100u);
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(all.count("k" + std::to_string(i)), 1u);
+}
+
+}  // namespace

@@ -1,0 +1,191 @@
+// The real nexus-forge binary: help, version, produce/consume, topics, serve, Kafka mode through
+// the mock cluster subcommand, and every bad-input path exits non-zero with a precise message.
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/support/support.h"
+
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+namespace t = nf::test;
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    config_ = (dir_.path() / "nf.json").string();
+    write_config(R"({"data_dir":")" + (dir_.path() / "data").string() +
+                 R"(","topics":{"mission.prompts":{"partitions":3},"audit.log":{"partitions":1}}})");
+  }
+  void write_config(const std::string& text) { std::ofstream(config_) << text; }
+  t::run_result nf(std::vector<std::string> args, const std::vector<std::string>& env = {}) {
+    args.insert(args.begin(), t::nexus_forge_binary());
+    return t::run(args, env);
+  }
+  t::run_result produce(const std::string& key, const std::string& payload, const std::string& topic = "mission.prompts",
+                        const std::string& type = "mission.prompted") {
+    return nf({"produce", "--config", config_, "--topic", topic, "--key", key, "--type", type, "--json", payload});
+  }
+  t::temp_dir dir_;
+  std::string config_;
+};
+
+const std::string kPrompt = R"({"objective":"write tests","priority":"P1","originatingSpec":"https://spec/1"})";
+
+TEST_F(Cli, EveryCommandHasHelp) {
+  for (std::vector<std::string> cmd : {std::vector<std::string>{"--help"}, {"serve", "--help"}, {"produce", "--help"},
+                                       {"consume", "--help"}, {"topics", "--help"}, {"topics", "list", "--help"},
+                                       {"topics", "create", "--help"}, {"version", "--help"}, {"kafka-mock", "--help"}}) {
+    auto r = nf(cmd);
+    EXPECT_EQ(r.exit_code, 0) << cmd[0];
+    EXPECT_NE(r.out.find("Usage"), std::string::npos) << r.out;
+  }
+}
+
+TEST_F(Cli, VersionPrintsTextAndJson) {
+  auto r = nf({"version"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out.rfind("nexus-forge ", 0), 0u);
+  auto j = nf({"version", "--json"});
+  EXPECT_TRUE(json::parse(j.out).contains("version"));
+}
+
+TEST_F(Cli, ProduceThenConsumeRoundTripsTheEvent) {
+  auto p = produce("mission-7", kPrompt);
+  ASSERT_EQ(p.exit_code, 0) << p.err;
+  auto pj = json::parse(p.out);
+  EXPECT_EQ(pj["topic"], "mission.prompts");
+  EXPECT_EQ(pj["offset"], 0);
+  EXPECT_EQ(pj["id"].get<std::string>().size(), 36u);
+  ASSERT_EQ(produce("mission-7", kPrompt).exit_code, 0);
+  auto c = nf({"consume", "--config", config_, "--topic", "mission.prompts", "--from", "earliest", "--json"});
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  std::istringstream lines(c.out);
+  std::string line;
+  std::vector<json> events;
+  while (std::getline(lines, line)) events.push_back(json::parse(line));
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0]["id"], pj["id"]);
+  EXPECT_EQ(events[0]["partition"], pj["partition"]);
+  EXPECT_EQ(events[0]["key"], "mission-7");
+  EXPECT_EQ(events[0]["type"], "mission.prompted");
+  EXPECT_EQ(events[0]["payload"]["originatingSpec"], "https://spec/1");
+  EXPECT_EQ(events[1]["offset"], 1);
+  auto counted = nf({"consume", "--config", config_, "--topic", "mission.prompts", "--from", "1", "--count", "1"});
+  ASSERT_EQ(counted.exit_code, 0) << counted.err;
+  EXPECT_EQ(json::parse(counted.out)["offset"], 1);
+}
+
+TEST_F(Cli, TopicsCreateAndListShowPartitionsAndEvents) {
+  auto c = nf({"topics", "create", "custom.events", "--partitions", "5", "--config", config_});
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  ASSERT_EQ(produce("k", R"({"a":1})", "custom.events", "custom.happened").exit_code, 0);
+  auto l = nf({"topics", "list", "--config", config_, "--json"});
+  ASSERT_EQ(l.exit_code, 0) << l.err;
+  auto j = json::parse(l.out);
+  bool found = false;
+  for (const auto& t : j) {
+    if (t["name"] != "custom.events") continue;
+    found = true;
+    EXPECT_EQ(t["partitions"], 5);
+    std::int64_t events = 0;
+    for (const auto& o : t["offsets"]) events += o["end"].get<std::int64_t>();
+    EXPECT_EQ(events, 1);
+  }
+  EXPECT_TRUE(found) << l.out;
+  auto dup = nf({"topics", "create", "custom.events", "--config", config_});
+  EXPECT_NE(dup.exit_code, 0);
+  EXPECT_NE(dup.err.find("already exists"), std::string::npos);
+}
+
+TEST_F(Cli, BadInputFailsWithAPreciseMessageAndKeepsAckedEvents) {
+  ASSERT_EQ(produce("k", kPrompt).exit_code, 0);
+  auto malformed = produce("k", R"({"objective": )");
+  EXPECT_NE(malformed.exit_code, 0);
+  EXPECT_NE(malformed.err.find("not valid JSON"), std::string::npos) << malformed.err;
+  auto schema = produce("k", R"({"objective":"x","priority":"urgent"})");
+  EXPECT_NE(schema.exit_code, 0);
+  EXPECT_NE(schema.err.find("priority"), std::string::npos) << schema.err;
+  auto unknown = produce("k", R"({"a":1})", "no.such.topic", "x.y");
+  EXPECT_NE(unknown.exit_code, 0);
+  EXPECT_NE(unknown.err.find("unknown topic 'no.such.topic'"), std::string::npos) << unknown.err;
+  auto big = produce("k", R"({"objective":")" + std::string(1100 * 1024, 'x') + R"("})");
+  EXPECT_NE(big.exit_code, 0);
+  EXPECT_NE(big.err.find("exceeds the maximum"), std::string::npos) << big.err.substr(0, 300);
+  auto bad_from = nf({"consume", "--config", config_, "--topic", "mission.prompts", "--from", "yesterday"});
+  EXPECT_NE(bad_from.exit_code, 0);
+  EXPECT_NE(bad_from.err.find("--from"), std::string::npos);
+  // The one acked event is still there.
+  auto c = nf({"consume", "--config", config_, "--topic", "mission.prompts"});
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  EXPECT_EQ(std::count(c.out.begin(), c.out.end(), '\n'), 1);
+}
+
+TEST_F(Cli, InvalidConfigNamesTheKey) {
+  write_config(R"({"bus":{"kind":"carrier-pigeon"}})");
+  auto r = nf({"topics", "list", "--config", config_});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("bus.kind"), std::string::npos) << r.err;
+  auto missing = nf({"serve", "--config", (dir_.path() / "nope.json").string()});
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.err.find("nope.json"), std::string::npos);
+}
+
+TEST_F(Cli, ForeignDataDirIsRefused) {
+  std::filesystem::create_directories(dir_.path() / "data" / "bus");
+  std::ofstream(dir_.path() / "data" / "bus" / "important.doc") << "not ours";
+  auto r = produce("k", kPrompt);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("not a nexus-forge bus directory"), std::string::npos) << r.err;
+  EXPECT_TRUE(std::filesystem::exists(dir_.path() / "data" / "bus" / "important.doc"));
+}
+
+TEST_F(Cli, ServeOwnsTheStoreReadersWorkBesideItAndSigtermExitsCleanly) {
+  ASSERT_EQ(produce("k", kPrompt).exit_code, 0);
+  t::child server({t::nexus_forge_binary(), "serve", "--config", config_});
+  std::string line;
+  ASSERT_TRUE(server.read_line(line, 30s)) << server.stderr_text();
+  EXPECT_NE(line.find("serving"), std::string::npos) << line;
+  auto second = produce("k", kPrompt);
+  EXPECT_NE(second.exit_code, 0);
+  EXPECT_NE(second.err.find("owned by another process (pid " + std::to_string(server.pid())), std::string::npos) << second.err;
+  auto c = nf({"consume", "--config", config_, "--topic", "mission.prompts"});
+  EXPECT_EQ(c.exit_code, 0) << c.err;
+  EXPECT_EQ(std::count(c.out.begin(), c.out.end(), '\n'), 1);
+  auto l = nf({"topics", "list", "--config", config_});
+  EXPECT_EQ(l.exit_code, 0) << l.err;
+  EXPECT_NE(l.out.find("platform.deadletter"), std::string::npos) << l.out;
+  server.signal(SIGTERM);
+  EXPECT_EQ(server.wait(30s), 0) << server.stderr_text();
+  EXPECT_NE(server.stderr_text().find("stopped cleanly"), std::string::npos);
+  EXPECT_EQ(produce("k", kPrompt).exit_code, 0) << "the store is free again after shutdown";
+}
+
+TEST_F(Cli, KafkaModeThroughTheMockClusterCommand) {
+  t::child mock({t::nexus_forge_binary(), "kafka-mock", "--topic", "mission.prompts:3", "--topic", "audit.log:1"});
+  std::string bootstrap;
+  ASSERT_TRUE(mock.read_line(bootstrap, 30s)) << mock.stderr_text();
+  ASSERT_NE(bootstrap.find("127.0.0.1:"), std::string::npos) << bootstrap;
+  const std::vector<std::string> env{"NF_BUS_KIND=kafka", "NF_KAFKA_BOOTSTRAP=" + bootstrap};
+  for (int i = 0; i < 3; ++i) {
+    auto p = nf({"produce", "--config", config_, "--topic", "mission.prompts", "--key", "m-" + std::to_string(i), "--type",
+                 "mission.prompted", "--json", kPrompt},
+                env);
+    ASSERT_EQ(p.exit_code, 0) << p.err;
+  }
+  auto c = nf({"consume", "--config", config_, "--topic", "mission.prompts", "--from", "earliest"}, env);
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  EXPECT_EQ(std::count(c.out.begin(), c.out.end(), '\n'), 3) << c.out;
+  EXPECT_NE(c.out.find("\"originatingSpec\":\"https://spec/1\""), std::string::npos);
+  mock.signal(SIGTERM);
+  EXPECT_EQ(mock.wait(30s), 0);
+}
+
+}  // namespace

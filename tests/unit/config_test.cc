@@ -1,0 +1,79 @@
+// Configuration: defaults, strict keys, environment overrides, messages that name the key.
+#include <gtest/gtest.h>
+
+#include "core/config/config.h"
+
+namespace {
+
+nf::config::env_lookup env_of(std::map<std::string, std::string> m) {
+  return [m](const std::string& k) -> std::optional<std::string> {
+    auto it = m.find(k);
+    if (it == m.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+TEST(Config, DefaultsAreEmbeddedSyncOnLoopback) {
+  auto c = nf::config::parse("", "x", env_of({}));
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->bus.kind, nf::config::bus_kind::embedded);
+  EXPECT_EQ(c->bus.embedded.mode, nf::config::durability::sync);
+  EXPECT_EQ(c->http.listen, "127.0.0.1:7070");
+  EXPECT_EQ(c->bus.max_event_bytes, 1 << 20);
+  EXPECT_EQ(c->actor("anything").max_failures, 5u);
+}
+
+TEST(Config, ParsesEverySection) {
+  auto c = nf::config::parse(R"({"data_dir":"/d","region":"eu","bus":{"kind":"kafka","kafka":{"bootstrap_servers":"h:1",
+      "properties":{"linger.ms":"5"}},"embedded":{"durability":"async"}},"topics":{"a.b":{"partitions":6,"retention_ms":1000}},
+      "actors":{"qa":{"mailbox_capacity":8,"max_failures":2}}})", "f.json", env_of({}));
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->bus.kind, nf::config::bus_kind::kafka);
+  EXPECT_EQ(c->bus.kafka.properties.at("linger.ms"), "5");
+  EXPECT_EQ(c->bus.embedded.mode, nf::config::durability::async);
+  EXPECT_EQ(c->topics.at("a.b").partitions, 6);
+  EXPECT_EQ(c->topics.at("a.b").retention_ms, 1000);
+  EXPECT_EQ(c->actor("qa").mailbox_capacity, 8u);
+  EXPECT_EQ(c->actor("qa").max_failures, 2u);
+}
+
+TEST(Config, ErrorsNameTheKey) {
+  auto unknown = nf::config::parse(R"({"bus":{"kindd":"x"}})", "f.json", env_of({}));
+  ASSERT_FALSE(unknown);
+  EXPECT_NE(unknown.error().message.find("bus.kindd"), std::string::npos) << unknown.error().message;
+  auto kind = nf::config::parse(R"({"bus":{"kind":"zookeeper"}})", "f.json", env_of({}));
+  ASSERT_FALSE(kind);
+  EXPECT_NE(kind.error().message.find("bus.kind"), std::string::npos);
+  auto type = nf::config::parse(R"({"topics":{"t":{"partitions":"three"}}})", "f.json", env_of({}));
+  ASSERT_FALSE(type);
+  EXPECT_NE(type.error().message.find("topics.t.partitions"), std::string::npos);
+  auto zero = nf::config::parse(R"({"bus":{"max_event_bytes":0}})", "f.json", env_of({}));
+  ASSERT_FALSE(zero);
+  EXPECT_NE(zero.error().message.find("bus.max_event_bytes"), std::string::npos);
+  auto kafka = nf::config::parse(R"({"bus":{"kind":"kafka"}})", "f.json", env_of({}));
+  ASSERT_FALSE(kafka);
+  EXPECT_NE(kafka.error().message.find("bus.kafka.bootstrap_servers"), std::string::npos);
+  auto malformed = nf::config::parse(R"({"bus":)", "f.json", env_of({}));
+  ASSERT_FALSE(malformed);
+  EXPECT_NE(malformed.error().message.find("malformed JSON"), std::string::npos);
+}
+
+TEST(Config, EnvironmentOverridesFile) {
+  auto c = nf::config::parse(R"({"data_dir":"/file"})", "f.json",
+                             env_of({{"NF_DATA_DIR", "/env"}, {"NF_BUS_KIND", "kafka"}, {"NF_KAFKA_BOOTSTRAP", "127.0.0.1:9"}}));
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->data_dir, "/env");
+  EXPECT_EQ(c->bus.kind, nf::config::bus_kind::kafka);
+  EXPECT_EQ(c->bus.kafka.bootstrap_servers, "127.0.0.1:9");
+  auto bad = nf::config::parse("", "f.json", env_of({{"NF_BUS_KIND", "nope"}}));
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("NF_BUS_KIND"), std::string::npos);
+}
+
+TEST(Config, MissingFileIsNotFound) {
+  auto c = nf::config::load("/nonexistent/nexus.json", env_of({}));
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().code, nf::errc::not_found);
+}
+
+}  // namespace
