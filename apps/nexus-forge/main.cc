@@ -1,5 +1,7 @@
 // nexus-forge: the one binary. Wiring and command-line parsing only; behaviour lives in core/.
 #include <csignal>
+#include <fstream>
+#include <sstream>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -141,14 +143,32 @@ struct produce_args {
   std::string config, topic, key, type, payload, tenant;
 };
 
+// "--json @FILE" reads the payload from a file ("@-": standard input), for payloads too large
+// for a command-line argument.
+nf::result<std::string> payload_text(const std::string& arg) {
+  if (arg.empty() || arg[0] != '@') return arg;
+  const std::string path = arg.substr(1);
+  std::stringstream ss;
+  if (path == "-") {
+    ss << std::cin.rdbuf();
+  } else {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return nf::error{nf::errc::not_found, "cannot read payload file '" + path + "'"};
+    ss << in.rdbuf();
+  }
+  return ss.str();
+}
+
 int cmd_produce(const produce_args& a) {
   auto cfg = load_config(a.config);
   if (!cfg) return fail(cfg.error());
+  auto payload = payload_text(a.payload);
+  if (!payload) return fail(payload.error());
   nf::event::new_event ev;
   ev.type = a.type;
   ev.key = a.key;
   ev.tenant = a.tenant;
-  ev.payload_json = a.payload;
+  ev.payload_json = *payload;
   ev.region = cfg->region;
   ev.occurred_at = nf::system_clock::instance().now_ms();
   auto env = nf::event::build(ev);
@@ -322,7 +342,7 @@ int main(int argc, char** argv) {
   produce->add_option("--topic,-t", pa.topic, "topic")->required();
   produce->add_option("--key,-k", pa.key, "aggregate key; decides the partition")->required();
   produce->add_option("--type", pa.type, "event type, e.g. mission.prompted")->required();
-  produce->add_option("--json,-j", pa.payload, "payload as a JSON object")->required();
+  produce->add_option("--json,-j", pa.payload, "payload as a JSON object, or @FILE / @- to read it")->required();
   produce->add_option("--tenant", pa.tenant, "tenant id");
 
   consume_args ca;

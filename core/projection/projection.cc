@@ -120,8 +120,13 @@ class store_impl final : public store {
   explicit store_impl(store_options o) : opts_(std::move(o)), log_(nf::log::get("projection")) {}
 
   ~store_impl() override {
+    // Every column family handle must be gone before the database closes.
     states_.clear();
-    if (db_) (void)db_->Close();
+    handles_.clear();
+    if (db_) {
+      if (meta_) (void)db_->DestroyColumnFamilyHandle(meta_);
+      (void)db_->Close();
+    }
   }
 
   result<void> open() {
@@ -161,7 +166,7 @@ class store_impl final : public store {
     if (auto it = handles_.find(name); it != handles_.end()) {
       st->cf = it->second;
     } else {
-      NF_TRY_ASSIGN(st->cf, create_cf(name));
+      NF_TRY_ASSIGN(st->cf, create_cf_locked(name));
       rocksdb::WriteOptions wo;
       wo.sync = true;
       NF_TRY(nf::store::check(db_->Put(wo, meta_, "active/" + p.name(), std::to_string(st->gen)), "projection catalogue"));
@@ -244,7 +249,11 @@ class store_impl final : public store {
       new_gen = st->gen + 1;
     }
     const auto name = cf_name(p.name(), new_gen);
-    NF_TRY_ASSIGN(auto cf, create_cf(name));
+    cf_ptr cf;
+    {
+      std::lock_guard g(mu_);
+      NF_TRY_ASSIGN(cf, create_cf_locked(name));
+    }
     std::map<topic_partition, std::int64_t> next;
 
     // Plan: every partition of every topic, from its first stored offset to the current end.
@@ -322,12 +331,11 @@ class store_impl final : public store {
     });
   }
 
-  result<cf_ptr> create_cf(const std::string& name) {
-    std::lock_guard lk(cf_create_mu_);
+  // Caller holds mu_.
+  result<cf_ptr> create_cf_locked(const std::string& name) {
     rocksdb::ColumnFamilyHandle* h = nullptr;
     NF_TRY(nf::store::check(db_->CreateColumnFamily(rocksdb::ColumnFamilyOptions(), name, &h), "create column family " + name));
     auto p = wrap(h);
-    std::lock_guard g(mu_);
     handles_[name] = p;
     return p;
   }
@@ -399,7 +407,6 @@ class store_impl final : public store {
   std::shared_ptr<rocksdb::DB> db_;
   rocksdb::ColumnFamilyHandle* meta_ = nullptr;
   std::mutex mu_;
-  std::mutex cf_create_mu_;
   std::map<std::string, cf_ptr> handles_;
   std::map<std::string, std::unique_ptr<proj_state>> states_;
 };

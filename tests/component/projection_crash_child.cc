@@ -46,5 +46,6 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
   }
   std::printf("done\n");
+  std::fflush(stdout);
   return 0;
 }

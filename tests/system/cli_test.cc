@@ -116,9 +116,14 @@ TEST_F(Cli, BadInputFailsWithAPreciseMessageAndKeepsAckedEvents) {
   auto unknown = produce("k", R"({"a":1})", "no.such.topic", "x.y");
   EXPECT_NE(unknown.exit_code, 0);
   EXPECT_NE(unknown.err.find("unknown topic 'no.such.topic'"), std::string::npos) << unknown.err;
-  auto big = produce("k", R"({"objective":")" + std::string(1100 * 1024, 'x') + R"("})");
+  const auto big_file = (dir_.path() / "big.json").string();
+  std::ofstream(big_file) << R"({"objective":")" << std::string(1100 * 1024, 'x') << R"("})";
+  auto big = produce("k", "@" + big_file);
   EXPECT_NE(big.exit_code, 0);
   EXPECT_NE(big.err.find("exceeds the maximum"), std::string::npos) << big.err.substr(0, 300);
+  auto no_file = produce("k", "@/nonexistent/payload.json");
+  EXPECT_NE(no_file.exit_code, 0);
+  EXPECT_NE(no_file.err.find("cannot read payload file"), std::string::npos);
   auto bad_from = nf({"consume", "--config", config_, "--topic", "mission.prompts", "--from", "yesterday"});
   EXPECT_NE(bad_from.exit_code, 0);
   EXPECT_NE(bad_from.err.find("--from"), std::string::npos);
