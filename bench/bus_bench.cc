@@ -1,0 +1,254 @@
+// Hot-path benchmarks, each against a raw RocksDB baseline measured in the same process:
+//   embedded append          vs raw WriteBatch puts (same bytes, same WAL/sync setting)
+//   embedded sequential read vs raw iterator scan
+//   projection rebuild apply vs raw WAL-off WriteBatch puts
+// Run: build/bench/nf_bench (see docs/performance.md).
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include <benchmark/benchmark.h>
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include "bench/ratio_reporter.h"
+#include "core/bus/embedded.h"
+#include "core/log/log.h"
+#include "core/projection/projection.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace nf;
+
+constexpr std::size_t kPayload = 256;
+// Size of one stored embedded record with a 256-byte payload and an 8-byte key: the raw
+// baselines write values of this size so both sides move the same bytes.
+constexpr std::size_t kStoredRecord = 1 + 8 * 3 + 4 + 4 + 8 + kPayload;
+
+struct scratch {
+  fs::path path;
+  scratch() {
+    static int n = 0;
+    path = fs::temp_directory_path() / ("nf-bench-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
+    fs::remove_all(path);
+  }
+  ~scratch() { fs::remove_all(path); }
+};
+
+rocksdb::Options raw_options() {
+  rocksdb::Options o;
+  o.create_if_missing = true;
+  o.IncreaseParallelism(2);
+  o.write_buffer_size = 64 << 20;
+  o.compression = rocksdb::kLZ4Compression;
+  return o;
+}
+
+std::string be_key(std::uint64_t i) {
+  std::string k(8, '\0');
+  k.append(8, '\0');
+  for (int b = 7; b >= 0; --b) k[static_cast<std::size_t>(8 + 7 - b)] = static_cast<char>((i >> (8 * b)) & 0xff);
+  return k;
+}
+
+std::string key_of(std::uint64_t i) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "k%07llu", static_cast<unsigned long long>(i % 10'000'000));
+  return buf;
+}
+
+void BM_RawWriteBatch(benchmark::State& st) {
+  const auto batch = static_cast<std::size_t>(st.range(0));
+  const bool sync = st.range(1) != 0;
+  scratch dir;
+  rocksdb::DB* raw = nullptr;
+  if (!rocksdb::DB::Open(raw_options(), dir.path.string(), &raw).ok()) st.SkipWithError("open");
+  std::unique_ptr<rocksdb::DB> db(raw);
+  const std::string value(kStoredRecord, 'v');
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  std::uint64_t i = 0;
+  for (auto _ : st) {
+    rocksdb::WriteBatch wb;
+    for (std::size_t j = 0; j < batch; ++j) (void)wb.Put(be_key(i++), value);
+    if (!db->Write(wo, &wb).ok()) st.SkipWithError("write");
+  }
+  st.SetItemsProcessed(static_cast<std::int64_t>(i));
+  st.SetBytesProcessed(static_cast<std::int64_t>(i * (kStoredRecord + 16)));
+}
+
+void BM_EmbeddedAppend(benchmark::State& st) {
+  const auto batch = static_cast<std::size_t>(st.range(0));
+  scratch dir;
+  bus::embedded_options o;
+  o.path = dir.path.string();
+  o.sync = st.range(1) != 0;
+  o.retention_check_ms = 0;
+  auto b = bus::open_embedded(o);
+  if (!b || !(*b)->create_topic(topic_name{"bench"}, {1, -1, -1})) {
+    st.SkipWithError("open");
+    return;
+  }
+  std::vector<bus::record> recs(batch);
+  for (auto& r : recs) r.value.assign(kPayload, 'p');
+  std::uint64_t i = 0;
+  for (auto _ : st) {
+    for (auto& r : recs) r.key = key_of(i++);
+    if (!(*b)->append(topic_name{"bench"}, recs)) st.SkipWithError("append");
+  }
+  st.SetItemsProcessed(static_cast<std::int64_t>(i));
+  st.SetBytesProcessed(static_cast<std::int64_t>(i * (kStoredRecord + 16)));
+}
+
+constexpr std::int64_t kScan = 200'000;
+
+void BM_RawIteratorScan(benchmark::State& st) {
+  scratch dir;
+  rocksdb::DB* raw = nullptr;
+  if (!rocksdb::DB::Open(raw_options(), dir.path.string(), &raw).ok()) st.SkipWithError("open");
+  std::unique_ptr<rocksdb::DB> db(raw);
+  const std::string value(kStoredRecord, 'v');
+  for (std::int64_t i = 0; i < kScan;) {
+    rocksdb::WriteBatch wb;
+    for (int j = 0; j < 1000; ++j, ++i) (void)wb.Put(be_key(static_cast<std::uint64_t>(i)), value);
+    (void)db->Write(rocksdb::WriteOptions(), &wb);
+  }
+  std::int64_t total = 0;
+  for (auto _ : st) {
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+    std::size_t bytes = 0;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      std::string v = it->value().ToString();  // copy out, as a consumer must
+      bytes += v.size();
+      ++total;
+    }
+    benchmark::DoNotOptimize(bytes);
+  }
+  st.SetItemsProcessed(total);
+}
+
+void BM_EmbeddedSequentialRead(benchmark::State& st) {
+  scratch dir;
+  bus::embedded_options o;
+  o.path = dir.path.string();
+  o.sync = false;
+  o.retention_check_ms = 0;
+  auto b = bus::open_embedded(o);
+  if (!b || !(*b)->create_topic(topic_name{"bench"}, {1, -1, -1})) {
+    st.SkipWithError("open");
+    return;
+  }
+  std::vector<bus::record> recs(1000);
+  for (std::int64_t i = 0; i < kScan;) {
+    for (auto& r : recs) {
+      r.key = key_of(static_cast<std::uint64_t>(i++));
+      r.value.assign(kPayload, 'p');
+    }
+    (void)(*b)->append(topic_name{"bench"}, recs);
+  }
+  const topic_partition tp{topic_name{"bench"}, partition_id{0}};
+  std::int64_t total = 0;
+  for (auto _ : st) {
+    auto c = (*b)->make_consumer({});
+    (void)(*c)->assign({{tp, offset{0}}});
+    std::int64_t n = 0;
+    while (n < kScan) {
+      auto msgs = (*c)->poll(std::chrono::milliseconds(100), 4096);
+      if (!msgs || msgs->empty()) {
+        st.SkipWithError("short read");
+        break;
+      }
+      n += static_cast<std::int64_t>(msgs->size());
+      benchmark::DoNotOptimize(msgs->back().value.data());
+    }
+    total += n;
+  }
+  st.SetItemsProcessed(total);
+}
+
+constexpr std::int64_t kRebuild = 200'000;
+
+void BM_RawWalOffWriteBatch(benchmark::State& st) {
+  scratch dir;
+  rocksdb::DB* raw = nullptr;
+  if (!rocksdb::DB::Open(raw_options(), dir.path.string(), &raw).ok()) st.SkipWithError("open");
+  std::unique_ptr<rocksdb::DB> db(raw);
+  rocksdb::WriteOptions wo;
+  wo.disableWAL = true;
+  const std::string value(kPayload, 'v');
+  std::int64_t total = 0;
+  for (auto _ : st) {
+    for (std::int64_t i = 0; i < kRebuild;) {
+      rocksdb::WriteBatch wb;
+      for (int j = 0; j < 4096 && i < kRebuild; ++j, ++i) (void)wb.Put("k/" + key_of(static_cast<std::uint64_t>(i)), value);
+      (void)db->Write(wo, &wb);
+    }
+    total += kRebuild;
+  }
+  st.SetItemsProcessed(total);
+}
+
+// Last value per key: one put per event, like the raw baseline.
+class last_value final : public projection::projection {
+ public:
+  std::string name() const override { return "last_value"; }
+  std::vector<std::string> topics() const override { return {"bench"}; }
+  result<void> apply(const bus::message& m, ::nf::projection::state_writer& w) override { return w.put("k/" + m.key, m.value); }
+};
+
+void BM_ProjectionRebuild(benchmark::State& st) {
+  scratch dir;
+  bus::embedded_options o;
+  o.path = (dir.path / "bus").string();
+  o.sync = false;
+  o.retention_check_ms = 0;
+  auto b = bus::open_embedded(o);
+  if (!b || !(*b)->create_topic(topic_name{"bench"}, {1, -1, -1})) {
+    st.SkipWithError("open");
+    return;
+  }
+  std::vector<bus::record> recs(1000);
+  for (std::int64_t i = 0; i < kRebuild;) {
+    for (auto& r : recs) {
+      r.key = key_of(static_cast<std::uint64_t>(i++));
+      r.value.assign(kPayload, 'p');
+    }
+    (void)(*b)->append(topic_name{"bench"}, recs);
+  }
+  auto s = projection::store::open({(dir.path / "proj").string(), false});
+  last_value p;
+  if (!s || !(*s)->attach(p)) {
+    st.SkipWithError("store");
+    return;
+  }
+  std::int64_t total = 0;
+  for (auto _ : st) {
+    auto n = (*s)->rebuild(p, **b);
+    if (!n) st.SkipWithError("rebuild");
+    else total += static_cast<std::int64_t>(*n);
+  }
+  st.SetItemsProcessed(total);
+}
+
+}  // namespace
+
+BENCHMARK(BM_RawWriteBatch)->ArgNames({"batch", "sync"})->ArgsProduct({{1, 100}, {0, 1}})->UseRealTime()->MinTime(1.0);
+BENCHMARK(BM_EmbeddedAppend)->ArgNames({"batch", "sync"})->ArgsProduct({{1, 100}, {0, 1}})->UseRealTime()->MinTime(1.0);
+BENCHMARK(BM_RawIteratorScan)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(1.0);
+BENCHMARK(BM_EmbeddedSequentialRead)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(1.0);
+BENCHMARK(BM_RawWalOffWriteBatch)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(1.0);
+BENCHMARK(BM_ProjectionRebuild)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(1.0);
+
+int main(int argc, char** argv) {
+  nf::log::set_level("warn");
+  benchmark::Initialize(&argc, argv);
+  nf::bench::ratio_reporter reporter(
+      {{"BM_EmbeddedAppend", "BM_RawWriteBatch"},
+       {"BM_EmbeddedSequentialRead", "BM_RawIteratorScan"},
+       {"BM_ProjectionRebuild", "BM_RawWalOffWriteBatch"}},
+      {{"BM_EmbeddedAppend", 0.8}, {"BM_EmbeddedSequentialRead", 0.7}, {"BM_ProjectionRebuild", 0.7}});
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  benchmark::Shutdown();
+  return 0;
+}
