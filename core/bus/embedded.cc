@@ -116,29 +116,32 @@ class cursor {
   const char* end_;
 };
 
-result<void> decode_meta(rocksdb::Slice v, record_meta& m, const std::string& where) {
+// `where` renders the record's position; it is only called to build an error message.
+template <class Where>
+result<void> decode_meta(rocksdb::Slice v, record_meta& m, const Where& where) {
   if (v.size() < 25 || static_cast<std::uint8_t>(v[0]) != kRecordMagic)
-    return error{errc::corruption, "corrupt log record at " + where + ": bad header (size " + std::to_string(v.size()) + ")"};
+    return error{errc::corruption, "corrupt log record at " + where() + ": bad header (size " + std::to_string(v.size()) + ")"};
   std::memcpy(&m.ts, v.data() + 1, 8);
   std::memcpy(&m.max_ts, v.data() + 9, 8);
   std::memcpy(&m.pos, v.data() + 17, 8);
   return ok();
 }
 
-result<void> decode_record(rocksdb::Slice v, message& msg, const std::string& where) {
+template <class Where>
+result<void> decode_record(rocksdb::Slice v, message& msg, const Where& where) {
   record_meta m{};
   NF_TRY(decode_meta(v, m, where));
   cursor c(v.data() + 25, v.size() - 25);
   std::uint32_t klen = 0, nh = 0;
   if (!c.raw(klen) || !c.raw(nh) || !c.bytes(msg.key, klen))
-    return error{errc::corruption, "corrupt log record at " + where + ": truncated key"};
+    return error{errc::corruption, "corrupt log record at " + where() + ": truncated key"};
   msg.headers.clear();
   msg.headers.reserve(nh);
   for (std::uint32_t i = 0; i < nh; ++i) {
     header h;
     std::uint32_t n = 0;
     if (!c.raw(n) || !c.bytes(h.name, n) || !c.raw(n) || !c.bytes(h.value, n))
-      return error{errc::corruption, "corrupt log record at " + where + ": truncated header " + std::to_string(i)};
+      return error{errc::corruption, "corrupt log record at " + where() + ": truncated header " + std::to_string(i)};
     msg.headers.push_back(std::move(h));
   }
   c.rest(msg.value);
@@ -593,6 +596,7 @@ class embedded_bus_impl final : public embedded_bus {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, logcf_));
     std::int64_t expect = f.from;
     std::size_t n = 0;
+    out.reserve(out.size() + static_cast<std::size_t>(std::min<std::int64_t>(f.to - f.from, static_cast<std::int64_t>(max))));
     for (it->Seek(log_key(f.id, f.tp.partition.get(), f.from)); it->Valid() && n < max; it->Next(), ++n) {
       const auto k = it->key();
       if (k.size() != 16) return error{errc::corruption, "corrupt log key in " + to_string(f.tp)};
@@ -605,12 +609,15 @@ class embedded_bus_impl final : public embedded_bus {
           return error{errc::corruption, "log of " + to_string(f.tp) + " jumps from offset " + std::to_string(expect) +
                                              " to " + std::to_string(off)};
       }
-      message m;
+      message& m = out.emplace_back();
       m.topic = f.tp.topic;
       m.partition = f.tp.partition;
       m.off = offset{off};
-      NF_TRY(decode_record(it->value(), m, to_string(f.tp) + "@" + std::to_string(off)));
-      out.push_back(std::move(m));
+      auto decoded = decode_record(it->value(), m, [&] { return to_string(f.tp) + "@" + std::to_string(off); });
+      if (!decoded) {
+        out.pop_back();
+        return std::move(decoded).error();
+      }
       expect = off + 1;
     }
     if (!it->status().ok()) return store::to_error(it->status(), "reading " + to_string(f.tp));
@@ -671,7 +678,7 @@ class embedded_bus_impl final : public embedded_bus {
     std::string v;
     auto s = db_->Get(rocksdb::ReadOptions(), logcf_, log_key(id, tp.partition.get(), off), &v);
     if (!s.ok()) return store::to_error(s, "reading " + to_string(tp) + "@" + std::to_string(off));
-    return decode_meta(v, m, to_string(tp) + "@" + std::to_string(off));
+    return decode_meta(v, m, [&] { return to_string(tp) + "@" + std::to_string(off); });
   }
 
   // Called with mu_ held and no writer active: becomes the leader for every pending request.
@@ -777,8 +784,9 @@ class embedded_bus_impl final : public embedded_bus {
         message m;
         record_meta meta{};
         const std::string where = t.name + "/" + std::to_string(i) + "@" + std::to_string(off);
-        NF_TRY(decode_meta(it->value(), meta, where));
-        NF_TRY(decode_record(it->value(), m, where));
+        const auto at = [&] { return where; };
+        NF_TRY(decode_meta(it->value(), meta, at));
+        NF_TRY(decode_record(it->value(), m, at));
         record r{m.key, m.value, 0, m.headers, std::nullopt};
         p.end = p.next = off + 1;
         p.max_ts = meta.max_ts;

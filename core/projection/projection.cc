@@ -5,11 +5,16 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <thread>
 #include <mutex>
 #include <shared_mutex>
 
 #include <rocksdb/db.h>
-#include <rocksdb/utilities/write_batch_with_index.h>
+#include <rocksdb/write_batch.h>
+
+#include <unordered_map>
 
 #include "core/log/log.h"
 #include "core/metrics/metrics.h"
@@ -44,36 +49,74 @@ std::string cf_name(const std::string& proj, std::uint64_t gen) { return "p." + 
 
 using cf_ptr = std::shared_ptr<rocksdb::ColumnFamilyHandle>;
 
+// Collects one batch's writes in a plain WriteBatch. Reads see earlier writes of the same batch
+// through an overlay that is only built once the projection first reads, so write-only
+// projections pay nothing for it.
 class batch_writer final : public state_writer {
  public:
-  batch_writer(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, rocksdb::WriteBatchWithIndex& wb)
-      : db_(db), cf_(cf), wb_(wb) {}
+  batch_writer(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, rocksdb::WriteBatch& wb) : db_(db), cf_(cf), wb_(wb) {}
   result<std::optional<std::string>> get(std::string_view key) override {
+    if (!reading_) start_reading();
+    if (auto it = overlay_.find(key); it != overlay_.end()) return it->second;
     std::string v;
-    auto s = wb_.GetFromBatchAndDB(db_, rocksdb::ReadOptions(), cf_, rocksdb::Slice(key.data(), key.size()), &v);
+    auto s = db_->Get(rocksdb::ReadOptions(), cf_, rocksdb::Slice(key.data(), key.size()), &v);
     if (s.IsNotFound()) return std::optional<std::string>{};
     if (!s.ok()) return nf::store::to_error(s, "projection read");
     return std::optional<std::string>{std::move(v)};
   }
   result<void> put(std::string_view key, std::string_view value) override {
     NF_TRY(check(key));
-    return nf::store::check(wb_.Put(cf_, rocksdb::Slice(key.data(), key.size()), rocksdb::Slice(value.data(), value.size())),
-                        "projection write");
+    NF_TRY(nf::store::check(wb_.Put(cf_, rocksdb::Slice(key.data(), key.size()), rocksdb::Slice(value.data(), value.size())),
+                            "projection write"));
+    if (reading_) remember_now(key, std::optional<std::string>(std::in_place, value));
+    return ok();
   }
   result<void> del(std::string_view key) override {
     NF_TRY(check(key));
-    return nf::store::check(wb_.Delete(cf_, rocksdb::Slice(key.data(), key.size())), "projection delete");
+    NF_TRY(nf::store::check(wb_.Delete(cf_, rocksdb::Slice(key.data(), key.size())), "projection delete"));
+    remember(key, std::nullopt);
+    return ok();
   }
 
  private:
+  // Replays the batch so far into the overlay; from then on every write is remembered.
+  void start_reading() {
+    struct replay : rocksdb::WriteBatch::Handler {
+      batch_writer* w;
+      rocksdb::Status PutCF(std::uint32_t, const rocksdb::Slice& k, const rocksdb::Slice& v) override {
+        w->remember_now(std::string_view(k.data(), k.size()), std::optional<std::string>(std::in_place, v.data(), v.size()));
+        return rocksdb::Status::OK();
+      }
+      rocksdb::Status DeleteCF(std::uint32_t, const rocksdb::Slice& k) override {
+        w->remember_now(std::string_view(k.data(), k.size()), std::nullopt);
+        return rocksdb::Status::OK();
+      }
+    } h;
+    h.w = this;
+    (void)wb_.Iterate(&h);
+    reading_ = true;
+  }
+  void remember(std::string_view key, std::optional<std::string> v) {
+    if (reading_) remember_now(key, std::move(v));
+  }
+  void remember_now(std::string_view key, std::optional<std::string> v) {
+    if (auto it = overlay_.find(key); it != overlay_.end()) it->second = std::move(v);
+    else overlay_.emplace(std::string(key), std::move(v));
+  }
   static result<void> check(std::string_view key) {
     if (key.starts_with(kReservedPrefix))
       return error{errc::invalid_argument, "projection keys must not start with the reserved bytes ff ff"};
     return ok();
   }
+  struct sv_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  };
   rocksdb::DB* db_;
   rocksdb::ColumnFamilyHandle* cf_;
-  rocksdb::WriteBatchWithIndex& wb_;
+  rocksdb::WriteBatch& wb_;
+  bool reading_ = false;
+  std::unordered_map<std::string, std::optional<std::string>, sv_hash, std::equal_to<>> overlay_;
 };
 
 class snapshot_reader final : public state_reader {
@@ -105,6 +148,66 @@ class snapshot_reader final : public state_reader {
   cf_ptr cf_;
   const rocksdb::Snapshot* snap_;
   rocksdb::ReadOptions ro_;
+};
+
+// Reads ahead on its own thread so a rebuild decodes the log while it applies.
+class prefetcher {
+ public:
+  explicit prefetcher(bus::consumer& c) : c_(c), t_([this] { run(); }) {}
+  ~prefetcher() { stop(); }
+
+  void stop() {
+    {
+      std::lock_guard lk(mu_);
+      if (stop_) return;
+      stop_ = true;
+    }
+    cv_.notify_all();
+    c_.wakeup();
+    if (t_.joinable()) t_.join();
+  }
+
+  // The next batch, an empty one after `timeout`, or the reader's error.
+  result<std::vector<bus::message>> next(std::chrono::milliseconds timeout) {
+    std::unique_lock lk(mu_);
+    cv_.wait_for(lk, timeout, [&] { return !q_.empty() || err_; });
+    if (!q_.empty()) {
+      auto b = std::move(q_.front());
+      q_.pop_front();
+      cv_.notify_all();
+      return b;
+    }
+    if (err_) return *err_;
+    return std::vector<bus::message>{};
+  }
+
+ private:
+  void run() {
+    for (;;) {
+      {
+        std::unique_lock lk(mu_);
+        cv_.wait(lk, [&] { return q_.size() < 4 || stop_; });
+        if (stop_) return;
+      }
+      auto r = c_.poll(std::chrono::milliseconds(200), 4096);
+      std::lock_guard lk(mu_);
+      if (!r) {
+        err_ = r.error();
+        cv_.notify_all();
+        return;
+      }
+      if (!r->empty()) q_.push_back(std::move(*r));
+      cv_.notify_all();
+    }
+  }
+
+  bus::consumer& c_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::vector<bus::message>> q_;
+  std::optional<error> err_;
+  bool stop_ = false;
+  std::thread t_;
 };
 
 struct proj_state {
@@ -274,6 +377,7 @@ class store_impl final : public store {
     }
     NF_TRY_ASSIGN(auto consumer, bus.make_consumer(bus::consumer_options{}));
     NF_TRY(consumer->assign(assign));
+    prefetcher reader(*consumer);
     auto reached = [&](const std::map<topic_partition, std::int64_t>& targets) {
       for (const auto& [tp, end] : targets) {
         auto it = next.find(tp);
@@ -284,7 +388,7 @@ class store_impl final : public store {
     };
     auto replay_until = [&](const std::map<topic_partition, std::int64_t>& targets) -> result<void> {
       while (!reached(targets)) {
-        NF_TRY_ASSIGN(auto msgs, consumer->poll(std::chrono::milliseconds(1000), 4096));
+        NF_TRY_ASSIGN(auto msgs, reader.next(std::chrono::milliseconds(1000)));
         if (msgs.empty()) continue;
         NF_TRY_ASSIGN(auto n, apply_into(p, cf.get(), next, msgs, true));
         prog.applied += n;
@@ -301,6 +405,7 @@ class store_impl final : public store {
       end = e.get();
     }
     NF_TRY(replay_until(ends));
+    reader.stop();
     NF_TRY(nf::store::check(db_->Flush(rocksdb::FlushOptions(), cf.get()), "flush rebuilt projection"));
     rocksdb::WriteOptions wo;
     wo.sync = true;
@@ -367,7 +472,7 @@ class store_impl final : public store {
   // updated once the write succeeded.
   result<std::size_t> apply_into(projection& p, rocksdb::ColumnFamilyHandle* cf, std::map<topic_partition, std::int64_t>& next,
                                  std::span<const bus::message> batch, bool rebuilding) {
-    rocksdb::WriteBatchWithIndex wb(rocksdb::BytewiseComparator(), 0, true);
+    rocksdb::WriteBatch wb;
     batch_writer w(db_.get(), cf, wb);
     std::map<topic_partition, std::int64_t> moved;
     std::size_t applied = 0;
@@ -393,7 +498,7 @@ class store_impl final : public store {
     rocksdb::WriteOptions wo;
     wo.sync = opts_.sync && !rebuilding;
     wo.disableWAL = rebuilding;  // a rebuild is flushed before it is swapped in
-    NF_TRY(nf::store::check(db_->Write(wo, wb.GetWriteBatch()), "commit projection " + p.name()));
+    NF_TRY(nf::store::check(db_->Write(wo, &wb), "commit projection " + p.name()));
     for (const auto& [tp, off] : moved) next[tp] = off;
     if (!rebuilding)
       metrics::registry::global()
