@@ -3,6 +3,7 @@
 #include <fstream>
 #include <sstream>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <string>
 #include <thread>
@@ -43,20 +44,27 @@ nf::result<nf::config::config> load_config(const std::string& path) {
   return cfg;
 }
 
-// Waits for SIGINT or SIGTERM.
-void wait_for_signal() {
-  boost::asio::io_context io;
-  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([](const boost::system::error_code&, int sig) {
-    nf::log::get("main")->info("received signal {}, shutting down", sig);
-  });
-  io.run();
-}
+// Catches SIGINT and SIGTERM from construction on, so a signal that arrives while the
+// process is still starting is not lost; wait() returns once one has arrived.
+class signal_waiter {
+ public:
+  signal_waiter() : signals_(io_, SIGINT, SIGTERM) {
+    signals_.async_wait([](const boost::system::error_code&, int sig) {
+      nf::log::get("main")->info("received signal {}, shutting down", sig);
+    });
+  }
+  void wait() { io_.run(); }
+
+ private:
+  boost::asio::io_context io_;
+  boost::asio::signal_set signals_;
+};
 
 // ---- serve ------------------------------------------------------------------------------------
 
 int cmd_serve(const std::string& config_path, bool as_json) {
   quiet_commands = false;
+  signal_waiter signals;
   auto cfg = load_config(config_path);
   if (!cfg) return fail(cfg.error());
   auto bus = nf::bus::open_bus(*cfg, nf::bus::access::owner);
@@ -74,7 +82,7 @@ int cmd_serve(const std::string& config_path, bool as_json) {
     std::cout << "nexus-forge serving on the " << nf::config::to_string(cfg->bus.kind) << " bus at " << where << " (region "
               << cfg->region << "); Ctrl-C to stop" << std::endl;
   }
-  wait_for_signal();
+  signals.wait();
   rt.stop();
   bus->reset();
   nf::log::get("main")->info("stopped cleanly");
@@ -275,9 +283,19 @@ int cmd_consume(const consume_args& a) {
 
 // ---- kafka-mock -------------------------------------------------------------------------------
 
-int cmd_kafka_mock(int brokers, const std::vector<std::string>& topics, bool as_json) {
+int cmd_kafka_mock(const std::string& config_path, int brokers, const std::vector<std::string>& topics, bool as_json) {
+  signal_waiter signals;
+  // The mock cluster has no CreateTopics API, so it starts with every configured topic.
+  std::map<std::string, int> wanted{{nf::actor::kDeadLetterTopic, 1}};
+  if (!config_path.empty()) {
+    auto cfg = load_config(config_path);
+    if (!cfg) return fail(cfg.error());
+    for (const auto& [name, t] : cfg->topics) wanted[name] = t.partitions;
+  }
   auto mc = nf::bus::kafka_mock_cluster::start(brokers);
   if (!mc) return fail(mc.error());
+  for (const auto& [name, parts] : wanted)
+    if (auto r = (*mc)->create_topic(name, parts); !r) return fail(r.error());
   for (const auto& spec : topics) {
     const auto colon = spec.find(':');
     const std::string name = spec.substr(0, colon);
@@ -297,8 +315,9 @@ int cmd_kafka_mock(int brokers, const std::vector<std::string>& topics, bool as_
     std::cout << (*mc)->bootstrap_servers() << std::endl
               << "# librdkafka mock cluster with " << brokers << " brokers on loopback; data is in memory. Use it with:\n"
               << "#   NF_BUS_KIND=kafka NF_KAFKA_BOOTSTRAP=" << (*mc)->bootstrap_servers() << " nexus-forge serve\n"
+              << "# It has no CreateTopics API: topics are the ones given by --config and --topic.\n"
               << "# Ctrl-C stops it." << std::endl;
-  wait_for_signal();
+  signals.wait();
   return 0;
 }
 
@@ -357,6 +376,8 @@ int main(int argc, char** argv) {
   int brokers = 3;
   std::vector<std::string> mock_topics;
   auto* mock = app.add_subcommand("kafka-mock", "start librdkafka's mock Kafka cluster on loopback and print its bootstrap servers");
+  std::string mock_config;
+  mock->add_option("--config,-c", mock_config, "create the topics this configuration lists");
   mock->add_option("--brokers", brokers, "broker count")->capture_default_str();
   mock->add_option("--topic", mock_topics, "create NAME[:PARTITIONS] (repeatable)");
   mock->add_flag("--json", as_json, "machine-readable JSON output");
@@ -385,7 +406,7 @@ int main(int argc, char** argv) {
       ca.json_out = as_json;
       return cmd_consume(ca);
     }
-    if (*mock) return cmd_kafka_mock(brokers, mock_topics, as_json);
+    if (*mock) return cmd_kafka_mock(mock_config, brokers, mock_topics, as_json);
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << "\n";
     return 1;

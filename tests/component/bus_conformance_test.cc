@@ -217,6 +217,27 @@ TYPED_TEST(BusConformance, WildcardSubscriptionPicksUpTopicsCreatedLater) {
   EXPECT_EQ(seen.count("other.x:from-other"), 0u);
 }
 
+TYPED_TEST(BusConformance, GroupMembersSplitPartitionsWithoutOverlap) {
+  this->create("shared", 4);
+  bus::consumer_options o;
+  o.group = "splitters";
+  o.subscriptions = {"shared"};
+  auto a = this->b().make_consumer(o);
+  auto b = this->b().make_consumer(o);
+  ASSERT_TRUE(a);
+  ASSERT_TRUE(b);
+  std::vector<topic_partition> pa, pb;
+  ASSERT_TRUE(test::wait_until([&] {
+    (void)(*a)->poll(50ms, 10);
+    (void)(*b)->poll(50ms, 10);
+    pa = (*a)->assignment();
+    pb = (*b)->assignment();
+    std::set<topic_partition> all(pa.begin(), pa.end());
+    all.insert(pb.begin(), pb.end());
+    return !pa.empty() && !pb.empty() && all.size() == 4 && pa.size() + pb.size() == 4;
+  }, 60s)) << pa.size() << " + " << pb.size();
+}
+
 TYPED_TEST(BusConformance, OversizedEventIsRejectedWithAClearError) {
   this->create("big", 1);
   bus::record r{"k", std::string(65 * 1024, 'x'), 0, {}, std::nullopt};

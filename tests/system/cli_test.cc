@@ -174,7 +174,7 @@ TEST_F(Cli, ServeOwnsTheStoreReadersWorkBesideItAndSigtermExitsCleanly) {
 }
 
 TEST_F(Cli, KafkaModeThroughTheMockClusterCommand) {
-  t::child mock({t::nexus_forge_binary(), "kafka-mock", "--topic", "mission.prompts:3", "--topic", "audit.log:1"});
+  t::child mock({t::nexus_forge_binary(), "kafka-mock", "--config", config_, "--topic", "extra.topic:2"});
   std::string bootstrap;
   ASSERT_TRUE(mock.read_line(bootstrap, 30s)) << mock.stderr_text();
   ASSERT_NE(bootstrap.find("127.0.0.1:"), std::string::npos) << bootstrap;
@@ -189,6 +189,20 @@ TEST_F(Cli, KafkaModeThroughTheMockClusterCommand) {
   ASSERT_EQ(c.exit_code, 0) << c.err;
   EXPECT_EQ(std::count(c.out.begin(), c.out.end(), '\n'), 3) << c.out;
   EXPECT_NE(c.out.find("\"originatingSpec\":\"https://spec/1\""), std::string::npos);
+  // serve runs its actors on Kafka and stops cleanly.
+  t::child server({t::nexus_forge_binary(), "serve", "--config", config_}, env);
+  std::string line;
+  ASSERT_TRUE(server.read_line(line, 30s)) << server.stderr_text();
+  EXPECT_NE(line.find("serving on the kafka bus at " + bootstrap), std::string::npos) << line;
+  server.signal(SIGTERM);
+  EXPECT_EQ(server.wait(30s), 0) << server.stderr_text();
+  auto l = nf({"topics", "list", "--config", config_, "--json"}, env);
+  ASSERT_EQ(l.exit_code, 0) << l.err;
+  std::map<std::string, int> parts;
+  for (const auto& t : json::parse(l.out)) parts[t["name"]] = t["partitions"];
+  EXPECT_EQ(parts["mission.prompts"], 3);
+  EXPECT_EQ(parts["extra.topic"], 2);
+  EXPECT_EQ(parts["platform.deadletter"], 1);
   mock.signal(SIGTERM);
   EXPECT_EQ(mock.wait(30s), 0);
 }
