@@ -103,6 +103,25 @@ void BM_EmbeddedAppend(benchmark::State& st) {
 
 constexpr std::int64_t kScan = 200'000;
 
+// An embedded bus with one partition of `n` events of kPayload bytes on topic "bench".
+std::unique_ptr<bus::embedded_bus> filled_bus(const fs::path& path, std::int64_t n) {
+  bus::embedded_options o;
+  o.path = path.string();
+  o.sync = false;
+  o.retention_check_ms = 0;
+  auto b = bus::open_embedded(o);
+  if (!b || !(*b)->create_topic(topic_name{"bench"}, {1, -1, -1})) return nullptr;
+  std::vector<bus::record> recs(1000);
+  for (std::int64_t i = 0; i < n;) {
+    for (auto& r : recs) {
+      r.key = key_of(static_cast<std::uint64_t>(i++));
+      r.value.assign(kPayload, 'p');
+    }
+    if (!(*b)->append(topic_name{"bench"}, recs)) return nullptr;
+  }
+  return std::move(*b);
+}
+
 void BM_RawIteratorScan(benchmark::State& st) {
   scratch dir;
   rocksdb::DB* raw = nullptr;
@@ -130,27 +149,15 @@ void BM_RawIteratorScan(benchmark::State& st) {
 
 void BM_EmbeddedSequentialRead(benchmark::State& st) {
   scratch dir;
-  bus::embedded_options o;
-  o.path = dir.path.string();
-  o.sync = false;
-  o.retention_check_ms = 0;
-  auto b = bus::open_embedded(o);
-  if (!b || !(*b)->create_topic(topic_name{"bench"}, {1, -1, -1})) {
+  auto b = filled_bus(dir.path, kScan);
+  if (!b) {
     st.SkipWithError("open");
     return;
-  }
-  std::vector<bus::record> recs(1000);
-  for (std::int64_t i = 0; i < kScan;) {
-    for (auto& r : recs) {
-      r.key = key_of(static_cast<std::uint64_t>(i++));
-      r.value.assign(kPayload, 'p');
-    }
-    (void)(*b)->append(topic_name{"bench"}, recs);
   }
   const topic_partition tp{topic_name{"bench"}, partition_id{0}};
   std::int64_t total = 0;
   for (auto _ : st) {
-    auto c = (*b)->make_consumer({});
+    auto c = b->make_consumer({});
     (void)(*c)->assign({{tp, offset{0}}});
     std::int64_t n = 0;
     while (n < kScan) {
@@ -199,22 +206,10 @@ class last_value final : public projection::projection {
 
 void BM_ProjectionRebuild(benchmark::State& st) {
   scratch dir;
-  bus::embedded_options o;
-  o.path = (dir.path / "bus").string();
-  o.sync = false;
-  o.retention_check_ms = 0;
-  auto b = bus::open_embedded(o);
-  if (!b || !(*b)->create_topic(topic_name{"bench"}, {1, -1, -1})) {
+  auto b = filled_bus(dir.path / "bus", kRebuild);
+  if (!b) {
     st.SkipWithError("open");
     return;
-  }
-  std::vector<bus::record> recs(1000);
-  for (std::int64_t i = 0; i < kRebuild;) {
-    for (auto& r : recs) {
-      r.key = key_of(static_cast<std::uint64_t>(i++));
-      r.value.assign(kPayload, 'p');
-    }
-    (void)(*b)->append(topic_name{"bench"}, recs);
   }
   auto s = projection::store::open({(dir.path / "proj").string(), false});
   last_value p;
@@ -224,7 +219,7 @@ void BM_ProjectionRebuild(benchmark::State& st) {
   }
   std::int64_t total = 0;
   for (auto _ : st) {
-    auto n = (*s)->rebuild(p, **b);
+    auto n = (*s)->rebuild(p, *b);
     if (!n) st.SkipWithError("rebuild");
     else total += static_cast<std::int64_t>(*n);
   }
