@@ -208,7 +208,6 @@ struct consume_args {
   std::optional<std::int64_t> count;
   std::optional<int> partition;
   bool follow = false;
-  bool json_out = false;
 };
 
 int cmd_consume(const consume_args& a) {
@@ -277,7 +276,6 @@ int cmd_consume(const consume_args& a) {
     }
     std::cout.flush();
   }
-  (void)a.json_out;
   return 0;
 }
 
@@ -366,6 +364,7 @@ int main(int argc, char** argv) {
 
   consume_args ca;
   auto* consume = app.add_subcommand("consume", "print events of a topic, one JSON object per line");
+  // Output is always JSON lines; --json is accepted like on every other command.
   add_common(consume);
   consume->add_option("--topic,-t", ca.topic, "topic")->required();
   consume->add_option("--from", ca.from, "earliest, latest or an offset (per partition)")->capture_default_str();
@@ -403,7 +402,6 @@ int main(int argc, char** argv) {
     }
     if (*consume) {
       ca.config = config_path;
-      ca.json_out = as_json;
       return cmd_consume(ca);
     }
     if (*mock) return cmd_kafka_mock(mock_config, brokers, mock_topics, as_json);
