@@ -50,6 +50,13 @@ class actor {
   // Called before the actor resumes after a failure: drop private state derived from messages
   // after the last committed position.
   virtual void on_restart() {}
+  // Actors whose private state is a fold of their inputs return true: at start the runtime
+  // feeds them, through recover(), every input below the group's committed positions.
+  virtual bool wants_recovery() const { return false; }
+  virtual void recover(const bus::message&) {}
+  // Messages waiting in the mailbox are handled highest priority first (FIFO among equals).
+  // Positions are committed only up to the first unhandled offset of each partition.
+  virtual int priority(const bus::message&) const { return 0; }
 };
 
 struct runtime_options {
@@ -68,6 +75,7 @@ struct actor_stats {
   std::uint64_t restarts = 0;
   std::uint64_t dead_lettered = 0;
   std::uint64_t emitted = 0;
+  std::uint64_t recovered = 0;                 // inputs replayed into the actor at start
   std::size_t mailbox_depth = 0;
   std::size_t mailbox_high_water = 0;          // largest depth seen
   bool paused = false;

@@ -5,6 +5,7 @@
 #include <deque>
 #include <future>
 #include <map>
+#include <set>
 #include <mutex>
 #include <thread>
 
@@ -37,6 +38,9 @@ class asio_timers final : public timer_service {
   asio::io_context& io_;
 };
 
+// Above this no message can outrank the one found, so the scan stops early.
+constexpr int kMaxScanPriority = 1 << 30;
+
 struct cell {
   std::shared_ptr<actor> a;
   std::string name;
@@ -52,14 +56,20 @@ struct cell {
   bool restart_pending = false;   // set by the strand, served by the intake thread
   bool restart_ready = false;     // the backoff has elapsed
   std::map<topic_partition, std::int64_t> rewind;       // where intake must seek on restart
-  std::map<topic_partition, std::int64_t> handled_pos;  // next offset after the last handled message
+  // Per partition: every offset below `next` is handled; `done` holds handled offsets above it
+  // (messages can be handled out of offset order when the actor prioritises).
+  struct progress {
+    std::int64_t next = -1;
+    std::set<std::int64_t> done;
+  };
+  std::map<topic_partition, progress> handled;
   std::map<topic_partition, std::int64_t> committed_pos;
   std::size_t since_commit = 0;
   std::map<std::pair<topic_partition, std::int64_t>, std::uint32_t> failures;
   actor_stats stats;
 
   metrics::gauge* depth = nullptr;
-  metrics::counter* handled = nullptr;
+  metrics::counter* handled_total = nullptr;
   metrics::counter* failed = nullptr;
   metrics::counter* dead = nullptr;
 };
@@ -141,9 +151,10 @@ struct runtime::impl {
     std::vector<std::pair<topic_partition, offset>> pos;
     {
       std::lock_guard lk(c.mu);
-      for (const auto& [tp, off] : c.handled_pos) {
+      for (const auto& [tp, pr] : c.handled) {
+        if (pr.next < 0) continue;
         auto it = c.committed_pos.find(tp);
-        if (it == c.committed_pos.end() || it->second != off) pos.emplace_back(tp, offset{off});
+        if (it == c.committed_pos.end() || it->second != pr.next) pos.emplace_back(tp, offset{pr.next});
       }
       c.since_commit = 0;
     }
@@ -155,6 +166,24 @@ struct runtime::impl {
     }
     std::lock_guard lk(c.mu);
     for (const auto& [tp, off] : pos) c.committed_pos[tp] = off.get();
+  }
+
+  // With c.mu held.
+  static void mark_done(cell& c, const topic_partition& tp, std::int64_t off) {
+    auto& pr = c.handled[tp];
+    if (pr.next < 0 || off < pr.next) {
+      if (pr.next < 0) pr.next = off;
+      else return;  // below the watermark: handled before
+    }
+    if (off == pr.next) {
+      ++pr.next;
+      while (!pr.done.empty() && *pr.done.begin() == pr.next) {
+        pr.done.erase(pr.done.begin());
+        ++pr.next;
+      }
+    } else {
+      pr.done.insert(off);
+    }
   }
 
   void schedule_drain_locked(cell& c) {
@@ -175,8 +204,17 @@ struct runtime::impl {
           commit(c);
           return;
         }
-        m = std::move(c.mailbox.front());
-        c.mailbox.pop_front();
+        auto best = c.mailbox.begin();
+        int best_prio = c.a->priority(*best);
+        for (auto it = std::next(c.mailbox.begin()); it != c.mailbox.end() && best_prio < kMaxScanPriority; ++it) {
+          const int p = c.a->priority(*it);
+          if (p > best_prio) {
+            best = it;
+            best_prio = p;
+          }
+        }
+        m = std::move(*best);
+        c.mailbox.erase(best);
         c.stats.mailbox_depth = c.mailbox.size();
         c.depth->set(static_cast<double>(c.mailbox.size()));
       }
@@ -202,13 +240,13 @@ struct runtime::impl {
       bool commit_now = false;
       {
         std::lock_guard lk(c.mu);
-        c.handled_pos[tp] = m.off.get() + 1;
+        mark_done(c, tp, m.off.get());
         c.failures.erase({tp, m.off.get()});
         ++c.stats.handled;
         c.stats.emitted += ctx.emitted;
         commit_now = ++c.since_commit >= opts.commit_every;
       }
-      c.handled->inc();
+      c.handled_total->inc();
       if (commit_now) commit(c);
       return;
     }
@@ -227,7 +265,7 @@ struct runtime::impl {
       if (r) {
         {
           std::lock_guard lk(c.mu);
-          c.handled_pos[tp] = m.off.get() + 1;
+          mark_done(c, tp, m.off.get());
           c.failures.erase({tp, m.off.get()});
           ++c.stats.dead_lettered;
         }
@@ -245,6 +283,13 @@ struct runtime::impl {
     {
       std::lock_guard lk(c.mu);
       c.rewind[tp] = off;
+      for (const auto& [ptp, pr] : c.handled) {
+        if (pr.next < 0) continue;
+        // Everything from the first unhandled offset is read again (handled ones are idempotent).
+        auto it = c.rewind.find(ptp);
+        if (!pr.done.empty() && (it == c.rewind.end() || it->second > pr.next)) c.rewind[ptp] = pr.next;
+      }
+      if (auto& pr = c.handled[tp]; pr.next >= 0 && pr.next < off) c.rewind[tp] = pr.next;
       for (const auto& q : c.mailbox) {
         const topic_partition qtp{q.topic, q.partition};
         auto it = c.rewind.find(qtp);
@@ -252,6 +297,11 @@ struct runtime::impl {
       }
       c.mailbox.clear();
       c.stats.mailbox_depth = 0;
+      for (const auto& [rtp, roff] : c.rewind) {
+        auto& pr = c.handled[rtp];
+        pr.done.clear();
+        if (pr.next < 0 || pr.next > roff) pr.next = roff;
+      }
       c.restart_pending = true;
       c.restart_ready = false;
       c.drain_scheduled = false;
@@ -303,6 +353,46 @@ struct runtime::impl {
     NF_TRY(bus.append(topic_name{kDeadLetterTopic}, std::span<const bus::record>(&rec, 1)));
     log->error("actor {} dead-lettered {}@{} after {} attempts: {}", c.name,
                to_string(topic_partition{m.topic, m.partition}), m.off.get(), attempts, err);
+    return ok();
+  }
+
+  // Feeds the actor every input below its group's committed positions, without handling them.
+  result<void> recover(cell& c) {
+    if (!c.a->wants_recovery()) return ok();
+    NF_TRY_ASSIGN(auto topics, bus.list_topics());
+    std::vector<std::pair<topic_partition, offset>> assign;
+    std::map<topic_partition, std::int64_t> until;
+    const auto subs = c.a->subscriptions();
+    for (const auto& t : topics) {
+      if (!bus::subscribed_by(subs, t.name.get())) continue;
+      for (std::int32_t p = 0; p < t.config.partitions; ++p) {
+        topic_partition tp{t.name, partition_id{p}};
+        NF_TRY_ASSIGN(auto committed, bus.committed(group_of(c), tp));
+        if (!committed) continue;
+        NF_TRY_ASSIGN(auto begin, bus.begin_offset(tp));
+        if (committed->get() <= begin.get()) continue;
+        assign.emplace_back(tp, begin);
+        until[tp] = committed->get();
+      }
+    }
+    if (assign.empty()) return ok();
+    NF_TRY_ASSIGN(auto reader, bus.make_consumer(bus::consumer_options{}));
+    NF_TRY(reader->assign(assign));
+    std::uint64_t n = 0;
+    while (!until.empty()) {
+      NF_TRY_ASSIGN(auto msgs, reader->poll(std::chrono::milliseconds(1000), 4096));
+      for (const auto& m : msgs) {
+        const topic_partition tp{m.topic, m.partition};
+        auto it = until.find(tp);
+        if (it == until.end() || m.off.get() >= it->second) continue;
+        c.a->recover(m);
+        ++n;
+        if (m.off.get() + 1 >= it->second) until.erase(it);
+      }
+    }
+    std::lock_guard lk(c.mu);
+    c.stats.recovered = n;
+    log->info("actor {} recovered its state from {} inputs", c.name, n);
     return ok();
   }
 
@@ -359,7 +449,11 @@ struct runtime::impl {
         }
         continue;
       }
-      for (auto& m : *polled) c.mailbox.push_back(std::move(m));
+      for (auto& m : *polled) {
+        auto& pr = c.handled[{m.topic, m.partition}];
+        if (pr.next < 0) pr.next = m.off.get();
+        c.mailbox.push_back(std::move(m));
+      }
       c.stats.mailbox_depth = c.mailbox.size();
       c.stats.mailbox_high_water = std::max(c.stats.mailbox_high_water, c.mailbox.size());
       c.depth->set(static_cast<double>(c.mailbox.size()));
@@ -381,7 +475,7 @@ void runtime::add(std::shared_ptr<actor> a, const config::actor_settings& settin
   auto& reg = metrics::registry::global();
   const metrics::labels l{{"actor", c->name}};
   c->depth = &reg.get_gauge("nf_actor_mailbox_depth", "Messages waiting in an actor's mailbox", l);
-  c->handled = &reg.get_counter("nf_actor_handled_total", "Messages handled by an actor", l);
+  c->handled_total = &reg.get_counter("nf_actor_handled_total", "Messages handled by an actor", l);
   c->failed = &reg.get_counter("nf_actor_failures_total", "Handler failures of an actor", l);
   c->dead = &reg.get_counter("nf_actor_dead_lettered_total", "Events an actor sent to platform.deadletter", l);
   impl_->cells.push_back(std::move(c));
@@ -394,6 +488,7 @@ result<void> runtime::start() {
     auto r = im.bus.create_topic(topic_name{kDeadLetterTopic}, bus::topic_config{1, -1, -1});
     if (!r && r.error().code != errc::already_exists) return r;
   }
+  for (auto& c : im.cells) NF_TRY(im.recover(*c));
   for (auto& c : im.cells) {
     bus::consumer_options o;
     o.group = impl::group_of(*c);

@@ -48,6 +48,12 @@ partition_id partition_for_key(std::string_view key, std::int32_t partitions) no
 
 bool is_pattern(std::string_view s) noexcept { return s.find('*') != std::string_view::npos; }
 
+bool subscribed_by(const std::vector<std::string>& subs, std::string_view topic) noexcept {
+  for (const auto& s : subs)
+    if (is_pattern(s) ? topic_matches(s, topic) : s == topic) return true;
+  return false;
+}
+
 bool topic_matches(std::string_view p, std::string_view t) noexcept {
   // Iterative glob with backtracking over the last '*'.
   std::size_t pi = 0, ti = 0, star = std::string_view::npos, mark = 0;

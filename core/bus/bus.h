@@ -138,6 +138,8 @@ partition_id partition_for_key(std::string_view key, std::int32_t partitions) no
 // '*' matches any run of characters; everything else matches itself.
 bool topic_matches(std::string_view pattern, std::string_view topic) noexcept;
 bool is_pattern(std::string_view subscription) noexcept;
+// Whether a topic is matched by any of a consumer's subscriptions (exact names or patterns).
+bool subscribed_by(const std::vector<std::string>& subscriptions, std::string_view topic) noexcept;
 // The same pattern as an anchored POSIX regex for librdkafka ("mission.*" -> "^mission\..*$").
 std::string pattern_to_regex(std::string_view pattern);
 

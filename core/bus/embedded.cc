@@ -253,11 +253,6 @@ std::string topic_json(const topic_state& t) {
   return j.dump();
 }
 
-bool subscribed(const std::vector<std::string>& subs, const std::string& topic) {
-  for (const auto& s : subs)
-    if (is_pattern(s) ? topic_matches(s, topic) : s == topic) return true;
-  return false;
-}
 
 // ---- the bus ----------------------------------------------------------------------------------
 
@@ -993,7 +988,7 @@ class embedded_consumer final : public consumer {
     for (const auto& [name, t] : bus_.topics_) {
       std::vector<std::uint64_t> subs;
       for (const auto& [id, m] : members)
-        if (subscribed(m.subscriptions, name)) subs.push_back(id);
+        if (subscribed_by(m.subscriptions, name)) subs.push_back(id);
       if (subs.empty()) continue;
       for (std::int32_t p = 0; p < t->cfg.partitions; ++p)
         if (subs[static_cast<std::size_t>(p) % subs.size()] == member_id_) mine.insert({topic_name{name}, partition_id{p}});

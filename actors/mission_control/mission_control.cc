@@ -1,0 +1,120 @@
+// mission_control: decide/evolve and the actor shell around them.
+#include "actors/mission_control/mission_control.h"
+
+#include <nlohmann/json.hpp>
+
+#include "core/event/codec.h"
+
+namespace nf::mission_control {
+namespace {
+
+std::string status_from_reports(const mission_state& m) {
+  bool all_pass = !m.latest.empty();
+  for (const auto& [a, r] : m.latest) {
+    if (r == "fail") return "failed";
+    if (r != "pass") all_pass = false;
+  }
+  return all_pass ? "validated" : "in_progress";
+}
+
+}  // namespace
+
+std::vector<transition> decide(const state& s, const input& in) {
+  return std::visit(
+      [&](const auto& ev) -> std::vector<transition> {
+        using T = std::decay_t<decltype(ev)>;
+        auto it = s.missions.find(ev.mission_id);
+        if constexpr (std::is_same_v<T, prompted>) {
+          if (it != s.missions.end()) return {};  // a replayed prompt: already accepted
+          return {{"mission.accepted", ev.mission_id, "accepted", "prompted", ev.priority}};
+        } else if constexpr (std::is_same_v<T, artifact_recorded>) {
+          if (it == s.missions.end() || it->second.status != "accepted") return {};
+          return {{"mission.started", ev.mission_id, "in_progress", "accepted", it->second.priority}};
+        } else {
+          if (it == s.missions.end() || !it->second.latest.count(ev.artifact_id)) return {};
+          mission_state next = it->second;
+          next.latest[ev.artifact_id] = ev.result;
+          const auto status = status_from_reports(next);
+          if (status == it->second.status || status == "in_progress") return {};
+          return {{status == "validated" ? "mission.validated" : "mission.failed", ev.mission_id, status, it->second.status,
+                   it->second.priority}};
+        }
+      },
+      in);
+}
+
+state evolve(state s, const input& in) {
+  std::visit(
+      [&](const auto& ev) {
+        using T = std::decay_t<decltype(ev)>;
+        if constexpr (std::is_same_v<T, prompted>) {
+          if (!s.missions.count(ev.mission_id)) s.missions[ev.mission_id] = mission_state{"accepted", ev.priority, {}};
+        } else if constexpr (std::is_same_v<T, artifact_recorded>) {
+          auto it = s.missions.find(ev.mission_id);
+          if (it == s.missions.end()) return;
+          it->second.latest.try_emplace(ev.artifact_id, "");
+          if (it->second.status == "accepted") it->second.status = "in_progress";
+        } else {
+          auto it = s.missions.find(ev.mission_id);
+          if (it == s.missions.end() || !it->second.latest.count(ev.artifact_id)) return;
+          it->second.latest[ev.artifact_id] = ev.result;
+          const auto status = status_from_reports(it->second);
+          if (status != "in_progress") it->second.status = status;
+        }
+      },
+      in);
+  return s;
+}
+
+result<std::optional<input>> decode(const bus::message& m) {
+  NF_TRY_ASSIGN(auto env, event::from_message(m));
+  if (env.type() != "mission.prompted" && env.type() != "mission.artifact_recorded" &&
+      env.type() != "mission.validation_reported")
+    return std::optional<input>{};
+  NF_TRY_ASSIGN(auto p, event::payload_json(env));
+  if (env.type() == "mission.prompted") return std::optional<input>{prompted{p.value("id", ""), p.value("priority", "")}};
+  if (env.type() == "mission.artifact_recorded")
+    return std::optional<input>{artifact_recorded{p.value("missionId", ""), p.value("artifactId", "")}};
+  return std::optional<input>{validation_reported{env.key(), p.value("artifactId", ""), p.value("result", "")}};
+}
+
+std::vector<std::string> actor::subscriptions() const {
+  return {"mission.prompts", "mission.artifacts", "mission.validations"};
+}
+
+result<void> actor::handle(const bus::message& m, ::nf::actor::context& ctx) {
+  NF_TRY_ASSIGN(auto in, decode(m));
+  if (!in) return ok();
+  for (const auto& t : decide(state_, *in)) {
+    event::new_event ev;
+    ev.type = t.type;
+    ev.key = t.mission_id;
+    ev.payload_json = nlohmann::json{{"missionId", t.mission_id},
+                                     {"status", t.status},
+                                     {"previousStatus", t.previous},
+                                     {"priority", t.priority}}
+                          .dump();
+    NF_TRY(ctx.emit("mission.lifecycle", ev));
+  }
+  state_ = evolve(std::move(state_), *in);
+  return ok();
+}
+
+void actor::recover(const bus::message& m) {
+  auto in = decode(m);
+  if (in && *in) state_ = evolve(std::move(state_), **in);
+}
+
+int actor::priority(const bus::message& m) const {
+  if (m.topic.get() != "mission.prompts") return 0;
+  auto in = decode(m);
+  if (!in || !*in) return 0;
+  const auto& p = std::get<prompted>(**in).priority;
+  return p == "P0" ? 3 : p == "P1" ? 2 : p == "P2" ? 1 : 0;
+}
+
+void actor::on_restart() {
+  // State only ever reflects handled messages: the failed one never reached evolve().
+}
+
+}  // namespace nf::mission_control

@@ -1,0 +1,192 @@
+// Missions projection: folds prompts, lifecycle, artifacts and validations into documents.
+#include "projections/missions/missions.h"
+
+#include <cstdio>
+
+#include "core/event/codec.h"
+
+namespace nf::missions {
+namespace {
+
+using json = nlohmann::json;
+
+std::string created_key(std::int64_t created_ms, const std::string& id) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%020lld", static_cast<long long>(INT64_MAX - created_ms));
+  return std::string("c/") + buf + "/" + id;
+}
+
+result<json> load(::nf::projection::state_writer& w, const std::string& key) {
+  NF_TRY_ASSIGN(auto cur, w.get(key));
+  if (!cur) return json::object();
+  auto j = json::parse(*cur, nullptr, false);
+  if (j.is_discarded()) return error{errc::corruption, "stored document '" + key + "' is not JSON"};
+  return j;
+}
+
+const std::map<std::string, std::string>& lifecycle_status() {
+  static const std::map<std::string, std::string> m{{"mission.accepted", "accepted"},
+                                                     {"mission.started", "in_progress"},
+                                                     {"mission.validated", "validated"},
+                                                     {"mission.failed", "failed"}};
+  return m;
+}
+
+}  // namespace
+
+result<void> missions_projection::apply(const bus::message& m, ::nf::projection::state_writer& w) {
+  auto env_r = event::from_message(m);
+  if (!env_r) return std::move(env_r).error();
+  const auto& env = *env_r;
+  NF_TRY_ASSIGN(auto payload, event::payload_json(env));
+  const auto id = event::event_id::from_raw(env.id());
+  const std::string event_id = id ? id->to_string() : std::string();
+  const std::string& type = env.type();
+  const json position = {{"topic", m.topic.get()}, {"partition", m.partition.get()}, {"offset", m.off.get()}};
+
+  if (type == "mission.prompted") {
+    const std::string mid = payload.value("id", std::string());
+    if (mid.empty()) return ok();  // a prompt without an id cannot be addressed; the gateway never writes one
+    const std::string key = "m/" + mid;
+    NF_TRY_ASSIGN(auto doc, load(w, key));
+    if (doc.contains("prompt")) return ok();  // the first prompt for an id wins; later ones are replays
+    doc["id"] = mid;
+    doc["objective"] = payload.value("objective", "");
+    doc["priority"] = payload.value("priority", "");
+    doc["originatingSpec"] = payload.value("originatingSpec", "");
+    doc["createdAt"] = payload.value("createdAt", "");
+    doc["tenantId"] = env.tenant_id();
+    doc["prompt"] = position;
+    doc["prompt"]["id"] = event_id;
+    auto hit = env.headers().find("nf-body-sha256");
+    if (hit != env.headers().end()) doc["bodySha256"] = hit->second;
+    if (!doc.contains("status")) doc["status"] = "prompted";
+    if (!doc.contains("history")) doc["history"] = json::array();
+    doc["history"].insert(doc["history"].begin(), json{{"status", "prompted"}, {"at", env.occurred_at()}, {"eventId", event_id}});
+    if (!doc.contains("artifacts")) doc["artifacts"] = json::object();
+    doc["updatedAt"] = std::max(doc.value("updatedAt", std::int64_t{0}), env.occurred_at());
+    doc["promptedAt"] = env.occurred_at();
+    NF_TRY(w.put(created_key(env.occurred_at(), mid), ""));
+    return w.put(key, doc.dump());
+  }
+
+  if (auto st = lifecycle_status().find(type); st != lifecycle_status().end()) {
+    const std::string mid = payload.value("missionId", std::string());
+    if (mid.empty()) return ok();
+    const std::string key = "m/" + mid;
+    NF_TRY_ASSIGN(auto doc, load(w, key));
+    if (!doc.contains("history")) doc["history"] = json::array();
+    for (const auto& h : doc["history"])
+      if (h.value("eventId", "") == event_id) return ok();  // duplicate from an actor restart
+    doc["id"] = mid;
+    doc["status"] = st->second;
+    doc["history"].push_back({{"status", st->second}, {"at", env.occurred_at()}, {"eventId", event_id}});
+    doc["updatedAt"] = std::max(doc.value("updatedAt", std::int64_t{0}), env.occurred_at());
+    if (!doc.contains("artifacts")) doc["artifacts"] = json::object();
+    return w.put(key, doc.dump());
+  }
+
+  if (type == "mission.artifact_recorded") {
+    const std::string mid = payload.value("missionId", std::string());
+    const std::string aid = payload.value("artifactId", std::string());
+    if (mid.empty() || aid.empty()) return ok();
+    const std::string key = "m/" + mid;
+    NF_TRY_ASSIGN(auto doc, load(w, key));
+    doc["id"] = mid;
+    if (!doc.contains("artifacts")) doc["artifacts"] = json::object();
+    auto& a = doc["artifacts"][aid];
+    const json latest = a.contains("latestValidation") ? a["latestValidation"] : json(nullptr);
+    a = payload;
+    a["recordedAt"] = env.occurred_at();
+    a["latestValidation"] = latest;
+    a["position"] = position;
+    doc["updatedAt"] = std::max(doc.value("updatedAt", std::int64_t{0}), env.occurred_at());
+    NF_TRY(w.put("a/" + mid + "/" + aid, ""));
+    return w.put(key, doc.dump());
+  }
+
+  if (type == "mission.validation_reported") {
+    const std::string aid = payload.value("artifactId", std::string());
+    const std::string mid = env.key();  // validations are keyed by mission
+    if (mid.empty() || aid.empty()) return ok();
+    const std::string key = "m/" + mid;
+    NF_TRY_ASSIGN(auto doc, load(w, key));
+    doc["id"] = mid;
+    if (!doc.contains("artifacts")) doc["artifacts"] = json::object();
+    auto& a = doc["artifacts"][aid];
+    a["latestValidation"] = payload;
+    a["latestValidation"]["position"] = position;
+    doc["updatedAt"] = std::max(doc.value("updatedAt", std::int64_t{0}), env.occurred_at());
+    return w.put(key, doc.dump());
+  }
+
+  if (type == "agent.spawned" || type == "agent.escalated" || type == "agent.retired") {
+    const std::string agent = payload.value("agentId", std::string());
+    if (agent.empty()) return ok();
+    const std::string key = "g/" + agent;
+    NF_TRY_ASSIGN(auto doc, load(w, key));
+    doc["agentId"] = agent;
+    doc["lifecycle"] = payload.value("lifecycle", "");
+    doc["capabilityProfile"] = payload.value("capabilityProfile", "");
+    doc["energyBudget"] = payload.value("energyBudget", 0.0);
+    doc["updatedAt"] = env.occurred_at();
+    if (!doc.contains("since")) doc["since"] = env.occurred_at();
+    return w.put(key, doc.dump());
+  }
+  return ok();  // other event types on these topics are not part of this read model
+}
+
+result<std::optional<json>> missions_view::get(const std::string& mission_id) const {
+  NF_TRY_ASSIGN(auto r, store_.reader(proj_));
+  NF_TRY_ASSIGN(auto v, r->get("m/" + mission_id));
+  if (!v) return std::optional<json>{};
+  auto doc = json::parse(*v, nullptr, false);
+  if (doc.is_discarded()) return error{errc::corruption, "stored mission '" + mission_id + "' is not JSON"};
+  if (!doc.contains("prompt")) return std::optional<json>{};  // lifecycle seen before its prompt: not visible yet
+  return std::optional<json>{std::move(doc)};
+}
+
+result<mission_page> missions_view::list(const mission_filter& f) const {
+  NF_TRY_ASSIGN(auto r, store_.reader(proj_));
+  mission_page page;
+  std::string last;
+  bool more = false;
+  std::optional<error> failure;
+  NF_TRY(r->scan("c/", [&](std::string_view k, std::string_view) {
+    if (!f.cursor.empty() && std::string(k) <= f.cursor) return true;
+    const std::string id(k.substr(k.rfind('/') + 1));
+    auto v = r->get("m/" + id);
+    if (!v) {
+      failure = v.error();
+      return false;
+    }
+    if (!*v) return true;
+    auto doc = json::parse(**v, nullptr, false);
+    if (doc.is_discarded()) return true;
+    if (f.status && doc.value("status", "") != *f.status) return true;
+    if (f.priority && doc.value("priority", "") != *f.priority) return true;
+    if (page.items.size() == f.limit) {
+      more = true;
+      return false;
+    }
+    page.items.push_back(std::move(doc));
+    last = std::string(k);
+    return true;
+  }));
+  if (failure) return *failure;
+  if (more) page.next_cursor = last;
+  return page;
+}
+
+result<std::vector<json>> missions_view::live_agents() const {
+  NF_TRY_ASSIGN(auto r, store_.reader(proj_));
+  std::vector<json> out;
+  NF_TRY(r->scan("g/", [&](std::string_view, std::string_view v) {
+    auto doc = json::parse(v, nullptr, false);
+    if (!doc.is_discarded() && doc.value("lifecycle", "") != "retired") out.push_back(std::move(doc));
+    return true;
+  }));
+  return out;
+}
+
+}  // namespace nf::missions

@@ -1,0 +1,56 @@
+// The missions read model: one JSON document per mission (contract fields, status, artifacts
+// with their latest validation, status history) and the live agents, folded from mission.*.
+//
+// Keys: m/<mission id> -> mission document; c/<inverted createdAt>/<id> -> "" (newest first);
+// g/<agent id> -> agent document. Lifecycle events are applied once per event id, so duplicates
+// from actor restarts leave no trace.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/projection/projection.h"
+
+namespace nf::missions {
+
+inline constexpr const char* kPrompts = "mission.prompts";
+inline constexpr const char* kLifecycle = "mission.lifecycle";
+inline constexpr const char* kArtifacts = "mission.artifacts";
+inline constexpr const char* kValidations = "mission.validations";
+
+class missions_projection final : public projection::projection {
+ public:
+  std::string name() const override { return "missions"; }
+  std::vector<std::string> topics() const override { return {kPrompts, kLifecycle, kArtifacts, kValidations}; }
+  result<void> apply(const bus::message& m, ::nf::projection::state_writer& w) override;
+};
+
+struct mission_filter {
+  std::optional<std::string> status;
+  std::optional<std::string> priority;
+  std::size_t limit = 50;
+  std::string cursor;  // opaque: where the previous page ended
+};
+
+struct mission_page {
+  std::vector<nlohmann::json> items;
+  std::string next_cursor;  // empty on the last page
+};
+
+// Read-side queries over a store snapshot.
+class missions_view {
+ public:
+  missions_view(::nf::projection::store& store, const missions_projection& proj) : store_(store), proj_(proj) {}
+  result<std::optional<nlohmann::json>> get(const std::string& mission_id) const;
+  result<mission_page> list(const mission_filter& f) const;
+  result<std::vector<nlohmann::json>> live_agents() const;
+
+ private:
+  ::nf::projection::store& store_;
+  const missions_projection& proj_;
+};
+
+}  // namespace nf::missions
