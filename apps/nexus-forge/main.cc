@@ -1,5 +1,6 @@
 // nexus-forge: the one binary. Wiring and command-line parsing only; behaviour lives in core/.
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <iostream>
@@ -20,6 +21,10 @@
 #include "core/config/config.h"
 #include "core/event/codec.h"
 #include "core/log/log.h"
+#include "core/projection/projection.h"
+#include "actors/gateway/gateway.h"
+#include "actors/mission_control/mission_control.h"
+#include "projections/missions/missions.h"
 
 #ifndef NF_VERSION
 #define NF_VERSION "0.0.0"
@@ -62,28 +67,78 @@ class signal_waiter {
 
 // ---- serve ------------------------------------------------------------------------------------
 
-int cmd_serve(const std::string& config_path, bool as_json) {
+// Topics the built-in actors and projections read and write; serve creates any that are missing.
+std::map<std::string, int> platform_topics(const nf::config::config& cfg) {
+  std::map<std::string, int> t;
+  for (const char* name : {nf::missions::kPrompts, nf::missions::kLifecycle, nf::missions::kArtifacts, nf::missions::kValidations})
+    t[name] = cfg.bus.default_partitions;
+  t[nf::actor::kDeadLetterTopic] = 1;
+  for (const auto& [name, ts] : cfg.topics) t[name] = ts.partitions;
+  return t;
+}
+
+nf::result<void> ensure_platform_topics(nf::bus::event_bus& bus, const nf::config::config& cfg) {
+  NF_TRY(nf::bus::ensure_topics(bus, cfg));
+  for (const auto& [name, parts] : platform_topics(cfg)) {
+    if (bus.describe_topic(nf::topic_name{name})) continue;
+    auto r = bus.create_topic(nf::topic_name{name}, {parts, -1, -1});
+    if (!r && r.error().code != nf::errc::already_exists) return r;
+  }
+  return nf::ok();
+}
+
+int cmd_serve(const std::string& config_path, const std::string& listen, bool as_json) {
   quiet_commands = false;
   signal_waiter signals;
   auto cfg = load_config(config_path);
   if (!cfg) return fail(cfg.error());
+  if (!listen.empty()) cfg->http.listen = listen;
   auto bus = nf::bus::open_bus(*cfg, nf::bus::access::owner);
   if (!bus) return fail(bus.error());
-  if (auto r = nf::bus::ensure_topics(**bus, *cfg); !r) return fail(r.error());
+  if (auto r = ensure_platform_topics(**bus, *cfg); !r) return fail(r.error());
+
+  // Read models live next to the bus data, whichever bus is in use.
+  std::error_code ec;
+  std::filesystem::create_directories(cfg->data_dir, ec);
+  auto store = nf::projection::store::open({cfg->data_dir + "/projections", false});
+  if (!store) return fail(store.error());
+  nf::missions::missions_projection missions;
+  nf::projection::feed missions_feed(**store, missions, **bus);
+  if (auto r = missions_feed.start(); !r) return fail(r.error());
+
   nf::actor::runtime_options ro;
   ro.region = cfg->region;
   nf::actor::runtime rt(**bus, ro);
+  if (cfg->actor("mission_control").enabled)
+    rt.add(std::make_shared<nf::mission_control::actor>(), cfg->actor("mission_control"));
   if (auto r = rt.start(); !r) return fail(r.error());
+
+  nf::gateway::gateway_options go;
+  go.listen = cfg->http.listen;
+  go.max_body_bytes = static_cast<std::size_t>(cfg->http.max_body_bytes);
+  go.region = cfg->region;
+  nf::gateway::gateway gw(**bus, **store, missions, missions_feed, go);
+  auto port = gw.start();
+  if (!port) return fail(port.error());
+  const std::string host = cfg->http.listen.substr(0, cfg->http.listen.rfind(':'));
   const std::string where = cfg->bus.kind == nf::config::bus_kind::embedded ? cfg->data_dir + "/bus" : cfg->bus.kafka.bootstrap_servers;
   if (as_json) {
-    std::cout << json{{"status", "serving"}, {"bus", nf::config::to_string(cfg->bus.kind)}, {"at", where}, {"region", cfg->region}}.dump()
+    std::cout << json{{"listening", "http://" + host + ":" + std::to_string(*port)},
+                      {"bus", nf::config::to_string(cfg->bus.kind)},
+                      {"at", where},
+                      {"region", cfg->region}}
+                     .dump()
               << std::endl;
   } else {
+    std::cout << "listening on http://" << host << ":" << *port << std::endl;
     std::cout << "nexus-forge serving on the " << nf::config::to_string(cfg->bus.kind) << " bus at " << where << " (region "
               << cfg->region << "); Ctrl-C to stop" << std::endl;
   }
   signals.wait();
+  gw.stop();
   rt.stop();
+  missions_feed.stop();
+  store->reset();
   bus->reset();
   nf::log::get("main")->info("stopped cleanly");
   return 0;
@@ -283,13 +338,10 @@ int cmd_consume(const consume_args& a) {
 
 int cmd_kafka_mock(const std::string& config_path, int brokers, const std::vector<std::string>& topics, bool as_json) {
   signal_waiter signals;
-  // The mock cluster has no CreateTopics API, so it starts with every configured topic.
-  std::map<std::string, int> wanted{{nf::actor::kDeadLetterTopic, 1}};
-  if (!config_path.empty()) {
-    auto cfg = load_config(config_path);
-    if (!cfg) return fail(cfg.error());
-    for (const auto& [name, t] : cfg->topics) wanted[name] = t.partitions;
-  }
+  // The mock cluster has no CreateTopics API, so it starts with every topic serve needs.
+  auto cfg = config_path.empty() ? nf::config::load("") : load_config(config_path);
+  if (!cfg) return fail(cfg.error());
+  const auto wanted = platform_topics(*cfg);
   auto mc = nf::bus::kafka_mock_cluster::start(brokers);
   if (!mc) return fail(mc.error());
   for (const auto& [name, parts] : wanted)
@@ -336,8 +388,10 @@ int main(int argc, char** argv) {
   auto* version = app.add_subcommand("version", "print the version");
   version->add_flag("--json", as_json, "machine-readable JSON output");
 
-  auto* serve = app.add_subcommand("serve", "run the actors on the configured bus until SIGINT/SIGTERM");
+  auto* serve = app.add_subcommand("serve", "run the gateway, actors and projections until SIGINT/SIGTERM");
   add_common(serve);
+  std::string listen;
+  serve->add_option("--listen", listen, "HOST:PORT for HTTP (overrides http.listen; port 0 picks a free port)");
 
   auto* topics = app.add_subcommand("topics", "list or create topics");
   topics->require_subcommand(1);
@@ -393,7 +447,7 @@ int main(int argc, char** argv) {
       else std::cout << "nexus-forge " << NF_VERSION << "\n";
       return 0;
     }
-    if (*serve) return cmd_serve(config_path, as_json);
+    if (*serve) return cmd_serve(config_path, listen, as_json);
     if (*tlist) return cmd_topics_list(config_path, as_json);
     if (*tcreate) return cmd_topics_create(config_path, tname, tparts, tret_ms, tret_bytes, as_json);
     if (*produce) {

@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <thread>
@@ -595,6 +596,89 @@ result<std::uint64_t> runner::lag() {
     if (e.get() > at) lag += static_cast<std::uint64_t>(e.get() - at);
   }
   return lag;
+}
+
+// ---- feed -------------------------------------------------------------------------------------
+
+struct feed::impl {
+  store& st;
+  projection& proj;
+  bus::event_bus& bus;
+  runner run;
+  std::thread thread;
+  mutable std::mutex mu;
+  std::condition_variable cv;
+  std::map<topic_partition, std::int64_t> applied;
+  std::atomic<bool> stopping{false};
+  std::atomic<bool> caught_up{false};
+  std::atomic<std::uint64_t> lag{0};
+  std::shared_ptr<spdlog::logger> log = nf::log::get("projection");
+  metrics::gauge* lag_gauge;
+
+  impl(store& s, projection& p, bus::event_bus& b, runner_options o)
+      : st(s), proj(p), bus(b), run(s, p, b, o),
+        lag_gauge(&metrics::registry::global().get_gauge("nf_projection_lag_events", "Events not yet applied by a projection",
+                                                         {{"projection", p.name()}})) {}
+
+  void refresh() {
+    auto a = st.last_applied(proj);
+    if (!a) return;
+    std::lock_guard lk(mu);
+    for (const auto& [tp, off] : *a) applied[tp] = off.get();
+  }
+
+  void loop() {
+    auto last_lag_check = std::chrono::steady_clock::now() - std::chrono::seconds(10);
+    while (!stopping) {
+      auto n = run.step(std::chrono::milliseconds(200));
+      if (!n) {
+        log->error("projection {} stopped applying: {}", proj.name(), describe(n.error()));
+        std::unique_lock lk(mu);
+        cv.wait_for(lk, std::chrono::seconds(1), [&] { return stopping.load(); });
+        continue;
+      }
+      if (*n > 0) refresh();
+      const auto now = std::chrono::steady_clock::now();
+      if (*n == 0 || now - last_lag_check > std::chrono::milliseconds(500)) {
+        last_lag_check = now;
+        auto l = run.lag();
+        if (l) {
+          lag = *l;
+          lag_gauge->set(static_cast<double>(*l));
+          if (*l == 0) caught_up = true;
+        }
+      }
+      cv.notify_all();
+    }
+  }
+};
+
+feed::feed(store& s, projection& p, bus::event_bus& bus, runner_options o) : impl_(std::make_unique<impl>(s, p, bus, o)) {}
+
+feed::~feed() { stop(); }
+
+result<void> feed::start() {
+  NF_TRY(impl_->st.attach(impl_->proj));
+  impl_->refresh();
+  impl_->thread = std::thread([this] { impl_->loop(); });
+  return ok();
+}
+
+void feed::stop() {
+  impl_->stopping = true;
+  impl_->cv.notify_all();
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+bool feed::caught_up() const { return impl_->caught_up; }
+std::uint64_t feed::lag() const { return impl_->lag; }
+
+bool feed::wait_applied(const topic_partition& tp, offset off, std::chrono::milliseconds timeout) {
+  std::unique_lock lk(impl_->mu);
+  return impl_->cv.wait_for(lk, timeout, [&] {
+    auto it = impl_->applied.find(tp);
+    return it != impl_->applied.end() && it->second > off.get();
+  });
 }
 
 }  // namespace nf::projection

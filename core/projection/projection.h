@@ -112,4 +112,23 @@ class runner {
   std::unique_ptr<bus::consumer> consumer_;
 };
 
+// Keeps a projection applied on a background thread and lets callers wait for a position, so a
+// writer can answer only after its own event is visible (read-your-writes).
+class feed {
+ public:
+  feed(store& s, projection& p, bus::event_bus& bus, runner_options o = {});
+  ~feed();
+  result<void> start();
+  void stop();
+  // True once the projection has reached the end of every partition at least once.
+  bool caught_up() const;
+  // Waits until the event at (tp, off) is applied; false on timeout.
+  bool wait_applied(const topic_partition& tp, offset off, std::chrono::milliseconds timeout);
+  std::uint64_t lag() const;
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
 }  // namespace nf::projection

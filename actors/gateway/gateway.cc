@@ -1,0 +1,981 @@
+// Gateway: Beast sessions, routing, contract handlers, SSE and WebSocket subscriptions.
+#include "actors/gateway/gateway.h"
+
+#include <openssl/evp.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <nlohmann/json.hpp>
+
+#include "actors/gateway/contracts.h"
+#include "actors/gateway/subscription.h"
+#include "core/event/codec.h"
+#include "core/log/log.h"
+#include "core/metrics/metrics.h"
+
+namespace nf::gateway {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using json = nlohmann::json;
+using request = http::request<http::string_body>;
+using response = http::response<http::string_body>;
+
+namespace {
+
+std::string sha256_hex(const std::string& s) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(s.data(), s.size(), md, &n, EVP_sha256(), nullptr);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < n; ++i) {
+    out.push_back(hex[md[i] >> 4]);
+    out.push_back(hex[md[i] & 0xf]);
+  }
+  return out;
+}
+
+std::string url_decode(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+') out.push_back(' ');
+    else if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+             std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out.push_back(static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16)));
+      i += 2;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+struct target {
+  std::string path;
+  std::map<std::string, std::string> query;
+  std::vector<std::string> segments;
+};
+
+target parse_target(std::string_view t) {
+  target out;
+  const auto q = t.find('?');
+  out.path = url_decode(t.substr(0, q));
+  if (q != std::string_view::npos) {
+    std::string_view rest = t.substr(q + 1);
+    while (!rest.empty()) {
+      const auto amp = rest.find('&');
+      const auto item = rest.substr(0, amp);
+      const auto eq = item.find('=');
+      if (!item.empty()) out.query[url_decode(item.substr(0, eq))] = eq == std::string_view::npos ? "" : url_decode(item.substr(eq + 1));
+      if (amp == std::string_view::npos) break;
+      rest = rest.substr(amp + 1);
+    }
+  }
+  std::string_view p = out.path;
+  while (!p.empty()) {
+    if (p.front() == '/') {
+      p.remove_prefix(1);
+      continue;
+    }
+    const auto slash = p.find('/');
+    out.segments.emplace_back(p.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    p.remove_prefix(slash);
+  }
+  return out;
+}
+
+response json_response(http::status st, const json& body, const request& req) {
+  response res{st, req.version()};
+  res.set(http::field::content_type, "application/json");
+  res.set(http::field::server, "nexus-forge");
+  res.keep_alive(req.keep_alive());
+  res.body() = body.dump(-1, ' ', false, json::error_handler_t::replace);
+  res.prepare_payload();
+  return res;
+}
+
+response error_response(http::status st, const std::string& code, const std::string& message, const request& req,
+                        const std::string& field = "") {
+  json e{{"code", code}, {"message", message}};
+  if (!field.empty()) e["field"] = field;
+  return json_response(st, json{{"error", e}}, req);
+}
+
+http::status status_for(errc c) {
+  switch (c) {
+    case errc::invalid_argument: return http::status::bad_request;
+    case errc::not_found: return http::status::not_found;
+    case errc::conflict:
+    case errc::already_exists: return http::status::conflict;
+    case errc::too_large: return http::status::payload_too_large;
+    case errc::unavailable:
+    case errc::timeout: return http::status::service_unavailable;
+    default: return http::status::internal_server_error;
+  }
+}
+
+}  // namespace
+
+// ---- shared state ---------------------------------------------------------------------------
+
+struct gateway::impl {
+  bus::event_bus& bus;
+  projection::store& store;
+  missions::missions_projection& proj;
+  projection::feed& feed;
+  gateway_options opts;
+  const nf::clock* clk;
+  missions::missions_view view;
+  net::io_context ioc;
+  std::unique_ptr<net::thread_pool> workers;
+  std::unique_ptr<tcp::acceptor> acceptor;
+  std::vector<std::thread> io_threads;
+  std::shared_ptr<spdlog::logger> log = nf::log::get("gateway");
+  std::atomic<bool> stopping{false};
+
+  // Subscriber threads, so stop() can end and join them.
+  std::mutex subs_mu;
+  std::condition_variable subs_cv;
+  int subs_running = 0;
+
+  // Serialises POSTs per mission id so idempotency checks and appends do not interleave.
+  std::array<std::mutex, 64> id_locks;
+  std::mutex pending_mu;
+  std::map<std::string, std::pair<std::string, json>> pending;  // id -> (body hash, answer) not yet in the projection
+
+  metrics::gauge* subscribers_gauge;
+
+  impl(bus::event_bus& b, projection::store& s, missions::missions_projection& p, projection::feed& f, gateway_options o)
+      : bus(b), store(s), proj(p), feed(f), opts(std::move(o)), clk(opts.clock ? opts.clock : &system_clock::instance()),
+        view(s, p) {
+    subscribers_gauge = &metrics::registry::global().get_gauge("nf_gateway_subscribers", "Open SSE and WebSocket subscriptions");
+  }
+
+  void observe(const std::string& route, const std::string& method, unsigned status, double seconds) {
+    auto& reg = metrics::registry::global();
+    reg.get_counter("nf_http_requests_total", "HTTP requests by route, method and status",
+                    {{"route", route}, {"method", method}, {"status", std::to_string(status)}})
+        .inc();
+    reg.get_histogram("nf_http_request_duration_seconds", "HTTP request latency by route", {{"route", route}, {"method", method}})
+        .observe(seconds);
+  }
+
+  // ---- appends ----
+
+  result<bus::append_result> append_event(const std::string& topic, const std::string& type, const std::string& key,
+                                          const json& payload, const std::map<std::string, std::string>& headers = {}) {
+    event::new_event ev;
+    ev.type = type;
+    ev.key = key;
+    ev.payload_json = payload.dump();
+    ev.region = opts.region;
+    ev.occurred_at = clk->now_ms();
+    ev.headers = headers;
+    NF_TRY_ASSIGN(auto env, event::build(ev));
+    auto rec = event::to_record(env);
+    NF_TRY_ASSIGN(auto res, bus.append(topic_name{topic}, std::span<const bus::record>(&rec, 1)));
+    last_event_id = event::event_id::from_raw(env.id())->to_string();
+    return res[0];
+  }
+  static thread_local std::string last_event_id;
+
+  json accepted(const std::string& id, const std::string& topic, const bus::append_result& r) {
+    return json{{"id", id}, {"topic", topic}, {"partition", r.partition.get()}, {"offset", r.off.get()}};
+  }
+
+  void wait_visible(const std::string& topic, const bus::append_result& r) {
+    if (!feed.wait_applied({topic_name{topic}, r.partition}, r.off, opts.read_your_writes_timeout))
+      log->warn("projection did not reach {}/{}@{} within {} ms", topic, r.partition.get(), r.off.get(),
+                opts.read_your_writes_timeout.count());
+  }
+
+  // ---- handlers ----
+
+  static result<json> parse_body(const request& req) {
+    const auto ct = req[http::field::content_type];
+    if (ct.size() < 16 || std::string_view(ct.data(), 16) != "application/json")
+      return error{errc::unsupported, "Content-Type must be application/json"};
+    auto j = json::parse(req.body(), nullptr, false);
+    if (j.is_discarded()) return error{errc::invalid_argument, "the body is not valid JSON (or not UTF-8)"};
+    return j;
+  }
+
+  response bad_body(const error& e, const request& req) {
+    if (e.code == errc::unsupported) return error_response(http::status::unsupported_media_type, "unsupported_media_type", e.message, req);
+    return error_response(http::status::bad_request, "malformed_json", e.message, req);
+  }
+
+  template <class V>
+  static response invalid(const V& v, const request& req) {
+    return error_response(http::status::bad_request, v.error->code, v.error->message, req, v.error->field);
+  }
+
+  response post_mission(const request& req) {
+    auto body = parse_body(req);
+    if (!body) return bad_body(body.error(), req);
+    auto v = validate_mission_prompt(*body, clk->now_ms(), event::new_uuidv7(clk->now_ms()).to_string());
+    if (!v) return invalid(v, req);
+    const auto& p = *v.value;
+    const std::string hash = sha256_hex(body->dump());
+    std::lock_guard id_lock(id_locks[std::hash<std::string>{}(p.id) % id_locks.size()]);
+    if (p.id_given) {
+      {
+        std::lock_guard lk(pending_mu);
+        if (auto it = pending.find(p.id); it != pending.end()) {
+          if (it->second.first != hash) return conflict(p.id, req);
+          return json_response(http::status::accepted, it->second.second, req);
+        }
+      }
+      auto existing = view.get(p.id);
+      if (!existing) return error_response(status_for(existing.error().code), "internal", existing.error().message, req);
+      if (*existing) {
+        const auto& doc = **existing;
+        if (doc.value("bodySha256", "") != hash) return conflict(p.id, req);
+        const auto& pos = doc["prompt"];
+        return json_response(http::status::accepted,
+                             json{{"id", p.id}, {"topic", pos["topic"]}, {"partition", pos["partition"]}, {"offset", pos["offset"]}},
+                             req);
+      }
+    }
+    auto r = append_event(missions::kPrompts, "mission.prompted", p.id, p.payload, {{"nf-body-sha256", hash}});
+    if (!r) return error_response(status_for(r.error().code), "append_failed", r.error().message, req);
+    const json answer = accepted(p.id, missions::kPrompts, *r);
+    {
+      std::lock_guard lk(pending_mu);
+      if (pending.size() > 100'000) pending.clear();
+      pending[p.id] = {hash, answer};
+    }
+    wait_visible(missions::kPrompts, *r);
+    {
+      std::lock_guard lk(pending_mu);
+      if (feed.wait_applied({topic_name{missions::kPrompts}, r->partition}, r->off, std::chrono::milliseconds(0))) pending.erase(p.id);
+    }
+    return json_response(http::status::accepted, answer, req);
+  }
+
+  response conflict(const std::string& id, const request& req) {
+    return error_response(http::status::conflict, "conflict", "mission '" + id + "' already exists with a different body", req, "id");
+  }
+
+  response post_artifact(const std::string& mission_id, const request& req) {
+    auto body = parse_body(req);
+    if (!body) return bad_body(body.error(), req);
+    auto v = validate_artifact(*body, mission_id);
+    if (!v) return invalid(v, req);
+    auto m = view.get(mission_id);
+    if (!m) return error_response(http::status::internal_server_error, "internal", m.error().message, req);
+    if (!*m) return error_response(http::status::not_found, "not_found", "unknown mission '" + mission_id + "'", req);
+    auto r = append_event(missions::kArtifacts, "mission.artifact_recorded", mission_id, v.value->payload);
+    if (!r) return error_response(status_for(r.error().code), "append_failed", r.error().message, req);
+    const std::string id = last_event_id;
+    wait_visible(missions::kArtifacts, *r);
+    return json_response(http::status::accepted, accepted(id, missions::kArtifacts, *r), req);
+  }
+
+  response post_validation(const std::string& mission_id, const request& req) {
+    auto body = parse_body(req);
+    if (!body) return bad_body(body.error(), req);
+    auto v = validate_validation(*body, clk->now_ms());
+    if (!v) return invalid(v, req);
+    auto m = view.get(mission_id);
+    if (!m) return error_response(http::status::internal_server_error, "internal", m.error().message, req);
+    if (!*m) return error_response(http::status::not_found, "not_found", "unknown mission '" + mission_id + "'", req);
+    const auto& arts = (**m)["artifacts"];
+    if (!arts.contains(v.value->artifact_id) || !arts[v.value->artifact_id].contains("position"))
+      return error_response(http::status::not_found, "not_found",
+                            "mission '" + mission_id + "' has no artifact '" + v.value->artifact_id + "'", req, "artifactId");
+    auto r = append_event(missions::kValidations, "mission.validation_reported", mission_id, v.value->payload);
+    if (!r) return error_response(status_for(r.error().code), "append_failed", r.error().message, req);
+    const std::string id = last_event_id;
+    wait_visible(missions::kValidations, *r);
+    return json_response(http::status::accepted, accepted(id, missions::kValidations, *r), req);
+  }
+
+  response post_agent(const request& req) {
+    auto body = parse_body(req);
+    if (!body) return bad_body(body.error(), req);
+    auto v = validate_agent_lifecycle(*body);
+    if (!v) return invalid(v, req);
+    auto r = append_event(missions::kLifecycle, "agent." + v.value->lifecycle, v.value->agent_id, v.value->payload);
+    if (!r) return error_response(status_for(r.error().code), "append_failed", r.error().message, req);
+    const std::string id = last_event_id;
+    wait_visible(missions::kLifecycle, *r);
+    return json_response(http::status::accepted, accepted(id, missions::kLifecycle, *r), req);
+  }
+
+  response get_mission(const std::string& id, const request& req) {
+    auto m = view.get(id);
+    if (!m) return error_response(http::status::internal_server_error, "internal", m.error().message, req);
+    if (!*m) return error_response(http::status::not_found, "not_found", "unknown mission '" + id + "'", req);
+    json doc = std::move(**m);
+    doc.erase("bodySha256");
+    return json_response(http::status::ok, doc, req);
+  }
+
+  response list_missions(const target& t, const request& req) {
+    missions::mission_filter f;
+    if (auto it = t.query.find("status"); it != t.query.end() && !it->second.empty()) f.status = it->second;
+    if (auto it = t.query.find("priority"); it != t.query.end() && !it->second.empty()) {
+      if (it->second != "P0" && it->second != "P1" && it->second != "P2")
+        return error_response(http::status::bad_request, "invalid_field", "'priority' must be one of P0|P1|P2", req, "priority");
+      f.priority = it->second;
+    }
+    if (auto it = t.query.find("limit"); it != t.query.end()) {
+      char* end = nullptr;
+      const long n = std::strtol(it->second.c_str(), &end, 10);
+      if (it->second.empty() || *end || n < 1 || n > 500)
+        return error_response(http::status::bad_request, "invalid_field", "'limit' must be an integer from 1 to 500", req, "limit");
+      f.limit = static_cast<std::size_t>(n);
+    }
+    if (auto it = t.query.find("cursor"); it != t.query.end() && !it->second.empty()) {
+      f.cursor = cursor_decode(it->second);
+      if (f.cursor.empty())
+        return error_response(http::status::bad_request, "invalid_field", "'cursor' is not a cursor from this API", req, "cursor");
+    }
+    auto page = view.list(f);
+    if (!page) return error_response(http::status::internal_server_error, "internal", page.error().message, req);
+    json items = json::array();
+    for (auto& d : page->items) {
+      d.erase("bodySha256");
+      items.push_back(std::move(d));
+    }
+    json out{{"items", items}};
+    out["nextCursor"] = page->next_cursor.empty() ? json(nullptr) : json(cursor_encode(page->next_cursor));
+    return json_response(http::status::ok, out, req);
+  }
+
+  // A cursor is the last index key of the previous page, hex-encoded.
+  static std::string cursor_encode(const std::string& key) {
+    std::string hex;
+    static const char* digits = "0123456789abcdef";
+    for (unsigned char c : key) {
+      hex.push_back(digits[c >> 4]);
+      hex.push_back(digits[c & 0xf]);
+    }
+    return hex;
+  }
+  static std::string cursor_decode(const std::string& hex) {
+    if (hex.size() % 2 || hex.size() > 1024) return {};
+    std::string out;
+    for (std::size_t i = 0; i < hex.size(); i += 2) {
+      auto v = [](char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1; };
+      const int hi = v(hex[i]), lo = v(hex[i + 1]);
+      if (hi < 0 || lo < 0) return {};
+      out.push_back(static_cast<char>(hi << 4 | lo));
+    }
+    return out.rfind("c/", 0) == 0 ? out : std::string();
+  }
+
+  response get_agents(const request& req) {
+    auto a = view.live_agents();
+    if (!a) return error_response(http::status::internal_server_error, "internal", a.error().message, req);
+    return json_response(http::status::ok, json{{"items", *a}}, req);
+  }
+
+  response get_topics(const request& req) {
+    auto topics = bus.list_topics();
+    if (!topics) return error_response(status_for(topics.error().code), "bus_error", topics.error().message, req);
+    json arr = json::array();
+    for (const auto& t : *topics) {
+      json parts = json::array();
+      for (std::int32_t p = 0; p < t.config.partitions; ++p) {
+        topic_partition tp{t.name, partition_id{p}};
+        auto b = bus.begin_offset(tp);
+        auto e = bus.end_offset(tp);
+        if (b && e) parts.push_back({{"partition", p}, {"begin", b->get()}, {"end", e->get()}});
+      }
+      arr.push_back({{"name", t.name.get()}, {"partitions", t.config.partitions}, {"offsets", parts}});
+    }
+    return json_response(http::status::ok, json{{"items", arr}}, req);
+  }
+
+  response get_topic_events(const std::string& topic, const target& t, const request& req) {
+    auto info = bus.describe_topic(topic_name{topic});
+    if (!info) return error_response(status_for(info.error().code), "not_found", info.error().message, req);
+    auto num = [&](const char* name, std::int64_t dflt, std::int64_t lo, std::int64_t hi, std::int64_t& out) -> bool {
+      auto it = t.query.find(name);
+      if (it == t.query.end() || it->second.empty()) {
+        out = dflt;
+        return true;
+      }
+      char* end = nullptr;
+      out = std::strtoll(it->second.c_str(), &end, 10);
+      return !*end && out >= lo && out <= hi;
+    };
+    std::int64_t partition = 0, from = 0, limit = 100;
+    if (!num("partition", 0, 0, info->config.partitions - 1, partition))
+      return error_response(http::status::bad_request, "invalid_field", "'partition' is out of range", req, "partition");
+    if (!num("from", 0, 0, INT64_MAX, from))
+      return error_response(http::status::bad_request, "invalid_field", "'from' must be an offset >= 0", req, "from");
+    if (!num("limit", 100, 1, 1000, limit))
+      return error_response(http::status::bad_request, "invalid_field", "'limit' must be from 1 to 1000", req, "limit");
+    topic_partition tp{topic_name{topic}, partition_id{static_cast<std::int32_t>(partition)}};
+    auto end = bus.end_offset(tp);
+    auto begin = bus.begin_offset(tp);
+    if (!end || !begin) return error_response(http::status::internal_server_error, "bus_error", "cannot read offsets", req);
+    from = std::max(from, begin->get());
+    json items = json::array();
+    if (from < end->get()) {
+      auto c = bus.make_consumer({});
+      if (!c || !(*c)->assign({{tp, offset{from}}}))
+        return error_response(http::status::internal_server_error, "bus_error", "cannot read the topic", req);
+      const std::int64_t want = std::min(limit, end->get() - from);
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+      while (static_cast<std::int64_t>(items.size()) < want && std::chrono::steady_clock::now() < deadline) {
+        auto msgs = (*c)->poll(std::chrono::milliseconds(200), static_cast<std::size_t>(want) - items.size());
+        if (!msgs) return error_response(http::status::internal_server_error, "bus_error", msgs.error().message, req);
+        for (const auto& m : *msgs) {
+          auto j = event::to_json(m);
+          items.push_back(j ? *j : json{{"offset", m.off.get()}, {"error", j.error().message}});
+        }
+      }
+    }
+    return json_response(http::status::ok,
+                         json{{"items", items}, {"nextOffset", from + static_cast<std::int64_t>(items.size())}, {"endOffset", end->get()}},
+                         req);
+  }
+
+  response handle(const request& req, std::string& route) {
+    const auto t = parse_target(std::string_view(req.target().data(), req.target().size()));
+    const auto& s = t.segments;
+    const auto method = req.method();
+    auto only = [&](http::verb allowed) -> std::optional<response> {
+      if (method == allowed) return std::nullopt;
+      auto res = error_response(http::status::method_not_allowed, "method_not_allowed",
+                                std::string(http::to_string(method)) + " is not allowed on " + t.path, req);
+      res.set(http::field::allow, std::string(http::to_string(allowed)));
+      return res;
+    };
+    if (s.size() == 1 && s[0] == "missions") {
+      route = "/missions";
+      if (method == http::verb::post) return post_mission(req);
+      if (method == http::verb::get) return list_missions(t, req);
+      auto res = error_response(http::status::method_not_allowed, "method_not_allowed", "use GET or POST on /missions", req);
+      res.set(http::field::allow, "GET, POST");
+      return res;
+    }
+    if (s.size() == 2 && s[0] == "missions") {
+      route = "/missions/{id}";
+      if (auto r = only(http::verb::get)) return *r;
+      return get_mission(s[1], req);
+    }
+    if (s.size() == 3 && s[0] == "missions" && s[2] == "artifacts") {
+      route = "/missions/{id}/artifacts";
+      if (auto r = only(http::verb::post)) return *r;
+      return post_artifact(s[1], req);
+    }
+    if (s.size() == 3 && s[0] == "missions" && s[2] == "validations") {
+      route = "/missions/{id}/validations";
+      if (auto r = only(http::verb::post)) return *r;
+      return post_validation(s[1], req);
+    }
+    if (s.size() == 2 && s[0] == "agents" && s[1] == "lifecycle") {
+      route = "/agents/lifecycle";
+      if (auto r = only(http::verb::post)) return *r;
+      return post_agent(req);
+    }
+    if (s.size() == 1 && s[0] == "agents") {
+      route = "/agents";
+      if (auto r = only(http::verb::get)) return *r;
+      return get_agents(req);
+    }
+    if (s.size() == 1 && s[0] == "topics") {
+      route = "/topics";
+      if (auto r = only(http::verb::get)) return *r;
+      return get_topics(req);
+    }
+    if (s.size() == 3 && s[0] == "topics" && s[2] == "events") {
+      route = "/topics/{topic}/events";
+      if (auto r = only(http::verb::get)) return *r;
+      return get_topic_events(s[1], t, req);
+    }
+    if (s.size() == 1 && s[0] == "healthz") {
+      route = "/healthz";
+      if (auto r = only(http::verb::get)) return *r;
+      return json_response(http::status::ok, json{{"status", "ok"}}, req);
+    }
+    if (s.size() == 1 && s[0] == "readyz") {
+      route = "/readyz";
+      if (auto r = only(http::verb::get)) return *r;
+      const bool ready = feed.caught_up();
+      return json_response(ready ? http::status::ok : http::status::service_unavailable,
+                           json{{"status", ready ? "ready" : "catching_up"}, {"projectionLag", feed.lag()}}, req);
+    }
+    if (s.size() == 1 && s[0] == "metrics") {
+      route = "/metrics";
+      if (auto r = only(http::verb::get)) return *r;
+      response res{http::status::ok, req.version()};
+      res.set(http::field::content_type, "text/plain; version=0.0.4");
+      res.keep_alive(req.keep_alive());
+      res.body() = metrics::registry::global().render();
+      res.prepare_payload();
+      return res;
+    }
+    route = "unknown";
+    return error_response(http::status::not_found, "not_found", "no route for " + t.path, req);
+  }
+
+  // ---- subscriptions ----
+
+  void sub_started() {
+    std::lock_guard lk(subs_mu);
+    ++subs_running;
+    subscribers_gauge->set(subs_running);
+  }
+  void sub_ended() {
+    std::lock_guard lk(subs_mu);
+    --subs_running;
+    subscribers_gauge->set(subs_running);
+    subs_cv.notify_all();
+  }
+};
+
+thread_local std::string gateway::impl::last_event_id;
+
+namespace {
+
+// Streams events of one subscription to a client through `send`, with a bounded queue: the reader
+// pauses while the queue is full, and gives up on a client whose queue stays full too long.
+class pump : public std::enable_shared_from_this<pump> {
+ public:
+  using frame_fn = std::function<std::string(const delivered&)>;
+  pump(gateway::impl& gw, std::unique_ptr<subscription> sub) : gw_(gw), sub_(std::move(sub)) {}
+
+  // `deliver` queues a frame on the session; it runs on the reader thread.
+  void start(std::function<void(std::string)> deliver, std::function<void(std::string reason)> close, frame_fn frame) {
+    gw_.sub_started();
+    std::thread([self = shared_from_this(), deliver = std::move(deliver), close = std::move(close), frame = std::move(frame)] {
+      self->run(deliver, close, frame);
+      self->gw_.sub_ended();
+    }).detach();
+  }
+
+  void stop() {
+    stopped_ = true;
+    sub_->wakeup();
+    cv_.notify_all();
+  }
+  void sent(std::size_t n) {
+    {
+      std::lock_guard lk(mu_);
+      queued_ -= std::min(queued_, n);
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  void run(const std::function<void(std::string)>& deliver, const std::function<void(std::string)>& close, const frame_fn& frame) {
+    while (!stopped_ && !gw_.stopping) {
+      {
+        std::unique_lock lk(mu_);
+        if (queued_ >= gw_.opts.subscriber_buffer) {
+          const bool drained = cv_.wait_for(lk, gw_.opts.slow_subscriber_timeout, [&] {
+            return queued_ < gw_.opts.subscriber_buffer / 2 || stopped_ || gw_.stopping;
+          });
+          if (!drained) {
+            lk.unlock();
+            close("slow subscriber: " + std::to_string(queued_) + " events waited more than " +
+                  std::to_string(gw_.opts.slow_subscriber_timeout.count()) + " ms; reconnect with the last id to resume");
+            return;
+          }
+          continue;
+        }
+      }
+      const std::size_t room = gw_.opts.subscriber_buffer - queued_;
+      auto batch = sub_->next(std::chrono::milliseconds(500), std::min<std::size_t>(room, 512));
+      if (!batch) {
+        close("subscription failed: " + batch.error().message);
+        return;
+      }
+      if (batch->empty()) continue;
+      {
+        std::lock_guard lk(mu_);
+        queued_ += batch->size();
+      }
+      for (const auto& d : *batch) deliver(frame(d));
+    }
+  }
+
+  gateway::impl& gw_;
+  std::unique_ptr<subscription> sub_;
+  std::atomic<bool> stopped_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::size_t queued_ = 0;
+};
+
+result<subscription_request> subscription_params(const std::string& topics_csv, const std::string& from,
+                                                 const std::optional<std::string>& type, const std::optional<std::string>& tenant) {
+  subscription_request r;
+  NF_TRY_ASSIGN(r.patterns, parse_patterns(topics_csv));
+  r.from = from.empty() ? "latest" : from;
+  if (r.from != "earliest" && r.from != "latest") NF_TRY(decode_token(r.from));
+  r.type = type;
+  r.tenant = tenant;
+  return r;
+}
+
+// ---- SSE ----
+
+class sse_session : public std::enable_shared_from_this<sse_session> {
+ public:
+  sse_session(beast::tcp_stream stream, gateway::impl& gw) : stream_(std::move(stream)), gw_(gw) {}
+  ~sse_session() {
+    if (pump_) pump_->stop();
+  }
+
+  void start(const request& req) {
+    const auto t = parse_target(std::string_view(req.target().data(), req.target().size()));
+    auto q = [&](const char* k) -> std::optional<std::string> {
+      auto it = t.query.find(k);
+      if (it == t.query.end() || it->second.empty()) return std::nullopt;
+      return it->second;
+    };
+    std::string from = q("from").value_or("latest");
+    if (auto last = req["Last-Event-ID"]; !last.empty()) from = std::string(last);
+    auto params = subscription_params(q("topics").value_or(""), from, q("type"), q("tenant"));
+    result<std::unique_ptr<subscription>> sub = params ? subscription::open(gw_.bus, *params) : result<std::unique_ptr<subscription>>(params.error());
+    if (!sub) {
+      auto res = std::make_shared<response>(error_response(http::status::bad_request, "invalid_subscription", sub.error().message, req));
+      res->keep_alive(false);
+      http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code, std::size_t) {
+        beast::error_code ec;
+        self->stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+      });
+      gw_.observe("/subscribe", "GET", 400, 0);
+      return;
+    }
+    gw_.observe("/subscribe", "GET", 200, 0);
+    stream_.expires_never();
+    out_.push_back("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nConnection: keep-alive\r\n"
+                   "Server: nexus-forge\r\n\r\n: subscribed\n\n");
+    counts_.push_back(0);
+    write_next();
+    watch_close();
+    pump_ = std::make_shared<pump>(gw_, std::move(*sub));
+    std::weak_ptr<sse_session> weak = shared_from_this();
+    pump_->start(
+        [weak](std::string frame) {
+          if (auto self = weak.lock()) net::post(self->stream_.get_executor(), [self, f = std::move(frame)]() mutable { self->enqueue(std::move(f), 1); });
+        },
+        [weak](std::string reason) {
+          if (auto self = weak.lock())
+            net::post(self->stream_.get_executor(), [self, reason] {
+              self->enqueue("event: error\ndata: " + json{{"reason", reason}}.dump() + "\n\n", 0);
+              self->closing_ = true;
+            });
+        },
+        [](const delivered& d) { return "id: " + d.token + "\ndata: " + d.json + "\n\n"; });
+  }
+
+ private:
+  void enqueue(std::string frame, std::size_t events) {
+    out_.push_back(std::move(frame));
+    counts_.push_back(events);
+    if (!writing_) write_next();
+  }
+
+  void write_next() {
+    if (out_.empty()) {
+      if (closing_) shutdown();
+      return;
+    }
+    writing_ = true;
+    net::async_write(stream_.socket(), net::buffer(out_.front()), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      self->writing_ = false;
+      const auto n = self->counts_.front();
+      self->out_.pop_front();
+      self->counts_.pop_front();
+      if (self->pump_) self->pump_->sent(n);
+      if (ec) return self->shutdown();
+      self->write_next();
+    });
+  }
+
+  // A read that only completes when the client goes away.
+  void watch_close() {
+    stream_.socket().async_read_some(net::buffer(sink_), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec) return self->shutdown();
+      self->watch_close();
+    });
+  }
+
+  void shutdown() {
+    if (pump_) pump_->stop();
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.socket().close(ec);
+  }
+
+  beast::tcp_stream stream_;
+  gateway::impl& gw_;
+  std::shared_ptr<pump> pump_;
+  std::deque<std::string> out_;
+  std::deque<std::size_t> counts_;
+  bool writing_ = false;
+  bool closing_ = false;
+  std::array<char, 256> sink_{};
+};
+
+// ---- WebSocket ----
+
+class ws_session : public std::enable_shared_from_this<ws_session> {
+ public:
+  ws_session(tcp::socket socket, gateway::impl& gw) : ws_(std::move(socket)), gw_(gw) {}
+  ~ws_session() {
+    if (pump_) pump_->stop();
+  }
+
+  void start(request req) {
+    ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+    ws_.async_accept(req, [self = shared_from_this()](beast::error_code ec) {
+      if (ec) return;
+      self->gw_.observe("/ws", "GET", 101, 0);
+      self->read_subscribe();
+    });
+  }
+
+ private:
+  void read_subscribe() {
+    ws_.async_read(in_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec) return;
+      const std::string text = beast::buffers_to_string(self->in_.data());
+      self->in_.consume(self->in_.size());
+      if (self->pump_) return self->read_subscribe();  // later messages are ignored
+      auto j = json::parse(text, nullptr, false);
+      std::string csv, from = "latest";
+      std::optional<std::string> type, tenant;
+      bool shape_ok = j.is_object() && j.contains("subscribe") && j["subscribe"].is_array();
+      if (shape_ok) {
+        for (const auto& p : j["subscribe"]) {
+          if (!p.is_string()) shape_ok = false;
+          else csv += (csv.empty() ? "" : ",") + p.get<std::string>();
+        }
+        if (j.contains("from") && j["from"].is_string()) from = j["from"].get<std::string>();
+        if (j.contains("type") && j["type"].is_string()) type = j["type"].get<std::string>();
+        if (j.contains("tenant") && j["tenant"].is_string()) tenant = j["tenant"].get<std::string>();
+      }
+      auto params = shape_ok ? subscription_params(csv, from, type, tenant)
+                             : result<subscription_request>(errc::invalid_argument,
+                                                            R"(expected {"subscribe":["mission.*"],"from":"earliest|latest|<id>"})");
+      auto sub = params ? subscription::open(self->gw_.bus, *params) : result<std::unique_ptr<subscription>>(params.error());
+      if (!sub) return self->close_with(websocket::close_code::policy_error, sub.error().message);
+      self->enqueue(json{{"subscribed", j["subscribe"]}}.dump(), 0);
+      self->pump_ = std::make_shared<pump>(self->gw_, std::move(*sub));
+      std::weak_ptr<ws_session> weak = self;
+      self->pump_->start(
+          [weak](std::string frame) {
+            if (auto s = weak.lock()) net::post(s->ws_.get_executor(), [s, f = std::move(frame)]() mutable { s->enqueue(std::move(f), 1); });
+          },
+          [weak](std::string reason) {
+            if (auto s = weak.lock()) net::post(s->ws_.get_executor(), [s, reason] { s->close_with(websocket::close_code::try_again_later, reason); });
+          },
+          [](const delivered& d) { return R"({"id":")" + d.token + R"(","event":)" + d.json + "}"; });
+      self->read_subscribe();
+    });
+  }
+
+  void enqueue(std::string frame, std::size_t events) {
+    out_.push_back(std::move(frame));
+    counts_.push_back(events);
+    if (!writing_) write_next();
+  }
+
+  void write_next() {
+    if (out_.empty() || closed_) return;
+    writing_ = true;
+    ws_.text(true);
+    ws_.async_write(net::buffer(out_.front()), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      self->writing_ = false;
+      const auto n = self->counts_.front();
+      self->out_.pop_front();
+      self->counts_.pop_front();
+      if (self->pump_) self->pump_->sent(n);
+      if (ec) {
+        if (self->pump_) self->pump_->stop();
+        return;
+      }
+      self->write_next();
+    });
+  }
+
+  void close_with(websocket::close_code code, const std::string& reason) {
+    if (closed_) return;
+    closed_ = true;
+    if (pump_) pump_->stop();
+    // Close reasons are limited to 123 bytes by the protocol.
+    websocket::close_reason cr(code, reason.substr(0, 123));
+    ws_.async_close(cr, [self = shared_from_this()](beast::error_code) {});
+  }
+
+  websocket::stream<beast::tcp_stream> ws_;
+  gateway::impl& gw_;
+  beast::flat_buffer in_;
+  std::shared_ptr<pump> pump_;
+  std::deque<std::string> out_;
+  std::deque<std::size_t> counts_;
+  bool writing_ = false;
+  bool closed_ = false;
+};
+
+// ---- plain HTTP ----
+
+class http_session : public std::enable_shared_from_this<http_session> {
+ public:
+  http_session(tcp::socket socket, gateway::impl& gw) : stream_(std::move(socket)), gw_(gw) {}
+
+  void run() {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); });
+  }
+
+ private:
+  void read() {
+    parser_.emplace();
+    parser_->body_limit(gw_.opts.max_body_bytes);
+    parser_->header_limit(16 * 1024);
+    stream_.expires_after(std::chrono::seconds(60));
+    http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+  }
+
+  void on_read(beast::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == net::error::eof) return close();
+    if (ec) {
+      request dummy{http::verb::get, "/", 11};
+      dummy.keep_alive(false);
+      response res = ec == http::error::body_limit
+                         ? error_response(http::status::payload_too_large, "payload_too_large",
+                                          "the body is larger than " + std::to_string(gw_.opts.max_body_bytes) + " bytes", dummy)
+                         : error_response(http::status::bad_request, "malformed_request", "malformed HTTP request: " + ec.message(), dummy);
+      res.keep_alive(false);
+      gw_.observe("invalid", "?", res.result_int(), 0);
+      return write(std::move(res));
+    }
+    request req = parser_->release();
+    const auto t = parse_target(std::string_view(req.target().data(), req.target().size()));
+    if (t.path == "/ws" && websocket::is_upgrade(req)) {
+      std::make_shared<ws_session>(stream_.release_socket(), gw_)->start(std::move(req));
+      return;
+    }
+    if (t.path == "/subscribe" && req.method() == http::verb::get) {
+      std::make_shared<sse_session>(std::move(stream_), gw_)->start(req);
+      return;
+    }
+    net::post(*gw_.workers, [self = shared_from_this(), req = std::move(req)]() mutable {
+      const auto start = std::chrono::steady_clock::now();
+      std::string route;
+      response res;
+      try {
+        res = self->gw_.handle(req, route);
+      } catch (const std::exception& e) {
+        res = error_response(http::status::internal_server_error, "internal", e.what(), req);
+      }
+      self->gw_.observe(route, std::string(http::to_string(req.method())), res.result_int(),
+                        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      net::post(self->stream_.get_executor(), [self, res = std::move(res)]() mutable { self->write(std::move(res)); });
+    });
+  }
+
+  void write(response res) {
+    auto sp = std::make_shared<response>(std::move(res));
+    const bool keep = sp->keep_alive();
+    http::async_write(stream_, *sp, [self = shared_from_this(), sp, keep](beast::error_code ec, std::size_t) {
+      if (ec || !keep) return self->close();
+      self->read();
+    });
+  }
+
+  void close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  }
+
+  beast::tcp_stream stream_;
+  gateway::impl& gw_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+};
+
+void do_accept(gateway::impl& gw) {
+  gw.acceptor->async_accept(net::make_strand(gw.ioc), [&gw](beast::error_code ec, tcp::socket socket) {
+    if (gw.stopping) return;
+    if (!ec) std::make_shared<http_session>(std::move(socket), gw)->run();
+    do_accept(gw);
+  });
+}
+
+}  // namespace
+
+gateway::gateway(bus::event_bus& bus, projection::store& store, missions::missions_projection& proj, projection::feed& feed,
+                 gateway_options opts)
+    : impl_(std::make_unique<impl>(bus, store, proj, feed, std::move(opts))) {}
+
+gateway::~gateway() { stop(); }
+
+result<std::uint16_t> gateway::start() {
+  auto& im = *impl_;
+  const auto colon = im.opts.listen.rfind(':');
+  if (colon == std::string::npos) return error{errc::invalid_argument, "listen address must be HOST:PORT"};
+  beast::error_code ec;
+  const auto addr = net::ip::make_address(im.opts.listen.substr(0, colon), ec);
+  if (ec) return error{errc::invalid_argument, "bad listen host '" + im.opts.listen.substr(0, colon) + "': " + ec.message()};
+  int port = 0;
+  try {
+    port = std::stoi(im.opts.listen.substr(colon + 1));
+  } catch (...) {
+    port = -1;
+  }
+  if (port < 0 || port > 65535) return error{errc::invalid_argument, "bad listen port in '" + im.opts.listen + "'"};
+  im.acceptor = std::make_unique<tcp::acceptor>(im.ioc);
+  const tcp::endpoint ep(addr, static_cast<unsigned short>(port));
+  im.acceptor->open(ep.protocol(), ec);
+  if (!ec) im.acceptor->set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) im.acceptor->bind(ep, ec);
+  if (!ec) im.acceptor->listen(net::socket_base::max_listen_connections, ec);
+  if (ec) return error{errc::unavailable, "cannot listen on " + im.opts.listen + ": " + ec.message()};
+  im.workers = std::make_unique<net::thread_pool>(static_cast<std::size_t>(std::max(1, im.opts.workers)));
+  do_accept(im);
+  for (int i = 0; i < std::max(1, im.opts.io_threads); ++i) im.io_threads.emplace_back([&im] { im.ioc.run(); });
+  const auto bound = im.acceptor->local_endpoint().port();
+  im.log->info("gateway listening on http://{}:{}", im.opts.listen.substr(0, colon), bound);
+  return bound;
+}
+
+void gateway::stop() {
+  auto& im = *impl_;
+  if (im.stopping.exchange(true)) return;
+  if (im.acceptor) {
+    beast::error_code ec;
+    im.acceptor->close(ec);
+  }
+  {
+    // Subscriber threads notice `stopping` within one poll.
+    std::unique_lock lk(im.subs_mu);
+    im.subs_cv.wait_for(lk, std::chrono::seconds(5), [&] { return im.subs_running == 0; });
+  }
+  if (im.workers) im.workers->join();
+  im.ioc.stop();
+  for (auto& t : im.io_threads)
+    if (t.joinable()) t.join();
+  im.io_threads.clear();
+}
+
+}  // namespace nf::gateway

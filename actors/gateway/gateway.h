@@ -1,0 +1,53 @@
+// The HTTP gateway (Boost.Beast, HTTP/1.1 keep-alive): the four contracts in, the missions read
+// model out, mission.* subscriptions as Server-Sent Events and WebSocket, health and metrics.
+//
+// In:  HTTP requests. Out: mission.prompted (mission.prompts), mission.artifact_recorded
+// (mission.artifacts), mission.validation_reported (mission.validations), agent.* (mission.lifecycle).
+// Errors: {"error":{"code","message","field"}} with 400, 404, 405, 409, 413 or 415.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "core/base/clock.h"
+#include "core/base/result.h"
+#include "core/bus/bus.h"
+#include "core/projection/projection.h"
+#include "projections/missions/missions.h"
+
+namespace nf::gateway {
+
+struct gateway_options {
+  std::string listen = "127.0.0.1:7070";       // port 0 picks a free port
+  std::size_t max_body_bytes = 1 << 20;
+  std::string region = "local";
+  int io_threads = 2;
+  int workers = 4;                              // threads for handlers that append or wait
+  std::size_t subscriber_buffer = 1024;         // events queued per subscriber before it is "slow"
+  std::chrono::milliseconds slow_subscriber_timeout{10'000};  // full buffer this long closes the stream
+  std::chrono::milliseconds read_your_writes_timeout{5'000};  // wait for the projection before answering
+  const nf::clock* clock = nullptr;
+};
+
+class gateway {
+ public:
+  gateway(bus::event_bus& bus, projection::store& store, missions::missions_projection& proj, projection::feed& feed,
+          gateway_options opts);
+  ~gateway();
+  gateway(const gateway&) = delete;
+  gateway& operator=(const gateway&) = delete;
+
+  // Binds and starts serving; returns the bound port.
+  result<std::uint16_t> start();
+  // Stops accepting, closes subscriptions and waits for handlers to finish.
+  void stop();
+
+  struct impl;
+
+ private:
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace nf::gateway
