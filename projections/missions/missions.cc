@@ -3,6 +3,8 @@
 
 #include <cstdio>
 
+#include <google/protobuf/util/time_util.h>
+
 #include "core/event/codec.h"
 
 namespace nf::missions {
@@ -66,7 +68,12 @@ result<void> missions_projection::apply(const bus::message& m, ::nf::projection:
     if (!doc.contains("artifacts")) doc["artifacts"] = json::object();
     doc["updatedAt"] = std::max(doc.value("updatedAt", std::int64_t{0}), env.occurred_at());
     doc["promptedAt"] = env.occurred_at();
-    NF_TRY(w.put(created_key(env.occurred_at(), mid), ""));
+    // Newest first means by the mission's createdAt; the append time breaks nothing if it is absent.
+    std::int64_t created_ms = env.occurred_at();
+    google::protobuf::Timestamp ts;
+    if (google::protobuf::util::TimeUtil::FromString(payload.value("createdAt", ""), &ts))
+      created_ms = google::protobuf::util::TimeUtil::TimestampToMilliseconds(ts);
+    NF_TRY(w.put(created_key(created_ms, mid), ""));
     return w.put(key, doc.dump());
   }
 
