@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "tests/support/http_client.h"
 #include "tests/support/support.h"
 
 namespace {
@@ -154,9 +155,11 @@ TEST_F(Cli, ForeignDataDirIsRefused) {
 
 TEST_F(Cli, ServeOwnsTheStoreReadersWorkBesideItAndSigtermExitsCleanly) {
   ASSERT_EQ(produce("k", kPrompt).exit_code, 0);
-  t::child server({t::nexus_forge_binary(), "serve", "--config", config_});
+  t::child server({t::nexus_forge_binary(), "serve", "--config", config_, "--listen", "127.0.0.1:0"});
   std::string line;
   ASSERT_TRUE(server.read_line(line, 30s)) << server.stderr_text();
+  EXPECT_EQ(line.rfind("listening on http://127.0.0.1:", 0), 0u) << line;
+  ASSERT_TRUE(server.read_line(line, 30s));
   EXPECT_NE(line.find("serving"), std::string::npos) << line;
   auto second = produce("k", kPrompt);
   EXPECT_NE(second.exit_code, 0);
@@ -190,10 +193,20 @@ TEST_F(Cli, KafkaModeThroughTheMockClusterCommand) {
   EXPECT_EQ(std::count(c.out.begin(), c.out.end(), '\n'), 3) << c.out;
   EXPECT_NE(c.out.find("\"originatingSpec\":\"https://spec/1\""), std::string::npos);
   // serve runs its actors on Kafka and stops cleanly.
-  t::child server({t::nexus_forge_binary(), "serve", "--config", config_}, env);
+  t::child server({t::nexus_forge_binary(), "serve", "--config", config_, "--listen", "127.0.0.1:0"}, env);
   std::string line;
   ASSERT_TRUE(server.read_line(line, 30s)) << server.stderr_text();
+  const int port = std::stoi(line.substr(line.rfind(':') + 1));
+  ASSERT_TRUE(server.read_line(line, 30s));
   EXPECT_NE(line.find("serving on the kafka bus at " + bootstrap), std::string::npos) << line;
+  // The gateway works on Kafka too: a mission goes in, mission_control accepts it, the read model shows it.
+  t::http_client http("127.0.0.1", port);
+  auto posted = http.post("/missions", R"({"id":"01900000-0000-7000-8000-0000000000aa","objective":"on kafka","priority":"P0","originatingSpec":"https://s"})");
+  ASSERT_EQ(posted.status, 202) << posted.body;
+  EXPECT_TRUE(t::wait_until([&] {
+    auto doc = json::parse(http.get("/missions/01900000-0000-7000-8000-0000000000aa").body, nullptr, false);
+    return doc.is_object() && doc.value("status", "") == "accepted";
+  }, 30s));
   server.signal(SIGTERM);
   EXPECT_EQ(server.wait(30s), 0) << server.stderr_text();
   auto l = nf({"topics", "list", "--config", config_, "--json"}, env);
