@@ -15,6 +15,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <nlohmann/json.hpp>
 
+#include "apps/nexus-forge/client_commands.h"
 #include "core/actor/actor.h"
 #include "core/bus/factory.h"
 #include "core/bus/kafka.h"
@@ -435,6 +436,50 @@ int main(int argc, char** argv) {
   mock->add_option("--topic", mock_topics, "create NAME[:PARTITIONS] (repeatable)");
   mock->add_flag("--json", as_json, "machine-readable JSON output");
 
+  nf::cli::mission_create_args mc;
+  auto* mission = app.add_subcommand("mission", "work with missions through a running server");
+  mission->require_subcommand(1);
+  auto* mcreate = mission->add_subcommand("create", "POST a MissionPrompt to /missions");
+  mcreate->add_option("--server", mc.server, "server URL")->capture_default_str();
+  mcreate->add_option("--objective", mc.objective, "what the mission must achieve")->required();
+  mcreate->add_option("--priority", mc.priority, "P0, P1 or P2")->required();
+  mcreate->add_option("--spec", mc.spec, "originating specification URI")->required();
+  mcreate->add_option("--id", mc.id, "mission UUID (default: generated); re-sending the same id is idempotent");
+  mcreate->add_option("--created-at", mc.created_at, "RFC 3339 time (default: now)");
+  mcreate->add_flag("--json", mc.json, "machine-readable JSON output");
+
+  nf::cli::query_args qa;
+  auto* query = app.add_subcommand("query", "query read models through a running server");
+  query->require_subcommand(1);
+  auto* qmissions = query->add_subcommand("missions", "list missions, newest first (or one with --id)");
+  qmissions->add_option("--server", qa.server, "server URL")->capture_default_str();
+  qmissions->add_option("--status", qa.status, "prompted, accepted, in_progress, validated or failed");
+  qmissions->add_option("--priority", qa.priority, "P0, P1 or P2");
+  qmissions->add_option("--limit", qa.limit, "page size (1..500)")->capture_default_str();
+  qmissions->add_option("--cursor", qa.cursor, "continue after a previous page");
+  qmissions->add_option("--id", qa.id, "show one mission");
+  qmissions->add_flag("--json", qa.json, "machine-readable JSON output");
+
+  nf::cli::subscribe_args sa;
+  auto* sub = app.add_subcommand("subscribe", "stream events of topics matching patterns, e.g. 'mission.*'");
+  sub->add_option("patterns", sa.patterns, "topic names or patterns")->required();
+  sub->add_option("--server", sa.server, "read through a server's /subscribe (SSE)");
+  sub->add_option("--config,-c", config_path, "read the bus directly (read-only) when no --server is given")->capture_default_str();
+  sub->add_option("--from", sa.from, "earliest, latest or a position id printed by --json")->capture_default_str();
+  sub->add_option("--type", sa.type, "only events of this type");
+  sub->add_option("--tenant", sa.tenant, "only events of this tenant");
+  sub->add_option("--count,-n", sa.count, "exit after this many events");
+  sub->add_flag("--json", sa.json, R"(print {"id":POSITION,"event":{...}} per line)");
+
+  nf::cli::replay_args ra;
+  auto* replay = app.add_subcommand("replay", "print the events of topics in time order (read-only; works beside a server)");
+  replay->add_option("--config,-c", config_path, "configuration file (JSON)")->capture_default_str();
+  replay->add_option("--topic,-t", ra.topic, "topic name or pattern")->required();
+  replay->add_option("--from", ra.from, "first offset or RFC 3339 time (default: the beginning)");
+  replay->add_option("--to", ra.to, "stop before this offset or RFC 3339 time (default: the end)");
+  replay->add_flag("--json", ra.json, "one JSON object per line");
+  replay->add_flag("--quiet,-q", ra.quiet, "no progress on stderr");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -459,6 +504,18 @@ int main(int argc, char** argv) {
       return cmd_consume(ca);
     }
     if (*mock) return cmd_kafka_mock(mock_config, brokers, mock_topics, as_json);
+    if (*mcreate) return nf::cli::mission_create(mc);
+    if (*qmissions) return nf::cli::query_missions(qa);
+    if (*sub) {
+      sa.config = config_path;
+      return nf::cli::subscribe(sa);
+    }
+    if (*replay) {
+      ra.config = config_path;
+      auto cfg = load_config(config_path);
+      if (!cfg) return fail(cfg.error());
+      return nf::cli::replay(ra, *cfg);
+    }
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << "\n";
     return 1;

@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <fstream>
+#include <sstream>
 #include <map>
 #include <random>
 #include <set>
@@ -320,7 +321,9 @@ TEST_F(Gateway, TenThousandMalformedBodiesGet4xxAndNoCrash) {
     auto r = http_->post(targets[which], body);
     ++by_status[r.status];
     const bool valid_json = !json::parse(body, nullptr, false).is_discarded();
-    if (!valid_json) EXPECT_TRUE(r.status >= 400 && r.status < 500) << r.status << " for " << body.substr(0, 80);
+    if (!valid_json) {
+      EXPECT_TRUE(r.status >= 400 && r.status < 500) << r.status << " for " << body.substr(0, 80);
+    }
     EXPECT_TRUE(r.status > 0 && r.status < 500) << r.status << " " << r.body;
   }
   std::string summary;
@@ -349,6 +352,73 @@ TEST_F(Gateway, SigkillLosesNoAcceptedMission) {
   auto c = prompt(100);
   c["priority"] = "P0";
   EXPECT_EQ(post("/missions", c).status, 409);
+}
+
+TEST_F(Gateway, CliCreatesQueriesSubscribesAndReplays) {
+  const std::string url = "http://127.0.0.1:" + std::to_string(srv_->port());
+  auto run = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), t::nexus_forge_binary());
+    return t::run(args);
+  };
+  auto created = run({"mission", "create", "--server", url, "--objective", "from the cli", "--priority", "P1", "--spec",
+                      "https://spec/cli", "--json"});
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  const std::string id = json::parse(created.out)["id"];
+  auto listed = run({"query", "missions", "--server", url, "--json"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_EQ(json::parse(listed.out)["items"][0]["id"], id);
+  auto one = run({"query", "missions", "--server", url, "--id", id, "--json"});
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  EXPECT_EQ(json::parse(one.out)["objective"], "from the cli");
+  auto bad = run({"mission", "create", "--server", url, "--objective", "x", "--priority", "P9", "--spec", "https://s"});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("field priority"), std::string::npos) << bad.err;
+  auto unreachable = run({"query", "missions", "--server", "http://127.0.0.1:1"});
+  EXPECT_NE(unreachable.exit_code, 0);
+  EXPECT_NE(unreachable.err.find("cannot reach"), std::string::npos) << unreachable.err;
+  wait_status(id, "accepted");
+
+  auto via_server = run({"subscribe", "mission.*", "--server", url, "--from", "earliest", "--count", "2", "--json"});
+  ASSERT_EQ(via_server.exit_code, 0) << via_server.err;
+  std::istringstream lines(via_server.out);
+  std::string line;
+  std::set<std::string> types;
+  std::string last_token;
+  while (std::getline(lines, line)) {
+    auto j = json::parse(line);
+    types.insert(j["event"]["type"].get<std::string>());
+    last_token = j["id"];
+  }
+  EXPECT_EQ(types, (std::set<std::string>{"mission.prompted", "mission.accepted"}));
+  ASSERT_EQ(post("/missions", prompt(70)).status, 202);
+  auto after = run({"subscribe", "mission.prompts", "--server", url, "--from", last_token, "--count", "1"});
+  ASSERT_EQ(after.exit_code, 0) << after.err;
+  EXPECT_EQ(json::parse(after.out)["payload"]["id"], uuid(70)) << "resuming from a position gives the next event only";
+
+  auto direct = run({"subscribe", "mission.prompts", "--config", config_, "--from", "earliest", "--count", "1"});
+  ASSERT_EQ(direct.exit_code, 0) << direct.err;
+  EXPECT_EQ(json::parse(direct.out)["payload"]["id"], id);
+
+  auto replayed = run({"replay", "--config", config_, "--topic", "mission.*", "--json"});
+  ASSERT_EQ(replayed.exit_code, 0) << replayed.err;
+  std::vector<std::string> order;
+  std::int64_t last_ts = 0;
+  std::istringstream rl(replayed.out);
+  while (std::getline(rl, line)) {
+    auto j = json::parse(line);
+    order.push_back(j["type"]);
+    EXPECT_GE(j["timestamp"].get<std::int64_t>(), last_ts) << "replay is in time order";
+    last_ts = j["timestamp"];
+  }
+  ASSERT_GE(order.size(), 2u);
+  EXPECT_EQ(order[0], "mission.prompted");
+  EXPECT_NE(replayed.err.find("100%"), std::string::npos) << replayed.err;
+  auto none = run({"replay", "--config", config_, "--topic", "mission.*", "--from", "2999-01-01T00:00:00Z", "--json"});
+  ASSERT_EQ(none.exit_code, 0) << none.err;
+  EXPECT_TRUE(none.out.empty());
+  auto bad_from = run({"replay", "--config", config_, "--topic", "mission.*", "--from", "last week"});
+  EXPECT_NE(bad_from.exit_code, 0);
+  EXPECT_NE(bad_from.err.find("RFC 3339"), std::string::npos);
 }
 
 }  // namespace
