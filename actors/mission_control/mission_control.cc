@@ -1,6 +1,8 @@
 // mission_control: decide/evolve and the actor shell around them.
 #include "actors/mission_control/mission_control.h"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "core/event/codec.h"
@@ -26,7 +28,10 @@ std::vector<transition> decide(const state& s, const input& in) {
         auto it = s.missions.find(ev.mission_id);
         if constexpr (std::is_same_v<T, prompted>) {
           if (it != s.missions.end()) return {};  // a replayed prompt: already accepted
-          return {{"mission.accepted", ev.mission_id, "accepted", "prompted", ev.priority}};
+          std::vector<transition> out{{"mission.accepted", ev.mission_id, "accepted", "prompted", ev.priority}};
+          if (s.early_artifacts.count(ev.mission_id))
+            out.push_back({"mission.started", ev.mission_id, "in_progress", "accepted", ev.priority});
+          return out;
         } else if constexpr (std::is_same_v<T, artifact_recorded>) {
           if (it == s.missions.end() || it->second.status != "accepted") return {};
           return {{"mission.started", ev.mission_id, "in_progress", "accepted", it->second.priority}};
@@ -48,10 +53,20 @@ state evolve(state s, const input& in) {
       [&](const auto& ev) {
         using T = std::decay_t<decltype(ev)>;
         if constexpr (std::is_same_v<T, prompted>) {
-          if (!s.missions.count(ev.mission_id)) s.missions[ev.mission_id] = mission_state{"accepted", ev.priority, {}};
+          if (s.missions.count(ev.mission_id)) return;
+          auto& m = s.missions[ev.mission_id] = mission_state{"accepted", ev.priority, {}};
+          if (auto early = s.early_artifacts.find(ev.mission_id); early != s.early_artifacts.end()) {
+            for (const auto& a : early->second) m.latest.try_emplace(a, "");
+            m.status = "in_progress";
+            s.early_artifacts.erase(early);
+          }
         } else if constexpr (std::is_same_v<T, artifact_recorded>) {
           auto it = s.missions.find(ev.mission_id);
-          if (it == s.missions.end()) return;
+          if (it == s.missions.end()) {
+            auto& early = s.early_artifacts[ev.mission_id];
+            if (std::find(early.begin(), early.end(), ev.artifact_id) == early.end()) early.push_back(ev.artifact_id);
+            return;
+          }
           it->second.latest.try_emplace(ev.artifact_id, "");
           if (it->second.status == "accepted") it->second.status = "in_progress";
         } else {

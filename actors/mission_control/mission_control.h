@@ -28,6 +28,8 @@ struct mission_state {
 
 struct state {
   std::map<std::string, mission_state> missions;
+  // Artifacts read before their mission's prompt (partitions are read independently).
+  std::map<std::string, std::vector<std::string>> early_artifacts;
 };
 
 struct prompted {

@@ -356,12 +356,17 @@ struct runtime::impl {
     return ok();
   }
 
-  // Feeds the actor every input below its group's committed positions, without handling them.
+  // Feeds the actor every input below its group's committed positions, without handling them,
+  // merged across partitions by timestamp: the order in which they were first handled.
   result<void> recover(cell& c) {
     if (!c.a->wants_recovery()) return ok();
     NF_TRY_ASSIGN(auto topics, bus.list_topics());
-    std::vector<std::pair<topic_partition, offset>> assign;
-    std::map<topic_partition, std::int64_t> until;
+    struct source {
+      std::unique_ptr<bus::consumer> reader;
+      std::int64_t next, until;
+      std::deque<bus::message> buf;
+    };
+    std::vector<source> sources;
     const auto subs = c.a->subscriptions();
     for (const auto& t : topics) {
       if (!bus::subscribed_by(subs, t.name.get())) continue;
@@ -371,28 +376,32 @@ struct runtime::impl {
         if (!committed) continue;
         NF_TRY_ASSIGN(auto begin, bus.begin_offset(tp));
         if (committed->get() <= begin.get()) continue;
-        assign.emplace_back(tp, begin);
-        until[tp] = committed->get();
+        NF_TRY_ASSIGN(auto reader, bus.make_consumer(bus::consumer_options{}));
+        NF_TRY(reader->assign({{tp, begin}}));
+        sources.push_back(source{std::move(reader), begin.get(), committed->get(), {}});
       }
     }
-    if (assign.empty()) return ok();
-    NF_TRY_ASSIGN(auto reader, bus.make_consumer(bus::consumer_options{}));
-    NF_TRY(reader->assign(assign));
     std::uint64_t n = 0;
-    while (!until.empty()) {
-      NF_TRY_ASSIGN(auto msgs, reader->poll(std::chrono::milliseconds(1000), 4096));
-      for (const auto& m : msgs) {
-        const topic_partition tp{m.topic, m.partition};
-        auto it = until.find(tp);
-        if (it == until.end() || m.off.get() >= it->second) continue;
-        c.a->recover(m);
-        ++n;
-        if (m.off.get() + 1 >= it->second) until.erase(it);
+    for (;;) {
+      source* best = nullptr;
+      for (auto& s : sources) {
+        while (s.buf.empty() && s.next < s.until) {
+          NF_TRY_ASSIGN(auto msgs, s.reader->poll(std::chrono::milliseconds(1000),
+                                                  static_cast<std::size_t>(std::min<std::int64_t>(1024, s.until - s.next))));
+          for (auto& m : msgs)
+            if (m.off.get() >= s.next && m.off.get() < s.until) s.buf.push_back(std::move(m));
+          if (!s.buf.empty()) s.next = s.buf.back().off.get() + 1;
+        }
+        if (!s.buf.empty() && (!best || s.buf.front().timestamp_ms < best->buf.front().timestamp_ms)) best = &s;
       }
+      if (!best) break;
+      c.a->recover(best->buf.front());
+      best->buf.pop_front();
+      ++n;
     }
     std::lock_guard lk(c.mu);
     c.stats.recovered = n;
-    log->info("actor {} recovered its state from {} inputs", c.name, n);
+    if (n) log->info("actor {} recovered its state from {} inputs", c.name, n);
     return ok();
   }
 

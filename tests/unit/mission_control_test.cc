@@ -68,4 +68,14 @@ TEST(MissionControl, UnknownMissionsAndArtifactsAreIgnored) {
   EXPECT_EQ(types(decide(s, artifact_recorded{"m1", "a"})), std::vector<std::string>{"mission.started"});
 }
 
+TEST(MissionControl, AnArtifactReadBeforeItsPromptStillStartsTheMission) {
+  machine m;
+  m.feed(artifact_recorded{"m1", "a1"});
+  EXPECT_TRUE(m.emitted.empty());
+  m.feed(prompted{"m1", "P1"});
+  EXPECT_EQ(m.emitted, (std::vector<std::string>{"mission.accepted:m1", "mission.started:m1"}));
+  m.feed(validation_reported{"m1", "a1", "pass"});
+  EXPECT_EQ(m.s.missions["m1"].status, "validated");
+}
+
 }  // namespace
