@@ -593,6 +593,9 @@ class pump : public std::enable_shared_from_this<pump> {
           });
           if (!drained) {
             lk.unlock();
+            metrics::registry::global()
+                .get_counter("nf_gateway_slow_subscriber_closes_total", "Subscriptions closed because the client fell behind")
+                .inc();
             close("slow subscriber: " + std::to_string(queued_) + " events waited more than " +
                   std::to_string(gw_.opts.slow_subscriber_timeout.count()) + " ms; reconnect with the last id to resume");
             return;
@@ -682,6 +685,8 @@ class sse_session : public std::enable_shared_from_this<sse_session> {
             net::post(self->stream_.get_executor(), [self, reason] {
               self->enqueue("event: error\ndata: " + json{{"reason", reason}}.dump() + "\n\n", 0);
               self->closing_ = true;
+              // What is queued gets this long to reach the client; then the connection is dropped.
+              self->stream_.expires_after(std::max<std::chrono::milliseconds>(std::chrono::seconds(5), self->gw_.opts.slow_subscriber_timeout));
             });
         },
         [](const delivered& d) { return "id: " + d.token + "\ndata: " + d.json + "\n\n"; });
@@ -700,7 +705,7 @@ class sse_session : public std::enable_shared_from_this<sse_session> {
       return;
     }
     writing_ = true;
-    net::async_write(stream_.socket(), net::buffer(out_.front()), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+    net::async_write(stream_, net::buffer(out_.front()), [self = shared_from_this()](beast::error_code ec, std::size_t) {
       self->writing_ = false;
       const auto n = self->counts_.front();
       self->out_.pop_front();

@@ -118,6 +118,8 @@ int cmd_serve(const std::string& config_path, const std::string& listen, bool as
   go.listen = cfg->http.listen;
   go.max_body_bytes = static_cast<std::size_t>(cfg->http.max_body_bytes);
   go.region = cfg->region;
+  go.subscriber_buffer = static_cast<std::size_t>(cfg->http.subscriber_buffer);
+  go.slow_subscriber_timeout = std::chrono::milliseconds(cfg->http.slow_subscriber_timeout_ms);
   nf::gateway::gateway gw(**bus, **store, missions, missions_feed, go);
   auto port = gw.start();
   if (!port) return fail(port.error());

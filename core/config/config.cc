@@ -95,10 +95,14 @@ void parse_into(const json& root, config& c) {
   r.get("region", c.region);
   r.get("log_level", c.log_level);
   if (auto* h = r.find("http")) {
-    reader hr(*h, "http", {"listen", "max_body_bytes"});
+    reader hr(*h, "http", {"listen", "max_body_bytes", "subscriber_buffer", "slow_subscriber_timeout_ms"});
     hr.get("listen", c.http.listen);
     hr.get("max_body_bytes", c.http.max_body_bytes);
     positive(c.http.max_body_bytes, "http.max_body_bytes");
+    hr.get("subscriber_buffer", c.http.subscriber_buffer);
+    positive(c.http.subscriber_buffer, "http.subscriber_buffer");
+    hr.get("slow_subscriber_timeout_ms", c.http.slow_subscriber_timeout_ms);
+    positive(c.http.slow_subscriber_timeout_ms, "http.slow_subscriber_timeout_ms");
   }
   if (auto* b = r.find("bus")) {
     reader br(*b, "bus", {"kind", "max_event_bytes", "default_partitions", "embedded", "kafka"});

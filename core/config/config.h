@@ -52,6 +52,8 @@ struct actor_settings {
 struct http_settings {
   std::string listen = "127.0.0.1:7070";
   std::int64_t max_body_bytes = 1 << 20;
+  std::int64_t subscriber_buffer = 1024;          // events queued per SSE/WebSocket subscriber
+  std::int64_t slow_subscriber_timeout_ms = 10'000;  // a full buffer this long closes the stream
 };
 
 struct config {

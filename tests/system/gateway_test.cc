@@ -354,6 +354,54 @@ TEST_F(Gateway, SigkillLosesNoAcceptedMission) {
   EXPECT_EQ(post("/missions", c).status, 409);
 }
 
+TEST(GatewaySlowSubscriber, IsClosedWithAReasonWithoutHoldingBackOthersAndResumesWithoutGaps) {
+  t::temp_dir dir;
+  const auto config = (dir.path() / "nf.json").string();
+  std::ofstream(config) << R"({"data_dir":")" << (dir.path() / "data").string()
+                        << R"(","bus":{"embedded":{"durability":"async"}},"http":{"subscriber_buffer":16,"slow_subscriber_timeout_ms":300}})";
+  server srv(config);
+  t::http_client http("127.0.0.1", srv.port());
+  // About 12 MB of prompts: more than the kernel buffers a stalled client can absorb.
+  constexpr int kMissions = 200;
+  for (int i = 0; i < kMissions; ++i) {
+    auto b = prompt(1000 + i);
+    b["objective"] = std::string(60'000, 'a' + static_cast<char>(i % 26));
+    ASSERT_EQ(http.post("/missions", b.dump()).status, 202);
+  }
+  t::sse_stream slow("127.0.0.1", srv.port(), "/subscribe?topics=mission.prompts&from=earliest");
+  ASSERT_EQ(slow.status(), 200);
+  // Another subscriber reads everything while the slow one does not read at all.
+  t::sse_stream fast("127.0.0.1", srv.port(), "/subscribe?topics=mission.prompts&from=earliest");
+  int fast_seen = 0;
+  while (fast_seen < kMissions && fast.next(10s)) ++fast_seen;
+  EXPECT_EQ(fast_seen, kMissions);
+  ASSERT_TRUE(t::wait_until([&] {
+    return http.get("/metrics").body.find("nf_gateway_slow_subscriber_closes_total 1") != std::string::npos;
+  }, 30s)) << "the stalled subscriber was never closed";
+  // The slow client now reads what was buffered, then the reason, then the end of the stream.
+  std::vector<std::string> ids;
+  std::string last_id, reason;
+  while (auto ev = slow.next(10s)) {
+    if (ev->event == "error") {
+      reason = json::parse(ev->data)["reason"];
+      continue;
+    }
+    ids.push_back(json::parse(ev->data)["payload"]["id"]);
+    last_id = ev->id;
+  }
+  EXPECT_NE(reason.find("slow subscriber"), std::string::npos) << reason;
+  EXPECT_LT(ids.size(), static_cast<std::size_t>(kMissions));
+  ASSERT_FALSE(last_id.empty());
+  t::sse_stream resumed("127.0.0.1", srv.port(), "/subscribe?topics=mission.prompts", last_id);
+  while (ids.size() < static_cast<std::size_t>(kMissions)) {
+    auto ev = resumed.next(10s);
+    ASSERT_TRUE(ev) << "after " << ids.size();
+    ids.push_back(json::parse(ev->data)["payload"]["id"]);
+  }
+  std::set<std::string> unique(ids.begin(), ids.end());
+  EXPECT_EQ(unique.size(), static_cast<std::size_t>(kMissions)) << "no gap and no duplicate across the forced reconnect";
+}
+
 TEST_F(Gateway, CliCreatesQueriesSubscribesAndReplays) {
   const std::string url = "http://127.0.0.1:" + std::to_string(srv_->port());
   auto run = [&](std::vector<std::string> args) {
