@@ -39,6 +39,11 @@ class ratio_reporter : public benchmark::ConsoleReporter {
         if (name.rfind(measured, 0) != 0) continue;
         const std::string args = name.substr(measured.size());
         auto b = rates_.find(baseline + args);
+        if (b == rates_.end()) {
+          // A multi-threaded run compares with the single-threaded baseline.
+          const auto th = args.find("/threads:");
+          if (th != std::string::npos) b = rates_.find(baseline + args.substr(0, th));
+        }
         if (b == rates_.end() || b->second <= 0) continue;
         const double ratio = rate / b->second;
         auto t = targets_.find(measured);

@@ -10,6 +10,7 @@
 #include <map>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -163,6 +164,7 @@ struct gateway::impl {
   std::map<std::string, std::pair<std::string, json>> pending;  // id -> (body hash, answer) not yet in the projection
 
   metrics::gauge* subscribers_gauge;
+  render_cache renders;
 
   impl(bus::event_bus& b, projection::store& s, missions::missions_projection& p, projection::feed& f, gateway_options o)
       : bus(b), store(s), proj(p), feed(f), opts(std::move(o)), clk(opts.clock ? opts.clock : &system_clock::instance()),
@@ -171,12 +173,19 @@ struct gateway::impl {
   }
 
   void observe(const std::string& route, const std::string& method, unsigned status, double seconds) {
+    // The registry lookup builds label maps; remember the handles per thread.
+    thread_local std::unordered_map<std::string, std::pair<metrics::counter*, metrics::histogram*>> handles;
+    const std::string key = route + ' ' + method + ' ' + std::to_string(status);
+    auto it = handles.find(key);
+    if (it == handles.end()) it = handles.emplace(key, lookup(route, method, status)).first;
+    it->second.first->inc();
+    it->second.second->observe(seconds);
+  }
+  static std::pair<metrics::counter*, metrics::histogram*> lookup(const std::string& route, const std::string& method, unsigned status) {
     auto& reg = metrics::registry::global();
-    reg.get_counter("nf_http_requests_total", "HTTP requests by route, method and status",
-                    {{"route", route}, {"method", method}, {"status", std::to_string(status)}})
-        .inc();
-    reg.get_histogram("nf_http_request_duration_seconds", "HTTP request latency by route", {{"route", route}, {"method", method}})
-        .observe(seconds);
+    return {&reg.get_counter("nf_http_requests_total", "HTTP requests by route, method and status",
+                    {{"route", route}, {"method", method}, {"status", std::to_string(status)}}),
+            &reg.get_histogram("nf_http_request_duration_seconds", "HTTP request latency by route", {{"route", route}, {"method", method}})};
   }
 
   // ---- appends ----
@@ -561,7 +570,8 @@ class pump : public std::enable_shared_from_this<pump> {
   pump(gateway::impl& gw, std::unique_ptr<subscription> sub) : gw_(gw), sub_(std::move(sub)) {}
 
   // `deliver` queues a frame on the session; it runs on the reader thread.
-  void start(std::function<void(std::string)> deliver, std::function<void(std::string reason)> close, frame_fn frame) {
+  // `deliver(frames, events)` queues frames on the session; it runs on the reader thread.
+  void start(std::function<void(std::string, std::size_t)> deliver, std::function<void(std::string reason)> close, frame_fn frame) {
     gw_.sub_started();
     std::thread([self = shared_from_this(), deliver = std::move(deliver), close = std::move(close), frame = std::move(frame)] {
       self->run(deliver, close, frame);
@@ -583,7 +593,8 @@ class pump : public std::enable_shared_from_this<pump> {
   }
 
  private:
-  void run(const std::function<void(std::string)>& deliver, const std::function<void(std::string)>& close, const frame_fn& frame) {
+  void run(const std::function<void(std::string, std::size_t)>& deliver, const std::function<void(std::string)>& close,
+           const frame_fn& frame) {
     while (!stopped_ && !gw_.stopping) {
       {
         std::unique_lock lk(mu_);
@@ -614,7 +625,18 @@ class pump : public std::enable_shared_from_this<pump> {
         std::lock_guard lk(mu_);
         queued_ += batch->size();
       }
-      for (const auto& d : *batch) deliver(frame(d));
+      // One write per batch, not per event: the frames of a poll travel together.
+      std::string frames;
+      std::size_t n = 0;
+      for (std::size_t i = 0; i < batch->size(); ++i) {
+        frames += frame((*batch)[i]);
+        ++n;
+        if (i + 1 == batch->size() || frames.size() > 256 * 1024) {
+          deliver(std::move(frames), n);
+          frames.clear();
+          n = 0;
+        }
+      }
     }
   }
 
@@ -656,7 +678,7 @@ class sse_session : public std::enable_shared_from_this<sse_session> {
     std::string from = q("from").value_or("latest");
     if (auto last = req["Last-Event-ID"]; !last.empty()) from = std::string(last);
     auto params = subscription_params(q("topics").value_or(""), from, q("type"), q("tenant"));
-    result<std::unique_ptr<subscription>> sub = params ? subscription::open(gw_.bus, *params) : result<std::unique_ptr<subscription>>(params.error());
+    result<std::unique_ptr<subscription>> sub = params ? subscription::open(gw_.bus, *params, &gw_.renders) : result<std::unique_ptr<subscription>>(params.error());
     if (!sub) {
       auto res = std::make_shared<response>(error_response(http::status::bad_request, "invalid_subscription", sub.error().message, req));
       res->keep_alive(false);
@@ -677,8 +699,9 @@ class sse_session : public std::enable_shared_from_this<sse_session> {
     pump_ = std::make_shared<pump>(gw_, std::move(*sub));
     std::weak_ptr<sse_session> weak = shared_from_this();
     pump_->start(
-        [weak](std::string frame) {
-          if (auto self = weak.lock()) net::post(self->stream_.get_executor(), [self, f = std::move(frame)]() mutable { self->enqueue(std::move(f), 1); });
+        [weak](std::string frames, std::size_t n) {
+          if (auto self = weak.lock())
+            net::post(self->stream_.get_executor(), [self, f = std::move(frames), n]() mutable { self->enqueue(std::move(f), n); });
         },
         [weak](std::string reason) {
           if (auto self = weak.lock())
@@ -689,7 +712,7 @@ class sse_session : public std::enable_shared_from_this<sse_session> {
               self->stream_.expires_after(std::max<std::chrono::milliseconds>(std::chrono::seconds(5), self->gw_.opts.slow_subscriber_timeout));
             });
         },
-        [](const delivered& d) { return "id: " + d.token + "\ndata: " + d.json + "\n\n"; });
+        [](const delivered& d) { return "id: " + d.token + "\ndata: " + *d.json + "\n\n"; });
   }
 
  private:
@@ -782,19 +805,28 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
       auto params = shape_ok ? subscription_params(csv, from, type, tenant)
                              : result<subscription_request>(errc::invalid_argument,
                                                             R"(expected {"subscribe":["mission.*"],"from":"earliest|latest|<id>"})");
-      auto sub = params ? subscription::open(self->gw_.bus, *params) : result<std::unique_ptr<subscription>>(params.error());
+      auto sub = params ? subscription::open(self->gw_.bus, *params, &self->gw_.renders) : result<std::unique_ptr<subscription>>(params.error());
       if (!sub) return self->close_with(websocket::close_code::policy_error, sub.error().message);
       self->enqueue(json{{"subscribed", j["subscribe"]}}.dump(), 0);
       self->pump_ = std::make_shared<pump>(self->gw_, std::move(*sub));
       std::weak_ptr<ws_session> weak = self;
       self->pump_->start(
-          [weak](std::string frame) {
-            if (auto s = weak.lock()) net::post(s->ws_.get_executor(), [s, f = std::move(frame)]() mutable { s->enqueue(std::move(f), 1); });
+          [weak](std::string frames, std::size_t n) {
+            // Frames arrive newline-separated; each WebSocket message carries one event.
+            if (auto s = weak.lock())
+              net::post(s->ws_.get_executor(), [s, f = std::move(frames), n]() mutable {
+                std::size_t start = 0;
+                for (std::size_t i = 0; i < n; ++i) {
+                  const auto end = f.find('\n', start);
+                  s->enqueue(f.substr(start, end - start), 1);
+                  start = end + 1;
+                }
+              });
           },
           [weak](std::string reason) {
             if (auto s = weak.lock()) net::post(s->ws_.get_executor(), [s, reason] { s->close_with(websocket::close_code::try_again_later, reason); });
           },
-          [](const delivered& d) { return R"({"id":")" + d.token + R"(","event":)" + d.json + "}"; });
+          [](const delivered& d) { return R"({"id":")" + d.token + R"(","event":)" + *d.json + "}\n"; });
       self->read_subscribe();
     });
   }
@@ -884,6 +916,20 @@ class http_session : public std::enable_shared_from_this<http_session> {
       std::make_shared<sse_session>(std::move(stream_), gw_)->start(req);
       return;
     }
+    if (req.method() != http::verb::post) {
+      // Reads never block on the bus: answer on the I/O thread and skip two thread hops.
+      const auto start = std::chrono::steady_clock::now();
+      std::string route;
+      response res;
+      try {
+        res = gw_.handle(req, route);
+      } catch (const std::exception& e) {
+        res = error_response(http::status::internal_server_error, "internal", e.what(), req);
+      }
+      gw_.observe(route, std::string(http::to_string(req.method())), res.result_int(),
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      return write(std::move(res));
+    }
     net::post(*gw_.workers, [self = shared_from_this(), req = std::move(req)]() mutable {
       const auto start = std::chrono::steady_clock::now();
       std::string route;
@@ -922,7 +968,11 @@ class http_session : public std::enable_shared_from_this<http_session> {
 void do_accept(gateway::impl& gw) {
   gw.acceptor->async_accept(net::make_strand(gw.ioc), [&gw](beast::error_code ec, tcp::socket socket) {
     if (gw.stopping) return;
-    if (!ec) std::make_shared<http_session>(std::move(socket), gw)->run();
+    if (!ec) {
+      beast::error_code opt_ec;
+      socket.set_option(tcp::no_delay(true), opt_ec);  // responses are single writes; do not wait for ACKs
+      std::make_shared<http_session>(std::move(socket), gw)->run();
+    }
     do_accept(gw);
   });
 }

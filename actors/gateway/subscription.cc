@@ -80,8 +80,37 @@ result<std::vector<std::string>> parse_patterns(const std::string& csv) {
   return out;
 }
 
-result<std::unique_ptr<subscription>> subscription::open(bus::event_bus& bus, const subscription_request& req) {
-  std::unique_ptr<subscription> s(new subscription(bus, req));
+namespace {
+std::shared_ptr<const std::string> render_json(const bus::message& m) {
+  auto j = event::to_json(m);
+  nlohmann::json body = j ? std::move(*j)
+                          : nlohmann::json{{"topic", m.topic.get()}, {"partition", m.partition.get()}, {"offset", m.off.get()},
+                                           {"error", j.error().message}};
+  return std::make_shared<const std::string>(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+}  // namespace
+
+std::shared_ptr<const std::string> render_cache::render(const bus::message& m) {
+  std::string key = m.topic.get() + '\0' + std::to_string(m.partition.get()) + '\0' + std::to_string(m.off.get());
+  {
+    std::lock_guard lk(mu_);
+    if (auto it = map_.find(key); it != map_.end()) return it->second;
+  }
+  auto rendered = render_json(m);
+  std::lock_guard lk(mu_);
+  auto [it, inserted] = map_.emplace(key, rendered);
+  if (inserted) {
+    order_.push_back(std::move(key));
+    if (order_.size() > capacity_) {
+      map_.erase(order_.front());
+      order_.pop_front();
+    }
+  }
+  return it->second;
+}
+
+result<std::unique_ptr<subscription>> subscription::open(bus::event_bus& bus, const subscription_request& req, render_cache* cache) {
+  std::unique_ptr<subscription> s(new subscription(bus, req, cache));
   if (req.from != "earliest" && req.from != "latest") {
     NF_TRY_ASSIGN(auto p, decode_token(req.from));
     s->from_token_ = std::move(p);
@@ -140,11 +169,7 @@ result<std::vector<delivered>> subscription::next(std::chrono::milliseconds time
       const auto* t = m.find_header(event::kTenantHeader);
       if (!t || *t != *req_.tenant) continue;
     }
-    auto j = event::to_json(m);
-    nlohmann::json body = j ? std::move(*j)
-                            : nlohmann::json{{"topic", m.topic.get()}, {"partition", m.partition.get()}, {"offset", m.off.get()},
-                                             {"error", j.error().message}};
-    out.push_back({encode_token(pos_), body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
+    out.push_back({encode_token(pos_), cache_ ? cache_->render(m) : render_json(m)});
   }
   return out;
 }

@@ -5,6 +5,9 @@
 #pragma once
 
 #include <atomic>
+#include <deque>
+#include <mutex>
+#include <unordered_map>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -33,13 +36,27 @@ result<std::vector<std::string>> parse_patterns(const std::string& csv);
 
 struct delivered {
   std::string token;                     // position after this event
-  std::string json;                      // the event rendered as JSON
+  std::shared_ptr<const std::string> json;  // the event rendered as JSON (shared between subscribers)
+};
+
+// Renders each event to JSON once for all subscribers that read it at about the same time.
+class render_cache {
+ public:
+  explicit render_cache(std::size_t capacity = 65'536) : capacity_(capacity) {}
+  std::shared_ptr<const std::string> render(const bus::message& m);
+
+ private:
+  std::mutex mu_;
+  std::size_t capacity_;
+  std::unordered_map<std::string, std::shared_ptr<const std::string>> map_;
+  std::deque<std::string> order_;
 };
 
 // Reads the matching topics in order from the requested position. Not thread-safe: one owner.
 class subscription {
  public:
-  static result<std::unique_ptr<subscription>> open(bus::event_bus& bus, const subscription_request& req);
+  static result<std::unique_ptr<subscription>> open(bus::event_bus& bus, const subscription_request& req,
+                                                    render_cache* cache = nullptr);
 
   // Up to `max` events, waiting up to `timeout`. Picks up topics created after subscribing.
   result<std::vector<delivered>> next(std::chrono::milliseconds timeout, std::size_t max);
@@ -47,11 +64,13 @@ class subscription {
   const positions& position() const { return pos_; }
 
  private:
-  subscription(bus::event_bus& bus, subscription_request req) : bus_(bus), req_(std::move(req)) {}
+  subscription(bus::event_bus& bus, subscription_request req, render_cache* cache)
+      : bus_(bus), req_(std::move(req)), cache_(cache) {}
   result<void> refresh_topics(bool initial);
 
   bus::event_bus& bus_;
   subscription_request req_;
+  render_cache* cache_;
   std::unique_ptr<bus::consumer> consumer_;
   positions pos_;
   std::optional<positions> from_token_;

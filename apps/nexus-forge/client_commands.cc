@@ -243,7 +243,7 @@ int subscribe(const subscribe_args& a) {
     auto batch = (*sub)->next(std::chrono::milliseconds(500), 512);
     if (!batch) return fail(batch.error().message);
     for (const auto& d : *batch) {
-      print_event(d.token, d.json, a.json);
+      print_event(d.token, *d.json, a.json);
       if (a.count && ++printed >= *a.count) return 0;
     }
   }

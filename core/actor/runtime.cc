@@ -69,6 +69,7 @@ struct cell {
   actor_stats stats;
 
   metrics::gauge* depth = nullptr;
+  metrics::gauge* lag = nullptr;            // events after the committed positions, as of the last commit
   metrics::counter* handled_total = nullptr;
   metrics::counter* failed = nullptr;
   metrics::counter* dead = nullptr;
@@ -164,8 +165,18 @@ struct runtime::impl {
       log->error("actor {}: commit failed: {}", c.name, describe(r.error()));
       return;
     }
-    std::lock_guard lk(c.mu);
-    for (const auto& [tp, off] : pos) c.committed_pos[tp] = off.get();
+    std::map<topic_partition, std::int64_t> committed;
+    {
+      std::lock_guard lk(c.mu);
+      for (const auto& [tp, off] : pos) c.committed_pos[tp] = off.get();
+      committed = c.committed_pos;
+    }
+    std::int64_t lag = 0;
+    for (const auto& [tp, off] : committed) {
+      auto end = bus.end_offset(tp);
+      if (end) lag += std::max<std::int64_t>(0, end->get() - off);
+    }
+    c.lag->set(static_cast<double>(lag));
   }
 
   // With c.mu held.
@@ -484,6 +495,8 @@ void runtime::add(std::shared_ptr<actor> a, const config::actor_settings& settin
   auto& reg = metrics::registry::global();
   const metrics::labels l{{"actor", c->name}};
   c->depth = &reg.get_gauge("nf_actor_mailbox_depth", "Messages waiting in an actor's mailbox", l);
+  c->lag = &reg.get_gauge("nf_consumer_lag_events", "Events after a consumer group's committed positions, as of its last commit",
+                          {{"group", "actor." + c->name}});
   c->handled_total = &reg.get_counter("nf_actor_handled_total", "Messages handled by an actor", l);
   c->failed = &reg.get_counter("nf_actor_failures_total", "Handler failures of an actor", l);
   c->dead = &reg.get_counter("nf_actor_dead_lettered_total", "Events an actor sent to platform.deadletter", l);

@@ -231,7 +231,8 @@ TEST_F(Gateway, HealthReadinessAndPrometheusMetrics) {
   EXPECT_NE(m.headers["Content-Type"].find("text/plain"), std::string::npos);
   for (const char* series : {"nf_bus_appended_events_total{topic=\"mission.prompts\"}", "nf_http_requests_total{",
                              "nf_http_request_duration_seconds_bucket{", "nf_actor_mailbox_depth{actor=\"mission_control\"}",
-                             "nf_projection_lag_events{projection=\"missions\"}"})
+                             "nf_projection_lag_events{projection=\"missions\"}", "nf_consumer_lag_events{group=\"actor.mission_control\"}",
+                             "nf_gateway_subscribers"})
     EXPECT_NE(m.body.find(series), std::string::npos) << series;
 }
 
