@@ -332,12 +332,16 @@ struct gateway::impl {
   }
 
   response get_mission(const std::string& id, const request& req) {
-    auto m = view.get(id);
+    auto m = view.get_public(id);
     if (!m) return error_response(http::status::internal_server_error, "internal", m.error().message, req);
     if (!*m) return error_response(http::status::not_found, "not_found", "unknown mission '" + id + "'", req);
-    json doc = std::move(**m);
-    doc.erase("bodySha256");
-    return json_response(http::status::ok, doc, req);
+    response res{http::status::ok, req.version()};
+    res.set(http::field::content_type, "application/json");
+    res.set(http::field::server, "nexus-forge");
+    res.keep_alive(req.keep_alive());
+    res.body() = std::move(**m);
+    res.prepare_payload();
+    return res;
   }
 
   response list_missions(const target& t, const request& req) {

@@ -26,6 +26,16 @@ result<json> load(::nf::projection::state_writer& w, const std::string& key) {
   return j;
 }
 
+// Stores the full document under m/<id> and, once the prompt is known, the public form (what
+// GET /missions/{id} returns) under v/<id>, so reads need no JSON work.
+result<void> save_mission(::nf::projection::state_writer& w, const std::string& key, const json& doc) {
+  NF_TRY(w.put(key, doc.dump()));
+  if (!doc.contains("prompt")) return ok();
+  json pub = doc;
+  pub.erase("bodySha256");
+  return w.put("v/" + key.substr(2), pub.dump());
+}
+
 const std::map<std::string, std::string>& lifecycle_status() {
   static const std::map<std::string, std::string> m{{"mission.accepted", "accepted"},
                                                      {"mission.started", "in_progress"},
@@ -74,7 +84,7 @@ result<void> missions_projection::apply(const bus::message& m, ::nf::projection:
     if (google::protobuf::util::TimeUtil::FromString(payload.value("createdAt", ""), &ts))
       created_ms = google::protobuf::util::TimeUtil::TimestampToMilliseconds(ts);
     NF_TRY(w.put(created_key(created_ms, mid), ""));
-    return w.put(key, doc.dump());
+    return save_mission(w, key, doc);
   }
 
   if (auto st = lifecycle_status().find(type); st != lifecycle_status().end()) {
@@ -90,7 +100,7 @@ result<void> missions_projection::apply(const bus::message& m, ::nf::projection:
     doc["history"].push_back({{"status", st->second}, {"at", env.occurred_at()}, {"eventId", event_id}});
     doc["updatedAt"] = std::max(doc.value("updatedAt", std::int64_t{0}), env.occurred_at());
     if (!doc.contains("artifacts")) doc["artifacts"] = json::object();
-    return w.put(key, doc.dump());
+    return save_mission(w, key, doc);
   }
 
   if (type == "mission.artifact_recorded") {
@@ -109,7 +119,7 @@ result<void> missions_projection::apply(const bus::message& m, ::nf::projection:
     a["position"] = position;
     doc["updatedAt"] = std::max(doc.value("updatedAt", std::int64_t{0}), env.occurred_at());
     NF_TRY(w.put("a/" + mid + "/" + aid, ""));
-    return w.put(key, doc.dump());
+    return save_mission(w, key, doc);
   }
 
   if (type == "mission.validation_reported") {
@@ -124,7 +134,7 @@ result<void> missions_projection::apply(const bus::message& m, ::nf::projection:
     a["latestValidation"] = payload;
     a["latestValidation"]["position"] = position;
     doc["updatedAt"] = std::max(doc.value("updatedAt", std::int64_t{0}), env.occurred_at());
-    return w.put(key, doc.dump());
+    return save_mission(w, key, doc);
   }
 
   if (type == "agent.spawned" || type == "agent.escalated" || type == "agent.retired") {
@@ -141,6 +151,11 @@ result<void> missions_projection::apply(const bus::message& m, ::nf::projection:
     return w.put(key, doc.dump());
   }
   return ok();  // other event types on these topics are not part of this read model
+}
+
+result<std::optional<std::string>> missions_view::get_public(const std::string& mission_id) const {
+  NF_TRY_ASSIGN(auto r, store_.reader(proj_));
+  return r->get("v/" + mission_id);
 }
 
 result<std::optional<json>> missions_view::get(const std::string& mission_id) const {

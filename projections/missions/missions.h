@@ -1,7 +1,8 @@
 // The missions read model: one JSON document per mission (contract fields, status, artifacts
 // with their latest validation, status history) and the live agents, folded from mission.*.
 //
-// Keys: m/<mission id> -> mission document; c/<inverted createdAt>/<id> -> "" (newest first);
+// Keys: m/<mission id> -> mission document; v/<mission id> -> its public JSON (once prompted);
+// c/<inverted createdAt>/<id> -> "" (newest first);
 // g/<agent id> -> agent document. Lifecycle events are applied once per event id, so duplicates
 // from actor restarts leave no trace.
 #pragma once
@@ -45,6 +46,8 @@ class missions_view {
  public:
   missions_view(::nf::projection::store& store, const missions_projection& proj) : store_(store), proj_(proj) {}
   result<std::optional<nlohmann::json>> get(const std::string& mission_id) const;
+  // The mission as GET /missions/{id} shows it, already serialised.
+  result<std::optional<std::string>> get_public(const std::string& mission_id) const;
   result<mission_page> list(const mission_filter& f) const;
   result<std::vector<nlohmann::json>> live_agents() const;
 
