@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/gateway/contracts.h"
+#include "core/base/hex.h"
 #include "actors/gateway/subscription.h"
 #include "core/event/codec.h"
 #include "core/log/log.h"
@@ -45,13 +46,7 @@ std::string sha256_hex(const std::string& s) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
   EVP_Digest(s.data(), s.size(), md, &n, EVP_sha256(), nullptr);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < n; ++i) {
-    out.push_back(hex[md[i] >> 4]);
-    out.push_back(hex[md[i] & 0xf]);
-  }
-  return out;
+  return to_hex(std::string_view(reinterpret_cast<const char*>(md), n));
 }
 
 std::string url_decode(std::string_view s) {
@@ -377,25 +372,11 @@ struct gateway::impl {
   }
 
   // A cursor is the last index key of the previous page, hex-encoded.
-  static std::string cursor_encode(const std::string& key) {
-    std::string hex;
-    static const char* digits = "0123456789abcdef";
-    for (unsigned char c : key) {
-      hex.push_back(digits[c >> 4]);
-      hex.push_back(digits[c & 0xf]);
-    }
-    return hex;
-  }
+  static std::string cursor_encode(const std::string& key) { return to_hex(key); }
   static std::string cursor_decode(const std::string& hex) {
-    if (hex.size() % 2 || hex.size() > 1024) return {};
-    std::string out;
-    for (std::size_t i = 0; i < hex.size(); i += 2) {
-      auto v = [](char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1; };
-      const int hi = v(hex[i]), lo = v(hex[i + 1]);
-      if (hi < 0 || lo < 0) return {};
-      out.push_back(static_cast<char>(hi << 4 | lo));
-    }
-    return out.rfind("c/", 0) == 0 ? out : std::string();
+    if (hex.size() > 1024) return {};
+    auto out = from_hex(hex);
+    return out && out->rfind("c/", 0) == 0 ? *out : std::string();
   }
 
   response get_agents(const request& req) {

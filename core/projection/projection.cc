@@ -17,6 +17,7 @@
 
 #include <unordered_map>
 
+#include "core/base/hex.h"
 #include "core/log/log.h"
 #include "core/metrics/metrics.h"
 #include "core/store/status.h"
@@ -335,13 +336,7 @@ class store_impl final : public store {
     EVP_DigestFinal_ex(ctx, md, &n);
     EVP_MD_CTX_free(ctx);
     if (!res) return std::move(res).error();
-    static const char* hex = "0123456789abcdef";
-    std::string out;
-    for (unsigned int i = 0; i < n; ++i) {
-      out.push_back(hex[md[i] >> 4]);
-      out.push_back(hex[md[i] & 0xf]);
-    }
-    return out;
+    return to_hex(std::string_view(reinterpret_cast<const char*>(md), n));
   }
 
   result<std::uint64_t> rebuild(projection& p, bus::event_bus& bus,
