@@ -1,0 +1,54 @@
+// The evidence ledger read model: an RFC 6962 Merkle tree folded from evidence.ledger.
+//
+// In: evidence.ledger (one partition, so every replay builds the same tree):
+//   evidence.leaf_appended  payload {"index", "eventId", "data" (base64 of the leaf bytes),
+//                                    "missionId"?, "artifactId"?}
+// Keys: l/<index> -> leaf JSON; n/<level><index> -> 32-byte node hash of a perfect subtree;
+// e/<event id> -> index (each event is one leaf at most); s/size -> tree size.
+// Leaves must arrive with consecutive indices; a gap or a repeat of an index with other bytes
+// is an error that stops the projection (a corrupted log is reported, never repaired).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/merkle/merkle.h"
+#include "core/projection/projection.h"
+
+namespace nf::ledger {
+
+inline constexpr const char* kLedgerTopic = "evidence.ledger";
+inline constexpr const char* kLeafAppended = "evidence.leaf_appended";
+
+class ledger_projection final : public projection::projection {
+ public:
+  std::string name() const override { return "ledger"; }
+  std::vector<std::string> topics() const override { return {kLedgerTopic}; }
+  result<void> apply(const bus::message& m, ::nf::projection::state_writer& w) override;
+};
+
+struct entry {
+  std::uint64_t index = 0;
+  std::string data;          // the leaf bytes
+  merkle::hash leaf_hash{};
+  std::string event_id;
+};
+
+// Proofs and entries from a consistent snapshot of the store.
+class ledger_view {
+ public:
+  ledger_view(::nf::projection::store& store, const ledger_projection& proj) : store_(store), proj_(proj) {}
+  result<std::uint64_t> size() const;
+  result<merkle::hash> root(std::uint64_t size) const;
+  result<entry> get(std::uint64_t index) const;
+  result<std::optional<std::uint64_t>> index_of_event(const std::string& event_id) const;
+  result<std::vector<merkle::hash>> inclusion(std::uint64_t index, std::uint64_t size) const;
+  result<std::vector<merkle::hash>> consistency(std::uint64_t first, std::uint64_t second) const;
+
+ private:
+  ::nf::projection::store& store_;
+  const ledger_projection& proj_;
+};
+
+}  // namespace nf::ledger

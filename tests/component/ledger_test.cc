@@ -1,0 +1,147 @@
+// The ledger projection on the embedded bus: the tree it folds matches an in-memory RFC 6962
+// tree, its proofs verify, replays are harmless, gaps and tampering are reported.
+#include <openssl/evp.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <rocksdb/db.h>
+
+#include "core/bus/embedded.h"
+#include "core/event/codec.h"
+#include "projections/ledger/ledger.h"
+#include "tests/support/support.h"
+
+namespace {
+
+using namespace nf;
+using nlohmann::json;
+
+std::string b64(const std::string& in) {
+  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(in.data()),
+                                static_cast<int>(in.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+class Ledger : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    bus::embedded_options o;
+    o.path = (dir_.path() / "bus").string();
+    o.sync = false;
+    o.retention_check_ms = 0;
+    bus_ = std::move(bus::open_embedded(o).value());
+    ASSERT_TRUE(bus_->create_topic(topic_name{ledger::kLedgerTopic}, {1, -1, -1}));
+    store_ = std::move(projection::store::open({(dir_.path() / "store").string(), false}).value());
+  }
+
+  void append_leaf(std::uint64_t index, const std::string& data, const std::string& event_id) {
+    event::new_event e;
+    e.type = ledger::kLeafAppended;
+    e.key = "ledger";
+    e.payload_json = json{{"index", index}, {"data", b64(data)}, {"eventId", event_id}}.dump();
+    e.occurred_at = 1;
+    auto rec = event::to_record(event::build(e).value());
+    ASSERT_TRUE(bus_->append(topic_name{ledger::kLedgerTopic}, std::span<const bus::record>(&rec, 1)));
+  }
+
+  test::temp_dir dir_;
+  std::unique_ptr<bus::embedded_bus> bus_;
+  std::unique_ptr<projection::store> store_;
+  ledger::ledger_projection proj_;
+};
+
+TEST_F(Ledger, FoldedTreeMatchesTheReferenceAndProofsVerify) {
+  merkle::memory_tree ref;
+  for (int i = 0; i < 1000; ++i) {
+    const std::string data = "event-bytes-" + std::to_string(i);
+    append_leaf(static_cast<std::uint64_t>(i), data, "ev-" + std::to_string(i));
+    ref.append(data);
+  }
+  projection::runner run(*store_, proj_, *bus_, {128});
+  ASSERT_TRUE(run.catch_up());
+  ledger::ledger_view view(*store_, proj_);
+  ASSERT_EQ(*view.size(), 1000u);
+  for (std::uint64_t n : {1u, 2u, 3u, 500u, 513u, 1000u}) {
+    const auto root = *view.root(n);
+    EXPECT_EQ(root, *merkle::root(ref, n)) << n;
+    const std::uint64_t i = n / 3;
+    EXPECT_TRUE(merkle::verify_inclusion(merkle::leaf_hash("event-bytes-" + std::to_string(i)), i, n, *view.inclusion(i, n), root));
+    EXPECT_TRUE(merkle::verify_consistency(n / 2 + 1, n, *view.root(n / 2 + 1), root, *view.consistency(n / 2 + 1, n)));
+  }
+  EXPECT_EQ(view.get(7)->data, "event-bytes-7");
+  EXPECT_EQ(*view.index_of_event("ev-42"), std::optional<std::uint64_t>{42});
+  EXPECT_EQ(view.root(1001).error().code, errc::invalid_argument);
+  EXPECT_EQ(view.get(5000).error().code, errc::not_found);
+}
+
+TEST_F(Ledger, ReplayedLeavesAreHarmlessAndGapsOrChangedBytesAreReported) {
+  append_leaf(0, "a", "e0");
+  append_leaf(1, "b", "e1");
+  append_leaf(1, "b", "e1");  // the same leaf again: a replay
+  projection::runner run(*store_, proj_, *bus_, {16});
+  ASSERT_TRUE(run.catch_up());
+  ledger::ledger_view view(*store_, proj_);
+  EXPECT_EQ(*view.size(), 2u);
+  append_leaf(1, "different", "e1x");
+  auto r = run.catch_up();
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("leaf 1 differs"), std::string::npos) << r.error().message;
+}
+
+TEST_F(Ledger, AGapStopsTheProjectionWithThePosition) {
+  append_leaf(0, "a", "e0");
+  append_leaf(2, "c", "e2");
+  projection::runner run(*store_, proj_, *bus_, {16});
+  auto r = run.catch_up();
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("leaves a gap after tree size 1"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("evidence.ledger@1"), std::string::npos);
+}
+
+TEST_F(Ledger, ATamperedLeafIsReportedWithItsIndex) {
+  for (int i = 0; i < 8; ++i) append_leaf(static_cast<std::uint64_t>(i), "leaf" + std::to_string(i), "e" + std::to_string(i));
+  {
+    projection::runner run(*store_, proj_, *bus_, {50});
+    ASSERT_TRUE(run.catch_up());
+  }
+  store_.reset();
+  {
+    // Rewrite leaf 3's bytes behind the store's back.
+    std::vector<std::string> names;
+    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), (dir_.path() / "store").string(), &names).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+    for (const auto& n : names) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> hs;
+    rocksdb::DB* db = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), (dir_.path() / "store").string(), cfs, &hs, &db).ok());
+    rocksdb::ColumnFamilyHandle* ledger_cf = nullptr;
+    for (auto* h : hs)
+      if (h->GetName() == "p.ledger.0") ledger_cf = h;
+    ASSERT_NE(ledger_cf, nullptr);
+    std::string key = "l/" + std::string(7, '\0') + std::string(1, '\3');
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), ledger_cf, key, json{{"index", 3}, {"data", b64("forged")}, {"eventId", "e3"}}.dump()).ok());
+    for (auto* h : hs) (void)db->DestroyColumnFamilyHandle(h);
+    delete db;
+  }
+  store_ = std::move(projection::store::open({(dir_.path() / "store").string(), false}).value());
+  ASSERT_TRUE(store_->attach(proj_));
+  ledger::ledger_view view(*store_, proj_);
+  auto e = view.get(3);
+  ASSERT_FALSE(e);
+  EXPECT_EQ(e.error().code, errc::corruption);
+  EXPECT_NE(e.error().message.find("leaf 3"), std::string::npos) << e.error().message;
+  EXPECT_TRUE(view.get(2));
+}
+
+TEST_F(Ledger, RebuildEqualsLive) {
+  for (int i = 0; i < 300; ++i) append_leaf(static_cast<std::uint64_t>(i), "x" + std::to_string(i), "e" + std::to_string(i));
+  projection::runner run(*store_, proj_, *bus_, {50});
+  ASSERT_TRUE(run.catch_up());
+  const auto live = *store_->digest(proj_);
+  ASSERT_TRUE(store_->rebuild(proj_, *bus_));
+  EXPECT_EQ(*store_->digest(proj_), live);
+}
+
+}  // namespace
