@@ -180,11 +180,15 @@ TEST_F(ActorRuntime, PoisonEventGoesToDeadLetterAfterMaxFailuresAndActorMovesOn)
   s.backoff_initial_ms = 10;
   rt.add(a, s);
   ASSERT_TRUE(rt.start());
+  // Advance exactly one backoff at a time (10 ms, then 20 ms): a larger step could also fire the
+  // next restart's timer inside the same advance().
   for (int restart = 1; restart <= 2; ++restart) {
     ASSERT_TRUE(test::wait_until([&] { return clk.pending() == 1; })) << restart;
-    clk.advance(10s);
+    clk.advance(std::chrono::milliseconds(10 << (restart - 1)));
   }
-  ASSERT_TRUE(test::wait_until([&] { return rt.stats("echo").handled == 5 && rt.stats("echo").dead_lettered == 1; }));
+  ASSERT_TRUE(test::wait_until([&] { return rt.stats("echo").handled == 5 && rt.stats("echo").dead_lettered == 1; }))
+      << "handled " << rt.stats("echo").handled << ", dead-lettered " << rt.stats("echo").dead_lettered << ", restarts "
+      << rt.stats("echo").restarts << ", pending timers " << clk.pending();
   rt.stop();
   EXPECT_EQ(a->attempts["k2"], 3);
   auto dead = read_topic(actor::kDeadLetterTopic, 1);
