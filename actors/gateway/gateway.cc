@@ -694,7 +694,7 @@ class sse_session : public std::enable_shared_from_this<sse_session> {
               self->enqueue("event: error\ndata: " + json{{"reason", reason}}.dump() + "\n\n", 0);
               self->closing_ = true;
               // What is queued gets this long to reach the client; then the connection is dropped.
-              self->stream_.expires_after(std::max<std::chrono::milliseconds>(std::chrono::seconds(5), self->gw_.opts.slow_subscriber_timeout));
+              self->stream_.expires_after(std::max<std::chrono::milliseconds>(std::chrono::seconds(30), self->gw_.opts.slow_subscriber_timeout));
             });
         },
         [](const delivered& d) { return "id: " + d.token + "\ndata: " + *d.json + "\n\n"; });
