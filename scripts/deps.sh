@@ -8,7 +8,7 @@ PACKAGES=(
   libboost-dev libboost-program-options-dev libcli11-dev
   libspdlog-dev nlohmann-json3-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  kcat python3-kafka curl
+  kcat python3-kafka curl openssl
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
