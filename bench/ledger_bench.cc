@@ -10,10 +10,10 @@
 #include <random>
 
 #include <benchmark/benchmark.h>
-#include <nlohmann/json.hpp>
 
 #include "bench/ratio_reporter.h"
 #include "core/event/codec.h"
+#include "ledger.pb.h"
 #include "core/log/log.h"
 #include "core/merkle/tree_head.h"
 #include "projections/ledger/ledger.h"
@@ -54,24 +54,18 @@ void BM_MemoryAppendHashes(benchmark::State& st) {
   st.SetItemsProcessed(static_cast<std::int64_t>(2 * n));
 }
 
-std::string b64(const std::string& in) {
-  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(in.data()),
-                                static_cast<int>(in.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
-
+// A leaf event as the evidence actor writes it (typed payload, no JSON on this path).
 bus::message leaf_message(std::uint64_t index) {
-  event::new_event e;
-  e.type = ledger::kLeafAppended;
-  e.key = "ledger";
-  e.payload_json = nlohmann::json{{"index", index}, {"data", b64(std::string(64, static_cast<char>('a' + index % 26)) + std::to_string(index))},
-                                  {"eventId", "ev-" + std::to_string(index)}}
-                       .dump();
-  e.occurred_at = 1;
-  auto rec = event::to_record(event::build(e).value());
-  return bus::message{topic_name{ledger::kLedgerTopic}, partition_id{0}, offset{static_cast<std::int64_t>(index)}, 1, rec.key, rec.value, {}};
+  events::LedgerLeaf leaf;
+  leaf.set_index(index);
+  leaf.set_data(std::string(64, static_cast<char>('a' + index % 26)) + std::to_string(index));
+  leaf.set_event_id("ev-" + std::to_string(index));
+  events::Envelope env;
+  env.set_type(ledger::kLeafAppended);
+  env.set_key("ledger");
+  env.mutable_payload()->PackFrom(leaf);
+  return bus::message{topic_name{ledger::kLedgerTopic}, partition_id{0}, offset{static_cast<std::int64_t>(index)}, 1, "ledger",
+                      env.SerializeAsString(), {}};
 }
 
 struct durable {

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "deadletter.pb.h"
+#include "ledger.pb.h"
 #include "missions.pb.h"
 
 namespace nf::event {
@@ -27,6 +28,7 @@ const std::map<std::string, std::string, std::less<>>& registry() {
       {"agent.escalated", events::AgentLifecycleEvent::descriptor()->full_name()},
       {"agent.retired", events::AgentLifecycleEvent::descriptor()->full_name()},
       {"platform.dead_lettered", events::DeadLetter::descriptor()->full_name()},
+      {"evidence.leaf_appended", events::LedgerLeaf::descriptor()->full_name()},
   };
   return r;
 }

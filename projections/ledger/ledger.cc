@@ -1,16 +1,11 @@
 // Ledger projection: appends leaves and the perfect-subtree nodes they complete.
 #include "projections/ledger/ledger.h"
 
-#include <openssl/evp.h>
-
-#include <nlohmann/json.hpp>
-
 #include "core/event/codec.h"
+#include "ledger.pb.h"
 
 namespace nf::ledger {
 namespace {
-
-using json = nlohmann::json;
 
 std::string be64(std::uint64_t v) {
   std::string s;
@@ -27,19 +22,6 @@ result<merkle::hash> as_hash(const std::optional<std::string>& v, const std::str
   merkle::hash h;
   std::copy(v->begin(), v->end(), h.begin());
   return h;
-}
-
-std::optional<std::string> base64_decode(const std::string& in) {
-  if (in.size() % 4) return std::nullopt;
-  std::string out(in.size() / 4 * 3, '\0');
-  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(in.data()),
-                                static_cast<int>(in.size()));
-  if (n < 0) return std::nullopt;
-  std::size_t pad = 0;
-  if (!in.empty() && in.back() == '=') ++pad;
-  if (in.size() > 1 && in[in.size() - 2] == '=') ++pad;
-  out.resize(static_cast<std::size_t>(n) - pad);
-  return out;
 }
 
 // Node reads through the batch being written (apply) or a snapshot (queries).
@@ -80,40 +62,33 @@ result<std::uint64_t> read_size(const std::optional<std::string>& v) {
 result<void> ledger_projection::apply(const bus::message& m, ::nf::projection::state_writer& w) {
   NF_TRY_ASSIGN(auto env, event::from_message(m));
   if (env.type() != kLeafAppended) return ok();
-  NF_TRY_ASSIGN(auto p, event::payload_json(env));
   const auto where = "evidence.ledger@" + std::to_string(m.off.get());
-  if (!p.contains("index") || !p["index"].is_number_unsigned() || !p.contains("data") || !p["data"].is_string())
-    return error{errc::corruption, where + ": leaf event without index and data"};
-  const auto index = p["index"].get<std::uint64_t>();
-  auto data = base64_decode(p["data"].get<std::string>());
-  if (!data) return error{errc::corruption, where + ": leaf data is not base64"};
-  const std::string event_id = p.value("eventId", "");
+  events::LedgerLeaf leaf;
+  if (!env.payload().UnpackTo(&leaf)) return error{errc::corruption, where + ": leaf event does not carry a LedgerLeaf"};
+  const auto index = leaf.index();
   NF_TRY_ASSIGN(auto size_raw, w.get("s/size"));
   NF_TRY_ASSIGN(auto size, read_size(size_raw));
   if (index < size) {
     // A replayed leaf: it must be the very same bytes.
     NF_TRY_ASSIGN(auto existing, w.get(leaf_key(index)));
     if (!existing) return error{errc::corruption, where + ": leaf " + std::to_string(index) + " is missing from the store"};
-    auto j = json::parse(*existing, nullptr, false);
-    if (j.is_discarded() || j.value("data", "") != p["data"].get<std::string>())
+    events::LedgerLeaf stored;
+    if (!stored.ParseFromString(*existing) || stored.data() != leaf.data())
       return error{errc::corruption, where + ": leaf " + std::to_string(index) + " differs from the one already in the tree"};
     return ok();
   }
   if (index != size)
     return error{errc::corruption, where + ": leaf index " + std::to_string(index) + " leaves a gap after tree size " + std::to_string(size)};
-  if (!event_id.empty()) {
-    NF_TRY_ASSIGN(auto seen, w.get("e/" + event_id));
-    if (seen) return error{errc::corruption, where + ": event " + event_id + " is already leaf " + *seen};
+  if (!leaf.event_id().empty()) {
+    NF_TRY_ASSIGN(auto seen, w.get("e/" + leaf.event_id()));
+    if (seen) return error{errc::corruption, where + ": event " + leaf.event_id() + " is already leaf " + *seen};
   }
   writer_nodes nodes(w);
-  NF_TRY_ASSIGN(auto completed, merkle::append_nodes(nodes, index, merkle::leaf_hash(*data)));
+  NF_TRY_ASSIGN(auto completed, merkle::append_nodes(nodes, index, merkle::leaf_hash(leaf.data())));
   for (const auto& [level, i, h] : completed)
     NF_TRY(w.put(node_key(level, i), std::string_view(reinterpret_cast<const char*>(h.data()), h.size())));
-  json leaf{{"index", index}, {"data", p["data"]}, {"eventId", event_id}};
-  if (p.contains("missionId")) leaf["missionId"] = p["missionId"];
-  if (p.contains("artifactId")) leaf["artifactId"] = p["artifactId"];
-  NF_TRY(w.put(leaf_key(index), leaf.dump()));
-  if (!event_id.empty()) NF_TRY(w.put("e/" + event_id, std::to_string(index)));
+  NF_TRY(w.put(leaf_key(index), leaf.SerializeAsString()));
+  if (!leaf.event_id().empty()) NF_TRY(w.put("e/" + leaf.event_id(), std::to_string(index)));
   return w.put("s/size", be64(index + 1));
 }
 
@@ -136,11 +111,9 @@ result<entry> ledger_view::get(std::uint64_t index) const {
   NF_TRY_ASSIGN(auto r, store_.reader(proj_));
   NF_TRY_ASSIGN(auto v, r->get(leaf_key(index)));
   if (!v) return error{errc::not_found, "no leaf at index " + std::to_string(index)};
-  auto j = json::parse(*v, nullptr, false);
-  if (j.is_discarded()) return error{errc::corruption, "leaf " + std::to_string(index) + " is damaged"};
-  auto data = base64_decode(j.value("data", ""));
-  if (!data) return error{errc::corruption, "leaf " + std::to_string(index) + " is damaged"};
-  entry e{index, *data, merkle::leaf_hash(*data), j.value("eventId", "")};
+  events::LedgerLeaf leaf;
+  if (!leaf.ParseFromString(*v)) return error{errc::corruption, "leaf " + std::to_string(index) + " is damaged"};
+  entry e{index, leaf.data(), merkle::leaf_hash(leaf.data()), leaf.event_id()};
   NF_TRY_ASSIGN(auto stored, r->get(node_key(0, index)));
   NF_TRY_ASSIGN(auto stored_hash, as_hash(stored, "leaf hash " + std::to_string(index)));
   if (stored_hash != e.leaf_hash) return error{errc::corruption, "leaf " + std::to_string(index) + " does not match its stored hash"};

@@ -1,9 +1,8 @@
 // The evidence ledger read model: an RFC 6962 Merkle tree folded from evidence.ledger.
 //
 // In: evidence.ledger (one partition, so every replay builds the same tree):
-//   evidence.leaf_appended  payload {"index", "eventId", "data" (base64 of the leaf bytes),
-//                                    "missionId"?, "artifactId"?}
-// Keys: l/<index> -> leaf JSON; n/<level><index> -> 32-byte node hash of a perfect subtree;
+//   evidence.leaf_appended  payload LedgerLeaf {index, data, eventId, missionId, artifactId}
+// Keys: l/<index> -> the LedgerLeaf bytes; n/<level><index> -> 32-byte node hash of a perfect subtree;
 // e/<event id> -> index (each event is one leaf at most); s/size -> tree size.
 // Leaves must arrive with consecutive indices; a gap or a repeat of an index with other bytes
 // is an error that stops the projection (a corrupted log is reported, never repaired).

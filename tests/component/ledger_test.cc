@@ -8,6 +8,7 @@
 
 #include "core/bus/embedded.h"
 #include "core/event/codec.h"
+#include "ledger.pb.h"
 #include "projections/ledger/ledger.h"
 #include "tests/support/support.h"
 
@@ -121,7 +122,11 @@ TEST_F(Ledger, ATamperedLeafIsReportedWithItsIndex) {
       if (h->GetName() == "p.ledger.0") ledger_cf = h;
     ASSERT_NE(ledger_cf, nullptr);
     std::string key = "l/" + std::string(7, '\0') + std::string(1, '\3');
-    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), ledger_cf, key, json{{"index", 3}, {"data", b64("forged")}, {"eventId", "e3"}}.dump()).ok());
+    events::LedgerLeaf forged;
+    forged.set_index(3);
+    forged.set_data("forged");
+    forged.set_event_id("e3");
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), ledger_cf, key, forged.SerializeAsString()).ok());
     for (auto* h : hs) (void)db->DestroyColumnFamilyHandle(h);
     delete db;
   }
@@ -131,7 +136,7 @@ TEST_F(Ledger, ATamperedLeafIsReportedWithItsIndex) {
   auto e = view.get(3);
   ASSERT_FALSE(e);
   EXPECT_EQ(e.error().code, errc::corruption);
-  EXPECT_NE(e.error().message.find("leaf 3"), std::string::npos) << e.error().message;
+  EXPECT_NE(e.error().message.find("leaf 3 does not match its stored hash"), std::string::npos) << e.error().message;
   EXPECT_TRUE(view.get(2));
 }
 

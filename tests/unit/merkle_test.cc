@@ -67,7 +67,9 @@ TEST(Merkle, InclusionProofsMatchTheReferenceAndVerify) {
     for (std::uint64_t i = 0; i < n; ++i) {
       auto proof = *inclusion_proof(t, i, n);
       EXPECT_TRUE(verify_inclusion(leaf_hash(v.leaves[i]), i, n, proof, v.roots[n])) << i << "/" << n;
-      if (n > 1) EXPECT_FALSE(verify_inclusion(leaf_hash(v.leaves[i]), (i + 1) % n, n, proof, v.roots[n])) << "wrong index";
+      if (n > 1) {
+        EXPECT_FALSE(verify_inclusion(leaf_hash(v.leaves[i]), (i + 1) % n, n, proof, v.roots[n])) << "wrong index";
+      }
       if (!proof.empty()) {
         proof[0][0] ^= 1;
         EXPECT_FALSE(verify_inclusion(leaf_hash(v.leaves[i]), i, n, proof, v.roots[n]));
@@ -83,7 +85,9 @@ TEST(Merkle, ConsistencyProofsVerifyAgainstReferenceRootsForEveryPair) {
     for (std::uint64_t n = m; n <= 8; ++n) {
       auto proof = *consistency_proof(t, m, n);
       EXPECT_TRUE(verify_consistency(m, n, v.roots[m], v.roots[n], proof)) << m << "->" << n;
-      if (m < n) EXPECT_FALSE(verify_consistency(m, n, v.roots[m == 1 ? 2 : m - 1], v.roots[n], proof)) << m << "->" << n;
+      if (m < n) {
+        EXPECT_FALSE(verify_consistency(m, n, v.roots[m == 1 ? 2 : m - 1], v.roots[n], proof)) << m << "->" << n;
+      }
       if (!proof.empty()) {
         proof.back()[5] ^= 0x80;
         EXPECT_FALSE(verify_consistency(m, n, v.roots[m], v.roots[n], proof)) << m << "->" << n;
