@@ -72,6 +72,7 @@ struct durable {
   fs::path dir;
   std::unique_ptr<projection::store> store;
   ledger::ledger_projection proj;
+  ledger::node_cache cache;
   std::unique_ptr<merkle::signer> sign;
   std::uint64_t size = 0;
 
@@ -127,7 +128,7 @@ void BM_Proof(benchmark::State& st) {
   auto& d = durable::get();
   const auto target = static_cast<std::uint64_t>(st.range(0));
   if (d.size < target) d.append(target - d.size);
-  ledger::ledger_view view(*d.store, d.proj);
+  ledger::ledger_view view(*d.store, d.proj, &d.cache);
   std::mt19937_64 rng(9);
   std::vector<double> us;
   for (auto _ : st) {

@@ -39,15 +39,23 @@ class writer_nodes final : public merkle::node_source {
 
 class reader_nodes final : public merkle::node_source {
  public:
-  explicit reader_nodes(::nf::projection::state_reader& r) : r_(r) {}
+  reader_nodes(::nf::projection::state_reader& r, node_cache* cache) : r_(r), cache_(cache) {}
   result<merkle::hash> node(int level, std::uint64_t index) override {
+    const bool cacheable = cache_ && level >= node_cache::kMinLevel;
+    if (cacheable)
+      if (auto h = cache_->find(level, index)) return *h;
     NF_TRY_ASSIGN(auto v, r_.get(node_key(level, index)));
-    return as_hash(v, "node " + std::to_string(level) + "/" + std::to_string(index));
+    NF_TRY_ASSIGN(auto h, as_hash(v, "node " + std::to_string(level) + "/" + std::to_string(index)));
+    if (cacheable) cache_->insert(level, index, h);
+    return h;
   }
 
  private:
   ::nf::projection::state_reader& r_;
+  node_cache* cache_;
 };
+
+std::uint64_t cache_key(int level, std::uint64_t index) { return static_cast<std::uint64_t>(level) << 58 | index; }
 
 result<std::uint64_t> read_size(const std::optional<std::string>& v) {
   if (!v) return std::uint64_t{0};
@@ -92,6 +100,23 @@ result<void> ledger_projection::apply(const bus::message& m, ::nf::projection::s
   return w.put("s/size", be64(index + 1));
 }
 
+std::optional<merkle::hash> node_cache::find(int level, std::uint64_t index) const {
+  std::shared_lock lk(mu_);
+  auto it = map_.find(cache_key(level, index));
+  if (it == map_.end()) return std::nullopt;
+  return it->second;
+}
+
+void node_cache::insert(int level, std::uint64_t index, const merkle::hash& h) {
+  std::unique_lock lk(mu_);
+  map_.emplace(cache_key(level, index), h);
+}
+
+std::size_t node_cache::size() const {
+  std::shared_lock lk(mu_);
+  return map_.size();
+}
+
 result<std::uint64_t> ledger_view::size() const {
   NF_TRY_ASSIGN(auto r, store_.reader(proj_));
   NF_TRY_ASSIGN(auto v, r->get("s/size"));
@@ -103,7 +128,7 @@ result<merkle::hash> ledger_view::root(std::uint64_t size) const {
   NF_TRY_ASSIGN(auto size_raw, r->get("s/size"));
   NF_TRY_ASSIGN(auto have, read_size(size_raw));
   if (size > have) return error{errc::invalid_argument, "tree size " + std::to_string(size) + " is beyond the ledger's " + std::to_string(have)};
-  reader_nodes nodes(*r);
+  reader_nodes nodes(*r, cache_);
   return merkle::root(nodes, size);
 }
 
@@ -132,7 +157,7 @@ result<std::vector<merkle::hash>> ledger_view::inclusion(std::uint64_t index, st
   NF_TRY_ASSIGN(auto size_raw, r->get("s/size"));
   NF_TRY_ASSIGN(auto have, read_size(size_raw));
   if (size > have) return error{errc::invalid_argument, "tree size " + std::to_string(size) + " is beyond the ledger's " + std::to_string(have)};
-  reader_nodes nodes(*r);
+  reader_nodes nodes(*r, cache_);
   return merkle::inclusion_proof(nodes, index, size);
 }
 
@@ -141,7 +166,7 @@ result<std::vector<merkle::hash>> ledger_view::consistency(std::uint64_t first, 
   NF_TRY_ASSIGN(auto size_raw, r->get("s/size"));
   NF_TRY_ASSIGN(auto have, read_size(size_raw));
   if (second > have) return error{errc::invalid_argument, "tree size " + std::to_string(second) + " is beyond the ledger's " + std::to_string(have)};
-  reader_nodes nodes(*r);
+  reader_nodes nodes(*r, cache_);
   return merkle::consistency_proof(nodes, first, second);
 }
 

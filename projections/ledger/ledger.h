@@ -9,6 +9,8 @@
 #pragma once
 
 #include <optional>
+#include <shared_mutex>
+#include <unordered_map>
 #include <string>
 #include <vector>
 
@@ -34,10 +36,26 @@ struct entry {
   std::string event_id;
 };
 
+// Node hashes are immutable once written (a perfect subtree never changes), so they can be kept
+// in memory without invalidation. Only nodes of subtrees of at least 16 leaves are kept, which
+// bounds the cache to about n/8 hashes and leaves a proof a handful of store reads.
+class node_cache {
+ public:
+  static constexpr int kMinLevel = 4;
+  std::optional<merkle::hash> find(int level, std::uint64_t index) const;
+  void insert(int level, std::uint64_t index, const merkle::hash& h);
+  std::size_t size() const;
+
+ private:
+  mutable std::shared_mutex mu_;
+  std::unordered_map<std::uint64_t, merkle::hash> map_;
+};
+
 // Proofs and entries from a consistent snapshot of the store.
 class ledger_view {
  public:
-  ledger_view(::nf::projection::store& store, const ledger_projection& proj) : store_(store), proj_(proj) {}
+  ledger_view(::nf::projection::store& store, const ledger_projection& proj, node_cache* cache = nullptr)
+      : store_(store), proj_(proj), cache_(cache) {}
   result<std::uint64_t> size() const;
   result<merkle::hash> root(std::uint64_t size) const;
   result<entry> get(std::uint64_t index) const;
@@ -48,6 +66,7 @@ class ledger_view {
  private:
   ::nf::projection::store& store_;
   const ledger_projection& proj_;
+  node_cache* cache_;
 };
 
 }  // namespace nf::ledger
