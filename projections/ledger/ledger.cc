@@ -123,13 +123,18 @@ result<std::uint64_t> ledger_view::size() const {
   return read_size(v);
 }
 
-result<merkle::hash> ledger_view::root(std::uint64_t size) const {
+template <class F>
+auto ledger_view::with_tree(std::uint64_t size, F&& f) const -> decltype(f(std::declval<merkle::node_source&>())) {
   NF_TRY_ASSIGN(auto r, store_.reader(proj_));
   NF_TRY_ASSIGN(auto size_raw, r->get("s/size"));
   NF_TRY_ASSIGN(auto have, read_size(size_raw));
   if (size > have) return error{errc::invalid_argument, "tree size " + std::to_string(size) + " is beyond the ledger's " + std::to_string(have)};
   reader_nodes nodes(*r, cache_);
-  return merkle::root(nodes, size);
+  return f(nodes);
+}
+
+result<merkle::hash> ledger_view::root(std::uint64_t size) const {
+  return with_tree(size, [&](merkle::node_source& nodes) { return merkle::root(nodes, size); });
 }
 
 result<entry> ledger_view::get(std::uint64_t index) const {
@@ -153,21 +158,11 @@ result<std::optional<std::uint64_t>> ledger_view::index_of_event(const std::stri
 }
 
 result<std::vector<merkle::hash>> ledger_view::inclusion(std::uint64_t index, std::uint64_t size) const {
-  NF_TRY_ASSIGN(auto r, store_.reader(proj_));
-  NF_TRY_ASSIGN(auto size_raw, r->get("s/size"));
-  NF_TRY_ASSIGN(auto have, read_size(size_raw));
-  if (size > have) return error{errc::invalid_argument, "tree size " + std::to_string(size) + " is beyond the ledger's " + std::to_string(have)};
-  reader_nodes nodes(*r, cache_);
-  return merkle::inclusion_proof(nodes, index, size);
+  return with_tree(size, [&](merkle::node_source& nodes) { return merkle::inclusion_proof(nodes, index, size); });
 }
 
 result<std::vector<merkle::hash>> ledger_view::consistency(std::uint64_t first, std::uint64_t second) const {
-  NF_TRY_ASSIGN(auto r, store_.reader(proj_));
-  NF_TRY_ASSIGN(auto size_raw, r->get("s/size"));
-  NF_TRY_ASSIGN(auto have, read_size(size_raw));
-  if (second > have) return error{errc::invalid_argument, "tree size " + std::to_string(second) + " is beyond the ledger's " + std::to_string(have)};
-  reader_nodes nodes(*r, cache_);
-  return merkle::consistency_proof(nodes, first, second);
+  return with_tree(second, [&](merkle::node_source& nodes) { return merkle::consistency_proof(nodes, first, second); });
 }
 
 }  // namespace nf::ledger

@@ -64,6 +64,10 @@ class ledger_view {
   result<std::vector<merkle::hash>> consistency(std::uint64_t first, std::uint64_t second) const;
 
  private:
+  // Runs f over the nodes of a snapshot that holds at least `size` leaves.
+  template <class F>
+  auto with_tree(std::uint64_t size, F&& f) const -> decltype(f(std::declval<merkle::node_source&>()));
+
   ::nf::projection::store& store_;
   const ledger_projection& proj_;
   node_cache* cache_;
