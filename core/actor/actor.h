@@ -54,6 +54,9 @@ class actor {
   // feeds them, through recover(), every input below the group's committed positions.
   virtual bool wants_recovery() const { return false; }
   virtual void recover(const bus::message&) {}
+  // Actors whose state is a fold of their own outputs name those topics here instead: the
+  // runtime then feeds recover() every event of them, from the beginning to the current end.
+  virtual std::vector<std::string> recovery_topics() const { return {}; }
   // Messages waiting in the mailbox are handled highest priority first (FIFO among equals).
   // Positions are committed only up to the first unhandled offset of each partition.
   virtual int priority(const bus::message&) const { return 0; }

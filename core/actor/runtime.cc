@@ -378,18 +378,25 @@ struct runtime::impl {
       std::deque<bus::message> buf;
     };
     std::vector<source> sources;
-    const auto subs = c.a->subscriptions();
+    const auto own = c.a->recovery_topics();
+    const auto subs = own.empty() ? c.a->subscriptions() : own;
     for (const auto& t : topics) {
       if (!bus::subscribed_by(subs, t.name.get())) continue;
       for (std::int32_t p = 0; p < t.config.partitions; ++p) {
         topic_partition tp{t.name, partition_id{p}};
-        NF_TRY_ASSIGN(auto committed, bus.committed(group_of(c), tp));
-        if (!committed) continue;
+        std::optional<offset> until;
+        if (own.empty()) {
+          NF_TRY_ASSIGN(until, bus.committed(group_of(c), tp));
+        } else {
+          NF_TRY_ASSIGN(auto end, bus.end_offset(tp));
+          until = end;
+        }
+        if (!until) continue;
         NF_TRY_ASSIGN(auto begin, bus.begin_offset(tp));
-        if (committed->get() <= begin.get()) continue;
+        if (until->get() <= begin.get()) continue;
         NF_TRY_ASSIGN(auto reader, bus.make_consumer(bus::consumer_options{}));
         NF_TRY(reader->assign({{tp, begin}}));
-        sources.push_back(source{std::move(reader), begin.get(), committed->get(), {}});
+        sources.push_back(source{std::move(reader), begin.get(), until->get(), {}});
       }
     }
     std::uint64_t n = 0;

@@ -2,6 +2,8 @@
 #include "core/event/codec.h"
 
 #include <google/protobuf/any.pb.h>
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/dynamic_message.h>
 #include <google/protobuf/struct.pb.h>
@@ -97,6 +99,17 @@ bus::record to_record(const events::Envelope& env) {
   r.headers.push_back({kIdHeader, id ? id->to_string() : std::string()});
   r.headers.push_back({kTenantHeader, env.tenant_id()});
   return r;
+}
+
+std::string canonical_bytes(const events::Envelope& env) {
+  std::string out;
+  {
+    pb::io::StringOutputStream sos(&out);
+    pb::io::CodedOutputStream cos(&sos);
+    cos.SetSerializationDeterministic(true);
+    env.SerializeToCodedStream(&cos);
+  }
+  return out;
 }
 
 result<events::Envelope> from_message(const bus::message& m) {

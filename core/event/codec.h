@@ -45,6 +45,8 @@ struct new_event {
 result<events::Envelope> build(const new_event& e);
 
 bus::record to_record(const events::Envelope& env);
+// Deterministic protobuf encoding (map entries sorted): the bytes the evidence ledger hashes.
+std::string canonical_bytes(const events::Envelope& env);
 result<events::Envelope> from_message(const bus::message& m);
 
 // {"topic","partition","offset","timestamp","id","type",...,"payload":{...}}
