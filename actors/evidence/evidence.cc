@@ -1,22 +1,12 @@
 // evidence: pure decide/evolve and the actor shell.
 #include "actors/evidence/evidence.h"
 
-#include <openssl/evp.h>
-
 #include <nlohmann/json.hpp>
 
+#include "core/base/base64.h"
 #include "core/event/codec.h"
 
 namespace nf::evidence {
-namespace {
-std::string b64(const std::string& in) {
-  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(in.data()),
-                                static_cast<int>(in.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
-}  // namespace
 
 std::optional<leaf> decide(const state& s, const input& in) {
   if (in.event_id.empty() || s.recorded.count(in.event_id)) return std::nullopt;
@@ -51,7 +41,7 @@ result<void> actor::handle(const bus::message& m, ::nf::actor::context& ctx) {
     ev.type = "evidence.leaf_appended";
     ev.key = "ledger";
     ev.payload_json = nlohmann::json{{"index", l->index},
-                                     {"data", b64(l->data)},
+                                     {"data", to_base64(l->data)},
                                      {"eventId", l->event_id},
                                      {"missionId", l->mission_id},
                                      {"artifactId", l->artifact_id}}

@@ -1,54 +1,23 @@
 // Subscriptions: position tokens, topic discovery and filtered reads.
 #include "actors/gateway/subscription.h"
 
-#include <openssl/evp.h>
-
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
+#include "core/base/base64.h"
 #include "core/event/codec.h"
 
 namespace nf::gateway {
-namespace {
-
-std::string b64url_encode(const std::string& in) {
-  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(in.data()),
-                                static_cast<int>(in.size()));
-  out.resize(static_cast<std::size_t>(n));
-  while (!out.empty() && out.back() == '=') out.pop_back();
-  for (auto& c : out) c = c == '+' ? '-' : c == '/' ? '_' : c;
-  return out;
-}
-
-std::optional<std::string> b64url_decode(std::string in) {
-  for (auto& c : in) {
-    if (c == '-') c = '+';
-    else if (c == '_') c = '/';
-    else if (!std::isalnum(static_cast<unsigned char>(c))) return std::nullopt;
-  }
-  const std::size_t pad = (4 - in.size() % 4) % 4;
-  if (pad == 3) return std::nullopt;
-  in.append(pad, '=');
-  std::string out(in.size() / 4 * 3 + 3, '\0');
-  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(in.data()),
-                                static_cast<int>(in.size()));
-  if (n < 0) return std::nullopt;
-  out.resize(static_cast<std::size_t>(n) - pad);
-  return out;
-}
-
-}  // namespace
 
 std::string encode_token(const positions& p) {
   std::string raw;
   for (const auto& [tp, off] : p) raw += tp.topic.get() + " " + std::to_string(tp.partition.get()) + " " + std::to_string(off) + "\n";
-  return b64url_encode(raw);
+  return to_base64url(raw);
 }
 
 result<positions> decode_token(const std::string& token) {
-  auto raw = b64url_decode(token);
+  auto raw = from_base64url(token);
   if (!raw) return error{errc::invalid_argument, "not a position token"};
   positions p;
   std::istringstream in(*raw);

@@ -1,11 +1,10 @@
 // The ledger projection on the embedded bus: the tree it folds matches an in-memory RFC 6962
 // tree, its proofs verify, replays are harmless, gaps and tampering are reported.
-#include <openssl/evp.h>
-
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <rocksdb/db.h>
 
+#include "core/base/base64.h"
 #include "core/bus/embedded.h"
 #include "core/event/codec.h"
 #include "ledger.pb.h"
@@ -17,13 +16,6 @@ namespace {
 using namespace nf;
 using nlohmann::json;
 
-std::string b64(const std::string& in) {
-  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(in.data()),
-                                static_cast<int>(in.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
 
 class Ledger : public ::testing::Test {
  protected:
@@ -41,7 +33,7 @@ class Ledger : public ::testing::Test {
     event::new_event e;
     e.type = ledger::kLeafAppended;
     e.key = "ledger";
-    e.payload_json = json{{"index", index}, {"data", b64(data)}, {"eventId", event_id}}.dump();
+    e.payload_json = json{{"index", index}, {"data", to_base64(data)}, {"eventId", event_id}}.dump();
     e.occurred_at = 1;
     auto rec = event::to_record(event::build(e).value());
     ASSERT_TRUE(bus_->append(topic_name{ledger::kLedgerTopic}, std::span<const bus::record>(&rec, 1)));

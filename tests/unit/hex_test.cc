@@ -10,3 +10,14 @@ TEST(Hex, RoundTripsBytesAndRejectsBadInput) {
   EXPECT_FALSE(nf::from_hex("abc"));
   EXPECT_FALSE(nf::from_hex("zz"));
 }
+
+#include "core/base/base64.h"
+
+TEST(Base64, EncodesPaddedAndUrlSafeAndRoundTrips) {
+  EXPECT_EQ(nf::to_base64("foob"), "Zm9vYg==");
+  const std::string bytes("\xfb\xff\x00 tokens", 10);
+  EXPECT_EQ(nf::to_base64url(bytes).find_first_of("+/="), std::string::npos);
+  EXPECT_EQ(nf::from_base64url(nf::to_base64url(bytes)), bytes);
+  EXPECT_FALSE(nf::from_base64url("not base64!"));
+  EXPECT_FALSE(nf::from_base64url("a"));
+}
