@@ -208,4 +208,62 @@ void memory_tree::append_leaf_hash(const hash& leaf) {
   }
 }
 
+void frontier::append(const hash& leaf) {
+  hash cur = leaf;
+  for (std::uint64_t n = size_; n & 1; n >>= 1) {
+    cur = node_hash(nodes_.back(), cur);
+    nodes_.pop_back();
+  }
+  nodes_.push_back(cur);
+  ++size_;
+}
+
+hash frontier::root() const {
+  if (nodes_.empty()) return empty_root();
+  hash h = nodes_.back();
+  for (auto i = nodes_.size() - 1; i-- > 0;) h = node_hash(nodes_[i], h);
+  return h;
+}
+
+std::optional<hash> frontier::find(int level, std::uint64_t index) const {
+  if (level < 0 || level > 63 || !((size_ >> level) & 1)) return std::nullopt;
+  if (index != (size_ >> level) - 1) return std::nullopt;
+  // Frontier nodes are ordered by level, highest first: this one follows every higher set bit.
+  const auto pos = static_cast<std::size_t>(std::popcount(level == 63 ? 0 : size_ >> (level + 1)));
+  return nodes_[pos];
+}
+
+namespace {
+
+class extension_nodes final : public node_source {
+ public:
+  extension_nodes(const frontier& f, std::span<const hash> leaves) : f_(f), leaves_(leaves) {}
+  result<hash> node(int level, std::uint64_t index) override {
+    const std::uint64_t first = f_.size();
+    const std::uint64_t start = index << level, end = (index + 1) << level;
+    if (end <= first) {
+      if (auto h = f_.find(level, index)) return *h;
+    } else if (start >= first && end <= first + leaves_.size()) {
+      std::vector<hash> row(leaves_.begin() + static_cast<std::ptrdiff_t>(start - first),
+                            leaves_.begin() + static_cast<std::ptrdiff_t>(end - first));
+      for (auto n = row.size(); n > 1; n /= 2)
+        for (std::size_t i = 0; i < n / 2; ++i) row[i] = node_hash(row[2 * i], row[2 * i + 1]);
+      return row[0];
+    }
+    return error{errc::internal, "node " + std::to_string(level) + "/" + std::to_string(index) +
+                                     " is neither a frontier node nor made of new leaves"};
+  }
+
+ private:
+  const frontier& f_;
+  std::span<const hash> leaves_;
+};
+
+}  // namespace
+
+result<std::vector<hash>> extension_proof(const frontier& from, std::span<const hash> leaves) {
+  extension_nodes nodes(from, leaves);
+  return consistency_proof(nodes, from.size(), from.size() + leaves.size());
+}
+
 }  // namespace nf::merkle

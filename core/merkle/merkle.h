@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -58,5 +59,27 @@ class memory_tree final : public node_source {
  private:
   std::vector<std::vector<hash>> levels_;
 };
+
+// The frontier of a tree of `size` leaves: the perfect subtrees that decompose [0, size), one per
+// set bit of size, largest (leftmost) first. It appends and gives the root in O(log n) memory,
+// without the rest of the tree.
+class frontier {
+ public:
+  void append(const hash& leaf);
+  std::uint64_t size() const { return size_; }
+  hash root() const;
+  // The frontier node covering 2^level leaves from index << level, if it is one of them.
+  std::optional<hash> find(int level, std::uint64_t index) const;
+
+ private:
+  std::uint64_t size_ = 0;
+  std::vector<hash> nodes_;
+};
+
+// The consistency proof from a tree (given by its frontier) to the same tree grown by `leaves`
+// (leaf hashes), built from those two alone: the proof's left nodes are frontier nodes and its
+// right nodes cover only new leaves. Verifying it against the two roots shows the larger tree
+// extends the smaller one.
+result<std::vector<hash>> extension_proof(const frontier& from, std::span<const hash> leaves);
 
 }  // namespace nf::merkle

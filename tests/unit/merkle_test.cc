@@ -115,6 +115,39 @@ TEST(Merkle, LargeTreesAgreeWithTheNaiveDefinition) {
   }
 }
 
+TEST(Merkle, FrontierRootsAndExtensionProofsMatchTheFullTreeForEveryPair) {
+  std::vector<std::string> d;
+  for (int i = 0; i < 70; ++i) d.push_back("leaf " + std::to_string(i));
+  memory_tree t;
+  for (const auto& l : d) t.append(l);
+  std::vector<hash> leaves;
+  for (const auto& l : d) leaves.push_back(leaf_hash(l));
+  for (std::uint64_t m = 0; m <= d.size(); ++m) {
+    frontier f;
+    for (std::uint64_t i = 0; i < m; ++i) f.append(leaves[i]);
+    ASSERT_EQ(f.size(), m);
+    ASSERT_EQ(f.root(), naive_mth(d, 0, m)) << m;
+    for (std::uint64_t n = m; n <= d.size(); ++n) {
+      auto proof = extension_proof(f, std::span<const hash>(leaves).subspan(m, n - m));
+      ASSERT_TRUE(proof) << m << "->" << n << ": " << nf::describe(proof.error());
+      if (m > 0) {
+        EXPECT_EQ(*proof, *consistency_proof(t, m, n)) << m << "->" << n;
+      }
+      EXPECT_TRUE(verify_consistency(m, n, f.root(), naive_mth(d, 0, n), *proof)) << m << "->" << n;
+    }
+  }
+  // A changed new leaf gives a tree the old root cannot be proved into.
+  frontier f;
+  for (int i = 0; i < 5; ++i) f.append(leaves[i]);
+  auto changed = std::vector<hash>(leaves.begin() + 5, leaves.begin() + 9);
+  auto proof = *extension_proof(f, changed);
+  changed[1][0] ^= 1;
+  memory_tree other;
+  for (int i = 0; i < 5; ++i) other.append(d[i]);
+  for (const auto& h : changed) other.append_leaf_hash(h);
+  EXPECT_FALSE(verify_consistency(5, 9, f.root(), *root(other, 9), proof));
+}
+
 TEST(Merkle, HashesParseStrictly) {
   EXPECT_FALSE(from_hex("abc"));
   EXPECT_FALSE(from_hex(std::string(64, 'g')));
