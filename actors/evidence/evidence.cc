@@ -1,62 +1,170 @@
-// evidence: pure decide/evolve and the actor shell.
+// evidence: pure decide/evolve/next_head and the actor shell.
 #include "actors/evidence/evidence.h"
 
 #include <nlohmann/json.hpp>
 
 #include "core/base/base64.h"
 #include "core/event/codec.h"
+#include "ledger.pb.h"
 
 namespace nf::evidence {
+namespace {
+
+std::string bytes_of(const merkle::hash& h) { return std::string(reinterpret_cast<const char*>(h.data()), h.size()); }
+
+}  // namespace
 
 std::optional<leaf> decide(const state& s, const input& in) {
   if (in.event_id.empty() || s.recorded.count(in.event_id)) return std::nullopt;
-  return leaf{s.next_index, in.data, in.event_id, in.mission_id, in.artifact_id};
+  return leaf{s.next_index, in};
 }
 
 state evolve(state s, const input& in) {
-  if (!in.event_id.empty() && s.recorded.insert(in.event_id).second) ++s.next_index;
-  return s;
-}
-
-state evolve_from_leaf(state s, const std::string& event_id) {
-  if (!event_id.empty() && s.recorded.insert(event_id).second) ++s.next_index;
+  if (in.event_id.empty() || !s.recorded.insert(in.event_id).second) return s;
+  ++s.next_index;
+  const auto h = merkle::leaf_hash(in.data);
+  s.tree.append(h);
+  s.since_head.push_back(h);
   return s;
 }
 
 result<input> decode(const bus::message& m) {
   NF_TRY_ASSIGN(auto env, event::from_message(m));
+  const auto where = to_string(topic_partition{m.topic, m.partition}) + "@" + std::to_string(m.off.get());
   auto id = event::event_id::from_raw(env.id());
-  if (!id) return error{errc::corruption, "event without a 16-byte id at " + to_string(topic_partition{m.topic, m.partition}) + "@" +
-                                              std::to_string(m.off.get())};
-  input in{id->to_string(), event::canonical_bytes(env), env.key(), {}};
+  if (!id) return error{errc::corruption, "event without a 16-byte id at " + where};
+  input in{id->to_string(), event::canonical_bytes(env), env.key(), {}, env.type(), m.topic.get(), m.partition.get(), m.off.get()};
   auto payload = event::payload_json(env);
-  if (payload) in.artifact_id = payload->value("artifactId", "");
+  if (payload) {
+    in.artifact_id = payload->value("artifactId", "");
+    if (auto mid = payload->value("missionId", ""); !mid.empty()) in.mission_id = mid;
+  }
   return in;
 }
 
+result<merkle::tree_head> next_head(const state& s, std::int64_t now_ms) {
+  if (s.since_head.empty()) return error{errc::not_found, "no leaf waits for a tree head"};
+  if (s.last_head) {
+    const auto& prev = *s.last_head;
+    if (s.at_head.size() != prev.size || s.at_head.root() != prev.root)
+      return error{errc::corruption, "the tree as of the last head (size " + std::to_string(prev.size) + ") is not the one it signed"};
+    NF_TRY_ASSIGN(auto proof, merkle::extension_proof(s.at_head, s.since_head));
+    if (!merkle::verify_consistency(prev.size, s.tree.size(), prev.root, s.tree.root(), proof))
+      return error{errc::corruption, "tree size " + std::to_string(s.tree.size()) + " is not consistent with the head at size " +
+                                         std::to_string(prev.size)};
+  }
+  merkle::tree_head h;
+  h.size = s.tree.size();
+  h.root = s.tree.root();
+  // Heads never go back in time, whatever the clock does.
+  h.timestamp_ms = s.last_head ? std::max(now_ms, s.last_head->timestamp_ms) : now_ms;
+  return h;
+}
+
+state with_head(state s, const merkle::tree_head& h) {
+  s.at_head = s.tree;
+  s.last_head = h;
+  s.since_head.clear();
+  return s;
+}
+
+std::vector<std::string> actor::subscriptions() const {
+  std::vector<std::string> out{"mission.artifacts", "mission.validations", kRecordsTopic};
+  for (const auto& t : opts_.extra_topics)
+    if (std::find(out.begin(), out.end(), t) == out.end() && t != kLedgerTopic) out.push_back(t);
+  return out;
+}
+
 result<void> actor::handle(const bus::message& m, ::nf::actor::context& ctx) {
+  if (recovery_error_) return *recovery_error_;
   NF_TRY_ASSIGN(auto in, decode(m));
   if (auto l = decide(state_, in)) {
     event::new_event ev;
-    ev.type = "evidence.leaf_appended";
+    ev.type = kLeafAppended;
     ev.key = "ledger";
     ev.payload_json = nlohmann::json{{"index", l->index},
-                                     {"data", to_base64(l->data)},
-                                     {"eventId", l->event_id},
-                                     {"missionId", l->mission_id},
-                                     {"artifactId", l->artifact_id}}
+                                     {"data", to_base64(in.data)},
+                                     {"eventId", in.event_id},
+                                     {"missionId", in.mission_id},
+                                     {"artifactId", in.artifact_id},
+                                     {"eventType", in.event_type},
+                                     {"sourceTopic", in.source_topic},
+                                     {"sourcePartition", in.source_partition},
+                                     {"sourceOffset", in.source_offset}}
                           .dump();
     NF_TRY(ctx.emit(kLedgerTopic, ev));
+    state_ = evolve(std::move(state_), in);
+    if (opts_.signer && state_.since_head.size() >= opts_.head_every_leaves) NF_TRY(emit_head(ctx, false));
   }
-  state_ = evolve(std::move(state_), in);
+  return ok();
+}
+
+std::chrono::milliseconds actor::tick_period() const { return opts_.signer ? opts_.head_every : std::chrono::milliseconds{0}; }
+
+result<void> actor::tick(::nf::actor::context& ctx) {
+  if (recovery_error_ || !opts_.signer || state_.since_head.empty()) return ok();
+  return emit_head(ctx, true);
+}
+
+result<void> actor::emit_head(::nf::actor::context& ctx, bool from_tick) {
+  NF_TRY_ASSIGN(auto h, next_head(state_, ctx.clock().now_ms()));
+  NF_TRY_ASSIGN(h.signature, opts_.signer->sign(h));
+  event::new_event ev;
+  ev.type = kTreeHead;
+  ev.key = "ledger";
+  ev.occurred_at = h.timestamp_ms;
+  // One id per tree size, so a head signed again after a restart keeps its id.
+  if (from_tick) ev.id = event::derive_id(event::event_id{}, "evidence/tree_head", h.size);
+  ev.payload_json = nlohmann::json{{"treeSize", h.size},
+                                   {"rootHash", to_base64(bytes_of(h.root))},
+                                   {"timestampMs", h.timestamp_ms},
+                                   {"signature", to_base64(h.signature)},
+                                   {"keyId", to_base64(bytes_of(opts_.signer->key_id()))}}
+                        .dump();
+  NF_TRY(ctx.emit(kLedgerTopic, ev));
+  state_ = with_head(std::move(state_), h);
   return ok();
 }
 
 void actor::recover(const bus::message& m) {
+  if (recovery_error_) return;
+  const auto where = std::string(kLedgerTopic) + "@" + std::to_string(m.off.get());
   auto env = event::from_message(m);
-  if (!env || env->type() != "evidence.leaf_appended") return;
-  auto payload = event::payload_json(*env);
-  if (payload) state_ = evolve_from_leaf(std::move(state_), payload->value("eventId", ""));
+  if (!env) {
+    recovery_error_ = error{errc::corruption, where + ": " + describe(env.error())};
+    return;
+  }
+  if (env->type() == kLeafAppended) {
+    events::LedgerLeaf l;
+    if (!env->payload().UnpackTo(&l)) {
+      recovery_error_ = error{errc::corruption, where + ": leaf event without a LedgerLeaf"};
+    } else if (l.index() != state_.next_index) {
+      recovery_error_ = error{errc::corruption, where + ": leaf index " + std::to_string(l.index()) + " where " +
+                                                    std::to_string(state_.next_index) + " was expected"};
+    } else {
+      input in;
+      in.event_id = l.event_id();
+      in.data = l.data();
+      state_ = evolve(std::move(state_), in);
+    }
+  } else if (env->type() == kTreeHead) {
+    events::TreeHead t;
+    if (!env->payload().UnpackTo(&t) || t.root_hash().size() != 32) {
+      recovery_error_ = error{errc::corruption, where + ": tree head event without a TreeHead"};
+      return;
+    }
+    merkle::tree_head h;
+    h.size = t.tree_size();
+    std::copy(t.root_hash().begin(), t.root_hash().end(), h.root.begin());
+    h.timestamp_ms = t.timestamp_ms();
+    h.signature = t.signature();
+    if (h.size != state_.tree.size() || h.root != state_.tree.root()) {
+      recovery_error_ = error{errc::corruption, where + ": the head at size " + std::to_string(h.size) +
+                                                    " does not match the leaves before it"};
+      return;
+    }
+    state_ = with_head(std::move(state_), h);
+  }
 }
 
 }  // namespace nf::evidence

@@ -60,6 +60,13 @@ class actor {
   // Messages waiting in the mailbox are handled highest priority first (FIFO among equals).
   // Positions are committed only up to the first unhandled offset of each partition.
   virtual int priority(const bus::message&) const { return 0; }
+  // Actors with time-driven work (a periodic checkpoint, say) return a period: the runtime then
+  // calls tick() on the actor's strand, between messages, once per period, and once more after
+  // the final drain at stop. Events emitted from tick() take the id set in new_event::id (derive
+  // it from the actor's state so a restart emits the same one), or a fresh UUIDv7. A failed
+  // tick is logged and tried again at the next period.
+  virtual std::chrono::milliseconds tick_period() const { return std::chrono::milliseconds{0}; }
+  virtual result<void> tick(context&) { return ok(); }
 };
 
 struct runtime_options {
@@ -79,6 +86,7 @@ struct actor_stats {
   std::uint64_t dead_lettered = 0;
   std::uint64_t emitted = 0;
   std::uint64_t recovered = 0;                 // inputs replayed into the actor at start
+  std::uint64_t ticks = 0;
   std::size_t mailbox_depth = 0;
   std::size_t mailbox_high_water = 0;          // largest depth seen
   bool paused = false;

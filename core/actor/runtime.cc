@@ -78,10 +78,11 @@ struct cell {
 class message_context final : public context {
  public:
   message_context(bus::event_bus& bus, const cell& c, const nf::clock& clk, const std::string& region,
-                  const events::Envelope* input)
-      : bus_(bus), c_(c), clock_(clk), region_(region), input_(input) {}
+                  const events::Envelope* input, bool tick = false)
+      : bus_(bus), c_(c), clock_(clk), region_(region), input_(input), tick_(tick) {}
 
   result<event::event_id> emit(const std::string& topic, event::new_event ev) override {
+    if (!input_ && tick_) return emit_uncaused(topic, std::move(ev));
     if (!input_) return error{errc::invalid_argument, "cannot emit: the input is not an event envelope"};
     NF_TRY_ASSIGN(auto cause, event::event_id::from_raw(input_->id()));
     const auto id = event::derive_id(cause, c_.name, n_++);
@@ -105,11 +106,24 @@ class message_context final : public context {
   std::uint64_t emitted = 0;
 
  private:
+  result<event::event_id> emit_uncaused(const std::string& topic, event::new_event ev) {
+    if (ev.region.empty()) ev.region = region_;
+    if (ev.occurred_at == 0) ev.occurred_at = clock_.now_ms();
+    NF_TRY_ASSIGN(auto env, event::build(ev));
+    const auto rec = event::to_record(env);
+    NF_TRY(bus_.append(topic_name{topic}, std::span<const bus::record>(&rec, 1)));
+    ++emitted;
+    auto id = event::event_id::from_raw(env.id());
+    if (!id) return error{errc::internal, "built an event without an id"};
+    return *id;
+  }
+
   bus::event_bus& bus_;
   const cell& c_;
   const nf::clock& clock_;
   const std::string& region_;
   const events::Envelope* input_;
+  bool tick_;
   std::uint64_t n_ = 0;
 };
 
@@ -127,6 +141,8 @@ struct runtime::impl {
   timer_service* timers;
   std::vector<std::unique_ptr<cell>> cells;
   std::atomic<bool> stopping{false};
+  // Shared with pending timer callbacks, which may outlive the runtime when timers are injected.
+  std::shared_ptr<std::atomic<bool>> alive = std::make_shared<std::atomic<bool>>(true);
   bool started = false;
   std::shared_ptr<spdlog::logger> log = nf::log::get("actor");
 
@@ -288,6 +304,35 @@ struct runtime::impl {
       log->error("actor {}: cannot dead-letter {}@{}: {}", c.name, to_string(tp), m.off.get(), describe(r.error()));
     }
     restart(c, tp, m.off.get(), attempts);
+  }
+
+  // On the actor's strand.
+  void run_tick(cell& c) {
+    message_context ctx(bus, c, *clk, opts.region, nullptr, true);
+    std::string failure;
+    try {
+      auto r = c.a->tick(ctx);
+      if (!r) failure = describe(r.error());
+    } catch (const std::exception& e) {
+      failure = std::string("exception: ") + e.what();
+    }
+    std::lock_guard lk(c.mu);
+    ++c.stats.ticks;
+    c.stats.emitted += ctx.emitted;
+    if (!failure.empty()) log->warn("actor {}: tick failed: {}", c.name, failure);
+  }
+
+  void schedule_tick(cell& c) {
+    const auto period = c.a->tick_period();
+    if (period.count() <= 0 || stopping) return;
+    timers->schedule_after(period, [this, &c, alive = alive] {
+      if (!*alive || stopping) return;
+      asio::post(*c.strand, [this, &c, alive] {
+        if (!*alive || stopping) return;
+        if (!c.restart_pending) run_tick(c);
+        schedule_tick(c);
+      });
+    });
   }
 
   void restart(cell& c, const topic_partition& tp, std::int64_t off, std::uint32_t attempts) {
@@ -491,7 +536,10 @@ struct runtime::impl {
 
 runtime::runtime(bus::event_bus& bus, runtime_options opts) : impl_(std::make_unique<impl>(bus, std::move(opts))) {}
 
-runtime::~runtime() { stop(); }
+runtime::~runtime() {
+  stop();
+  *impl_->alive = false;
+}
 
 void runtime::add(std::shared_ptr<actor> a, const config::actor_settings& settings) {
   auto c = std::make_unique<cell>();
@@ -532,6 +580,7 @@ result<void> runtime::start() {
   for (auto& c : im.cells) {
     cell* cp = c.get();
     c->intake = std::thread([&im, cp] { im.intake_loop(*cp); });
+    im.schedule_tick(*cp);
   }
   im.started = true;
   im.log->info("actor runtime started with {} actors", im.cells.size());
@@ -561,6 +610,7 @@ void runtime::stop() {
         const bool pending = !cp->mailbox.empty();
         lk.unlock();
         if (pending) im.drain(*cp);
+        if (cp->a->tick_period().count() > 0) im.run_tick(*cp);
       }
       im.commit(*cp);
       p->set_value();

@@ -90,10 +90,28 @@ void positive(std::int64_t v, const std::string& key) {
 }
 
 void parse_into(const json& root, config& c) {
-  reader r(root, "", {"data_dir", "region", "log_level", "http", "bus", "topics", "actors"});
+  reader r(root, "", {"data_dir", "region", "log_level", "http", "bus", "topics", "actors", "ledger"});
   r.get("data_dir", c.data_dir);
   r.get("region", c.region);
   r.get("log_level", c.log_level);
+  if (auto* l = r.find("ledger")) {
+    reader lr(*l, "ledger", {"signing_key", "head_every_leaves", "head_every_ms", "topics", "max_record_bytes"});
+    lr.get("signing_key", c.ledger.signing_key);
+    lr.get("head_every_leaves", c.ledger.head_every_leaves);
+    positive(c.ledger.head_every_leaves, "ledger.head_every_leaves");
+    lr.get("head_every_ms", c.ledger.head_every_ms);
+    positive(c.ledger.head_every_ms, "ledger.head_every_ms");
+    lr.get("max_record_bytes", c.ledger.max_record_bytes);
+    positive(c.ledger.max_record_bytes, "ledger.max_record_bytes");
+    if (auto* t = lr.find("topics")) {
+      if (!t->is_array()) throw parse_error{"config key 'ledger.topics': expected an array of topic names"};
+      for (const auto& v : *t) {
+        if (!v.is_string() || v.get<std::string>().empty())
+          throw parse_error{"config key 'ledger.topics': expected an array of topic names"};
+        c.ledger.topics.push_back(v.get<std::string>());
+      }
+    }
+  }
   if (auto* h = r.find("http")) {
     reader hr(*h, "http", {"listen", "max_body_bytes", "subscriber_buffer", "slow_subscriber_timeout_ms"});
     hr.get("listen", c.http.listen);

@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/base/result.h"
 
@@ -56,6 +57,14 @@ struct http_settings {
   std::int64_t slow_subscriber_timeout_ms = 10'000;  // a full buffer this long closes the stream
 };
 
+struct ledger_settings {
+  std::string signing_key;                        // Ed25519 PEM; empty: <data_dir>/ledger/tree-head.key (created 0600)
+  std::int64_t head_every_leaves = 1000;          // sign a tree head after this many new leaves...
+  std::int64_t head_every_ms = 1000;              // ...or this long after the first unsigned leaf
+  std::vector<std::string> topics;                // topics recorded besides mission.artifacts/validations/evidence.records
+  std::int64_t max_record_bytes = 8 << 20;        // largest evidence blob accepted over HTTP
+};
+
 struct config {
   std::string data_dir = "./data";
   std::string region = "local";
@@ -64,6 +73,7 @@ struct config {
   bus_config bus;
   std::map<std::string, topic_settings> topics;
   std::map<std::string, actor_settings> actors;
+  ledger_settings ledger;
 
   // Settings for one actor: its own section if present, else the defaults.
   actor_settings actor(const std::string& name) const;

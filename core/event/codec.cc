@@ -31,6 +31,8 @@ const std::map<std::string, std::string, std::less<>>& registry() {
       {"agent.retired", events::AgentLifecycleEvent::descriptor()->full_name()},
       {"platform.dead_lettered", events::DeadLetter::descriptor()->full_name()},
       {"evidence.leaf_appended", events::LedgerLeaf::descriptor()->full_name()},
+      {"evidence.tree_head", events::TreeHead::descriptor()->full_name()},
+      {"evidence.record_submitted", events::EvidenceRecord::descriptor()->full_name()},
   };
   return r;
 }

@@ -7,6 +7,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include <cerrno>
 #include <cstring>
@@ -37,6 +38,15 @@ std::string public_pem(EVP_PKEY* k) {
   char* data = nullptr;
   const long n = BIO_get_mem_data(bio.get(), &data);
   return std::string(data, static_cast<std::size_t>(n));
+}
+
+hash der_key_id(EVP_PKEY* k) {
+  unsigned char* der = nullptr;
+  const int n = i2d_PUBKEY(k, &der);
+  if (n <= 0) return hash{};
+  auto h = sha256(std::string_view(reinterpret_cast<const char*>(der), static_cast<std::size_t>(n)));
+  OPENSSL_free(der);
+  return h;
 }
 
 }  // namespace
@@ -78,6 +88,7 @@ result<std::unique_ptr<signer>> signer::load_or_create(const std::string& path) 
     ::fsync(fd);
   }
   out->public_pem_ = public_pem(out->key_->pkey.get());
+  out->key_id_ = der_key_id(out->key_->pkey.get());
   return out;
 }
 
@@ -92,6 +103,13 @@ result<std::string> signer::sign(const tree_head& h) const {
     return error{errc::internal, "Ed25519 signing failed"};
   sig.resize(len);
   return sig;
+}
+
+result<hash> key_id(const std::string& public_key_pem) {
+  bio_ptr bio(BIO_new_mem_buf(public_key_pem.data(), static_cast<int>(public_key_pem.size())));
+  pkey_ptr pub(PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr));
+  if (!pub) return error{errc::invalid_argument, "not a public key in PEM form"};
+  return der_key_id(pub.get());
 }
 
 result<bool> verify_head(const tree_head& h, const std::string& public_key_pem) {

@@ -29,12 +29,18 @@ class signer {
   ~signer();
   result<std::string> sign(const tree_head& h) const;
   const std::string& public_key_pem() const { return public_pem_; }
+  // SHA-256 of the public key's DER SubjectPublicKeyInfo (as a Certificate Transparency log id).
+  const hash& key_id() const { return key_id_; }
 
  private:
   struct key;
   std::unique_ptr<key> key_;
   std::string public_pem_;
+  hash key_id_{};
 };
+
+// The key id of a PEM public key.
+result<hash> key_id(const std::string& public_key_pem);
 
 // Checks a head's signature against a PEM public key.
 result<bool> verify_head(const tree_head& h, const std::string& public_key_pem);

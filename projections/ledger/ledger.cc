@@ -65,12 +65,56 @@ result<std::uint64_t> read_size(const std::optional<std::string>& v) {
   return n;
 }
 
+std::uint64_t from_be64(std::string_view v) {
+  std::uint64_t n = 0;
+  for (char c : v) n = (n << 8) | static_cast<unsigned char>(c);
+  return n;
+}
+
+result<signed_head> parse_head(std::string_view bytes, const std::string& where) {
+  events::TreeHead t;
+  if (!t.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) || t.root_hash().size() != 32)
+    return error{errc::corruption, where + ": damaged tree head"};
+  signed_head h;
+  h.head.size = t.tree_size();
+  std::copy(t.root_hash().begin(), t.root_hash().end(), h.head.root.begin());
+  h.head.timestamp_ms = t.timestamp_ms();
+  h.head.signature = t.signature();
+  if (t.key_id().size() == 32) std::copy(t.key_id().begin(), t.key_id().end(), h.key_id.begin());
+  return h;
+}
+
+result<void> apply_head(const events::Envelope& env, const std::string& where, std::uint64_t size, ::nf::projection::state_writer& w) {
+  events::TreeHead t;
+  if (!env.payload().UnpackTo(&t) || t.root_hash().size() != 32 || t.signature().size() != 64)
+    return error{errc::corruption, where + ": tree head event does not carry a TreeHead with a 32-byte root and a 64-byte signature"};
+  if (t.tree_size() > size)
+    return error{errc::corruption, where + ": tree head at size " + std::to_string(t.tree_size()) + " but the ledger has " +
+                                       std::to_string(size) + " leaves before it"};
+  writer_nodes nodes(w);
+  NF_TRY_ASSIGN(auto root, merkle::root(nodes, t.tree_size()));
+  if (std::string_view(reinterpret_cast<const char*>(root.data()), root.size()) != t.root_hash())
+    return error{errc::corruption, where + ": the signed root at size " + std::to_string(t.tree_size()) + " is not the tree's root"};
+  const auto key = "h/" + be64(t.tree_size());
+  NF_TRY_ASSIGN(auto existing, w.get(key));
+  if (existing) return ok();  // the same root signed again: the first head stays
+  NF_TRY(w.put(key, t.SerializeAsString()));
+  NF_TRY_ASSIGN(auto latest, w.get("s/head"));
+  if (!latest || from_be64(*latest) <= t.tree_size()) NF_TRY(w.put("s/head", be64(t.tree_size())));
+  return ok();
+}
+
 }  // namespace
 
 result<void> ledger_projection::apply(const bus::message& m, ::nf::projection::state_writer& w) {
   NF_TRY_ASSIGN(auto env, event::from_message(m));
-  if (env.type() != kLeafAppended) return ok();
   const auto where = "evidence.ledger@" + std::to_string(m.off.get());
+  if (env.type() == kTreeHead) {
+    NF_TRY_ASSIGN(auto size_raw, w.get("s/size"));
+    NF_TRY_ASSIGN(auto size, read_size(size_raw));
+    return apply_head(env, where, size, w);
+  }
+  if (env.type() != kLeafAppended) return ok();
   events::LedgerLeaf leaf;
   if (!env.payload().UnpackTo(&leaf)) return error{errc::corruption, where + ": leaf event does not carry a LedgerLeaf"};
   const auto index = leaf.index();
@@ -97,6 +141,8 @@ result<void> ledger_projection::apply(const bus::message& m, ::nf::projection::s
     NF_TRY(w.put(node_key(level, i), std::string_view(reinterpret_cast<const char*>(h.data()), h.size())));
   NF_TRY(w.put(leaf_key(index), leaf.SerializeAsString()));
   if (!leaf.event_id().empty()) NF_TRY(w.put("e/" + leaf.event_id(), std::to_string(index)));
+  if (!leaf.mission_id().empty()) NF_TRY(w.put("sm/" + leaf.mission_id() + "/" + be64(index), ""));
+  if (!leaf.artifact_id().empty()) NF_TRY(w.put("sa/" + leaf.artifact_id() + "/" + be64(index), ""));
   return w.put("s/size", be64(index + 1));
 }
 
@@ -143,7 +189,16 @@ result<entry> ledger_view::get(std::uint64_t index) const {
   if (!v) return error{errc::not_found, "no leaf at index " + std::to_string(index)};
   events::LedgerLeaf leaf;
   if (!leaf.ParseFromString(*v)) return error{errc::corruption, "leaf " + std::to_string(index) + " is damaged"};
-  entry e{index, leaf.data(), merkle::leaf_hash(leaf.data()), leaf.event_id()};
+  entry e{index,
+          leaf.data(),
+          merkle::leaf_hash(leaf.data()),
+          leaf.event_id(),
+          leaf.mission_id(),
+          leaf.artifact_id(),
+          leaf.event_type(),
+          leaf.source_topic(),
+          leaf.source_partition(),
+          leaf.source_offset()};
   NF_TRY_ASSIGN(auto stored, r->get(node_key(0, index)));
   NF_TRY_ASSIGN(auto stored_hash, as_hash(stored, "leaf hash " + std::to_string(index)));
   if (stored_hash != e.leaf_hash) return error{errc::corruption, "leaf " + std::to_string(index) + " does not match its stored hash"};
@@ -163,6 +218,53 @@ result<std::vector<merkle::hash>> ledger_view::inclusion(std::uint64_t index, st
 
 result<std::vector<merkle::hash>> ledger_view::consistency(std::uint64_t first, std::uint64_t second) const {
   return with_tree(second, [&](merkle::node_source& nodes) { return merkle::consistency_proof(nodes, first, second); });
+}
+
+result<std::optional<signed_head>> ledger_view::latest_head() const {
+  NF_TRY_ASSIGN(auto r, store_.reader(proj_));
+  NF_TRY_ASSIGN(auto latest, r->get("s/head"));
+  if (!latest) return std::optional<signed_head>{};
+  if (latest->size() != 8) return error{errc::corruption, "stored latest head size is damaged"};
+  NF_TRY_ASSIGN(auto v, r->get("h/" + *latest));
+  if (!v) return error{errc::corruption, "the latest head (size " + std::to_string(from_be64(*latest)) + ") is missing"};
+  NF_TRY_ASSIGN(auto h, parse_head(*v, "head " + std::to_string(from_be64(*latest))));
+  return std::optional<signed_head>{std::move(h)};
+}
+
+result<std::vector<signed_head>> ledger_view::heads() const {
+  NF_TRY_ASSIGN(auto r, store_.reader(proj_));
+  std::vector<signed_head> out;
+  std::optional<error> bad;
+  NF_TRY(r->scan("h/", [&](std::string_view key, std::string_view value) {
+    auto h = parse_head(value, "head " + std::to_string(from_be64(key.substr(2))));
+    if (!h) {
+      bad = h.error();
+      return false;
+    }
+    out.push_back(std::move(*h));
+    return true;
+  }));
+  if (bad) return *bad;
+  return out;
+}
+
+result<std::vector<std::uint64_t>> ledger_view::search(const std::string& prefix, std::size_t limit) const {
+  NF_TRY_ASSIGN(auto r, store_.reader(proj_));
+  std::vector<std::uint64_t> out;
+  NF_TRY(r->scan(prefix, [&](std::string_view key, std::string_view) {
+    if (key.size() != prefix.size() + 8) return true;  // a longer id sharing this prefix
+    out.push_back(from_be64(key.substr(prefix.size())));
+    return out.size() < limit;
+  }));
+  return out;
+}
+
+result<std::vector<std::uint64_t>> ledger_view::search_mission(const std::string& mission_id, std::size_t limit) const {
+  return search("sm/" + mission_id + "/", limit);
+}
+
+result<std::vector<std::uint64_t>> ledger_view::search_artifact(const std::string& artifact_id, std::size_t limit) const {
+  return search("sa/" + artifact_id + "/", limit);
 }
 
 }  // namespace nf::ledger

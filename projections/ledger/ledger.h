@@ -1,11 +1,16 @@
 // The evidence ledger read model: an RFC 6962 Merkle tree folded from evidence.ledger.
 //
 // In: evidence.ledger (one partition, so every replay builds the same tree):
-//   evidence.leaf_appended  payload LedgerLeaf {index, data, eventId, missionId, artifactId}
+//   evidence.leaf_appended  payload LedgerLeaf {index, data, eventId, missionId, artifactId, ...}
+//   evidence.tree_head      payload TreeHead {treeSize, rootHash, timestampMs, signature, keyId}
 // Keys: l/<index> -> the LedgerLeaf bytes; n/<level><index> -> 32-byte node hash of a perfect subtree;
-// e/<event id> -> index (each event is one leaf at most); s/size -> tree size.
+// e/<event id> -> index (each event is one leaf at most); s/size -> tree size;
+// h/<size> -> TreeHead bytes; s/head -> size of the latest head;
+// sm/<missionId>/<index>, sa/<artifactId>/<index> -> "" (search).
 // Leaves must arrive with consecutive indices; a gap or a repeat of an index with other bytes
-// is an error that stops the projection (a corrupted log is reported, never repaired).
+// is an error that stops the projection, and so is a head whose root is not the tree's root at
+// its size (a corrupted log is reported, never repaired). Signatures are checked by readers
+// that hold the public key (ledger verify, replay --verify).
 #pragma once
 
 #include <optional>
@@ -15,12 +20,14 @@
 #include <vector>
 
 #include "core/merkle/merkle.h"
+#include "core/merkle/tree_head.h"
 #include "core/projection/projection.h"
 
 namespace nf::ledger {
 
 inline constexpr const char* kLedgerTopic = "evidence.ledger";
 inline constexpr const char* kLeafAppended = "evidence.leaf_appended";
+inline constexpr const char* kTreeHead = "evidence.tree_head";
 
 class ledger_projection final : public projection::projection {
  public:
@@ -34,6 +41,17 @@ struct entry {
   std::string data;          // the leaf bytes
   merkle::hash leaf_hash{};
   std::string event_id;
+  std::string mission_id;
+  std::string artifact_id;
+  std::string event_type;
+  std::string source_topic;
+  std::int32_t source_partition = 0;
+  std::int64_t source_offset = 0;
+};
+
+struct signed_head {
+  merkle::tree_head head;
+  merkle::hash key_id{};
 };
 
 // Node hashes are immutable once written (a perfect subtree never changes), so they can be kept
@@ -62,9 +80,17 @@ class ledger_view {
   result<std::optional<std::uint64_t>> index_of_event(const std::string& event_id) const;
   result<std::vector<merkle::hash>> inclusion(std::uint64_t index, std::uint64_t size) const;
   result<std::vector<merkle::hash>> consistency(std::uint64_t first, std::uint64_t second) const;
+  // The latest signed head; nullopt before the first.
+  result<std::optional<signed_head>> latest_head() const;
+  // Every head, oldest first.
+  result<std::vector<signed_head>> heads() const;
+  // Leaf indices recorded for a mission or an artifact, ascending, at most `limit`.
+  result<std::vector<std::uint64_t>> search_mission(const std::string& mission_id, std::size_t limit) const;
+  result<std::vector<std::uint64_t>> search_artifact(const std::string& artifact_id, std::size_t limit) const;
 
  private:
   // Runs f over the nodes of a snapshot that holds at least `size` leaves.
+  result<std::vector<std::uint64_t>> search(const std::string& prefix, std::size_t limit) const;
   template <class F>
   auto with_tree(std::uint64_t size, F&& f) const -> decltype(f(std::declval<merkle::node_source&>()));
 

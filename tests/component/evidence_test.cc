@@ -24,7 +24,9 @@ class EvidenceLedger : public ::testing::Test {
     bus_ = std::move(bus::open_embedded(o).value());
     ASSERT_TRUE(bus_->create_topic(topic_name{"mission.artifacts"}, {2, -1, -1}));
     ASSERT_TRUE(bus_->create_topic(topic_name{"mission.validations"}, {2, -1, -1}));
+    ASSERT_TRUE(bus_->create_topic(topic_name{evidence::kRecordsTopic}, {1, -1, -1}));
     ASSERT_TRUE(bus_->create_topic(topic_name{evidence::kLedgerTopic}, {1, -1, -1}));
+    signer_ = std::shared_ptr<merkle::signer>(std::move(merkle::signer::load_or_create((dir_.path() / "head.key").string()).value()));
     store_ = std::move(projection::store::open({(dir_.path() / "store").string(), false}).value());
   }
 
@@ -56,6 +58,15 @@ class EvidenceLedger : public ::testing::Test {
   std::unique_ptr<bus::embedded_bus> bus_;
   std::unique_ptr<projection::store> store_;
   ledger::ledger_projection proj_;
+  std::shared_ptr<merkle::signer> signer_;
+
+  evidence::options with_heads(std::uint64_t every) {
+    evidence::options o;
+    o.signer = signer_;
+    o.head_every_leaves = every;
+    o.head_every = std::chrono::hours(1);  // only the count and the final tick at stop sign here
+    return o;
+  }
 };
 
 TEST_F(EvidenceLedger, EveryEventIsOneLeafProvablyInTheTreeAcrossRestarts) {
@@ -67,11 +78,13 @@ TEST_F(EvidenceLedger, EveryEventIsOneLeafProvablyInTheTreeAcrossRestarts) {
   append("mission.artifacts", envs[7]);  // the same event delivered twice
   {
     actor::runtime rt(*bus_, {});
-    rt.add(std::make_shared<evidence::actor>(), {});
+    rt.add(std::make_shared<evidence::actor>(with_heads(8)), {});
     ASSERT_TRUE(rt.start());
-    ASSERT_TRUE(test::wait_until([&] { return ledger_events() == 30; }));
+    ASSERT_TRUE(test::wait_until([&] { return ledger_events() >= 33; }));
     rt.stop();
   }
+  // 30 leaves, heads at 8, 16 and 24 leaves, and one at stop for the 6 unsigned ones.
+  EXPECT_EQ(ledger_events(), 34);
   ASSERT_EQ(ledger_size(), 30u);
   ledger::ledger_view view(*store_, proj_);
   const auto id7 = event::event_id::from_raw(envs[7].id())->to_string();
@@ -81,18 +94,67 @@ TEST_F(EvidenceLedger, EveryEventIsOneLeafProvablyInTheTreeAcrossRestarts) {
   EXPECT_EQ(e.data, event::canonical_bytes(envs[7])) << "the leaf is the event's canonical bytes";
   const auto root = view.root(30).value();
   EXPECT_TRUE(merkle::verify_inclusion(merkle::leaf_hash(event::canonical_bytes(envs[7])), *index, 30, view.inclusion(*index, 30).value(), root));
+  EXPECT_EQ(e.source_topic, "mission.artifacts");
+  EXPECT_EQ(e.event_type, "mission.artifact_recorded");
+
+  // Heads: signed, each consistent with the one before, the latest over the whole tree.
+  auto heads = view.heads().value();
+  ASSERT_EQ(heads.size(), 4u);
+  std::vector<std::uint64_t> sizes;
+  for (std::size_t i = 0; i < heads.size(); ++i) {
+    const auto& h = heads[i].head;
+    sizes.push_back(h.size);
+    EXPECT_TRUE(merkle::verify_head(h, signer_->public_key_pem()).value()) << h.size;
+    EXPECT_EQ(heads[i].key_id, signer_->key_id());
+    EXPECT_EQ(h.root, view.root(h.size).value());
+    if (i > 0) {
+      const auto& p = heads[i - 1].head;
+      EXPECT_TRUE(merkle::verify_consistency(p.size, h.size, p.root, h.root, view.consistency(p.size, h.size).value()));
+      EXPECT_GE(h.timestamp_ms, p.timestamp_ms);
+    }
+  }
+  EXPECT_EQ(sizes, (std::vector<std::uint64_t>{8, 16, 24, 30}));
+  EXPECT_EQ(view.latest_head().value()->head.size, 30u);
+  EXPECT_EQ(view.search_artifact("a7", 10).value(), (std::vector<std::uint64_t>{*index}));
+  EXPECT_EQ(view.search_mission("m1", 100).value().size(), 10u);
 
   // A new runtime rebuilds the actor's state from the ledger and adds only what is new.
   append("mission.artifacts", artifact(100));
-  auto fresh = std::make_shared<evidence::actor>();
+  auto fresh = std::make_shared<evidence::actor>(with_heads(8));
   actor::runtime rt(*bus_, {});
   rt.add(fresh, {});
   ASSERT_TRUE(rt.start());
-  EXPECT_EQ(rt.stats("evidence").recovered, 30u);
-  ASSERT_TRUE(test::wait_until([&] { return ledger_events() == 31; }));
+  EXPECT_EQ(rt.stats("evidence").recovered, 34u);
+  ASSERT_TRUE(test::wait_until([&] { return ledger_events() == 35; }));
   rt.stop();
   EXPECT_EQ(ledger_size(), 31u);
   EXPECT_EQ(fresh->current().next_index, 31u);
+  ledger::ledger_view after(*store_, proj_);
+  auto latest = after.latest_head().value();
+  ASSERT_TRUE(latest);
+  EXPECT_EQ(latest->head.size, 31u) << "the head signed at stop covers the new leaf";
+  EXPECT_TRUE(merkle::verify_consistency(30, 31, heads.back().head.root, latest->head.root, after.consistency(30, 31).value()));
+}
+
+TEST_F(EvidenceLedger, HeadsAreSignedOnTheTickWhenFewerLeavesWait) {
+  for (int i = 0; i < 3; ++i) append("mission.artifacts", artifact(i));
+  auto o = with_heads(1000);
+  o.head_every = std::chrono::milliseconds(50);
+  actor::runtime rt(*bus_, {});
+  rt.add(std::make_shared<evidence::actor>(o), {});
+  ASSERT_TRUE(rt.start());
+  ASSERT_TRUE(test::wait_until([&] { return ledger_events() == 4; }));
+  // Idle ticks sign nothing new.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(ledger_events(), 4);
+  append("mission.validations", artifact(50));
+  ASSERT_TRUE(test::wait_until([&] { return ledger_events() == 6; }));
+  rt.stop();
+  EXPECT_EQ(ledger_events(), 6);
+  ledger_size();
+  auto head = ledger::ledger_view(*store_, proj_).latest_head().value();
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->head.size, 4u);
 }
 
 }  // namespace
