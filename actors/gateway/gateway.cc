@@ -23,6 +23,8 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/gateway/contracts.h"
+#include "actors/gateway/http_util.h"
+#include "actors/gateway/ledger_api.h"
 #include "core/base/hex.h"
 #include "actors/gateway/subscription.h"
 #include "core/event/codec.h"
@@ -31,105 +33,10 @@
 
 namespace nf::gateway {
 
-namespace beast = boost::beast;
-namespace http = beast::http;
 namespace websocket = beast::websocket;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
-using json = nlohmann::json;
-using request = http::request<http::string_body>;
-using response = http::response<http::string_body>;
 
-namespace {
-
-std::string sha256_hex(const std::string& s) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  EVP_Digest(s.data(), s.size(), md, &n, EVP_sha256(), nullptr);
-  return to_hex(std::string_view(reinterpret_cast<const char*>(md), n));
-}
-
-std::string url_decode(std::string_view s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') out.push_back(' ');
-    else if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
-             std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-      out.push_back(static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16)));
-      i += 2;
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
-}
-
-struct target {
-  std::string path;
-  std::map<std::string, std::string> query;
-  std::vector<std::string> segments;
-};
-
-target parse_target(std::string_view t) {
-  target out;
-  const auto q = t.find('?');
-  out.path = url_decode(t.substr(0, q));
-  if (q != std::string_view::npos) {
-    std::string_view rest = t.substr(q + 1);
-    while (!rest.empty()) {
-      const auto amp = rest.find('&');
-      const auto item = rest.substr(0, amp);
-      const auto eq = item.find('=');
-      if (!item.empty()) out.query[url_decode(item.substr(0, eq))] = eq == std::string_view::npos ? "" : url_decode(item.substr(eq + 1));
-      if (amp == std::string_view::npos) break;
-      rest = rest.substr(amp + 1);
-    }
-  }
-  std::string_view p = out.path;
-  while (!p.empty()) {
-    if (p.front() == '/') {
-      p.remove_prefix(1);
-      continue;
-    }
-    const auto slash = p.find('/');
-    out.segments.emplace_back(p.substr(0, slash));
-    if (slash == std::string_view::npos) break;
-    p.remove_prefix(slash);
-  }
-  return out;
-}
-
-response json_response(http::status st, const json& body, const request& req) {
-  response res{st, req.version()};
-  res.set(http::field::content_type, "application/json");
-  res.set(http::field::server, "nexus-forge");
-  res.keep_alive(req.keep_alive());
-  res.body() = body.dump(-1, ' ', false, json::error_handler_t::replace);
-  res.prepare_payload();
-  return res;
-}
-
-response error_response(http::status st, const std::string& code, const std::string& message, const request& req,
-                        const std::string& field = "") {
-  json e{{"code", code}, {"message", message}};
-  if (!field.empty()) e["field"] = field;
-  return json_response(st, json{{"error", e}}, req);
-}
-
-http::status status_for(errc c) {
-  switch (c) {
-    case errc::invalid_argument: return http::status::bad_request;
-    case errc::not_found: return http::status::not_found;
-    case errc::conflict:
-    case errc::already_exists: return http::status::conflict;
-    case errc::too_large: return http::status::payload_too_large;
-    case errc::unavailable:
-    case errc::timeout: return http::status::service_unavailable;
-    default: return http::status::internal_server_error;
-  }
-}
-
-}  // namespace
 
 // ---- shared state ---------------------------------------------------------------------------
 
@@ -160,11 +67,13 @@ struct gateway::impl {
 
   metrics::gauge* subscribers_gauge;
   render_cache renders;
+  std::unique_ptr<ledger_api> ledger;
 
   impl(bus::event_bus& b, projection::store& s, missions::missions_projection& p, projection::feed& f, gateway_options o)
       : bus(b), store(s), proj(p), feed(f), opts(std::move(o)), clk(opts.clock ? opts.clock : &system_clock::instance()),
         view(s, p) {
     subscribers_gauge = &metrics::registry::global().get_gauge("nf_gateway_subscribers", "Open SSE and WebSocket subscriptions");
+    if (opts.ledger.proj) ledger = std::make_unique<ledger_api>(bus, store, opts.ledger, *clk, opts.region, opts.read_your_writes_timeout);
   }
 
   void observe(const std::string& route, const std::string& method, unsigned status, double seconds) {
@@ -459,6 +368,11 @@ struct gateway::impl {
       res.set(http::field::allow, std::string(http::to_string(allowed)));
       return res;
     };
+    if (ledger)
+      if (auto res = ledger->handle(t, req, route)) return std::move(*res);
+    if (req.body().size() > opts.max_body_bytes)
+      return error_response(http::status::payload_too_large, "payload_too_large",
+                            "the body is larger than " + std::to_string(opts.max_body_bytes) + " bytes", req);
     if (s.size() == 1 && s[0] == "missions") {
       route = "/missions";
       if (method == http::verb::post) return post_mission(req);
@@ -510,7 +424,7 @@ struct gateway::impl {
     if (s.size() == 1 && s[0] == "readyz") {
       route = "/readyz";
       if (auto r = only(http::verb::get)) return *r;
-      const bool ready = feed.caught_up();
+      const bool ready = feed.caught_up() && (!ledger || ledger->caught_up());
       return json_response(ready ? http::status::ok : http::status::service_unavailable,
                            json{{"status", ready ? "ready" : "catching_up"}, {"projectionLag", feed.lag()}}, req);
     }
@@ -872,7 +786,8 @@ class http_session : public std::enable_shared_from_this<http_session> {
  private:
   void read() {
     parser_.emplace();
-    parser_->body_limit(gw_.opts.max_body_bytes);
+    // Vault uploads may be larger than other bodies; the handlers hold each route to its limit.
+    parser_->body_limit(std::max(gw_.opts.max_body_bytes, gw_.ledger ? gw_.opts.ledger.max_record_bytes * 4 / 3 + 4096 : 0));
     parser_->header_limit(16 * 1024);
     stream_.expires_after(std::chrono::seconds(60));
     http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
@@ -901,7 +816,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
       std::make_shared<sse_session>(std::move(stream_), gw_)->start(req);
       return;
     }
-    if (req.method() != http::verb::post) {
+    if (req.method() == http::verb::get || req.method() == http::verb::head) {
       // Reads never block on the bus: answer on the I/O thread and skip two thread hops.
       const auto start = std::chrono::steady_clock::now();
       std::string route;

@@ -2,7 +2,8 @@
 // model out, mission.* subscriptions as Server-Sent Events and WebSocket, health and metrics.
 //
 // In:  HTTP requests. Out: mission.prompted (mission.prompts), mission.artifact_recorded
-// (mission.artifacts), mission.validation_reported (mission.validations), agent.* (mission.lifecycle).
+// (mission.artifacts), mission.validation_reported (mission.validations), agent.* (mission.lifecycle),
+// evidence.record_submitted (evidence.records). The evidence ledger's read API: see ledger_api.h.
 // Errors: {"error":{"code","message","field"}} with 400, 404, 405, 409, 413 or 415.
 #pragma once
 
@@ -17,7 +18,20 @@
 #include "core/projection/projection.h"
 #include "projections/missions/missions.h"
 
+namespace nf::ledger {
+class ledger_projection;
+}
+
 namespace nf::gateway {
+
+// The evidence ledger's routes (/ledger/*, /evidence/blobs/*); absent when proj is null.
+struct ledger_options {
+  ledger::ledger_projection* proj = nullptr;   // read from the gateway's projection store
+  projection::feed* feed = nullptr;            // keeps it applied; /readyz waits for it too
+  std::string public_key_pem;                  // of the key that signs tree heads
+  std::string blob_dir;                        // the evidence vault
+  std::size_t max_record_bytes = 8 << 20;
+};
 
 struct gateway_options {
   std::string listen = "127.0.0.1:7070";       // port 0 picks a free port
@@ -29,6 +43,7 @@ struct gateway_options {
   std::chrono::milliseconds slow_subscriber_timeout{10'000};  // full buffer this long closes the stream
   std::chrono::milliseconds read_your_writes_timeout{5'000};  // wait for the projection before answering
   const nf::clock* clock = nullptr;
+  ledger_options ledger;
 };
 
 class gateway {

@@ -42,6 +42,8 @@ struct replay_args {
   std::string from, to;           // offset or RFC 3339 time; empty: whole log
   bool json = false;
   bool quiet = false;             // no progress on stderr
+  bool verify = false;            // check each artifact/validation/record event against the ledger
+  std::string public_key;         // for --verify: PEM file; empty: the data dir's signing key
 };
 int replay(const replay_args& a, const nf::config::config& cfg);
 

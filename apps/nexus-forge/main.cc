@@ -23,8 +23,11 @@
 #include "core/event/codec.h"
 #include "core/log/log.h"
 #include "core/projection/projection.h"
+#include "actors/evidence/evidence.h"
 #include "actors/gateway/gateway.h"
 #include "actors/mission_control/mission_control.h"
+#include "apps/nexus-forge/ledger_commands.h"
+#include "projections/ledger/ledger.h"
 #include "projections/missions/missions.h"
 
 #ifndef NF_VERSION
@@ -74,7 +77,10 @@ std::map<std::string, int> platform_topics(const nf::config::config& cfg) {
   for (const char* name : {nf::missions::kPrompts, nf::missions::kLifecycle, nf::missions::kArtifacts, nf::missions::kValidations})
     t[name] = cfg.bus.default_partitions;
   t[nf::actor::kDeadLetterTopic] = 1;
+  t[nf::evidence::kRecordsTopic] = cfg.bus.default_partitions;
   for (const auto& [name, ts] : cfg.topics) t[name] = ts.partitions;
+  // One partition: the ledger's order is the tree's order.
+  t[nf::evidence::kLedgerTopic] = 1;
   return t;
 }
 
@@ -85,6 +91,10 @@ nf::result<void> ensure_platform_topics(nf::bus::event_bus& bus, const nf::confi
     auto r = bus.create_topic(nf::topic_name{name}, {parts, -1, -1});
     if (!r && r.error().code != nf::errc::already_exists) return r;
   }
+  auto ledger = bus.describe_topic(nf::topic_name{nf::evidence::kLedgerTopic});
+  if (ledger && ledger->config.partitions != 1)
+    return nf::error{nf::errc::invalid_argument, std::string(nf::evidence::kLedgerTopic) + " has " + std::to_string(ledger->config.partitions) +
+                                                     " partitions; the ledger needs exactly one"};
   return nf::ok();
 }
 
@@ -106,12 +116,25 @@ int cmd_serve(const std::string& config_path, const std::string& listen, bool as
   nf::missions::missions_projection missions;
   nf::projection::feed missions_feed(**store, missions, **bus);
   if (auto r = missions_feed.start(); !r) return fail(r.error());
+  nf::ledger::ledger_projection ledger;
+  nf::projection::feed ledger_feed(**store, ledger, **bus);
+  if (auto r = ledger_feed.start(); !r) return fail(r.error());
+  auto signer = nf::cli::load_signer(*cfg);
+  if (!signer) return fail(signer.error());
 
   nf::actor::runtime_options ro;
   ro.region = cfg->region;
   nf::actor::runtime rt(**bus, ro);
   if (cfg->actor("mission_control").enabled)
     rt.add(std::make_shared<nf::mission_control::actor>(), cfg->actor("mission_control"));
+  if (cfg->actor("evidence").enabled) {
+    nf::evidence::options eo;
+    eo.signer = *signer;
+    eo.head_every_leaves = static_cast<std::uint64_t>(cfg->ledger.head_every_leaves);
+    eo.head_every = std::chrono::milliseconds(cfg->ledger.head_every_ms);
+    eo.extra_topics = cfg->ledger.topics;
+    rt.add(std::make_shared<nf::evidence::actor>(eo), cfg->actor("evidence"));
+  }
   if (auto r = rt.start(); !r) return fail(r.error());
 
   nf::gateway::gateway_options go;
@@ -120,6 +143,11 @@ int cmd_serve(const std::string& config_path, const std::string& listen, bool as
   go.region = cfg->region;
   go.subscriber_buffer = static_cast<std::size_t>(cfg->http.subscriber_buffer);
   go.slow_subscriber_timeout = std::chrono::milliseconds(cfg->http.slow_subscriber_timeout_ms);
+  go.ledger.proj = &ledger;
+  go.ledger.feed = &ledger_feed;
+  go.ledger.public_key_pem = (*signer)->public_key_pem();
+  go.ledger.blob_dir = nf::cli::blob_dir(*cfg);
+  go.ledger.max_record_bytes = static_cast<std::size_t>(cfg->ledger.max_record_bytes);
   nf::gateway::gateway gw(**bus, **store, missions, missions_feed, go);
   auto port = gw.start();
   if (!port) return fail(port.error());
@@ -141,6 +169,7 @@ int cmd_serve(const std::string& config_path, const std::string& listen, bool as
   gw.stop();
   rt.stop();
   missions_feed.stop();
+  ledger_feed.stop();
   store->reset();
   bus->reset();
   nf::log::get("main")->info("stopped cleanly");
@@ -481,6 +510,21 @@ int main(int argc, char** argv) {
   replay->add_option("--to", ra.to, "stop before this offset or RFC 3339 time (default: the end)");
   replay->add_flag("--json", ra.json, "one JSON object per line");
   replay->add_flag("--quiet,-q", ra.quiet, "no progress on stderr");
+  replay->add_flag("--verify", ra.verify,
+                   "check every artifact, validation and vault record event against the evidence ledger: recorded, unchanged, "
+                   "and proved by an inclusion proof against the latest signed head (exit 1 otherwise)");
+  replay->add_option("--public-key", ra.public_key, "for --verify: the ledger's public key (PEM); default: the data dir's signing key");
+
+  nf::cli::ledger_verify_args lva;
+  auto* ledger_cmd = app.add_subcommand("ledger", "the evidence ledger");
+  ledger_cmd->require_subcommand(1);
+  auto* lverify = ledger_cmd->add_subcommand(
+      "verify", "recompute the ledger from the log: every leaf against its event, every signed head (root, signature, consistency), "
+                "every vault blob; exit 1 naming the first bad leaf index or head (read-only; works beside a server)");
+  lverify->add_option("--config,-c", config_path, "configuration file (JSON)")->capture_default_str();
+  lverify->add_option("--public-key", lva.public_key, "the ledger's public key (PEM); default: the data dir's signing key");
+  lverify->add_flag("--json", lva.json, "one JSON summary with every problem");
+  lverify->add_flag("--quiet,-q", lva.quiet, "no progress on stderr");
 
   try {
     app.parse(argc, argv);
@@ -511,6 +555,11 @@ int main(int argc, char** argv) {
     if (*sub) {
       sa.config = config_path;
       return nf::cli::subscribe(sa);
+    }
+    if (*lverify) {
+      auto cfg = load_config(config_path);
+      if (!cfg) return fail(cfg.error());
+      return nf::cli::ledger_verify(lva, *cfg);
     }
     if (*replay) {
       ra.config = config_path;

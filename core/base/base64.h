@@ -9,6 +9,8 @@ namespace nf {
 
 std::string to_base64(std::string_view bytes);
 std::string to_base64url(std::string_view bytes);
+// nullopt for anything but padded standard base64 (no whitespace).
+std::optional<std::string> from_base64(std::string_view text);
 // nullopt for anything but unpadded base64url.
 std::optional<std::string> from_base64url(std::string_view text);
 

@@ -92,6 +92,12 @@ result<std::unique_ptr<signer>> signer::load_or_create(const std::string& path) 
   return out;
 }
 
+result<std::unique_ptr<signer>> signer::load(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return error{errc::not_found, "no signing key at '" + path + "'"};
+  return load_or_create(path);
+}
+
 result<std::string> signer::sign(const tree_head& h) const {
   const std::string msg = signing_bytes(h);
   std::unique_ptr<EVP_MD_CTX, md_ctx_deleter> ctx(EVP_MD_CTX_new());

@@ -26,6 +26,8 @@ class signer {
  public:
   // Loads the private key at `path`, or creates one there (mode 0600) if the file is absent.
   static result<std::unique_ptr<signer>> load_or_create(const std::string& path);
+  // Loads an existing key only (not_found when the file is absent).
+  static result<std::unique_ptr<signer>> load(const std::string& path);
   ~signer();
   result<std::string> sign(const tree_head& h) const;
   const std::string& public_key_pem() const { return public_pem_; }

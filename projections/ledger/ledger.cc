@@ -136,7 +136,12 @@ result<void> ledger_projection::apply(const bus::message& m, ::nf::projection::s
     if (seen) return error{errc::corruption, where + ": event " + leaf.event_id() + " is already leaf " + *seen};
   }
   writer_nodes nodes(w);
-  NF_TRY_ASSIGN(auto completed, merkle::append_nodes(nodes, index, merkle::leaf_hash(leaf.data())));
+  const auto lh = merkle::leaf_hash(leaf.data());
+  NF_TRY_ASSIGN(auto completed, merkle::append_nodes(nodes, index, lh));
+  // The first leaf with a given hash answers lookups by hash (the same bytes twice need two events).
+  const auto lh_key = "lh/" + std::string(reinterpret_cast<const char*>(lh.data()), lh.size());
+  NF_TRY_ASSIGN(auto lh_seen, w.get(lh_key));
+  if (!lh_seen) NF_TRY(w.put(lh_key, be64(index)));
   for (const auto& [level, i, h] : completed)
     NF_TRY(w.put(node_key(level, i), std::string_view(reinterpret_cast<const char*>(h.data()), h.size())));
   NF_TRY(w.put(leaf_key(index), leaf.SerializeAsString()));
@@ -210,6 +215,14 @@ result<std::optional<std::uint64_t>> ledger_view::index_of_event(const std::stri
   NF_TRY_ASSIGN(auto v, r->get("e/" + event_id));
   if (!v) return std::optional<std::uint64_t>{};
   return std::optional<std::uint64_t>{std::stoull(*v)};
+}
+
+result<std::optional<std::uint64_t>> ledger_view::index_of_leaf_hash(const merkle::hash& h) const {
+  NF_TRY_ASSIGN(auto r, store_.reader(proj_));
+  NF_TRY_ASSIGN(auto v, r->get("lh/" + std::string(reinterpret_cast<const char*>(h.data()), h.size())));
+  if (!v) return std::optional<std::uint64_t>{};
+  if (v->size() != 8) return error{errc::corruption, "stored leaf-hash index is damaged"};
+  return std::optional<std::uint64_t>{from_be64(*v)};
 }
 
 result<std::vector<merkle::hash>> ledger_view::inclusion(std::uint64_t index, std::uint64_t size) const {

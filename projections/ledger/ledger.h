@@ -4,7 +4,8 @@
 //   evidence.leaf_appended  payload LedgerLeaf {index, data, eventId, missionId, artifactId, ...}
 //   evidence.tree_head      payload TreeHead {treeSize, rootHash, timestampMs, signature, keyId}
 // Keys: l/<index> -> the LedgerLeaf bytes; n/<level><index> -> 32-byte node hash of a perfect subtree;
-// e/<event id> -> index (each event is one leaf at most); s/size -> tree size;
+// e/<event id> -> index (each event is one leaf at most); lh/<leaf hash> -> index of its first leaf;
+// s/size -> tree size;
 // h/<size> -> TreeHead bytes; s/head -> size of the latest head;
 // sm/<missionId>/<index>, sa/<artifactId>/<index> -> "" (search).
 // Leaves must arrive with consecutive indices; a gap or a repeat of an index with other bytes
@@ -78,6 +79,7 @@ class ledger_view {
   result<merkle::hash> root(std::uint64_t size) const;
   result<entry> get(std::uint64_t index) const;
   result<std::optional<std::uint64_t>> index_of_event(const std::string& event_id) const;
+  result<std::optional<std::uint64_t>> index_of_leaf_hash(const merkle::hash& h) const;
   result<std::vector<merkle::hash>> inclusion(std::uint64_t index, std::uint64_t size) const;
   result<std::vector<merkle::hash>> consistency(std::uint64_t first, std::uint64_t second) const;
   // The latest signed head; nullopt before the first.

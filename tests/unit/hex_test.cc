@@ -20,4 +20,9 @@ TEST(Base64, EncodesPaddedAndUrlSafeAndRoundTrips) {
   EXPECT_EQ(nf::from_base64url(nf::to_base64url(bytes)), bytes);
   EXPECT_FALSE(nf::from_base64url("not base64!"));
   EXPECT_FALSE(nf::from_base64url("a"));
+  for (const std::string& s : std::vector<std::string>{"", "f", "fo", "foo", "foob", std::string("\x00\xff\x10", 3)}) EXPECT_EQ(nf::from_base64(nf::to_base64(s)), s);
+  EXPECT_FALSE(nf::from_base64("Zm9vYg="));
+  EXPECT_FALSE(nf::from_base64("Zm9v Yg=="));
+  EXPECT_FALSE(nf::from_base64("Zm=vYg=="));
+  EXPECT_FALSE(nf::from_base64("Zm9vYg-_"));
 }

@@ -1,0 +1,37 @@
+// The evidence vault: blobs stored content-addressed by SHA-256 under a directory
+// (<dir>/<first two hex digits>/<64 hex digits>), written to a temporary file, fsynced and
+// renamed into place, so a blob is either absent or whole. Every read recomputes the hash: a
+// blob whose bytes no longer match its name is reported as corrupt, never served.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "core/base/result.h"
+
+namespace nf::evidence {
+
+class vault {
+ public:
+  explicit vault(std::string dir) : dir_(std::move(dir)) {}
+  // Stores the bytes; returns their SHA-256 in hex. Storing a blob that is already there is a no-op.
+  result<std::string> put(std::string_view bytes);
+  // Stores the bytes only if their SHA-256 is `sha256_hex` (invalid_argument otherwise).
+  result<void> put_expected(const std::string& sha256_hex, std::string_view bytes);
+  // The blob's bytes, verified: not_found when absent, corruption when they do not hash to the name.
+  result<std::string> get(const std::string& sha256_hex) const;
+  bool contains(const std::string& sha256_hex) const;
+  // Calls fn for every stored blob name (in no particular order) until it returns false.
+  result<void> each(const std::function<bool(const std::string& sha256_hex)>& fn) const;
+  const std::string& dir() const { return dir_; }
+
+  // Lowercase 64-hex-digit names only.
+  static bool valid_name(std::string_view sha256_hex);
+
+ private:
+  std::string path_of(const std::string& sha256_hex) const;
+  std::string dir_;
+};
+
+}  // namespace nf::evidence

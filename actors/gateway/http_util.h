@@ -1,0 +1,115 @@
+// HTTP helpers shared by the gateway's handlers (internal to the gateway library): request
+// targets, JSON answers and the error shape {"error":{"code","message","field"}}.
+#pragma once
+
+#include <openssl/evp.h>
+
+#include <cctype>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
+
+#include "core/base/hex.h"
+#include "core/base/result.h"
+
+namespace nf::gateway {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+using json = nlohmann::json;
+using request = http::request<http::string_body>;
+using response = http::response<http::string_body>;
+
+inline std::string sha256_hex(const std::string& s) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(s.data(), s.size(), md, &n, EVP_sha256(), nullptr);
+  return to_hex(std::string_view(reinterpret_cast<const char*>(md), n));
+}
+
+inline std::string url_decode(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+') out.push_back(' ');
+    else if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+             std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out.push_back(static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16)));
+      i += 2;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+struct target {
+  std::string path;
+  std::map<std::string, std::string> query;
+  std::vector<std::string> segments;
+};
+
+inline target parse_target(std::string_view t) {
+  target out;
+  const auto q = t.find('?');
+  out.path = url_decode(t.substr(0, q));
+  if (q != std::string_view::npos) {
+    std::string_view rest = t.substr(q + 1);
+    while (!rest.empty()) {
+      const auto amp = rest.find('&');
+      const auto item = rest.substr(0, amp);
+      const auto eq = item.find('=');
+      if (!item.empty()) out.query[url_decode(item.substr(0, eq))] = eq == std::string_view::npos ? "" : url_decode(item.substr(eq + 1));
+      if (amp == std::string_view::npos) break;
+      rest = rest.substr(amp + 1);
+    }
+  }
+  std::string_view p = out.path;
+  while (!p.empty()) {
+    if (p.front() == '/') {
+      p.remove_prefix(1);
+      continue;
+    }
+    const auto slash = p.find('/');
+    out.segments.emplace_back(p.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    p.remove_prefix(slash);
+  }
+  return out;
+}
+
+inline response json_response(http::status st, const json& body, const request& req) {
+  response res{st, req.version()};
+  res.set(http::field::content_type, "application/json");
+  res.set(http::field::server, "nexus-forge");
+  res.keep_alive(req.keep_alive());
+  res.body() = body.dump(-1, ' ', false, json::error_handler_t::replace);
+  res.prepare_payload();
+  return res;
+}
+
+inline response error_response(http::status st, const std::string& code, const std::string& message, const request& req,
+                        const std::string& field = "") {
+  json e{{"code", code}, {"message", message}};
+  if (!field.empty()) e["field"] = field;
+  return json_response(st, json{{"error", e}}, req);
+}
+
+inline http::status status_for(errc c) {
+  switch (c) {
+    case errc::invalid_argument: return http::status::bad_request;
+    case errc::not_found: return http::status::not_found;
+    case errc::conflict:
+    case errc::already_exists: return http::status::conflict;
+    case errc::too_large: return http::status::payload_too_large;
+    case errc::unavailable:
+    case errc::timeout: return http::status::service_unavailable;
+    default: return http::status::internal_server_error;
+  }
+}
+
+
+}  // namespace nf::gateway

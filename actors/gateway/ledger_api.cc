@@ -1,0 +1,374 @@
+// Evidence ledger routes.
+#include "actors/gateway/ledger_api.h"
+
+#include <charconv>
+#include <thread>
+
+#include "core/base/base64.h"
+#include "core/event/codec.h"
+#include "core/merkle/tree_head.h"
+
+namespace nf::gateway {
+namespace {
+
+constexpr const char* kRecordsTopic = "evidence.records";
+
+std::string hex(const merkle::hash& h) { return merkle::to_hex(h); }
+
+json hex_array(const std::vector<merkle::hash>& hs) {
+  json a = json::array();
+  for (const auto& h : hs) a.push_back(hex(h));
+  return a;
+}
+
+// A non-negative decimal integer, strictly.
+std::optional<std::uint64_t> parse_u64(const std::string& s) {
+  if (s.empty() || s.size() > 20) return std::nullopt;
+  std::uint64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc{} || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+bool valid_kind(const std::string& k) {
+  if (k.empty() || k.size() > 64) return false;
+  for (char c : k)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-')) return false;
+  return true;
+}
+
+response internal(const error& e, const request& req) {
+  if (e.code == errc::corruption) return error_response(http::status::internal_server_error, "corruption", e.message, req);
+  return error_response(status_for(e.code), e.code == errc::invalid_argument ? "invalid_field" : "internal", e.message, req);
+}
+
+}  // namespace
+
+ledger_api::ledger_api(bus::event_bus& bus, projection::store& store, const ledger_options& o, const nf::clock& clk, std::string region,
+                       std::chrono::milliseconds wait)
+    : bus_(bus), opts_(o), view_(store, *o.proj, &cache_), vault_(o.blob_dir), clk_(clk), region_(std::move(region)), wait_(wait) {
+  if (auto id = merkle::key_id(opts_.public_key_pem)) key_id_hex_ = hex(*id);
+}
+
+std::optional<response> ledger_api::handle(const target& t, const request& req, std::string& route) {
+  const auto& s = t.segments;
+  const auto method = req.method();
+  auto only = [&](http::verb allowed) -> std::optional<response> {
+    if (method == allowed) return std::nullopt;
+    auto res = error_response(http::status::method_not_allowed, "method_not_allowed",
+                              std::string(http::to_string(method)) + " is not allowed on " + t.path, req);
+    res.set(http::field::allow, std::string(http::to_string(allowed)));
+    return res;
+  };
+  if (s.size() == 3 && s[0] == "evidence" && s[1] == "blobs") {
+    route = "/evidence/blobs/{sha256}";
+    if (method == http::verb::put) return put_blob(s[2], req);
+    if (method == http::verb::get) return get_blob(s[2], req);
+    auto res = error_response(http::status::method_not_allowed, "method_not_allowed", "use GET or PUT on " + t.path, req);
+    res.set(http::field::allow, "GET, PUT");
+    return res;
+  }
+  if (s.empty() || s[0] != "ledger") return std::nullopt;
+  if (s.size() == 2 && s[1] == "record") {
+    route = "/ledger/record";
+    if (auto r = only(http::verb::post)) return r;
+    return record(req);
+  }
+  if (s.size() == 2 && s[1] == "tree-head") {
+    route = "/ledger/tree-head";
+    if (auto r = only(http::verb::get)) return r;
+    return tree_head(req);
+  }
+  if (s.size() == 3 && s[1] == "entries") {
+    route = "/ledger/entries/{index}";
+    if (auto r = only(http::verb::get)) return r;
+    return entry(s[2], req);
+  }
+  if (s.size() == 3 && s[1] == "proof" && s[2] == "inclusion") {
+    route = "/ledger/proof/inclusion";
+    if (auto r = only(http::verb::get)) return r;
+    return inclusion(t, req);
+  }
+  if (s.size() == 3 && s[1] == "proof" && s[2] == "consistency") {
+    route = "/ledger/proof/consistency";
+    if (auto r = only(http::verb::get)) return r;
+    return consistency(t, req);
+  }
+  if (s.size() == 2 && s[1] == "search") {
+    route = "/ledger/search";
+    if (auto r = only(http::verb::get)) return r;
+    return search(t, req);
+  }
+  if (s.size() == 2 && s[1] == "public-key") {
+    route = "/ledger/public-key";
+    if (auto r = only(http::verb::get)) return r;
+    return public_key(req);
+  }
+  return std::nullopt;
+}
+
+response ledger_api::record(const request& req) {
+  const auto ct = req[http::field::content_type];
+  if (ct.size() < 16 || std::string_view(ct.data(), 16) != "application/json")
+    return error_response(http::status::unsupported_media_type, "unsupported_media_type", "Content-Type must be application/json", req);
+  auto body = json::parse(req.body(), nullptr, false);
+  if (body.is_discarded()) return error_response(http::status::bad_request, "malformed_json", "the body is not valid JSON", req);
+  if (!body.is_object()) return error_response(http::status::bad_request, "invalid_field", "the body must be a JSON object", req);
+  for (const auto& [k, v] : body.items())
+    if (k != "data" && k != "json" && k != "kind" && k != "missionId" && k != "artifactId")
+      return error_response(http::status::bad_request, "unknown_field", "unknown field '" + k + "'", req, k);
+  if (body.contains("data") == body.contains("json"))
+    return error_response(http::status::bad_request, "invalid_field", "give exactly one of 'data' (base64) or 'json'", req, "data");
+  if (!body.contains("kind") || !body["kind"].is_string() || !valid_kind(body["kind"].get<std::string>()))
+    return error_response(http::status::bad_request, "invalid_field", "'kind' is required: 1..64 characters of a-z 0-9 . _ -", req, "kind");
+  std::string ids[2];
+  const char* id_fields[2] = {"missionId", "artifactId"};
+  for (int i = 0; i < 2; ++i) {
+    if (!body.contains(id_fields[i])) continue;
+    const auto& v = body[id_fields[i]];
+    if (!v.is_string() || v.get<std::string>().empty() || v.get<std::string>().size() > 128)
+      return error_response(http::status::bad_request, "invalid_field", std::string("'") + id_fields[i] + "' must be a string of 1..128 characters",
+                            req, id_fields[i]);
+    ids[i] = v.get<std::string>();
+  }
+  std::string bytes, content_type;
+  if (body.contains("data")) {
+    if (!body["data"].is_string()) return error_response(http::status::bad_request, "invalid_field", "'data' must be a base64 string", req, "data");
+    auto decoded = from_base64(body["data"].get<std::string>());
+    if (!decoded) return error_response(http::status::bad_request, "invalid_field", "'data' is not valid padded base64", req, "data");
+    bytes = std::move(*decoded);
+    content_type = "application/octet-stream";
+  } else {
+    bytes = body["json"].dump();  // object keys sorted: the same JSON value is the same blob
+    content_type = "application/json";
+  }
+  if (bytes.size() > opts_.max_record_bytes)
+    return error_response(http::status::payload_too_large, "payload_too_large",
+                          "the record is " + std::to_string(bytes.size()) + " bytes; the limit is " + std::to_string(opts_.max_record_bytes),
+                          req, body.contains("data") ? "data" : "json");
+  auto sha = vault_.put(bytes);
+  if (!sha) return internal(sha.error(), req);
+
+  event::new_event ev;
+  ev.type = "evidence.record_submitted";
+  ev.key = ids[0].empty() ? *sha : ids[0];
+  ev.region = region_;
+  ev.occurred_at = clk_.now_ms();
+  json payload{{"kind", body["kind"]}, {"sha256", *sha}, {"size", bytes.size()}, {"contentType", content_type}};
+  if (!ids[0].empty()) payload["missionId"] = ids[0];
+  if (!ids[1].empty()) payload["artifactId"] = ids[1];
+  ev.payload_json = payload.dump();
+  auto env = event::build(ev);
+  if (!env) return internal(env.error(), req);
+  const auto rec = event::to_record(*env);
+  auto appended = bus_.append(topic_name{kRecordsTopic}, std::span<const bus::record>(&rec, 1));
+  if (!appended) return error_response(status_for(appended.error().code), "append_failed", appended.error().message, req);
+  const auto event_id = event::event_id::from_raw(env->id())->to_string();
+  json answer{{"eventId", event_id}, {"sha256", *sha}, {"size", bytes.size()}};
+
+  // The evidence actor gives the leaf its index; answer once the ledger shows it.
+  const auto deadline = std::chrono::steady_clock::now() + wait_;
+  for (;;) {
+    auto idx = view_.index_of_event(event_id);
+    if (!idx) return internal(idx.error(), req);
+    if (*idx) {
+      auto e = view_.get(**idx);
+      if (!e) return internal(e.error(), req);
+      answer["leaf_index"] = **idx;
+      answer["leaf_hash"] = hex(e->leaf_hash);
+      return json_response(http::status::created, answer, req);
+    }
+    if (std::chrono::steady_clock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  // Recorded durably, but the ledger has not caught up yet: the leaf will follow.
+  answer["leaf_index"] = nullptr;
+  answer["status"] = "pending";
+  return json_response(http::status::accepted, answer, req);
+}
+
+response ledger_api::put_blob(const std::string& name, const request& req) {
+  if (!evidence::vault::valid_name(name))
+    return error_response(http::status::bad_request, "invalid_field", "the blob name must be 64 lowercase hex digits (its SHA-256)", req, "sha256");
+  if (req.body().size() > opts_.max_record_bytes)
+    return error_response(http::status::payload_too_large, "payload_too_large",
+                          "the blob is larger than " + std::to_string(opts_.max_record_bytes) + " bytes", req);
+  const bool existed = vault_.contains(name);
+  auto r = vault_.put_expected(name, req.body());
+  if (!r && r.error().code == errc::invalid_argument) return error_response(http::status::bad_request, "hash_mismatch", r.error().message, req, "sha256");
+  if (!r) return internal(r.error(), req);
+  return json_response(existed ? http::status::ok : http::status::created, json{{"sha256", name}, {"size", req.body().size()}}, req);
+}
+
+response ledger_api::get_blob(const std::string& name, const request& req) {
+  if (!evidence::vault::valid_name(name))
+    return error_response(http::status::bad_request, "invalid_field", "the blob name must be 64 lowercase hex digits (its SHA-256)", req, "sha256");
+  auto bytes = vault_.get(name);
+  if (!bytes && bytes.error().code == errc::not_found) return error_response(http::status::not_found, "not_found", bytes.error().message, req);
+  if (!bytes) return internal(bytes.error(), req);
+  response res{http::status::ok, req.version()};
+  res.set(http::field::content_type, "application/octet-stream");
+  res.set(http::field::server, "nexus-forge");
+  res.set(http::field::etag, "\"" + name + "\"");
+  res.keep_alive(req.keep_alive());
+  res.body() = std::move(*bytes);
+  res.prepare_payload();
+  return res;
+}
+
+std::optional<std::uint64_t> ledger_api::head_size(std::optional<response>& err, const request& req) {
+  auto h = view_.latest_head();
+  if (!h) {
+    err = internal(h.error(), req);
+    return std::nullopt;
+  }
+  if (!*h) {
+    err = error_response(http::status::not_found, "not_found", "no signed tree head yet", req);
+    return std::nullopt;
+  }
+  return (*h)->head.size;
+}
+
+response ledger_api::tree_head(const request& req) {
+  auto h = view_.latest_head();
+  if (!h) return internal(h.error(), req);
+  if (!*h) return error_response(http::status::not_found, "not_found", "no signed tree head yet", req);
+  const auto& head = (*h)->head;
+  return json_response(http::status::ok,
+                       json{{"tree_size", head.size},
+                            {"root_hash", hex(head.root)},
+                            {"timestamp", head.timestamp_ms},
+                            {"signature", to_hex(head.signature)},
+                            {"key_id", hex((*h)->key_id)},
+                            {"algorithm", "Ed25519"}},
+                       req);
+}
+
+response ledger_api::entry(const std::string& index, const request& req) {
+  auto i = parse_u64(index);
+  if (!i) return error_response(http::status::bad_request, "invalid_field", "the index must be a non-negative integer", req, "index");
+  auto e = view_.get(*i);
+  if (!e && e.error().code == errc::not_found) return error_response(http::status::not_found, "not_found", e.error().message, req, "index");
+  if (!e) return internal(e.error(), req);
+  return json_response(http::status::ok,
+                       json{{"index", e->index},
+                            {"leaf_hash", hex(e->leaf_hash)},
+                            {"data", to_base64(e->data)},
+                            {"eventId", e->event_id},
+                            {"eventType", e->event_type},
+                            {"missionId", e->mission_id},
+                            {"artifactId", e->artifact_id},
+                            {"source", {{"topic", e->source_topic}, {"partition", e->source_partition}, {"offset", e->source_offset}}}},
+                       req);
+}
+
+response ledger_api::inclusion(const target& t, const request& req) {
+  std::optional<response> err;
+  auto head = head_size(err, req);
+  if (!head) return *err;
+  std::uint64_t size = *head;
+  if (auto it = t.query.find("tree_size"); it != t.query.end()) {
+    auto v = parse_u64(it->second);
+    if (!v || *v == 0) return error_response(http::status::bad_request, "invalid_field", "'tree_size' must be a positive integer", req, "tree_size");
+    if (*v > *head)
+      return error_response(http::status::bad_request, "invalid_field",
+                            "'tree_size' " + std::to_string(*v) + " is beyond the latest signed head (" + std::to_string(*head) + ")", req,
+                            "tree_size");
+    size = *v;
+  }
+  const auto lh = t.query.find("leaf_hash");
+  const auto ix = t.query.find("index");
+  if ((lh == t.query.end()) == (ix == t.query.end()))
+    return error_response(http::status::bad_request, "invalid_field", "give exactly one of 'leaf_hash' or 'index'", req, "leaf_hash");
+  std::uint64_t index = 0;
+  if (lh != t.query.end()) {
+    auto h = merkle::from_hex(lh->second);
+    if (!h) return error_response(http::status::bad_request, "invalid_field", "'leaf_hash': " + h.error().message, req, "leaf_hash");
+    auto found = view_.index_of_leaf_hash(*h);
+    if (!found) return internal(found.error(), req);
+    if (!*found) return error_response(http::status::not_found, "not_found", "no leaf has hash " + lh->second, req, "leaf_hash");
+    index = **found;
+  } else {
+    auto v = parse_u64(ix->second);
+    if (!v) return error_response(http::status::bad_request, "invalid_field", "'index' must be a non-negative integer", req, "index");
+    index = *v;
+  }
+  if (index >= size)
+    return error_response(http::status::bad_request, "invalid_field",
+                          "leaf " + std::to_string(index) + " is not in the tree of size " + std::to_string(size), req, "tree_size");
+  auto e = view_.get(index);
+  if (!e) return internal(e.error(), req);
+  auto path = view_.inclusion(index, size);
+  if (!path) return internal(path.error(), req);
+  auto root = view_.root(size);
+  if (!root) return internal(root.error(), req);
+  return json_response(http::status::ok,
+                       json{{"leaf_index", index},
+                            {"tree_size", size},
+                            {"leaf_hash", hex(e->leaf_hash)},
+                            {"root_hash", hex(*root)},
+                            {"audit_path", hex_array(*path)}},
+                       req);
+}
+
+response ledger_api::consistency(const target& t, const request& req) {
+  std::optional<response> err;
+  auto head = head_size(err, req);
+  if (!head) return *err;
+  auto num = [&](const char* name, std::optional<std::uint64_t> dflt) -> std::optional<std::uint64_t> {
+    auto it = t.query.find(name);
+    if (it == t.query.end()) return dflt;
+    return parse_u64(it->second);
+  };
+  auto first = num("first", std::nullopt);
+  if (!first || *first == 0)
+    return error_response(http::status::bad_request, "invalid_field", "'first' is required: a tree size of at least 1", req, "first");
+  auto second = num("second", *head);
+  if (!second) return error_response(http::status::bad_request, "invalid_field", "'second' must be a positive integer", req, "second");
+  if (*first > *second)
+    return error_response(http::status::bad_request, "invalid_field",
+                          "'first' (" + std::to_string(*first) + ") is larger than 'second' (" + std::to_string(*second) + ")", req, "first");
+  if (*second > *head)
+    return error_response(http::status::bad_request, "invalid_field",
+                          "'second' " + std::to_string(*second) + " is beyond the latest signed head (" + std::to_string(*head) + ")", req,
+                          "second");
+  auto proof = view_.consistency(*first, *second);
+  if (!proof) return internal(proof.error(), req);
+  auto r1 = view_.root(*first);
+  auto r2 = view_.root(*second);
+  if (!r1) return internal(r1.error(), req);
+  if (!r2) return internal(r2.error(), req);
+  return json_response(http::status::ok,
+                       json{{"first", *first},
+                            {"second", *second},
+                            {"first_root", hex(*r1)},
+                            {"second_root", hex(*r2)},
+                            {"consistency", hex_array(*proof)}},
+                       req);
+}
+
+response ledger_api::search(const target& t, const request& req) {
+  const auto m = t.query.find("missionId");
+  const auto a = t.query.find("artifactId");
+  if ((m == t.query.end()) == (a == t.query.end()))
+    return error_response(http::status::bad_request, "invalid_field", "give exactly one of 'missionId' or 'artifactId'", req, "missionId");
+  const auto& value = m != t.query.end() ? m->second : a->second;
+  const char* field = m != t.query.end() ? "missionId" : "artifactId";
+  if (value.empty() || value.size() > 128)
+    return error_response(http::status::bad_request, "invalid_field", std::string("'") + field + "' must be 1..128 characters", req, field);
+  std::size_t limit = 100;
+  if (auto it = t.query.find("limit"); it != t.query.end()) {
+    auto v = parse_u64(it->second);
+    if (!v || *v < 1 || *v > 1000) return error_response(http::status::bad_request, "invalid_field", "'limit' must be from 1 to 1000", req, "limit");
+    limit = *v;
+  }
+  auto found = m != t.query.end() ? view_.search_mission(value, limit) : view_.search_artifact(value, limit);
+  if (!found) return internal(found.error(), req);
+  return json_response(http::status::ok, json{{"indices", *found}}, req);
+}
+
+response ledger_api::public_key(const request& req) {
+  return json_response(http::status::ok, json{{"algorithm", "Ed25519"}, {"key_id", key_id_hex_}, {"public_key_pem", opts_.public_key_pem}}, req);
+}
+
+}  // namespace nf::gateway
