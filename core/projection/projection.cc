@@ -12,6 +12,9 @@
 #include <mutex>
 #include <shared_mutex>
 
+#include <rocksdb/cache.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
@@ -223,6 +226,7 @@ struct proj_state {
 class store_impl final : public store {
  public:
   explicit store_impl(store_options o) : opts_(std::move(o)), log_(nf::log::get("projection")) {}
+  std::shared_ptr<rocksdb::Cache> cache_;
 
   ~store_impl() override {
     // Every column family handle must be gone before the database closes.
@@ -234,6 +238,20 @@ class store_impl final : public store {
     }
   }
 
+  // Point reads dominate queries and the fold's own lookups (proof nodes, "seen before?" keys that
+  // are mostly absent): a shared block cache, and Bloom filters so absent keys cost no block read.
+  rocksdb::ColumnFamilyOptions cf_options() {
+    if (!cache_) cache_ = rocksdb::NewLRUCache(256 << 20);
+    rocksdb::BlockBasedTableOptions t;
+    t.block_cache = cache_;
+    t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    t.cache_index_and_filter_blocks = true;
+    t.pin_l0_filter_and_index_blocks_in_cache = true;
+    rocksdb::ColumnFamilyOptions o;
+    o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
+    return o;
+  }
+
   result<void> open() {
     rocksdb::Options options;
     options.create_if_missing = true;
@@ -243,7 +261,7 @@ class store_impl final : public store {
     auto s = rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), opts_.path, &names);
     if (!s.ok()) names = {rocksdb::kDefaultColumnFamilyName};
     std::vector<rocksdb::ColumnFamilyDescriptor> descs;
-    for (const auto& n : names) descs.emplace_back(n, rocksdb::ColumnFamilyOptions());
+    for (const auto& n : names) descs.emplace_back(n, cf_options());
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* raw = nullptr;
     s = rocksdb::DB::Open(options, opts_.path, descs, &handles, &raw);
@@ -435,7 +453,7 @@ class store_impl final : public store {
   // Caller holds mu_.
   result<cf_ptr> create_cf_locked(const std::string& name) {
     rocksdb::ColumnFamilyHandle* h = nullptr;
-    NF_TRY(nf::store::check(db_->CreateColumnFamily(rocksdb::ColumnFamilyOptions(), name, &h), "create column family " + name));
+    NF_TRY(nf::store::check(db_->CreateColumnFamily(cf_options(), name, &h), "create column family " + name));
     auto p = wrap(h);
     handles_[name] = p;
     return p;

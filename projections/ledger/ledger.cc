@@ -55,8 +55,6 @@ class reader_nodes final : public merkle::node_source {
   node_cache* cache_;
 };
 
-std::uint64_t cache_key(int level, std::uint64_t index) { return static_cast<std::uint64_t>(level) << 58 | index; }
-
 result<std::uint64_t> read_size(const std::optional<std::string>& v) {
   if (!v) return std::uint64_t{0};
   if (v->size() != 8) return error{errc::corruption, "stored tree size is damaged"};
@@ -138,10 +136,8 @@ result<void> ledger_projection::apply(const bus::message& m, ::nf::projection::s
   writer_nodes nodes(w);
   const auto lh = merkle::leaf_hash(leaf.data());
   NF_TRY_ASSIGN(auto completed, merkle::append_nodes(nodes, index, lh));
-  // The first leaf with a given hash answers lookups by hash (the same bytes twice need two events).
-  const auto lh_key = "lh/" + std::string(reinterpret_cast<const char*>(lh.data()), lh.size());
-  NF_TRY_ASSIGN(auto lh_seen, w.get(lh_key));
-  if (!lh_seen) NF_TRY(w.put(lh_key, be64(index)));
+  // Lookups by hash answer the latest leaf with those bytes (the same bytes twice need two events).
+  NF_TRY(w.put("lh/" + std::string(reinterpret_cast<const char*>(lh.data()), lh.size()), be64(index)));
   for (const auto& [level, i, h] : completed)
     NF_TRY(w.put(node_key(level, i), std::string_view(reinterpret_cast<const char*>(h.data()), h.size())));
   NF_TRY(w.put(leaf_key(index), leaf.SerializeAsString()));
@@ -153,19 +149,30 @@ result<void> ledger_projection::apply(const bus::message& m, ::nf::projection::s
 
 std::optional<merkle::hash> node_cache::find(int level, std::uint64_t index) const {
   std::shared_lock lk(mu_);
-  auto it = map_.find(cache_key(level, index));
-  if (it == map_.end()) return std::nullopt;
-  return it->second;
+  const auto l = static_cast<std::size_t>(level - kMinLevel);
+  if (level < kMinLevel || l >= levels_.size() || index >= levels_[l].present.size() || !levels_[l].present[index]) return std::nullopt;
+  return levels_[l].hashes[index];
 }
 
 void node_cache::insert(int level, std::uint64_t index, const merkle::hash& h) {
+  if (level < kMinLevel || index > (std::uint64_t{1} << 40)) return;
   std::unique_lock lk(mu_);
-  map_.emplace(cache_key(level, index), h);
+  const auto l = static_cast<std::size_t>(level - kMinLevel);
+  if (l >= levels_.size()) levels_.resize(l + 1);
+  auto& r = levels_[l];
+  if (index >= r.present.size()) {
+    const auto n = std::max<std::size_t>(static_cast<std::size_t>(index) + 1, r.present.size() * 3 / 2);
+    r.hashes.resize(n);
+    r.present.resize(n, false);
+  }
+  if (!r.present[index]) ++count_;
+  r.hashes[index] = h;
+  r.present[index] = true;
 }
 
 std::size_t node_cache::size() const {
   std::shared_lock lk(mu_);
-  return map_.size();
+  return count_;
 }
 
 result<std::uint64_t> ledger_view::size() const {

@@ -4,7 +4,7 @@
 //   evidence.leaf_appended  payload LedgerLeaf {index, data, eventId, missionId, artifactId, ...}
 //   evidence.tree_head      payload TreeHead {treeSize, rootHash, timestampMs, signature, keyId}
 // Keys: l/<index> -> the LedgerLeaf bytes; n/<level><index> -> 32-byte node hash of a perfect subtree;
-// e/<event id> -> index (each event is one leaf at most); lh/<leaf hash> -> index of its first leaf;
+// e/<event id> -> index (each event is one leaf at most); lh/<leaf hash> -> index of its latest leaf;
 // s/size -> tree size;
 // h/<size> -> TreeHead bytes; s/head -> size of the latest head;
 // sm/<missionId>/<index>, sa/<artifactId>/<index> -> "" (search).
@@ -16,7 +16,6 @@
 
 #include <optional>
 #include <shared_mutex>
-#include <unordered_map>
 #include <string>
 #include <vector>
 
@@ -57,7 +56,8 @@ struct signed_head {
 
 // Node hashes are immutable once written (a perfect subtree never changes), so they can be kept
 // in memory without invalidation. Only nodes of subtrees of at least 16 leaves are kept, which
-// bounds the cache to about n/8 hashes and leaves a proof a handful of store reads.
+// bounds the cache to about n/8 hashes (40 MB at 10M leaves) and leaves a proof a handful of store
+// reads. Dense per level: a lookup is an index, not a hash-table probe.
 class node_cache {
  public:
   static constexpr int kMinLevel = 4;
@@ -66,8 +66,13 @@ class node_cache {
   std::size_t size() const;
 
  private:
+  struct row {
+    std::vector<merkle::hash> hashes;
+    std::vector<bool> present;
+  };
   mutable std::shared_mutex mu_;
-  std::unordered_map<std::uint64_t, merkle::hash> map_;
+  std::vector<row> levels_;
+  std::size_t count_ = 0;
 };
 
 // Proofs and entries from a consistent snapshot of the store.
