@@ -69,9 +69,9 @@ result<void> ledger_audit::run(bool progress) {
     if (!env) {
       problems.push_back({leaves, std::nullopt, "evidence.ledger@" + std::to_string(m.off.get()) + " is unreadable: " + env.error().message});
     } else if (env->type() == evidence::kLeafAppended) {
-      leaf(m, m.off.get());
+      leaf(*env, m.off.get());
     } else if (env->type() == evidence::kTreeHead) {
-      head(m, m.off.get());
+      head(*env, m.off.get());
     }
     ++done;
     if (progress && clock_type::now() - last > std::chrono::seconds(1)) {
@@ -83,11 +83,10 @@ result<void> ledger_audit::run(bool progress) {
   return ok();
 }
 
-void ledger_audit::leaf(const bus::message& m, std::int64_t off) {
+void ledger_audit::leaf(const events::Envelope& env, std::int64_t off) {
   const auto where = "evidence.ledger@" + std::to_string(off);
-  auto env = event::from_message(m);
   events::LedgerLeaf l;
-  if (!env->payload().UnpackTo(&l)) {
+  if (!env.payload().UnpackTo(&l)) {
     problems.push_back({leaves, std::nullopt, where + ": a leaf event without a LedgerLeaf"});
     return;
   }
@@ -125,11 +124,10 @@ void ledger_audit::leaf(const bus::message& m, std::int64_t off) {
   ++leaves;
 }
 
-void ledger_audit::head(const bus::message& m, std::int64_t off) {
+void ledger_audit::head(const events::Envelope& env, std::int64_t off) {
   const auto where = "evidence.ledger@" + std::to_string(off);
-  auto env = event::from_message(m);
   events::TreeHead t;
-  if (!env->payload().UnpackTo(&t) || t.root_hash().size() != 32) {
+  if (!env.payload().UnpackTo(&t) || t.root_hash().size() != 32) {
     problems.push_back({std::nullopt, frontier_.size(), where + ": a tree head event without a TreeHead"});
     return;
   }

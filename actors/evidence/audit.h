@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/bus/bus.h"
+#include "envelope.pb.h"
 #include "core/merkle/merkle.h"
 #include "core/merkle/tree_head.h"
 
@@ -51,8 +52,8 @@ class ledger_audit {
   std::unordered_map<std::string, std::uint64_t> index_of_event;
 
  private:
-  void leaf(const bus::message& m, std::int64_t off);
-  void head(const bus::message& m, std::int64_t off);
+  void leaf(const events::Envelope& env, std::int64_t off);
+  void head(const events::Envelope& env, std::int64_t off);
 
   bus::event_bus& bus_;
   std::string public_key_pem_;
