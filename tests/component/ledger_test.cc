@@ -92,6 +92,45 @@ TEST_F(Ledger, ReplayedLeavesAreHarmlessAndGapsOrChangedBytesAreReported) {
   EXPECT_NE(r.error().message.find("leaf 1 differs"), std::string::npos) << r.error().message;
 }
 
+TEST_F(Ledger, HeadsAreStoredOnlyWhenTheirRootIsTheTreesRoot) {
+  merkle::memory_tree t;
+  for (int i = 0; i < 3; ++i) {
+    append_leaf(static_cast<std::uint64_t>(i), "leaf" + std::to_string(i), "e" + std::to_string(i));
+    t.append("leaf" + std::to_string(i));
+  }
+  auto append_head = [&](std::uint64_t size, merkle::hash root) {
+    event::new_event e;
+    e.type = ledger::kTreeHead;
+    e.key = "ledger";
+    e.payload_json = json{{"treeSize", size},
+                          {"rootHash", to_base64(std::string(reinterpret_cast<const char*>(root.data()), 32))},
+                          {"timestampMs", 5},
+                          {"signature", to_base64(std::string(64, 's'))},
+                          {"keyId", to_base64(std::string(32, 'k'))}}
+                         .dump();
+    e.occurred_at = 1;
+    auto rec = event::to_record(event::build(e).value());
+    ASSERT_TRUE(bus_->append(topic_name{ledger::kLedgerTopic}, std::span<const bus::record>(&rec, 1)));
+  };
+  append_head(3, merkle::root(t, 3).value());
+  projection::runner run(*store_, proj_, *bus_, {16});
+  ASSERT_TRUE(run.catch_up());
+  ledger::ledger_view view(*store_, proj_);
+  auto head = view.latest_head().value();
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->head.size, 3u);
+  EXPECT_EQ(head->head.root, merkle::root(t, 3).value());
+
+  auto wrong = merkle::root(t, 3).value();
+  wrong[7] ^= 1;
+  append_head(3, wrong);
+  auto r = run.catch_up();
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("the signed root at size 3 is not the tree's root"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("evidence.ledger@4"), std::string::npos) << r.error().message;
+  EXPECT_EQ(view.latest_head().value()->head.root, merkle::root(t, 3).value()) << "nothing of the bad head was stored";
+}
+
 TEST_F(Ledger, AGapStopsTheProjectionWithThePosition) {
   append_leaf(0, "a", "e0");
   append_leaf(2, "c", "e2");
