@@ -1,6 +1,8 @@
 // Ledger projection: appends leaves and the perfect-subtree nodes they complete.
 #include "projections/ledger/ledger.h"
 
+#include <cstring>
+
 #include "core/event/codec.h"
 #include "ledger.pb.h"
 
@@ -24,36 +26,101 @@ result<merkle::hash> as_hash(const std::optional<std::string>& v, const std::str
   return h;
 }
 
-// Node reads through the batch being written (apply) or a snapshot (queries).
-class writer_nodes final : public merkle::node_source {
+// Node storage. Subtrees of 16+ leaves (levels >= 4) are one key each (n/). The 30 nodes of
+// levels 0..3 inside a complete block of 16 leaves are one key (b/<block>: 16 leaf hashes, then
+// 8, 4 and 2 node hashes), so a proof reads one value for the bottom of its path; the leaf hashes
+// of the incomplete last block are one key (t/tail), rewritten as it grows.
+constexpr std::uint64_t kBlockLeaves = 16;
+constexpr int kBlockLevels = 4;
+constexpr std::size_t kBlockHashes = 30;
+constexpr std::size_t kLevelBase[kBlockLevels] = {0, 16, 24, 28};
+
+std::string block_key(std::uint64_t block) { return "b/" + be64(block); }
+constexpr const char* kTailKey = "t/tail";
+
+std::string_view bytes_of(const merkle::hash& h) { return {reinterpret_cast<const char*>(h.data()), h.size()}; }
+
+std::string encode_block(const std::vector<merkle::hash>& leaves) {
+  std::vector<merkle::hash> all(leaves);
+  for (std::size_t base = 0, n = kBlockLeaves; n > 2; base += n, n /= 2)
+    for (std::size_t i = 0; i < n; i += 2) all.push_back(merkle::node_hash(all[base + i], all[base + i + 1]));
+  std::string out;
+  out.reserve(kBlockHashes * 32);
+  for (const auto& h : all) out.append(bytes_of(h));
+  return out;
+}
+
+// Node reads through the batch being written (apply) or a snapshot (queries). `size` is the number
+// of leaves the state holds; reads are memoised per source (one block and the tail).
+template <class Get>
+class layout_nodes final : public merkle::node_source {
  public:
-  explicit writer_nodes(::nf::projection::state_writer& w) : w_(w) {}
+  layout_nodes(Get get, std::uint64_t size, node_cache* cache) : get_(std::move(get)), size_(size), cache_(cache) {}
+
   result<merkle::hash> node(int level, std::uint64_t index) override {
-    NF_TRY_ASSIGN(auto v, w_.get(node_key(level, index)));
-    return as_hash(v, "node " + std::to_string(level) + "/" + std::to_string(index));
+    const auto name = [&] { return "node " + std::to_string(level) + "/" + std::to_string(index); };
+    if (level >= kBlockLevels) {
+      const bool cacheable = cache_ && level >= node_cache::kMinLevel;
+      if (cacheable)
+        if (auto h = cache_->find(level, index)) return *h;
+      NF_TRY_ASSIGN(auto v, get_(node_key(level, index)));
+      NF_TRY_ASSIGN(auto h, as_hash(v, name()));
+      if (cacheable) cache_->insert(level, index, h);
+      return h;
+    }
+    const std::uint64_t first_leaf = index << level;
+    const std::uint64_t block = first_leaf / kBlockLeaves;
+    const std::uint64_t in_block = index - (block * kBlockLeaves >> level);
+    if ((block + 1) * kBlockLeaves <= size_) {
+      if (block_no_ != block) {
+        NF_TRY_ASSIGN(auto v, get_(block_key(block)));
+        if (!v) return error{errc::not_found, name() + ": block " + std::to_string(block) + " is missing"};
+        if (v->size() != kBlockHashes * 32) return error{errc::corruption, "block " + std::to_string(block) + " is damaged"};
+        block_ = std::move(*v);
+        block_no_ = block;
+      }
+      merkle::hash h;
+      std::memcpy(h.data(), block_.data() + (kLevelBase[level] + in_block) * 32, 32);
+      return h;
+    }
+    // The incomplete last block: its leaf hashes.
+    if (!tail_loaded_) {
+      NF_TRY_ASSIGN(auto v, get_(kTailKey));
+      tail_ = v ? std::move(*v) : std::string();
+      if (tail_.size() != (size_ % kBlockLeaves) * 32) return error{errc::corruption, "the stored tail of the tree is damaged"};
+      tail_loaded_ = true;
+    }
+    const std::uint64_t tail_start = size_ / kBlockLeaves * kBlockLeaves;
+    const std::uint64_t count = std::uint64_t{1} << level;
+    if (first_leaf < tail_start || first_leaf + count > size_) return error{errc::not_found, name() + " is not in the tree"};
+    std::vector<merkle::hash> row(count);
+    for (std::uint64_t i = 0; i < count; ++i) std::memcpy(row[i].data(), tail_.data() + (first_leaf - tail_start + i) * 32, 32);
+    for (auto n = row.size(); n > 1; n /= 2)
+      for (std::size_t i = 0; i < n / 2; ++i) row[i] = merkle::node_hash(row[2 * i], row[2 * i + 1]);
+    return row[0];
   }
 
  private:
-  ::nf::projection::state_writer& w_;
-};
-
-class reader_nodes final : public merkle::node_source {
- public:
-  reader_nodes(::nf::projection::state_reader& r, node_cache* cache) : r_(r), cache_(cache) {}
-  result<merkle::hash> node(int level, std::uint64_t index) override {
-    const bool cacheable = cache_ && level >= node_cache::kMinLevel;
-    if (cacheable)
-      if (auto h = cache_->find(level, index)) return *h;
-    NF_TRY_ASSIGN(auto v, r_.get(node_key(level, index)));
-    NF_TRY_ASSIGN(auto h, as_hash(v, "node " + std::to_string(level) + "/" + std::to_string(index)));
-    if (cacheable) cache_->insert(level, index, h);
-    return h;
-  }
-
- private:
-  ::nf::projection::state_reader& r_;
+  Get get_;
+  std::uint64_t size_;
   node_cache* cache_;
+  std::uint64_t block_no_ = ~std::uint64_t{0};
+  std::string block_;
+  bool tail_loaded_ = false;
+  std::string tail_;
 };
+
+template <class Get>
+layout_nodes<Get> make_nodes(Get get, std::uint64_t size, node_cache* cache) {
+  return layout_nodes<Get>(std::move(get), size, cache);
+}
+
+auto writer_get(::nf::projection::state_writer& w) {
+  return [&w](std::string_view k) { return w.get(k); };
+}
+auto reader_get(::nf::projection::state_reader& r) {
+  return [&r](std::string_view k) { return r.get(k); };
+}
 
 result<std::uint64_t> read_size(const std::optional<std::string>& v) {
   if (!v) return std::uint64_t{0};
@@ -89,7 +156,7 @@ result<void> apply_head(const events::Envelope& env, const std::string& where, s
   if (t.tree_size() > size)
     return error{errc::corruption, where + ": tree head at size " + std::to_string(t.tree_size()) + " but the ledger has " +
                                        std::to_string(size) + " leaves before it"};
-  writer_nodes nodes(w);
+  auto nodes = make_nodes(writer_get(w), size, nullptr);
   NF_TRY_ASSIGN(auto root, merkle::root(nodes, t.tree_size()));
   if (std::string_view(reinterpret_cast<const char*>(root.data()), root.size()) != t.root_hash())
     return error{errc::corruption, where + ": the signed root at size " + std::to_string(t.tree_size()) + " is not the tree's root"};
@@ -133,13 +200,24 @@ result<void> ledger_projection::apply(const bus::message& m, ::nf::projection::s
     NF_TRY_ASSIGN(auto seen, w.get("e/" + leaf.event_id()));
     if (seen) return error{errc::corruption, where + ": event " + leaf.event_id() + " is already leaf " + *seen};
   }
-  writer_nodes nodes(w);
+  auto nodes = make_nodes(writer_get(w), size, nullptr);
   const auto lh = merkle::leaf_hash(leaf.data());
   NF_TRY_ASSIGN(auto completed, merkle::append_nodes(nodes, index, lh));
   // Lookups by hash answer the latest leaf with those bytes (the same bytes twice need two events).
-  NF_TRY(w.put("lh/" + std::string(reinterpret_cast<const char*>(lh.data()), lh.size()), be64(index)));
+  NF_TRY(w.put("lh/" + std::string(bytes_of(lh)), be64(index)));
   for (const auto& [level, i, h] : completed)
-    NF_TRY(w.put(node_key(level, i), std::string_view(reinterpret_cast<const char*>(h.data()), h.size())));
+    if (level >= kBlockLevels) NF_TRY(w.put(node_key(level, i), bytes_of(h)));
+  NF_TRY_ASSIGN(auto tail_raw, w.get(kTailKey));
+  std::string tail = tail_raw ? std::move(*tail_raw) : std::string();
+  if (tail.size() != (index % kBlockLeaves) * 32) return error{errc::corruption, where + ": the stored tail of the tree is damaged"};
+  tail.append(bytes_of(lh));
+  if (index % kBlockLeaves == kBlockLeaves - 1) {
+    std::vector<merkle::hash> leaves(kBlockLeaves);
+    for (std::size_t i = 0; i < kBlockLeaves; ++i) std::memcpy(leaves[i].data(), tail.data() + i * 32, 32);
+    NF_TRY(w.put(block_key(index / kBlockLeaves), encode_block(leaves)));
+    tail.clear();
+  }
+  NF_TRY(w.put(kTailKey, tail));
   NF_TRY(w.put(leaf_key(index), leaf.SerializeAsString()));
   if (!leaf.event_id().empty()) NF_TRY(w.put("e/" + leaf.event_id(), std::to_string(index)));
   if (!leaf.mission_id().empty()) NF_TRY(w.put("sm/" + leaf.mission_id() + "/" + be64(index), ""));
@@ -187,7 +265,7 @@ auto ledger_view::with_tree(std::uint64_t size, F&& f) const -> decltype(f(std::
   NF_TRY_ASSIGN(auto size_raw, r->get("s/size"));
   NF_TRY_ASSIGN(auto have, read_size(size_raw));
   if (size > have) return error{errc::invalid_argument, "tree size " + std::to_string(size) + " is beyond the ledger's " + std::to_string(have)};
-  reader_nodes nodes(*r, cache_);
+  auto nodes = make_nodes(reader_get(*r), have, cache_);
   return f(nodes);
 }
 
@@ -211,8 +289,10 @@ result<entry> ledger_view::get(std::uint64_t index) const {
           leaf.source_topic(),
           leaf.source_partition(),
           leaf.source_offset()};
-  NF_TRY_ASSIGN(auto stored, r->get(node_key(0, index)));
-  NF_TRY_ASSIGN(auto stored_hash, as_hash(stored, "leaf hash " + std::to_string(index)));
+  NF_TRY_ASSIGN(auto size_raw, r->get("s/size"));
+  NF_TRY_ASSIGN(auto size, read_size(size_raw));
+  auto nodes = make_nodes(reader_get(*r), size, nullptr);
+  NF_TRY_ASSIGN(auto stored_hash, nodes.node(0, index));
   if (stored_hash != e.leaf_hash) return error{errc::corruption, "leaf " + std::to_string(index) + " does not match its stored hash"};
   return e;
 }

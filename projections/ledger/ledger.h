@@ -3,7 +3,9 @@
 // In: evidence.ledger (one partition, so every replay builds the same tree):
 //   evidence.leaf_appended  payload LedgerLeaf {index, data, eventId, missionId, artifactId, ...}
 //   evidence.tree_head      payload TreeHead {treeSize, rootHash, timestampMs, signature, keyId}
-// Keys: l/<index> -> the LedgerLeaf bytes; n/<level><index> -> 32-byte node hash of a perfect subtree;
+// Keys: l/<index> -> the LedgerLeaf bytes; n/<level><index> -> 32-byte hash of a perfect subtree of
+// 16+ leaves (level >= 4); b/<block> -> the 30 node hashes of levels 0..3 of a complete block of 16
+// leaves; t/tail -> the leaf hashes of the incomplete last block;
 // e/<event id> -> index (each event is one leaf at most); lh/<leaf hash> -> index of its latest leaf;
 // s/size -> tree size;
 // h/<size> -> TreeHead bytes; s/head -> size of the latest head;
