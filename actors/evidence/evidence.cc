@@ -5,12 +5,21 @@
 
 #include "core/base/base64.h"
 #include "core/event/codec.h"
+#include "core/metrics/metrics.h"
 #include "ledger.pb.h"
 
 namespace nf::evidence {
 namespace {
 
 std::string bytes_of(const merkle::hash& h) { return std::string(reinterpret_cast<const char*>(h.data()), h.size()); }
+
+void publish(const state& s) {
+  auto& reg = metrics::registry::global();
+  static auto& leaves = reg.get_gauge("nf_ledger_leaves", "Leaves in the evidence ledger, as the evidence actor knows it");
+  static auto& signed_size = reg.get_gauge("nf_ledger_signed_tree_size", "Tree size of the latest signed tree head");
+  leaves.set(static_cast<double>(s.tree.size()));
+  signed_size.set(s.last_head ? static_cast<double>(s.last_head->size) : 0.0);
+}
 
 }  // namespace
 
@@ -95,6 +104,7 @@ result<void> actor::handle(const bus::message& m, ::nf::actor::context& ctx) {
     NF_TRY(ctx.emit(kLedgerTopic, ev));
     state_ = evolve(std::move(state_), in);
     if (opts_.signer && state_.since_head.size() >= opts_.head_every_leaves) NF_TRY(emit_head(ctx, false));
+    publish(state_);
   }
   return ok();
 }
@@ -123,6 +133,7 @@ result<void> actor::emit_head(::nf::actor::context& ctx, bool from_tick) {
                         .dump();
   NF_TRY(ctx.emit(kLedgerTopic, ev));
   state_ = with_head(std::move(state_), h);
+  publish(state_);
   return ok();
 }
 
@@ -165,6 +176,7 @@ void actor::recover(const bus::message& m) {
     }
     state_ = with_head(std::move(state_), h);
   }
+  publish(state_);
 }
 
 }  // namespace nf::evidence

@@ -6,6 +6,7 @@
 
 #include "core/base/base64.h"
 #include "core/event/codec.h"
+#include "core/log/log.h"
 #include "core/merkle/tree_head.h"
 
 namespace nf::gateway {
@@ -48,6 +49,17 @@ ledger_api::ledger_api(bus::event_bus& bus, projection::store& store, const ledg
                        std::chrono::milliseconds wait)
     : bus_(bus), opts_(o), view_(store, *o.proj, &cache_), vault_(o.blob_dir), clk_(clk), region_(std::move(region)), wait_(wait) {
   if (auto id = merkle::key_id(opts_.public_key_pem)) key_id_hex_ = hex(*id);
+  warm_ = std::thread([this] {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto n = view_.warm_cache();
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+    if (n) nf::log::get("ledger")->info("ledger node cache: {} nodes loaded in {} ms", *n, ms);
+    else nf::log::get("ledger")->warn("ledger node cache not loaded: {}", n.error().message);
+  });
+}
+
+ledger_api::~ledger_api() {
+  if (warm_.joinable()) warm_.join();
 }
 
 std::optional<response> ledger_api::handle(const target& t, const request& req, std::string& route) {

@@ -17,6 +17,7 @@
 
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "actors/evidence/vault.h"
 #include "actors/gateway/gateway.h"
@@ -29,6 +30,7 @@ class ledger_api {
  public:
   ledger_api(bus::event_bus& bus, projection::store& store, const ledger_options& o, const nf::clock& clk, std::string region,
              std::chrono::milliseconds wait);
+  ~ledger_api();
   // nullopt when the target is not one of the ledger's routes.
   std::optional<response> handle(const target& t, const request& req, std::string& route);
   bool caught_up() const { return opts_.feed == nullptr || opts_.feed->caught_up(); }
@@ -55,6 +57,7 @@ class ledger_api {
   std::string region_;
   std::chrono::milliseconds wait_;
   std::string key_id_hex_;
+  std::thread warm_;  // loads the node cache at start; proofs are served meanwhile
 };
 
 }  // namespace nf::gateway

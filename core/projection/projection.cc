@@ -258,8 +258,9 @@ class store_impl final : public store {
     rocksdb::BlockBasedTableOptions t;
     t.block_cache = cache_;
     t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
-    t.cache_index_and_filter_blocks = true;
-    t.pin_l0_filter_and_index_blocks_in_cache = true;
+    // Index and filter blocks stay with the open table files, outside the cache: a large file's
+    // filter can exceed a cache shard, and re-reading it per lookup costs more than the lookup.
+    t.cache_index_and_filter_blocks = false;
     rocksdb::ColumnFamilyOptions o;
     o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
     // The same for the memtable: a lookup of an absent key skips the skip list.

@@ -312,6 +312,21 @@ result<std::optional<std::uint64_t>> ledger_view::index_of_leaf_hash(const merkl
   return std::optional<std::uint64_t>{from_be64(*v)};
 }
 
+result<std::size_t> ledger_view::warm_cache() const {
+  if (!cache_) return std::size_t{0};
+  NF_TRY_ASSIGN(auto r, store_.reader(proj_));
+  std::size_t n = 0;
+  NF_TRY(r->scan("n/", [&](std::string_view key, std::string_view value) {
+    if (key.size() != 2 + 1 + 8 || value.size() != 32) return true;
+    merkle::hash h;
+    std::memcpy(h.data(), value.data(), 32);
+    cache_->insert(static_cast<unsigned char>(key[2]), from_be64(key.substr(3)), h);
+    ++n;
+    return true;
+  }));
+  return n;
+}
+
 result<std::vector<merkle::hash>> ledger_view::inclusion(std::uint64_t index, std::uint64_t size) const {
   return with_tree(size, [&](merkle::node_source& nodes) { return merkle::inclusion_proof(nodes, index, size); });
 }

@@ -87,6 +87,9 @@ class ledger_view {
   result<entry> get(std::uint64_t index) const;
   result<std::optional<std::uint64_t>> index_of_event(const std::string& event_id) const;
   result<std::optional<std::uint64_t>> index_of_leaf_hash(const merkle::hash& h) const;
+  // Loads every stored node of 16+ leaves into the cache (they never change), so proofs do not pay
+  // for first reads; returns how many were loaded. Without a cache, does nothing.
+  result<std::size_t> warm_cache() const;
   result<std::vector<merkle::hash>> inclusion(std::uint64_t index, std::uint64_t size) const;
   result<std::vector<merkle::hash>> consistency(std::uint64_t first, std::uint64_t second) const;
   // The latest signed head; nullopt before the first.

@@ -207,6 +207,14 @@ TEST_F(Cli, KafkaModeThroughTheMockClusterCommand) {
     auto doc = json::parse(http.get("/missions/01900000-0000-7000-8000-0000000000aa").body, nullptr, false);
     return doc.is_object() && doc.value("status", "") == "accepted";
   }, 30s));
+  // The evidence ledger on Kafka: a vault record becomes leaf 0 under a signed head.
+  auto rec = http.post("/ledger/record", R"({"json":{"on":"kafka"},"kind":"test"})");
+  ASSERT_EQ(rec.status, 201) << rec.body;
+  EXPECT_EQ(json::parse(rec.body)["leaf_index"], 0);
+  EXPECT_TRUE(t::wait_until([&] {
+    auto head = json::parse(http.get("/ledger/tree-head").body, nullptr, false);
+    return head.is_object() && head.value("tree_size", 0) == 1;
+  }, 30s));
   server.signal(SIGTERM);
   EXPECT_EQ(server.wait(30s), 0) << server.stderr_text();
   auto l = nf({"topics", "list", "--config", config_, "--json"}, env);
@@ -216,6 +224,7 @@ TEST_F(Cli, KafkaModeThroughTheMockClusterCommand) {
   EXPECT_EQ(parts["mission.prompts"], 3);
   EXPECT_EQ(parts["extra.topic"], 2);
   EXPECT_EQ(parts["platform.deadletter"], 1);
+  EXPECT_EQ(parts["evidence.ledger"], 1);
   mock.signal(SIGTERM);
   EXPECT_EQ(mock.wait(30s), 0);
 }
