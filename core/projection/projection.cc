@@ -263,10 +263,15 @@ class store_impl final : public store {
     t.cache_index_and_filter_blocks = false;
     rocksdb::ColumnFamilyOptions o;
     o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
-    // The same for the memtable: a lookup of an absent key skips the skip list.
-    o.memtable_whole_key_filtering = true;
-    o.memtable_prefix_bloom_size_ratio = 0.02;
     return o;
+  }
+
+  // Projections that read while they fold also get a memtable Bloom filter, so a lookup of an
+  // absent key skips the skip list (it costs a hash per write, which write-only folds skip).
+  result<void> tune_for(const projection& p, rocksdb::ColumnFamilyHandle* cf) {
+    if (!p.reads_while_folding()) return ok();
+    return nf::store::check(db_->SetOptions(cf, {{"memtable_whole_key_filtering", "true"}, {"memtable_prefix_bloom_size_ratio", "0.02"}}),
+                            "tune column family for " + p.name());
   }
 
   result<void> open() {
@@ -322,6 +327,7 @@ class store_impl final : public store {
         ++it;
       }
     }
+    NF_TRY(tune_for(p, st->cf.get()));
     NF_TRY(load_offsets(st->cf.get(), st->next));
     states_[p.name()] = std::move(st);
     return ok();
@@ -388,6 +394,7 @@ class store_impl final : public store {
       std::lock_guard g(mu_);
       NF_TRY_ASSIGN(cf, create_cf_locked(name));
     }
+    NF_TRY(tune_for(p, cf.get()));
     std::map<topic_partition, std::int64_t> next;
 
     // Plan: every partition of every topic, from its first stored offset to the current end.

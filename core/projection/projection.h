@@ -57,6 +57,9 @@ class projection {
   virtual std::vector<std::string> topics() const = 0;
   // An error aborts the batch: nothing of it is committed.
   virtual result<void> apply(const bus::message& m, state_writer& w) = 0;
+  // True for projections whose apply() reads state (a storage hint: lookups of absent keys get
+  // a memtable filter).
+  virtual bool reads_while_folding() const { return false; }
 };
 
 struct store_options {

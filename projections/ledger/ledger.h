@@ -36,6 +36,7 @@ class ledger_projection final : public projection::projection {
   std::string name() const override { return "ledger"; }
   std::vector<std::string> topics() const override { return {kLedgerTopic}; }
   result<void> apply(const bus::message& m, ::nf::projection::state_writer& w) override;
+  bool reads_while_folding() const override { return true; }
 };
 
 struct entry {

@@ -27,6 +27,7 @@ class missions_projection final : public projection::projection {
   std::string name() const override { return "missions"; }
   std::vector<std::string> topics() const override { return {kPrompts, kLifecycle, kArtifacts, kValidations}; }
   result<void> apply(const bus::message& m, ::nf::projection::state_writer& w) override;
+  bool reads_while_folding() const override { return true; }
 };
 
 struct mission_filter {
