@@ -361,13 +361,7 @@ struct gateway::impl {
     const auto t = parse_target(std::string_view(req.target().data(), req.target().size()));
     const auto& s = t.segments;
     const auto method = req.method();
-    auto only = [&](http::verb allowed) -> std::optional<response> {
-      if (method == allowed) return std::nullopt;
-      auto res = error_response(http::status::method_not_allowed, "method_not_allowed",
-                                std::string(http::to_string(method)) + " is not allowed on " + t.path, req);
-      res.set(http::field::allow, std::string(http::to_string(allowed)));
-      return res;
-    };
+    auto only = [&](http::verb allowed) { return require_method(allowed, t, req); };
     if (ledger)
       if (auto res = ledger->handle(t, req, route)) return std::move(*res);
     if (req.body().size() > opts.max_body_bytes)

@@ -6,6 +6,7 @@
 
 #include <cctype>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -96,6 +97,15 @@ inline response error_response(http::status st, const std::string& code, const s
   json e{{"code", code}, {"message", message}};
   if (!field.empty()) e["field"] = field;
   return json_response(st, json{{"error", e}}, req);
+}
+
+// nullopt when the request uses `allowed`; otherwise a 405 naming it in Allow.
+inline std::optional<response> require_method(http::verb allowed, const target& t, const request& req) {
+  if (req.method() == allowed) return std::nullopt;
+  auto res = error_response(http::status::method_not_allowed, "method_not_allowed",
+                            std::string(http::to_string(req.method())) + " is not allowed on " + t.path, req);
+  res.set(http::field::allow, std::string(http::to_string(allowed)));
+  return res;
 }
 
 inline http::status status_for(errc c) {

@@ -65,13 +65,7 @@ ledger_api::~ledger_api() {
 std::optional<response> ledger_api::handle(const target& t, const request& req, std::string& route) {
   const auto& s = t.segments;
   const auto method = req.method();
-  auto only = [&](http::verb allowed) -> std::optional<response> {
-    if (method == allowed) return std::nullopt;
-    auto res = error_response(http::status::method_not_allowed, "method_not_allowed",
-                              std::string(http::to_string(method)) + " is not allowed on " + t.path, req);
-    res.set(http::field::allow, std::string(http::to_string(allowed)));
-    return res;
-  };
+  auto only = [&](http::verb allowed) { return require_method(allowed, t, req); };
   if (s.size() == 3 && s[0] == "evidence" && s[1] == "blobs") {
     route = "/evidence/blobs/{sha256}";
     if (method == http::verb::put) return put_blob(s[2], req);
@@ -265,12 +259,12 @@ response ledger_api::entry(const std::string& index, const request& req) {
   return json_response(http::status::ok,
                        json{{"index", e->index},
                             {"leaf_hash", hex(e->leaf_hash)},
-                            {"data", to_base64(e->data)},
-                            {"eventId", e->event_id},
-                            {"eventType", e->event_type},
-                            {"missionId", e->mission_id},
-                            {"artifactId", e->artifact_id},
-                            {"source", {{"topic", e->source_topic}, {"partition", e->source_partition}, {"offset", e->source_offset}}}},
+                            {"data", to_base64(e->leaf.data())},
+                            {"eventId", e->leaf.event_id()},
+                            {"eventType", e->leaf.event_type()},
+                            {"missionId", e->leaf.mission_id()},
+                            {"artifactId", e->leaf.artifact_id()},
+                            {"source", {{"topic", e->leaf.source_topic()}, {"partition", e->leaf.source_partition()}, {"offset", e->leaf.source_offset()}}}},
                        req);
 }
 

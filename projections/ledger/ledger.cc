@@ -279,16 +279,7 @@ result<entry> ledger_view::get(std::uint64_t index) const {
   if (!v) return error{errc::not_found, "no leaf at index " + std::to_string(index)};
   events::LedgerLeaf leaf;
   if (!leaf.ParseFromString(*v)) return error{errc::corruption, "leaf " + std::to_string(index) + " is damaged"};
-  entry e{index,
-          leaf.data(),
-          merkle::leaf_hash(leaf.data()),
-          leaf.event_id(),
-          leaf.mission_id(),
-          leaf.artifact_id(),
-          leaf.event_type(),
-          leaf.source_topic(),
-          leaf.source_partition(),
-          leaf.source_offset()};
+  entry e{index, merkle::leaf_hash(leaf.data()), std::move(leaf)};
   NF_TRY_ASSIGN(auto size_raw, r->get("s/size"));
   NF_TRY_ASSIGN(auto size, read_size(size_raw));
   auto nodes = make_nodes(reader_get(*r), size, nullptr);

@@ -24,6 +24,7 @@
 #include "core/merkle/merkle.h"
 #include "core/merkle/tree_head.h"
 #include "core/projection/projection.h"
+#include "ledger.pb.h"
 
 namespace nf::ledger {
 
@@ -41,15 +42,8 @@ class ledger_projection final : public projection::projection {
 
 struct entry {
   std::uint64_t index = 0;
-  std::string data;          // the leaf bytes
-  merkle::hash leaf_hash{};
-  std::string event_id;
-  std::string mission_id;
-  std::string artifact_id;
-  std::string event_type;
-  std::string source_topic;
-  std::int32_t source_partition = 0;
-  std::int64_t source_offset = 0;
+  merkle::hash leaf_hash{};  // checked against the stored tree
+  events::LedgerLeaf leaf;   // data (the leaf bytes), event id, mission, artifact, source position
 };
 
 struct signed_head {

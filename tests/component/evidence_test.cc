@@ -91,11 +91,11 @@ TEST_F(EvidenceLedger, EveryEventIsOneLeafProvablyInTheTreeAcrossRestarts) {
   auto index = view.index_of_event(id7).value();
   ASSERT_TRUE(index);
   auto e = view.get(*index).value();
-  EXPECT_EQ(e.data, event::canonical_bytes(envs[7])) << "the leaf is the event's canonical bytes";
+  EXPECT_EQ(e.leaf.data(), event::canonical_bytes(envs[7])) << "the leaf is the event's canonical bytes";
   const auto root = view.root(30).value();
   EXPECT_TRUE(merkle::verify_inclusion(merkle::leaf_hash(event::canonical_bytes(envs[7])), *index, 30, view.inclusion(*index, 30).value(), root));
-  EXPECT_EQ(e.source_topic, "mission.artifacts");
-  EXPECT_EQ(e.event_type, "mission.artifact_recorded");
+  EXPECT_EQ(e.leaf.source_topic(), "mission.artifacts");
+  EXPECT_EQ(e.leaf.event_type(), "mission.artifact_recorded");
 
   // Heads: signed, each consistent with the one before, the latest over the whole tree.
   auto heads = view.heads().value();

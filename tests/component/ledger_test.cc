@@ -63,7 +63,7 @@ TEST_F(Ledger, FoldedTreeMatchesTheReferenceAndProofsVerify) {
     EXPECT_TRUE(merkle::verify_inclusion(merkle::leaf_hash("event-bytes-" + std::to_string(i)), i, n, *view.inclusion(i, n), root));
     EXPECT_TRUE(merkle::verify_consistency(n / 2 + 1, n, *view.root(n / 2 + 1), root, *view.consistency(n / 2 + 1, n)));
   }
-  EXPECT_EQ(view.get(7)->data, "event-bytes-7");
+  EXPECT_EQ(view.get(7)->leaf.data(), "event-bytes-7");
   // A cached view gives the same answers, from fewer store reads.
   ledger::node_cache cache;
   ledger::ledger_view cached(*store_, proj_, &cache);
