@@ -115,6 +115,9 @@ inline http::status status_for(errc c) {
     case errc::conflict:
     case errc::already_exists: return http::status::conflict;
     case errc::too_large: return http::status::payload_too_large;
+    case errc::unauthenticated: return http::status::unauthorized;
+    case errc::permission_denied: return http::status::forbidden;
+    case errc::rate_limited: return http::status::too_many_requests;
     case errc::unavailable:
     case errc::timeout: return http::status::service_unavailable;
     default: return http::status::internal_server_error;

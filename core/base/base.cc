@@ -22,6 +22,9 @@ const char* to_string(errc code) noexcept {
     case errc::unavailable: return "unavailable";
     case errc::unsupported: return "unsupported";
     case errc::cancelled: return "cancelled";
+    case errc::unauthenticated: return "unauthenticated";
+    case errc::permission_denied: return "permission_denied";
+    case errc::rate_limited: return "rate_limited";
     case errc::internal: return "internal";
   }
   return "unknown";

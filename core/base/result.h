@@ -22,6 +22,9 @@ enum class errc {
   unavailable,       // a remote system cannot be reached
   unsupported,
   cancelled,
+  unauthenticated,   // no or invalid credentials
+  permission_denied, // credentials valid, permission missing
+  rate_limited,      // over a rate or quota
   internal,
 };
 

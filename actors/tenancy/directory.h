@@ -1,0 +1,72 @@
+// The gateway's in-memory view of tenants, domains and API keys, and tenant-context resolution.
+//
+// A request's tenant comes from, in this order: its custom domain (Host), its API key
+// (Authorization: Bearer nfk_... or X-API-Key), its JWT (Authorization: Bearer <jwt>), or the
+// subdomain <tenant>.<base domain>. Every request needs a credential (API key or JWT) for its
+// roles; when two sources name different tenants the request is refused. The platform admin key
+// acts in the tenant its host names, or across tenants.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "actors/tenancy/credentials.h"
+#include "core/base/result.h"
+
+namespace nf::tenancy {
+
+struct context {
+  std::string tenant;               // empty: the platform admin outside any tenant
+  std::string principal;            // "key:<key id>" or "jwt:<sub>"
+  std::vector<std::string> roles;
+  bool platform_admin = false;
+};
+
+struct request_credentials {
+  std::string_view host;            // Host header (a port is ignored)
+  std::string_view authorization;   // Authorization header
+  std::string_view api_key;         // X-API-Key header
+};
+
+class directory {
+ public:
+  explicit directory(std::string base_domain = "", const jwks* keys = nullptr, jwt_policy policy = {})
+      : base_domain_(std::move(base_domain)), jwks_(keys), policy_(std::move(policy)) {}
+
+  void put_tenant(const std::string& id, const std::vector<std::string>& domains, bool active = true);
+  void put_key(const std::string& digest, const std::string& tenant, const std::string& role, const std::string& key_id);
+  void revoke_key(const std::string& digest);
+  void set_platform_admin(const std::string& digest);
+  std::size_t tenants() const;
+  std::size_t keys() const;
+
+  // unauthenticated (401) or permission_denied (403, suspended tenant) with a message that says
+  // what to send.
+  result<context> resolve(const request_credentials& c, std::int64_t now_ms) const;
+
+ private:
+  struct tenant_entry {
+    std::vector<std::string> domains;
+    bool active = true;
+  };
+  struct key_entry {
+    std::string tenant, role, key_id;
+  };
+  std::optional<std::string> tenant_of_host(std::string_view host, bool& from_domain) const;
+
+  std::string base_domain_;
+  const jwks* jwks_;
+  jwt_policy policy_;
+  mutable std::shared_mutex mu_;
+  std::unordered_map<std::string, tenant_entry> tenants_;
+  std::unordered_map<std::string, std::string> domains_;  // lowercase host -> tenant
+  std::unordered_map<std::string, key_entry> keys_;       // digest -> key
+  std::string admin_digest_;
+};
+
+}  // namespace nf::tenancy

@@ -1,0 +1,104 @@
+// Roles and permissions.
+#include "actors/tenancy/rbac.h"
+
+#include <algorithm>
+
+namespace nf::tenancy {
+namespace {
+
+const std::set<std::string>& viewer() {
+  static const std::set<std::string> s = {"missions:read", "events:read", "marketplace:read", "workflows:read",
+                                          "ledger:read",   "tenants:read", "usage:read"};
+  return s;
+}
+
+std::set<std::string> with(std::set<std::string> base, std::initializer_list<const char*> more) {
+  for (const auto* p : more) base.insert(p);
+  return base;
+}
+
+const std::map<std::string, std::set<std::string>, std::less<>>& builtins() {
+  static const auto m = [] {
+    std::map<std::string, std::set<std::string>, std::less<>> r;
+    r["viewer"] = viewer();
+    r["auditor"] = with(viewer(), {"audit:read"});
+    r["developer"] = with(viewer(), {"missions:write", "events:write", "marketplace:publish", "marketplace:install", "workflows:write",
+                                     "ledger:write", "reservations:write"});
+    r["admin"] = with(r["developer"], {"keys:read", "keys:write", "roles:write", "audit:read"});
+    r["owner"] = with(r["admin"], {"tenants:write"});
+    return r;
+  }();
+  return m;
+}
+
+}  // namespace
+
+const std::vector<std::string>& permission_catalogue() {
+  static const std::vector<std::string> c = [] {
+    std::set<std::string> all;
+    for (const auto& [_, perms] : builtins()) all.insert(perms.begin(), perms.end());
+    all.insert("tenants:create");  // platform admin only
+    return std::vector<std::string>(all.begin(), all.end());
+  }();
+  return c;
+}
+
+bool known_permission(std::string_view p) {
+  const auto& c = permission_catalogue();
+  return std::binary_search(c.begin(), c.end(), p, std::less<>{});
+}
+
+bool builtin_role(std::string_view role) { return builtins().count(role) > 0; }
+
+std::optional<std::set<std::string>> builtin_permissions(std::string_view role) {
+  auto it = builtins().find(role);
+  if (it == builtins().end()) return std::nullopt;
+  return it->second;
+}
+
+result<void> validate_role_name(std::string_view name) {
+  if (name.empty() || name.size() > 64) return error{errc::invalid_argument, "a role name is 1..64 characters"};
+  for (char c : name)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
+      return error{errc::invalid_argument, "a role name may only contain a-z 0-9 _ -"};
+  return ok();
+}
+
+result<std::set<std::string>> parse_permissions(const std::vector<std::string>& perms) {
+  if (perms.empty()) return error{errc::invalid_argument, "a role needs at least one permission"};
+  std::set<std::string> out;
+  for (const auto& p : perms) {
+    if (!known_permission(p) || p == "tenants:create") return error{errc::invalid_argument, "unknown permission '" + p + "'"};
+    out.insert(p);
+  }
+  return out;
+}
+
+result<void> roles::define(const std::string& name, std::set<std::string> perms) {
+  NF_TRY(validate_role_name(name));
+  if (builtin_role(name)) return error{errc::conflict, "'" + name + "' is a built-in role"};
+  for (const auto& p : perms)
+    if (!known_permission(p) || p == "tenants:create") return error{errc::invalid_argument, "unknown permission '" + p + "'"};
+  custom_[name] = std::move(perms);
+  return ok();
+}
+
+result<std::set<std::string>> roles::permissions(std::string_view role) const {
+  if (auto b = builtin_permissions(role)) return *b;
+  auto it = custom_.find(role);
+  if (it == custom_.end()) return error{errc::not_found, "unknown role '" + std::string(role) + "'"};
+  return it->second;
+}
+
+result<void> roles::check(std::string_view role, std::string_view permission) const {
+  const std::set<std::string>* perms = nullptr;
+  auto b = builtins().find(role);
+  if (b != builtins().end()) perms = &b->second;
+  else if (auto it = custom_.find(role); it != custom_.end()) perms = &it->second;
+  if (!perms) return error{errc::permission_denied, "role '" + std::string(role) + "' is not defined in this tenant"};
+  if (perms->find(std::string(permission)) == perms->end())
+    return error{errc::permission_denied, "missing permission '" + std::string(permission) + "' (role '" + std::string(role) + "')"};
+  return ok();
+}
+
+}  // namespace nf::tenancy

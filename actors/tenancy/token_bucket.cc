@@ -1,0 +1,44 @@
+// Token bucket.
+#include "actors/tenancy/token_bucket.h"
+
+#include <algorithm>
+
+namespace nf::tenancy {
+namespace {
+constexpr std::int64_t kUnitsPerToken = 60'000;  // ms per minute: a rate of r/min adds r units per ms
+}
+
+token_bucket::token_bucket(std::int64_t per_minute, std::int64_t now_ms)
+    : per_minute_(per_minute), units_(std::max<std::int64_t>(per_minute, 0) * kUnitsPerToken), last_ms_(now_ms) {}
+
+void token_bucket::refill(std::int64_t now_ms) {
+  if (now_ms <= last_ms_) return;  // a clock that steps back adds nothing
+  const std::int64_t cap = per_minute_ * kUnitsPerToken;
+  const std::int64_t elapsed = std::min<std::int64_t>(now_ms - last_ms_, kUnitsPerToken);  // a full minute refills all
+  units_ = std::min(cap, units_ + elapsed * per_minute_);
+  last_ms_ = now_ms;
+}
+
+token_bucket::decision token_bucket::take(std::int64_t now_ms) {
+  std::lock_guard lk(mu_);
+  if (per_minute_ < 0) return {true, 0};
+  refill(now_ms);
+  if (units_ >= kUnitsPerToken) {
+    units_ -= kUnitsPerToken;
+    return {true, 0};
+  }
+  if (per_minute_ == 0) return {false, 60'000};
+  const std::int64_t missing = kUnitsPerToken - units_;
+  return {false, (missing + per_minute_ - 1) / per_minute_};
+}
+
+void token_bucket::set_rate(std::int64_t per_minute, std::int64_t now_ms) {
+  std::lock_guard lk(mu_);
+  if (per_minute_ >= 0) refill(now_ms);
+  else units_ = std::max<std::int64_t>(per_minute, 0) * kUnitsPerToken;
+  per_minute_ = per_minute;
+  last_ms_ = now_ms;
+  if (per_minute_ >= 0) units_ = std::min(units_, per_minute_ * kUnitsPerToken);
+}
+
+}  // namespace nf::tenancy
