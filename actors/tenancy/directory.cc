@@ -44,6 +44,26 @@ void directory::set_platform_admin(const std::string& digest) {
   admin_digest_ = digest;
 }
 
+void directory::replace(const std::vector<tenant_spec>& tenants, const std::vector<key_spec>& keys) {
+  std::unordered_map<std::string, tenant_entry> t;
+  std::unordered_map<std::string, std::string> d;
+  std::unordered_map<std::string, key_entry> k;
+  for (const auto& spec : tenants) {
+    auto& e = t[spec.id];
+    e.active = spec.active;
+    for (const auto& dom : spec.domains) {
+      const auto h = lower_host(dom);
+      d[h] = spec.id;
+      e.domains.push_back(h);
+    }
+  }
+  for (const auto& spec : keys) k[spec.digest] = key_entry{spec.tenant, spec.role, spec.key_id};
+  std::unique_lock lk(mu_);
+  tenants_.swap(t);
+  domains_.swap(d);
+  keys_.swap(k);
+}
+
 std::size_t directory::tenants() const {
   std::shared_lock lk(mu_);
   return tenants_.size();

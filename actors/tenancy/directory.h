@@ -42,6 +42,17 @@ class directory {
   void put_key(const std::string& digest, const std::string& tenant, const std::string& role, const std::string& key_id);
   void revoke_key(const std::string& digest);
   void set_platform_admin(const std::string& digest);
+
+  struct tenant_spec {
+    std::string id;
+    std::vector<std::string> domains;
+    bool active = true;
+  };
+  struct key_spec {
+    std::string digest, tenant, role, key_id;
+  };
+  // Replaces every tenant and key at once (readers see the old set or the new one).
+  void replace(const std::vector<tenant_spec>& tenants, const std::vector<key_spec>& keys);
   std::size_t tenants() const;
   std::size_t keys() const;
 

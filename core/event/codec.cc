@@ -14,6 +14,7 @@
 #include "deadletter.pb.h"
 #include "ledger.pb.h"
 #include "missions.pb.h"
+#include "tenancy.pb.h"
 
 namespace nf::event {
 namespace {
@@ -33,6 +34,11 @@ const std::map<std::string, std::string, std::less<>>& registry() {
       {"evidence.leaf_appended", events::LedgerLeaf::descriptor()->full_name()},
       {"evidence.tree_head", events::TreeHead::descriptor()->full_name()},
       {"evidence.record_submitted", events::EvidenceRecord::descriptor()->full_name()},
+      {"tenancy.tenant_created", events::TenantCreated::descriptor()->full_name()},
+      {"tenancy.tenant_updated", events::TenantUpdated::descriptor()->full_name()},
+      {"tenancy.key_created", events::ApiKeyCreated::descriptor()->full_name()},
+      {"tenancy.key_revoked", events::ApiKeyRevoked::descriptor()->full_name()},
+      {"tenancy.role_defined", events::RoleDefined::descriptor()->full_name()},
   };
   return r;
 }

@@ -652,6 +652,7 @@ struct feed::impl {
   std::atomic<std::uint64_t> lag{0};
   std::shared_ptr<spdlog::logger> log = nf::log::get("projection");
   metrics::gauge* lag_gauge;
+  std::function<void()> listener;
 
   impl(store& s, projection& p, bus::event_bus& b, runner_options o)
       : st(s), proj(p), bus(b), run(s, p, b, o),
@@ -675,7 +676,10 @@ struct feed::impl {
         cv.wait_for(lk, std::chrono::seconds(1), [&] { return stopping.load(); });
         continue;
       }
-      if (*n > 0) refresh();
+      if (*n > 0) {
+        if (listener) listener();  // before waiters learn of the new positions
+        refresh();
+      }
       const auto now = std::chrono::steady_clock::now();
       if (*n == 0 || now - last_lag_check > std::chrono::milliseconds(500)) {
         last_lag_check = now;
@@ -695,8 +699,11 @@ feed::feed(store& s, projection& p, bus::event_bus& bus, runner_options o) : imp
 
 feed::~feed() { stop(); }
 
+void feed::on_applied(std::function<void()> fn) { impl_->listener = std::move(fn); }
+
 result<void> feed::start() {
   NF_TRY(impl_->st.attach(impl_->proj));
+  if (impl_->listener) impl_->listener();
   impl_->refresh();
   impl_->thread = std::thread([this] { impl_->loop(); });
   return ok();

@@ -121,6 +121,9 @@ class feed {
  public:
   feed(store& s, projection& p, bus::event_bus& bus, runner_options o = {});
   ~feed();
+  // Called on the feed's thread at start and after every batch it commits, before waiters are
+  // told of the new positions (so state derived in the callback is visible to them). Set before start().
+  void on_applied(std::function<void()> fn);
   result<void> start();
   void stop();
   // True once the projection has reached the end of every partition at least once.

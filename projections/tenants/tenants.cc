@@ -1,0 +1,136 @@
+// Tenants projection.
+#include "projections/tenants/tenants.h"
+
+#include "core/event/codec.h"
+#include "tenancy.pb.h"
+
+namespace nf::tenants {
+namespace {
+
+using json = nlohmann::json;
+
+result<json> load_doc(::nf::projection::state_writer& w, const std::string& tenant, const std::string& where) {
+  NF_TRY_ASSIGN(auto v, w.get("t/" + tenant));
+  if (!v) return error{errc::corruption, where + ": tenant '" + tenant + "' does not exist"};
+  auto j = json::parse(*v, nullptr, false);
+  if (j.is_discarded()) return error{errc::corruption, "the document of tenant '" + tenant + "' is damaged"};
+  return j;
+}
+
+result<void> save_doc(::nf::projection::state_writer& w, const json& doc) {
+  return w.put("t/" + doc["id"].get<std::string>(), doc.dump());
+}
+
+}  // namespace
+
+result<void> tenants_projection::apply(const bus::message& m, ::nf::projection::state_writer& w) {
+  NF_TRY_ASSIGN(auto env, event::from_message(m));
+  const auto where = to_string(topic_partition{m.topic, m.partition}) + "@" + std::to_string(m.off.get());
+  const auto& type = env.type();
+  const auto at = env.occurred_at();
+  if (type == "tenancy.tenant_created") {
+    events::TenantCreated e;
+    if (!env.payload().UnpackTo(&e)) return error{errc::corruption, where + ": not a TenantCreated"};
+    NF_TRY_ASSIGN(auto existing, w.get("t/" + e.tenant_id()));
+    if (existing) return ok();
+    json quotas = json::object();
+    for (const auto& [k, v] : e.quotas()) quotas[k] = v;
+    json doc{{"id", e.tenant_id()}, {"name", e.name()},          {"plan", e.plan()},         {"quotas", quotas},
+             {"domains", e.domains()}, {"status", "active"}, {"createdAt", at},         {"keys", json::object()},
+             {"roles", json::object()}};
+    return save_doc(w, doc);
+  }
+  if (type == "tenancy.tenant_updated") {
+    events::TenantUpdated e;
+    if (!env.payload().UnpackTo(&e)) return error{errc::corruption, where + ": not a TenantUpdated"};
+    NF_TRY_ASSIGN(auto doc, load_doc(w, e.tenant_id(), where));
+    if (!e.plan().empty()) doc["plan"] = e.plan();
+    for (const auto& [k, v] : e.quotas()) doc["quotas"][k] = v;
+    if (e.domains_set()) doc["domains"] = e.domains();
+    if (!e.status().empty()) doc["status"] = e.status();
+    return save_doc(w, doc);
+  }
+  if (type == "tenancy.key_created") {
+    events::ApiKeyCreated e;
+    if (!env.payload().UnpackTo(&e)) return error{errc::corruption, where + ": not an ApiKeyCreated"};
+    NF_TRY_ASSIGN(auto doc, load_doc(w, e.tenant_id(), where));
+    if (doc["keys"].contains(e.key_id())) return ok();
+    doc["keys"][e.key_id()] = json{{"role", e.role()}, {"name", e.name()}, {"createdAt", at}};
+    NF_TRY(w.put("k/" + e.digest(), json{{"tenant", e.tenant_id()}, {"role", e.role()}, {"keyId", e.key_id()}}.dump()));
+    NF_TRY(w.put("i/" + e.tenant_id() + "/" + e.key_id(), e.digest()));
+    return save_doc(w, doc);
+  }
+  if (type == "tenancy.key_revoked") {
+    events::ApiKeyRevoked e;
+    if (!env.payload().UnpackTo(&e)) return error{errc::corruption, where + ": not an ApiKeyRevoked"};
+    NF_TRY_ASSIGN(auto doc, load_doc(w, e.tenant_id(), where));
+    if (!doc["keys"].contains(e.key_id())) return error{errc::corruption, where + ": tenant '" + e.tenant_id() + "' has no key " + e.key_id()};
+    if (doc["keys"][e.key_id()].contains("revokedAt")) return ok();
+    doc["keys"][e.key_id()]["revokedAt"] = at;
+    NF_TRY_ASSIGN(auto digest, w.get("i/" + e.tenant_id() + "/" + e.key_id()));
+    if (digest) NF_TRY(w.del("k/" + *digest));
+    return save_doc(w, doc);
+  }
+  if (type == "tenancy.role_defined") {
+    events::RoleDefined e;
+    if (!env.payload().UnpackTo(&e)) return error{errc::corruption, where + ": not a RoleDefined"};
+    NF_TRY_ASSIGN(auto doc, load_doc(w, e.tenant_id(), where));
+    doc["roles"][e.role()] = e.permissions();
+    return save_doc(w, doc);
+  }
+  return ok();
+}
+
+result<std::optional<nlohmann::json>> tenants_view::get(const std::string& tenant_id) const {
+  NF_TRY_ASSIGN(auto r, store_.reader(proj_));
+  NF_TRY_ASSIGN(auto v, r->get("t/" + tenant_id));
+  if (!v) return std::optional<json>{};
+  auto j = json::parse(*v, nullptr, false);
+  if (j.is_discarded()) return error{errc::corruption, "the document of tenant '" + tenant_id + "' is damaged"};
+  return std::optional<json>{std::move(j)};
+}
+
+result<std::vector<nlohmann::json>> tenants_view::list() const {
+  NF_TRY_ASSIGN(auto r, store_.reader(proj_));
+  std::vector<json> out;
+  NF_TRY(r->scan("t/", [&](std::string_view, std::string_view v) {
+    auto j = json::parse(v, nullptr, false);
+    if (!j.is_discarded()) out.push_back(std::move(j));
+    return true;
+  }));
+  return out;
+}
+
+result<tenancy::roles> tenants_view::roles_of(const std::string& tenant_id) const {
+  NF_TRY_ASSIGN(auto doc, get(tenant_id));
+  tenancy::roles out;
+  if (!doc) return out;
+  for (const auto& [name, perms] : (*doc)["roles"].items()) {
+    std::set<std::string> p;
+    for (const auto& x : perms) p.insert(x.get<std::string>());
+    NF_TRY(out.define(name, std::move(p)));
+  }
+  return out;
+}
+
+result<void> tenants_view::load_into(tenancy::directory& dir) const {
+  NF_TRY_ASSIGN(auto r, store_.reader(proj_));
+  std::vector<tenancy::directory::tenant_spec> tenants;
+  std::vector<tenancy::directory::key_spec> keys;
+  NF_TRY(r->scan("t/", [&](std::string_view, std::string_view v) {
+    auto j = json::parse(v, nullptr, false);
+    if (j.is_discarded()) return true;
+    tenants.push_back({j["id"].get<std::string>(), j["domains"].get<std::vector<std::string>>(), j.value("status", "active") == "active"});
+    return true;
+  }));
+  NF_TRY(r->scan("k/", [&](std::string_view k, std::string_view v) {
+    auto j = json::parse(v, nullptr, false);
+    if (j.is_discarded()) return true;
+    keys.push_back({std::string(k.substr(2)), j["tenant"].get<std::string>(), j["role"].get<std::string>(), j["keyId"].get<std::string>()});
+    return true;
+  }));
+  dir.replace(tenants, keys);
+  return ok();
+}
+
+}  // namespace nf::tenants

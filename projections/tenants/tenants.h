@@ -1,0 +1,49 @@
+// The tenants read model, folded from tenancy.tenants.
+//
+// In: tenancy.tenant_created, tenancy.tenant_updated, tenancy.key_created, tenancy.key_revoked,
+//     tenancy.role_defined.
+// Keys: t/<tenant> -> tenant document {id, name, plan, quotas (overrides), domains, status,
+//       createdAt, keys: {keyId: {role, name, createdAt, revokedAt?}}, roles: {name: [perms]}};
+//       k/<key digest> -> {tenant, role, keyId} for keys not revoked; i/<tenant>/<keyId> -> digest.
+// A second tenant_created for an existing id changes nothing (the first one stands); events for
+// unknown tenants are errors that stop the projection with the position.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "actors/tenancy/directory.h"
+#include "actors/tenancy/rbac.h"
+#include "core/projection/projection.h"
+
+namespace nf::tenants {
+
+inline constexpr const char* kTenantsTopic = "tenancy.tenants";
+
+class tenants_projection final : public projection::projection {
+ public:
+  std::string name() const override { return "tenants"; }
+  std::vector<std::string> topics() const override { return {kTenantsTopic}; }
+  result<void> apply(const bus::message& m, ::nf::projection::state_writer& w) override;
+  bool reads_while_folding() const override { return true; }
+};
+
+class tenants_view {
+ public:
+  tenants_view(::nf::projection::store& store, const tenants_projection& proj) : store_(store), proj_(proj) {}
+  result<std::optional<nlohmann::json>> get(const std::string& tenant_id) const;
+  result<std::vector<nlohmann::json>> list() const;
+  // The tenant's custom roles.
+  result<tenancy::roles> roles_of(const std::string& tenant_id) const;
+  // Every tenant and active key, into the gateway's directory.
+  result<void> load_into(tenancy::directory& dir) const;
+
+ private:
+  ::nf::projection::store& store_;
+  const tenants_projection& proj_;
+};
+
+}  // namespace nf::tenants

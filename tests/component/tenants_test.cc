@@ -1,0 +1,88 @@
+// The tenants projection on the embedded bus feeding the gateway's directory: tenants, domains,
+// keys, revocation and custom roles, folded exactly once and visible in the directory when the
+// feed says the event is applied.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "core/bus/embedded.h"
+#include "core/event/codec.h"
+#include "projections/tenants/tenants.h"
+#include "tests/support/support.h"
+
+namespace {
+
+using namespace nf;
+using nlohmann::json;
+
+class Tenants : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    bus::embedded_options o;
+    o.path = (dir_.path() / "bus").string();
+    o.sync = false;
+    o.retention_check_ms = 0;
+    bus_ = std::move(bus::open_embedded(o).value());
+    ASSERT_TRUE(bus_->create_topic(topic_name{tenants::kTenantsTopic}, {1, -1, -1}));
+    store_ = std::move(projection::store::open({(dir_.path() / "store").string(), false}).value());
+  }
+
+  bus::append_result append(const std::string& type, const json& payload) {
+    event::new_event e;
+    e.type = type;
+    e.key = payload.value("tenantId", "");
+    e.payload_json = payload.dump();
+    auto rec = event::to_record(event::build(e).value());
+    return bus_->append(topic_name{tenants::kTenantsTopic}, std::span<const bus::record>(&rec, 1)).value()[0];
+  }
+
+  test::temp_dir dir_;
+  std::unique_ptr<bus::embedded_bus> bus_;
+  std::unique_ptr<projection::store> store_;
+  tenants::tenants_projection proj_;
+};
+
+TEST_F(Tenants, FoldIntoDocumentsAndTheDirectory) {
+  tenancy::directory dir("nexus.example");
+  projection::feed feed(*store_, proj_, *bus_);
+  tenants::tenants_view view(*store_, proj_);
+  feed.on_applied([&] { ASSERT_TRUE(view.load_into(dir)); });
+  ASSERT_TRUE(feed.start());
+
+  append("tenancy.tenant_created", {{"tenantId", "acme"}, {"name", "Acme"}, {"plan", "pro"}, {"domains", {"evidence.acme.example"}}});
+  append("tenancy.tenant_created", {{"tenantId", "acme"}, {"name", "Imposter"}, {"plan", "basic"}});  // the first one stands
+  const auto key = tenancy::issue_key();
+  auto pos = append("tenancy.key_created", {{"tenantId", "acme"}, {"keyId", key.key_id}, {"digest", key.digest}, {"role", "developer"}, {"name", "ci"}});
+  ASSERT_TRUE(feed.wait_applied({topic_name{tenants::kTenantsTopic}, pos.partition}, pos.off, std::chrono::seconds(10)));
+  // Visible in the directory as soon as the feed reports the position.
+  auto ctx = dir.resolve({"evidence.acme.example", "Bearer " + key.secret, ""}, 0);
+  ASSERT_TRUE(ctx) << ctx.error().message;
+  EXPECT_EQ(ctx->tenant, "acme");
+  EXPECT_EQ(ctx->roles, std::vector<std::string>{"developer"});
+
+  append("tenancy.tenant_updated", {{"tenantId", "acme"}, {"plan", "enterprise"}, {"quotas", {{"eventsPerDay", 5}}}});
+  append("tenancy.role_defined", {{"tenantId", "acme"}, {"role", "ci-bot"}, {"permissions", {"missions:read", "ledger:write"}}});
+  pos = append("tenancy.key_revoked", {{"tenantId", "acme"}, {"keyId", key.key_id}});
+  ASSERT_TRUE(feed.wait_applied({topic_name{tenants::kTenantsTopic}, pos.partition}, pos.off, std::chrono::seconds(10)));
+  EXPECT_FALSE(dir.resolve({"", "Bearer " + key.secret, ""}, 0)) << "revoked on the next request";
+
+  auto doc = view.get("acme").value();
+  ASSERT_TRUE(doc);
+  EXPECT_EQ((*doc)["name"], "Acme");
+  EXPECT_EQ((*doc)["plan"], "enterprise");
+  EXPECT_EQ((*doc)["quotas"]["eventsPerDay"], 5);
+  EXPECT_TRUE((*doc)["keys"][key.key_id].contains("revokedAt"));
+  EXPECT_EQ((*doc).dump().find(key.digest), std::string::npos) << "the document never shows a key digest";
+  auto roles = view.roles_of("acme").value();
+  EXPECT_TRUE(roles.check("ci-bot", "ledger:write"));
+  EXPECT_FALSE(roles.check("ci-bot", "missions:write"));
+  feed.stop();
+
+  // An event for a tenant that does not exist stops the projection with the position.
+  append("tenancy.key_revoked", {{"tenantId", "ghost"}, {"keyId", "k_1"}});
+  projection::runner run(*store_, proj_, *bus_);
+  auto r = run.catch_up();
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("tenant 'ghost' does not exist"), std::string::npos) << r.error().message;
+}
+
+}  // namespace
