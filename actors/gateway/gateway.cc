@@ -25,6 +25,7 @@
 #include "actors/gateway/contracts.h"
 #include "actors/gateway/http_util.h"
 #include "actors/gateway/ledger_api.h"
+#include "actors/gateway/tenancy_api.h"
 #include "core/base/hex.h"
 #include "actors/gateway/subscription.h"
 #include "core/event/codec.h"
@@ -68,12 +69,15 @@ struct gateway::impl {
   metrics::gauge* subscribers_gauge;
   render_cache renders;
   std::unique_ptr<ledger_api> ledger;
+  std::unique_ptr<tenancy_api> tenancy;
 
   impl(bus::event_bus& b, projection::store& s, missions::missions_projection& p, projection::feed& f, gateway_options o)
       : bus(b), store(s), proj(p), feed(f), opts(std::move(o)), clk(opts.clock ? opts.clock : &system_clock::instance()),
         view(s, p) {
     subscribers_gauge = &metrics::registry::global().get_gauge("nf_gateway_subscribers", "Open SSE and WebSocket subscriptions");
     if (opts.ledger.proj) ledger = std::make_unique<ledger_api>(bus, store, opts.ledger, *clk, opts.region, opts.read_your_writes_timeout);
+    if (opts.tenancy.proj && opts.tenancy.directory)
+      tenancy = std::make_unique<tenancy_api>(bus, store, opts.tenancy, *clk, opts.region, opts.read_your_writes_timeout);
   }
 
   void observe(const std::string& route, const std::string& method, unsigned status, double seconds) {
@@ -364,6 +368,8 @@ struct gateway::impl {
     auto only = [&](http::verb allowed) { return require_method(allowed, t, req); };
     if (ledger)
       if (auto res = ledger->handle(t, req, route)) return std::move(*res);
+    if (tenancy)
+      if (auto res = tenancy->handle(t, req, route)) return std::move(*res);
     if (req.body().size() > opts.max_body_bytes)
       return error_response(http::status::payload_too_large, "payload_too_large",
                             "the body is larger than " + std::to_string(opts.max_body_bytes) + " bytes", req);
@@ -810,7 +816,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
       std::make_shared<sse_session>(std::move(stream_), gw_)->start(req);
       return;
     }
-    if (req.method() == http::verb::get || req.method() == http::verb::head) {
+    if ((req.method() == http::verb::get || req.method() == http::verb::head) && t.segments.size() && t.segments[0] != "tenants") {
       // Reads never block on the bus: answer on the I/O thread and skip two thread hops.
       const auto start = std::chrono::steady_clock::now();
       std::string route;

@@ -21,6 +21,12 @@
 namespace nf::ledger {
 class ledger_projection;
 }
+namespace nf::tenants {
+class tenants_projection;
+}
+namespace nf::tenancy {
+class directory;
+}
 
 namespace nf::gateway {
 
@@ -31,6 +37,13 @@ struct ledger_options {
   std::string public_key_pem;                  // of the key that signs tree heads
   std::string blob_dir;                        // the evidence vault
   std::size_t max_record_bytes = 8 << 20;
+};
+
+// Tenant administration (/tenants/*); absent when proj is null.
+struct tenancy_options {
+  tenants::tenants_projection* proj = nullptr;
+  projection::feed* feed = nullptr;            // its on_applied keeps `directory` current
+  tenancy::directory* directory = nullptr;
 };
 
 struct gateway_options {
@@ -44,6 +57,7 @@ struct gateway_options {
   std::chrono::milliseconds read_your_writes_timeout{5'000};  // wait for the projection before answering
   const nf::clock* clock = nullptr;
   ledger_options ledger;
+  tenancy_options tenancy;
 };
 
 class gateway {

@@ -27,7 +27,9 @@
 #include "actors/gateway/gateway.h"
 #include "actors/mission_control/mission_control.h"
 #include "apps/nexus-forge/ledger_commands.h"
+#include "actors/tenancy/directory.h"
 #include "projections/ledger/ledger.h"
+#include "projections/tenants/tenants.h"
 #include "projections/missions/missions.h"
 
 #ifndef NF_VERSION
@@ -78,6 +80,7 @@ std::map<std::string, int> platform_topics(const nf::config::config& cfg) {
     t[name] = cfg.bus.default_partitions;
   t[nf::actor::kDeadLetterTopic] = 1;
   t[nf::evidence::kRecordsTopic] = cfg.bus.default_partitions;
+  t[nf::tenants::kTenantsTopic] = cfg.bus.default_partitions;
   for (const auto& [name, ts] : cfg.topics) t[name] = ts.partitions;
   // One partition: the ledger's order is the tree's order.
   t[nf::evidence::kLedgerTopic] = 1;
@@ -96,6 +99,32 @@ nf::result<void> ensure_platform_topics(nf::bus::event_bus& bus, const nf::confi
     return nf::error{nf::errc::invalid_argument, std::string(nf::evidence::kLedgerTopic) + " has " + std::to_string(ledger->config.partitions) +
                                                      " partitions; the ledger needs exactly one"};
   return nf::ok();
+}
+
+// The platform admin key's digest: from config, or from <data_dir>/tenancy/platform-admin.sha256,
+// or a new key whose secret is returned (to print once) and whose digest is stored (0600).
+nf::result<std::pair<std::string, std::string>> platform_admin(const nf::config::config& cfg) {
+  if (!cfg.auth.platform_admin_key_sha256.empty()) return std::make_pair(cfg.auth.platform_admin_key_sha256, std::string());
+  const auto dir = cfg.data_dir + "/tenancy";
+  const auto path = dir + "/platform-admin.sha256";
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (std::filesystem::exists(path, ec)) {
+    std::ifstream in(path);
+    std::string digest;
+    in >> digest;
+    if (digest.size() != 64) return nf::error{nf::errc::corruption, "'" + path + "' does not hold a SHA-256 digest"};
+    return std::make_pair(digest, std::string());
+  }
+  const auto key = nf::tenancy::issue_key();
+  {
+    std::ofstream out(path);
+    out << key.digest << "\n";
+    if (!out) return nf::error{nf::errc::io_error, "cannot write '" + path + "'"};
+  }
+  std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
+                               std::filesystem::perm_options::replace, ec);
+  return std::make_pair(key.digest, key.secret);
 }
 
 int cmd_serve(const std::string& config_path, const std::string& listen, bool as_json) {
@@ -121,6 +150,29 @@ int cmd_serve(const std::string& config_path, const std::string& listen, bool as
   if (auto r = ledger_feed.start(); !r) return fail(r.error());
   auto signer = nf::cli::load_signer(*cfg);
   if (!signer) return fail(signer.error());
+
+  // Tenancy: the directory every tenant route resolves callers with, kept current by the feed.
+  std::optional<nf::tenancy::jwks> jwks;
+  if (!cfg->auth.jwks_file.empty()) {
+    std::ifstream in(cfg->auth.jwks_file);
+    if (!in) return fail(nf::error{nf::errc::not_found, "cannot read auth.jwks_file '" + cfg->auth.jwks_file + "'"});
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto parsed = nf::tenancy::jwks::parse(text);
+    if (!parsed) return fail(parsed.error());
+    jwks = std::move(*parsed);
+  }
+  nf::tenancy::directory directory(cfg->auth.base_domain, jwks ? &*jwks : nullptr,
+                                   nf::tenancy::jwt_policy{cfg->auth.jwt_issuer, cfg->auth.jwt_audience, 60});
+  auto admin = platform_admin(*cfg);
+  if (!admin) return fail(admin.error());
+  directory.set_platform_admin(admin->first);
+  nf::tenants::tenants_projection tenants;
+  nf::tenants::tenants_view tenants_view(**store, tenants);
+  nf::projection::feed tenants_feed(**store, tenants, **bus);
+  tenants_feed.on_applied([&] {
+    if (auto r = tenants_view.load_into(directory); !r) nf::log::get("tenancy")->error("cannot load tenants: {}", r.error().message);
+  });
+  if (auto r = tenants_feed.start(); !r) return fail(r.error());
 
   nf::actor::runtime_options ro;
   ro.region = cfg->region;
@@ -148,28 +200,31 @@ int cmd_serve(const std::string& config_path, const std::string& listen, bool as
   go.ledger.public_key_pem = (*signer)->public_key_pem();
   go.ledger.blob_dir = nf::cli::blob_dir(*cfg);
   go.ledger.max_record_bytes = static_cast<std::size_t>(cfg->ledger.max_record_bytes);
+  go.tenancy.proj = &tenants;
+  go.tenancy.feed = &tenants_feed;
+  go.tenancy.directory = &directory;
   nf::gateway::gateway gw(**bus, **store, missions, missions_feed, go);
   auto port = gw.start();
   if (!port) return fail(port.error());
   const std::string host = cfg->http.listen.substr(0, cfg->http.listen.rfind(':'));
   const std::string where = cfg->bus.kind == nf::config::bus_kind::embedded ? cfg->data_dir + "/bus" : cfg->bus.kafka.bootstrap_servers;
   if (as_json) {
-    std::cout << json{{"listening", "http://" + host + ":" + std::to_string(*port)},
-                      {"bus", nf::config::to_string(cfg->bus.kind)},
-                      {"at", where},
-                      {"region", cfg->region}}
-                     .dump()
-              << std::endl;
+    json j{{"listening", "http://" + host + ":" + std::to_string(*port)}, {"bus", nf::config::to_string(cfg->bus.kind)}, {"at", where}, {"region", cfg->region}};
+    if (!admin->second.empty()) j["platformAdminKey"] = admin->second;
+    std::cout << j.dump() << std::endl;
   } else {
     std::cout << "listening on http://" << host << ":" << *port << std::endl;
     std::cout << "nexus-forge serving on the " << nf::config::to_string(cfg->bus.kind) << " bus at " << where << " (region "
               << cfg->region << "); Ctrl-C to stop" << std::endl;
+    if (!admin->second.empty())
+      std::cout << "platform admin key (shown once; only its SHA-256 is kept): " << admin->second << std::endl;
   }
   signals.wait();
   gw.stop();
   rt.stop();
   missions_feed.stop();
   ledger_feed.stop();
+  tenants_feed.stop();
   store->reset();
   bus->reset();
   nf::log::get("main")->info("stopped cleanly");

@@ -90,10 +90,23 @@ void positive(std::int64_t v, const std::string& key) {
 }
 
 void parse_into(const json& root, config& c) {
-  reader r(root, "", {"data_dir", "region", "log_level", "http", "bus", "topics", "actors", "ledger"});
+  reader r(root, "", {"data_dir", "region", "log_level", "http", "bus", "topics", "actors", "ledger", "auth"});
   r.get("data_dir", c.data_dir);
   r.get("region", c.region);
   r.get("log_level", c.log_level);
+  if (auto* a = r.find("auth")) {
+    reader ar(*a, "auth", {"base_domain", "jwks_file", "jwt_issuer", "jwt_audience", "platform_admin_key_sha256"});
+    ar.get("base_domain", c.auth.base_domain);
+    ar.get("jwks_file", c.auth.jwks_file);
+    ar.get("jwt_issuer", c.auth.jwt_issuer);
+    ar.get("jwt_audience", c.auth.jwt_audience);
+    ar.get("platform_admin_key_sha256", c.auth.platform_admin_key_sha256);
+    if (!c.auth.jwks_file.empty() && c.auth.jwt_issuer.empty())
+      throw parse_error{"config key 'auth.jwt_issuer': required when auth.jwks_file is set"};
+    const auto& d = c.auth.platform_admin_key_sha256;
+    if (!d.empty() && (d.size() != 64 || d.find_first_not_of("0123456789abcdef") != std::string::npos))
+      throw parse_error{"config key 'auth.platform_admin_key_sha256': expected 64 lowercase hex digits"};
+  }
   if (auto* l = r.find("ledger")) {
     reader lr(*l, "ledger", {"signing_key", "head_every_leaves", "head_every_ms", "topics", "max_record_bytes"});
     lr.get("signing_key", c.ledger.signing_key);

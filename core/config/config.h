@@ -65,6 +65,14 @@ struct ledger_settings {
   std::int64_t max_record_bytes = 8 << 20;        // largest evidence blob accepted over HTTP
 };
 
+struct auth_settings {
+  std::string base_domain;                        // tenants are also reached as <tenant>.<base_domain>
+  std::string jwks_file;                          // JWKS for JWT bearer tokens; empty: API keys only
+  std::string jwt_issuer;
+  std::string jwt_audience = "nexus-forge";
+  std::string platform_admin_key_sha256;          // empty: created at first start (printed once)
+};
+
 struct config {
   std::string data_dir = "./data";
   std::string region = "local";
@@ -74,6 +82,7 @@ struct config {
   std::map<std::string, topic_settings> topics;
   std::map<std::string, actor_settings> actors;
   ledger_settings ledger;
+  auth_settings auth;
 
   // Settings for one actor: its own section if present, else the defaults.
   actor_settings actor(const std::string& name) const;

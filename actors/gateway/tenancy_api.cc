@@ -1,0 +1,344 @@
+// Tenant administration routes.
+#include "actors/gateway/tenancy_api.h"
+
+#include <random>
+
+#include "actors/tenancy/plans.h"
+#include "core/event/codec.h"
+
+namespace nf::gateway {
+namespace {
+
+constexpr const char* kTopic = "tenancy.tenants";
+
+bool valid_tenant_id(const std::string& id) {
+  if (id.empty() || id.size() > 63 || id.front() == '-' || id.back() == '-') return false;
+  for (char c : id)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  return true;
+}
+
+result<json> body_of(const request& req) {
+  const auto ct = req[http::field::content_type];
+  if (ct.size() < 16 || std::string_view(ct.data(), 16) != "application/json")
+    return error{errc::unsupported, "Content-Type must be application/json"};
+  auto j = json::parse(req.body(), nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return error{errc::invalid_argument, "the body must be a JSON object"};
+  return j;
+}
+
+response body_error(const error& e, const request& req) {
+  if (e.code == errc::unsupported) return error_response(http::status::unsupported_media_type, "unsupported_media_type", e.message, req);
+  return error_response(http::status::bad_request, "malformed_json", e.message, req);
+}
+
+std::optional<response> only_fields(const json& body, std::initializer_list<const char*> allowed, const request& req) {
+  for (const auto& [k, v] : body.items())
+    if (std::find_if(allowed.begin(), allowed.end(), [&](const char* a) { return k == a; }) == allowed.end())
+      return error_response(http::status::bad_request, "unknown_field", "unknown field '" + k + "'", req, k);
+  return std::nullopt;
+}
+
+result<std::vector<std::string>> domains_of(const json& v) {
+  if (!v.is_array()) return error{errc::invalid_argument, "'domains' must be an array of host names"};
+  std::vector<std::string> out;
+  for (const auto& d : v) {
+    if (!d.is_string() || d.get<std::string>().empty() || d.get<std::string>().size() > 253 || d.get<std::string>().find('.') == std::string::npos)
+      return error{errc::invalid_argument, "'domains' must be an array of host names"};
+    out.push_back(d.get<std::string>());
+  }
+  return out;
+}
+
+}  // namespace
+
+response auth_error(const error& e, const request& req) {
+  if (e.code == errc::unauthenticated) {
+    auto res = error_response(http::status::unauthorized, "unauthenticated", e.message, req);
+    res.set(http::field::www_authenticate, "Bearer");
+    return res;
+  }
+  if (e.code == errc::permission_denied) return error_response(http::status::forbidden, "forbidden", e.message, req);
+  return error_response(status_for(e.code), "internal", e.message, req);
+}
+
+tenancy_api::tenancy_api(bus::event_bus& bus, projection::store& store, const tenancy_options& o, const nf::clock& clk, std::string region,
+                         std::chrono::milliseconds wait)
+    : bus_(bus), opts_(o), view_(store, *o.proj), clk_(clk), region_(std::move(region)), wait_(wait) {}
+
+result<tenancy::context> tenancy_api::caller(const request& req) const {
+  auto sv = [&](http::field f) {
+    const auto v = req[f];
+    return std::string_view(v.data(), v.size());
+  };
+  const auto key = req["X-API-Key"];
+  return opts_.directory->resolve({sv(http::field::host), sv(http::field::authorization), std::string_view(key.data(), key.size())},
+                                  clk_.now_ms());
+}
+
+result<std::set<std::string>> tenancy_api::held(const tenancy::context& c, const std::string& tenant) const {
+  std::set<std::string> out;
+  if (c.platform_admin) {
+    const auto& all = tenancy::permission_catalogue();
+    return std::set<std::string>(all.begin(), all.end());
+  }
+  NF_TRY_ASSIGN(auto roles, view_.roles_of(tenant));
+  for (const auto& r : c.roles)
+    if (auto p = roles.permissions(r)) out.insert(p->begin(), p->end());
+  return out;
+}
+
+std::optional<response> tenancy_api::authorize(const tenancy::context& c, const std::string& tenant, const std::string& permission,
+                                               const request& req) const {
+  if (c.platform_admin) return std::nullopt;
+  if (c.tenant != tenant) return error_response(http::status::not_found, "not_found", "unknown tenant '" + tenant + "'", req);
+  auto perms = held(c, tenant);
+  if (!perms) return error_response(status_for(perms.error().code), "internal", perms.error().message, req);
+  if (!perms->count(permission))
+    return error_response(http::status::forbidden, "forbidden", "missing permission '" + permission + "'", req);
+  return std::nullopt;
+}
+
+result<bus::append_result> tenancy_api::append(const std::string& type, const std::string& tenant, const json& payload) {
+  event::new_event ev;
+  ev.type = type;
+  ev.key = tenant;
+  ev.tenant = tenant;
+  ev.region = region_;
+  ev.occurred_at = clk_.now_ms();
+  ev.payload_json = payload.dump();
+  NF_TRY_ASSIGN(auto env, event::build(ev));
+  const auto rec = event::to_record(env);
+  NF_TRY_ASSIGN(auto res, bus_.append(topic_name{kTopic}, std::span<const bus::record>(&rec, 1)));
+  return res[0];
+}
+
+void tenancy_api::wait(const bus::append_result& r) {
+  if (opts_.feed) (void)opts_.feed->wait_applied({topic_name{kTopic}, r.partition}, r.off, wait_);
+}
+
+std::optional<response> tenancy_api::handle(const target& t, const request& req, std::string& route) {
+  const auto& s = t.segments;
+  if (s.empty() || s[0] != "tenants") return std::nullopt;
+  const auto m = req.method();
+  auto c = caller(req);
+  auto not_allowed = [&](const char* allow) {
+    auto res = error_response(http::status::method_not_allowed, "method_not_allowed",
+                              std::string(http::to_string(m)) + " is not allowed on " + t.path, req);
+    res.set(http::field::allow, allow);
+    return res;
+  };
+  if (s.size() == 1) {
+    route = "/tenants";
+    if (m != http::verb::post && m != http::verb::get) return not_allowed("GET, POST");
+    if (!c) return auth_error(c.error(), req);
+    return m == http::verb::post ? create(*c, req) : list(*c, req);
+  }
+  if (s.size() == 2) {
+    route = "/tenants/{id}";
+    if (m != http::verb::get && m != http::verb::patch) return not_allowed("GET, PATCH");
+    if (!c) return auth_error(c.error(), req);
+    return m == http::verb::get ? show(*c, s[1], req) : patch(*c, s[1], req);
+  }
+  if (s.size() == 3 && s[2] == "keys") {
+    route = "/tenants/{id}/keys";
+    if (m != http::verb::post) return not_allowed("POST");
+    if (!c) return auth_error(c.error(), req);
+    return create_key(*c, s[1], req);
+  }
+  if (s.size() == 4 && s[2] == "keys") {
+    route = "/tenants/{id}/keys/{keyId}";
+    if (m != http::verb::delete_) return not_allowed("DELETE");
+    if (!c) return auth_error(c.error(), req);
+    return revoke_key(*c, s[1], s[3], req);
+  }
+  if (s.size() == 3 && s[2] == "roles") {
+    route = "/tenants/{id}/roles";
+    if (m != http::verb::post) return not_allowed("POST");
+    if (!c) return auth_error(c.error(), req);
+    return define_role(*c, s[1], req);
+  }
+  return std::nullopt;
+}
+
+response tenancy_api::create(const tenancy::context& c, const request& req) {
+  if (!c.platform_admin) return error_response(http::status::forbidden, "forbidden", "missing permission 'tenants:create' (platform admin only)", req);
+  auto body = body_of(req);
+  if (!body) return body_error(body.error(), req);
+  if (auto bad = only_fields(*body, {"id", "name", "plan", "quotas", "domains"}, req)) return *bad;
+  if (!body->contains("name") || !(*body)["name"].is_string() || (*body)["name"].get<std::string>().empty() ||
+      (*body)["name"].get<std::string>().size() > 200)
+    return error_response(http::status::bad_request, "invalid_field", "'name' is required: 1..200 characters", req, "name");
+  auto plan = tenancy::parse_plan(body->value("plan", ""));
+  if (!plan) return error_response(http::status::bad_request, "invalid_field", plan.error().message, req, "plan");
+  tenancy::overrides quotas;
+  if (body->contains("quotas")) {
+    auto q = tenancy::parse_overrides((*body)["quotas"]);
+    if (!q) return error_response(http::status::bad_request, "invalid_field", q.error().message, req, "quotas");
+    quotas = *q;
+  }
+  std::vector<std::string> domains;
+  if (body->contains("domains")) {
+    auto d = domains_of((*body)["domains"]);
+    if (!d) return error_response(http::status::bad_request, "invalid_field", d.error().message, req, "domains");
+    domains = *d;
+  }
+  std::string id;
+  if (body->contains("id")) {
+    if (!(*body)["id"].is_string() || !valid_tenant_id((*body)["id"].get<std::string>()))
+      return error_response(http::status::bad_request, "invalid_field", "'id' must be 1..63 characters of a-z 0-9 - (a DNS label)", req, "id");
+    id = (*body)["id"].get<std::string>();
+  } else {
+    std::random_device rd;
+    static const char* digits = "0123456789abcdefghijklmnopqrstuvwxyz";
+    id = "t-";
+    for (int i = 0; i < 10; ++i) id.push_back(digits[rd() % 36]);
+  }
+  auto existing = view_.get(id);
+  if (!existing) return error_response(status_for(existing.error().code), "internal", existing.error().message, req);
+  if (*existing) return error_response(http::status::conflict, "conflict", "tenant '" + id + "' already exists", req, "id");
+  json q = json::object();
+  for (const auto& [k, v] : quotas) q[std::string(tenancy::name(k))] = v;
+  auto r = append("tenancy.tenant_created", id,
+                  json{{"tenantId", id}, {"name", (*body)["name"]}, {"plan", std::string(tenancy::name(*plan))}, {"quotas", q}, {"domains", domains}});
+  if (!r) return error_response(status_for(r.error().code), "append_failed", r.error().message, req);
+  wait(*r);
+  auto res = show(c, id, req);
+  if (res.result() == http::status::ok) res.result(http::status::created);
+  return res;
+}
+
+response tenancy_api::list(const tenancy::context& c, const request& req) {
+  if (!c.platform_admin) return error_response(http::status::forbidden, "forbidden", "listing tenants is for the platform admin", req);
+  auto all = view_.list();
+  if (!all) return error_response(status_for(all.error().code), "internal", all.error().message, req);
+  json items = json::array();
+  for (const auto& d : *all) items.push_back({{"id", d["id"]}, {"name", d["name"]}, {"plan", d["plan"]}, {"status", d["status"]}});
+  return json_response(http::status::ok, json{{"items", items}}, req);
+}
+
+response tenancy_api::show(const tenancy::context& c, const std::string& id, const request& req) {
+  if (auto denied = authorize(c, id, "tenants:read", req)) return *denied;
+  auto doc = view_.get(id);
+  if (!doc) return error_response(status_for(doc.error().code), "internal", doc.error().message, req);
+  if (!*doc) return error_response(http::status::not_found, "not_found", "unknown tenant '" + id + "'", req);
+  auto& d = **doc;
+  tenancy::overrides o;
+  if (auto q = tenancy::parse_overrides(d["quotas"])) o = *q;
+  auto plan = tenancy::parse_plan(d.value("plan", "basic"));
+  d["limits"] = tenancy::to_json(tenancy::effective(plan ? *plan : tenancy::plan::basic, o));
+  return json_response(http::status::ok, d, req);
+}
+
+response tenancy_api::patch(const tenancy::context& c, const std::string& id, const request& req) {
+  auto body = body_of(req);
+  if (!body) return body_error(body.error(), req);
+  if (auto bad = only_fields(*body, {"plan", "quotas", "domains", "status"}, req)) return *bad;
+  const bool admin_fields = body->contains("plan") || body->contains("quotas") || body->contains("status");
+  if (admin_fields && !c.platform_admin) {
+    if (c.tenant != id) return error_response(http::status::not_found, "not_found", "unknown tenant '" + id + "'", req);
+    return error_response(http::status::forbidden, "forbidden", "plan, quotas and status are changed by the platform admin", req);
+  }
+  if (auto denied = authorize(c, id, "tenants:write", req)) return *denied;
+  auto doc = view_.get(id);
+  if (!doc) return error_response(status_for(doc.error().code), "internal", doc.error().message, req);
+  if (!*doc) return error_response(http::status::not_found, "not_found", "unknown tenant '" + id + "'", req);
+  json payload{{"tenantId", id}};
+  if (body->contains("plan")) {
+    auto p = tenancy::parse_plan((*body)["plan"].is_string() ? (*body)["plan"].get<std::string>() : "");
+    if (!p) return error_response(http::status::bad_request, "invalid_field", p.error().message, req, "plan");
+    payload["plan"] = std::string(tenancy::name(*p));
+  }
+  if (body->contains("quotas")) {
+    auto q = tenancy::parse_overrides((*body)["quotas"]);
+    if (!q) return error_response(http::status::bad_request, "invalid_field", q.error().message, req, "quotas");
+    json qj = json::object();
+    for (const auto& [k, v] : *q) qj[std::string(tenancy::name(k))] = v;
+    payload["quotas"] = qj;
+  }
+  if (body->contains("domains")) {
+    auto d = domains_of((*body)["domains"]);
+    if (!d) return error_response(http::status::bad_request, "invalid_field", d.error().message, req, "domains");
+    payload["domains"] = *d;
+    payload["domainsSet"] = true;
+  }
+  if (body->contains("status")) {
+    const auto st = (*body)["status"].is_string() ? (*body)["status"].get<std::string>() : "";
+    if (st != "active" && st != "suspended")
+      return error_response(http::status::bad_request, "invalid_field", "'status' must be active or suspended", req, "status");
+    payload["status"] = st;
+  }
+  auto r = append("tenancy.tenant_updated", id, payload);
+  if (!r) return error_response(status_for(r.error().code), "append_failed", r.error().message, req);
+  wait(*r);
+  return show(c, id, req);
+}
+
+response tenancy_api::create_key(const tenancy::context& c, const std::string& id, const request& req) {
+  if (auto denied = authorize(c, id, "keys:write", req)) return *denied;
+  auto body = body_of(req);
+  if (!body) return body_error(body.error(), req);
+  if (auto bad = only_fields(*body, {"role", "name"}, req)) return *bad;
+  const auto role = body->value("role", "");
+  const auto name = body->contains("name") && (*body)["name"].is_string() ? (*body)["name"].get<std::string>() : "";
+  if (name.size() > 200) return error_response(http::status::bad_request, "invalid_field", "'name' is at most 200 characters", req, "name");
+  auto doc = view_.get(id);
+  if (!doc) return error_response(status_for(doc.error().code), "internal", doc.error().message, req);
+  if (!*doc) return error_response(http::status::not_found, "not_found", "unknown tenant '" + id + "'", req);
+  auto roles = view_.roles_of(id);
+  if (!roles) return error_response(status_for(roles.error().code), "internal", roles.error().message, req);
+  auto perms = roles->permissions(role);
+  if (!perms) return error_response(http::status::bad_request, "invalid_field", "'role': " + perms.error().message, req, "role");
+  auto mine = held(c, id);
+  if (!mine) return error_response(status_for(mine.error().code), "internal", mine.error().message, req);
+  for (const auto& p : *perms)
+    if (!mine->count(p))
+      return error_response(http::status::forbidden, "forbidden", "role '" + role + "' holds '" + p + "', which the caller does not", req, "role");
+  const auto key = tenancy::issue_key();
+  auto r = append("tenancy.key_created", id, json{{"tenantId", id}, {"keyId", key.key_id}, {"digest", key.digest}, {"role", role}, {"name", name}});
+  if (!r) return error_response(status_for(r.error().code), "append_failed", r.error().message, req);
+  wait(*r);
+  return json_response(http::status::created, json{{"key", key.secret}, {"keyId", key.key_id}, {"role", role}, {"name", name}, {"tenantId", id}}, req);
+}
+
+response tenancy_api::revoke_key(const tenancy::context& c, const std::string& id, const std::string& key_id, const request& req) {
+  if (auto denied = authorize(c, id, "keys:write", req)) return *denied;
+  auto doc = view_.get(id);
+  if (!doc) return error_response(status_for(doc.error().code), "internal", doc.error().message, req);
+  if (!*doc || !(**doc)["keys"].contains(key_id))
+    return error_response(http::status::not_found, "not_found", "tenant '" + id + "' has no key '" + key_id + "'", req);
+  if ((**doc)["keys"][key_id].contains("revokedAt")) return json_response(http::status::ok, json{{"keyId", key_id}, {"revoked", true}}, req);
+  auto r = append("tenancy.key_revoked", id, json{{"tenantId", id}, {"keyId", key_id}});
+  if (!r) return error_response(status_for(r.error().code), "append_failed", r.error().message, req);
+  wait(*r);
+  return json_response(http::status::ok, json{{"keyId", key_id}, {"revoked", true}}, req);
+}
+
+response tenancy_api::define_role(const tenancy::context& c, const std::string& id, const request& req) {
+  if (auto denied = authorize(c, id, "roles:write", req)) return *denied;
+  auto body = body_of(req);
+  if (!body) return body_error(body.error(), req);
+  if (auto bad = only_fields(*body, {"name", "permissions"}, req)) return *bad;
+  const auto name = body->value("name", "");
+  if (auto v = tenancy::validate_role_name(name); !v) return error_response(http::status::bad_request, "invalid_field", v.error().message, req, "name");
+  if (tenancy::builtin_role(name)) return error_response(http::status::conflict, "conflict", "'" + name + "' is a built-in role", req, "name");
+  if (!body->contains("permissions") || !(*body)["permissions"].is_array())
+    return error_response(http::status::bad_request, "invalid_field", "'permissions' must be an array", req, "permissions");
+  std::vector<std::string> list;
+  for (const auto& p : (*body)["permissions"]) {
+    if (!p.is_string()) return error_response(http::status::bad_request, "invalid_field", "'permissions' must be strings", req, "permissions");
+    list.push_back(p.get<std::string>());
+  }
+  auto perms = tenancy::parse_permissions(list);
+  if (!perms) return error_response(http::status::bad_request, "invalid_field", perms.error().message, req, "permissions");
+  auto mine = held(c, id);
+  if (!mine) return error_response(status_for(mine.error().code), "internal", mine.error().message, req);
+  for (const auto& p : *perms)
+    if (!mine->count(p)) return error_response(http::status::forbidden, "forbidden", "the caller does not hold '" + p + "'", req, "permissions");
+  auto r = append("tenancy.role_defined", id, json{{"tenantId", id}, {"role", name}, {"permissions", *perms}});
+  if (!r) return error_response(status_for(r.error().code), "append_failed", r.error().message, req);
+  wait(*r);
+  return json_response(http::status::created, json{{"name", name}, {"permissions", *perms}}, req);
+}
+
+}  // namespace nf::gateway

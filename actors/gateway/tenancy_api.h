@@ -1,0 +1,62 @@
+// Tenant administration over HTTP (internal to the gateway library).
+//
+//   POST   /tenants                      platform admin: {name, plan, quotas?, domains?, id?} -> 201
+//   GET    /tenants                      platform admin: every tenant
+//   GET    /tenants/{id}                 tenants:read: limits (plan defaults + overrides), keys, roles
+//   PATCH  /tenants/{id}                 plan, quotas, status: platform admin; domains: tenants:write
+//   POST   /tenants/{id}/keys            keys:write: {role, name} -> 201 {key (shown once), keyId, role}
+//   DELETE /tenants/{id}/keys/{keyId}    keys:write: revoked on the next request
+//   POST   /tenants/{id}/roles           roles:write: {name, permissions}
+// Callers are resolved by the tenancy directory (domain, API key, JWT, subdomain): 401 without a
+// context, 403 naming the missing permission, 404 for another tenant's resources (no existence
+// leak). Nobody grants what they do not hold: a key's role and a custom role's permissions must be
+// within the caller's own. Writes are events on tenancy.tenants; answers wait until the tenants
+// projection (and so the directory) shows them.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "actors/gateway/gateway.h"
+#include "actors/gateway/http_util.h"
+#include "actors/tenancy/directory.h"
+#include "actors/tenancy/rbac.h"
+#include "projections/tenants/tenants.h"
+
+namespace nf::gateway {
+
+class tenancy_api {
+ public:
+  tenancy_api(bus::event_bus& bus, projection::store& store, const tenancy_options& o, const nf::clock& clk, std::string region,
+              std::chrono::milliseconds wait);
+  std::optional<response> handle(const target& t, const request& req, std::string& route);
+
+ private:
+  result<tenancy::context> caller(const request& req) const;
+  // ok when the caller may use `permission` in `tenant` (404 for another tenant, 403 naming it).
+  std::optional<response> authorize(const tenancy::context& c, const std::string& tenant, const std::string& permission,
+                                    const request& req) const;
+  result<std::set<std::string>> held(const tenancy::context& c, const std::string& tenant) const;
+  result<bus::append_result> append(const std::string& type, const std::string& tenant, const json& payload);
+  void wait(const bus::append_result& r);
+
+  response create(const tenancy::context& c, const request& req);
+  response list(const tenancy::context& c, const request& req);
+  response show(const tenancy::context& c, const std::string& id, const request& req);
+  response patch(const tenancy::context& c, const std::string& id, const request& req);
+  response create_key(const tenancy::context& c, const std::string& id, const request& req);
+  response revoke_key(const tenancy::context& c, const std::string& id, const std::string& key_id, const request& req);
+  response define_role(const tenancy::context& c, const std::string& id, const request& req);
+
+  bus::event_bus& bus_;
+  tenancy_options opts_;
+  tenants::tenants_view view_;
+  const nf::clock& clk_;
+  std::string region_;
+  std::chrono::milliseconds wait_;
+};
+
+// 401 with WWW-Authenticate, 403 or 429 for a resolution or permission error.
+response auth_error(const error& e, const request& req);
+
+}  // namespace nf::gateway
