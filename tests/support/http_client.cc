@@ -51,11 +51,12 @@ http_client::http_client(std::string host, int port) : impl_(std::make_unique<im
 http_client::~http_client() = default;
 
 http_reply http_client::request(const std::string& method, const std::string& target, const std::string& body,
-                                const std::string& content_type, bool keep_alive) {
+                                const std::string& content_type, bool keep_alive, const std::map<std::string, std::string>& headers) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (!impl_->stream) impl_->connect();
     http::request<http::string_body> req{http::string_to_verb(method), target, 11};
     req.set(http::field::host, impl_->host);
+    for (const auto& [name, value] : headers) req.set(name, value);
     req.keep_alive(keep_alive);
     if (!body.empty() || method == "POST") {
       if (!content_type.empty()) req.set(http::field::content_type, content_type);

@@ -23,7 +23,8 @@ class http_client {
   ~http_client();
   // One request on a kept-alive connection (reconnects if the server closed it).
   http_reply request(const std::string& method, const std::string& target, const std::string& body = "",
-                     const std::string& content_type = "application/json", bool keep_alive = true);
+                     const std::string& content_type = "application/json", bool keep_alive = true,
+                     const std::map<std::string, std::string>& headers = {});
   http_reply get(const std::string& target) { return request("GET", target); }
   http_reply post(const std::string& target, const std::string& body) { return request("POST", target, body); }
 

@@ -1,0 +1,150 @@
+// Tenant administration through the real binary on 127.0.0.1: the platform admin key printed once,
+// tenants, keys, custom roles, caller resolution by domain, subdomain and key, 401/403/404 rules,
+// no privilege escalation, revocation on the next request, and state that survives a restart.
+#include <signal.h>
+
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/support/http_client.h"
+#include "tests/support/support.h"
+
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+namespace t = nf::test;
+
+class server {
+ public:
+  explicit server(const std::string& config) {
+    proc_ = std::make_unique<t::child>(std::vector<std::string>{t::nexus_forge_binary(), "serve", "--config", config, "--listen", "127.0.0.1:0"});
+    std::string line;
+    if (!proc_->read_line(line, 60s)) throw std::runtime_error("server did not start: " + proc_->stderr_text());
+    port_ = std::stoi(line.substr(line.rfind(':') + 1));
+    proc_->read_line(line, 10s);  // "nexus-forge serving on ..."
+  }
+  // The admin key line, if the server prints one.
+  std::string admin_key() {
+    std::string line;
+    if (!proc_->read_line(line, 2s)) return {};
+    const std::string marker = "platform admin key (shown once; only its SHA-256 is kept): ";
+    return line.rfind(marker, 0) == 0 ? line.substr(marker.size()) : std::string();
+  }
+  int port() const { return port_; }
+  int stop() {
+    proc_->signal(SIGTERM);
+    return proc_->wait();
+  }
+
+ private:
+  std::unique_ptr<t::child> proc_;
+  int port_ = 0;
+};
+
+class Tenancy : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    config_ = (dir_.path() / "nf.json").string();
+    std::ofstream(config_) << json{{"data_dir", (dir_.path() / "data").string()}, {"auth", {{"base_domain", "nexus.test"}}}}.dump();
+    srv_ = std::make_unique<server>(config_);
+    admin_ = srv_->admin_key();
+    ASSERT_EQ(admin_.rfind("nfk_", 0), 0u) << "the first start prints the platform admin key";
+    http_ = std::make_unique<t::http_client>("127.0.0.1", srv_->port());
+  }
+  t::http_reply call(const std::string& method, const std::string& target, const std::string& key, const json& body = nullptr,
+                     std::map<std::string, std::string> headers = {}) {
+    if (!key.empty()) headers["Authorization"] = "Bearer " + key;
+    return http_->request(method, target, body.is_null() ? "" : body.dump(), "application/json", true, headers);
+  }
+  json expect(const t::http_reply& r, int status) {
+    EXPECT_EQ(r.status, status) << r.body;
+    return json::parse(r.body, nullptr, false);
+  }
+
+  t::temp_dir dir_;
+  std::string config_;
+  std::unique_ptr<server> srv_;
+  std::string admin_;
+  std::unique_ptr<t::http_client> http_;
+};
+
+TEST_F(Tenancy, AdminsTenantsKeysRolesAndTheRulesBetweenThem) {
+  // Only the platform admin creates tenants.
+  auto acme = expect(call("POST", "/tenants", admin_, {{"id", "acme"}, {"name", "Acme"}, {"plan", "pro"}, {"domains", {"ev.acme.test"}}}), 201);
+  EXPECT_EQ(acme["limits"]["eventsPerDay"], 1'000'000);
+  expect(call("POST", "/tenants", admin_, {{"id", "globex"}, {"name", "Globex"}, {"plan", "basic"}, {"quotas", {{"eventsPerDay", 50}}}}), 201);
+  expect(call("POST", "/tenants", admin_, {{"id", "acme"}, {"name", "Again"}, {"plan", "pro"}}), 409);
+  expect(call("POST", "/tenants", admin_, {{"name", "x"}, {"plan", "gold"}}), 400);
+  expect(call("POST", "/tenants", admin_, {{"name", "x"}, {"plan", "basic"}, {"quotas", {{"eventsPerWeek", 1}}}}), 400);
+  expect(call("POST", "/tenants", admin_, {{"name", "x"}, {"plan", "basic"}, {"color", "red"}}), 400);
+  auto none = call("GET", "/tenants/acme", "");
+  EXPECT_EQ(none.status, 401);
+  EXPECT_EQ(none.headers["WWW-Authenticate"], "Bearer");
+  expect(call("GET", "/tenants/acme", "nfk_" + std::string(32, 'x')), 401);
+
+  auto owner = expect(call("POST", "/tenants/acme/keys", admin_, {{"role", "owner"}, {"name", "founder"}}), 201);
+  const auto owner_key = owner["key"].get<std::string>();
+  auto dev = expect(call("POST", "/tenants/acme/keys", owner_key, {{"role", "developer"}, {"name", "ci"}}), 201);
+  const auto dev_key = dev["key"].get<std::string>();
+  auto other = expect(call("POST", "/tenants/globex/keys", admin_, {{"role", "owner"}}), 201);
+  const auto globex_key = other["key"].get<std::string>();
+
+  // Reading: own tenant yes (no key material shown), another tenant is 404, the list is admin only.
+  auto doc = expect(call("GET", "/tenants/acme", dev_key), 200);
+  EXPECT_EQ(doc["keys"].size(), 2u);
+  EXPECT_EQ(doc.dump().find(owner_key), std::string::npos);
+  expect(call("GET", "/tenants/globex", dev_key), 404);
+  expect(call("GET", "/tenants/nope", dev_key), 404);
+  expect(call("GET", "/tenants", dev_key), 403);
+  EXPECT_EQ(expect(call("GET", "/tenants", admin_), 200)["items"].size(), 2u);
+
+  // Permissions: 403 names the missing one; nobody grants more than they hold.
+  auto denied = expect(call("POST", "/tenants/acme/keys", dev_key, {{"role", "viewer"}}), 403);
+  EXPECT_NE(denied["error"]["message"].get<std::string>().find("keys:write"), std::string::npos);
+  auto admin_key = expect(call("POST", "/tenants/acme/keys", owner_key, {{"role", "admin"}}), 201)["key"].get<std::string>();
+  expect(call("POST", "/tenants/acme/keys", admin_key, {{"role", "owner"}}), 403);
+  expect(call("POST", "/tenants/acme/keys", owner_key, {{"role", "wizard"}}), 400);
+  expect(call("POST", "/tenants/acme/roles", admin_key, {{"name", "ci-bot"}, {"permissions", {"missions:read", "ledger:write"}}}), 201);
+  expect(call("POST", "/tenants/acme/roles", admin_key, {{"name", "boss"}, {"permissions", {"tenants:write"}}}), 403);
+  expect(call("POST", "/tenants/acme/roles", admin_key, {{"name", "viewer"}, {"permissions", {"missions:read"}}}), 409);
+  expect(call("POST", "/tenants/acme/roles", admin_key, {{"name", "x"}, {"permissions", {"missions:fly"}}}), 400);
+  auto bot = expect(call("POST", "/tenants/acme/keys", admin_key, {{"role", "ci-bot"}}), 201)["key"].get<std::string>();
+  expect(call("GET", "/tenants/acme", bot), 403);  // ci-bot lacks tenants:read
+
+  // Plan and quotas are the platform admin's; domains are the owner's.
+  expect(call("PATCH", "/tenants/acme", owner_key, {{"plan", "enterprise"}}), 403);
+  expect(call("PATCH", "/tenants/globex", owner_key, {{"domains", {"x.globex.test"}}}), 404);
+  auto patched = expect(call("PATCH", "/tenants/acme", admin_, {{"plan", "enterprise"}, {"quotas", {{"eventsPerDay", 7}}}}), 200);
+  EXPECT_EQ(patched["limits"]["eventsPerDay"], 7);
+  EXPECT_EQ(patched["plan"], "enterprise");
+  expect(call("PATCH", "/tenants/acme", owner_key, {{"domains", {"evidence.acme.test"}}}), 200);
+
+  // Resolution by custom domain and subdomain; a key of another tenant on them is refused.
+  expect(call("GET", "/tenants/acme", dev_key, nullptr, {{"Host", "evidence.acme.test"}}), 200);
+  expect(call("GET", "/tenants/acme", dev_key, nullptr, {{"Host", "acme.nexus.test"}}), 200);
+  expect(call("GET", "/tenants/acme", globex_key, nullptr, {{"Host", "evidence.acme.test"}}), 401);
+  expect(call("GET", "/tenants/acme", "", nullptr, {{"X-API-Key", dev_key}}), 200);
+
+  // Revocation takes effect on the next request.
+  const auto dev_id = dev["keyId"].get<std::string>();
+  expect(call("DELETE", "/tenants/acme/keys/" + dev_id, owner_key), 200);
+  expect(call("GET", "/tenants/acme", dev_key), 401);
+  expect(call("DELETE", "/tenants/acme/keys/k_nothere", owner_key), 404);
+
+  // Suspension, then a restart: state and keys come back from the log; no second admin key is printed.
+  expect(call("PATCH", "/tenants/globex", admin_, {{"status", "suspended"}}), 200);
+  expect(call("GET", "/tenants/globex", globex_key), 403);
+  http_.reset();
+  ASSERT_EQ(srv_->stop(), 0);
+  srv_ = std::make_unique<server>(config_);
+  EXPECT_EQ(srv_->admin_key(), "") << "the admin key is printed once, at the first start";
+  http_ = std::make_unique<t::http_client>("127.0.0.1", srv_->port());
+  EXPECT_TRUE(t::wait_until([&] { return call("GET", "/tenants/acme", owner_key).status == 200; }, 10s));
+  expect(call("GET", "/tenants/acme", dev_key), 401);
+  expect(call("GET", "/tenants", admin_), 200);
+}
+
+}  // namespace
