@@ -53,7 +53,7 @@ struct reply {
 };
 
 std::optional<reply> call(const std::string& server, http::verb method, const std::string& target, const std::string& body,
-                          std::string& err) {
+                          std::string& err, const std::string& api_key = "") {
   auto ep = parse_server(server);
   if (!ep) {
     err = "--server must look like http://HOST:PORT, got '" + server + "'";
@@ -68,7 +68,8 @@ std::optional<reply> call(const std::string& server, http::verb method, const st
     http::request<http::string_body> req{method, target, 11};
     req.set(http::field::host, ep->host);
     req.set(http::field::user_agent, "nexus-forge-cli");
-    if (method == http::verb::post) {
+    if (!api_key.empty()) req.set(http::field::authorization, "Bearer " + api_key);
+    if (method == http::verb::post || method == http::verb::patch) {
       req.set(http::field::content_type, "application/json");
       req.body() = body;
       req.prepare_payload();
@@ -409,6 +410,86 @@ int replay(const replay_args& a, const nf::config::config& cfg) {
     std::cerr << "verify: " << verified << " proved against the latest signed head, " << pending << " recorded after it, " << failed
               << " failed; ledger problems: " << audit->problems.size() << "\n";
     if (failed || !audit->problems.empty()) return 1;
+  }
+  return 0;
+}
+
+// ---- tenant ----------------------------------------------------------------------------------
+
+namespace {
+
+std::string key_of(const tenant_args& a) {
+  if (!a.key.empty()) return a.key;
+  auto env = config::process_env("NF_API_KEY");
+  return env ? *env : std::string();
+}
+
+void print_tenant(const json& t) {
+  std::cout << t.value("id", "") << "  " << t.value("name", "") << "  plan " << t.value("plan", "") << "  " << t.value("status", "") << "\n";
+  if (t.contains("domains") && !t["domains"].empty()) std::cout << "  domains: " << t["domains"].dump() << "\n";
+  if (t.contains("limits"))
+    for (const auto& [k, v] : t["limits"].items()) std::cout << "  " << k << ": " << (v.get<std::int64_t>() < 0 ? std::string("unlimited") : v.dump()) << "\n";
+  if (t.contains("keys"))
+    for (const auto& [id, k] : t["keys"].items())
+      std::cout << "  key " << id << "  role " << k.value("role", "") << (k.contains("revokedAt") ? "  (revoked)" : "") << "  " << k.value("name", "") << "\n";
+  if (t.contains("roles"))
+    for (const auto& [name, perms] : t["roles"].items()) std::cout << "  role " << name << ": " << perms.dump() << "\n";
+}
+
+}  // namespace
+
+int tenant(const tenant_args& a) {
+  const auto key = key_of(a);
+  if (key.empty()) return fail("an API key is needed: --key nfk_... or NF_API_KEY");
+  std::string err;
+  std::optional<reply> r;
+  int want = 200;
+  if (a.action == "create") {
+    json body{{"name", a.name}, {"plan", a.plan}};
+    if (!a.id.empty()) body["id"] = a.id;
+    if (!a.domains.empty()) body["domains"] = a.domains;
+    if (!a.quotas.empty()) {
+      json q = json::object();
+      for (const auto& kv : a.quotas) {
+        const auto eq = kv.find('=');
+        if (eq == std::string::npos) return fail("--quota takes NAME=LIMIT, e.g. eventsPerDay=5000; got '" + kv + "'");
+        try {
+          q[kv.substr(0, eq)] = std::stoll(kv.substr(eq + 1));
+        } catch (...) {
+          return fail("--quota " + kv + ": the limit must be an integer (-1 for unlimited)");
+        }
+      }
+      body["quotas"] = q;
+    }
+    r = call(a.server, http::verb::post, "/tenants", body.dump(), err, key);
+    want = 201;
+  } else if (a.action == "list") {
+    r = call(a.server, http::verb::get, "/tenants", "", err, key);
+  } else if (a.action == "show") {
+    r = call(a.server, http::verb::get, "/tenants/" + url_encode(a.id), "", err, key);
+  } else if (a.action == "keys-create") {
+    json body{{"role", a.role}};
+    if (!a.name.empty()) body["name"] = a.name;
+    r = call(a.server, http::verb::post, "/tenants/" + url_encode(a.id) + "/keys", body.dump(), err, key);
+    want = 201;
+  } else if (a.action == "keys-revoke") {
+    r = call(a.server, http::verb::delete_, "/tenants/" + url_encode(a.id) + "/keys/" + url_encode(a.key_id), "", err, key);
+  } else {
+    return fail("unknown tenant action '" + a.action + "'");
+  }
+  if (!r) return fail(err);
+  if (r->status != want) return api_error(*r);
+  auto j = json::parse(r->body, nullptr, false);
+  if (a.json) {
+    std::cout << r->body << "\n";
+  } else if (a.action == "list") {
+    for (const auto& t : j["items"]) std::cout << t.value("id", "") << "  " << t.value("name", "") << "  " << t.value("plan", "") << "  " << t.value("status", "") << "\n";
+  } else if (a.action == "keys-create") {
+    std::cout << "key " << j.value("keyId", "") << " (role " << j.value("role", "") << "); the secret is shown once:\n" << j.value("key", "") << "\n";
+  } else if (a.action == "keys-revoke") {
+    std::cout << "revoked " << a.key_id << "\n";
+  } else {
+    print_tenant(j);
   }
   return 0;
 }

@@ -47,4 +47,14 @@ struct replay_args {
 };
 int replay(const replay_args& a, const nf::config::config& cfg);
 
+struct tenant_args {
+  std::string server = "http://127.0.0.1:7070";
+  std::string key;                  // API key; empty: NF_API_KEY
+  std::string action;               // create, list, show, keys-create, keys-revoke
+  std::string id, name, plan = "basic", role, key_id;
+  std::vector<std::string> domains, quotas;  // quotas as NAME=LIMIT
+  bool json = false;
+};
+int tenant(const tenant_args& a);
+
 }  // namespace nf::cli

@@ -570,6 +570,38 @@ int main(int argc, char** argv) {
                    "and proved by an inclusion proof against the latest signed head (exit 1 otherwise)");
   replay->add_option("--public-key", ra.public_key, "for --verify: the ledger's public key (PEM); default: the data dir's signing key");
 
+  nf::cli::tenant_args ta;
+  auto* tenant_cmd = app.add_subcommand("tenant", "administer tenants through a running server (API key: --key or NF_API_KEY)");
+  tenant_cmd->require_subcommand(1);
+  auto tenant_common = [&](CLI::App* c) {
+    c->add_option("--server", ta.server, "server URL")->capture_default_str();
+    c->add_option("--key", ta.key, "API key (default: $NF_API_KEY)");
+    c->add_flag("--json", ta.json, "the server's JSON answer");
+  };
+  auto* tcreate_t = tenant_cmd->add_subcommand("create", "create a tenant (platform admin key)");
+  tenant_common(tcreate_t);
+  tcreate_t->add_option("--name", ta.name, "display name")->required();
+  tcreate_t->add_option("--plan", ta.plan, "basic, pro or enterprise")->capture_default_str();
+  tcreate_t->add_option("--id", ta.id, "tenant id (a DNS label); default: generated");
+  tcreate_t->add_option("--domain", ta.domains, "custom domain (repeatable)");
+  tcreate_t->add_option("--quota", ta.quotas, "quota override NAME=LIMIT, e.g. eventsPerDay=5000 (repeatable; -1 unlimited)");
+  auto* tlist_t = tenant_cmd->add_subcommand("list", "list tenants (platform admin key)");
+  tenant_common(tlist_t);
+  auto* tshow_t = tenant_cmd->add_subcommand("show", "a tenant's plan, limits, keys and roles");
+  tenant_common(tshow_t);
+  tshow_t->add_option("id", ta.id, "tenant id")->required();
+  auto* tkeys = tenant_cmd->add_subcommand("keys", "API keys of a tenant");
+  tkeys->require_subcommand(1);
+  auto* tkcreate = tkeys->add_subcommand("create", "create an API key (the secret is printed once)");
+  tenant_common(tkcreate);
+  tkcreate->add_option("id", ta.id, "tenant id")->required();
+  tkcreate->add_option("--role", ta.role, "viewer, auditor, developer, admin, owner or a custom role")->required();
+  tkcreate->add_option("--name", ta.name, "what the key is for");
+  auto* tkrevoke = tkeys->add_subcommand("revoke", "revoke an API key (effective on its next request)");
+  tenant_common(tkrevoke);
+  tkrevoke->add_option("id", ta.id, "tenant id")->required();
+  tkrevoke->add_option("key-id", ta.key_id, "key id (k_...)")->required();
+
   nf::cli::ledger_verify_args lva;
   auto* ledger_cmd = app.add_subcommand("ledger", "the evidence ledger");
   ledger_cmd->require_subcommand(1);
@@ -610,6 +642,10 @@ int main(int argc, char** argv) {
     if (*sub) {
       sa.config = config_path;
       return nf::cli::subscribe(sa);
+    }
+    if (*tenant_cmd) {
+      ta.action = *tcreate_t ? "create" : *tlist_t ? "list" : *tshow_t ? "show" : *tkcreate ? "keys-create" : "keys-revoke";
+      return nf::cli::tenant(ta);
     }
     if (*lverify) {
       auto cfg = load_config(config_path);

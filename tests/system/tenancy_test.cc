@@ -147,4 +147,40 @@ TEST_F(Tenancy, AdminsTenantsKeysRolesAndTheRulesBetweenThem) {
   expect(call("GET", "/tenants", admin_), 200);
 }
 
+TEST_F(Tenancy, TheTenantCommandLine) {
+  const auto server = "http://127.0.0.1:" + std::to_string(srv_->port());
+  auto nf = [&](std::vector<std::string> args, const std::vector<std::string>& env = {}) {
+    args.insert(args.begin(), t::nexus_forge_binary());
+    args.insert(args.end(), {"--server", server});
+    return t::run(args, env);
+  };
+  auto created = nf({"tenant", "create", "--key", admin_, "--name", "Acme", "--plan", "pro", "--id", "acme", "--domain", "ev.acme.test",
+                     "--quota", "eventsPerDay=5", "--json"});
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  EXPECT_EQ(json::parse(created.out)["limits"]["eventsPerDay"], 5);
+  EXPECT_NE(nf({"tenant", "create", "--key", admin_, "--name", "X", "--quota", "eventsPerDay"}).err.find("NAME=LIMIT"), std::string::npos);
+  auto key = nf({"tenant", "keys", "create", "acme", "--role", "developer", "--name", "ci", "--json"}, {"NF_API_KEY=" + admin_});
+  ASSERT_EQ(key.exit_code, 0) << key.err;
+  const auto k = json::parse(key.out);
+  const auto dev = k["key"].get<std::string>();
+  auto shown = nf({"tenant", "show", "acme", "--key", dev});
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_NE(shown.out.find("eventsPerDay: 5"), std::string::npos) << shown.out;
+  EXPECT_NE(shown.out.find("role developer"), std::string::npos) << shown.out;
+  auto listed = nf({"tenant", "list", "--key", dev});
+  EXPECT_EQ(listed.exit_code, 1);
+  EXPECT_NE(listed.err.find("HTTP 403"), std::string::npos) << listed.err;
+  EXPECT_EQ(nf({"tenant", "list", "--key", admin_}).exit_code, 0);
+  EXPECT_EQ(nf({"tenant", "keys", "revoke", "acme", k["keyId"].get<std::string>(), "--key", admin_}).exit_code, 0);
+  auto after = nf({"tenant", "show", "acme", "--key", dev});
+  EXPECT_EQ(after.exit_code, 1);
+  EXPECT_NE(after.err.find("unknown or revoked API key"), std::string::npos) << after.err;
+  EXPECT_NE(nf({"tenant", "show", "acme"}).err.find("NF_API_KEY"), std::string::npos);
+  for (std::vector<std::string> help : {std::vector<std::string>{"tenant", "--help"}, {"tenant", "keys", "create", "--help"}}) {
+    help.insert(help.begin(), t::nexus_forge_binary());
+    EXPECT_EQ(t::run(help).exit_code, 0);
+  }
+}
+
 }  // namespace
+
