@@ -122,6 +122,18 @@ std::optional<response> tenancy_api::handle(const target& t, const request& req,
   if (s.empty() || s[0] != "tenants") return std::nullopt;
   const auto m = req.method();
   auto c = caller(req);
+  if (c && !c->platform_admin) {
+    const auto d = limiter_.take(c->tenant, c->requests_per_minute, clk_.now_ms());
+    if (!d.allowed) {
+      route = "/tenants/*";
+      auto res = error_response(http::status::too_many_requests, "rate_limited",
+                                "quota requestsPerMinute of tenant '" + c->tenant + "' (" + std::to_string(c->requests_per_minute) +
+                                    " per minute) is used up; retry in " + std::to_string(d.retry_after_ms) + " ms",
+                                req);
+      res.set(http::field::retry_after, std::to_string((d.retry_after_ms + 999) / 1000));
+      return res;
+    }
+  }
   auto not_allowed = [&](const char* allow) {
     auto res = error_response(http::status::method_not_allowed, "method_not_allowed",
                               std::string(http::to_string(m)) + " is not allowed on " + t.path, req);

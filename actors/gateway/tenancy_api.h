@@ -10,7 +10,8 @@
 // Callers are resolved by the tenancy directory (domain, API key, JWT, subdomain): 401 without a
 // context, 403 naming the missing permission, 404 for another tenant's resources (no existence
 // leak). Nobody grants what they do not hold: a key's role and a custom role's permissions must be
-// within the caller's own. Writes are events on tenancy.tenants; answers wait until the tenants
+// within the caller's own. Each tenant's requests are rate limited (token bucket at its
+// requestsPerMinute): over the limit -> 429 with Retry-After, and nothing is appended. Writes are events on tenancy.tenants; answers wait until the tenants
 // projection (and so the directory) shows them.
 #pragma once
 
@@ -21,6 +22,7 @@
 #include "actors/gateway/http_util.h"
 #include "actors/tenancy/directory.h"
 #include "actors/tenancy/rbac.h"
+#include "actors/tenancy/token_bucket.h"
 #include "projections/tenants/tenants.h"
 
 namespace nf::gateway {
@@ -54,6 +56,7 @@ class tenancy_api {
   const nf::clock& clk_;
   std::string region_;
   std::chrono::milliseconds wait_;
+  tenancy::rate_limiter limiter_;
 };
 
 // 401 with WWW-Authenticate, 403 or 429 for a resolution or permission error.

@@ -51,6 +51,7 @@ void directory::replace(const std::vector<tenant_spec>& tenants, const std::vect
   for (const auto& spec : tenants) {
     auto& e = t[spec.id];
     e.active = spec.active;
+    e.requests_per_minute = spec.requests_per_minute;
     for (const auto& dom : spec.domains) {
       const auto h = lower_host(dom);
       d[h] = spec.id;
@@ -140,6 +141,7 @@ result<context> directory::resolve(const request_credentials& c, std::int64_t no
     auto t = tenants_.find(ctx.tenant);
     if (t == tenants_.end()) return error{errc::unauthenticated, "the credential names unknown tenant '" + ctx.tenant + "'"};
     if (!t->second.active) return error{errc::permission_denied, "tenant '" + ctx.tenant + "' is suspended"};
+    ctx.requests_per_minute = t->second.requests_per_minute;
   }
   return ctx;
 }

@@ -25,6 +25,7 @@ struct context {
   std::string principal;            // "key:<key id>" or "jwt:<sub>"
   std::vector<std::string> roles;
   bool platform_admin = false;
+  std::int64_t requests_per_minute = -1;  // the tenant's rate limit; -1 unlimited (and for the platform admin)
 };
 
 struct request_credentials {
@@ -47,6 +48,7 @@ class directory {
     std::string id;
     std::vector<std::string> domains;
     bool active = true;
+    std::int64_t requests_per_minute = -1;
   };
   struct key_spec {
     std::string digest, tenant, role, key_id;
@@ -64,6 +66,7 @@ class directory {
   struct tenant_entry {
     std::vector<std::string> domains;
     bool active = true;
+    std::int64_t requests_per_minute = -1;
   };
   struct key_entry {
     std::string tenant, role, key_id;

@@ -41,4 +41,20 @@ void token_bucket::set_rate(std::int64_t per_minute, std::int64_t now_ms) {
   if (per_minute_ >= 0) units_ = std::min(units_, per_minute_ * kUnitsPerToken);
 }
 
+token_bucket::decision rate_limiter::take(const std::string& tenant, std::int64_t per_minute, std::int64_t now_ms) {
+  if (per_minute < 0) return {true, 0};
+  token_bucket* b;
+  {
+    std::lock_guard lk(mu_);
+    auto it = buckets_.find(tenant);
+    if (it == buckets_.end()) it = buckets_.emplace(tenant, entry{per_minute, std::make_unique<token_bucket>(per_minute, now_ms)}).first;
+    if (it->second.per_minute != per_minute) {
+      it->second.bucket->set_rate(per_minute, now_ms);
+      it->second.per_minute = per_minute;
+    }
+    b = it->second.bucket.get();
+  }
+  return b->take(now_ms);
+}
+
 }  // namespace nf::tenancy

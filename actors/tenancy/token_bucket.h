@@ -3,7 +3,10 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <mutex>
+#include <string>
+#include <unordered_map>
 
 namespace nf::tenancy {
 
@@ -26,6 +29,20 @@ class token_bucket {
   // Tokens are kept in millitokens: 1 token = 60,000 units, so one unit accrues per (1 / per_minute) ms.
   std::int64_t units_;
   std::int64_t last_ms_;
+};
+
+// One bucket per tenant, created on first use and re-rated when the tenant's limit changes.
+class rate_limiter {
+ public:
+  token_bucket::decision take(const std::string& tenant, std::int64_t per_minute, std::int64_t now_ms);
+
+ private:
+  struct entry {
+    std::int64_t per_minute;
+    std::unique_ptr<token_bucket> bucket;
+  };
+  std::mutex mu_;
+  std::unordered_map<std::string, entry> buckets_;
 };
 
 }  // namespace nf::tenancy

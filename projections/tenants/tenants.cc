@@ -1,6 +1,7 @@
 // Tenants projection.
 #include "projections/tenants/tenants.h"
 
+#include "actors/tenancy/plans.h"
 #include "core/event/codec.h"
 #include "tenancy.pb.h"
 
@@ -120,7 +121,12 @@ result<void> tenants_view::load_into(tenancy::directory& dir) const {
   NF_TRY(r->scan("t/", [&](std::string_view, std::string_view v) {
     auto j = json::parse(v, nullptr, false);
     if (j.is_discarded()) return true;
-    tenants.push_back({j["id"].get<std::string>(), j["domains"].get<std::vector<std::string>>(), j.value("status", "active") == "active"});
+    tenancy::overrides o;
+    if (auto q = tenancy::parse_overrides(j["quotas"])) o = *q;
+    auto plan = tenancy::parse_plan(j.value("plan", "basic"));
+    const auto limits = tenancy::effective(plan ? *plan : tenancy::plan::basic, o);
+    tenants.push_back({j["id"].get<std::string>(), j["domains"].get<std::vector<std::string>>(), j.value("status", "active") == "active",
+                       limits[tenancy::quota::requests_per_minute]});
     return true;
   }));
   NF_TRY(r->scan("k/", [&](std::string_view k, std::string_view v) {

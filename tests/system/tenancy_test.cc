@@ -182,5 +182,24 @@ TEST_F(Tenancy, TheTenantCommandLine) {
   }
 }
 
+TEST_F(Tenancy, RequestsOverTheTenantsRateAre429WithRetryAfter) {
+  expect(call("POST", "/tenants", admin_, {{"id", "slow"}, {"name", "Slow"}, {"plan", "basic"}, {"quotas", {{"requestsPerMinute", 5}}}}), 201);
+  expect(call("POST", "/tenants", admin_, {{"id", "fast"}, {"name", "Fast"}, {"plan", "basic"}}), 201);
+  const auto slow = expect(call("POST", "/tenants/slow/keys", admin_, {{"role", "owner"}}), 201)["key"].get<std::string>();
+  const auto fast = expect(call("POST", "/tenants/fast/keys", admin_, {{"role", "owner"}}), 201)["key"].get<std::string>();
+  for (int i = 0; i < 5; ++i) expect(call("GET", "/tenants/slow", slow), 200);
+  auto limited = call("GET", "/tenants/slow", slow);
+  EXPECT_EQ(limited.status, 429) << limited.body;
+  EXPECT_EQ(limited.headers["Retry-After"], "12");
+  EXPECT_NE(limited.body.find("requestsPerMinute"), std::string::npos);
+  // A write over the limit appends nothing: the key does not exist afterwards.
+  expect(call("POST", "/tenants/slow/keys", slow, {{"role", "viewer"}, {"name", "refused"}}), 429);
+  EXPECT_EQ(expect(call("GET", "/tenants/slow", admin_), 200)["keys"].size(), 1u);
+  for (int i = 0; i < 20; ++i) expect(call("GET", "/tenants/fast", fast), 200);
+  // Raising the limit applies to the next request.
+  expect(call("PATCH", "/tenants/slow", admin_, {{"quotas", {{"requestsPerMinute", -1}}}}), 200);
+  expect(call("GET", "/tenants/slow", slow), 200);
+}
+
 }  // namespace
 

@@ -88,6 +88,18 @@ TEST(TokenBucket, BurstsRefillsAndSaysWhenToRetry) {
   EXPECT_EQ(fast.take(0).retry_after_ms, 1000) << "a lower rate keeps the empty bucket empty";
 }
 
+TEST(RateLimiter, OneBucketPerTenantFollowingItsLimit) {
+  rate_limiter l;
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(l.take("a", 3, 0).allowed);
+  auto d = l.take("a", 3, 0);
+  EXPECT_FALSE(d.allowed);
+  EXPECT_EQ(d.retry_after_ms, 20'000);
+  EXPECT_TRUE(l.take("b", 3, 0).allowed) << "tenants do not share a bucket";
+  EXPECT_TRUE(l.take("a", -1, 0).allowed) << "an unlimited tenant is never refused";
+  EXPECT_FALSE(l.take("a", 3, 0).allowed) << "back to the limit, the bucket is still empty";
+  EXPECT_TRUE(l.take("a", 3, 20'000).allowed);
+}
+
 TEST(Rbac, BuiltInMatrixAndCustomRoles) {
   roles r;
   struct row {
