@@ -27,6 +27,9 @@ class tenants_projection;
 namespace nf::tenancy {
 class directory;
 }
+namespace nf::usage {
+class usage_projection;
+}
 
 namespace nf::gateway {
 
@@ -44,6 +47,7 @@ struct tenancy_options {
   tenants::tenants_projection* proj = nullptr;
   projection::feed* feed = nullptr;            // its on_applied keeps `directory` current
   tenancy::directory* directory = nullptr;
+  usage::usage_projection* usage = nullptr;    // metering read model; null: no usage routes
 };
 
 struct gateway_options {

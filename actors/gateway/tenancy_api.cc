@@ -64,7 +64,9 @@ response auth_error(const error& e, const request& req) {
 
 tenancy_api::tenancy_api(bus::event_bus& bus, projection::store& store, const tenancy_options& o, const nf::clock& clk, std::string region,
                          std::chrono::milliseconds wait)
-    : bus_(bus), opts_(o), view_(store, *o.proj), clk_(clk), region_(std::move(region)), wait_(wait) {}
+    : bus_(bus), opts_(o), view_(store, *o.proj), clk_(clk), region_(std::move(region)), wait_(wait) {
+  if (o.usage) usage_.emplace(store, *o.usage);
+}
 
 result<tenancy::context> tenancy_api::caller(const request& req) const {
   auto sv = [&](http::field f) {
@@ -164,6 +166,12 @@ std::optional<response> tenancy_api::handle(const target& t, const request& req,
     if (!c) return auth_error(c.error(), req);
     return revoke_key(*c, s[1], s[3], req);
   }
+  if (s.size() == 3 && s[2] == "usage" && usage_) {
+    route = "/tenants/{id}/usage";
+    if (m != http::verb::get) return not_allowed("GET");
+    if (!c) return auth_error(c.error(), req);
+    return usage(*c, s[1], t, req);
+  }
   if (s.size() == 3 && s[2] == "roles") {
     route = "/tenants/{id}/roles";
     if (m != http::verb::post) return not_allowed("POST");
@@ -239,7 +247,48 @@ response tenancy_api::show(const tenancy::context& c, const std::string& id, con
   if (auto q = tenancy::parse_overrides(d["quotas"])) o = *q;
   auto plan = tenancy::parse_plan(d.value("plan", "basic"));
   d["limits"] = tenancy::to_json(tenancy::effective(plan ? *plan : tenancy::plan::basic, o));
+  if (usage_) {
+    auto today = usage_->day(id, usage::utc_date(clk_.now_ms()));
+    auto stored = usage_->stored_bytes(id);
+    if (today && stored)
+      d["usage"] = json{{"date", today->date}, {"eventsToday", today->events}, {"bytesToday", today->bytes}, {"storedBytes", *stored}};
+  }
   return json_response(http::status::ok, d, req);
+}
+
+response tenancy_api::usage(const tenancy::context& c, const std::string& id, const target& t, const request& req) {
+  if (auto denied = authorize(c, id, "usage:read", req)) return *denied;
+  auto doc = view_.get(id);
+  if (!doc) return error_response(status_for(doc.error().code), "internal", doc.error().message, req);
+  if (!*doc) return error_response(http::status::not_found, "not_found", "unknown tenant '" + id + "'", req);
+  auto period_it = t.query.find("period");
+  const std::string period = period_it == t.query.end() ? usage::utc_date(clk_.now_ms()).substr(0, 7) : period_it->second;
+  if (!usage::valid_period(period)) return error_response(http::status::bad_request, "invalid_field", "'period' must be YYYY-MM", req, "period");
+  auto format_it = t.query.find("format");
+  const std::string format = format_it == t.query.end() ? "json" : format_it->second;
+  if (format != "json" && format != "csv") return error_response(http::status::bad_request, "invalid_field", "'format' must be json or csv", req, "format");
+  auto days = usage_->month(id, period);
+  if (!days) return error_response(status_for(days.error().code), "internal", days.error().message, req);
+  if (format == "csv") {
+    std::string csv = "tenant_id,date,metric,quantity\n";
+    for (const auto& d : *days) {
+      csv += id + "," + d.date + ",events_appended," + std::to_string(d.events) + "\n";
+      csv += id + "," + d.date + ",bytes_appended," + std::to_string(d.bytes) + "\n";
+    }
+    response res{http::status::ok, req.version()};
+    res.set(http::field::content_type, "text/csv; charset=utf-8");
+    res.set(http::field::content_disposition, "attachment; filename=\"usage-" + id + "-" + period + ".csv\"");
+    res.keep_alive(req.keep_alive());
+    res.body() = std::move(csv);
+    res.prepare_payload();
+    return res;
+  }
+  json rows = json::array();
+  for (const auto& d : *days) {
+    rows.push_back({{"date", d.date}, {"metric", "events_appended"}, {"quantity", d.events}});
+    rows.push_back({{"date", d.date}, {"metric", "bytes_appended"}, {"quantity", d.bytes}});
+  }
+  return json_response(http::status::ok, json{{"tenantId", id}, {"period", period}, {"rows", rows}}, req);
 }
 
 response tenancy_api::patch(const tenancy::context& c, const std::string& id, const request& req) {

@@ -7,6 +7,7 @@
 //   POST   /tenants/{id}/keys            keys:write: {role, name} -> 201 {key (shown once), keyId, role}
 //   DELETE /tenants/{id}/keys/{keyId}    keys:write: revoked on the next request
 //   POST   /tenants/{id}/roles           roles:write: {name, permissions}
+//   GET    /tenants/{id}/usage?period=YYYY-MM[&format=csv]   usage:read: one row per metric per day
 // Callers are resolved by the tenancy directory (domain, API key, JWT, subdomain): 401 without a
 // context, 403 naming the missing permission, 404 for another tenant's resources (no existence
 // leak). Nobody grants what they do not hold: a key's role and a custom role's permissions must be
@@ -24,6 +25,7 @@
 #include "actors/tenancy/rbac.h"
 #include "actors/tenancy/token_bucket.h"
 #include "projections/tenants/tenants.h"
+#include "projections/usage/usage.h"
 
 namespace nf::gateway {
 
@@ -49,10 +51,12 @@ class tenancy_api {
   response create_key(const tenancy::context& c, const std::string& id, const request& req);
   response revoke_key(const tenancy::context& c, const std::string& id, const std::string& key_id, const request& req);
   response define_role(const tenancy::context& c, const std::string& id, const request& req);
+  response usage(const tenancy::context& c, const std::string& id, const target& t, const request& req);
 
   bus::event_bus& bus_;
   tenancy_options opts_;
   tenants::tenants_view view_;
+  std::optional<usage::usage_view> usage_;
   const nf::clock& clk_;
   std::string region_;
   std::chrono::milliseconds wait_;

@@ -30,6 +30,7 @@
 #include "actors/tenancy/directory.h"
 #include "projections/ledger/ledger.h"
 #include "projections/tenants/tenants.h"
+#include "projections/usage/usage.h"
 #include "projections/missions/missions.h"
 
 #ifndef NF_VERSION
@@ -173,6 +174,9 @@ int cmd_serve(const std::string& config_path, const std::string& listen, bool as
     if (auto r = tenants_view.load_into(directory); !r) nf::log::get("tenancy")->error("cannot load tenants: {}", r.error().message);
   });
   if (auto r = tenants_feed.start(); !r) return fail(r.error());
+  nf::usage::usage_projection usage;
+  nf::projection::feed usage_feed(**store, usage, **bus);
+  if (auto r = usage_feed.start(); !r) return fail(r.error());
 
   nf::actor::runtime_options ro;
   ro.region = cfg->region;
@@ -203,6 +207,7 @@ int cmd_serve(const std::string& config_path, const std::string& listen, bool as
   go.tenancy.proj = &tenants;
   go.tenancy.feed = &tenants_feed;
   go.tenancy.directory = &directory;
+  go.tenancy.usage = &usage;
   nf::gateway::gateway gw(**bus, **store, missions, missions_feed, go);
   auto port = gw.start();
   if (!port) return fail(port.error());
@@ -225,6 +230,7 @@ int cmd_serve(const std::string& config_path, const std::string& listen, bool as
   missions_feed.stop();
   ledger_feed.stop();
   tenants_feed.stop();
+  usage_feed.stop();
   store->reset();
   bus->reset();
   nf::log::get("main")->info("stopped cleanly");

@@ -57,6 +57,28 @@ using cf_ptr = std::shared_ptr<rocksdb::ColumnFamilyHandle>;
 // Collects one batch's writes in a plain WriteBatch. Reads see earlier writes of the same batch
 // through an overlay that is only built once the projection first reads, so write-only
 // projections pay nothing for it.
+bool has_pattern(const projection& p) {
+  for (const auto& t : p.topics())
+    if (t.find('*') != std::string::npos) return true;
+  return false;
+}
+
+// The topics a projection reads: its names, or every topic its patterns match.
+result<std::vector<bus::topic_info>> topics_of(bus::event_bus& bus, const projection& p) {
+  std::vector<bus::topic_info> out;
+  if (has_pattern(p)) {
+    NF_TRY_ASSIGN(auto all, bus.list_topics());
+    for (auto& t : all)
+      if (bus::subscribed_by(p.topics(), t.name.get())) out.push_back(std::move(t));
+    return out;
+  }
+  for (const auto& t : p.topics()) {
+    NF_TRY_ASSIGN(auto info, bus.describe_topic(topic_name{t}));
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
 // Writes go straight into the WriteBatch while the projection only writes. Once it reads, the
 // batch so far moves into an ordered overlay that answers its reads, takes every later write
 // (the last write of a key wins) and is written out in key order by finish(): memtable inserts
@@ -401,10 +423,10 @@ class store_impl final : public store {
     std::map<topic_partition, std::int64_t> ends, starts;
     rebuild_progress prog;
     std::vector<std::pair<topic_partition, offset>> assign;
-    for (const auto& t : p.topics()) {
-      NF_TRY_ASSIGN(auto info, bus.describe_topic(topic_name{t}));
+    NF_TRY_ASSIGN(auto topics, topics_of(bus, p));
+    for (const auto& info : topics) {
       for (std::int32_t i = 0; i < info.config.partitions; ++i) {
-        topic_partition tp{topic_name{t}, partition_id{i}};
+        topic_partition tp{info.name, partition_id{i}};
         NF_TRY_ASSIGN(auto b, bus.begin_offset(tp));
         NF_TRY_ASSIGN(auto e, bus.end_offset(tp));
         assign.emplace_back(tp, b);
@@ -570,15 +592,19 @@ runner::runner(store& s, projection& p, bus::event_bus& bus, runner_options o)
 
 runner::~runner() = default;
 
+
+
 result<void> runner::ensure_consumer() {
   if (consumer_) return ok();
   NF_TRY(store_.attach(proj_));
   NF_TRY_ASSIGN(auto applied, store_.last_applied(proj_));
   std::vector<std::pair<topic_partition, offset>> assign;
-  for (const auto& t : proj_.topics()) {
-    NF_TRY_ASSIGN(auto info, bus_.describe_topic(topic_name{t}));
+  NF_TRY_ASSIGN(auto topics, topics_of(bus_, proj_));
+  matched_ = topics.size();
+  checked_ = std::chrono::steady_clock::now();
+  for (const auto& info : topics) {
     for (std::int32_t i = 0; i < info.config.partitions; ++i) {
-      topic_partition tp{topic_name{t}, partition_id{i}};
+      topic_partition tp{info.name, partition_id{i}};
       auto it = applied.find(tp);
       offset from{0};
       if (it != applied.end()) from = it->second;
@@ -593,6 +619,11 @@ result<void> runner::ensure_consumer() {
 }
 
 result<std::size_t> runner::step(std::chrono::milliseconds timeout) {
+  if (consumer_ && has_pattern(proj_) && std::chrono::steady_clock::now() - checked_ > std::chrono::seconds(1)) {
+    NF_TRY_ASSIGN(auto topics, topics_of(bus_, proj_));
+    checked_ = std::chrono::steady_clock::now();
+    if (topics.size() != matched_) consumer_.reset();  // reassigned below, from the committed offsets
+  }
   NF_TRY(ensure_consumer());
   NF_TRY_ASSIGN(auto msgs, consumer_->poll(timeout, opts_.batch_size));
   if (msgs.empty()) return std::size_t{0};

@@ -54,6 +54,7 @@ class projection {
  public:
   virtual ~projection() = default;
   virtual std::string name() const = 0;
+  // Topic names, or patterns with '*' (a pattern also takes topics created later).
   virtual std::vector<std::string> topics() const = 0;
   // An error aborts the batch: nothing of it is committed.
   virtual result<void> apply(const bus::message& m, state_writer& w) = 0;
@@ -113,6 +114,9 @@ class runner {
   bus::event_bus& bus_;
   runner_options opts_;
   std::unique_ptr<bus::consumer> consumer_;
+  // Projections over topic patterns: topics matched so far, and when that was last checked.
+  std::size_t matched_ = 0;
+  std::chrono::steady_clock::time_point checked_{};
 };
 
 // Keeps a projection applied on a background thread and lets callers wait for a position, so a

@@ -7,6 +7,7 @@
 #include "core/bus/embedded.h"
 #include "core/event/codec.h"
 #include "projections/tenants/tenants.h"
+#include "projections/usage/usage.h"
 #include "tests/support/support.h"
 
 namespace {
@@ -85,4 +86,46 @@ TEST_F(Tenants, FoldIntoDocumentsAndTheDirectory) {
   EXPECT_NE(r.error().message.find("tenant 'ghost' does not exist"), std::string::npos) << r.error().message;
 }
 
+TEST_F(Tenants, UsageCountsEveryTopicOnceIncludingTopicsCreatedLater) {
+  usage::usage_projection proj;
+  usage::usage_view view(*store_, proj);
+  ASSERT_TRUE(bus_->create_topic(topic_name{"a.events"}, {2, -1, -1}));
+  auto put = [&](const std::string& topic, const std::string& tenant, int n) {
+    for (int i = 0; i < n; ++i) {
+      event::new_event e;
+      e.type = "test.happened";
+      e.key = "k" + std::to_string(i);
+      e.tenant = tenant;
+      e.payload_json = "{}";
+      auto rec = event::to_record(event::build(e).value());
+      rec.timestamp_ms = 1'700'000'000'000;  // 2023-11-14
+      ASSERT_TRUE(bus_->append(topic_name{topic}, std::span<const bus::record>(&rec, 1)));
+    }
+  };
+  put("a.events", "acme", 5);
+  put("a.events", "", 3);  // no tenant: not metered
+  put("a.events", "globex", 2);
+  {
+    projection::feed feed(*store_, proj, *bus_);
+    ASSERT_TRUE(feed.start());
+    ASSERT_TRUE(test::wait_until([&] { return view.day("acme", "2023-11-14").value().events == 5; }));
+    // A topic created while the feed runs is picked up.
+    ASSERT_TRUE(bus_->create_topic(topic_name{"b.events"}, {1, -1, -1}));
+    put("b.events", "acme", 4);
+    EXPECT_TRUE(test::wait_until([&] { return view.day("acme", "2023-11-14").value().events == 9; }));
+  }
+  // A runner started again from the committed offsets counts nothing twice.
+  projection::runner run(*store_, proj, *bus_);
+  ASSERT_TRUE(run.catch_up());
+  auto acme = view.day("acme", "2023-11-14").value();
+  EXPECT_EQ(acme.events, 9);
+  EXPECT_EQ(view.day("globex", "2023-11-14").value().events, 2);
+  EXPECT_EQ(view.stored_bytes("acme").value(), acme.bytes);
+  auto month = view.month("acme", "2023-11").value();
+  ASSERT_EQ(month.size(), 1u);
+  EXPECT_EQ(month[0].date, "2023-11-14");
+  EXPECT_TRUE(view.month("acme", "2023-12").value().empty());
+}
+
 }  // namespace
+

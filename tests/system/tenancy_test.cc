@@ -201,5 +201,35 @@ TEST_F(Tenancy, RequestsOverTheTenantsRateAre429WithRetryAfter) {
   expect(call("GET", "/tenants/slow", slow), 200);
 }
 
+TEST_F(Tenancy, UsageIsMeteredPerTenantPerDayAndExportedAsJsonAndCsv) {
+  expect(call("POST", "/tenants", admin_, {{"id", "meter"}, {"name", "Meter"}, {"plan", "basic"}}), 201);
+  expect(call("POST", "/tenants", admin_, {{"id", "quiet"}, {"name", "Quiet"}, {"plan", "basic"}}), 201);
+  const auto owner = expect(call("POST", "/tenants/meter/keys", admin_, {{"role", "owner"}}), 201)["key"].get<std::string>();
+  expect(call("POST", "/tenants/meter/keys", owner, {{"role", "viewer"}}), 201);
+  expect(call("POST", "/tenants/meter/roles", owner, {{"name", "bot"}, {"permissions", {"missions:read"}}}), 201);
+  // Four events name tenant "meter": its creation, two keys, one role.
+  json doc;
+  ASSERT_TRUE(t::wait_until([&] {
+    doc = expect(call("GET", "/tenants/meter", owner), 200);
+    return doc.contains("usage") && doc["usage"]["eventsToday"] == 4;
+  }, 10s)) << doc.dump();
+  EXPECT_GT(doc["usage"]["bytesToday"].get<std::int64_t>(), 0);
+  EXPECT_EQ(doc["usage"]["storedBytes"], doc["usage"]["bytesToday"]);
+  const auto date = doc["usage"]["date"].get<std::string>();
+  auto month = expect(call("GET", "/tenants/meter/usage?period=" + date.substr(0, 7), owner), 200);
+  ASSERT_EQ(month["rows"].size(), 2u);
+  EXPECT_EQ(month["rows"][0], (json{{"date", date}, {"metric", "events_appended"}, {"quantity", 4}}));
+  auto csv = call("GET", "/tenants/meter/usage?period=" + date.substr(0, 7) + "&format=csv", owner);
+  EXPECT_EQ(csv.status, 200);
+  EXPECT_EQ(csv.headers["Content-Type"], "text/csv; charset=utf-8");
+  EXPECT_EQ(csv.body.substr(0, csv.body.find('\n')), "tenant_id,date,metric,quantity");
+  EXPECT_NE(csv.body.find("meter," + date + ",events_appended,4\n"), std::string::npos) << csv.body;
+  EXPECT_TRUE(expect(call("GET", "/tenants/meter/usage?period=1999-01", owner), 200)["rows"].empty());
+  expect(call("GET", "/tenants/meter/usage?period=2026-13", owner), 400);
+  expect(call("GET", "/tenants/meter/usage?format=xml", owner), 400);
+  expect(call("GET", "/tenants/quiet/usage", owner), 404);
+  EXPECT_EQ(expect(call("GET", "/tenants/quiet", admin_), 200)["usage"]["eventsToday"], 1);
+}
+
 }  // namespace
 

@@ -9,6 +9,7 @@
 #include "actors/tenancy/plans.h"
 #include "actors/tenancy/rbac.h"
 #include "actors/tenancy/token_bucket.h"
+#include "projections/usage/usage.h"
 
 using namespace nf::tenancy;
 using nlohmann::json;
@@ -197,4 +198,13 @@ TEST_F(Directory, ResolvesByDomainKeyAndSubdomainAndRefusesMismatches) {
   EXPECT_TRUE(admin->platform_admin);
   EXPECT_EQ(admin->tenant, "");
   EXPECT_EQ(resolve("globex.nexus.example", "", admin_.secret)->tenant, "globex") << "the admin acts in the tenant its host names";
+}
+
+TEST(Usage, UtcDaysAndPeriods) {
+  EXPECT_EQ(nf::usage::utc_date(0), "1970-01-01");
+  EXPECT_EQ(nf::usage::utc_date(1'700'000'000'000), "2023-11-14");
+  EXPECT_EQ(nf::usage::utc_date(951'868'799'999), "2000-02-29") << "the last ms of a leap day";
+  EXPECT_EQ(nf::usage::utc_date(951'868'800'000), "2000-03-01");
+  EXPECT_TRUE(nf::usage::valid_period("2026-11"));
+  for (const char* bad : {"2026-13", "2026-00", "2026-1", "26-11", "2026/11", "2026-11-01"}) EXPECT_FALSE(nf::usage::valid_period(bad)) << bad;
 }

@@ -1,0 +1,92 @@
+// Usage projection.
+#include "projections/usage/usage.h"
+
+#include <chrono>
+#include <cstdio>
+
+#include "core/event/codec.h"
+
+namespace nf::usage {
+namespace {
+
+void put_be64(std::string& s, std::int64_t v) {
+  for (int i = 7; i >= 0; --i) s.push_back(static_cast<char>((static_cast<std::uint64_t>(v) >> (8 * i)) & 0xff));
+}
+std::int64_t get_be64(std::string_view s) {
+  std::uint64_t v = 0;
+  for (std::size_t i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(s[i]);
+  return static_cast<std::int64_t>(v);
+}
+
+}  // namespace
+
+std::string utc_date(std::int64_t unix_ms) {
+  const std::chrono::sys_days d = std::chrono::floor<std::chrono::days>(std::chrono::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(unix_ms)));
+  const std::chrono::year_month_day ymd(d);
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
+  return buf;
+}
+
+bool valid_period(const std::string& p) {
+  if (p.size() != 7 || p[4] != '-') return false;
+  for (std::size_t i : {0, 1, 2, 3, 5, 6})
+    if (p[i] < '0' || p[i] > '9') return false;
+  const int month = (p[5] - '0') * 10 + (p[6] - '0');
+  return month >= 1 && month <= 12;
+}
+
+result<void> usage_projection::apply(const bus::message& m, ::nf::projection::state_writer& w) {
+  events::Envelope env;
+  // Only the tenant is needed; records that are not envelopes belong to no tenant.
+  if (!env.ParseFromString(m.value) || env.tenant_id().empty()) return ok();
+  const auto& tenant = env.tenant_id();
+  const std::int64_t bytes = static_cast<std::int64_t>(m.key.size() + m.value.size());
+  const auto key = "d/" + tenant + "/" + utc_date(m.timestamp_ms);
+  NF_TRY_ASSIGN(auto cur, w.get(key));
+  std::int64_t events = 1, total = bytes;
+  if (cur) {
+    if (cur->size() != 16) return error{errc::corruption, "usage counter " + key + " is damaged"};
+    events += get_be64(*cur);
+    total += get_be64(std::string_view(*cur).substr(8));
+  }
+  std::string v;
+  put_be64(v, events);
+  put_be64(v, total);
+  NF_TRY(w.put(key, v));
+  NF_TRY_ASSIGN(auto stored, w.get("s/" + tenant));
+  std::string s;
+  put_be64(s, (stored && stored->size() == 8 ? get_be64(*stored) : 0) + bytes);
+  return w.put("s/" + tenant, s);
+}
+
+result<std::vector<day_usage>> usage_view::month(const std::string& tenant, const std::string& period) const {
+  NF_TRY_ASSIGN(auto r, store_.reader(proj_));
+  std::vector<day_usage> out;
+  const auto prefix = "d/" + tenant + "/" + period + "-";
+  NF_TRY(r->scan(prefix, [&](std::string_view k, std::string_view v) {
+    if (v.size() == 16 && k.size() == prefix.size() + 2)
+      out.push_back({std::string(k.substr(prefix.size() - 8)), get_be64(v), get_be64(v.substr(8))});
+    return true;
+  }));
+  return out;
+}
+
+result<day_usage> usage_view::day(const std::string& tenant, const std::string& date) const {
+  NF_TRY_ASSIGN(auto r, store_.reader(proj_));
+  NF_TRY_ASSIGN(auto v, r->get("d/" + tenant + "/" + date));
+  day_usage d{date, 0, 0};
+  if (v && v->size() == 16) {
+    d.events = get_be64(*v);
+    d.bytes = get_be64(std::string_view(*v).substr(8));
+  }
+  return d;
+}
+
+result<std::int64_t> usage_view::stored_bytes(const std::string& tenant) const {
+  NF_TRY_ASSIGN(auto r, store_.reader(proj_));
+  NF_TRY_ASSIGN(auto v, r->get("s/" + tenant));
+  return v && v->size() == 8 ? get_be64(*v) : std::int64_t{0};
+}
+
+}  // namespace nf::usage

@@ -1,0 +1,51 @@
+// Usage metering: events and bytes appended per tenant per UTC day, folded from every topic.
+//
+// In: every topic ("*"); events whose envelope names a tenant count for it, on the day of their
+//     bus timestamp; bytes are the record's key + value.
+// Keys: d/<tenant>/<YYYY-MM-DD> -> events (8 bytes BE) || bytes (8 bytes BE);
+//       s/<tenant> -> bytes appended in total (stored bytes before retention).
+// The counters and the consumed offsets commit in one WriteBatch, so a crash or a replay never
+// counts an event twice.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/projection/projection.h"
+
+namespace nf::usage {
+
+class usage_projection final : public projection::projection {
+ public:
+  std::string name() const override { return "usage"; }
+  std::vector<std::string> topics() const override { return {"*"}; }
+  result<void> apply(const bus::message& m, ::nf::projection::state_writer& w) override;
+  bool reads_while_folding() const override { return true; }
+};
+
+struct day_usage {
+  std::string date;  // YYYY-MM-DD
+  std::int64_t events = 0;
+  std::int64_t bytes = 0;
+};
+
+class usage_view {
+ public:
+  usage_view(::nf::projection::store& store, const usage_projection& proj) : store_(store), proj_(proj) {}
+  // Days with usage in a month ("YYYY-MM"), ascending.
+  result<std::vector<day_usage>> month(const std::string& tenant, const std::string& period) const;
+  result<day_usage> day(const std::string& tenant, const std::string& date) const;
+  result<std::int64_t> stored_bytes(const std::string& tenant) const;
+
+ private:
+  ::nf::projection::store& store_;
+  const usage_projection& proj_;
+};
+
+// "YYYY-MM-DD" of a unix time in ms, UTC.
+std::string utc_date(std::int64_t unix_ms);
+// Valid "YYYY-MM".
+bool valid_period(const std::string& period);
+
+}  // namespace nf::usage
