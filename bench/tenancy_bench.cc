@@ -4,10 +4,6 @@
 //   of the key plus one hash-map find, in the same run
 //   JWT verification (RS256, ES256) against a JWKS: tokens per second
 // Run: build/bench/nf_bench_tenancy (see docs/performance.md).
-#include <openssl/bn.h>
-#include <openssl/core_names.h>
-#include <openssl/ecdsa.h>
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <chrono>
@@ -19,6 +15,7 @@
 
 #include "actors/tenancy/directory.h"
 #include "bench/ratio_reporter.h"
+#include "tests/support/jwt_signer.h"
 #include "core/base/base64.h"
 
 namespace {
@@ -91,49 +88,19 @@ void BM_ResolveContext(benchmark::State& st) {
   st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations()));
 }
 
-std::string bn_b64(EVP_PKEY* k, const char* name, int pad = 0) {
-  BIGNUM* bn = nullptr;
-  EVP_PKEY_get_bn_param(k, name, &bn);
-  std::string out(static_cast<std::size_t>(pad ? pad : BN_num_bytes(bn)), '\0');
-  BN_bn2binpad(bn, reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(out.size()));
-  BN_free(bn);
-  return nf::to_base64url(out);
-}
-
 template <bool Ec>
 void BM_VerifyJwt(benchmark::State& st) {
-  EVP_PKEY* k = Ec ? EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256") : EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(2048));
-  json jwk = Ec ? json{{"kty", "EC"}, {"crv", "P-256"}, {"kid", "k"}, {"x", bn_b64(k, OSSL_PKEY_PARAM_EC_PUB_X, 32)}, {"y", bn_b64(k, OSSL_PKEY_PARAM_EC_PUB_Y, 32)}}
-                : json{{"kty", "RSA"}, {"kid", "k"}, {"n", bn_b64(k, OSSL_PKEY_PARAM_RSA_N)}, {"e", bn_b64(k, OSSL_PKEY_PARAM_RSA_E)}};
-  auto keys = jwks::parse(json{{"keys", {jwk}}}.dump()).value();
-  const std::string alg = Ec ? "ES256" : "RS256";
-  const auto input = nf::to_base64url(json{{"alg", alg}, {"kid", "k"}}.dump()) + "." +
-                     nf::to_base64url(json{{"iss", "i"}, {"aud", "a"}, {"sub", "s"}, {"tenant", "t"}, {"exp", 4'000'000'000}}.dump());
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, k);
-  std::size_t n = 0;
-  EVP_DigestSign(ctx, nullptr, &n, reinterpret_cast<const unsigned char*>(input.data()), input.size());
-  std::string sig(n, '\0');
-  EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(sig.data()), &n, reinterpret_cast<const unsigned char*>(input.data()), input.size());
-  sig.resize(n);
-  EVP_MD_CTX_free(ctx);
-  if (Ec) {
-    const unsigned char* p = reinterpret_cast<const unsigned char*>(sig.data());
-    ECDSA_SIG* es = d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(sig.size()));
-    std::string raw(64, '\0');
-    BN_bn2binpad(ECDSA_SIG_get0_r(es), reinterpret_cast<unsigned char*>(raw.data()), 32);
-    BN_bn2binpad(ECDSA_SIG_get0_s(es), reinterpret_cast<unsigned char*>(raw.data()) + 32, 32);
-    ECDSA_SIG_free(es);
-    sig = raw;
-  }
-  const auto token = input + "." + nf::to_base64url(sig);
+  const nf::test::signer_key k{Ec ? EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256") : EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(2048)),
+                               Ec ? "ES256" : "RS256", "k"};
+  auto keys = jwks::parse(json{{"keys", {k.jwk()}}}.dump()).value();
+  const auto token = k.token(json{{"iss", "i"}, {"aud", "a"}, {"sub", "s"}, {"tenant", "t"}, {"exp", 4'000'000'000}});
   const jwt_policy policy{"i", "a", 60};
   for (auto _ : st) {
     auto c = verify_jwt(token, keys, policy, 1'800'000'000'000);
     if (!c) st.SkipWithError(c.error().message.c_str());
     benchmark::DoNotOptimize(c);
   }
-  EVP_PKEY_free(k);
+  EVP_PKEY_free(k.pkey);
   st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations()));
 }
 

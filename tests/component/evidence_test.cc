@@ -7,6 +7,7 @@
 #include "core/bus/embedded.h"
 #include "core/event/codec.h"
 #include "projections/ledger/ledger.h"
+#include "tests/support/embedded_bus.h"
 #include "tests/support/support.h"
 
 namespace {
@@ -17,11 +18,7 @@ using nlohmann::json;
 class EvidenceLedger : public ::testing::Test {
  protected:
   void SetUp() override {
-    bus::embedded_options o;
-    o.path = (dir_.path() / "bus").string();
-    o.sync = false;
-    o.retention_check_ms = 0;
-    bus_ = std::move(bus::open_embedded(o).value());
+    bus_ = test::open_test_bus(dir_.path() / "bus");
     ASSERT_TRUE(bus_->create_topic(topic_name{"mission.artifacts"}, {2, -1, -1}));
     ASSERT_TRUE(bus_->create_topic(topic_name{"mission.validations"}, {2, -1, -1}));
     ASSERT_TRUE(bus_->create_topic(topic_name{evidence::kRecordsTopic}, {1, -1, -1}));

@@ -9,6 +9,7 @@
 #include "core/event/codec.h"
 #include "ledger.pb.h"
 #include "projections/ledger/ledger.h"
+#include "tests/support/embedded_bus.h"
 #include "tests/support/support.h"
 
 namespace {
@@ -20,11 +21,7 @@ using nlohmann::json;
 class Ledger : public ::testing::Test {
  protected:
   void SetUp() override {
-    bus::embedded_options o;
-    o.path = (dir_.path() / "bus").string();
-    o.sync = false;
-    o.retention_check_ms = 0;
-    bus_ = std::move(bus::open_embedded(o).value());
+    bus_ = test::open_test_bus(dir_.path() / "bus");
     ASSERT_TRUE(bus_->create_topic(topic_name{ledger::kLedgerTopic}, {1, -1, -1}));
     store_ = std::move(projection::store::open({(dir_.path() / "store").string(), false}).value());
   }

@@ -8,6 +8,7 @@
 #include "core/event/codec.h"
 #include "projections/tenants/tenants.h"
 #include "projections/usage/usage.h"
+#include "tests/support/embedded_bus.h"
 #include "tests/support/support.h"
 
 namespace {
@@ -18,11 +19,7 @@ using nlohmann::json;
 class Tenants : public ::testing::Test {
  protected:
   void SetUp() override {
-    bus::embedded_options o;
-    o.path = (dir_.path() / "bus").string();
-    o.sync = false;
-    o.retention_check_ms = 0;
-    bus_ = std::move(bus::open_embedded(o).value());
+    bus_ = test::open_test_bus(dir_.path() / "bus");
     ASSERT_TRUE(bus_->create_topic(topic_name{tenants::kTenantsTopic}, {1, -1, -1}));
     store_ = std::move(projection::store::open({(dir_.path() / "store").string(), false}).value());
   }

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/support/http_client.h"
+#include "tests/support/server.h"
 #include "tests/support/support.h"
 
 namespace {
@@ -19,6 +20,7 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 namespace t = nf::test;
+using nf::test::server;
 
 const std::string kChecksum = "sha256:" + std::string(64, 'a');
 
@@ -32,23 +34,6 @@ json prompt(int n, const std::string& priority = "P1") {
   return {{"id", uuid(n)}, {"objective", "objective " + std::to_string(n)}, {"priority", priority}, {"originatingSpec", "https://spec/" + std::to_string(n)}};
 }
 
-class server {
- public:
-  server(const std::string& config, const std::vector<std::string>& env = {}) {
-    proc_ = std::make_unique<t::child>(std::vector<std::string>{t::nexus_forge_binary(), "serve", "--config", config, "--listen", "127.0.0.1:0"}, env);
-    std::string line;
-    if (!proc_->read_line(line, 60s)) throw std::runtime_error("server did not start: " + proc_->stderr_text());
-    const std::string prefix = "listening on http://127.0.0.1:";
-    if (line.rfind(prefix, 0) != 0) throw std::runtime_error("unexpected first line: " + line);
-    port_ = std::stoi(line.substr(prefix.size()));
-  }
-  int port() const { return port_; }
-  t::child& proc() { return *proc_; }
-
- private:
-  std::unique_ptr<t::child> proc_;
-  int port_ = 0;
-};
 
 class Gateway : public ::testing::Test {
  protected:

@@ -15,6 +15,7 @@
 #include "core/merkle/merkle.h"
 #include "core/merkle/tree_head.h"
 #include "tests/support/http_client.h"
+#include "tests/support/server.h"
 #include "tests/support/support.h"
 
 namespace {
@@ -22,6 +23,7 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 namespace t = nf::test;
+using nf::test::server;
 namespace fs = std::filesystem;
 
 const std::string kMission = "01900000-0000-7000-8000-00000000abcd";
@@ -32,24 +34,6 @@ std::string write_config(const fs::path& dir, const fs::path& data) {
   return path;
 }
 
-class server {
- public:
-  explicit server(const std::string& config) {
-    proc_ = std::make_unique<t::child>(std::vector<std::string>{t::nexus_forge_binary(), "serve", "--config", config, "--listen", "127.0.0.1:0"});
-    std::string line;
-    if (!proc_->read_line(line, 60s)) throw std::runtime_error("server did not start: " + proc_->stderr_text());
-    port_ = std::stoi(line.substr(line.rfind(':') + 1));
-  }
-  int port() const { return port_; }
-  int stop() {
-    proc_->signal(SIGTERM);
-    return proc_->wait();
-  }
-
- private:
-  std::unique_ptr<t::child> proc_;
-  int port_ = 0;
-};
 
 nf::merkle::hash hash_of(const json& hex) { return nf::merkle::from_hex(hex.get<std::string>()).value(); }
 

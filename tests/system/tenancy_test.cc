@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/support/http_client.h"
+#include "tests/support/server.h"
 #include "tests/support/support.h"
 
 namespace {
@@ -16,33 +17,7 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 namespace t = nf::test;
-
-class server {
- public:
-  explicit server(const std::string& config) {
-    proc_ = std::make_unique<t::child>(std::vector<std::string>{t::nexus_forge_binary(), "serve", "--config", config, "--listen", "127.0.0.1:0"});
-    std::string line;
-    if (!proc_->read_line(line, 60s)) throw std::runtime_error("server did not start: " + proc_->stderr_text());
-    port_ = std::stoi(line.substr(line.rfind(':') + 1));
-    proc_->read_line(line, 10s);  // "nexus-forge serving on ..."
-  }
-  // The admin key line, if the server prints one.
-  std::string admin_key() {
-    std::string line;
-    if (!proc_->read_line(line, 2s)) return {};
-    const std::string marker = "platform admin key (shown once; only its SHA-256 is kept): ";
-    return line.rfind(marker, 0) == 0 ? line.substr(marker.size()) : std::string();
-  }
-  int port() const { return port_; }
-  int stop() {
-    proc_->signal(SIGTERM);
-    return proc_->wait();
-  }
-
- private:
-  std::unique_ptr<t::child> proc_;
-  int port_ = 0;
-};
+using nf::test::server;
 
 class Tenancy : public ::testing::Test {
  protected:
@@ -50,9 +25,18 @@ class Tenancy : public ::testing::Test {
     config_ = (dir_.path() / "nf.json").string();
     std::ofstream(config_) << json{{"data_dir", (dir_.path() / "data").string()}, {"auth", {{"base_domain", "nexus.test"}}}}.dump();
     srv_ = std::make_unique<server>(config_);
-    admin_ = srv_->admin_key();
+    admin_ = printed_admin_key();
     ASSERT_EQ(admin_.rfind("nfk_", 0), 0u) << "the first start prints the platform admin key";
     http_ = std::make_unique<t::http_client>("127.0.0.1", srv_->port());
+  }
+  // The platform admin key, if the server printed one after its "serving" line.
+  std::string printed_admin_key() {
+    const std::string marker = "platform admin key (shown once; only its SHA-256 is kept): ";
+    for (int i = 0; i < 2; ++i) {
+      const auto line = srv_->next_line(i == 0 ? 10s : 2s);
+      if (line.rfind(marker, 0) == 0) return line.substr(marker.size());
+    }
+    return {};
   }
   t::http_reply call(const std::string& method, const std::string& target, const std::string& key, const json& body = nullptr,
                      std::map<std::string, std::string> headers = {}) {
@@ -140,7 +124,7 @@ TEST_F(Tenancy, AdminsTenantsKeysRolesAndTheRulesBetweenThem) {
   http_.reset();
   ASSERT_EQ(srv_->stop(), 0);
   srv_ = std::make_unique<server>(config_);
-  EXPECT_EQ(srv_->admin_key(), "") << "the admin key is printed once, at the first start";
+  EXPECT_EQ(printed_admin_key(), "") << "the admin key is printed once, at the first start";
   http_ = std::make_unique<t::http_client>("127.0.0.1", srv_->port());
   EXPECT_TRUE(t::wait_until([&] { return call("GET", "/tenants/acme", owner_key).status == 200; }, 10s));
   expect(call("GET", "/tenants/acme", dev_key), 401);
