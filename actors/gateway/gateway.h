@@ -30,6 +30,9 @@ class directory;
 namespace nf::usage {
 class usage_projection;
 }
+namespace nf::audit {
+class audit_projection;
+}
 
 namespace nf::gateway {
 
@@ -48,6 +51,7 @@ struct tenancy_options {
   projection::feed* feed = nullptr;            // its on_applied keeps `directory` current
   tenancy::directory* directory = nullptr;
   usage::usage_projection* usage = nullptr;    // metering read model; null: no usage routes
+  audit::audit_projection* audit = nullptr;    // audit read model; null: requests are not audited
 };
 
 struct gateway_options {

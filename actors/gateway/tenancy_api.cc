@@ -4,7 +4,9 @@
 #include <random>
 
 #include "actors/tenancy/plans.h"
+#include "actors/gateway/contracts.h"
 #include "core/event/codec.h"
+#include "core/log/log.h"
 
 namespace nf::gateway {
 namespace {
@@ -66,6 +68,7 @@ tenancy_api::tenancy_api(bus::event_bus& bus, projection::store& store, const te
                          std::chrono::milliseconds wait)
     : bus_(bus), opts_(o), view_(store, *o.proj), clk_(clk), region_(std::move(region)), wait_(wait) {
   if (o.usage) usage_.emplace(store, *o.usage);
+  if (o.audit) audit_.emplace(store, *o.audit);
 }
 
 result<tenancy::context> tenancy_api::caller(const request& req) const {
@@ -120,10 +123,33 @@ void tenancy_api::wait(const bus::append_result& r) {
 }
 
 std::optional<response> tenancy_api::handle(const target& t, const request& req, std::string& route) {
-  const auto& s = t.segments;
-  if (s.empty() || s[0] != "tenants") return std::nullopt;
-  const auto m = req.method();
+  if (t.segments.empty() || t.segments[0] != "tenants") return std::nullopt;
   auto c = caller(req);
+  auto res = dispatch(t, req, route, c);
+  if (res && c && audit_) record(*c, req, route, t.path, res->result_int());
+  return res;
+}
+
+void tenancy_api::record(const tenancy::context& c, const request& req, const std::string& route, const std::string& path, unsigned status) {
+  json payload{{"tenantId", c.tenant}, {"principal", c.principal}, {"roles", c.roles}, {"method", std::string(http::to_string(req.method()))},
+               {"route", route},       {"target", path},           {"status", status},  {"atMs", clk_.now_ms()}};
+  event::new_event ev;
+  ev.type = "tenancy.request_audited";
+  ev.key = c.tenant;
+  ev.tenant = c.tenant;
+  ev.region = region_;
+  ev.occurred_at = clk_.now_ms();
+  ev.payload_json = payload.dump();
+  auto env = event::build(ev);
+  if (!env) return;
+  const auto rec = event::to_record(*env);
+  if (auto r = bus_.append(topic_name{audit::kAuditTopic}, std::span<const bus::record>(&rec, 1)); !r)
+    nf::log::get("tenancy")->error("cannot record the audit of {} {}: {}", std::string(http::to_string(req.method())), path, r.error().message);
+}
+
+std::optional<response> tenancy_api::dispatch(const target& t, const request& req, std::string& route, const result<tenancy::context>& c) {
+  const auto& s = t.segments;
+  const auto m = req.method();
   if (c && !c->platform_admin) {
     const auto d = limiter_.take(c->tenant, c->requests_per_minute, clk_.now_ms());
     if (!d.allowed) {
@@ -165,6 +191,12 @@ std::optional<response> tenancy_api::handle(const target& t, const request& req,
     if (m != http::verb::delete_) return not_allowed("DELETE");
     if (!c) return auth_error(c.error(), req);
     return revoke_key(*c, s[1], s[3], req);
+  }
+  if (s.size() == 3 && s[2] == "audit" && audit_) {
+    route = "/tenants/{id}/audit";
+    if (m != http::verb::get) return not_allowed("GET");
+    if (!c) return auth_error(c.error(), req);
+    return audit_log(*c, s[1], t, req);
   }
   if (s.size() == 3 && s[2] == "usage" && usage_) {
     route = "/tenants/{id}/usage";
@@ -254,6 +286,35 @@ response tenancy_api::show(const tenancy::context& c, const std::string& id, con
       d["usage"] = json{{"date", today->date}, {"eventsToday", today->events}, {"bytesToday", today->bytes}, {"storedBytes", *stored}};
   }
   return json_response(http::status::ok, d, req);
+}
+
+response tenancy_api::audit_log(const tenancy::context& c, const std::string& id, const target& t, const request& req) {
+  if (auto denied = authorize(c, id, "audit:read", req)) return *denied;
+  auto time_param = [&](const char* name, std::int64_t dflt) -> std::optional<std::int64_t> {
+    auto it = t.query.find(name);
+    if (it == t.query.end() || it->second.empty()) return dflt;
+    if (auto ms = parse_rfc3339(it->second)) return *ms;
+    char* end = nullptr;
+    const long long v = std::strtoll(it->second.c_str(), &end, 10);
+    if (*end || v < 0) return std::nullopt;
+    return v;
+  };
+  auto from = time_param("from", 0);
+  if (!from) return error_response(http::status::bad_request, "invalid_field", "'from' must be an RFC 3339 time or unix ms", req, "from");
+  auto to = time_param("to", clk_.now_ms() + 1);
+  if (!to) return error_response(http::status::bad_request, "invalid_field", "'to' must be an RFC 3339 time or unix ms", req, "to");
+  if (*from > *to) return error_response(http::status::bad_request, "invalid_field", "'from' is after 'to'", req, "from");
+  std::size_t limit = 1000;
+  if (auto it = t.query.find("limit"); it != t.query.end()) {
+    char* end = nullptr;
+    const long v = std::strtol(it->second.c_str(), &end, 10);
+    if (it->second.empty() || *end || v < 1 || v > 10'000)
+      return error_response(http::status::bad_request, "invalid_field", "'limit' must be from 1 to 10000", req, "limit");
+    limit = static_cast<std::size_t>(v);
+  }
+  auto items = audit_->range(id, *from, *to, limit);
+  if (!items) return error_response(status_for(items.error().code), "internal", items.error().message, req);
+  return json_response(http::status::ok, json{{"tenantId", id}, {"items", *items}}, req);
 }
 
 response tenancy_api::usage(const tenancy::context& c, const std::string& id, const target& t, const request& req) {

@@ -8,6 +8,8 @@
 //   DELETE /tenants/{id}/keys/{keyId}    keys:write: revoked on the next request
 //   POST   /tenants/{id}/roles           roles:write: {name, permissions}
 //   GET    /tenants/{id}/usage?period=YYYY-MM[&format=csv]   usage:read: one row per metric per day
+//   GET    /tenants/{id}/audit?from=&to=&limit=              audit:read: requests and changes, oldest first
+// Every authenticated request to these routes is recorded on tenancy.audit (tenancy.request_audited).
 // Callers are resolved by the tenancy directory (domain, API key, JWT, subdomain): 401 without a
 // context, 403 naming the missing permission, 404 for another tenant's resources (no existence
 // leak). Nobody grants what they do not hold: a key's role and a custom role's permissions must be
@@ -25,6 +27,7 @@
 #include "actors/tenancy/rbac.h"
 #include "actors/tenancy/token_bucket.h"
 #include "projections/tenants/tenants.h"
+#include "projections/audit/audit.h"
 #include "projections/usage/usage.h"
 
 namespace nf::gateway {
@@ -36,6 +39,9 @@ class tenancy_api {
   std::optional<response> handle(const target& t, const request& req, std::string& route);
 
  private:
+  std::optional<response> dispatch(const target& t, const request& req, std::string& route, const result<tenancy::context>& c);
+  void record(const tenancy::context& c, const request& req, const std::string& route, const std::string& path, unsigned status);
+  response audit_log(const tenancy::context& c, const std::string& id, const target& t, const request& req);
   result<tenancy::context> caller(const request& req) const;
   // ok when the caller may use `permission` in `tenant` (404 for another tenant, 403 naming it).
   std::optional<response> authorize(const tenancy::context& c, const std::string& tenant, const std::string& permission,
@@ -57,6 +63,7 @@ class tenancy_api {
   tenancy_options opts_;
   tenants::tenants_view view_;
   std::optional<usage::usage_view> usage_;
+  std::optional<audit::audit_view> audit_;
   const nf::clock& clk_;
   std::string region_;
   std::chrono::milliseconds wait_;

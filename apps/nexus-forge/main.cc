@@ -30,6 +30,7 @@
 #include "actors/tenancy/directory.h"
 #include "projections/ledger/ledger.h"
 #include "projections/tenants/tenants.h"
+#include "projections/audit/audit.h"
 #include "projections/usage/usage.h"
 #include "projections/missions/missions.h"
 
@@ -82,6 +83,7 @@ std::map<std::string, int> platform_topics(const nf::config::config& cfg) {
   t[nf::actor::kDeadLetterTopic] = 1;
   t[nf::evidence::kRecordsTopic] = cfg.bus.default_partitions;
   t[nf::tenants::kTenantsTopic] = cfg.bus.default_partitions;
+  t[nf::audit::kAuditTopic] = cfg.bus.default_partitions;
   for (const auto& [name, ts] : cfg.topics) t[name] = ts.partitions;
   // One partition: the ledger's order is the tree's order.
   t[nf::evidence::kLedgerTopic] = 1;
@@ -177,6 +179,9 @@ int cmd_serve(const std::string& config_path, const std::string& listen, bool as
   nf::usage::usage_projection usage;
   nf::projection::feed usage_feed(**store, usage, **bus);
   if (auto r = usage_feed.start(); !r) return fail(r.error());
+  nf::audit::audit_projection audit;
+  nf::projection::feed audit_feed(**store, audit, **bus);
+  if (auto r = audit_feed.start(); !r) return fail(r.error());
 
   nf::actor::runtime_options ro;
   ro.region = cfg->region;
@@ -208,6 +213,7 @@ int cmd_serve(const std::string& config_path, const std::string& listen, bool as
   go.tenancy.feed = &tenants_feed;
   go.tenancy.directory = &directory;
   go.tenancy.usage = &usage;
+  go.tenancy.audit = &audit;
   nf::gateway::gateway gw(**bus, **store, missions, missions_feed, go);
   auto port = gw.start();
   if (!port) return fail(port.error());
@@ -231,6 +237,7 @@ int cmd_serve(const std::string& config_path, const std::string& listen, bool as
   ledger_feed.stop();
   tenants_feed.stop();
   usage_feed.stop();
+  audit_feed.stop();
   store->reset();
   bus->reset();
   nf::log::get("main")->info("stopped cleanly");

@@ -39,6 +39,7 @@ const std::map<std::string, std::string, std::less<>>& registry() {
       {"tenancy.key_created", events::ApiKeyCreated::descriptor()->full_name()},
       {"tenancy.key_revoked", events::ApiKeyRevoked::descriptor()->full_name()},
       {"tenancy.role_defined", events::RoleDefined::descriptor()->full_name()},
+      {"tenancy.request_audited", events::AuditRecord::descriptor()->full_name()},
   };
   return r;
 }

@@ -37,6 +37,8 @@ bool valid_period(const std::string& p) {
 }
 
 result<void> usage_projection::apply(const bus::message& m, ::nf::projection::state_writer& w) {
+  // The platform's own audit trail of a tenant's requests is not the tenant's usage.
+  if (m.topic.get() == "tenancy.audit") return ok();
   events::Envelope env;
   // Only the tenant is needed; records that are not envelopes belong to no tenant.
   if (!env.ParseFromString(m.value) || env.tenant_id().empty()) return ok();

@@ -1,7 +1,7 @@
 // Usage metering: events and bytes appended per tenant per UTC day, folded from every topic.
 //
-// In: every topic ("*"); events whose envelope names a tenant count for it, on the day of their
-//     bus timestamp; bytes are the record's key + value.
+// In: every topic ("*") but tenancy.audit; events whose envelope names a tenant count for it, on
+//     the day of their bus timestamp; bytes are the record's key + value.
 // Keys: d/<tenant>/<YYYY-MM-DD> -> events (8 bytes BE) || bytes (8 bytes BE);
 //       s/<tenant> -> bytes appended in total (stored bytes before retention).
 // The counters and the consumed offsets commit in one WriteBatch, so a crash or a replay never

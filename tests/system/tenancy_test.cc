@@ -215,5 +215,49 @@ TEST_F(Tenancy, UsageIsMeteredPerTenantPerDayAndExportedAsJsonAndCsv) {
   EXPECT_EQ(expect(call("GET", "/tenants/quiet", admin_), 200)["usage"]["eventsToday"], 1);
 }
 
+TEST_F(Tenancy, EveryAuthenticatedRequestAndEveryChangeIsAudited) {
+  expect(call("POST", "/tenants", admin_, {{"id", "audited"}, {"name", "Audited"}, {"plan", "pro"}}), 201);
+  expect(call("POST", "/tenants", admin_, {{"id", "elsewhere"}, {"name", "Elsewhere"}, {"plan", "pro"}}), 201);
+  const auto owner = expect(call("POST", "/tenants/audited/keys", admin_, {{"role", "owner"}}), 201);
+  const auto owner_key = owner["key"].get<std::string>();
+  const auto auditor = expect(call("POST", "/tenants/audited/keys", owner_key, {{"role", "auditor"}}), 201)["key"].get<std::string>();
+  const auto dev = expect(call("POST", "/tenants/audited/keys", owner_key, {{"role", "developer"}}), 201)["key"].get<std::string>();
+  expect(call("POST", "/tenants/audited/keys", dev, {{"role", "viewer"}}), 403);
+  const auto other = expect(call("POST", "/tenants/elsewhere/keys", admin_, {{"role", "owner"}}), 201)["key"].get<std::string>();
+
+  json log;
+  ASSERT_TRUE(t::wait_until([&] {
+    log = expect(call("GET", "/tenants/audited/audit", auditor), 200);
+    int requests = 0;
+    for (const auto& r : log["items"]) requests += r["kind"] == "request";
+    return requests >= 3;
+  }, 10s)) << log.dump();
+  bool saw_denied = false, saw_key_change = false;
+  for (const auto& r : log["items"]) {
+    if (r["kind"] == "request" && r["status"] == 403) {
+      saw_denied = true;
+      EXPECT_EQ(r["route"], "/tenants/{id}/keys");
+      EXPECT_EQ(r["method"], "POST");
+      EXPECT_EQ(r["roles"], json::array({"developer"}));
+      EXPECT_EQ(r["principal"].get<std::string>().rfind("key:k_", 0), 0u);
+    }
+    if (r["kind"] == "change" && r["type"] == "tenancy.key_created") {
+      saw_key_change = true;
+      EXPECT_FALSE(r["event"].contains("digest")) << "no key digests in the audit view";
+    }
+    EXPECT_EQ(r.dump().find("elsewhere"), std::string::npos) << "only this tenant's records";
+  }
+  EXPECT_TRUE(saw_denied) << log.dump();
+  EXPECT_TRUE(saw_key_change) << log.dump();
+  // Oldest first; a time window narrows it.
+  for (std::size_t i = 1; i < log["items"].size(); ++i) EXPECT_LE(log["items"][i - 1]["at"], log["items"][i]["at"]);
+  EXPECT_TRUE(expect(call("GET", "/tenants/audited/audit?to=1", auditor), 200)["items"].empty());
+  EXPECT_EQ(expect(call("GET", "/tenants/audited/audit?limit=2", auditor), 200)["items"].size(), 2u);
+  expect(call("GET", "/tenants/audited/audit?from=yesterday", auditor), 400);
+  expect(call("GET", "/tenants/audited/audit", dev), 403);
+  expect(call("GET", "/tenants/audited/audit", other), 404);
+  expect(call("GET", "/tenants/audited/audit", admin_), 200);
+}
+
 }  // namespace
 
