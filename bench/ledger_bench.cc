@@ -162,9 +162,7 @@ void BM_Proof(benchmark::State& st) {
     }
     us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
   }
-  std::sort(us.begin(), us.end());
-  st.counters["p50_us"] = us[us.size() / 2];
-  st.counters["p99_us"] = us[us.size() * 99 / 100];
+  nf::bench::latency_counters(st, us);
   st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations()));
 }
 

@@ -2,6 +2,7 @@
 // items/s divided by its raw baseline measured in the same run.
 #pragma once
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <string>
@@ -11,6 +12,14 @@
 #include <benchmark/benchmark.h>
 
 namespace nf::bench {
+
+// p50_us and p99_us counters from per-operation latencies in microseconds (sorts them).
+inline void latency_counters(benchmark::State& st, std::vector<double>& us) {
+  if (us.empty()) return;
+  std::sort(us.begin(), us.end());
+  st.counters["p50_us"] = us[us.size() / 2];
+  st.counters["p99_us"] = us[us.size() * 99 / 100];
+}
 
 class ratio_reporter : public benchmark::ConsoleReporter {
  public:

@@ -81,9 +81,7 @@ void BM_ResolveContext(benchmark::State& st) {
     if (!c || c->tenant != t) ++failures;
   }
   if (failures) st.SkipWithError("a resolution gave the wrong tenant");
-  std::sort(us.begin(), us.end());
-  st.counters["p50_us"] = us[us.size() / 2];
-  st.counters["p99_us"] = us[us.size() * 99 / 100];
+  nf::bench::latency_counters(st, us);
   st.counters["keys"] = static_cast<double>(w.dir.keys());
   st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations()));
 }

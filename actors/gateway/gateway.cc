@@ -127,19 +127,6 @@ struct gateway::impl {
 
   // ---- handlers ----
 
-  static result<json> parse_body(const request& req) {
-    const auto ct = req[http::field::content_type];
-    if (ct.size() < 16 || std::string_view(ct.data(), 16) != "application/json")
-      return error{errc::unsupported, "Content-Type must be application/json"};
-    auto j = json::parse(req.body(), nullptr, false);
-    if (j.is_discarded()) return error{errc::invalid_argument, "the body is not valid JSON (or not UTF-8)"};
-    return j;
-  }
-
-  response bad_body(const error& e, const request& req) {
-    if (e.code == errc::unsupported) return error_response(http::status::unsupported_media_type, "unsupported_media_type", e.message, req);
-    return error_response(http::status::bad_request, "malformed_json", e.message, req);
-  }
 
   template <class V>
   static response invalid(const V& v, const request& req) {

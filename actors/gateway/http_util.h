@@ -108,6 +108,23 @@ inline std::optional<response> require_method(http::verb allowed, const target& 
   return res;
 }
 
+// The body of a JSON request: unsupported (415) without Content-Type application/json,
+// invalid_argument (400) when it does not parse.
+inline result<json> parse_body(const request& req) {
+  const auto ct = req[http::field::content_type];
+  if (ct.size() < 16 || std::string_view(ct.data(), 16) != "application/json")
+    return error{errc::unsupported, "Content-Type must be application/json"};
+  auto j = json::parse(req.body(), nullptr, false);
+  if (j.is_discarded()) return error{errc::invalid_argument, "the body is not valid JSON (or not UTF-8)"};
+  return j;
+}
+
+// The answer to a parse_body error: 415 or 400.
+inline response bad_body(const error& e, const request& req) {
+  if (e.code == errc::unsupported) return error_response(http::status::unsupported_media_type, "unsupported_media_type", e.message, req);
+  return error_response(http::status::bad_request, "malformed_json", e.message, req);
+}
+
 inline http::status status_for(errc c) {
   switch (c) {
     case errc::invalid_argument: return http::status::bad_request;

@@ -114,11 +114,9 @@ std::optional<response> ledger_api::handle(const target& t, const request& req, 
 }
 
 response ledger_api::record(const request& req) {
-  const auto ct = req[http::field::content_type];
-  if (ct.size() < 16 || std::string_view(ct.data(), 16) != "application/json")
-    return error_response(http::status::unsupported_media_type, "unsupported_media_type", "Content-Type must be application/json", req);
-  auto body = json::parse(req.body(), nullptr, false);
-  if (body.is_discarded()) return error_response(http::status::bad_request, "malformed_json", "the body is not valid JSON", req);
+  auto parsed = parse_body(req);
+  if (!parsed) return bad_body(parsed.error(), req);
+  auto& body = *parsed;
   if (!body.is_object()) return error_response(http::status::bad_request, "invalid_field", "the body must be a JSON object", req);
   for (const auto& [k, v] : body.items())
     if (k != "data" && k != "json" && k != "kind" && k != "missionId" && k != "artifactId")

@@ -20,18 +20,11 @@ bool valid_tenant_id(const std::string& id) {
   return true;
 }
 
+// A JSON object body (parse_body, plus: an object).
 result<json> body_of(const request& req) {
-  const auto ct = req[http::field::content_type];
-  if (ct.size() < 16 || std::string_view(ct.data(), 16) != "application/json")
-    return error{errc::unsupported, "Content-Type must be application/json"};
-  auto j = json::parse(req.body(), nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return error{errc::invalid_argument, "the body must be a JSON object"};
+  NF_TRY_ASSIGN(auto j, parse_body(req));
+  if (!j.is_object()) return error{errc::invalid_argument, "the body must be a JSON object"};
   return j;
-}
-
-response body_error(const error& e, const request& req) {
-  if (e.code == errc::unsupported) return error_response(http::status::unsupported_media_type, "unsupported_media_type", e.message, req);
-  return error_response(http::status::bad_request, "malformed_json", e.message, req);
 }
 
 std::optional<response> only_fields(const json& body, std::initializer_list<const char*> allowed, const request& req) {
@@ -216,7 +209,7 @@ std::optional<response> tenancy_api::dispatch(const target& t, const request& re
 response tenancy_api::create(const tenancy::context& c, const request& req) {
   if (!c.platform_admin) return error_response(http::status::forbidden, "forbidden", "missing permission 'tenants:create' (platform admin only)", req);
   auto body = body_of(req);
-  if (!body) return body_error(body.error(), req);
+  if (!body) return bad_body(body.error(), req);
   if (auto bad = only_fields(*body, {"id", "name", "plan", "quotas", "domains"}, req)) return *bad;
   if (!body->contains("name") || !(*body)["name"].is_string() || (*body)["name"].get<std::string>().empty() ||
       (*body)["name"].get<std::string>().size() > 200)
@@ -354,7 +347,7 @@ response tenancy_api::usage(const tenancy::context& c, const std::string& id, co
 
 response tenancy_api::patch(const tenancy::context& c, const std::string& id, const request& req) {
   auto body = body_of(req);
-  if (!body) return body_error(body.error(), req);
+  if (!body) return bad_body(body.error(), req);
   if (auto bad = only_fields(*body, {"plan", "quotas", "domains", "status"}, req)) return *bad;
   const bool admin_fields = body->contains("plan") || body->contains("quotas") || body->contains("status");
   if (admin_fields && !c.platform_admin) {
@@ -399,7 +392,7 @@ response tenancy_api::patch(const tenancy::context& c, const std::string& id, co
 response tenancy_api::create_key(const tenancy::context& c, const std::string& id, const request& req) {
   if (auto denied = authorize(c, id, "keys:write", req)) return *denied;
   auto body = body_of(req);
-  if (!body) return body_error(body.error(), req);
+  if (!body) return bad_body(body.error(), req);
   if (auto bad = only_fields(*body, {"role", "name"}, req)) return *bad;
   const auto role = body->value("role", "");
   const auto name = body->contains("name") && (*body)["name"].is_string() ? (*body)["name"].get<std::string>() : "";
@@ -439,7 +432,7 @@ response tenancy_api::revoke_key(const tenancy::context& c, const std::string& i
 response tenancy_api::define_role(const tenancy::context& c, const std::string& id, const request& req) {
   if (auto denied = authorize(c, id, "roles:write", req)) return *denied;
   auto body = body_of(req);
-  if (!body) return body_error(body.error(), req);
+  if (!body) return bad_body(body.error(), req);
   if (auto bad = only_fields(*body, {"name", "permissions"}, req)) return *bad;
   const auto name = body->value("name", "");
   if (auto v = tenancy::validate_role_name(name); !v) return error_response(http::status::bad_request, "invalid_field", v.error().message, req, "name");

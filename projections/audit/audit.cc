@@ -1,20 +1,11 @@
 // Audit projection.
 #include "projections/audit/audit.h"
 
+#include "core/base/bytes.h"
 #include "core/event/codec.h"
 #include "tenancy.pb.h"
 
 namespace nf::audit {
-namespace {
-
-std::string be64(std::uint64_t v) {
-  std::string s;
-  for (int i = 7; i >= 0; --i) s.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-  return s;
-}
-
-}  // namespace
-
 result<void> audit_projection::apply(const bus::message& m, ::nf::projection::state_writer& w) {
   NF_TRY_ASSIGN(auto env, event::from_message(m));
   using json = nlohmann::json;

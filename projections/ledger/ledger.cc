@@ -3,17 +3,13 @@
 
 #include <cstring>
 
+#include "core/base/bytes.h"
 #include "core/event/codec.h"
 #include "ledger.pb.h"
 
 namespace nf::ledger {
 namespace {
 
-std::string be64(std::uint64_t v) {
-  std::string s;
-  for (int i = 7; i >= 0; --i) s.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-  return s;
-}
 
 std::string node_key(int level, std::uint64_t index) { return "n/" + std::string(1, static_cast<char>(level)) + be64(index); }
 std::string leaf_key(std::uint64_t index) { return "l/" + be64(index); }
@@ -125,16 +121,9 @@ auto reader_get(::nf::projection::state_reader& r) {
 result<std::uint64_t> read_size(const std::optional<std::string>& v) {
   if (!v) return std::uint64_t{0};
   if (v->size() != 8) return error{errc::corruption, "stored tree size is damaged"};
-  std::uint64_t n = 0;
-  for (char c : *v) n = (n << 8) | static_cast<unsigned char>(c);
-  return n;
+  return from_be64(*v);
 }
 
-std::uint64_t from_be64(std::string_view v) {
-  std::uint64_t n = 0;
-  for (char c : v) n = (n << 8) | static_cast<unsigned char>(c);
-  return n;
-}
 
 result<signed_head> parse_head(std::string_view bytes, const std::string& where) {
   events::TreeHead t;

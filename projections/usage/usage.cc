@@ -4,19 +4,14 @@
 #include <chrono>
 #include <cstdio>
 
+#include "core/base/bytes.h"
 #include "core/event/codec.h"
 
 namespace nf::usage {
 namespace {
 
-void put_be64(std::string& s, std::int64_t v) {
-  for (int i = 7; i >= 0; --i) s.push_back(static_cast<char>((static_cast<std::uint64_t>(v) >> (8 * i)) & 0xff));
-}
-std::int64_t get_be64(std::string_view s) {
-  std::uint64_t v = 0;
-  for (std::size_t i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(s[i]);
-  return static_cast<std::int64_t>(v);
-}
+std::int64_t get_be64(std::string_view s) { return static_cast<std::int64_t>(from_be64(s)); }
+std::string put_be64(std::int64_t v) { return be64(static_cast<std::uint64_t>(v)); }
 
 }  // namespace
 
@@ -52,14 +47,9 @@ result<void> usage_projection::apply(const bus::message& m, ::nf::projection::st
     events += get_be64(*cur);
     total += get_be64(std::string_view(*cur).substr(8));
   }
-  std::string v;
-  put_be64(v, events);
-  put_be64(v, total);
-  NF_TRY(w.put(key, v));
+  NF_TRY(w.put(key, put_be64(events) + put_be64(total)));
   NF_TRY_ASSIGN(auto stored, w.get("s/" + tenant));
-  std::string s;
-  put_be64(s, (stored && stored->size() == 8 ? get_be64(*stored) : 0) + bytes);
-  return w.put("s/" + tenant, s);
+  return w.put("s/" + tenant, put_be64((stored && stored->size() == 8 ? get_be64(*stored) : 0) + bytes));
 }
 
 result<std::vector<day_usage>> usage_view::month(const std::string& tenant, const std::string& period) const {
