@@ -11,6 +11,7 @@
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <variant>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -22,6 +23,7 @@
 #include <boost/beast/websocket.hpp>
 #include <nlohmann/json.hpp>
 
+#include "actors/gateway/access.h"
 #include "actors/gateway/contracts.h"
 #include "actors/gateway/http_util.h"
 #include "actors/gateway/ledger_api.h"
@@ -68,6 +70,7 @@ struct gateway::impl {
 
   metrics::gauge* subscribers_gauge;
   render_cache renders;
+  std::unique_ptr<access> acc;          // null when no tenancy is configured: every caller is the platform
   std::unique_ptr<ledger_api> ledger;
   std::unique_ptr<tenancy_api> tenancy;
 
@@ -76,8 +79,10 @@ struct gateway::impl {
         view(s, p) {
     subscribers_gauge = &metrics::registry::global().get_gauge("nf_gateway_subscribers", "Open SSE and WebSocket subscriptions");
     if (opts.ledger.proj) ledger = std::make_unique<ledger_api>(bus, store, opts.ledger, *clk, opts.region, opts.read_your_writes_timeout);
-    if (opts.tenancy.proj && opts.tenancy.directory)
-      tenancy = std::make_unique<tenancy_api>(bus, store, opts.tenancy, *clk, opts.region, opts.read_your_writes_timeout);
+    if (opts.tenancy.proj && opts.tenancy.directory) {
+      acc = std::make_unique<access>(bus, store, opts.tenancy, *clk, opts.region);
+      tenancy = std::make_unique<tenancy_api>(bus, store, opts.tenancy, *acc, *clk, opts.region, opts.read_your_writes_timeout);
+    }
   }
 
   void observe(const std::string& route, const std::string& method, unsigned status, double seconds) {
@@ -98,11 +103,13 @@ struct gateway::impl {
 
   // ---- appends ----
 
-  result<bus::append_result> append_event(const std::string& topic, const std::string& type, const std::string& key,
-                                          const json& payload, const std::map<std::string, std::string>& headers = {}) {
+  result<bus::append_result> append_event(const tenancy::context& who, const std::string& topic, const std::string& type,
+                                          const std::string& key, const json& payload,
+                                          const std::map<std::string, std::string>& headers = {}) {
     event::new_event ev;
     ev.type = type;
     ev.key = key;
+    ev.tenant = who.tenant;
     ev.payload_json = payload.dump();
     ev.region = opts.region;
     ev.occurred_at = clk->now_ms();
@@ -133,7 +140,13 @@ struct gateway::impl {
     return error_response(http::status::bad_request, v.error->code, v.error->message, req, v.error->field);
   }
 
-  response post_mission(const request& req) {
+  // Quotas on a write of this request's size by the caller's tenant (nullopt: go ahead).
+  std::optional<response> quota(const tenancy::context& who, const std::string& route, const request& req) {
+    if (!acc) return std::nullopt;
+    return acc->admit_write(who, static_cast<std::int64_t>(req.body().size()), route, req);
+  }
+
+  response post_mission(const tenancy::context& who, const request& req) {
     auto body = parse_body(req);
     if (!body) return bad_body(body.error(), req);
     auto v = validate_mission_prompt(*body, clk->now_ms(), event::new_uuidv7(clk->now_ms()).to_string());
@@ -145,7 +158,7 @@ struct gateway::impl {
       {
         std::lock_guard lk(pending_mu);
         if (auto it = pending.find(p.id); it != pending.end()) {
-          if (it->second.first != hash) return conflict(p.id, req);
+          if (it->second.first != who.tenant + "/" + hash) return conflict(p.id, req);
           return json_response(http::status::accepted, it->second.second, req);
         }
       }
@@ -153,20 +166,22 @@ struct gateway::impl {
       if (!existing) return error_response(status_for(existing.error().code), "internal", existing.error().message, req);
       if (*existing) {
         const auto& doc = **existing;
-        if (doc.value("bodySha256", "") != hash) return conflict(p.id, req);
+        // Another tenant's mission with this id answers like a different body: nothing of it shows.
+        if (doc.value("bodySha256", "") != hash || doc.value("tenantId", "") != who.tenant) return conflict(p.id, req);
         const auto& pos = doc["prompt"];
         return json_response(http::status::accepted,
                              json{{"id", p.id}, {"topic", pos["topic"]}, {"partition", pos["partition"]}, {"offset", pos["offset"]}},
                              req);
       }
     }
-    auto r = append_event(missions::kPrompts, "mission.prompted", p.id, p.payload, {{"nf-body-sha256", hash}});
+    if (auto refused = quota(who, "/missions", req)) return *refused;
+    auto r = append_event(who, missions::kPrompts, "mission.prompted", p.id, p.payload, {{"nf-body-sha256", hash}});
     if (!r) return error_response(status_for(r.error().code), "append_failed", r.error().message, req);
     const json answer = accepted(p.id, missions::kPrompts, *r);
     {
       std::lock_guard lk(pending_mu);
       if (pending.size() > 100'000) pending.clear();
-      pending[p.id] = {hash, answer};
+      pending[p.id] = {who.tenant + "/" + hash, answer};
     }
     wait_visible(missions::kPrompts, *r);
     {
@@ -180,56 +195,78 @@ struct gateway::impl {
     return error_response(http::status::conflict, "conflict", "mission '" + id + "' already exists with a different body", req, "id");
   }
 
-  response post_artifact(const std::string& mission_id, const request& req) {
+  // The mission as the caller may see it: nullopt (and `res` set) when it is unknown to them.
+  std::optional<json> visible_mission(const tenancy::context& who, const std::string& mission_id, const request& req,
+                                      std::optional<response>& res) {
+    auto m = view.get(mission_id);
+    if (!m) {
+      res = error_response(http::status::internal_server_error, "internal", m.error().message, req);
+      return std::nullopt;
+    }
+    if (!*m || !who.sees((**m).value("tenantId", ""))) {
+      res = error_response(http::status::not_found, "not_found", "unknown mission '" + mission_id + "'", req);
+      return std::nullopt;
+    }
+    return std::move(**m);
+  }
+
+  response post_artifact(const tenancy::context& who, const std::string& mission_id, const request& req) {
     auto body = parse_body(req);
     if (!body) return bad_body(body.error(), req);
     auto v = validate_artifact(*body, mission_id);
     if (!v) return invalid(v, req);
-    auto m = view.get(mission_id);
-    if (!m) return error_response(http::status::internal_server_error, "internal", m.error().message, req);
-    if (!*m) return error_response(http::status::not_found, "not_found", "unknown mission '" + mission_id + "'", req);
-    auto r = append_event(missions::kArtifacts, "mission.artifact_recorded", mission_id, v.value->payload);
+    std::optional<response> res;
+    if (!visible_mission(who, mission_id, req, res)) return std::move(*res);
+    if (auto refused = quota(who, "/missions/{id}/artifacts", req)) return *refused;
+    auto r = append_event(who, missions::kArtifacts, "mission.artifact_recorded", mission_id, v.value->payload);
     if (!r) return error_response(status_for(r.error().code), "append_failed", r.error().message, req);
     const std::string id = last_event_id;
     wait_visible(missions::kArtifacts, *r);
     return json_response(http::status::accepted, accepted(id, missions::kArtifacts, *r), req);
   }
 
-  response post_validation(const std::string& mission_id, const request& req) {
+  response post_validation(const tenancy::context& who, const std::string& mission_id, const request& req) {
     auto body = parse_body(req);
     if (!body) return bad_body(body.error(), req);
     auto v = validate_validation(*body, clk->now_ms());
     if (!v) return invalid(v, req);
-    auto m = view.get(mission_id);
-    if (!m) return error_response(http::status::internal_server_error, "internal", m.error().message, req);
-    if (!*m) return error_response(http::status::not_found, "not_found", "unknown mission '" + mission_id + "'", req);
-    const auto& arts = (**m)["artifacts"];
+    std::optional<response> res;
+    auto m = visible_mission(who, mission_id, req, res);
+    if (!m) return std::move(*res);
+    const auto& arts = (*m)["artifacts"];
     if (!arts.contains(v.value->artifact_id) || !arts[v.value->artifact_id].contains("position"))
       return error_response(http::status::not_found, "not_found",
                             "mission '" + mission_id + "' has no artifact '" + v.value->artifact_id + "'", req, "artifactId");
-    auto r = append_event(missions::kValidations, "mission.validation_reported", mission_id, v.value->payload);
+    if (auto refused = quota(who, "/missions/{id}/validations", req)) return *refused;
+    auto r = append_event(who, missions::kValidations, "mission.validation_reported", mission_id, v.value->payload);
     if (!r) return error_response(status_for(r.error().code), "append_failed", r.error().message, req);
     const std::string id = last_event_id;
     wait_visible(missions::kValidations, *r);
     return json_response(http::status::accepted, accepted(id, missions::kValidations, *r), req);
   }
 
-  response post_agent(const request& req) {
+  response post_agent(const tenancy::context& who, const request& req) {
     auto body = parse_body(req);
     if (!body) return bad_body(body.error(), req);
     auto v = validate_agent_lifecycle(*body);
     if (!v) return invalid(v, req);
-    auto r = append_event(missions::kLifecycle, "agent." + v.value->lifecycle, v.value->agent_id, v.value->payload);
+    if (auto refused = quota(who, "/agents/lifecycle", req)) return *refused;
+    auto r = append_event(who, missions::kLifecycle, "agent." + v.value->lifecycle, v.value->agent_id, v.value->payload);
     if (!r) return error_response(status_for(r.error().code), "append_failed", r.error().message, req);
     const std::string id = last_event_id;
     wait_visible(missions::kLifecycle, *r);
     return json_response(http::status::accepted, accepted(id, missions::kLifecycle, *r), req);
   }
 
-  response get_mission(const std::string& id, const request& req) {
+  response get_mission(const tenancy::context& who, const std::string& id, const request& req) {
     auto m = view.get_public(id);
     if (!m) return error_response(http::status::internal_server_error, "internal", m.error().message, req);
-    if (!*m) return error_response(http::status::not_found, "not_found", "unknown mission '" + id + "'", req);
+    bool visible = m->has_value();
+    if (visible && !who.platform_admin) {
+      auto owner = view.owner(id);
+      visible = owner && *owner == who.tenant;
+    }
+    if (!visible) return error_response(http::status::not_found, "not_found", "unknown mission '" + id + "'", req);
     response res{http::status::ok, req.version()};
     res.set(http::field::content_type, "application/json");
     res.set(http::field::server, "nexus-forge");
@@ -239,8 +276,9 @@ struct gateway::impl {
     return res;
   }
 
-  response list_missions(const target& t, const request& req) {
+  response list_missions(const tenancy::context& who, const target& t, const request& req) {
     missions::mission_filter f;
+    if (!who.platform_admin) f.tenant = who.tenant;
     if (auto it = t.query.find("status"); it != t.query.end() && !it->second.empty()) f.status = it->second;
     if (auto it = t.query.find("priority"); it != t.query.end() && !it->second.empty()) {
       if (it->second != "P0" && it->second != "P1" && it->second != "P2")
@@ -260,6 +298,8 @@ struct gateway::impl {
         return error_response(http::status::bad_request, "invalid_field", "'cursor' is not a cursor from this API", req, "cursor");
     }
     auto page = view.list(f);
+    if (!page && page.error().code == errc::invalid_argument)
+      return error_response(http::status::bad_request, "invalid_field", "'cursor' is not a cursor from this listing", req, "cursor");
     if (!page) return error_response(http::status::internal_server_error, "internal", page.error().message, req);
     json items = json::array();
     for (auto& d : page->items) {
@@ -276,20 +316,25 @@ struct gateway::impl {
   static std::string cursor_decode(const std::string& hex) {
     if (hex.size() > 1024) return {};
     auto out = from_hex(hex);
-    return out && out->rfind("c/", 0) == 0 ? *out : std::string();
+    return out && (out->rfind("c/", 0) == 0 || out->rfind("ct/", 0) == 0) ? *out : std::string();
   }
 
-  response get_agents(const request& req) {
-    auto a = view.live_agents();
+  response get_agents(const tenancy::context& who, const request& req) {
+    auto a = view.live_agents(who.platform_admin ? std::nullopt : std::optional<std::string>(who.tenant));
     if (!a) return error_response(http::status::internal_server_error, "internal", a.error().message, req);
     return json_response(http::status::ok, json{{"items", *a}}, req);
   }
 
-  response get_topics(const request& req) {
+  response get_topics(const tenancy::context& who, const request& req) {
     auto topics = bus.list_topics();
     if (!topics) return error_response(status_for(topics.error().code), "bus_error", topics.error().message, req);
     json arr = json::array();
     for (const auto& t : *topics) {
+      if (!who.platform_admin) {
+        // A tenant sees which topics there are, not how much other tenants wrote to them.
+        arr.push_back({{"name", t.name.get()}, {"partitions", t.config.partitions}});
+        continue;
+      }
       json parts = json::array();
       for (std::int32_t p = 0; p < t.config.partitions; ++p) {
         topic_partition tp{t.name, partition_id{p}};
@@ -302,7 +347,7 @@ struct gateway::impl {
     return json_response(http::status::ok, json{{"items", arr}}, req);
   }
 
-  response get_topic_events(const std::string& topic, const target& t, const request& req) {
+  response get_topic_events(const tenancy::context& who, const std::string& topic, const target& t, const request& req) {
     auto info = bus.describe_topic(topic_name{topic});
     if (!info) return error_response(status_for(info.error().code), "not_found", info.error().message, req);
     auto num = [&](const char* name, std::int64_t dflt, std::int64_t lo, std::int64_t hi, std::int64_t& out) -> bool {
@@ -328,81 +373,57 @@ struct gateway::impl {
     if (!end || !begin) return error_response(http::status::internal_server_error, "bus_error", "cannot read offsets", req);
     from = std::max(from, begin->get());
     json items = json::array();
+    // A tenant reads its own events only: others' are skipped (up to 10,000 records a page, so
+    // nextOffset may advance past records that were not shown).
+    std::int64_t next = from;
     if (from < end->get()) {
       auto c = bus.make_consumer({});
       if (!c || !(*c)->assign({{tp, offset{from}}}))
         return error_response(http::status::internal_server_error, "bus_error", "cannot read the topic", req);
-      const std::int64_t want = std::min(limit, end->get() - from);
+      const std::int64_t scan_budget = who.platform_admin ? limit : 10'000;
       const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-      while (static_cast<std::int64_t>(items.size()) < want && std::chrono::steady_clock::now() < deadline) {
-        auto msgs = (*c)->poll(std::chrono::milliseconds(200), static_cast<std::size_t>(want) - items.size());
+      while (static_cast<std::int64_t>(items.size()) < limit && next < end->get() && next - from < scan_budget &&
+             std::chrono::steady_clock::now() < deadline) {
+        const auto room = std::min<std::int64_t>(scan_budget - (next - from), end->get() - next);
+        auto msgs = (*c)->poll(std::chrono::milliseconds(200), static_cast<std::size_t>(std::min<std::int64_t>(room, 1000)));
         if (!msgs) return error_response(http::status::internal_server_error, "bus_error", msgs.error().message, req);
         for (const auto& m : *msgs) {
+          if (static_cast<std::int64_t>(items.size()) == limit) break;
+          next = m.off.get() + 1;
+          if (!who.platform_admin) {
+            const auto* owner = m.find_header(event::kTenantHeader);
+            if (!owner || *owner != who.tenant) continue;
+          }
           auto j = event::to_json(m);
           items.push_back(j ? *j : json{{"offset", m.off.get()}, {"error", j.error().message}});
         }
       }
     }
-    return json_response(http::status::ok,
-                         json{{"items", items}, {"nextOffset", from + static_cast<std::int64_t>(items.size())}, {"endOffset", end->get()}},
-                         req);
+    return json_response(http::status::ok, json{{"items", items}, {"nextOffset", next}, {"endOffset", end->get()}}, req);
+  }
+
+  // The caller of a request that needs one: its context, or the 401/403/429 answer. Without a
+  // tenancy directory every caller is the platform.
+  std::variant<tenancy::context, response> admit(const request& req) {
+    if (!acc) {
+      tenancy::context c;
+      c.platform_admin = true;
+      c.principal = "platform";
+      return c;
+    }
+    return acc->admit(req);
+  }
+  std::optional<response> require(const tenancy::context& who, std::string_view permission, const request& req) {
+    return acc ? acc->require(who, permission, req) : std::nullopt;
   }
 
   response handle(const request& req, std::string& route) {
     const auto t = parse_target(std::string_view(req.target().data(), req.target().size()));
     const auto& s = t.segments;
-    const auto method = req.method();
     auto only = [&](http::verb allowed) { return require_method(allowed, t, req); };
-    if (ledger)
-      if (auto res = ledger->handle(t, req, route)) return std::move(*res);
     if (tenancy)
       if (auto res = tenancy->handle(t, req, route)) return std::move(*res);
-    if (req.body().size() > opts.max_body_bytes)
-      return error_response(http::status::payload_too_large, "payload_too_large",
-                            "the body is larger than " + std::to_string(opts.max_body_bytes) + " bytes", req);
-    if (s.size() == 1 && s[0] == "missions") {
-      route = "/missions";
-      if (method == http::verb::post) return post_mission(req);
-      if (method == http::verb::get) return list_missions(t, req);
-      auto res = error_response(http::status::method_not_allowed, "method_not_allowed", "use GET or POST on /missions", req);
-      res.set(http::field::allow, "GET, POST");
-      return res;
-    }
-    if (s.size() == 2 && s[0] == "missions") {
-      route = "/missions/{id}";
-      if (auto r = only(http::verb::get)) return *r;
-      return get_mission(s[1], req);
-    }
-    if (s.size() == 3 && s[0] == "missions" && s[2] == "artifacts") {
-      route = "/missions/{id}/artifacts";
-      if (auto r = only(http::verb::post)) return *r;
-      return post_artifact(s[1], req);
-    }
-    if (s.size() == 3 && s[0] == "missions" && s[2] == "validations") {
-      route = "/missions/{id}/validations";
-      if (auto r = only(http::verb::post)) return *r;
-      return post_validation(s[1], req);
-    }
-    if (s.size() == 2 && s[0] == "agents" && s[1] == "lifecycle") {
-      route = "/agents/lifecycle";
-      if (auto r = only(http::verb::post)) return *r;
-      return post_agent(req);
-    }
-    if (s.size() == 1 && s[0] == "agents") {
-      route = "/agents";
-      if (auto r = only(http::verb::get)) return *r;
-      return get_agents(req);
-    }
-    if (s.size() == 1 && s[0] == "topics") {
-      route = "/topics";
-      if (auto r = only(http::verb::get)) return *r;
-      return get_topics(req);
-    }
-    if (s.size() == 3 && s[0] == "topics" && s[2] == "events") {
-      route = "/topics/{topic}/events";
-      if (auto r = only(http::verb::get)) return *r;
-      return get_topic_events(s[1], t, req);
-    }
+    // Operations routes answer without credentials.
     if (s.size() == 1 && s[0] == "healthz") {
       route = "/healthz";
       if (auto r = only(http::verb::get)) return *r;
@@ -425,8 +446,106 @@ struct gateway::impl {
       res.prepare_payload();
       return res;
     }
+    auto admitted = admit(req);
+    if (auto* denied = std::get_if<response>(&admitted)) {
+      route = "(unauthenticated)";
+      return std::move(*denied);
+    }
+    const auto& who = std::get<tenancy::context>(admitted);
+    auto res = dispatch(who, t, req, route);
+    if (acc) acc->audit(who, req, route, t.path, res.result_int());
+    return res;
+  }
+
+  // Every route with the permission it needs.
+  response dispatch(const tenancy::context& who, const target& t, const request& req, std::string& route) {
+    const auto& s = t.segments;
+    const auto method = req.method();
+    auto only = [&](http::verb allowed) { return require_method(allowed, t, req); };
+    auto need = [&](std::string_view permission) { return require(who, permission, req); };
+    if (ledger)
+      if (auto res = ledger->handle(t, req, route, who, [&](std::string_view p) { return need(p); },
+                                    [&](const std::string& r) { return quota(who, r, req); }))
+        return std::move(*res);
+    if (req.body().size() > opts.max_body_bytes)
+      return error_response(http::status::payload_too_large, "payload_too_large",
+                            "the body is larger than " + std::to_string(opts.max_body_bytes) + " bytes", req);
+    if (s.size() == 1 && s[0] == "missions") {
+      route = "/missions";
+      if (method == http::verb::post) {
+        if (auto d = need("missions:write")) return *d;
+        return post_mission(who, req);
+      }
+      if (method == http::verb::get) {
+        if (auto d = need("missions:read")) return *d;
+        return list_missions(who, t, req);
+      }
+      auto res = error_response(http::status::method_not_allowed, "method_not_allowed", "use GET or POST on /missions", req);
+      res.set(http::field::allow, "GET, POST");
+      return res;
+    }
+    if (s.size() == 2 && s[0] == "missions") {
+      route = "/missions/{id}";
+      if (auto r = only(http::verb::get)) return *r;
+      if (auto d = need("missions:read")) return *d;
+      return get_mission(who, s[1], req);
+    }
+    if (s.size() == 3 && s[0] == "missions" && s[2] == "artifacts") {
+      route = "/missions/{id}/artifacts";
+      if (auto r = only(http::verb::post)) return *r;
+      if (auto d = need("missions:write")) return *d;
+      return post_artifact(who, s[1], req);
+    }
+    if (s.size() == 3 && s[0] == "missions" && s[2] == "validations") {
+      route = "/missions/{id}/validations";
+      if (auto r = only(http::verb::post)) return *r;
+      if (auto d = need("missions:write")) return *d;
+      return post_validation(who, s[1], req);
+    }
+    if (s.size() == 2 && s[0] == "agents" && s[1] == "lifecycle") {
+      route = "/agents/lifecycle";
+      if (auto r = only(http::verb::post)) return *r;
+      if (auto d = need("missions:write")) return *d;
+      return post_agent(who, req);
+    }
+    if (s.size() == 1 && s[0] == "agents") {
+      route = "/agents";
+      if (auto r = only(http::verb::get)) return *r;
+      if (auto d = need("missions:read")) return *d;
+      return get_agents(who, req);
+    }
+    if (s.size() == 1 && s[0] == "topics") {
+      route = "/topics";
+      if (auto r = only(http::verb::get)) return *r;
+      if (auto d = need("events:read")) return *d;
+      return get_topics(who, req);
+    }
+    if (s.size() == 3 && s[0] == "topics" && s[2] == "events") {
+      route = "/topics/{topic}/events";
+      if (auto r = only(http::verb::get)) return *r;
+      if (auto d = need("events:read")) return *d;
+      return get_topic_events(who, s[1], t, req);
+    }
     route = "unknown";
     return error_response(http::status::not_found, "not_found", "no route for " + t.path, req);
+  }
+
+  // A subscription's caller (SSE or WebSocket upgrade): needs events:read. Browsers cannot set
+  // headers on EventSource or WebSocket, so these also take ?access_token=<key or JWT>.
+  std::variant<tenancy::context, response> admit_stream(const request& req, const target& t) {
+    auto admitted = [&] {
+      auto tok = t.query.find("access_token");
+      if (tok == t.query.end() || !req[http::field::authorization].empty()) return admit(req);
+      request with = req;
+      with.set(http::field::authorization, "Bearer " + tok->second);
+      return admit(with);
+    }();
+    if (auto* who = std::get_if<tenancy::context>(&admitted))
+      if (auto d = require(*who, "events:read", req)) {
+        if (acc) acc->audit(*who, req, "/subscribe", t.path, d->result_int());
+        return std::move(*d);
+      }
+    return admitted;
   }
 
   // ---- subscriptions ----
@@ -549,7 +668,8 @@ result<subscription_request> subscription_params(const std::string& topics_csv, 
 
 class sse_session : public std::enable_shared_from_this<sse_session> {
  public:
-  sse_session(beast::tcp_stream stream, gateway::impl& gw) : stream_(std::move(stream)), gw_(gw) {}
+  sse_session(beast::tcp_stream stream, gateway::impl& gw, tenancy::context who)
+      : stream_(std::move(stream)), gw_(gw), who_(std::move(who)) {}
   ~sse_session() {
     if (pump_) pump_->stop();
   }
@@ -564,6 +684,8 @@ class sse_session : public std::enable_shared_from_this<sse_session> {
     std::string from = q("from").value_or("latest");
     if (auto last = req["Last-Event-ID"]; !last.empty()) from = std::string(last);
     auto params = subscription_params(q("topics").value_or(""), from, q("type"), q("tenant"));
+    // A tenant only ever receives its own events.
+    if (params && !who_.platform_admin) params->tenant = who_.tenant;
     result<std::unique_ptr<subscription>> sub = params ? subscription::open(gw_.bus, *params, &gw_.renders) : result<std::unique_ptr<subscription>>(params.error());
     if (!sub) {
       auto res = std::make_shared<response>(error_response(http::status::bad_request, "invalid_subscription", sub.error().message, req));
@@ -573,9 +695,11 @@ class sse_session : public std::enable_shared_from_this<sse_session> {
         self->stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
       });
       gw_.observe("/subscribe", "GET", 400, 0);
+      if (gw_.acc) gw_.acc->audit(who_, req, "/subscribe", t.path, 400);
       return;
     }
     gw_.observe("/subscribe", "GET", 200, 0);
+    if (gw_.acc) gw_.acc->audit(who_, req, "/subscribe", t.path, 200);
     stream_.expires_never();
     out_.push_back("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nConnection: keep-alive\r\n"
                    "Server: nexus-forge\r\n\r\n: subscribed\n\n");
@@ -642,6 +766,7 @@ class sse_session : public std::enable_shared_from_this<sse_session> {
 
   beast::tcp_stream stream_;
   gateway::impl& gw_;
+  tenancy::context who_;
   std::shared_ptr<pump> pump_;
   std::deque<std::string> out_;
   std::deque<std::size_t> counts_;
@@ -654,13 +779,14 @@ class sse_session : public std::enable_shared_from_this<sse_session> {
 
 class ws_session : public std::enable_shared_from_this<ws_session> {
  public:
-  ws_session(tcp::socket socket, gateway::impl& gw) : ws_(std::move(socket)), gw_(gw) {}
+  ws_session(tcp::socket socket, gateway::impl& gw, tenancy::context who) : ws_(std::move(socket)), gw_(gw), who_(std::move(who)) {}
   ~ws_session() {
     if (pump_) pump_->stop();
   }
 
   void start(request req) {
     ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+    if (gw_.acc) gw_.acc->audit(who_, req, "/ws", "/ws", 101);
     ws_.async_accept(req, [self = shared_from_this()](beast::error_code ec) {
       if (ec) return;
       self->gw_.observe("/ws", "GET", 101, 0);
@@ -691,6 +817,8 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
       auto params = shape_ok ? subscription_params(csv, from, type, tenant)
                              : result<subscription_request>(errc::invalid_argument,
                                                             R"(expected {"subscribe":["mission.*"],"from":"earliest|latest|<id>"})");
+      // A tenant only ever receives its own events.
+      if (params && !self->who_.platform_admin) params->tenant = self->who_.tenant;
       auto sub = params ? subscription::open(self->gw_.bus, *params, &self->gw_.renders) : result<std::unique_ptr<subscription>>(params.error());
       if (!sub) return self->close_with(websocket::close_code::policy_error, sub.error().message);
       self->enqueue(json{{"subscribed", j["subscribe"]}}.dump(), 0);
@@ -752,6 +880,7 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
 
   websocket::stream<beast::tcp_stream> ws_;
   gateway::impl& gw_;
+  tenancy::context who_;
   beast::flat_buffer in_;
   std::shared_ptr<pump> pump_;
   std::deque<std::string> out_;
@@ -795,12 +924,16 @@ class http_session : public std::enable_shared_from_this<http_session> {
     }
     request req = parser_->release();
     const auto t = parse_target(std::string_view(req.target().data(), req.target().size()));
-    if (t.path == "/ws" && websocket::is_upgrade(req)) {
-      std::make_shared<ws_session>(stream_.release_socket(), gw_)->start(std::move(req));
-      return;
-    }
-    if (t.path == "/subscribe" && req.method() == http::verb::get) {
-      std::make_shared<sse_session>(std::move(stream_), gw_)->start(req);
+    const bool ws = t.path == "/ws" && websocket::is_upgrade(req);
+    if (ws || (t.path == "/subscribe" && req.method() == http::verb::get)) {
+      auto who = gw_.admit_stream(req, t);
+      if (auto* denied = std::get_if<response>(&who)) {
+        gw_.observe(ws ? "/ws" : "/subscribe", "GET", denied->result_int(), 0);
+        denied->keep_alive(false);
+        return write(std::move(*denied));
+      }
+      if (ws) std::make_shared<ws_session>(stream_.release_socket(), gw_, std::get<tenancy::context>(std::move(who)))->start(std::move(req));
+      else std::make_shared<sse_session>(std::move(stream_), gw_, std::get<tenancy::context>(std::move(who)))->start(req);
       return;
     }
     if ((req.method() == http::verb::get || req.method() == http::verb::head) && t.segments.size() && t.segments[0] != "tenants") {
@@ -918,6 +1051,8 @@ void gateway::stop() {
   for (auto& t : im.io_threads)
     if (t.joinable()) t.join();
   im.io_threads.clear();
+  // The last audit records and request meters reach the bus before the bus closes.
+  if (im.acc) im.acc->stop();
 }
 
 }  // namespace nf::gateway

@@ -62,14 +62,26 @@ ledger_api::~ledger_api() {
   if (warm_.joinable()) warm_.join();
 }
 
-std::optional<response> ledger_api::handle(const target& t, const request& req, std::string& route) {
+std::optional<response> ledger_api::handle(const target& t, const request& req, std::string& route, const tenancy::context& who,
+                                           const check_fn& need, const quota_fn& quota) {
   const auto& s = t.segments;
   const auto method = req.method();
-  auto only = [&](http::verb allowed) { return require_method(allowed, t, req); };
+  // The method check first, then the permission.
+  auto only = [&](http::verb allowed) -> std::optional<response> {
+    if (auto r = require_method(allowed, t, req)) return r;
+    return need(allowed == http::verb::get ? "ledger:read" : "ledger:write");
+  };
   if (s.size() == 3 && s[0] == "evidence" && s[1] == "blobs") {
     route = "/evidence/blobs/{sha256}";
-    if (method == http::verb::put) return put_blob(s[2], req);
-    if (method == http::verb::get) return get_blob(s[2], req);
+    if (method == http::verb::put) {
+      if (auto d = need("ledger:write")) return d;
+      if (auto d = quota(route)) return d;
+      return put_blob(s[2], req);
+    }
+    if (method == http::verb::get) {
+      if (auto d = need("ledger:read")) return d;
+      return get_blob(s[2], req);
+    }
     auto res = error_response(http::status::method_not_allowed, "method_not_allowed", "use GET or PUT on " + t.path, req);
     res.set(http::field::allow, "GET, PUT");
     return res;
@@ -78,7 +90,8 @@ std::optional<response> ledger_api::handle(const target& t, const request& req, 
   if (s.size() == 2 && s[1] == "record") {
     route = "/ledger/record";
     if (auto r = only(http::verb::post)) return r;
-    return record(req);
+    if (auto d = quota(route)) return d;
+    return record(who, req);
   }
   if (s.size() == 2 && s[1] == "tree-head") {
     route = "/ledger/tree-head";
@@ -88,12 +101,12 @@ std::optional<response> ledger_api::handle(const target& t, const request& req, 
   if (s.size() == 3 && s[1] == "entries") {
     route = "/ledger/entries/{index}";
     if (auto r = only(http::verb::get)) return r;
-    return entry(s[2], req);
+    return entry(who, s[2], req);
   }
   if (s.size() == 3 && s[1] == "proof" && s[2] == "inclusion") {
     route = "/ledger/proof/inclusion";
     if (auto r = only(http::verb::get)) return r;
-    return inclusion(t, req);
+    return inclusion(who, t, req);
   }
   if (s.size() == 3 && s[1] == "proof" && s[2] == "consistency") {
     route = "/ledger/proof/consistency";
@@ -103,7 +116,7 @@ std::optional<response> ledger_api::handle(const target& t, const request& req, 
   if (s.size() == 2 && s[1] == "search") {
     route = "/ledger/search";
     if (auto r = only(http::verb::get)) return r;
-    return search(t, req);
+    return search(who, t, req);
   }
   if (s.size() == 2 && s[1] == "public-key") {
     route = "/ledger/public-key";
@@ -113,7 +126,7 @@ std::optional<response> ledger_api::handle(const target& t, const request& req, 
   return std::nullopt;
 }
 
-response ledger_api::record(const request& req) {
+response ledger_api::record(const tenancy::context& who, const request& req) {
   auto parsed = parse_body(req);
   if (!parsed) return bad_body(parsed.error(), req);
   auto& body = *parsed;
@@ -156,6 +169,7 @@ response ledger_api::record(const request& req) {
   event::new_event ev;
   ev.type = "evidence.record_submitted";
   ev.key = ids[0].empty() ? *sha : ids[0];
+  ev.tenant = who.tenant;
   ev.region = region_;
   ev.occurred_at = clk_.now_ms();
   json payload{{"kind", body["kind"]}, {"sha256", *sha}, {"size", bytes.size()}, {"contentType", content_type}};
@@ -248,11 +262,12 @@ response ledger_api::tree_head(const request& req) {
                        req);
 }
 
-response ledger_api::entry(const std::string& index, const request& req) {
+response ledger_api::entry(const tenancy::context& who, const std::string& index, const request& req) {
   auto i = parse_u64(index);
   if (!i) return error_response(http::status::bad_request, "invalid_field", "the index must be a non-negative integer", req, "index");
   auto e = view_.get(*i);
-  if (!e && e.error().code == errc::not_found) return error_response(http::status::not_found, "not_found", e.error().message, req, "index");
+  if ((!e && e.error().code == errc::not_found) || (e && !who.sees(e->leaf.tenant_id())))
+    return error_response(http::status::not_found, "not_found", "no leaf " + index, req, "index");
   if (!e) return internal(e.error(), req);
   return json_response(http::status::ok,
                        json{{"index", e->index},
@@ -266,7 +281,7 @@ response ledger_api::entry(const std::string& index, const request& req) {
                        req);
 }
 
-response ledger_api::inclusion(const target& t, const request& req) {
+response ledger_api::inclusion(const tenancy::context& who, const target& t, const request& req) {
   std::optional<response> err;
   auto head = head_size(err, req);
   if (!head) return *err;
@@ -302,6 +317,7 @@ response ledger_api::inclusion(const target& t, const request& req) {
                           "leaf " + std::to_string(index) + " is not in the tree of size " + std::to_string(size), req, "tree_size");
   auto e = view_.get(index);
   if (!e) return internal(e.error(), req);
+  if (!who.sees(e->leaf.tenant_id())) return error_response(http::status::not_found, "not_found", "no leaf " + std::to_string(index), req, "index");
   auto path = view_.inclusion(index, size);
   if (!path) return internal(path.error(), req);
   auto root = view_.root(size);
@@ -351,7 +367,7 @@ response ledger_api::consistency(const target& t, const request& req) {
                        req);
 }
 
-response ledger_api::search(const target& t, const request& req) {
+response ledger_api::search(const tenancy::context& who, const target& t, const request& req) {
   const auto m = t.query.find("missionId");
   const auto a = t.query.find("artifactId");
   if ((m == t.query.end()) == (a == t.query.end()))
@@ -366,9 +382,21 @@ response ledger_api::search(const target& t, const request& req) {
     if (!v || *v < 1 || *v > 1000) return error_response(http::status::bad_request, "invalid_field", "'limit' must be from 1 to 1000", req, "limit");
     limit = *v;
   }
-  auto found = m != t.query.end() ? view_.search_mission(value, limit) : view_.search_artifact(value, limit);
+  // Other tenants' leaves are left out; the scan reads at most 10x the limit to fill a page.
+  const std::size_t scan = who.platform_admin ? limit : std::min<std::size_t>(limit * 10, 10'000);
+  auto found = m != t.query.end() ? view_.search_mission(value, scan) : view_.search_artifact(value, scan);
   if (!found) return internal(found.error(), req);
-  return json_response(http::status::ok, json{{"indices", *found}}, req);
+  std::vector<std::uint64_t> indices;
+  for (auto i : *found) {
+    if (indices.size() == limit) break;
+    if (!who.platform_admin) {
+      auto e = view_.get(i);
+      if (!e) return internal(e.error(), req);
+      if (!who.sees(e->leaf.tenant_id())) continue;
+    }
+    indices.push_back(i);
+  }
+  return json_response(http::status::ok, json{{"indices", indices}}, req);
 }
 
 response ledger_api::public_key(const request& req) {

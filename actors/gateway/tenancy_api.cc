@@ -13,6 +13,15 @@ namespace {
 
 constexpr const char* kTopic = "tenancy.tenants";
 
+// Totals reserved per kind, from the tenant document's reservations.
+json reserved_of(const json& doc) {
+  json out{{"concurrentRuns", 0}, {"cpuMillicores", 0}, {"memoryMib", 0}};
+  if (doc.contains("reservations") && doc["reservations"].is_object())
+    for (const auto& [rid, r] : doc["reservations"].items())
+      if (out.contains(r.value("kind", ""))) out[r.value("kind", "")] = out[r.value("kind", "")].get<std::int64_t>() + r.value("amount", std::int64_t{0});
+  return out;
+}
+
 bool valid_tenant_id(const std::string& id) {
   if (id.empty() || id.size() > 63 || id.front() == '-' || id.back() == '-') return false;
   for (char c : id)
@@ -47,31 +56,11 @@ result<std::vector<std::string>> domains_of(const json& v) {
 
 }  // namespace
 
-response auth_error(const error& e, const request& req) {
-  if (e.code == errc::unauthenticated) {
-    auto res = error_response(http::status::unauthorized, "unauthenticated", e.message, req);
-    res.set(http::field::www_authenticate, "Bearer");
-    return res;
-  }
-  if (e.code == errc::permission_denied) return error_response(http::status::forbidden, "forbidden", e.message, req);
-  return error_response(status_for(e.code), "internal", e.message, req);
-}
-
-tenancy_api::tenancy_api(bus::event_bus& bus, projection::store& store, const tenancy_options& o, const nf::clock& clk, std::string region,
-                         std::chrono::milliseconds wait)
-    : bus_(bus), opts_(o), view_(store, *o.proj), clk_(clk), region_(std::move(region)), wait_(wait) {
+tenancy_api::tenancy_api(bus::event_bus& bus, projection::store& store, const tenancy_options& o, access& acc, const nf::clock& clk,
+                         std::string region, std::chrono::milliseconds wait)
+    : bus_(bus), opts_(o), acc_(acc), view_(store, *o.proj), clk_(clk), region_(std::move(region)), wait_(wait) {
   if (o.usage) usage_.emplace(store, *o.usage);
   if (o.audit) audit_.emplace(store, *o.audit);
-}
-
-result<tenancy::context> tenancy_api::caller(const request& req) const {
-  auto sv = [&](http::field f) {
-    const auto v = req[f];
-    return std::string_view(v.data(), v.size());
-  };
-  const auto key = req["X-API-Key"];
-  return opts_.directory->resolve({sv(http::field::host), sv(http::field::authorization), std::string_view(key.data(), key.size())},
-                                  clk_.now_ms());
 }
 
 result<std::set<std::string>> tenancy_api::held(const tenancy::context& c, const std::string& tenant) const {
@@ -117,44 +106,21 @@ void tenancy_api::wait(const bus::append_result& r) {
 
 std::optional<response> tenancy_api::handle(const target& t, const request& req, std::string& route) {
   if (t.segments.empty() || t.segments[0] != "tenants") return std::nullopt;
-  auto c = caller(req);
-  auto res = dispatch(t, req, route, c);
-  if (res && c && audit_) record(*c, req, route, t.path, res->result_int());
+  auto admitted = acc_.admit(req);
+  auto* c = std::get_if<tenancy::context>(&admitted);
+  if (!c && std::get<response>(admitted).result() == http::status::too_many_requests) {
+    route = "/tenants/*";
+    return std::get<response>(std::move(admitted));
+  }
+  auto res = dispatch(t, req, route, c, c ? nullptr : &std::get<response>(admitted));
+  if (res && c) acc_.audit(*c, req, route, t.path, res->result_int());
   return res;
 }
 
-void tenancy_api::record(const tenancy::context& c, const request& req, const std::string& route, const std::string& path, unsigned status) {
-  json payload{{"tenantId", c.tenant}, {"principal", c.principal}, {"roles", c.roles}, {"method", std::string(http::to_string(req.method()))},
-               {"route", route},       {"target", path},           {"status", status},  {"atMs", clk_.now_ms()}};
-  event::new_event ev;
-  ev.type = "tenancy.request_audited";
-  ev.key = c.tenant;
-  ev.tenant = c.tenant;
-  ev.region = region_;
-  ev.occurred_at = clk_.now_ms();
-  ev.payload_json = payload.dump();
-  auto env = event::build(ev);
-  if (!env) return;
-  const auto rec = event::to_record(*env);
-  if (auto r = bus_.append(topic_name{audit::kAuditTopic}, std::span<const bus::record>(&rec, 1)); !r)
-    nf::log::get("tenancy")->error("cannot record the audit of {} {}: {}", std::string(http::to_string(req.method())), path, r.error().message);
-}
-
-std::optional<response> tenancy_api::dispatch(const target& t, const request& req, std::string& route, const result<tenancy::context>& c) {
+std::optional<response> tenancy_api::dispatch(const target& t, const request& req, std::string& route, const tenancy::context* c,
+                                              const response* denied) {
   const auto& s = t.segments;
   const auto m = req.method();
-  if (c && !c->platform_admin) {
-    const auto d = limiter_.take(c->tenant, c->requests_per_minute, clk_.now_ms());
-    if (!d.allowed) {
-      route = "/tenants/*";
-      auto res = error_response(http::status::too_many_requests, "rate_limited",
-                                "quota requestsPerMinute of tenant '" + c->tenant + "' (" + std::to_string(c->requests_per_minute) +
-                                    " per minute) is used up; retry in " + std::to_string(d.retry_after_ms) + " ms",
-                                req);
-      res.set(http::field::retry_after, std::to_string((d.retry_after_ms + 999) / 1000));
-      return res;
-    }
-  }
   auto not_allowed = [&](const char* allow) {
     auto res = error_response(http::status::method_not_allowed, "method_not_allowed",
                               std::string(http::to_string(m)) + " is not allowed on " + t.path, req);
@@ -164,43 +130,55 @@ std::optional<response> tenancy_api::dispatch(const target& t, const request& re
   if (s.size() == 1) {
     route = "/tenants";
     if (m != http::verb::post && m != http::verb::get) return not_allowed("GET, POST");
-    if (!c) return auth_error(c.error(), req);
+    if (!c) return *denied;
     return m == http::verb::post ? create(*c, req) : list(*c, req);
   }
   if (s.size() == 2) {
     route = "/tenants/{id}";
     if (m != http::verb::get && m != http::verb::patch) return not_allowed("GET, PATCH");
-    if (!c) return auth_error(c.error(), req);
+    if (!c) return *denied;
     return m == http::verb::get ? show(*c, s[1], req) : patch(*c, s[1], req);
   }
   if (s.size() == 3 && s[2] == "keys") {
     route = "/tenants/{id}/keys";
     if (m != http::verb::post) return not_allowed("POST");
-    if (!c) return auth_error(c.error(), req);
+    if (!c) return *denied;
     return create_key(*c, s[1], req);
   }
   if (s.size() == 4 && s[2] == "keys") {
     route = "/tenants/{id}/keys/{keyId}";
     if (m != http::verb::delete_) return not_allowed("DELETE");
-    if (!c) return auth_error(c.error(), req);
+    if (!c) return *denied;
     return revoke_key(*c, s[1], s[3], req);
   }
   if (s.size() == 3 && s[2] == "audit" && audit_) {
     route = "/tenants/{id}/audit";
     if (m != http::verb::get) return not_allowed("GET");
-    if (!c) return auth_error(c.error(), req);
+    if (!c) return *denied;
     return audit_log(*c, s[1], t, req);
   }
   if (s.size() == 3 && s[2] == "usage" && usage_) {
     route = "/tenants/{id}/usage";
     if (m != http::verb::get) return not_allowed("GET");
-    if (!c) return auth_error(c.error(), req);
+    if (!c) return *denied;
     return usage(*c, s[1], t, req);
+  }
+  if (s.size() == 3 && s[2] == "reservations") {
+    route = "/tenants/{id}/reservations";
+    if (m != http::verb::post && m != http::verb::get) return not_allowed("GET, POST");
+    if (!c) return *denied;
+    return m == http::verb::post ? reserve(*c, s[1], req) : reservations(*c, s[1], req);
+  }
+  if (s.size() == 4 && s[2] == "reservations") {
+    route = "/tenants/{id}/reservations/{reservationId}";
+    if (m != http::verb::delete_) return not_allowed("DELETE");
+    if (!c) return *denied;
+    return release(*c, s[1], s[3], req);
   }
   if (s.size() == 3 && s[2] == "roles") {
     route = "/tenants/{id}/roles";
     if (m != http::verb::post) return not_allowed("POST");
-    if (!c) return auth_error(c.error(), req);
+    if (!c) return *denied;
     return define_role(*c, s[1], req);
   }
   return std::nullopt;
@@ -276,7 +254,10 @@ response tenancy_api::show(const tenancy::context& c, const std::string& id, con
     auto today = usage_->day(id, usage::utc_date(clk_.now_ms()));
     auto stored = usage_->stored_bytes(id);
     if (today && stored)
-      d["usage"] = json{{"date", today->date}, {"eventsToday", today->events}, {"bytesToday", today->bytes}, {"storedBytes", *stored}};
+      d["usage"] = json{{"date", today->date},     {"eventsToday", today->events}, {"bytesToday", today->bytes},
+                        {"requestsToday", today->requests}, {"storedBytes", *stored},    {"reserved", reserved_of(d)}};
+    // Alerts of the current periods: this month's (stored bytes, reservations) and its days'.
+    if (auto alerts = usage_->alerts(id, usage::utc_date(clk_.now_ms()).substr(0, 7))) d["alerts"] = *alerts;
   }
   return json_response(http::status::ok, d, req);
 }
@@ -328,6 +309,7 @@ response tenancy_api::usage(const tenancy::context& c, const std::string& id, co
     for (const auto& d : *days) {
       csv += id + "," + d.date + ",events_appended," + std::to_string(d.events) + "\n";
       csv += id + "," + d.date + ",bytes_appended," + std::to_string(d.bytes) + "\n";
+      csv += id + "," + d.date + ",api_requests," + std::to_string(d.requests) + "\n";
     }
     response res{http::status::ok, req.version()};
     res.set(http::field::content_type, "text/csv; charset=utf-8");
@@ -341,6 +323,7 @@ response tenancy_api::usage(const tenancy::context& c, const std::string& id, co
   for (const auto& d : *days) {
     rows.push_back({{"date", d.date}, {"metric", "events_appended"}, {"quantity", d.events}});
     rows.push_back({{"date", d.date}, {"metric", "bytes_appended"}, {"quantity", d.bytes}});
+    rows.push_back({{"date", d.date}, {"metric", "api_requests"}, {"quantity", d.requests}});
   }
   return json_response(http::status::ok, json{{"tenantId", id}, {"period", period}, {"rows", rows}}, req);
 }
@@ -454,6 +437,82 @@ response tenancy_api::define_role(const tenancy::context& c, const std::string& 
   if (!r) return error_response(status_for(r.error().code), "append_failed", r.error().message, req);
   wait(*r);
   return json_response(http::status::created, json{{"name", name}, {"permissions", *perms}}, req);
+}
+
+response tenancy_api::reserve(const tenancy::context& c, const std::string& id, const request& req) {
+  if (auto denied = authorize(c, id, "reservations:write", req)) return *denied;
+  auto body = body_of(req);
+  if (!body) return bad_body(body.error(), req);
+  if (auto bad = only_fields(*body, {"kind", "amount"}, req)) return *bad;
+  const auto kind_name = (*body).contains("kind") && (*body)["kind"].is_string() ? (*body)["kind"].get<std::string>() : "";
+  const auto kind = tenancy::parse_quota(kind_name);
+  if (!kind || (*kind != tenancy::quota::concurrent_runs && *kind != tenancy::quota::cpu_millicores && *kind != tenancy::quota::memory_mib))
+    return error_response(http::status::bad_request, "invalid_field", "'kind' must be concurrentRuns, cpuMillicores or memoryMib", req, "kind");
+  if (!body->contains("amount") || !(*body)["amount"].is_number_integer() || (*body)["amount"].get<std::int64_t>() < 1 ||
+      (*body)["amount"].get<std::int64_t>() > (std::int64_t{1} << 40))
+    return error_response(http::status::bad_request, "invalid_field", "'amount' must be a positive integer", req, "amount");
+  const auto amount = (*body)["amount"].get<std::int64_t>();
+  // One decision at a time, each on the state that includes the previous one.
+  std::lock_guard lk(reserve_mu_);
+  auto doc = view_.get(id);
+  if (!doc) return error_response(status_for(doc.error().code), "internal", doc.error().message, req);
+  if (!*doc) return error_response(http::status::not_found, "not_found", "unknown tenant '" + id + "'", req);
+  tenancy::overrides o;
+  if (auto q = tenancy::parse_overrides((**doc)["quotas"])) o = *q;
+  auto plan = tenancy::parse_plan((**doc).value("plan", "basic"));
+  const auto limit = tenancy::effective(plan ? *plan : tenancy::plan::basic, o)[*kind];
+  const auto used = reserved_of(**doc)[kind_name].get<std::int64_t>();
+  const auto a = tenancy::admit(limit, used, amount);
+  if (!a.allowed) {
+    acc_.quota_exceeded(id, *kind, a, "/tenants/{id}/reservations", true);
+    acc_.observe(id, *kind, limit, limit);
+    return json_response(http::status::conflict,
+                         json{{"error",
+                               {{"code", "quota_exceeded"},
+                                {"message", "quota " + kind_name + " of tenant '" + id + "' is " + std::to_string(limit) + "; " +
+                                                std::to_string(used) + " reserved, " + std::to_string(amount) + " more requested"},
+                                {"field", kind_name},
+                                {"quota", kind_name},
+                                {"limit", limit},
+                                {"used", used},
+                                {"requested", amount}}}},
+                         req);
+  }
+  const auto rid = "r-" + event::new_uuidv7(clk_.now_ms()).to_string();
+  auto r = append("tenancy.reservation_made", id, json{{"tenantId", id}, {"reservationId", rid}, {"kind", kind_name}, {"amount", amount}});
+  if (!r) return error_response(status_for(r.error().code), "append_failed", r.error().message, req);
+  wait(*r);
+  acc_.observe(id, *kind, limit, used + amount);
+  return json_response(http::status::created,
+                       json{{"reservationId", rid}, {"kind", kind_name}, {"amount", amount}, {"reserved", used + amount}, {"limit", limit}}, req);
+}
+
+response tenancy_api::reservations(const tenancy::context& c, const std::string& id, const request& req) {
+  if (auto denied = authorize(c, id, "tenants:read", req)) return *denied;
+  auto doc = view_.get(id);
+  if (!doc) return error_response(status_for(doc.error().code), "internal", doc.error().message, req);
+  if (!*doc) return error_response(http::status::not_found, "not_found", "unknown tenant '" + id + "'", req);
+  json items = json::array();
+  if ((**doc).contains("reservations"))
+    for (const auto& [rid, r] : (**doc)["reservations"].items()) {
+      json item = r;
+      item["reservationId"] = rid;
+      items.push_back(std::move(item));
+    }
+  return json_response(http::status::ok, json{{"items", items}, {"reserved", reserved_of(**doc)}}, req);
+}
+
+response tenancy_api::release(const tenancy::context& c, const std::string& id, const std::string& reservation_id, const request& req) {
+  if (auto denied = authorize(c, id, "reservations:write", req)) return *denied;
+  std::lock_guard lk(reserve_mu_);
+  auto doc = view_.get(id);
+  if (!doc) return error_response(status_for(doc.error().code), "internal", doc.error().message, req);
+  if (!*doc || !(**doc).contains("reservations") || !(**doc)["reservations"].contains(reservation_id))
+    return error_response(http::status::not_found, "not_found", "tenant '" + id + "' has no reservation '" + reservation_id + "'", req);
+  auto r = append("tenancy.reservation_released", id, json{{"tenantId", id}, {"reservationId", reservation_id}});
+  if (!r) return error_response(status_for(r.error().code), "append_failed", r.error().message, req);
+  wait(*r);
+  return json_response(http::status::ok, json{{"reservationId", reservation_id}, {"released", true}}, req);
 }
 
 }  // namespace nf::gateway

@@ -9,6 +9,10 @@
 //   POST   /tenants/{id}/roles           roles:write: {name, permissions}
 //   GET    /tenants/{id}/usage?period=YYYY-MM[&format=csv]   usage:read: one row per metric per day
 //   GET    /tenants/{id}/audit?from=&to=&limit=              audit:read: requests and changes, oldest first
+//   POST   /tenants/{id}/reservations {kind, amount}         reservations:write: concurrentRuns, cpuMillicores
+//                                                            or memoryMib; beyond the quota -> 409 naming it
+//   GET    /tenants/{id}/reservations                        tenants:read
+//   DELETE /tenants/{id}/reservations/{reservationId}        reservations:write
 // Every authenticated request to these routes is recorded on tenancy.audit (tenancy.request_audited).
 // Callers are resolved by the tenancy directory (domain, API key, JWT, subdomain): 401 without a
 // context, 403 naming the missing permission, 404 for another tenant's resources (no existence
@@ -21,6 +25,7 @@
 #include <optional>
 #include <string>
 
+#include "actors/gateway/access.h"
 #include "actors/gateway/gateway.h"
 #include "actors/gateway/http_util.h"
 #include "actors/tenancy/directory.h"
@@ -34,15 +39,14 @@ namespace nf::gateway {
 
 class tenancy_api {
  public:
-  tenancy_api(bus::event_bus& bus, projection::store& store, const tenancy_options& o, const nf::clock& clk, std::string region,
-              std::chrono::milliseconds wait);
+  tenancy_api(bus::event_bus& bus, projection::store& store, const tenancy_options& o, access& acc, const nf::clock& clk,
+              std::string region, std::chrono::milliseconds wait);
   std::optional<response> handle(const target& t, const request& req, std::string& route);
 
  private:
-  std::optional<response> dispatch(const target& t, const request& req, std::string& route, const result<tenancy::context>& c);
-  void record(const tenancy::context& c, const request& req, const std::string& route, const std::string& path, unsigned status);
+  std::optional<response> dispatch(const target& t, const request& req, std::string& route, const tenancy::context* c,
+                                   const response* denied);
   response audit_log(const tenancy::context& c, const std::string& id, const target& t, const request& req);
-  result<tenancy::context> caller(const request& req) const;
   // ok when the caller may use `permission` in `tenant` (404 for another tenant, 403 naming it).
   std::optional<response> authorize(const tenancy::context& c, const std::string& tenant, const std::string& permission,
                                     const request& req) const;
@@ -58,19 +62,20 @@ class tenancy_api {
   response revoke_key(const tenancy::context& c, const std::string& id, const std::string& key_id, const request& req);
   response define_role(const tenancy::context& c, const std::string& id, const request& req);
   response usage(const tenancy::context& c, const std::string& id, const target& t, const request& req);
+  response reserve(const tenancy::context& c, const std::string& id, const request& req);
+  response reservations(const tenancy::context& c, const std::string& id, const request& req);
+  response release(const tenancy::context& c, const std::string& id, const std::string& reservation_id, const request& req);
 
   bus::event_bus& bus_;
   tenancy_options opts_;
+  access& acc_;
   tenants::tenants_view view_;
   std::optional<usage::usage_view> usage_;
   std::optional<audit::audit_view> audit_;
   const nf::clock& clk_;
   std::string region_;
   std::chrono::milliseconds wait_;
-  tenancy::rate_limiter limiter_;
+  std::mutex reserve_mu_;  // one reservation decision at a time
 };
-
-// 401 with WWW-Authenticate, 403 or 429 for a resolution or permission error.
-response auth_error(const error& e, const request& req);
 
 }  // namespace nf::gateway

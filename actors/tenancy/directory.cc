@@ -51,7 +51,8 @@ void directory::replace(const std::vector<tenant_spec>& tenants, const std::vect
   for (const auto& spec : tenants) {
     auto& e = t[spec.id];
     e.active = spec.active;
-    e.requests_per_minute = spec.requests_per_minute;
+    e.quota = spec.quota;
+    if (!spec.custom_roles.custom().empty()) e.custom_roles = std::make_shared<const roles>(spec.custom_roles);
     for (const auto& dom : spec.domains) {
       const auto h = lower_host(dom);
       d[h] = spec.id;
@@ -141,9 +142,19 @@ result<context> directory::resolve(const request_credentials& c, std::int64_t no
     auto t = tenants_.find(ctx.tenant);
     if (t == tenants_.end()) return error{errc::unauthenticated, "the credential names unknown tenant '" + ctx.tenant + "'"};
     if (!t->second.active) return error{errc::permission_denied, "tenant '" + ctx.tenant + "' is suspended"};
-    ctx.requests_per_minute = t->second.requests_per_minute;
+    ctx.quota = t->second.quota;
+    ctx.custom_roles = t->second.custom_roles;
   }
   return ctx;
+}
+
+bool context::holds(std::string_view permission) const {
+  if (platform_admin) return true;
+  static const ::nf::tenancy::roles none;
+  const ::nf::tenancy::roles& defs = custom_roles ? *custom_roles : none;
+  for (const auto& r : roles)
+    if (defs.check(r, permission)) return true;
+  return false;
 }
 
 }  // namespace nf::tenancy

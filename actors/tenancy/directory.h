@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <shared_mutex>
 #include <string>
@@ -16,6 +17,8 @@
 #include <vector>
 
 #include "actors/tenancy/credentials.h"
+#include "actors/tenancy/plans.h"
+#include "actors/tenancy/rbac.h"
 #include "core/base/result.h"
 
 namespace nf::tenancy {
@@ -25,7 +28,12 @@ struct context {
   std::string principal;            // "key:<key id>" or "jwt:<sub>"
   std::vector<std::string> roles;
   bool platform_admin = false;
-  std::int64_t requests_per_minute = -1;  // the tenant's rate limit; -1 unlimited (and for the platform admin)
+  limits quota = unlimited();       // the tenant's effective limits; all -1 (unlimited) for the platform admin
+  std::shared_ptr<const ::nf::tenancy::roles> custom_roles;  // the tenant's custom roles (null: none)
+  // Whether the caller holds `permission` in its own tenant (the platform admin holds all).
+  bool holds(std::string_view permission) const;
+  // Whether the caller may see a resource of `tenant_id`.
+  bool sees(std::string_view tenant_id) const { return platform_admin || tenant_id == tenant; }
 };
 
 struct request_credentials {
@@ -48,7 +56,8 @@ class directory {
     std::string id;
     std::vector<std::string> domains;
     bool active = true;
-    std::int64_t requests_per_minute = -1;
+    limits quota = unlimited();
+    roles custom_roles;
   };
   struct key_spec {
     std::string digest, tenant, role, key_id;
@@ -66,7 +75,8 @@ class directory {
   struct tenant_entry {
     std::vector<std::string> domains;
     bool active = true;
-    std::int64_t requests_per_minute = -1;
+    limits quota = unlimited();
+    std::shared_ptr<const roles> custom_roles;
   };
   struct key_entry {
     std::string tenant, role, key_id;

@@ -49,6 +49,13 @@ struct limits {
   bool operator==(const limits&) const = default;
 };
 
+// Every quota unlimited (the platform admin's).
+inline limits unlimited() {
+  limits l;
+  l.value.fill(-1);
+  return l;
+}
+
 using overrides = std::map<quota, std::int64_t>;
 
 limits plan_defaults(plan p);

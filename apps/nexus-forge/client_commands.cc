@@ -52,8 +52,15 @@ struct reply {
   std::string body;
 };
 
+// The key given, or NF_API_KEY.
+std::string key_or_env(const std::string& key) {
+  if (!key.empty()) return key;
+  auto env = config::process_env("NF_API_KEY");
+  return env ? *env : std::string();
+}
+
 std::optional<reply> call(const std::string& server, http::verb method, const std::string& target, const std::string& body,
-                          std::string& err, const std::string& api_key = "") {
+                          std::string& err, const std::string& api_key) {
   auto ep = parse_server(server);
   if (!ep) {
     err = "--server must look like http://HOST:PORT, got '" + server + "'";
@@ -122,7 +129,7 @@ int mission_create(const mission_create_args& a) {
   if (!a.id.empty()) body["id"] = a.id;
   if (!a.created_at.empty()) body["createdAt"] = a.created_at;
   std::string err;
-  auto r = call(a.server, http::verb::post, "/missions", body.dump(), err);
+  auto r = call(a.server, http::verb::post, "/missions", body.dump(), err, key_or_env(a.key));
   if (!r) return fail(err);
   if (r->status != 202) return api_error(*r);
   auto j = json::parse(r->body, nullptr, false);
@@ -136,7 +143,7 @@ int mission_create(const mission_create_args& a) {
 int query_missions(const query_args& a) {
   std::string err;
   if (!a.id.empty()) {
-    auto r = call(a.server, http::verb::get, "/missions/" + url_encode(a.id), "", err);
+    auto r = call(a.server, http::verb::get, "/missions/" + url_encode(a.id), "", err, key_or_env(a.key));
     if (!r) return fail(err);
     if (r->status != 200) return api_error(*r);
     std::cout << (a.json ? r->body : json::parse(r->body).dump(2)) << "\n";
@@ -146,7 +153,7 @@ int query_missions(const query_args& a) {
   if (!a.status.empty()) target += "&status=" + url_encode(a.status);
   if (!a.priority.empty()) target += "&priority=" + url_encode(a.priority);
   if (!a.cursor.empty()) target += "&cursor=" + url_encode(a.cursor);
-  auto r = call(a.server, http::verb::get, target, "", err);
+  auto r = call(a.server, http::verb::get, target, "", err, key_or_env(a.key));
   if (!r) return fail(err);
   if (r->status != 200) return api_error(*r);
   if (a.json) {
@@ -185,6 +192,7 @@ int subscribe_http(const subscribe_args& a) {
     http::request<http::empty_body> req{http::verb::get, target, 11};
     req.set(http::field::host, ep->host);
     req.set(http::field::accept, "text/event-stream");
+    if (const auto key = key_or_env(a.key); !key.empty()) req.set(http::field::authorization, "Bearer " + key);
     http::write(stream, req);
     beast::flat_buffer buf;
     http::response_parser<http::string_body> parser;
@@ -418,11 +426,7 @@ int replay(const replay_args& a, const nf::config::config& cfg) {
 
 namespace {
 
-std::string key_of(const tenant_args& a) {
-  if (!a.key.empty()) return a.key;
-  auto env = config::process_env("NF_API_KEY");
-  return env ? *env : std::string();
-}
+std::string key_of(const tenant_args& a) { return key_or_env(a.key); }
 
 void print_tenant(const json& t) {
   std::cout << t.value("id", "") << "  " << t.value("name", "") << "  plan " << t.value("plan", "") << "  " << t.value("status", "") << "\n";

@@ -10,8 +10,10 @@
 
 namespace nf::cli {
 
+// Every command that calls a server sends an API key: --key, or NF_API_KEY when it is empty.
 struct mission_create_args {
   std::string server = "http://127.0.0.1:7070";
+  std::string key;
   std::string id, objective, priority, spec, created_at;
   bool json = false;
 };
@@ -19,6 +21,7 @@ int mission_create(const mission_create_args& a);
 
 struct query_args {
   std::string server = "http://127.0.0.1:7070";
+  std::string key;
   std::string status, priority, cursor, id;
   int limit = 50;
   bool json = false;
@@ -28,6 +31,7 @@ int query_missions(const query_args& a);
 struct subscribe_args {
   std::vector<std::string> patterns;
   std::string server;             // empty: read the bus of --config directly
+  std::string key;
   std::string config;
   std::string from = "latest";
   std::optional<std::string> type, tenant;

@@ -84,6 +84,7 @@ std::map<std::string, int> platform_topics(const nf::config::config& cfg) {
   t[nf::evidence::kRecordsTopic] = cfg.bus.default_partitions;
   t[nf::tenants::kTenantsTopic] = cfg.bus.default_partitions;
   t[nf::audit::kAuditTopic] = cfg.bus.default_partitions;
+  t[nf::usage::kUsageTopic] = cfg.bus.default_partitions;
   for (const auto& [name, ts] : cfg.topics) t[name] = ts.partitions;
   // One partition: the ledger's order is the tree's order.
   t[nf::evidence::kLedgerTopic] = 1;
@@ -540,6 +541,7 @@ int main(int argc, char** argv) {
   mission->require_subcommand(1);
   auto* mcreate = mission->add_subcommand("create", "POST a MissionPrompt to /missions");
   mcreate->add_option("--server", mc.server, "server URL")->capture_default_str();
+  mcreate->add_option("--key", mc.key, "API key (default: $NF_API_KEY)");
   mcreate->add_option("--objective", mc.objective, "what the mission must achieve")->required();
   mcreate->add_option("--priority", mc.priority, "P0, P1 or P2")->required();
   mcreate->add_option("--spec", mc.spec, "originating specification URI")->required();
@@ -552,6 +554,7 @@ int main(int argc, char** argv) {
   query->require_subcommand(1);
   auto* qmissions = query->add_subcommand("missions", "list missions, newest first (or one with --id)");
   qmissions->add_option("--server", qa.server, "server URL")->capture_default_str();
+  qmissions->add_option("--key", qa.key, "API key (default: $NF_API_KEY)");
   qmissions->add_option("--status", qa.status, "prompted, accepted, in_progress, validated or failed");
   qmissions->add_option("--priority", qa.priority, "P0, P1 or P2");
   qmissions->add_option("--limit", qa.limit, "page size (1..500)")->capture_default_str();
@@ -563,6 +566,7 @@ int main(int argc, char** argv) {
   auto* sub = app.add_subcommand("subscribe", "stream events of topics matching patterns, e.g. 'mission.*'");
   sub->add_option("patterns", sa.patterns, "topic names or patterns")->required();
   sub->add_option("--server", sa.server, "read through a server's /subscribe (SSE)");
+  sub->add_option("--key", sa.key, "API key for --server (default: $NF_API_KEY)");
   sub->add_option("--config,-c", config_path, "read the bus directly (read-only) when no --server is given")->capture_default_str();
   sub->add_option("--from", sa.from, "earliest, latest or a position id printed by --json")->capture_default_str();
   sub->add_option("--type", sa.type, "only events of this type");

@@ -40,6 +40,11 @@ const std::map<std::string, std::string, std::less<>>& registry() {
       {"tenancy.key_revoked", events::ApiKeyRevoked::descriptor()->full_name()},
       {"tenancy.role_defined", events::RoleDefined::descriptor()->full_name()},
       {"tenancy.request_audited", events::AuditRecord::descriptor()->full_name()},
+      {"tenancy.reservation_made", events::ReservationMade::descriptor()->full_name()},
+      {"tenancy.reservation_released", events::ReservationReleased::descriptor()->full_name()},
+      {"tenancy.requests_metered", events::RequestsMetered::descriptor()->full_name()},
+      {"tenancy.usage_alert", events::UsageAlert::descriptor()->full_name()},
+      {"tenancy.quota_exceeded", events::QuotaExceeded::descriptor()->full_name()},
   };
   return r;
 }

@@ -207,6 +207,7 @@ result<void> ledger_projection::apply(const bus::message& m, ::nf::projection::s
     tail.clear();
   }
   NF_TRY(w.put(kTailKey, tail));
+  leaf.set_tenant_id(env.tenant_id());
   NF_TRY(w.put(leaf_key(index), leaf.SerializeAsString()));
   if (!leaf.event_id().empty()) NF_TRY(w.put("e/" + leaf.event_id(), std::to_string(index)));
   if (!leaf.mission_id().empty()) NF_TRY(w.put("sm/" + leaf.mission_id() + "/" + be64(index), ""));

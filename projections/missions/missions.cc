@@ -12,10 +12,10 @@ namespace {
 
 using json = nlohmann::json;
 
-std::string created_key(std::int64_t created_ms, const std::string& id) {
+std::string inverted(std::int64_t created_ms) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%020lld", static_cast<long long>(INT64_MAX - created_ms));
-  return std::string("c/") + buf + "/" + id;
+  return buf;
 }
 
 result<json> load(::nf::projection::state_writer& w, const std::string& key) {
@@ -83,7 +83,9 @@ result<void> missions_projection::apply(const bus::message& m, ::nf::projection:
     google::protobuf::Timestamp ts;
     if (google::protobuf::util::TimeUtil::FromString(payload.value("createdAt", ""), &ts))
       created_ms = google::protobuf::util::TimeUtil::TimestampToMilliseconds(ts);
-    NF_TRY(w.put(created_key(created_ms, mid), ""));
+    NF_TRY(w.put("c/" + inverted(created_ms) + "/" + mid, ""));
+    NF_TRY(w.put("ct/" + env.tenant_id() + "/" + inverted(created_ms) + "/" + mid, ""));
+    NF_TRY(w.put("o/" + mid, env.tenant_id()));
     return save_mission(w, key, doc);
   }
 
@@ -140,9 +142,10 @@ result<void> missions_projection::apply(const bus::message& m, ::nf::projection:
   if (type == "agent.spawned" || type == "agent.escalated" || type == "agent.retired") {
     const std::string agent = payload.value("agentId", std::string());
     if (agent.empty()) return ok();
-    const std::string key = "g/" + agent;
+    const std::string key = "g/" + env.tenant_id() + "/" + agent;
     NF_TRY_ASSIGN(auto doc, load(w, key));
     doc["agentId"] = agent;
+    doc["tenantId"] = env.tenant_id();
     doc["lifecycle"] = payload.value("lifecycle", "");
     doc["capabilityProfile"] = payload.value("capabilityProfile", "");
     doc["energyBudget"] = payload.value("energyBudget", 0.0);
@@ -174,7 +177,9 @@ result<mission_page> missions_view::list(const mission_filter& f) const {
   std::string last;
   bool more = false;
   std::optional<error> failure;
-  NF_TRY(r->scan("c/", [&](std::string_view k, std::string_view) {
+  const std::string prefix = f.tenant ? "ct/" + *f.tenant + "/" : std::string("c/");
+  if (!f.cursor.empty() && f.cursor.rfind(prefix, 0) != 0) return error{errc::invalid_argument, "the cursor belongs to another listing"};
+  NF_TRY(r->scan(prefix, [&](std::string_view k, std::string_view) {
     if (!f.cursor.empty() && std::string(k) <= f.cursor) return true;
     const std::string id(k.substr(k.rfind('/') + 1));
     auto v = r->get("m/" + id);
@@ -200,10 +205,15 @@ result<mission_page> missions_view::list(const mission_filter& f) const {
   return page;
 }
 
-result<std::vector<json>> missions_view::live_agents() const {
+result<std::optional<std::string>> missions_view::owner(const std::string& mission_id) const {
+  NF_TRY_ASSIGN(auto r, store_.reader(proj_));
+  return r->get("o/" + mission_id);
+}
+
+result<std::vector<json>> missions_view::live_agents(const std::optional<std::string>& tenant) const {
   NF_TRY_ASSIGN(auto r, store_.reader(proj_));
   std::vector<json> out;
-  NF_TRY(r->scan("g/", [&](std::string_view, std::string_view v) {
+  NF_TRY(r->scan(tenant ? "g/" + *tenant + "/" : std::string("g/"), [&](std::string_view, std::string_view v) {
     auto doc = json::parse(v, nullptr, false);
     if (!doc.is_discarded() && doc.value("lifecycle", "") != "retired") out.push_back(std::move(doc));
     return true;

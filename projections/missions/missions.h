@@ -2,8 +2,9 @@
 // with their latest validation, status history) and the live agents, folded from mission.*.
 //
 // Keys: m/<mission id> -> mission document; v/<mission id> -> its public JSON (once prompted);
-// c/<inverted createdAt>/<id> -> "" (newest first);
-// g/<agent id> -> agent document. Lifecycle events are applied once per event id, so duplicates
+// c/<inverted createdAt>/<id> -> "" (newest first); ct/<tenant>/<inverted createdAt>/<id> -> ""
+// (a tenant's missions, newest first); o/<mission id> -> its tenant;
+// g/<tenant>/<agent id> -> agent document. Lifecycle events are applied once per event id, so duplicates
 // from actor restarts leave no trace.
 #pragma once
 
@@ -31,6 +32,7 @@ class missions_projection final : public projection::projection {
 };
 
 struct mission_filter {
+  std::optional<std::string> tenant;     // only this tenant's missions
   std::optional<std::string> status;
   std::optional<std::string> priority;
   std::size_t limit = 50;
@@ -50,7 +52,10 @@ class missions_view {
   // The mission as GET /missions/{id} shows it, already serialised.
   result<std::optional<std::string>> get_public(const std::string& mission_id) const;
   result<mission_page> list(const mission_filter& f) const;
-  result<std::vector<nlohmann::json>> live_agents() const;
+  // The tenant a mission belongs to ("" for the platform's); nullopt for an unknown mission.
+  result<std::optional<std::string>> owner(const std::string& mission_id) const;
+  // Agents not retired: of one tenant, or of all.
+  result<std::vector<nlohmann::json>> live_agents(const std::optional<std::string>& tenant = std::nullopt) const;
 
  private:
   ::nf::projection::store& store_;

@@ -79,6 +79,23 @@ result<void> tenants_projection::apply(const bus::message& m, ::nf::projection::
     doc["roles"][e.role()] = e.permissions();
     return save_doc(w, doc);
   }
+  if (type == "tenancy.reservation_made") {
+    events::ReservationMade e;
+    if (!env.payload().UnpackTo(&e)) return error{errc::corruption, where + ": not a ReservationMade"};
+    NF_TRY_ASSIGN(auto doc, load_doc(w, e.tenant_id(), where));
+    if (!doc.contains("reservations")) doc["reservations"] = json::object();
+    if (doc["reservations"].contains(e.reservation_id())) return ok();
+    doc["reservations"][e.reservation_id()] = json{{"kind", e.kind()}, {"amount", e.amount()}, {"createdAt", at}};
+    return save_doc(w, doc);
+  }
+  if (type == "tenancy.reservation_released") {
+    events::ReservationReleased e;
+    if (!env.payload().UnpackTo(&e)) return error{errc::corruption, where + ": not a ReservationReleased"};
+    NF_TRY_ASSIGN(auto doc, load_doc(w, e.tenant_id(), where));
+    if (!doc.contains("reservations") || !doc["reservations"].contains(e.reservation_id())) return ok();
+    doc["reservations"].erase(e.reservation_id());
+    return save_doc(w, doc);
+  }
   return ok();
 }
 
@@ -125,8 +142,15 @@ result<void> tenants_view::load_into(tenancy::directory& dir) const {
     if (auto q = tenancy::parse_overrides(j["quotas"])) o = *q;
     auto plan = tenancy::parse_plan(j.value("plan", "basic"));
     const auto limits = tenancy::effective(plan ? *plan : tenancy::plan::basic, o);
-    tenants.push_back({j["id"].get<std::string>(), j["domains"].get<std::vector<std::string>>(), j.value("status", "active") == "active",
-                       limits[tenancy::quota::requests_per_minute]});
+    tenancy::directory::tenant_spec spec{j["id"].get<std::string>(), j["domains"].get<std::vector<std::string>>(),
+                                         j.value("status", "active") == "active", limits, {}};
+    if (j.contains("roles") && j["roles"].is_object())
+      for (const auto& [name, perms] : j["roles"].items()) {
+        std::set<std::string> p;
+        for (const auto& x : perms) p.insert(x.get<std::string>());
+        (void)spec.custom_roles.define(name, std::move(p));
+      }
+    tenants.push_back(std::move(spec));
     return true;
   }));
   NF_TRY(r->scan("k/", [&](std::string_view k, std::string_view v) {

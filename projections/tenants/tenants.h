@@ -1,9 +1,10 @@
 // The tenants read model, folded from tenancy.tenants.
 //
 // In: tenancy.tenant_created, tenancy.tenant_updated, tenancy.key_created, tenancy.key_revoked,
-//     tenancy.role_defined.
+//     tenancy.role_defined, tenancy.reservation_made, tenancy.reservation_released.
 // Keys: t/<tenant> -> tenant document {id, name, plan, quotas (overrides), domains, status,
-//       createdAt, keys: {keyId: {role, name, createdAt, revokedAt?}}, roles: {name: [perms]}};
+//       createdAt, keys: {keyId: {role, name, createdAt, revokedAt?}}, roles: {name: [perms]},
+//       reservations: {reservationId: {kind, amount, createdAt}}};
 //       k/<key digest> -> {tenant, role, keyId} for keys not revoked; i/<tenant>/<keyId> -> digest.
 // A second tenant_created for an existing id changes nothing (the first one stands); events for
 // unknown tenants are errors that stop the projection with the position.

@@ -3,9 +3,11 @@
 
 #include <chrono>
 #include <cstdio>
+#include <map>
 
 #include "core/base/bytes.h"
 #include "core/event/codec.h"
+#include "tenancy.pb.h"
 
 namespace nf::usage {
 namespace {
@@ -14,6 +16,29 @@ std::int64_t get_be64(std::string_view s) { return static_cast<std::int64_t>(fro
 std::string put_be64(std::int64_t v) { return be64(static_cast<std::uint64_t>(v)); }
 
 }  // namespace
+
+result<void> usage_projection::apply_usage_record(const events::Envelope& env, ::nf::projection::state_writer& w) {
+  const auto& tenant = env.tenant_id();
+  if (env.type() == "tenancy.requests_metered") {
+    events::RequestsMetered r;
+    if (!env.payload().UnpackTo(&r) || r.date().size() != 10 || r.requests() < 0)
+      return error{errc::corruption, "tenancy.requests_metered for '" + tenant + "' is malformed"};
+    const auto key = "r/" + tenant + "/" + r.date();
+    NF_TRY_ASSIGN(auto cur, w.get(key));
+    return w.put(key, put_be64((cur && cur->size() == 8 ? get_be64(*cur) : 0) + r.requests()));
+  }
+  if (env.type() == "tenancy.usage_alert") {
+    events::UsageAlert a;
+    if (!env.payload().UnpackTo(&a)) return error{errc::corruption, "tenancy.usage_alert for '" + tenant + "' is malformed"};
+    const auto key = "al/" + tenant + "/" + a.period() + "/" + a.quota() + "/" + std::to_string(a.threshold());
+    NF_TRY_ASSIGN(auto cur, w.get(key));
+    if (cur) return ok();  // once per period: a second writer's copy changes nothing
+    return w.put(key, nlohmann::json{{"quota", a.quota()}, {"threshold", a.threshold()}, {"period", a.period()}, {"used", a.used()},
+                                     {"limit", a.limit()}, {"at", env.occurred_at()}}
+                          .dump());
+  }
+  return ok();
+}
 
 std::string utc_date(std::int64_t unix_ms) {
   const std::chrono::sys_days d = std::chrono::floor<std::chrono::days>(std::chrono::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(unix_ms)));
@@ -38,6 +63,7 @@ result<void> usage_projection::apply(const bus::message& m, ::nf::projection::st
   // Only the tenant is needed; records that are not envelopes belong to no tenant.
   if (!env.ParseFromString(m.value) || env.tenant_id().empty()) return ok();
   const auto& tenant = env.tenant_id();
+  if (m.topic.get() == "tenancy.usage") return apply_usage_record(env, w);
   const std::int64_t bytes = static_cast<std::int64_t>(m.key.size() + m.value.size());
   const auto key = "d/" + tenant + "/" + utc_date(m.timestamp_ms);
   NF_TRY_ASSIGN(auto cur, w.get(key));
@@ -54,24 +80,55 @@ result<void> usage_projection::apply(const bus::message& m, ::nf::projection::st
 
 result<std::vector<day_usage>> usage_view::month(const std::string& tenant, const std::string& period) const {
   NF_TRY_ASSIGN(auto r, store_.reader(proj_));
+  std::map<std::string, day_usage> days;
+  for (const char* kind : {"d/", "r/"}) {
+    const auto prefix = kind + tenant + "/" + period + "-";
+    NF_TRY(r->scan(prefix, [&](std::string_view k, std::string_view v) {
+      if (k.size() != prefix.size() + 2) return true;
+      const std::string date(k.substr(prefix.size() - 8));
+      auto& d = days[date];
+      d.date = date;
+      if (kind[0] == 'd' && v.size() == 16) {
+        d.events = get_be64(v);
+        d.bytes = get_be64(v.substr(8));
+      } else if (kind[0] == 'r' && v.size() == 8) {
+        d.requests = get_be64(v);
+      }
+      return true;
+    }));
+  }
   std::vector<day_usage> out;
-  const auto prefix = "d/" + tenant + "/" + period + "-";
-  NF_TRY(r->scan(prefix, [&](std::string_view k, std::string_view v) {
-    if (v.size() == 16 && k.size() == prefix.size() + 2)
-      out.push_back({std::string(k.substr(prefix.size() - 8)), get_be64(v), get_be64(v.substr(8))});
+  for (auto& [date, d] : days) out.push_back(std::move(d));
+  return out;
+}
+
+result<std::vector<nlohmann::json>> usage_view::alerts(const std::string& tenant, const std::string& period_prefix) const {
+  NF_TRY_ASSIGN(auto r, store_.reader(proj_));
+  std::vector<nlohmann::json> out;
+  NF_TRY(r->scan("al/" + tenant + "/" + period_prefix, [&](std::string_view, std::string_view v) {
+    auto j = nlohmann::json::parse(v, nullptr, false);
+    if (!j.is_discarded()) out.push_back(std::move(j));
     return true;
   }));
   return out;
 }
 
+result<bool> usage_view::alerted(const std::string& tenant, const std::string& period, const std::string& quota, int threshold) const {
+  NF_TRY_ASSIGN(auto r, store_.reader(proj_));
+  NF_TRY_ASSIGN(auto v, r->get("al/" + tenant + "/" + period + "/" + quota + "/" + std::to_string(threshold)));
+  return v.has_value();
+}
+
 result<day_usage> usage_view::day(const std::string& tenant, const std::string& date) const {
   NF_TRY_ASSIGN(auto r, store_.reader(proj_));
   NF_TRY_ASSIGN(auto v, r->get("d/" + tenant + "/" + date));
-  day_usage d{date, 0, 0};
+  day_usage d{date, 0, 0, 0};
   if (v && v->size() == 16) {
     d.events = get_be64(*v);
     d.bytes = get_be64(std::string_view(*v).substr(8));
   }
+  NF_TRY_ASSIGN(auto req, r->get("r/" + tenant + "/" + date));
+  if (req && req->size() == 8) d.requests = get_be64(*req);
   return d;
 }
 

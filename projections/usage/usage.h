@@ -1,9 +1,13 @@
 // Usage metering: events and bytes appended per tenant per UTC day, folded from every topic.
 //
-// In: every topic ("*") but tenancy.audit; events whose envelope names a tenant count for it, on
-//     the day of their bus timestamp; bytes are the record's key + value.
+// In: every topic ("*"); events whose envelope names a tenant count for it, on the day of their
+//     bus timestamp; bytes are the record's key + value. The platform's own records about a
+//     tenant (tenancy.audit, tenancy.usage) are not its usage; of them this folds
+//     tenancy.requests_metered (requests the gateway served) and tenancy.usage_alert.
 // Keys: d/<tenant>/<YYYY-MM-DD> -> events (8 bytes BE) || bytes (8 bytes BE);
-//       s/<tenant> -> bytes appended in total (stored bytes before retention).
+//       s/<tenant> -> bytes appended in total (stored bytes before retention);
+//       r/<tenant>/<YYYY-MM-DD> -> requests (8 bytes BE);
+//       al/<tenant>/<period>/<quota>/<threshold> -> the alert (JSON), the first one only.
 // The counters and the consumed offsets commit in one WriteBatch, so a crash or a replay never
 // counts an event twice.
 #pragma once
@@ -12,9 +16,18 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "core/projection/projection.h"
 
+namespace nf::events {
+class Envelope;
+}
+
 namespace nf::usage {
+
+// The platform's records about tenants' usage: requests metered, alerts, refusals.
+inline constexpr const char* kUsageTopic = "tenancy.usage";
 
 class usage_projection final : public projection::projection {
  public:
@@ -22,12 +35,16 @@ class usage_projection final : public projection::projection {
   std::vector<std::string> topics() const override { return {"*"}; }
   result<void> apply(const bus::message& m, ::nf::projection::state_writer& w) override;
   bool reads_while_folding() const override { return true; }
+
+ private:
+  result<void> apply_usage_record(const events::Envelope& env, ::nf::projection::state_writer& w);
 };
 
 struct day_usage {
   std::string date;  // YYYY-MM-DD
   std::int64_t events = 0;
   std::int64_t bytes = 0;
+  std::int64_t requests = 0;
 };
 
 class usage_view {
@@ -37,6 +54,9 @@ class usage_view {
   result<std::vector<day_usage>> month(const std::string& tenant, const std::string& period) const;
   result<day_usage> day(const std::string& tenant, const std::string& date) const;
   result<std::int64_t> stored_bytes(const std::string& tenant) const;
+  // Alerts given in periods starting with `period_prefix` ("2026-11" covers the month and its days).
+  result<std::vector<nlohmann::json>> alerts(const std::string& tenant, const std::string& period_prefix) const;
+  result<bool> alerted(const std::string& tenant, const std::string& period, const std::string& quota, int threshold) const;
 
  private:
   ::nf::projection::store& store_;

@@ -33,6 +33,7 @@ bool run_until(net::io_context& ioc, Stream& s, bool& done, std::chrono::millise
 struct http_client::impl {
   std::string host;
   int port;
+  header_map defaults;
   net::io_context ioc;
   std::optional<beast::tcp_stream> stream;
   beast::flat_buffer buf;
@@ -44,7 +45,8 @@ struct http_client::impl {
   }
 };
 
-http_client::http_client(std::string host, int port) : impl_(std::make_unique<impl>()) {
+http_client::http_client(std::string host, int port, header_map defaults) : impl_(std::make_unique<impl>()) {
+  impl_->defaults = std::move(defaults);
   impl_->host = std::move(host);
   impl_->port = port;
 }
@@ -56,6 +58,7 @@ http_reply http_client::request(const std::string& method, const std::string& ta
     if (!impl_->stream) impl_->connect();
     http::request<http::string_body> req{http::string_to_verb(method), target, 11};
     req.set(http::field::host, impl_->host);
+    for (const auto& [name, value] : impl_->defaults) req.set(name, value);
     for (const auto& [name, value] : headers) req.set(name, value);
     req.keep_alive(keep_alive);
     if (!body.empty() || method == "POST") {
@@ -96,7 +99,8 @@ struct sse_stream::impl {
   bool eof = false;
 };
 
-sse_stream::sse_stream(const std::string& host, int port, const std::string& target, const std::string& last_event_id)
+sse_stream::sse_stream(const std::string& host, int port, const std::string& target, const std::string& last_event_id,
+                       const header_map& extra)
     : impl_(std::make_unique<impl>()) {
   tcp::resolver r(impl_->ioc);
   impl_->stream.connect(r.resolve(host, std::to_string(port)));
@@ -104,6 +108,7 @@ sse_stream::sse_stream(const std::string& host, int port, const std::string& tar
   req.set(http::field::host, host);
   req.set(http::field::accept, "text/event-stream");
   if (!last_event_id.empty()) req.set("Last-Event-ID", last_event_id);
+  for (const auto& [name, value] : extra) req.set(name, value);
   http::write(impl_->stream, req);
   // The server answers with a raw stream (no length, no chunking): read the header, then bytes.
   impl_->parser.emplace();
@@ -175,9 +180,13 @@ struct ws_client::impl {
   std::string reason;
 };
 
-ws_client::ws_client(const std::string& host, int port, const std::string& target) : impl_(std::make_unique<impl>()) {
+ws_client::ws_client(const std::string& host, int port, const std::string& target, const header_map& extra)
+    : impl_(std::make_unique<impl>()) {
   tcp::resolver r(impl_->ioc);
   beast::get_lowest_layer(impl_->ws).connect(r.resolve(host, std::to_string(port)));
+  impl_->ws.set_option(beast::websocket::stream_base::decorator([extra](beast::websocket::request_type& req) {
+    for (const auto& [name, value] : extra) req.set(name, value);
+  }));
   impl_->ws.handshake(host + ":" + std::to_string(port), target);
 }
 

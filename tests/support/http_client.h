@@ -17,9 +17,18 @@ struct http_reply {
   std::map<std::string, std::string> headers;
 };
 
+using header_map = std::map<std::string, std::string>;
+
+// The platform admin key test servers are configured with (see server.h), and headers sending it.
+inline constexpr const char* kAdminKey = "nfk_systemtestsplatformadminkey00001";
+inline constexpr const char* kAdminKeySha256 = "507e4bdbfc45a668d67abe90d330f0a1c58200596acf031241e26a331de63b93";
+inline header_map admin_headers() { return {{"Authorization", std::string("Bearer ") + kAdminKey}}; }
+inline header_map key_headers(const std::string& key) { return {{"Authorization", "Bearer " + key}}; }
+
 class http_client {
  public:
-  http_client(std::string host, int port);
+  // `defaults` go with every request (a request's own headers win).
+  http_client(std::string host, int port, header_map defaults = {});
   ~http_client();
   // One request on a kept-alive connection (reconnects if the server closed it).
   http_reply request(const std::string& method, const std::string& target, const std::string& body = "",
@@ -42,7 +51,8 @@ struct sse_event {
 // An open Server-Sent Events stream.
 class sse_stream {
  public:
-  sse_stream(const std::string& host, int port, const std::string& target, const std::string& last_event_id = "");
+  sse_stream(const std::string& host, int port, const std::string& target, const std::string& last_event_id = "",
+             const header_map& extra = {});
   ~sse_stream();
   int status() const;
   // Next event, or nullopt on timeout or end of stream.
@@ -56,7 +66,7 @@ class sse_stream {
 
 class ws_client {
  public:
-  ws_client(const std::string& host, int port, const std::string& target);
+  ws_client(const std::string& host, int port, const std::string& target, const header_map& extra = {});
   ~ws_client();
   void send(const std::string& text);
   // Next text message, or nullopt on timeout or close (close_reason() then says why).

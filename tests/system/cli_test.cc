@@ -200,8 +200,12 @@ TEST_F(Cli, KafkaModeThroughTheMockClusterCommand) {
   const int port = std::stoi(line.substr(line.rfind(':') + 1));
   ASSERT_TRUE(server.read_line(line, 30s));
   EXPECT_NE(line.find("serving on the kafka bus at " + bootstrap), std::string::npos) << line;
+  // The first start prints the platform admin key.
+  ASSERT_TRUE(server.read_line(line, 30s));
+  const std::string marker = "platform admin key (shown once; only its SHA-256 is kept): ";
+  ASSERT_EQ(line.rfind(marker, 0), 0u) << line;
   // The gateway works on Kafka too: a mission goes in, mission_control accepts it, the read model shows it.
-  t::http_client http("127.0.0.1", port);
+  t::http_client http("127.0.0.1", port, t::key_headers(line.substr(marker.size())));
   auto posted = http.post("/missions", R"({"id":"01900000-0000-7000-8000-0000000000aa","objective":"on kafka","priority":"P0","originatingSpec":"https://s"})");
   ASSERT_EQ(posted.status, 202) << posted.body;
   EXPECT_TRUE(t::wait_until([&] {

@@ -41,7 +41,7 @@ class Gateway : public ::testing::Test {
     config_ = (dir_.path() / "nf.json").string();
     std::ofstream(config_) << R"({"data_dir":")" << (dir_.path() / "data").string() << R"(","http":{"max_body_bytes":262144}})";
     srv_ = std::make_unique<server>(config_);
-    http_ = std::make_unique<t::http_client>("127.0.0.1", srv_->port());
+    http_ = std::make_unique<t::http_client>("127.0.0.1", srv_->port(), t::admin_headers());
   }
   t::http_reply post(const std::string& target, const json& body) { return http_->post(target, body.dump()); }
   json get_json(const std::string& target, int expect = 200) {
@@ -226,7 +226,7 @@ TEST_F(Gateway, SseResumesAfterADroppedConnectionWithNoGapAndNoDuplicate) {
   std::vector<std::string> first_ids;
   std::string last_id;
   {
-    t::sse_stream s("127.0.0.1", srv_->port(), "/subscribe?topics=mission.prompts&from=earliest");
+    t::sse_stream s("127.0.0.1", srv_->port(), "/subscribe?topics=mission.prompts&from=earliest", "", t::admin_headers());
     ASSERT_EQ(s.status(), 200);
     for (int i = 0; i < 4; ++i) {
       auto ev = s.next();
@@ -236,7 +236,7 @@ TEST_F(Gateway, SseResumesAfterADroppedConnectionWithNoGapAndNoDuplicate) {
     }
   }  // dropped
   for (int i = 30; i < 33; ++i) ASSERT_EQ(post("/missions", prompt(i)).status, 202);
-  t::sse_stream s2("127.0.0.1", srv_->port(), "/subscribe?topics=mission.prompts", last_id);
+  t::sse_stream s2("127.0.0.1", srv_->port(), "/subscribe?topics=mission.prompts", last_id, t::admin_headers());
   std::vector<std::string> second_ids;
   while (second_ids.size() < 9) {
     auto ev = s2.next(10s);
@@ -249,17 +249,17 @@ TEST_F(Gateway, SseResumesAfterADroppedConnectionWithNoGapAndNoDuplicate) {
   EXPECT_EQ(all.size(), 13u);
   for (int i = 20; i < 33; ++i) EXPECT_EQ(all.count(uuid(i)), 1u) << i;
   // Filters and the from= form of the token.
-  t::sse_stream typed("127.0.0.1", srv_->port(), "/subscribe?topics=mission.*&from=earliest&type=mission.accepted");
+  t::sse_stream typed("127.0.0.1", srv_->port(), "/subscribe?topics=mission.*&from=earliest&type=mission.accepted", "", t::admin_headers());
   auto ev = typed.next();
   ASSERT_TRUE(ev);
   EXPECT_EQ(json::parse(ev->data)["type"], "mission.accepted");
-  t::sse_stream bad("127.0.0.1", srv_->port(), "/subscribe?topics=mission.*&from=garbage!");
+  t::sse_stream bad("127.0.0.1", srv_->port(), "/subscribe?topics=mission.*&from=garbage!", "", t::admin_headers());
   EXPECT_EQ(bad.status(), 400);
 }
 
 TEST_F(Gateway, WebSocketSubscriptionDeliversEventsWithResumeIds) {
   ASSERT_EQ(post("/missions", prompt(40, "P2")).status, 202);
-  t::ws_client ws("127.0.0.1", srv_->port(), "/ws");
+  t::ws_client ws("127.0.0.1", srv_->port(), "/ws", t::admin_headers());
   ws.send(R"({"subscribe":["mission.*"],"from":"earliest"})");
   auto hello = ws.next();
   ASSERT_TRUE(hello);
@@ -276,7 +276,7 @@ TEST_F(Gateway, WebSocketSubscriptionDeliversEventsWithResumeIds) {
   EXPECT_TRUE(types.count("mission.prompted"));
   EXPECT_TRUE(types.count("mission.accepted"));
   EXPECT_FALSE(last.empty());
-  t::ws_client bad("127.0.0.1", srv_->port(), "/ws");
+  t::ws_client bad("127.0.0.1", srv_->port(), "/ws", t::admin_headers());
   bad.send(R"({"nope":1})");
   EXPECT_FALSE(bad.next());
   EXPECT_NE(bad.close_reason().find("subscribe"), std::string::npos) << bad.close_reason();
@@ -330,7 +330,7 @@ TEST_F(Gateway, SigkillLosesNoAcceptedMission) {
   srv_->proc().wait(10s);
   http_.reset();
   srv_ = std::make_unique<server>(config_);
-  http_ = std::make_unique<t::http_client>("127.0.0.1", srv_->port());
+  http_ = std::make_unique<t::http_client>("127.0.0.1", srv_->port(), t::admin_headers());
   ASSERT_TRUE(t::wait_until([&] { return http_->get("/readyz").status == 200; }, 30s));
   for (const auto& id : accepted) EXPECT_EQ(http_->get("/missions/" + id).status, 200) << id;
   // And a re-POST after the restart is still recognised.
@@ -346,7 +346,7 @@ TEST(GatewaySlowSubscriber, IsClosedWithAReasonWithoutHoldingBackOthersAndResume
   std::ofstream(config) << R"({"data_dir":")" << (dir.path() / "data").string()
                         << R"(","bus":{"embedded":{"durability":"async"}},"http":{"subscriber_buffer":16,"slow_subscriber_timeout_ms":300}})";
   server srv(config);
-  t::http_client http("127.0.0.1", srv.port());
+  t::http_client http("127.0.0.1", srv.port(), t::admin_headers());
   // About 12 MB of prompts: more than the kernel buffers a stalled client can absorb.
   constexpr int kMissions = 200;
   for (int i = 0; i < kMissions; ++i) {
@@ -354,10 +354,10 @@ TEST(GatewaySlowSubscriber, IsClosedWithAReasonWithoutHoldingBackOthersAndResume
     b["objective"] = std::string(60'000, 'a' + static_cast<char>(i % 26));
     ASSERT_EQ(http.post("/missions", b.dump()).status, 202);
   }
-  t::sse_stream slow("127.0.0.1", srv.port(), "/subscribe?topics=mission.prompts&from=earliest");
+  t::sse_stream slow("127.0.0.1", srv.port(), "/subscribe?topics=mission.prompts&from=earliest", "", t::admin_headers());
   ASSERT_EQ(slow.status(), 200);
   // Another subscriber reads everything while the slow one does not read at all.
-  t::sse_stream fast("127.0.0.1", srv.port(), "/subscribe?topics=mission.prompts&from=earliest");
+  t::sse_stream fast("127.0.0.1", srv.port(), "/subscribe?topics=mission.prompts&from=earliest", "", t::admin_headers());
   int fast_seen = 0;
   while (fast_seen < kMissions && fast.next(10s)) ++fast_seen;
   EXPECT_EQ(fast_seen, kMissions);
@@ -378,7 +378,7 @@ TEST(GatewaySlowSubscriber, IsClosedWithAReasonWithoutHoldingBackOthersAndResume
   EXPECT_NE(reason.find("slow subscriber"), std::string::npos) << reason;
   EXPECT_LT(ids.size(), static_cast<std::size_t>(kMissions));
   ASSERT_FALSE(last_id.empty());
-  t::sse_stream resumed("127.0.0.1", srv.port(), "/subscribe?topics=mission.prompts", last_id);
+  t::sse_stream resumed("127.0.0.1", srv.port(), "/subscribe?topics=mission.prompts", last_id, t::admin_headers());
   while (ids.size() < static_cast<std::size_t>(kMissions)) {
     auto ev = resumed.next(10s);
     ASSERT_TRUE(ev) << "after " << ids.size();
@@ -392,7 +392,7 @@ TEST_F(Gateway, CliCreatesQueriesSubscribesAndReplays) {
   const std::string url = "http://127.0.0.1:" + std::to_string(srv_->port());
   auto run = [&](std::vector<std::string> args) {
     args.insert(args.begin(), t::nexus_forge_binary());
-    return t::run(args);
+    return t::run(args, {std::string("NF_API_KEY=") + t::kAdminKey});
   };
   auto created = run({"mission", "create", "--server", url, "--objective", "from the cli", "--priority", "P1", "--spec",
                       "https://spec/cli", "--json"});

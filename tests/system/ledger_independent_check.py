@@ -13,6 +13,7 @@ Exits non-zero on the first failure. Usage: ledger_independent_check.py PATH/TO/
 import base64
 import hashlib
 import json
+import secrets
 import os
 import subprocess
 import sys
@@ -89,12 +90,14 @@ def check(cond, what):
 
 
 class Client:
-    def __init__(self, port):
+    def __init__(self, port, key):
         self.base = "http://127.0.0.1:%d" % port
+        self.key = key
 
     def call(self, method, path, body=None):
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(self.base + path, data=data, method=method)
+        req.add_header("Authorization", "Bearer " + self.key)
         if data is not None:
             req.add_header("Content-Type", "application/json")
         try:
@@ -109,13 +112,16 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         config = os.path.join(tmp, "nf.json")
         with open(config, "w") as f:
-            json.dump({"data_dir": os.path.join(tmp, "data"), "ledger": {"head_every_ms": 50}}, f)
+            # A platform admin key of our own: the server keeps only its SHA-256.
+            key = "nfk_" + secrets.token_urlsafe(24)
+            json.dump({"data_dir": os.path.join(tmp, "data"), "ledger": {"head_every_ms": 50},
+                       "auth": {"platform_admin_key_sha256": hashlib.sha256(key.encode()).hexdigest()}}, f)
         server = subprocess.Popen([binary, "serve", "--config", config, "--listen", "127.0.0.1:0"],
                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         try:
             line = server.stdout.readline()
             check(line.startswith("listening on http://127.0.0.1:"), "server start: " + line)
-            c = Client(int(line.rsplit(":", 1)[1]))
+            c = Client(int(line.rsplit(":", 1)[1]), key)
             recorded = []
             for i in range(21):
                 body = {"kind": "python.check", "missionId": "mission-%d" % (i % 4)}

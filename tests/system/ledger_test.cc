@@ -43,7 +43,7 @@ class LedgerSystem : public ::testing::Test {
     data_ = dir_.path() / "data";
     config_ = write_config(dir_.path(), data_);
     srv_ = std::make_unique<server>(config_);
-    http_ = std::make_unique<t::http_client>("127.0.0.1", srv_->port());
+    http_ = std::make_unique<t::http_client>("127.0.0.1", srv_->port(), t::admin_headers());
   }
 
   json call(const std::string& method, const std::string& target, const json& body, int expect) {
