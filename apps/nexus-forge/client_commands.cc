@@ -478,14 +478,40 @@ int tenant(const tenant_args& a) {
     want = 201;
   } else if (a.action == "keys-revoke") {
     r = call(a.server, http::verb::delete_, "/tenants/" + url_encode(a.id) + "/keys/" + url_encode(a.key_id), "", err, key);
+  } else if (a.action == "usage") {
+    std::string target = "/tenants/" + url_encode(a.id) + "/usage?format=" + (a.csv ? "csv" : "json");
+    if (!a.period.empty()) target += "&period=" + url_encode(a.period);
+    r = call(a.server, http::verb::get, target, "", err, key);
+  } else if (a.action == "audit") {
+    std::string target = "/tenants/" + url_encode(a.id) + "/audit?limit=" + std::to_string(a.limit);
+    if (!a.from.empty()) target += "&from=" + url_encode(a.from);
+    if (!a.to.empty()) target += "&to=" + url_encode(a.to);
+    r = call(a.server, http::verb::get, target, "", err, key);
   } else {
     return fail("unknown tenant action '" + a.action + "'");
   }
   if (!r) return fail(err);
   if (r->status != want) return api_error(*r);
+  if (a.action == "usage" && a.csv) {
+    std::cout << r->body;
+    return 0;
+  }
   auto j = json::parse(r->body, nullptr, false);
   if (a.json) {
     std::cout << r->body << "\n";
+  } else if (a.action == "usage") {
+    std::cout << "usage of " << j.value("tenantId", "") << " in " << j.value("period", "") << "\n";
+    for (const auto& row : j["rows"])
+      std::cout << "  " << row.value("date", "") << "  " << row.value("metric", "") << "  " << row["quantity"].dump() << "\n";
+  } else if (a.action == "audit") {
+    for (const auto& rec : j["items"]) {
+      std::cout << rec["at"].dump() << "  ";
+      if (rec.value("kind", "") == "request")
+        std::cout << rec.value("principal", "") << "  " << rec.value("method", "") << " " << rec.value("target", "") << "  -> "
+                  << rec["status"].dump() << "\n";
+      else
+        std::cout << "change " << rec.value("type", "") << "\n";
+    }
   } else if (a.action == "list") {
     for (const auto& t : j["items"]) std::cout << t.value("id", "") << "  " << t.value("name", "") << "  " << t.value("plan", "") << "  " << t.value("status", "") << "\n";
   } else if (a.action == "keys-create") {

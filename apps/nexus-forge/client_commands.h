@@ -54,8 +54,12 @@ int replay(const replay_args& a, const nf::config::config& cfg);
 struct tenant_args {
   std::string server = "http://127.0.0.1:7070";
   std::string key;                  // API key; empty: NF_API_KEY
-  std::string action;               // create, list, show, keys-create, keys-revoke
+  std::string action;               // create, list, show, keys-create, keys-revoke, usage, audit
   std::string id, name, plan = "basic", role, key_id;
+  std::string period;               // usage: YYYY-MM
+  bool csv = false;                 // usage: CSV
+  std::string from, to;             // audit: time window
+  int limit = 1000;                 // audit
   std::vector<std::string> domains, quotas;  // quotas as NAME=LIMIT
   bool json = false;
 };

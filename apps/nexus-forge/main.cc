@@ -618,6 +618,17 @@ int main(int argc, char** argv) {
   tenant_common(tkrevoke);
   tkrevoke->add_option("id", ta.id, "tenant id")->required();
   tkrevoke->add_option("key-id", ta.key_id, "key id (k_...)")->required();
+  auto* tusage = tenant_cmd->add_subcommand("usage", "a tenant's metered usage for a month, one row per metric per day");
+  tenant_common(tusage);
+  tusage->add_option("id", ta.id, "tenant id")->required();
+  tusage->add_option("--period", ta.period, "YYYY-MM (default: this month, UTC)");
+  tusage->add_flag("--csv", ta.csv, "CSV for a billing system's metered-usage import");
+  auto* taudit = tenant_cmd->add_subcommand("audit", "a tenant's audit log: requests and changes, oldest first");
+  tenant_common(taudit);
+  taudit->add_option("id", ta.id, "tenant id")->required();
+  taudit->add_option("--from", ta.from, "RFC 3339 time or unix ms (default: the beginning)");
+  taudit->add_option("--to", ta.to, "RFC 3339 time or unix ms (default: now)");
+  taudit->add_option("--limit", ta.limit, "at most this many records (1..10000)")->capture_default_str();
 
   nf::cli::ledger_verify_args lva;
   auto* ledger_cmd = app.add_subcommand("ledger", "the evidence ledger");
@@ -661,7 +672,7 @@ int main(int argc, char** argv) {
       return nf::cli::subscribe(sa);
     }
     if (*tenant_cmd) {
-      ta.action = *tcreate_t ? "create" : *tlist_t ? "list" : *tshow_t ? "show" : *tkcreate ? "keys-create" : "keys-revoke";
+      ta.action = *tcreate_t ? "create" : *tlist_t ? "list" : *tshow_t ? "show" : *tkcreate ? "keys-create" : *tusage ? "usage" : *taudit ? "audit" : "keys-revoke";
       return nf::cli::tenant(ta);
     }
     if (*lverify) {

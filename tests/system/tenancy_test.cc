@@ -155,12 +155,39 @@ TEST_F(Tenancy, TheTenantCommandLine) {
   EXPECT_EQ(listed.exit_code, 1);
   EXPECT_NE(listed.err.find("HTTP 403"), std::string::npos) << listed.err;
   EXPECT_EQ(nf({"tenant", "list", "--key", admin_}).exit_code, 0);
+  // Usage and audit: JSON, CSV and text.
+  json usage;
+  ASSERT_TRUE(t::wait_until([&] {
+    auto u = nf({"tenant", "usage", "acme", "--key", dev, "--json"});
+    usage = json::parse(u.out, nullptr, false);
+    return u.exit_code == 0 && usage.is_object() && !usage["rows"].empty();
+  }, 10s)) << usage.dump();
+  EXPECT_EQ(usage["rows"][0]["metric"], "events_appended");
+  auto csv = nf({"tenant", "usage", "acme", "--key", dev, "--csv"});
+  ASSERT_EQ(csv.exit_code, 0) << csv.err;
+  EXPECT_EQ(csv.out.substr(0, csv.out.find('\n')), "tenant_id,date,metric,quantity");
+  EXPECT_NE(csv.out.find("acme,"), std::string::npos);
+  EXPECT_NE(nf({"tenant", "usage", "acme", "--key", dev, "--period", "2026-13"}).err.find("YYYY-MM"), std::string::npos);
+  auto audit_denied = nf({"tenant", "audit", "acme", "--key", dev});
+  EXPECT_EQ(audit_denied.exit_code, 1);
+  EXPECT_NE(audit_denied.err.find("audit:read"), std::string::npos) << audit_denied.err;
+  json audit;
+  ASSERT_TRUE(t::wait_until([&] {
+    auto r = nf({"tenant", "audit", "acme", "--key", admin_, "--json"});
+    audit = json::parse(r.out, nullptr, false);
+    return r.exit_code == 0 && audit.is_object() && audit["items"].size() >= 3;
+  }, 10s)) << audit.dump();
+  auto text = nf({"tenant", "audit", "acme", "--key", admin_, "--limit", "50"});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("change tenancy.key_created"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("GET /tenants/acme/usage"), std::string::npos) << text.out;
   EXPECT_EQ(nf({"tenant", "keys", "revoke", "acme", k["keyId"].get<std::string>(), "--key", admin_}).exit_code, 0);
   auto after = nf({"tenant", "show", "acme", "--key", dev});
   EXPECT_EQ(after.exit_code, 1);
   EXPECT_NE(after.err.find("unknown or revoked API key"), std::string::npos) << after.err;
   EXPECT_NE(nf({"tenant", "show", "acme"}).err.find("NF_API_KEY"), std::string::npos);
-  for (std::vector<std::string> help : {std::vector<std::string>{"tenant", "--help"}, {"tenant", "keys", "create", "--help"}}) {
+  for (std::vector<std::string> help : {std::vector<std::string>{"tenant", "--help"}, {"tenant", "keys", "create", "--help"},
+                                        {"tenant", "usage", "--help"}, {"tenant", "audit", "--help"}}) {
     help.insert(help.begin(), t::nexus_forge_binary());
     EXPECT_EQ(t::run(help).exit_code, 0);
   }
