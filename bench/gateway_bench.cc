@@ -2,6 +2,10 @@
 //   GET /missions/{id} over keep-alive  vs  in-process projection lookups (same run)
 //   POST /missions with the sync bus    vs  raw embedded sync appends of one event
 //   SSE fan-out: 10,000 events to 100 subscribers, all delivered, p50/p99 delivery latency
+//   the cost of tenancy on POST /missions: the same POSTs, alternating in blocks of 100, to a
+//   gateway without tenancy and to one that resolves the tenant's API key, checks its rate limit,
+//   permission and daily quotas, meters the request and audits it; throughput of each and the
+//   overhead (target < 5 %)
 // Run: build/bench/nf_bench_gateway (see docs/performance.md).
 #include <atomic>
 #include <filesystem>
@@ -12,6 +16,10 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/gateway/gateway.h"
+#include "actors/tenancy/directory.h"
+#include "projections/audit/audit.h"
+#include "projections/tenants/tenants.h"
+#include "projections/usage/usage.h"
 #include "bench/ratio_reporter.h"
 #include "core/bus/embedded.h"
 #include "core/event/codec.h"
@@ -45,6 +53,15 @@ struct fixture {
   std::unique_ptr<gateway::gateway> gw;
   int port = 0;
   int next_id = 0;
+  // The same missions behind tenancy: one tenant, one developer key.
+  tenancy::directory directory;
+  tenants::tenants_projection tenants_proj;
+  usage::usage_projection usage_proj;
+  audit::audit_projection audit_proj;
+  std::unique_ptr<projection::feed> tenants_feed, usage_feed, audit_feed;
+  std::unique_ptr<gateway::gateway> gw_auth;
+  int auth_port = 0;
+  std::string tenant_key;
 
   fixture() {
     dir = fs::temp_directory_path() / ("nf-bench-gw-" + std::to_string(::getpid()));
@@ -66,8 +83,34 @@ struct fixture {
     port = *gw->start();
     test::http_client c("127.0.0.1", port);
     for (; next_id < 1000; ++next_id) (void)c.post("/missions", prompt_body(next_id));
+
+    for (const char* t : {"tenancy.tenants", "tenancy.audit", "tenancy.usage"}) (void)bus->create_topic(topic_name{t}, {3, -1, -1});
+    directory.set_platform_admin(test::kAdminKeySha256);
+    tenants_feed = std::make_unique<projection::feed>(*store, tenants_proj, *bus);
+    tenants_feed->on_applied([this] { (void)tenants::tenants_view(*store, tenants_proj).load_into(directory); });
+    usage_feed = std::make_unique<projection::feed>(*store, usage_proj, *bus);
+    audit_feed = std::make_unique<projection::feed>(*store, audit_proj, *bus);
+    (void)tenants_feed->start();
+    (void)usage_feed->start();
+    (void)audit_feed->start();
+    go.tenancy.proj = &tenants_proj;
+    go.tenancy.feed = tenants_feed.get();
+    go.tenancy.directory = &directory;
+    go.tenancy.usage = &usage_proj;
+    go.tenancy.audit = &audit_proj;
+    gw_auth = std::make_unique<gateway::gateway>(*bus, *store, proj, *feed, go);
+    auth_port = *gw_auth->start();
+    test::http_client admin("127.0.0.1", auth_port, test::admin_headers());
+    // Limits that hold but do not refuse in a benchmark run: every check still runs.
+    (void)admin.post("/tenants", R"({"id":"bench","name":"Bench","plan":"enterprise","quotas":{"requestsPerMinute":100000000}})");
+    auto key = admin.post("/tenants/bench/keys", R"({"role":"developer"})");
+    tenant_key = json::parse(key.body, nullptr, false).value("key", "");
   }
   ~fixture() {
+    gw_auth->stop();
+    tenants_feed->stop();
+    usage_feed->stop();
+    audit_feed->stop();
     gw->stop();
     feed->stop();
     store.reset();
@@ -139,6 +182,43 @@ void BM_HttpPostMission(benchmark::State& st) {
   st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations()));
 }
 
+// POST /missions without and with tenancy, alternating blocks of 100 requests so both see the same
+// machine state; items are the tenant's POSTs.
+void BM_PostMissionTenancyOverhead(benchmark::State& st) {
+  auto& f = fixture::get();
+  if (f.tenant_key.empty()) {
+    st.SkipWithError("no tenant key");
+    return;
+  }
+  test::http_client plain("127.0.0.1", f.port);
+  test::http_client tenant("127.0.0.1", f.auth_port, test::key_headers(f.tenant_key));
+  double plain_s = 0, auth_s = 0;
+  std::int64_t n_plain = 0, n_auth = 0;
+  auto block = [&](test::http_client& c, double& secs, std::int64_t& n) {
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < 100; ++i) {
+      auto r = c.post("/missions", prompt_body(f.next_id++));
+      if (r.status != 202) {
+        st.SkipWithError(("POST failed: " + r.body).c_str());
+        return false;
+      }
+    }
+    secs += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    n += 100;
+    return true;
+  };
+  for (auto _ : st) {
+    if (!block(plain, plain_s, n_plain) || !block(tenant, auth_s, n_auth)) break;
+  }
+  if (plain_s > 0 && auth_s > 0) {
+    const double plain_rate = static_cast<double>(n_plain) / plain_s, auth_rate = static_cast<double>(n_auth) / auth_s;
+    st.counters["plain_per_s"] = plain_rate;
+    st.counters["tenant_per_s"] = auth_rate;
+    st.counters["overhead_pct"] = 100.0 * (1.0 - auth_rate / plain_rate);
+  }
+  st.SetItemsProcessed(n_auth);
+}
+
 // 100 SSE subscribers on "fanout"; 10,000 events appended; every subscriber must see every event.
 void BM_SseFanout(benchmark::State& st) {
   auto& f = fixture::get();
@@ -208,6 +288,7 @@ BENCHMARK(BM_HttpGetMission)->UseRealTime()->MinTime(1.0)->Threads(1)->Threads(4
 BENCHMARK(BM_HttpHealthz)->UseRealTime()->MinTime(1.0);
 BENCHMARK(BM_RawSyncAppend)->UseRealTime()->MinTime(1.0);
 BENCHMARK(BM_HttpPostMission)->UseRealTime()->MinTime(1.0);
+BENCHMARK(BM_PostMissionTenancyOverhead)->UseRealTime()->Iterations(30)->Repetitions(3)->DisplayAggregatesOnly(false);
 BENCHMARK(BM_SseFanout)->UseRealTime()->Iterations(1)->Unit(benchmark::kMillisecond);
 
 int main(int argc, char** argv) {

@@ -90,19 +90,17 @@ std::optional<response> access::admit_write(const tenancy::context& c, std::int6
     }
     return res;
   };
+  auto used = usage_->for_writes(c.tenant, usage::utc_date(clk_.now_ms()));
+  if (!used) return error_response(status_for(used.error().code), "internal", used.error().message, req);
   if (events_limit >= 0) {
-    auto today = usage_->day(c.tenant, usage::utc_date(clk_.now_ms()));
-    if (!today) return error_response(status_for(today.error().code), "internal", today.error().message, req);
-    const auto a = tenancy::admit(events_limit, today->events, 1);
+    const auto a = tenancy::admit(events_limit, used->events_today, 1);
     if (!a.allowed) return refuse(tenancy::quota::events_per_day, a);
-    observe(c.tenant, tenancy::quota::events_per_day, events_limit, today->events + 1);
+    observe(c.tenant, tenancy::quota::events_per_day, events_limit, used->events_today + 1);
   }
   if (bytes_limit >= 0) {
-    auto stored = usage_->stored_bytes(c.tenant);
-    if (!stored) return error_response(status_for(stored.error().code), "internal", stored.error().message, req);
-    const auto a = tenancy::admit(bytes_limit, *stored, bytes);
+    const auto a = tenancy::admit(bytes_limit, used->stored_bytes, bytes);
     if (!a.allowed) return refuse(tenancy::quota::stored_bytes, a);
-    observe(c.tenant, tenancy::quota::stored_bytes, bytes_limit, *stored + bytes);
+    observe(c.tenant, tenancy::quota::stored_bytes, bytes_limit, used->stored_bytes + bytes);
   }
   return std::nullopt;
 }
@@ -147,9 +145,13 @@ void access::observe(const std::string& tenant, tenancy::quota q, std::int64_t l
 
 void access::audit(const tenancy::context& c, const request& req, const std::string& route, const std::string& path, unsigned status) {
   if (!opts_.audit) return;
-  enqueue(audit::kAuditTopic, "tenancy.request_audited", c.tenant,
-          json{{"tenantId", c.tenant}, {"principal", c.principal}, {"roles", c.roles}, {"method", std::string(http::to_string(req.method()))},
-               {"route", route}, {"target", path}, {"status", status}, {"atMs", clk_.now_ms()}});
+  pending p;
+  p.topic = audit::kAuditTopic;
+  p.type = "tenancy.request_audited";
+  p.tenant = c.tenant;
+  p.at = clk_.now_ms();
+  p.audit = audit_entry{c.principal, std::string(http::to_string(req.method())), route, path, c.roles, status};
+  enqueue(std::move(p));
 }
 
 void access::meter(const std::string& tenant) {
@@ -158,24 +160,22 @@ void access::meter(const std::string& tenant) {
   ++requests_[{tenant, date}];
 }
 
-void access::enqueue(const std::string& topic, const std::string& type, const std::string& tenant, const json& payload,
+void access::enqueue(const std::string& topic, const std::string& type, const std::string& tenant, json payload,
                      std::optional<event::event_id> id) {
-  event::new_event ev;
-  ev.type = type;
-  ev.key = tenant;
-  ev.tenant = tenant;
-  ev.region = region_;
-  ev.occurred_at = clk_.now_ms();
-  ev.payload_json = payload.dump();
-  ev.id = id;
-  auto env = event::build(ev);
-  if (!env) {
-    nf::log::get("gateway")->error("cannot build {}: {}", type, env.error().message);
-    return;
-  }
+  pending p;
+  p.topic = topic;
+  p.type = type;
+  p.tenant = tenant;
+  p.at = clk_.now_ms();
+  p.payload = std::move(payload);
+  p.id = id;
+  enqueue(std::move(p));
+}
+
+void access::enqueue(pending p) {
   {
     std::lock_guard lk(mu_);
-    queue_.push_back({topic, event::to_record(*env)});
+    queue_.push_back(std::move(p));
     ++enqueued_;
     if (queue_.size() < 512) return;
   }
@@ -183,18 +183,16 @@ void access::enqueue(const std::string& topic, const std::string& type, const st
 }
 
 void access::write_batch(std::unique_lock<std::mutex>& lk) {
+  const auto now = clk_.now_ms();
   for (auto& [key, n] : requests_) {
-    event::new_event ev;
-    ev.type = "tenancy.requests_metered";
-    ev.key = key.first;
-    ev.tenant = key.first;
-    ev.region = region_;
-    ev.occurred_at = clk_.now_ms();
-    ev.payload_json = json{{"tenantId", key.first}, {"date", key.second}, {"requests", n}}.dump();
-    if (auto env = event::build(ev)) {
-      queue_.push_back({kUsageTopic, event::to_record(*env)});
-      ++enqueued_;
-    }
+    pending p;
+    p.topic = kUsageTopic;
+    p.type = "tenancy.requests_metered";
+    p.tenant = key.first;
+    p.at = now;
+    p.payload = json{{"tenantId", key.first}, {"date", key.second}, {"requests", n}};
+    queue_.push_back(std::move(p));
+    ++enqueued_;
   }
   requests_.clear();
   if (queue_.empty()) return;
@@ -204,7 +202,27 @@ void access::write_batch(std::unique_lock<std::mutex>& lk) {
   lk.unlock();
   // One append per topic, in queue order.
   std::map<std::string, std::vector<bus::record>> by_topic;
-  for (auto& p : batch) by_topic[p.topic].push_back(std::move(p.rec));
+  for (auto& p : batch) {
+    if (p.audit) {
+      const auto& a = *p.audit;
+      p.payload = json{{"tenantId", p.tenant}, {"principal", a.principal}, {"roles", a.roles}, {"method", a.method},
+                       {"route", a.route},     {"target", a.target},       {"status", a.status}, {"atMs", p.at}};
+    }
+    event::new_event ev;
+    ev.type = p.type;
+    ev.key = p.tenant;
+    ev.tenant = p.tenant;
+    ev.region = region_;
+    ev.occurred_at = p.at;
+    ev.payload_json = p.payload.dump();
+    ev.id = p.id;
+    auto env = event::build(ev);
+    if (!env) {
+      nf::log::get("gateway")->error("cannot build {}: {}", p.type, env.error().message);
+      continue;
+    }
+    by_topic[p.topic].push_back(event::to_record(*env));
+  }
   for (const auto& [topic, recs] : by_topic)
     if (auto r = bus_.append(topic_name{topic}, std::span<const bus::record>(recs)); !r)
       nf::log::get("gateway")->error("cannot write {} records to {}: {}", recs.size(), topic, r.error().message);

@@ -76,11 +76,21 @@ class access {
   void stop();
 
  private:
-  struct pending {
-    std::string topic;
-    bus::record rec;
+  // What an audit record says; the event is built by the writer, off the request's path.
+  struct audit_entry {
+    std::string principal, method, route, target;
+    std::vector<std::string> roles;
+    unsigned status = 0;
   };
-  void enqueue(const std::string& topic, const std::string& type, const std::string& tenant, const json& payload,
+  struct pending {
+    std::string topic, type, tenant;
+    std::int64_t at = 0;
+    json payload;                          // unless `audit`
+    std::optional<audit_entry> audit;
+    std::optional<event::event_id> id;
+  };
+  void enqueue(pending p);
+  void enqueue(const std::string& topic, const std::string& type, const std::string& tenant, json payload,
                std::optional<event::event_id> id = std::nullopt);
   void run();
   void write_batch(std::unique_lock<std::mutex>& lk);

@@ -132,6 +132,16 @@ result<day_usage> usage_view::day(const std::string& tenant, const std::string& 
   return d;
 }
 
+result<usage_view::write_usage> usage_view::for_writes(const std::string& tenant, const std::string& date) const {
+  NF_TRY_ASSIGN(auto r, store_.reader(proj_));
+  write_usage u;
+  NF_TRY_ASSIGN(auto d, r->get("d/" + tenant + "/" + date));
+  if (d && d->size() == 16) u.events_today = get_be64(*d);
+  NF_TRY_ASSIGN(auto s, r->get("s/" + tenant));
+  if (s && s->size() == 8) u.stored_bytes = get_be64(*s);
+  return u;
+}
+
 result<std::int64_t> usage_view::stored_bytes(const std::string& tenant) const {
   NF_TRY_ASSIGN(auto r, store_.reader(proj_));
   NF_TRY_ASSIGN(auto v, r->get("s/" + tenant));

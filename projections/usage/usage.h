@@ -54,6 +54,12 @@ class usage_view {
   result<std::vector<day_usage>> month(const std::string& tenant, const std::string& period) const;
   result<day_usage> day(const std::string& tenant, const std::string& date) const;
   result<std::int64_t> stored_bytes(const std::string& tenant) const;
+  // Events appended on `date` and bytes stored, from one snapshot (the write-quota check).
+  struct write_usage {
+    std::int64_t events_today = 0;
+    std::int64_t stored_bytes = 0;
+  };
+  result<write_usage> for_writes(const std::string& tenant, const std::string& date) const;
   // Alerts given in periods starting with `period_prefix` ("2026-11" covers the month and its days).
   result<std::vector<nlohmann::json>> alerts(const std::string& tenant, const std::string& period_prefix) const;
   result<bool> alerted(const std::string& tenant, const std::string& period, const std::string& quota, int threshold) const;
