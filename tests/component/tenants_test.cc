@@ -124,5 +124,46 @@ TEST_F(Tenants, UsageCountsEveryTopicOnceIncludingTopicsCreatedLater) {
   EXPECT_TRUE(view.month("acme", "2023-12").value().empty());
 }
 
+TEST_F(Tenants, UsageFoldsMeteredRequestsAndGivesEachAlertOnce) {
+  usage::usage_projection proj;
+  usage::usage_view view(*store_, proj);
+  ASSERT_TRUE(bus_->create_topic(topic_name{usage::kUsageTopic}, {1, -1, -1}));
+  auto put = [&](const std::string& type, const json& payload, const std::string& id = "") {
+    event::new_event e;
+    e.type = type;
+    e.key = "acme";
+    e.tenant = "acme";
+    e.payload_json = payload.dump();
+    if (!id.empty()) e.id = event::event_id::parse(id).value();
+    auto rec = event::to_record(event::build(e).value());
+    ASSERT_TRUE(bus_->append(topic_name{usage::kUsageTopic}, std::span<const bus::record>(&rec, 1)));
+  };
+  put("tenancy.requests_metered", {{"tenantId", "acme"}, {"date", "2026-11-29"}, {"requests", 40}});
+  put("tenancy.requests_metered", {{"tenantId", "acme"}, {"date", "2026-11-29"}, {"requests", 2}});
+  put("tenancy.requests_metered", {{"tenantId", "acme"}, {"date", "2026-11-30"}, {"requests", 5}});
+  const json alert{{"tenantId", "acme"}, {"quota", "eventsPerDay"}, {"threshold", 80}, {"period", "2026-11-29"}, {"used", 8}, {"limit", 10}};
+  put("tenancy.usage_alert", alert);
+  json again = alert;
+  again["used"] = 9;
+  put("tenancy.usage_alert", again);  // a second writer's copy: the first one stands
+  put("tenancy.quota_exceeded", {{"tenantId", "acme"}, {"quota", "eventsPerDay"}, {"limit", 10}, {"used", 10}, {"requested", 1}, {"route", "/missions"}});
+  projection::runner run(*store_, proj, *bus_);
+  ASSERT_TRUE(run.catch_up());
+  auto month = view.month("acme", "2026-11").value();
+  ASSERT_EQ(month.size(), 2u);
+  EXPECT_EQ(month[0].requests, 42);
+  EXPECT_EQ(month[1].requests, 5);
+  EXPECT_EQ(month[0].events, 0) << "the platform's records about a tenant are not its usage";
+  EXPECT_EQ(view.stored_bytes("acme").value(), 0);
+  auto alerts = view.alerts("acme", "2026-11").value();
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0]["used"], 8);
+  EXPECT_TRUE(view.alerted("acme", "2026-11-29", "eventsPerDay", 80).value());
+  EXPECT_FALSE(view.alerted("acme", "2026-11-29", "eventsPerDay", 100).value());
+  EXPECT_TRUE(view.alerts("acme", "2026-12").value().empty());
+  auto w = view.for_writes("acme", "2026-11-29").value();
+  EXPECT_EQ(w.events_today, 0);
+}
+
 }  // namespace
 

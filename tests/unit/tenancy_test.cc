@@ -200,6 +200,38 @@ TEST_F(Directory, ResolvesByDomainKeyAndSubdomainAndRefusesMismatches) {
   EXPECT_EQ(resolve("globex.nexus.example", "", admin_.secret)->tenant, "globex") << "the admin acts in the tenant its host names";
 }
 
+TEST(DirectoryContext, LimitsAndCustomRolesTravelWithIt) {
+  directory dir("nexus.example");
+  auto quota = plan_defaults(plan::basic);
+  quota[nf::tenancy::quota::events_per_day] = 7;
+  directory::tenant_spec acme{"acme", {}, true, quota, {}};
+  ASSERT_TRUE(acme.custom_roles.define("reader-bot", {"missions:read", "events:read"}));
+  const auto bot = issue_key(), viewer = issue_key(), admin = issue_key();
+  dir.replace({acme, {"globex", {}, true, unlimited(), {}}},
+              {{bot.digest, "acme", "reader-bot", bot.key_id}, {viewer.digest, "acme", "viewer", viewer.key_id}});
+  dir.set_platform_admin(admin.digest);
+  auto c = dir.resolve({"", "Bearer " + bot.secret, ""}, 0);
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->quota[nf::tenancy::quota::events_per_day], 7);
+  EXPECT_EQ(c->quota[nf::tenancy::quota::requests_per_minute], 600) << "the plan's default where nothing overrides it";
+  EXPECT_TRUE(c->holds("missions:read"));
+  EXPECT_TRUE(c->holds("events:read"));
+  EXPECT_FALSE(c->holds("missions:write"));
+  EXPECT_FALSE(c->holds("ledger:read"));
+  EXPECT_TRUE(c->sees("acme"));
+  EXPECT_FALSE(c->sees("globex"));
+  EXPECT_FALSE(c->sees("")) << "platform events are not a tenant's";
+  auto v = dir.resolve({"", "", viewer.secret}, 0);
+  ASSERT_TRUE(v);
+  EXPECT_TRUE(v->holds("ledger:read"));
+  EXPECT_FALSE(v->holds("reservations:write"));
+  auto a = dir.resolve({"", "Bearer " + admin.secret, ""}, 0);
+  ASSERT_TRUE(a);
+  EXPECT_TRUE(a->holds("tenants:create"));
+  EXPECT_TRUE(a->sees("globex"));
+  EXPECT_EQ(a->quota, unlimited());
+}
+
 TEST(Usage, UtcDaysAndPeriods) {
   EXPECT_EQ(nf::usage::utc_date(0), "1970-01-01");
   EXPECT_EQ(nf::usage::utc_date(1'700'000'000'000), "2023-11-14");
