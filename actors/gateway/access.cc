@@ -143,6 +143,21 @@ void access::observe(const std::string& tenant, tenancy::quota q, std::int64_t l
   }
 }
 
+void access::usage_applied(const std::vector<std::string>& tenants) {
+  if (!usage_) return;
+  const auto date = usage::utc_date(clk_.now_ms());
+  for (const auto& t : tenants) {
+    const auto limits = opts_.directory->limits_of(t);
+    if (!limits) continue;
+    const auto events_limit = (*limits)[tenancy::quota::events_per_day], bytes_limit = (*limits)[tenancy::quota::stored_bytes];
+    if (events_limit < 0 && bytes_limit < 0) continue;
+    auto used = usage_->for_writes(t, date);
+    if (!used) continue;
+    observe(t, tenancy::quota::events_per_day, events_limit, used->events_today);
+    observe(t, tenancy::quota::stored_bytes, bytes_limit, used->stored_bytes);
+  }
+}
+
 void access::audit(const tenancy::context& c, const request& req, const std::string& route, const std::string& path, unsigned status) {
   if (!opts_.audit) return;
   pending p;

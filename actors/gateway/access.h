@@ -65,6 +65,9 @@ class access {
   void quota_exceeded(const std::string& tenant, tenancy::quota q, const tenancy::admission& a, const std::string& route, bool always);
   // Usage of `q` is now `used` of `limit`: alerts at 80 % and 100 %, once per period.
   void observe(const std::string& tenant, tenancy::quota q, std::int64_t limit, std::int64_t used);
+  // After the usage projection committed new counts for `tenants`: their daily event and
+  // stored-bytes alerts, whichever path wrote the events (gateway, actors, producers).
+  void usage_applied(const std::vector<std::string>& tenants);
   // Records an authenticated request on tenancy.audit.
   void audit(const tenancy::context& c, const request& req, const std::string& route, const std::string& path, unsigned status);
 

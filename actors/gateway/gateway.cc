@@ -1034,6 +1034,10 @@ result<std::uint16_t> gateway::start() {
   return bound;
 }
 
+void gateway::usage_applied(const std::vector<std::string>& tenants) {
+  if (impl_->acc && !impl_->stopping) impl_->acc->usage_applied(tenants);
+}
+
 void gateway::stop() {
   auto& im = *impl_;
   if (im.stopping.exchange(true)) return;

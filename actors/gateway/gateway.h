@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/base/clock.h"
 #include "core/base/result.h"
@@ -80,6 +81,8 @@ class gateway {
   result<std::uint16_t> start();
   // Stops accepting, closes subscriptions and waits for handlers to finish.
   void stop();
+  // The usage projection committed new counts for these tenants (usage alerts are checked).
+  void usage_applied(const std::vector<std::string>& tenants);
 
   struct impl;
 

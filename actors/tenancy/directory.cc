@@ -66,6 +66,13 @@ void directory::replace(const std::vector<tenant_spec>& tenants, const std::vect
   keys_.swap(k);
 }
 
+std::optional<limits> directory::limits_of(const std::string& tenant) const {
+  std::shared_lock lk(mu_);
+  auto it = tenants_.find(tenant);
+  if (it == tenants_.end()) return std::nullopt;
+  return it->second.quota;
+}
+
 std::size_t directory::tenants() const {
   std::shared_lock lk(mu_);
   return tenants_.size();

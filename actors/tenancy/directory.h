@@ -66,6 +66,8 @@ class directory {
   void replace(const std::vector<tenant_spec>& tenants, const std::vector<key_spec>& keys);
   std::size_t tenants() const;
   std::size_t keys() const;
+  // A tenant's effective limits; nullopt for an unknown tenant.
+  std::optional<limits> limits_of(const std::string& tenant) const;
 
   // unauthenticated (401) or permission_denied (403, suspended tenant) with a message that says
   // what to send.

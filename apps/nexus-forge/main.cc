@@ -1,5 +1,6 @@
 // nexus-forge: the one binary. Wiring and command-line parsing only; behaviour lives in core/.
 #include <csignal>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -179,6 +180,12 @@ int cmd_serve(const std::string& config_path, const std::string& listen, bool as
   if (auto r = tenants_feed.start(); !r) return fail(r.error());
   nf::usage::usage_projection usage;
   nf::projection::feed usage_feed(**store, usage, **bus);
+  // Usage alerts follow the committed counts, whoever appended the events.
+  std::atomic<nf::gateway::gateway*> alerts_to{nullptr};
+  usage_feed.on_applied([&] {
+    auto touched = usage.drain_touched();
+    if (auto* g = alerts_to.load(); g && !touched.empty()) g->usage_applied(touched);
+  });
   if (auto r = usage_feed.start(); !r) return fail(r.error());
   nf::audit::audit_projection audit;
   nf::projection::feed audit_feed(**store, audit, **bus);
@@ -218,6 +225,7 @@ int cmd_serve(const std::string& config_path, const std::string& listen, bool as
   nf::gateway::gateway gw(**bus, **store, missions, missions_feed, go);
   auto port = gw.start();
   if (!port) return fail(port.error());
+  alerts_to = &gw;
   const std::string host = cfg->http.listen.substr(0, cfg->http.listen.rfind(':'));
   const std::string where = cfg->bus.kind == nf::config::bus_kind::embedded ? cfg->data_dir + "/bus" : cfg->bus.kafka.bootstrap_servers;
   if (as_json) {
@@ -232,6 +240,7 @@ int cmd_serve(const std::string& config_path, const std::string& listen, bool as
       std::cout << "platform admin key (shown once; only its SHA-256 is kept): " << admin->second << std::endl;
   }
   signals.wait();
+  alerts_to = nullptr;
   gw.stop();
   rt.stop();
   missions_feed.stop();

@@ -13,6 +13,8 @@
 #pragma once
 
 #include <cstdint>
+#include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -31,6 +33,9 @@ inline constexpr const char* kUsageTopic = "tenancy.usage";
 
 class usage_projection final : public projection::projection {
  public:
+  // Tenants whose counters changed since the last call (for alert checks once a batch is
+  // committed); a rebuild or replay reports them again, which alerts tolerate (once per period).
+  std::vector<std::string> drain_touched();
   std::string name() const override { return "usage"; }
   std::vector<std::string> topics() const override { return {"*"}; }
   result<void> apply(const bus::message& m, ::nf::projection::state_writer& w) override;
@@ -38,6 +43,8 @@ class usage_projection final : public projection::projection {
 
  private:
   result<void> apply_usage_record(const events::Envelope& env, ::nf::projection::state_writer& w);
+  std::mutex touched_mu_;
+  std::set<std::string> touched_;
 };
 
 struct day_usage {
