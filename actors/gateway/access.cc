@@ -3,6 +3,7 @@
 
 #include "core/event/codec.h"
 #include "core/log/log.h"
+#include "core/metrics/metrics.h"
 #include "projections/audit/audit.h"
 #include "projections/usage/usage.h"
 
@@ -191,7 +192,6 @@ void access::enqueue(pending p) {
   {
     std::lock_guard lk(mu_);
     queue_.push_back(std::move(p));
-    ++enqueued_;
     if (queue_.size() < 512) return;
   }
   cv_.notify_all();
@@ -207,13 +207,11 @@ void access::write_batch(std::unique_lock<std::mutex>& lk) {
     p.at = now;
     p.payload = json{{"tenantId", key.first}, {"date", key.second}, {"requests", n}};
     queue_.push_back(std::move(p));
-    ++enqueued_;
   }
   requests_.clear();
   if (queue_.empty()) return;
   auto batch = std::move(queue_);
   queue_.clear();
-  const auto upto = enqueued_;
   lk.unlock();
   // One append per topic, in queue order.
   std::map<std::string, std::vector<bus::record>> by_topic;
@@ -238,30 +236,29 @@ void access::write_batch(std::unique_lock<std::mutex>& lk) {
     }
     by_topic[p.topic].push_back(event::to_record(*env));
   }
-  for (const auto& [topic, recs] : by_topic)
-    if (auto r = bus_.append(topic_name{topic}, std::span<const bus::record>(recs)); !r)
+  auto& reg = metrics::registry::global();
+  for (const auto& [topic, recs] : by_topic) {
+    if (auto r = bus_.append(topic_name{topic}, std::span<const bus::record>(recs)); !r) {
       nf::log::get("gateway")->error("cannot write {} records to {}: {}", recs.size(), topic, r.error().message);
+      reg.get_counter("nf_gateway_access_records_failed_total", "Audit, metering and alert records the gateway could not append",
+                      {{"topic", topic}})
+          .inc(recs.size());
+      continue;
+    }
+    reg.get_counter("nf_gateway_access_records_total", "Audit, metering and alert records the gateway appended", {{"topic", topic}})
+        .inc(recs.size());
+  }
   lk.lock();
-  written_ = upto;
-  flushed_cv_.notify_all();
 }
 
 void access::run() {
   std::unique_lock lk(mu_);
   while (true) {
-    cv_.wait_for(lk, std::chrono::milliseconds(100), [&] { return stopping_ || queue_.size() >= 512 || written_ < flush_wanted_; });
+    cv_.wait_for(lk, std::chrono::milliseconds(100), [&] { return stopping_ || queue_.size() >= 512; });
     write_batch(lk);
     if (stopping_) break;
   }
   write_batch(lk);
-}
-
-void access::flush() {
-  std::unique_lock lk(mu_);
-  const auto want = enqueued_ + requests_.size();
-  flush_wanted_ = std::max(flush_wanted_, want);
-  cv_.notify_all();
-  flushed_cv_.wait_for(lk, std::chrono::seconds(5), [&] { return written_ >= want || stopping_; });
 }
 
 }  // namespace nf::gateway

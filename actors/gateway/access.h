@@ -71,11 +71,7 @@ class access {
   // Records an authenticated request on tenancy.audit.
   void audit(const tenancy::context& c, const request& req, const std::string& route, const std::string& path, unsigned status);
 
-  bool has_usage() const { return usage_.has_value(); }
-  const usage::usage_view* usage() const { return usage_ ? &*usage_ : nullptr; }
-
-  // Writes everything queued now; returns when it is on the bus.
-  void flush();
+  // Writes what is queued and stops the writer.
   void stop();
 
  private:
@@ -107,10 +103,9 @@ class access {
   tenancy::rate_limiter limiter_;
 
   std::mutex mu_;
-  std::condition_variable cv_, flushed_cv_;
+  std::condition_variable cv_;
   std::vector<pending> queue_;
   std::map<std::pair<std::string, std::string>, std::int64_t> requests_;  // (tenant, date) -> requests since the last write
-  std::uint64_t enqueued_ = 0, written_ = 0, flush_wanted_ = 0;
   bool stopping_ = false;
   std::thread writer_;
 
