@@ -11,6 +11,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
+#include "bench/log_reader.h"
 #include "bench/ratio_reporter.h"
 #include "core/bus/embedded.h"
 #include "core/log/log.h"
@@ -156,21 +157,7 @@ void BM_EmbeddedSequentialRead(benchmark::State& st) {
   }
   const topic_partition tp{topic_name{"bench"}, partition_id{0}};
   std::int64_t total = 0;
-  for (auto _ : st) {
-    auto c = b->make_consumer({});
-    (void)(*c)->assign({{tp, offset{0}}});
-    std::int64_t n = 0;
-    while (n < kScan) {
-      auto msgs = (*c)->poll(std::chrono::milliseconds(100), 4096);
-      if (!msgs || msgs->empty()) {
-        st.SkipWithError("short read");
-        break;
-      }
-      n += static_cast<std::int64_t>(msgs->size());
-      benchmark::DoNotOptimize(msgs->back().value.data());
-    }
-    total += n;
-  }
+  for (auto _ : st) total += nf::bench::read_events(*b, {{tp, offset{0}}}, kScan, st);
   st.SetItemsProcessed(total);
 }
 

@@ -21,6 +21,7 @@
 #include "core/event/codec.h"
 #include "core/log/log.h"
 #include "projections/usage/usage.h"
+#include "bench/log_reader.h"
 #include "bench/ratio_reporter.h"
 #include "tests/support/jwt_signer.h"
 #include "core/base/base64.h"
@@ -153,23 +154,9 @@ struct metered_log {
 void BM_RawLogRead(benchmark::State& st) {
   auto& l = metered_log::get();
   std::int64_t total = 0;
-  for (auto _ : st) {
-    auto c = l.bus->make_consumer({});
-    std::vector<std::pair<nf::topic_partition, nf::offset>> from;
-    for (int p = 0; p < 3; ++p) from.push_back({{nf::topic_name{"mission.prompts"}, nf::partition_id{p}}, nf::offset{0}});
-    (void)(*c)->assign(from);
-    std::int64_t n = 0;
-    while (n < kMetered) {
-      auto msgs = (*c)->poll(std::chrono::milliseconds(100), 4096);
-      if (!msgs || msgs->empty()) {
-        st.SkipWithError("short read");
-        break;
-      }
-      n += static_cast<std::int64_t>(msgs->size());
-      benchmark::DoNotOptimize(msgs->back().value.data());
-    }
-    total += n;
-  }
+  std::vector<std::pair<nf::topic_partition, nf::offset>> from;
+  for (int p = 0; p < 3; ++p) from.push_back({{nf::topic_name{"mission.prompts"}, nf::partition_id{p}}, nf::offset{0}});
+  for (auto _ : st) total += nf::bench::read_events(*l.bus, from, kMetered, st);
   st.SetItemsProcessed(total);
 }
 

@@ -62,6 +62,8 @@ std::variant<tenancy::context, response> access::admit(const request& req) {
     res.set(http::field::retry_after, std::to_string((d.retry_after_ms + 999) / 1000));
     return res;
   }
+  // A bucket down to its last fifth: 80 % of the per-minute quota is in use.
+  if (limit > 0 && d.remaining >= 0 && d.remaining * 5 <= limit) observe(c->tenant, tenancy::quota::requests_per_minute, limit, limit - d.remaining);
   meter(c->tenant);
   return std::move(*c);
 }

@@ -21,15 +21,15 @@ void token_bucket::refill(std::int64_t now_ms) {
 
 token_bucket::decision token_bucket::take(std::int64_t now_ms) {
   std::lock_guard lk(mu_);
-  if (per_minute_ < 0) return {true, 0};
+  if (per_minute_ < 0) return {true, 0, -1};
   refill(now_ms);
   if (units_ >= kUnitsPerToken) {
     units_ -= kUnitsPerToken;
-    return {true, 0};
+    return {true, 0, units_ / kUnitsPerToken};
   }
-  if (per_minute_ == 0) return {false, 60'000};
+  if (per_minute_ == 0) return {false, 60'000, 0};
   const std::int64_t missing = kUnitsPerToken - units_;
-  return {false, (missing + per_minute_ - 1) / per_minute_};
+  return {false, (missing + per_minute_ - 1) / per_minute_, 0};
 }
 
 void token_bucket::set_rate(std::int64_t per_minute, std::int64_t now_ms) {
@@ -42,7 +42,7 @@ void token_bucket::set_rate(std::int64_t per_minute, std::int64_t now_ms) {
 }
 
 token_bucket::decision rate_limiter::take(const std::string& tenant, std::int64_t per_minute, std::int64_t now_ms) {
-  if (per_minute < 0) return {true, 0};
+  if (per_minute < 0) return {true, 0, -1};
   token_bucket* b;
   {
     std::lock_guard lk(mu_);

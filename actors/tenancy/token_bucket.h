@@ -15,6 +15,7 @@ class token_bucket {
   struct decision {
     bool allowed;
     std::int64_t retry_after_ms;  // when refused: until one token is back
+    std::int64_t remaining = -1;  // whole tokens left after this one (-1: unlimited)
   };
   // `per_minute` tokens per minute, holding at most `per_minute`; starts full. < 0: unlimited.
   token_bucket(std::int64_t per_minute, std::int64_t now_ms);

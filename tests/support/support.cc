@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -144,5 +145,11 @@ run_result run(const std::vector<std::string>& argv, const std::vector<std::stri
 
 std::string nexus_forge_binary() { return NF_BINARY; }
 std::string vectors_dir() { return NF_VECTORS_DIR; }
+
+std::string uuid(int n) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "01900000-0000-7000-8000-%012d", n);
+  return buf;
+}
 
 }  // namespace nf::test

@@ -61,6 +61,9 @@ class child {
   int status_ = 0;
 };
 
+// A UUID-shaped id numbered n ("01900000-0000-7000-8000-<n, 12 digits>"), for test missions.
+std::string uuid(int n);
+
 // Path of the nexus-forge binary under test.
 std::string nexus_forge_binary();
 // Directory of reference vectors.

@@ -24,11 +24,7 @@ using nf::test::server;
 
 const std::string kChecksum = "sha256:" + std::string(64, 'a');
 
-std::string uuid(int n) {
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "01900000-0000-7000-8000-%012d", n);
-  return buf;
-}
+using nf::test::uuid;
 
 json prompt(int n, const std::string& priority = "P1") {
   return {{"id", uuid(n)}, {"objective", "objective " + std::to_string(n)}, {"priority", priority}, {"originatingSpec", "https://spec/" + std::to_string(n)}};

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/support/http_client.h"
+#include "tests/support/jwt_signer.h"
 #include "tests/support/server.h"
 #include "tests/support/support.h"
 
@@ -24,11 +25,7 @@ using nf::test::server;
 
 const std::string kChecksum = "sha256:" + std::string(64, 'a');
 
-std::string uuid(int n) {
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "01900000-0000-7000-8000-%012d", n);
-  return buf;
-}
+using nf::test::uuid;
 
 // Protobuf's JSON renders int64 fields as strings.
 std::int64_t as_int(const json& j) { return j.is_string() ? std::stoll(j.get<std::string>()) : j.get<std::int64_t>(); }
@@ -430,6 +427,68 @@ TEST_F(Isolation, AThousandRandomCrossTenantRequestsLeakNothing) {
     }
     EXPECT_GT(events, 20) << k.id;
   }
+}
+
+// OIDC-style bearer tokens from an identity provider whose keys are in a JWKS file: the tenant
+// and roles claims make the context, on the same routes and rules as API keys.
+TEST(IsolationJwt, TokensFromTheConfiguredIssuerActInTheirTenantWithTheirRoles) {
+  t::temp_dir dir;
+  const nf::test::signer_key rsa{EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(2048)), "RS256", "idp-rsa"};
+  const nf::test::signer_key ec{EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"), "ES256", "idp-ec"};
+  const nf::test::signer_key stranger{EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(2048)), "RS256", "idp-rsa"};
+  const auto jwks = (dir.path() / "jwks.json").string();
+  std::ofstream(jwks) << json{{"keys", {rsa.jwk(), ec.jwk()}}}.dump();
+  const auto config = (dir.path() / "nf.json").string();
+  std::ofstream(config) << json{{"data_dir", (dir.path() / "data").string()},
+                                {"auth", {{"jwks_file", jwks}, {"jwt_issuer", "https://idp.test"}, {"jwt_audience", "nexus-forge"}}}}
+                               .dump();
+  server srv(config);
+  t::http_client admin("127.0.0.1", srv.port(), t::admin_headers());
+  for (const char* id : {"acme", "globex"})
+    ASSERT_EQ(admin.post("/tenants", json{{"id", id}, {"name", id}, {"plan", "pro"}}.dump()).status, 201);
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  auto claims = [&](const std::string& tenant, const std::vector<std::string>& roles) {
+    return json{{"iss", "https://idp.test"}, {"aud", "nexus-forge"}, {"sub", "ana@" + tenant}, {"tenant", tenant}, {"roles", roles},
+                {"exp", now + 300}, {"iat", now}};
+  };
+  t::http_client http("127.0.0.1", srv.port());
+  auto as = [&](const std::string& token, const std::string& method, const std::string& target, const json& body = nullptr) {
+    return http.request(method, target, body.is_null() ? "" : body.dump(), "application/json", true, t::key_headers(token));
+  };
+  const json mission{{"id", uuid(7)}, {"objective", "by token"}, {"priority", "P1"}, {"originatingSpec", "https://s"}};
+  const auto dev = rsa.token(claims("acme", {"developer"}));
+  auto posted = as(dev, "POST", "/missions", mission);
+  ASSERT_EQ(posted.status, 202) << posted.body;
+  EXPECT_EQ(json::parse(as(dev, "GET", "/missions/" + uuid(7)).body)["tenantId"], "acme");
+  EXPECT_EQ(as(ec.token(claims("acme", {"viewer"})), "GET", "/missions/" + uuid(7)).status, 200) << "ES256 too";
+  auto denied = as(ec.token(claims("acme", {"viewer"})), "POST", "/missions", mission);
+  EXPECT_EQ(denied.status, 403);
+  EXPECT_NE(denied.body.find("missions:write"), std::string::npos) << denied.body;
+  EXPECT_EQ(as(rsa.token(claims("globex", {"owner"})), "GET", "/missions/" + uuid(7)).status, 404) << "another tenant's token";
+  // Refused: expired, wrong audience, wrong issuer, a key the JWKS does not hold, no tenant.
+  auto expired = claims("acme", {"developer"});
+  expired["exp"] = now - 3600;
+  auto wrong_aud = claims("acme", {"developer"});
+  wrong_aud["aud"] = "someone-else";
+  auto wrong_iss = claims("acme", {"developer"});
+  wrong_iss["iss"] = "https://evil.test";
+  auto no_tenant = claims("acme", {"developer"});
+  no_tenant.erase("tenant");
+  for (const auto& token : {rsa.token(expired), rsa.token(wrong_aud), rsa.token(wrong_iss), stranger.token(claims("acme", {"developer"})),
+                            rsa.token(no_tenant), rsa.token(claims("nowhere", {"developer"}))}) {
+    auto r = as(token, "GET", "/missions");
+    EXPECT_EQ(r.status, 401) << r.body;
+    EXPECT_EQ(r.headers["WWW-Authenticate"], "Bearer");
+  }
+  // The audit names the token's subject.
+  json log;
+  ASSERT_TRUE(t::wait_until([&] {
+    log = json::parse(admin.get("/tenants/acme/audit").body, nullptr, false);
+    return log.is_object() && log.dump().find("jwt:ana@acme") != std::string::npos;
+  }, 10s)) << log.dump();
+  EVP_PKEY_free(rsa.pkey);
+  EVP_PKEY_free(ec.pkey);
+  EVP_PKEY_free(stranger.pkey);
 }
 
 }  // namespace

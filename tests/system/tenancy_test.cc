@@ -208,6 +208,16 @@ TEST_F(Tenancy, RequestsOverTheTenantsRateAre429WithRetryAfter) {
   expect(call("POST", "/tenants/slow/keys", slow, {{"role", "viewer"}, {"name", "refused"}}), 429);
   EXPECT_EQ(expect(call("GET", "/tenants/slow", admin_), 200)["keys"].size(), 1u);
   for (int i = 0; i < 20; ++i) expect(call("GET", "/tenants/fast", fast), 200);
+  // The slow tenant crossed 80 % (its last token but one) and 100 % of its per-minute quota: one
+  // alert each for the day; the fast one (600 a minute) none.
+  json doc;
+  ASSERT_TRUE(t::wait_until([&] {
+    doc = expect(call("GET", "/tenants/slow", admin_), 200);
+    return doc.contains("alerts") && doc["alerts"].size() == 2;
+  }, 10s)) << doc.dump();
+  for (const auto& a : doc["alerts"]) EXPECT_EQ(a["quota"], "requestsPerMinute");
+  EXPECT_EQ(doc["alerts"][0]["threshold"].get<int>() + doc["alerts"][1]["threshold"].get<int>(), 180);
+  EXPECT_TRUE(expect(call("GET", "/tenants/fast", admin_), 200)["alerts"].empty());
   // Raising the limit applies to the next request.
   expect(call("PATCH", "/tenants/slow", admin_, {{"quotas", {{"requestsPerMinute", -1}}}}), 200);
   expect(call("GET", "/tenants/slow", slow), 200);

@@ -60,7 +60,11 @@ TEST(Plans, AdmissionAndAlertThresholds) {
 TEST(TokenBucket, BurstsRefillsAndSaysWhenToRetry) {
   std::int64_t now = 1'000'000;
   token_bucket b(60, now);  // one per second, bursts of 60
-  for (int i = 0; i < 60; ++i) ASSERT_TRUE(b.take(now).allowed) << i;
+  for (int i = 0; i < 60; ++i) {
+    const auto t = b.take(now);
+    ASSERT_TRUE(t.allowed) << i;
+    EXPECT_EQ(t.remaining, 59 - i) << "whole tokens left after this one";
+  }
   auto d = b.take(now);
   EXPECT_FALSE(d.allowed);
   EXPECT_EQ(d.retry_after_ms, 1000);
@@ -79,6 +83,7 @@ TEST(TokenBucket, BurstsRefillsAndSaysWhenToRetry) {
 
   token_bucket unlimited(-1, 0);
   for (int i = 0; i < 10'000; ++i) ASSERT_TRUE(unlimited.take(0).allowed);
+  EXPECT_EQ(unlimited.take(0).remaining, -1);
   token_bucket zero(0, 0);
   EXPECT_FALSE(zero.take(0).allowed);
 
