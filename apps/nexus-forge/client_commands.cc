@@ -438,6 +438,12 @@ void print_tenant(const json& t) {
       std::cout << "  key " << id << "  role " << k.value("role", "") << (k.contains("revokedAt") ? "  (revoked)" : "") << "  " << k.value("name", "") << "\n";
   if (t.contains("roles"))
     for (const auto& [name, perms] : t["roles"].items()) std::cout << "  role " << name << ": " << perms.dump() << "\n";
+  if (t.contains("usage"))
+    for (const auto& [k, v] : t["usage"].items()) std::cout << "  usage " << k << ": " << v.dump() << "\n";
+  if (t.contains("alerts"))
+    for (const auto& a : t["alerts"])
+      std::cout << "  alert " << a.value("quota", "") << " " << a["threshold"].dump() << "% in " << a.value("period", "") << " ("
+                << a["used"].dump() << " of " << a["limit"].dump() << ")\n";
 }
 
 }  // namespace

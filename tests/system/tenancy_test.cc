@@ -151,6 +151,7 @@ TEST_F(Tenancy, TheTenantCommandLine) {
   ASSERT_EQ(shown.exit_code, 0) << shown.err;
   EXPECT_NE(shown.out.find("eventsPerDay: 5"), std::string::npos) << shown.out;
   EXPECT_NE(shown.out.find("role developer"), std::string::npos) << shown.out;
+  EXPECT_NE(shown.out.find("usage eventsToday: "), std::string::npos) << shown.out;
   auto listed = nf({"tenant", "list", "--key", dev});
   EXPECT_EQ(listed.exit_code, 1);
   EXPECT_NE(listed.err.find("HTTP 403"), std::string::npos) << listed.err;
