@@ -58,6 +58,7 @@ struct fixture {
   tenants::tenants_projection tenants_proj;
   usage::usage_projection usage_proj;
   audit::audit_projection audit_proj;
+  std::unique_ptr<tenants::directory_sync> sync;
   std::unique_ptr<projection::feed> tenants_feed, usage_feed, audit_feed;
   std::unique_ptr<gateway::gateway> gw_auth;
   int auth_port = 0;
@@ -87,7 +88,8 @@ struct fixture {
     for (const char* t : {"tenancy.tenants", "tenancy.audit", "tenancy.usage"}) (void)bus->create_topic(topic_name{t}, {3, -1, -1});
     directory.set_platform_admin(test::kAdminKeySha256);
     tenants_feed = std::make_unique<projection::feed>(*store, tenants_proj, *bus);
-    tenants_feed->on_applied([this] { (void)tenants::tenants_view(*store, tenants_proj).load_into(directory); });
+    sync = std::make_unique<tenants::directory_sync>(*store, tenants_proj, directory);
+    tenants_feed->on_applied([this] { (void)sync->applied(); });
     usage_feed = std::make_unique<projection::feed>(*store, usage_proj, *bus);
     audit_feed = std::make_unique<projection::feed>(*store, audit_proj, *bus);
     (void)tenants_feed->start();

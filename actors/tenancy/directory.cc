@@ -32,11 +32,15 @@ void directory::put_tenant(const std::string& id, const std::vector<std::string>
 void directory::put_key(const std::string& digest, const std::string& tenant, const std::string& role, const std::string& key_id) {
   std::unique_lock lk(mu_);
   keys_[digest] = key_entry{tenant, role, key_id};
+  if (auto t = tenants_.find(tenant); t != tenants_.end()) t->second.key_digests.push_back(digest);
 }
 
 void directory::revoke_key(const std::string& digest) {
   std::unique_lock lk(mu_);
-  keys_.erase(digest);
+  auto k = keys_.find(digest);
+  if (k == keys_.end()) return;
+  if (auto t = tenants_.find(k->second.tenant); t != tenants_.end()) std::erase(t->second.key_digests, digest);
+  keys_.erase(k);
 }
 
 void directory::set_platform_admin(const std::string& digest) {
@@ -59,11 +63,36 @@ void directory::replace(const std::vector<tenant_spec>& tenants, const std::vect
       e.domains.push_back(h);
     }
   }
-  for (const auto& spec : keys) k[spec.digest] = key_entry{spec.tenant, spec.role, spec.key_id};
+  for (const auto& spec : keys) {
+    k[spec.digest] = key_entry{spec.tenant, spec.role, spec.key_id};
+    if (auto it = t.find(spec.tenant); it != t.end()) it->second.key_digests.push_back(spec.digest);
+  }
   std::unique_lock lk(mu_);
   tenants_.swap(t);
   domains_.swap(d);
   keys_.swap(k);
+}
+
+void directory::replace_tenant(const std::string& id, const std::optional<tenant_spec>& spec, const std::vector<key_spec>& keys) {
+  tenant_entry e;
+  if (spec) {
+    e.active = spec->active;
+    e.quota = spec->quota;
+    if (!spec->custom_roles.custom().empty()) e.custom_roles = std::make_shared<const roles>(spec->custom_roles);
+    for (const auto& dom : spec->domains) e.domains.push_back(lower_host(dom));
+    for (const auto& k : keys) e.key_digests.push_back(k.digest);
+  }
+  std::unique_lock lk(mu_);
+  if (auto old = tenants_.find(id); old != tenants_.end()) {
+    for (const auto& d : old->second.domains)
+      if (auto it = domains_.find(d); it != domains_.end() && it->second == id) domains_.erase(it);
+    for (const auto& digest : old->second.key_digests) keys_.erase(digest);
+    tenants_.erase(old);
+  }
+  if (!spec) return;
+  for (const auto& d : e.domains) domains_[d] = id;
+  for (const auto& k : keys) keys_[k.digest] = key_entry{id, k.role, k.key_id};
+  tenants_.emplace(id, std::move(e));
 }
 
 std::optional<limits> directory::limits_of(const std::string& tenant) const {

@@ -64,6 +64,8 @@ class directory {
   };
   // Replaces every tenant and key at once (readers see the old set or the new one).
   void replace(const std::vector<tenant_spec>& tenants, const std::vector<key_spec>& keys);
+  // Replaces one tenant and all its keys (`keys` are its active ones); nullopt spec removes it.
+  void replace_tenant(const std::string& id, const std::optional<tenant_spec>& spec, const std::vector<key_spec>& keys);
   std::size_t tenants() const;
   std::size_t keys() const;
   // A tenant's effective limits; nullopt for an unknown tenant.
@@ -79,6 +81,7 @@ class directory {
     bool active = true;
     limits quota = unlimited();
     std::shared_ptr<const roles> custom_roles;
+    std::vector<std::string> key_digests;  // its active keys
   };
   struct key_entry {
     std::string tenant, role, key_id;

@@ -172,12 +172,13 @@ int cmd_serve(const std::string& config_path, const std::string& listen, bool as
   if (!admin) return fail(admin.error());
   directory.set_platform_admin(admin->first);
   nf::tenants::tenants_projection tenants;
-  nf::tenants::tenants_view tenants_view(**store, tenants);
+  nf::tenants::directory_sync directory_sync(**store, tenants, directory);
   nf::projection::feed tenants_feed(**store, tenants, **bus);
   tenants_feed.on_applied([&] {
-    if (auto r = tenants_view.load_into(directory); !r) nf::log::get("tenancy")->error("cannot load tenants: {}", r.error().message);
+    if (auto r = directory_sync.applied(); !r) nf::log::get("tenancy")->error("cannot load tenants: {}", r.error().message);
   });
   if (auto r = tenants_feed.start(); !r) return fail(r.error());
+  if (auto r = directory_sync.load_all(); !r) return fail(r.error());
   nf::usage::usage_projection usage;
   nf::projection::feed usage_feed(**store, usage, **bus);
   // Usage alerts follow the committed counts, whoever appended the events.

@@ -22,10 +22,37 @@ result<void> save_doc(::nf::projection::state_writer& w, const json& doc) {
   return w.put("t/" + doc["id"].get<std::string>(), doc.dump());
 }
 
+// The directory's view of a tenant document: effective limits, custom roles, domains, status.
+tenancy::directory::tenant_spec spec_of(const json& j) {
+  tenancy::overrides o;
+  if (auto q = tenancy::parse_overrides(j["quotas"])) o = *q;
+  auto plan = tenancy::parse_plan(j.value("plan", "basic"));
+  tenancy::directory::tenant_spec spec{j["id"].get<std::string>(), j["domains"].get<std::vector<std::string>>(),
+                                       j.value("status", "active") == "active", tenancy::effective(plan ? *plan : tenancy::plan::basic, o), {}};
+  if (j.contains("roles") && j["roles"].is_object())
+    for (const auto& [name, perms] : j["roles"].items()) {
+      std::set<std::string> p;
+      for (const auto& x : perms) p.insert(x.get<std::string>());
+      (void)spec.custom_roles.define(name, std::move(p));
+    }
+  return spec;
+}
+
 }  // namespace
+
+std::vector<std::string> tenants_projection::drain_touched() {
+  std::lock_guard lk(touched_mu_);
+  std::vector<std::string> out(touched_.begin(), touched_.end());
+  touched_.clear();
+  return out;
+}
 
 result<void> tenants_projection::apply(const bus::message& m, ::nf::projection::state_writer& w) {
   NF_TRY_ASSIGN(auto env, event::from_message(m));
+  if (!env.tenant_id().empty() || !env.key().empty()) {
+    std::lock_guard lk(touched_mu_);
+    touched_.insert(env.tenant_id().empty() ? env.key() : env.tenant_id());
+  }
   const auto where = to_string(topic_partition{m.topic, m.partition}) + "@" + std::to_string(m.off.get());
   const auto& type = env.type();
   const auto at = env.occurred_at();
@@ -121,14 +148,8 @@ result<std::vector<nlohmann::json>> tenants_view::list() const {
 
 result<tenancy::roles> tenants_view::roles_of(const std::string& tenant_id) const {
   NF_TRY_ASSIGN(auto doc, get(tenant_id));
-  tenancy::roles out;
-  if (!doc) return out;
-  for (const auto& [name, perms] : (*doc)["roles"].items()) {
-    std::set<std::string> p;
-    for (const auto& x : perms) p.insert(x.get<std::string>());
-    NF_TRY(out.define(name, std::move(p)));
-  }
-  return out;
+  if (!doc) return tenancy::roles{};
+  return spec_of(*doc).custom_roles;
 }
 
 result<void> tenants_view::load_into(tenancy::directory& dir) const {
@@ -137,20 +158,7 @@ result<void> tenants_view::load_into(tenancy::directory& dir) const {
   std::vector<tenancy::directory::key_spec> keys;
   NF_TRY(r->scan("t/", [&](std::string_view, std::string_view v) {
     auto j = json::parse(v, nullptr, false);
-    if (j.is_discarded()) return true;
-    tenancy::overrides o;
-    if (auto q = tenancy::parse_overrides(j["quotas"])) o = *q;
-    auto plan = tenancy::parse_plan(j.value("plan", "basic"));
-    const auto limits = tenancy::effective(plan ? *plan : tenancy::plan::basic, o);
-    tenancy::directory::tenant_spec spec{j["id"].get<std::string>(), j["domains"].get<std::vector<std::string>>(),
-                                         j.value("status", "active") == "active", limits, {}};
-    if (j.contains("roles") && j["roles"].is_object())
-      for (const auto& [name, perms] : j["roles"].items()) {
-        std::set<std::string> p;
-        for (const auto& x : perms) p.insert(x.get<std::string>());
-        (void)spec.custom_roles.define(name, std::move(p));
-      }
-    tenants.push_back(std::move(spec));
+    if (!j.is_discarded()) tenants.push_back(spec_of(j));
     return true;
   }));
   NF_TRY(r->scan("k/", [&](std::string_view k, std::string_view v) {
@@ -160,6 +168,44 @@ result<void> tenants_view::load_into(tenancy::directory& dir) const {
     return true;
   }));
   dir.replace(tenants, keys);
+  return ok();
+}
+
+result<void> tenants_view::load_tenant_into(tenancy::directory& dir, const std::string& tenant_id) const {
+  NF_TRY_ASSIGN(auto r, store_.reader(proj_));
+  NF_TRY_ASSIGN(auto v, r->get("t/" + tenant_id));
+  if (!v) {
+    dir.replace_tenant(tenant_id, std::nullopt, {});
+    return ok();
+  }
+  auto j = json::parse(*v, nullptr, false);
+  if (j.is_discarded()) return error{errc::corruption, "the document of tenant '" + tenant_id + "' is damaged"};
+  std::vector<tenancy::directory::key_spec> keys;
+  std::vector<std::string> digests;
+  NF_TRY(r->scan("i/" + tenant_id + "/", [&](std::string_view, std::string_view digest) {
+    digests.emplace_back(digest);
+    return true;
+  }));
+  for (const auto& d : digests) {
+    NF_TRY_ASSIGN(auto k, r->get("k/" + d));
+    if (!k) continue;  // revoked
+    auto kj = json::parse(*k, nullptr, false);
+    if (kj.is_discarded()) return error{errc::corruption, "key record of tenant '" + tenant_id + "' is damaged"};
+    keys.push_back({d, tenant_id, kj["role"].get<std::string>(), kj["keyId"].get<std::string>()});
+  }
+  dir.replace_tenant(tenant_id, spec_of(j), keys);
+  return ok();
+}
+
+result<void> directory_sync::load_all() {
+  std::lock_guard lk(mu_);
+  (void)proj_.drain_touched();  // the full load covers them
+  return view_.load_into(dir_);
+}
+
+result<void> directory_sync::applied() {
+  std::lock_guard lk(mu_);
+  for (const auto& t : proj_.drain_touched()) NF_TRY(view_.load_tenant_into(dir_, t));
   return ok();
 }
 

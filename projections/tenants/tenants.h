@@ -10,7 +10,9 @@
 // unknown tenants are errors that stop the projection with the position.
 #pragma once
 
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -26,10 +28,16 @@ inline constexpr const char* kTenantsTopic = "tenancy.tenants";
 
 class tenants_projection final : public projection::projection {
  public:
+  // Tenants whose events were applied since the last call.
+  std::vector<std::string> drain_touched();
   std::string name() const override { return "tenants"; }
   std::vector<std::string> topics() const override { return {kTenantsTopic}; }
   result<void> apply(const bus::message& m, ::nf::projection::state_writer& w) override;
   bool reads_while_folding() const override { return true; }
+
+ private:
+  std::mutex touched_mu_;
+  std::set<std::string> touched_;
 };
 
 class tenants_view {
@@ -41,10 +49,30 @@ class tenants_view {
   result<tenancy::roles> roles_of(const std::string& tenant_id) const;
   // Every tenant and active key, into the gateway's directory.
   result<void> load_into(tenancy::directory& dir) const;
+  // One tenant and its active keys (or its removal, if unknown), into the directory.
+  result<void> load_tenant_into(tenancy::directory& dir, const std::string& tenant_id) const;
 
  private:
   ::nf::projection::store& store_;
   const tenants_projection& proj_;
+};
+
+// Keeps a directory equal to the tenants projection: everything once at start, then after each
+// applied batch only the tenants it touched (O(keys of those tenants), not O(all tenants)).
+// Both run under one lock, so a full load never overwrites a newer single-tenant load.
+class directory_sync {
+ public:
+  directory_sync(::nf::projection::store& store, tenants_projection& proj, tenancy::directory& dir)
+      : proj_(proj), view_(store, proj), dir_(dir) {}
+  result<void> load_all();
+  // For the feed's on_applied.
+  result<void> applied();
+
+ private:
+  tenants_projection& proj_;
+  tenants_view view_;
+  tenancy::directory& dir_;
+  std::mutex mu_;
 };
 
 }  // namespace nf::tenants

@@ -43,8 +43,11 @@ TEST_F(Tenants, FoldIntoDocumentsAndTheDirectory) {
   tenancy::directory dir("nexus.example");
   projection::feed feed(*store_, proj_, *bus_);
   tenants::tenants_view view(*store_, proj_);
-  feed.on_applied([&] { ASSERT_TRUE(view.load_into(dir)); });
+  tenants::directory_sync sync(*store_, proj_, dir);
+  // After each batch only the tenants it touched are reloaded.
+  feed.on_applied([&] { ASSERT_TRUE(sync.applied()); });
   ASSERT_TRUE(feed.start());
+  ASSERT_TRUE(sync.load_all());
 
   append("tenancy.tenant_created", {{"tenantId", "acme"}, {"name", "Acme"}, {"plan", "pro"}, {"domains", {"evidence.acme.example"}}});
   append("tenancy.tenant_created", {{"tenantId", "acme"}, {"name", "Imposter"}, {"plan", "basic"}});  // the first one stands
@@ -59,9 +62,28 @@ TEST_F(Tenants, FoldIntoDocumentsAndTheDirectory) {
 
   append("tenancy.tenant_updated", {{"tenantId", "acme"}, {"plan", "enterprise"}, {"quotas", {{"eventsPerDay", 5}}}});
   append("tenancy.role_defined", {{"tenantId", "acme"}, {"role", "ci-bot"}, {"permissions", {"missions:read", "ledger:write"}}});
+  // Another tenant with its own key; then acme's revocation and domain change leave it alone.
+  append("tenancy.tenant_created", {{"tenantId", "globex"}, {"name", "Globex"}, {"plan", "basic"}, {"domains", {"ev.globex.example"}}});
+  const auto gkey = tenancy::issue_key();
+  append("tenancy.key_created", {{"tenantId", "globex"}, {"keyId", gkey.key_id}, {"digest", gkey.digest}, {"role", "viewer"}, {"name", ""}});
+  append("tenancy.tenant_updated", {{"tenantId", "acme"}, {"domains", {"new.acme.example"}}, {"domainsSet", true}});
   pos = append("tenancy.key_revoked", {{"tenantId", "acme"}, {"keyId", key.key_id}});
   ASSERT_TRUE(feed.wait_applied({topic_name{tenants::kTenantsTopic}, pos.partition}, pos.off, std::chrono::seconds(10)));
   EXPECT_FALSE(dir.resolve({"", "Bearer " + key.secret, ""}, 0)) << "revoked on the next request";
+  auto g = dir.resolve({"ev.globex.example", "Bearer " + gkey.secret, ""}, 0);
+  ASSERT_TRUE(g) << g.error().message;
+  EXPECT_EQ(g->tenant, "globex");
+  EXPECT_EQ(dir.limits_of("acme")->value[0], 5) << "acme's new eventsPerDay";
+  auto on_old = dir.resolve({"evidence.acme.example", "Bearer " + gkey.secret, ""}, 0);
+  ASSERT_TRUE(on_old) << "the old domain no longer names acme: " << on_old.error().message;
+  EXPECT_EQ(on_old->tenant, "globex");
+  auto on_new = dir.resolve({"new.acme.example", "Bearer " + gkey.secret, ""}, 0);
+  EXPECT_FALSE(on_new) << "the new domain names acme, whose host refuses globex's key";
+  // A fresh directory loaded in full equals the one kept up to date incrementally.
+  tenancy::directory fresh("nexus.example");
+  ASSERT_TRUE(view.load_into(fresh));
+  EXPECT_EQ(fresh.tenants(), dir.tenants());
+  EXPECT_EQ(fresh.keys(), dir.keys());
 
   auto doc = view.get("acme").value();
   ASSERT_TRUE(doc);
