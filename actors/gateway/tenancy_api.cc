@@ -63,25 +63,12 @@ tenancy_api::tenancy_api(bus::event_bus& bus, projection::store& store, const te
   if (o.audit) audit_.emplace(store, *o.audit);
 }
 
-result<std::set<std::string>> tenancy_api::held(const tenancy::context& c, const std::string& tenant) const {
-  std::set<std::string> out;
-  if (c.platform_admin) {
-    const auto& all = tenancy::permission_catalogue();
-    return std::set<std::string>(all.begin(), all.end());
-  }
-  NF_TRY_ASSIGN(auto roles, view_.roles_of(tenant));
-  for (const auto& r : c.roles)
-    if (auto p = roles.permissions(r)) out.insert(p->begin(), p->end());
-  return out;
-}
-
 std::optional<response> tenancy_api::authorize(const tenancy::context& c, const std::string& tenant, const std::string& permission,
                                                const request& req) const {
   if (c.platform_admin) return std::nullopt;
   if (c.tenant != tenant) return error_response(http::status::not_found, "not_found", "unknown tenant '" + tenant + "'", req);
-  auto perms = held(c, tenant);
-  if (!perms) return error_response(status_for(perms.error().code), "internal", perms.error().message, req);
-  if (!perms->count(permission))
+  // The context carries the tenant's custom roles, as current as the directory.
+  if (!c.holds(permission))
     return error_response(http::status::forbidden, "forbidden", "missing permission '" + permission + "'", req);
   return std::nullopt;
 }
@@ -387,10 +374,8 @@ response tenancy_api::create_key(const tenancy::context& c, const std::string& i
   if (!roles) return error_response(status_for(roles.error().code), "internal", roles.error().message, req);
   auto perms = roles->permissions(role);
   if (!perms) return error_response(http::status::bad_request, "invalid_field", "'role': " + perms.error().message, req, "role");
-  auto mine = held(c, id);
-  if (!mine) return error_response(status_for(mine.error().code), "internal", mine.error().message, req);
   for (const auto& p : *perms)
-    if (!mine->count(p))
+    if (!c.holds(p))
       return error_response(http::status::forbidden, "forbidden", "role '" + role + "' holds '" + p + "', which the caller does not", req, "role");
   const auto key = tenancy::issue_key();
   auto r = append("tenancy.key_created", id, json{{"tenantId", id}, {"keyId", key.key_id}, {"digest", key.digest}, {"role", role}, {"name", name}});
@@ -429,10 +414,8 @@ response tenancy_api::define_role(const tenancy::context& c, const std::string& 
   }
   auto perms = tenancy::parse_permissions(list);
   if (!perms) return error_response(http::status::bad_request, "invalid_field", perms.error().message, req, "permissions");
-  auto mine = held(c, id);
-  if (!mine) return error_response(status_for(mine.error().code), "internal", mine.error().message, req);
   for (const auto& p : *perms)
-    if (!mine->count(p)) return error_response(http::status::forbidden, "forbidden", "the caller does not hold '" + p + "'", req, "permissions");
+    if (!c.holds(p)) return error_response(http::status::forbidden, "forbidden", "the caller does not hold '" + p + "'", req, "permissions");
   auto r = append("tenancy.role_defined", id, json{{"tenantId", id}, {"role", name}, {"permissions", *perms}});
   if (!r) return error_response(status_for(r.error().code), "append_failed", r.error().message, req);
   wait(*r);

@@ -50,7 +50,6 @@ class tenancy_api {
   // ok when the caller may use `permission` in `tenant` (404 for another tenant, 403 naming it).
   std::optional<response> authorize(const tenancy::context& c, const std::string& tenant, const std::string& permission,
                                     const request& req) const;
-  result<std::set<std::string>> held(const tenancy::context& c, const std::string& tenant) const;
   result<bus::append_result> append(const std::string& type, const std::string& tenant, const json& payload);
   void wait(const bus::append_result& r);
 
