@@ -40,19 +40,11 @@ tenancy::directory::tenant_spec spec_of(const json& j) {
 
 }  // namespace
 
-std::vector<std::string> tenants_projection::drain_touched() {
-  std::lock_guard lk(touched_mu_);
-  std::vector<std::string> out(touched_.begin(), touched_.end());
-  touched_.clear();
-  return out;
-}
+std::vector<std::string> tenants_projection::drain_touched() { return touched_.drain(); }
 
 result<void> tenants_projection::apply(const bus::message& m, ::nf::projection::state_writer& w) {
   NF_TRY_ASSIGN(auto env, event::from_message(m));
-  if (!env.tenant_id().empty() || !env.key().empty()) {
-    std::lock_guard lk(touched_mu_);
-    touched_.insert(env.tenant_id().empty() ? env.key() : env.tenant_id());
-  }
+  if (!env.tenant_id().empty() || !env.key().empty()) touched_.add(env.tenant_id().empty() ? env.key() : env.tenant_id());
   const auto where = to_string(topic_partition{m.topic, m.partition}) + "@" + std::to_string(m.off.get());
   const auto& type = env.type();
   const auto at = env.occurred_at();

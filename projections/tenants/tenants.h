@@ -12,7 +12,6 @@
 
 #include <mutex>
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -21,6 +20,7 @@
 #include "actors/tenancy/directory.h"
 #include "actors/tenancy/rbac.h"
 #include "core/projection/projection.h"
+#include "core/projection/touched.h"
 
 namespace nf::tenants {
 
@@ -36,8 +36,7 @@ class tenants_projection final : public projection::projection {
   bool reads_while_folding() const override { return true; }
 
  private:
-  std::mutex touched_mu_;
-  std::set<std::string> touched_;
+  ::nf::projection::touched_set touched_;
 };
 
 class tenants_view {

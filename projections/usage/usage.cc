@@ -17,12 +17,7 @@ std::string put_be64(std::int64_t v) { return be64(static_cast<std::uint64_t>(v)
 
 }  // namespace
 
-std::vector<std::string> usage_projection::drain_touched() {
-  std::lock_guard lk(touched_mu_);
-  std::vector<std::string> out(touched_.begin(), touched_.end());
-  touched_.clear();
-  return out;
-}
+std::vector<std::string> usage_projection::drain_touched() { return touched_.drain(); }
 
 result<void> usage_projection::apply_usage_record(const events::Envelope& env, ::nf::projection::state_writer& w) {
   const auto& tenant = env.tenant_id();
@@ -81,10 +76,7 @@ result<void> usage_projection::apply(const bus::message& m, ::nf::projection::st
     total += get_be64(std::string_view(*cur).substr(8));
   }
   NF_TRY(w.put(key, put_be64(events) + put_be64(total)));
-  {
-    std::lock_guard lk(touched_mu_);
-    touched_.insert(tenant);
-  }
+  touched_.add(tenant);
   NF_TRY_ASSIGN(auto stored, w.get("s/" + tenant));
   return w.put("s/" + tenant, put_be64((stored && stored->size() == 8 ? get_be64(*stored) : 0) + bytes));
 }

@@ -13,14 +13,13 @@
 #pragma once
 
 #include <cstdint>
-#include <mutex>
-#include <set>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "core/projection/projection.h"
+#include "core/projection/touched.h"
 
 namespace nf::events {
 class Envelope;
@@ -43,8 +42,7 @@ class usage_projection final : public projection::projection {
 
  private:
   result<void> apply_usage_record(const events::Envelope& env, ::nf::projection::state_writer& w);
-  std::mutex touched_mu_;
-  std::set<std::string> touched_;
+  ::nf::projection::touched_set touched_;
 };
 
 struct day_usage {
