@@ -117,19 +117,41 @@ void BM_VerifyJwt(benchmark::State& st) {
 
 constexpr std::int64_t kMetered = 200'000;
 
-// 200,000 envelopes of 100 tenants over three days on an embedded bus (one topic, 3 partitions).
-struct metered_log {
-  std::filesystem::path dir = std::filesystem::temp_directory_path() / ("nf-bench-usage-" + std::to_string(::getpid()));
+// An embedded bus in a temp directory with one 3-partition topic, filled with events in batches
+// of 1,000; removed when destroyed.
+struct scratch_log {
+  std::filesystem::path dir;
+  nf::topic_name topic;
   std::unique_ptr<nf::bus::embedded_bus> bus;
-  metered_log() {
+  std::vector<nf::bus::record> batch;
+  scratch_log(const std::string& name, const std::string& topic_name)
+      : dir(std::filesystem::temp_directory_path() / ("nf-bench-" + name + "-" + std::to_string(::getpid()))), topic(topic_name) {
     std::filesystem::remove_all(dir);
     nf::bus::embedded_options o;
     o.path = (dir / "bus").string();
     o.sync = false;
     o.retention_check_ms = 0;
     bus = std::move(nf::bus::open_embedded(o).value());
-    (void)bus->create_topic(nf::topic_name{"mission.prompts"}, {3, -1, -1});
-    std::vector<nf::bus::record> batch;
+    (void)bus->create_topic(topic, {3, -1, -1});
+  }
+  ~scratch_log() {
+    bus.reset();
+    std::filesystem::remove_all(dir);
+  }
+  void add(nf::event::new_event e) {
+    batch.push_back(nf::event::to_record(nf::event::build(e).value()));
+    if (batch.size() == 1000) flush();
+  }
+  void flush() {
+    if (!batch.empty()) (void)bus->append(topic, batch);
+    batch.clear();
+  }
+};
+
+// 200,000 envelopes of 100 tenants over three days.
+struct metered_log {
+  scratch_log log{"usage", "mission.prompts"};
+  metered_log() {
     for (std::int64_t i = 0; i < kMetered; ++i) {
       nf::event::new_event e;
       e.type = "mission.prompted";
@@ -137,16 +159,9 @@ struct metered_log {
       e.tenant = "t" + std::to_string(i % 100);
       e.occurred_at = 1'700'000'000'000 + (i * 86'400'000 * 3) / kMetered;
       e.payload_json = json{{"objective", "metered " + std::to_string(i)}, {"priority", "P1"}, {"originatingSpec", "https://s"}}.dump();
-      batch.push_back(nf::event::to_record(nf::event::build(e).value()));
-      if (batch.size() == 1000) {
-        (void)bus->append(nf::topic_name{"mission.prompts"}, batch);
-        batch.clear();
-      }
+      log.add(std::move(e));
     }
-  }
-  ~metered_log() {
-    bus.reset();
-    std::filesystem::remove_all(dir);
+    log.flush();
   }
   static metered_log& get() {
     static metered_log l;
@@ -158,14 +173,14 @@ void BM_RawLogRead(benchmark::State& st) {
   auto& l = metered_log::get();
   std::int64_t total = 0;
   std::vector<std::pair<nf::topic_partition, nf::offset>> from;
-  for (int p = 0; p < 3; ++p) from.push_back({{nf::topic_name{"mission.prompts"}, nf::partition_id{p}}, nf::offset{0}});
-  for (auto _ : st) total += nf::bench::read_events(*l.bus, from, kMetered, st);
+  for (int p = 0; p < 3; ++p) from.push_back({{l.log.topic, nf::partition_id{p}}, nf::offset{0}});
+  for (auto _ : st) total += nf::bench::read_events(*l.log.bus, from, kMetered, st);
   st.SetItemsProcessed(total);
 }
 
 void BM_UsageRebuild(benchmark::State& st) {
   auto& l = metered_log::get();
-  auto store = nf::projection::store::open({(l.dir / "proj").string(), false});
+  auto store = nf::projection::store::open({(l.log.dir / "proj").string(), false});
   nf::usage::usage_projection proj;
   if (!store || !(*store)->attach(proj)) {
     st.SkipWithError("store");
@@ -173,7 +188,7 @@ void BM_UsageRebuild(benchmark::State& st) {
   }
   std::int64_t total = 0;
   for (auto _ : st) {
-    auto n = (*store)->rebuild(proj, *l.bus);
+    auto n = (*store)->rebuild(proj, *l.log.bus);
     if (!n) {
       st.SkipWithError(n.error().message.c_str());
       break;
@@ -187,30 +202,17 @@ void BM_UsageRebuild(benchmark::State& st) {
 
 // The tenants projection holding 10,000 tenants x 10 keys, folded from their events.
 struct tenants_store {
-  std::filesystem::path dir = std::filesystem::temp_directory_path() / ("nf-bench-tenants-" + std::to_string(::getpid()));
-  std::unique_ptr<nf::bus::embedded_bus> bus;
+  scratch_log log{"tenants", nf::tenants::kTenantsTopic};
   std::unique_ptr<nf::projection::store> store;
   nf::tenants::tenants_projection proj;
   tenants_store() {
-    std::filesystem::remove_all(dir);
-    nf::bus::embedded_options o;
-    o.path = (dir / "bus").string();
-    o.sync = false;
-    o.retention_check_ms = 0;
-    bus = std::move(nf::bus::open_embedded(o).value());
-    (void)bus->create_topic(nf::topic_name{nf::tenants::kTenantsTopic}, {3, -1, -1});
-    std::vector<nf::bus::record> batch;
     auto add = [&](const std::string& type, const std::string& tenant, const json& payload) {
       nf::event::new_event e;
       e.type = type;
       e.key = tenant;
       e.tenant = tenant;
       e.payload_json = payload.dump();
-      batch.push_back(nf::event::to_record(nf::event::build(e).value()));
-      if (batch.size() == 1000) {
-        (void)bus->append(nf::topic_name{nf::tenants::kTenantsTopic}, batch);
-        batch.clear();
-      }
+      log.add(std::move(e));
     };
     for (int t = 0; t < kTenants; ++t) {
       const auto id = "t" + std::to_string(t);
@@ -220,15 +222,10 @@ struct tenants_store {
         add("tenancy.key_created", id, {{"tenantId", id}, {"keyId", key.key_id}, {"digest", key.digest}, {"role", "developer"}, {"name", ""}});
       }
     }
-    (void)bus->append(nf::topic_name{nf::tenants::kTenantsTopic}, batch);
-    store = std::move(nf::projection::store::open({(dir / "proj").string(), false}).value());
+    log.flush();
+    store = std::move(nf::projection::store::open({(log.dir / "proj").string(), false}).value());
     (void)store->attach(proj);
-    (void)nf::projection::runner(*store, proj, *bus).catch_up();
-  }
-  ~tenants_store() {
-    store.reset();
-    bus.reset();
-    std::filesystem::remove_all(dir);
+    (void)nf::projection::runner(*store, proj, *log.bus).catch_up();
   }
   static tenants_store& get() {
     static tenants_store s;
