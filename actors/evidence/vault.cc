@@ -121,4 +121,31 @@ result<void> vault::each(const std::function<bool(const std::string&)>& fn) cons
   return ok();
 }
 
+// Owners are empty marker files <dir>.owners/<sha256>/<tenant>: a tenant id is a DNS label, so
+// it is a safe file name, and the markers stay out of the blob tree that each() walks.
+std::string vault::owner_path(const std::string& sha, const std::string& tenant) const {
+  return dir_ + ".owners/" + sha + "/" + tenant;
+}
+
+result<void> vault::add_owner(const std::string& sha, const std::string& tenant) {
+  if (!valid_name(sha)) return error{errc::invalid_argument, "a blob name is 64 lowercase hex digits"};
+  if (tenant.empty() || tenant.find('/') != std::string::npos || tenant[0] == '.')
+    return error{errc::invalid_argument, "an owner is a tenant id"};
+  const auto path = owner_path(sha, tenant);
+  std::error_code ec;
+  if (fs::exists(path, ec)) return ok();
+  fs::create_directories(fs::path(path).parent_path(), ec);
+  if (ec) return error{errc::io_error, "cannot create '" + fs::path(path).parent_path().string() + "': " + ec.message()};
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return error{errno == ENOSPC ? errc::no_space : errc::io_error, "cannot create '" + path + "': " + std::strerror(errno)};
+  ::close(fd);
+  return ok();
+}
+
+bool vault::owned_by(const std::string& sha, const std::string& tenant) const {
+  if (!valid_name(sha) || tenant.empty() || tenant.find('/') != std::string::npos || tenant[0] == '.') return false;
+  std::error_code ec;
+  return fs::exists(owner_path(sha, tenant), ec);
+}
+
 }  // namespace nf::evidence

@@ -26,11 +26,17 @@ class vault {
   result<void> each(const std::function<bool(const std::string& sha256_hex)>& fn) const;
   const std::string& dir() const { return dir_; }
 
+  // Tenants a blob was stored for: a blob is content-addressed and shared, but a tenant may read
+  // only the blobs it stored itself (whoever else stored the same bytes).
+  result<void> add_owner(const std::string& sha256_hex, const std::string& tenant);
+  bool owned_by(const std::string& sha256_hex, const std::string& tenant) const;
+
   // Lowercase 64-hex-digit names only.
   static bool valid_name(std::string_view sha256_hex);
 
  private:
   std::string path_of(const std::string& sha256_hex) const;
+  std::string owner_path(const std::string& sha256_hex, const std::string& tenant) const;
   std::string dir_;
 };
 

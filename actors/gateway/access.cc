@@ -1,7 +1,9 @@
 // Access control, quotas, metering and audit for the gateway's routes.
 #include "actors/gateway/access.h"
 
+#include "core/base/text.h"
 #include "core/event/codec.h"
+#include "core/log/guard.h"
 #include "core/log/log.h"
 #include "core/metrics/metrics.h"
 #include "projections/audit/audit.h"
@@ -15,6 +17,14 @@ response auth_error(const error& e, const request& req) {
     return res;
   }
   if (e.code == errc::permission_denied) return error_response(http::status::forbidden, "forbidden", e.message, req);
+  if (e.code == errc::invalid_argument) {
+    // A malformed credential, e.g. a JWT whose header field has the wrong type: the message
+    // names the field first, in quotes.
+    std::string field;
+    if (const auto a = e.message.find('\''); a != std::string::npos)
+      if (const auto b = e.message.find('\'', a + 1); b != std::string::npos) field = e.message.substr(a + 1, b - a - 1);
+    return error_response(http::status::bad_request, "invalid_token", e.message, req, field);
+  }
   return error_response(status_for(e.code), "internal", e.message, req);
 }
 
@@ -220,8 +230,10 @@ void access::write_batch(std::unique_lock<std::mutex>& lk) {
   for (auto& p : batch) {
     if (p.audit) {
       const auto& a = *p.audit;
-      p.payload = json{{"tenantId", p.tenant}, {"principal", a.principal}, {"roles", a.roles}, {"method", a.method},
-                       {"route", a.route},     {"target", a.target},       {"status", a.status}, {"atMs", p.at}};
+      // Request text is outside input: whatever bytes it held, the record is valid UTF-8.
+      p.payload = json{{"tenantId", p.tenant}, {"principal", sanitize_utf8(a.principal)}, {"roles", a.roles},
+                       {"method", a.method},   {"route", a.route},
+                       {"target", sanitize_utf8(a.target)},                 {"status", a.status}, {"atMs", p.at}};
     }
     event::new_event ev;
     ev.type = p.type;
@@ -229,7 +241,7 @@ void access::write_batch(std::unique_lock<std::mutex>& lk) {
     ev.tenant = p.tenant;
     ev.region = region_;
     ev.occurred_at = p.at;
-    ev.payload_json = p.payload.dump();
+    ev.payload_json = p.payload.dump(-1, ' ', false, json::error_handler_t::replace);
     ev.id = p.id;
     auto env = event::build(ev);
     if (!env) {
@@ -255,12 +267,16 @@ void access::write_batch(std::unique_lock<std::mutex>& lk) {
 
 void access::run() {
   std::unique_lock lk(mu_);
+  // A batch that throws is logged and counted (and its records lost); the writer goes on.
+  auto batch = [&] {
+    if (!nf::log::guarded("audit-writer", [&] { write_batch(lk); }) && !lk.owns_lock()) lk.lock();
+  };
   while (true) {
     cv_.wait_for(lk, std::chrono::milliseconds(100), [&] { return stopping_ || queue_.size() >= 512; });
-    write_batch(lk);
+    batch();
     if (stopping_) break;
   }
-  write_batch(lk);
+  batch();
 }
 
 }  // namespace nf::gateway

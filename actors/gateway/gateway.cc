@@ -8,6 +8,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <future>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -28,8 +29,10 @@
 #include "actors/gateway/http_util.h"
 #include "actors/gateway/ledger_api.h"
 #include "actors/gateway/tenancy_api.h"
-#include "core/base/hex.h"
 #include "actors/gateway/subscription.h"
+#include "core/base/hex.h"
+#include "core/base/text.h"
+#include "core/log/guard.h"
 #include "core/event/codec.h"
 #include "core/log/log.h"
 #include "core/metrics/metrics.h"
@@ -42,6 +45,16 @@ using tcp = net::ip::tcp;
 
 
 // ---- shared state ---------------------------------------------------------------------------
+
+// An open SSE or WebSocket stream, as stop() sees it.
+class stream_session {
+ public:
+  virtual ~stream_session() = default;
+  // Sends the client a last frame saying why the stream ends and closes it (any thread).
+  virtual void end_stream(const std::string& reason) = 0;
+  // Stops the stream's reader thread (any thread).
+  virtual void stop_reader() = 0;
+};
 
 struct gateway::impl {
   bus::event_bus& bus;
@@ -58,10 +71,11 @@ struct gateway::impl {
   std::shared_ptr<spdlog::logger> log = nf::log::get("gateway");
   std::atomic<bool> stopping{false};
 
-  // Subscriber threads, so stop() can end and join them.
+  // Subscriber threads and stream sessions, so stop() can tell clients and wait for the threads.
   std::mutex subs_mu;
   std::condition_variable subs_cv;
   int subs_running = 0;
+  std::vector<std::weak_ptr<stream_session>> streams;
 
   // Serialises POSTs per mission id so idempotency checks and appends do not interleave.
   std::array<std::mutex, 64> id_locks;
@@ -331,7 +345,9 @@ struct gateway::impl {
     json arr = json::array();
     for (const auto& t : *topics) {
       if (!who.platform_admin) {
-        // A tenant sees which topics there are, not how much other tenants wrote to them.
+        // A tenant sees which topics there are, not how much other tenants wrote to them, and
+        // not the platform's own topics.
+        if (platform_topic(t.name.get())) continue;
         arr.push_back({{"name", t.name.get()}, {"partitions", t.config.partitions}});
         continue;
       }
@@ -348,6 +364,9 @@ struct gateway::impl {
   }
 
   response get_topic_events(const tenancy::context& who, const std::string& topic, const target& t, const request& req) {
+    if (!who.platform_admin && platform_topic(topic))
+      return error_response(http::status::forbidden, "forbidden",
+                            "'" + topic + "' is a platform topic, readable by the platform admin only; use its feature's routes", req, "topic");
     auto info = bus.describe_topic(topic_name{topic});
     if (!info) return error_response(status_for(info.error().code), "not_found", info.error().message, req);
     auto num = [&](const char* name, std::int64_t dflt, std::int64_t lo, std::int64_t hi, std::int64_t& out) -> bool {
@@ -400,6 +419,51 @@ struct gateway::impl {
       }
     }
     return json_response(http::status::ok, json{{"items", items}, {"nextOffset", next}, {"endOffset", end->get()}}, req);
+  }
+
+  // ---- one request, start to end ----
+
+  std::atomic<std::uint64_t> request_seq{0};
+  std::string next_request_id() {
+    // Unique per process and start: the start time in ms, then a sequence number.
+    static const std::string boot = std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                       std::chrono::system_clock::now().time_since_epoch())
+                                                       .count());
+    return boot + "-" + std::to_string(++request_seq);
+  }
+
+  // A fault of ours (an exception from a handler): 500, logged with the request id.
+  response internal_error(const request& req, const std::string& rid, const std::string& what) {
+    log->error("request {} {} {}: {}", rid, std::string(http::to_string(req.method())),
+               sanitize_utf8(std::string_view(req.target().data(), req.target().size())), sanitize_utf8(what));
+    metrics::registry::global().get_counter("nf_http_internal_errors_total", "Requests answered 500 because of a fault of ours").inc();
+    return error_response(http::status::internal_server_error, "internal", "internal error; quote request id " + rid, req);
+  }
+
+  // Every answer names its request id; a 5xx is logged with it.
+  response finish(response res, const request& req, const std::string& route, const std::string& rid) {
+    res.set("X-Request-Id", rid);
+    if (res.result_int() >= 500)
+      log->error("request {} {} {} ({}) answered {}: {}", rid, std::string(http::to_string(req.method())),
+                 sanitize_utf8(std::string_view(req.target().data(), req.target().size())), route, res.result_int(),
+                 sanitize_utf8(res.body().substr(0, 512)));
+    return res;
+  }
+
+  // Handles one request; nothing it throws reaches the session.
+  response serve(const request& req) {
+    const auto start = std::chrono::steady_clock::now();
+    const auto rid = next_request_id();
+    std::string route = "unknown";
+    response res;
+    try {
+      res = handle(req, route);
+    } catch (const std::exception& e) {
+      res = internal_error(req, rid, e.what());
+    }
+    observe(route, std::string(http::to_string(req.method())), res.result_int(),
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    return finish(std::move(res), req, route, rid);
   }
 
   // The caller of a request that needs one: its context, or the 401/403/429 answer. Without a
@@ -555,6 +619,27 @@ struct gateway::impl {
     ++subs_running;
     subscribers_gauge->set(subs_running);
   }
+  void stream_opened(std::weak_ptr<stream_session> s) {
+    std::lock_guard lk(subs_mu);
+    std::erase_if(streams, [](const auto& w) { return w.expired(); });
+    streams.push_back(std::move(s));
+  }
+  std::vector<std::shared_ptr<stream_session>> open_streams() {
+    std::lock_guard lk(subs_mu);
+    std::vector<std::shared_ptr<stream_session>> out;
+    for (const auto& w : streams)
+      if (auto s = w.lock()) out.push_back(std::move(s));
+    return out;
+  }
+
+  // The caller of a stream, resolved again: nullopt while its credential still holds, or why it
+  // no longer does (key revoked, tenant suspended, token expired).
+  std::optional<std::string> recheck(const tenancy::request_credentials& creds) {
+    if (!opts.tenancy.directory) return std::nullopt;
+    auto c = opts.tenancy.directory->resolve(creds, clk->now_ms());
+    if (c) return std::nullopt;
+    return c.error().message;
+  }
   void sub_ended() {
     std::lock_guard lk(subs_mu);
     --subs_running;
@@ -567,26 +652,36 @@ thread_local std::string gateway::impl::last_event_id;
 
 namespace {
 
-// Streams events of one subscription to a client through `send`, with a bounded queue: the reader
-// pauses while the queue is full, and gives up on a client whose queue stays full too long.
+// Streams events of one subscription to a client, with a bounded queue: the reader pauses while
+// the queue is full, and gives up on a client whose queue stays full too long. Every half second
+// at most, it checks that the caller's credential still holds (revocation, suspension, expiry).
+// The reader thread owns the subscription and closes it before it ends, so once
+// gateway::impl::subs_running is 0 no stream holds anything of the bus.
 class pump : public std::enable_shared_from_this<pump> {
  public:
   using frame_fn = std::function<std::string(const delivered&)>;
-  pump(gateway::impl& gw, std::unique_ptr<subscription> sub) : gw_(gw), sub_(std::move(sub)) {}
+  using recheck_fn = std::function<std::optional<std::string>()>;
+  pump(gateway::impl& gw, std::unique_ptr<subscription> sub, recheck_fn recheck)
+      : gw_(gw), sub_(std::move(sub)), recheck_(std::move(recheck)) {}
 
-  // `deliver` queues a frame on the session; it runs on the reader thread.
   // `deliver(frames, events)` queues frames on the session; it runs on the reader thread.
   void start(std::function<void(std::string, std::size_t)> deliver, std::function<void(std::string reason)> close, frame_fn frame) {
     gw_.sub_started();
     std::thread([self = shared_from_this(), deliver = std::move(deliver), close = std::move(close), frame = std::move(frame)] {
-      self->run(deliver, close, frame);
+      if (!nf::log::guarded("subscription-pump", [&] { self->run(deliver, close, frame); }))
+        nf::log::guarded("subscription-pump", [&] { close("the subscription failed on the server; reconnect with the last id"); });
+      {
+        std::lock_guard lk(self->mu_);
+        self->sub_.reset();
+      }
       self->gw_.sub_ended();
     }).detach();
   }
 
   void stop() {
+    std::lock_guard lk(mu_);
     stopped_ = true;
-    sub_->wakeup();
+    if (sub_) sub_->wakeup();
     cv_.notify_all();
   }
   void sent(std::size_t n) {
@@ -598,21 +693,43 @@ class pump : public std::enable_shared_from_this<pump> {
   }
 
  private:
+  bool done() const { return stopped_ || gw_.stopping; }
+
+  // False (and the stream closed with the reason) when the caller may no longer read.
+  bool still_allowed(const std::function<void(std::string)>& close) {
+    const auto now = std::chrono::steady_clock::now();
+    if (!recheck_ || now - checked_ < std::chrono::milliseconds(500)) return true;
+    checked_ = now;
+    if (auto why = recheck_()) {
+      metrics::registry::global()
+          .get_counter("nf_gateway_revoked_stream_closes_total", "Subscriptions closed because their credential no longer holds")
+          .inc();
+      close("credential no longer valid: " + *why);
+      return false;
+    }
+    return true;
+  }
+
   void run(const std::function<void(std::string, std::size_t)>& deliver, const std::function<void(std::string)>& close,
            const frame_fn& frame) {
-    while (!stopped_ && !gw_.stopping) {
+    checked_ = std::chrono::steady_clock::now();
+    while (!done()) {
+      if (!still_allowed(close)) return;
       {
         std::unique_lock lk(mu_);
         if (queued_ >= gw_.opts.subscriber_buffer) {
-          const bool drained = cv_.wait_for(lk, gw_.opts.slow_subscriber_timeout, [&] {
-            return queued_ < gw_.opts.subscriber_buffer / 2 || stopped_ || gw_.stopping;
-          });
-          if (!drained) {
+          if (!full_since_) full_since_ = std::chrono::steady_clock::now();
+          // Short waits, so stop and the credential check are never late.
+          cv_.wait_for(lk, std::chrono::milliseconds(250),
+                       [&] { return queued_ < gw_.opts.subscriber_buffer / 2 || done(); });
+          if (queued_ < gw_.opts.subscriber_buffer / 2) full_since_.reset();
+          if (full_since_ && std::chrono::steady_clock::now() - *full_since_ >= gw_.opts.slow_subscriber_timeout) {
+            const auto waiting = queued_;
             lk.unlock();
             metrics::registry::global()
                 .get_counter("nf_gateway_slow_subscriber_closes_total", "Subscriptions closed because the client fell behind")
                 .inc();
-            close("slow subscriber: " + std::to_string(queued_) + " events waited more than " +
+            close("slow subscriber: " + std::to_string(waiting) + " events waited more than " +
                   std::to_string(gw_.opts.slow_subscriber_timeout.count()) + " ms; reconnect with the last id to resume");
             return;
           }
@@ -647,11 +764,25 @@ class pump : public std::enable_shared_from_this<pump> {
 
   gateway::impl& gw_;
   std::unique_ptr<subscription> sub_;
+  recheck_fn recheck_;
   std::atomic<bool> stopped_{false};
   std::mutex mu_;
   std::condition_variable cv_;
   std::size_t queued_ = 0;
+  std::optional<std::chrono::steady_clock::time_point> full_since_;
+  std::chrono::steady_clock::time_point checked_;
 };
+
+// The credentials a stream was opened with, so its caller can be resolved again later.
+struct stream_credentials {
+  std::string host, authorization, api_key;
+  tenancy::request_credentials view() const { return {host, authorization, api_key}; }
+};
+
+stream_credentials credentials_of(const request& req) {
+  auto s = [&](auto v) { return std::string(v.data(), v.size()); };
+  return {s(req[http::field::host]), s(req[http::field::authorization]), s(req["X-API-Key"])};
+}
 
 result<subscription_request> subscription_params(const std::string& topics_csv, const std::string& from,
                                                  const std::optional<std::string>& type, const std::optional<std::string>& tenant) {
@@ -666,12 +797,19 @@ result<subscription_request> subscription_params(const std::string& topics_csv, 
 
 // ---- SSE ----
 
-class sse_session : public std::enable_shared_from_this<sse_session> {
+class sse_session : public stream_session, public std::enable_shared_from_this<sse_session> {
  public:
-  sse_session(beast::tcp_stream stream, gateway::impl& gw, tenancy::context who)
-      : stream_(std::move(stream)), gw_(gw), who_(std::move(who)) {}
-  ~sse_session() {
+  sse_session(beast::tcp_stream stream, gateway::impl& gw, tenancy::context who, stream_credentials creds)
+      : stream_(std::move(stream)), gw_(gw), who_(std::move(who)), creds_(std::move(creds)) {}
+  ~sse_session() override {
     if (pump_) pump_->stop();
+  }
+
+  void end_stream(const std::string& reason) override {
+    net::post(stream_.get_executor(), [self = shared_from_this(), reason] { self->close_with(reason); });
+  }
+  void stop_reader() override {
+    if (auto p = pump_) p->stop();
   }
 
   void start(const request& req) {
@@ -684,29 +822,35 @@ class sse_session : public std::enable_shared_from_this<sse_session> {
     std::string from = q("from").value_or("latest");
     if (auto last = req["Last-Event-ID"]; !last.empty()) from = std::string(last);
     auto params = subscription_params(q("topics").value_or(""), from, q("type"), q("tenant"));
-    // A tenant only ever receives its own events.
-    if (params && !who_.platform_admin) params->tenant = who_.tenant;
+    // A tenant only ever receives its own events, and never platform topics.
+    if (params && !who_.platform_admin) {
+      params->tenant = who_.tenant;
+      params->platform_topics = false;
+    }
     result<std::unique_ptr<subscription>> sub = params ? subscription::open(gw_.bus, *params, &gw_.renders) : result<std::unique_ptr<subscription>>(params.error());
     if (!sub) {
-      auto res = std::make_shared<response>(error_response(http::status::bad_request, "invalid_subscription", sub.error().message, req));
+      const bool denied = sub.error().code == errc::permission_denied;
+      auto res = std::make_shared<response>(error_response(denied ? http::status::forbidden : http::status::bad_request,
+                                                           denied ? "forbidden" : "invalid_subscription", sub.error().message, req, "topics"));
       res->keep_alive(false);
       http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code, std::size_t) {
         beast::error_code ec;
         self->stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
       });
-      gw_.observe("/subscribe", "GET", 400, 0);
-      if (gw_.acc) gw_.acc->audit(who_, req, "/subscribe", t.path, 400);
+      gw_.observe("/subscribe", "GET", res->result_int(), 0);
+      if (gw_.acc) gw_.acc->audit(who_, req, "/subscribe", t.path, res->result_int());
       return;
     }
     gw_.observe("/subscribe", "GET", 200, 0);
     if (gw_.acc) gw_.acc->audit(who_, req, "/subscribe", t.path, 200);
+    gw_.stream_opened(weak_from_this());
     stream_.expires_never();
     out_.push_back("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nConnection: keep-alive\r\n"
                    "Server: nexus-forge\r\n\r\n: subscribed\n\n");
     counts_.push_back(0);
     write_next();
     watch_close();
-    pump_ = std::make_shared<pump>(gw_, std::move(*sub));
+    pump_ = std::make_shared<pump>(gw_, std::move(*sub), recheck());
     std::weak_ptr<sse_session> weak = shared_from_this();
     pump_->start(
         [weak](std::string frames, std::size_t n) {
@@ -714,19 +858,30 @@ class sse_session : public std::enable_shared_from_this<sse_session> {
             net::post(self->stream_.get_executor(), [self, f = std::move(frames), n]() mutable { self->enqueue(std::move(f), n); });
         },
         [weak](std::string reason) {
-          if (auto self = weak.lock())
-            net::post(self->stream_.get_executor(), [self, reason] {
-              self->enqueue("event: error\ndata: " + json{{"reason", reason}}.dump() + "\n\n", 0);
-              self->closing_ = true;
-              // What is queued gets this long to reach the client; then the connection is dropped.
-              self->stream_.expires_after(std::max<std::chrono::milliseconds>(std::chrono::seconds(30), self->gw_.opts.slow_subscriber_timeout));
-            });
+          if (auto self = weak.lock()) net::post(self->stream_.get_executor(), [self, reason] { self->close_with(reason); });
         },
         [](const delivered& d) { return "id: " + d.token + "\ndata: " + *d.json + "\n\n"; });
   }
 
  private:
+  pump::recheck_fn recheck() {
+    if (!gw_.acc || who_.platform_admin) return {};
+    return [gw = &gw_, creds = creds_] { return gw->recheck(creds.view()); };
+  }
+
+  // A last `event: error` frame with the reason, then the connection is closed.
+  void close_with(const std::string& reason) {
+    if (closing_ || closed_) return;
+    enqueue("event: error\ndata: " + json{{"reason", reason}}.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n", 0);
+    closing_ = true;
+    // What is queued gets this long to reach the client; then the connection is dropped.
+    stream_.expires_after(gw_.stopping ? std::chrono::milliseconds(1000)
+                                       : std::max<std::chrono::milliseconds>(std::chrono::seconds(30), gw_.opts.slow_subscriber_timeout));
+    if (!writing_) write_next();
+  }
+
   void enqueue(std::string frame, std::size_t events) {
+    if (closed_) return;
     out_.push_back(std::move(frame));
     counts_.push_back(events);
     if (!writing_) write_next();
@@ -759,6 +914,8 @@ class sse_session : public std::enable_shared_from_this<sse_session> {
 
   void shutdown() {
     if (pump_) pump_->stop();
+    if (closed_) return;
+    closed_ = true;
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
     stream_.socket().close(ec);
@@ -767,26 +924,37 @@ class sse_session : public std::enable_shared_from_this<sse_session> {
   beast::tcp_stream stream_;
   gateway::impl& gw_;
   tenancy::context who_;
+  stream_credentials creds_;
   std::shared_ptr<pump> pump_;
   std::deque<std::string> out_;
   std::deque<std::size_t> counts_;
   bool writing_ = false;
   bool closing_ = false;
+  bool closed_ = false;
   std::array<char, 256> sink_{};
 };
 
 // ---- WebSocket ----
 
-class ws_session : public std::enable_shared_from_this<ws_session> {
+class ws_session : public stream_session, public std::enable_shared_from_this<ws_session> {
  public:
-  ws_session(tcp::socket socket, gateway::impl& gw, tenancy::context who) : ws_(std::move(socket)), gw_(gw), who_(std::move(who)) {}
-  ~ws_session() {
+  ws_session(tcp::socket socket, gateway::impl& gw, tenancy::context who, stream_credentials creds)
+      : ws_(std::move(socket)), gw_(gw), who_(std::move(who)), creds_(std::move(creds)) {}
+  ~ws_session() override {
     if (pump_) pump_->stop();
+  }
+
+  void end_stream(const std::string& reason) override {
+    net::post(ws_.get_executor(), [self = shared_from_this(), reason] { self->close_with(websocket::close_code::going_away, reason); });
+  }
+  void stop_reader() override {
+    if (auto p = pump_) p->stop();
   }
 
   void start(request req) {
     ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
     if (gw_.acc) gw_.acc->audit(who_, req, "/ws", "/ws", 101);
+    gw_.stream_opened(weak_from_this());
     ws_.async_accept(req, [self = shared_from_this()](beast::error_code ec) {
       if (ec) return;
       self->gw_.observe("/ws", "GET", 101, 0);
@@ -801,7 +969,8 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
       const std::string text = beast::buffers_to_string(self->in_.data());
       self->in_.consume(self->in_.size());
       if (self->pump_) return self->read_subscribe();  // later messages are ignored
-      auto j = json::parse(text, nullptr, false);
+      auto parsed = parse_json(text, "the subscribe message");
+      json j = parsed ? std::move(*parsed) : json();
       std::string csv, from = "latest";
       std::optional<std::string> type, tenant;
       bool shape_ok = j.is_object() && j.contains("subscribe") && j["subscribe"].is_array();
@@ -817,12 +986,18 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
       auto params = shape_ok ? subscription_params(csv, from, type, tenant)
                              : result<subscription_request>(errc::invalid_argument,
                                                             R"(expected {"subscribe":["mission.*"],"from":"earliest|latest|<id>"})");
-      // A tenant only ever receives its own events.
-      if (params && !self->who_.platform_admin) params->tenant = self->who_.tenant;
+      // A tenant only ever receives its own events, and never platform topics.
+      if (params && !self->who_.platform_admin) {
+        params->tenant = self->who_.tenant;
+        params->platform_topics = false;
+      }
       auto sub = params ? subscription::open(self->gw_.bus, *params, &self->gw_.renders) : result<std::unique_ptr<subscription>>(params.error());
       if (!sub) return self->close_with(websocket::close_code::policy_error, sub.error().message);
       self->enqueue(json{{"subscribed", j["subscribe"]}}.dump(), 0);
-      self->pump_ = std::make_shared<pump>(self->gw_, std::move(*sub));
+      pump::recheck_fn recheck;
+      if (self->gw_.acc && !self->who_.platform_admin)
+        recheck = [gw = &self->gw_, creds = self->creds_] { return gw->recheck(creds.view()); };
+      self->pump_ = std::make_shared<pump>(self->gw_, std::move(*sub), std::move(recheck));
       std::weak_ptr<ws_session> weak = self;
       self->pump_->start(
           [weak](std::string frames, std::size_t n) {
@@ -881,6 +1056,7 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
   websocket::stream<beast::tcp_stream> ws_;
   gateway::impl& gw_;
   tenancy::context who_;
+  stream_credentials creds_;
   beast::flat_buffer in_;
   std::shared_ptr<pump> pump_;
   std::deque<std::string> out_;
@@ -924,45 +1100,41 @@ class http_session : public std::enable_shared_from_this<http_session> {
     }
     request req = parser_->release();
     const auto t = parse_target(std::string_view(req.target().data(), req.target().size()));
-    const bool ws = t.path == "/ws" && websocket::is_upgrade(req);
-    if (ws || (t.path == "/subscribe" && req.method() == http::verb::get)) {
-      auto who = gw_.admit_stream(req, t);
-      if (auto* denied = std::get_if<response>(&who)) {
-        gw_.observe(ws ? "/ws" : "/subscribe", "GET", denied->result_int(), 0);
-        denied->keep_alive(false);
-        return write(std::move(*denied));
-      }
-      if (ws) std::make_shared<ws_session>(stream_.release_socket(), gw_, std::get<tenancy::context>(std::move(who)))->start(std::move(req));
-      else std::make_shared<sse_session>(std::move(stream_), gw_, std::get<tenancy::context>(std::move(who)))->start(req);
-      return;
+    if (auto bad = refuse_invalid_utf8(req, t)) {
+      gw_.observe("invalid", std::string(http::to_string(req.method())), bad->result_int(), 0);
+      return write(gw_.finish(std::move(*bad), req, "invalid", gw_.next_request_id()));
     }
+    const bool ws = t.path == "/ws" && websocket::is_upgrade(req);
+    if (ws || (t.path == "/subscribe" && req.method() == http::verb::get)) return open_stream(std::move(req), t, ws);
     if ((req.method() == http::verb::get || req.method() == http::verb::head) && t.segments.size() && t.segments[0] != "tenants") {
       // Reads never block on the bus: answer on the I/O thread and skip two thread hops.
-      const auto start = std::chrono::steady_clock::now();
-      std::string route;
-      response res;
-      try {
-        res = gw_.handle(req, route);
-      } catch (const std::exception& e) {
-        res = error_response(http::status::internal_server_error, "internal", e.what(), req);
-      }
-      gw_.observe(route, std::string(http::to_string(req.method())), res.result_int(),
-                  std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-      return write(std::move(res));
+      return write(gw_.serve(req));
     }
     net::post(*gw_.workers, [self = shared_from_this(), req = std::move(req)]() mutable {
-      const auto start = std::chrono::steady_clock::now();
-      std::string route;
-      response res;
-      try {
-        res = self->gw_.handle(req, route);
-      } catch (const std::exception& e) {
-        res = error_response(http::status::internal_server_error, "internal", e.what(), req);
-      }
-      self->gw_.observe(route, std::string(http::to_string(req.method())), res.result_int(),
-                        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      auto res = self->gw_.serve(req);
       net::post(self->stream_.get_executor(), [self, res = std::move(res)]() mutable { self->write(std::move(res)); });
     });
+  }
+
+  // An SSE or WebSocket subscription: admitted here, then handed to its own session.
+  void open_stream(request req, const target& t, bool ws) {
+    const auto rid = gw_.next_request_id();
+    std::variant<tenancy::context, response> who = response{};
+    try {
+      who = gw_.admit_stream(req, t);
+    } catch (const std::exception& e) {
+      who = gw_.internal_error(req, rid, e.what());
+    }
+    if (auto* denied = std::get_if<response>(&who)) {
+      gw_.observe(ws ? "/ws" : "/subscribe", "GET", denied->result_int(), 0);
+      denied->keep_alive(false);
+      return write(gw_.finish(std::move(*denied), req, ws ? "/ws" : "/subscribe", rid));
+    }
+    auto creds = credentials_of(req);
+    if (auto tok = t.query.find("access_token"); tok != t.query.end() && creds.authorization.empty()) creds.authorization = "Bearer " + tok->second;
+    auto ctx = std::get<tenancy::context>(std::move(who));
+    if (ws) std::make_shared<ws_session>(stream_.release_socket(), gw_, std::move(ctx), std::move(creds))->start(std::move(req));
+    else std::make_shared<sse_session>(std::move(stream_), gw_, std::move(ctx), std::move(creds))->start(req);
   }
 
   void write(response res) {
@@ -1028,7 +1200,12 @@ result<std::uint16_t> gateway::start() {
   if (ec) return error{errc::unavailable, "cannot listen on " + im.opts.listen + ": " + ec.message()};
   im.workers = std::make_unique<net::thread_pool>(static_cast<std::size_t>(std::max(1, im.opts.workers)));
   do_accept(im);
-  for (int i = 0; i < std::max(1, im.opts.io_threads); ++i) im.io_threads.emplace_back([&im] { im.ioc.run(); });
+  // A handler that throws is logged and counted; the thread goes back to serving.
+  for (int i = 0; i < std::max(1, im.opts.io_threads); ++i)
+    im.io_threads.emplace_back([&im] {
+      while (!nf::log::guarded("http-io", [&im] { im.ioc.run(); }) && !im.ioc.stopped()) {
+      }
+    });
   const auto bound = im.acceptor->local_endpoint().port();
   im.log->info("gateway listening on http://{}:{}", im.opts.listen.substr(0, colon), bound);
   return bound;
@@ -1041,22 +1218,41 @@ void gateway::usage_applied(const std::vector<std::string>& tenants) {
 void gateway::stop() {
   auto& im = *impl_;
   if (im.stopping.exchange(true)) return;
+  // 1. No new connections.
   if (im.acceptor) {
-    beast::error_code ec;
-    im.acceptor->close(ec);
+    std::promise<void> closed;
+    net::post(im.ioc, [&] {
+      beast::error_code ec;
+      im.acceptor->close(ec);
+      closed.set_value();
+    });
+    if (!im.io_threads.empty()) closed.get_future().wait_for(std::chrono::seconds(1));
+  }
+  // 2. Every stream gets a last frame saying why it ends, and its reader is stopped. Readers
+  // notice within one poll (at most half a second) and close their subscriptions.
+  std::size_t open = 0;
+  for (const auto& st : im.open_streams()) {
+    st->end_stream("server stopping");
+    st->stop_reader();
+    ++open;
   }
   {
-    // Subscriber threads notice `stopping` within one poll.
     std::unique_lock lk(im.subs_mu);
-    im.subs_cv.wait_for(lk, std::chrono::seconds(5), [&] { return im.subs_running == 0; });
+    im.subs_cv.wait(lk, [&] { return im.subs_running == 0; });
   }
+  // 3. Handlers in flight finish (appends and read-your-writes waits are bounded).
   if (im.workers) im.workers->join();
+  // 4. The last frames get a moment to reach their clients, then I/O stops.
+  const auto flush_until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  while (std::chrono::steady_clock::now() < flush_until && !im.open_streams().empty())
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   im.ioc.stop();
   for (auto& t : im.io_threads)
     if (t.joinable()) t.join();
   im.io_threads.clear();
-  // The last audit records and request meters reach the bus before the bus closes.
+  // 5. The last audit records and request meters reach the bus before the bus closes.
   if (im.acc) im.acc->stop();
+  im.log->info("gateway stopped ({} streams were open)", open);
 }
 
 }  // namespace nf::gateway

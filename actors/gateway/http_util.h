@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/base/hex.h"
+#include "core/base/text.h"
 #include "core/base/result.h"
 
 namespace nf::gateway {
@@ -108,21 +109,66 @@ inline std::optional<response> require_method(http::verb allowed, const target& 
   return res;
 }
 
-// The body of a JSON request: unsupported (415) without Content-Type application/json,
-// invalid_argument (400) when it does not parse.
+// JSON text from outside: invalid_argument when it nests deeper than kMaxJsonDepth (checked
+// before the parser and anything recursive sees it) or does not parse.
+inline result<json> parse_json(std::string_view text, const char* what = "the body") {
+  if (json_depth(text, kMaxJsonDepth) > kMaxJsonDepth)
+    return error{errc::too_large, std::string(what) + " nests arrays and objects deeper than " + std::to_string(kMaxJsonDepth) + " levels"};
+  auto j = json::parse(text, nullptr, false);
+  if (j.is_discarded()) return error{errc::invalid_argument, std::string(what) + " is not valid JSON (or not UTF-8)"};
+  return j;
+}
+
+// The body of a JSON request, always an object: unsupported (415) without Content-Type
+// application/json, too_large (400 nesting_too_deep) beyond kMaxJsonDepth, invalid_argument (400)
+// when it does not parse or is not an object.
 inline result<json> parse_body(const request& req) {
   const auto ct = req[http::field::content_type];
   if (ct.size() < 16 || std::string_view(ct.data(), 16) != "application/json")
     return error{errc::unsupported, "Content-Type must be application/json"};
-  auto j = json::parse(req.body(), nullptr, false);
-  if (j.is_discarded()) return error{errc::invalid_argument, "the body is not valid JSON (or not UTF-8)"};
+  NF_TRY_ASSIGN(auto j, parse_json(req.body()));
+  if (!j.is_object()) return error{errc::invalid_argument, "the body must be a JSON object"};
   return j;
 }
 
 // The answer to a parse_body error: 415 or 400.
 inline response bad_body(const error& e, const request& req) {
   if (e.code == errc::unsupported) return error_response(http::status::unsupported_media_type, "unsupported_media_type", e.message, req);
+  if (e.code == errc::too_large) return error_response(http::status::bad_request, "nesting_too_deep", e.message, req, "body");
   return error_response(http::status::bad_request, "malformed_json", e.message, req);
+}
+
+// A string member of a JSON body: nullopt when absent (or null), invalid_argument naming the
+// field when it has another type.
+inline result<std::optional<std::string>> string_field(const json& body, const char* name) {
+  auto it = body.find(name);
+  if (it == body.end() || it->is_null()) return std::optional<std::string>();
+  if (!it->is_string()) return error{errc::invalid_argument, name};
+  return std::optional<std::string>(it->get<std::string>());
+}
+
+// 400 naming a field of the wrong type.
+inline response wrong_type(const std::string& field, const char* expected, const request& req) {
+  return error_response(http::status::bad_request, "invalid_field", "'" + field + "' must be " + expected, req, field);
+}
+
+// nullopt when the request line's path and query and every header value are valid UTF-8;
+// otherwise 400 naming where the bytes are. Checked before anything (routing, audit, logs)
+// copies request text into JSON.
+inline std::optional<response> refuse_invalid_utf8(const request& req, const target& t) {
+  auto refuse = [&](const std::string& where, const std::string& field) {
+    return error_response(http::status::bad_request, "invalid_utf8", where + " is not valid UTF-8", req, field);
+  };
+  if (!valid_utf8(t.path)) return refuse("the path", "path");
+  for (const auto& [k, v] : t.query) {
+    if (!valid_utf8(k)) return refuse("a query parameter name", "query");
+    if (!valid_utf8(v)) return refuse("query parameter '" + k + "'", k);
+  }
+  for (const auto& f : req) {
+    const std::string name(f.name_string().data(), f.name_string().size());
+    if (!valid_utf8(std::string_view(f.value().data(), f.value().size()))) return refuse("header " + sanitize_utf8(name), sanitize_utf8(name));
+  }
+  return std::nullopt;
 }
 
 inline http::status status_for(errc c) {
@@ -135,6 +181,7 @@ inline http::status status_for(errc c) {
     case errc::unauthenticated: return http::status::unauthorized;
     case errc::permission_denied: return http::status::forbidden;
     case errc::rate_limited: return http::status::too_many_requests;
+    case errc::no_space: return http::status::insufficient_storage;
     case errc::unavailable:
     case errc::timeout: return http::status::service_unavailable;
     default: return http::status::internal_server_error;

@@ -76,11 +76,11 @@ std::optional<response> ledger_api::handle(const target& t, const request& req, 
     if (method == http::verb::put) {
       if (auto d = need("ledger:write")) return d;
       if (auto d = quota(route)) return d;
-      return put_blob(s[2], req);
+      return put_blob(who, s[2], req);
     }
     if (method == http::verb::get) {
       if (auto d = need("ledger:read")) return d;
-      return get_blob(s[2], req);
+      return get_blob(who, s[2], req);
     }
     auto res = error_response(http::status::method_not_allowed, "method_not_allowed", "use GET or PUT on " + t.path, req);
     res.set(http::field::allow, "GET, PUT");
@@ -165,6 +165,8 @@ response ledger_api::record(const tenancy::context& who, const request& req) {
                           req, body.contains("data") ? "data" : "json");
   auto sha = vault_.put(bytes);
   if (!sha) return internal(sha.error(), req);
+  if (!who.tenant.empty())
+    if (auto owned = vault_.add_owner(*sha, who.tenant); !owned) return internal(owned.error(), req);
 
   event::new_event ev;
   ev.type = "evidence.record_submitted";
@@ -205,24 +207,30 @@ response ledger_api::record(const tenancy::context& who, const request& req) {
   return json_response(http::status::accepted, answer, req);
 }
 
-response ledger_api::put_blob(const std::string& name, const request& req) {
+response ledger_api::put_blob(const tenancy::context& who, const std::string& name, const request& req) {
   if (!evidence::vault::valid_name(name))
     return error_response(http::status::bad_request, "invalid_field", "the blob name must be 64 lowercase hex digits (its SHA-256)", req, "sha256");
   if (req.body().size() > opts_.max_record_bytes)
     return error_response(http::status::payload_too_large, "payload_too_large",
                           "the blob is larger than " + std::to_string(opts_.max_record_bytes) + " bytes", req);
-  const bool existed = vault_.contains(name);
+  // Whether another tenant stored the same bytes does not show: "existed" is the caller's own.
+  const bool existed = vault_.contains(name) && (who.platform_admin || vault_.owned_by(name, who.tenant));
   auto r = vault_.put_expected(name, req.body());
   if (!r && r.error().code == errc::invalid_argument) return error_response(http::status::bad_request, "hash_mismatch", r.error().message, req, "sha256");
   if (!r) return internal(r.error(), req);
+  if (!who.tenant.empty())
+    if (auto owned = vault_.add_owner(name, who.tenant); !owned) return internal(owned.error(), req);
   return json_response(existed ? http::status::ok : http::status::created, json{{"sha256", name}, {"size", req.body().size()}}, req);
 }
 
-response ledger_api::get_blob(const std::string& name, const request& req) {
+response ledger_api::get_blob(const tenancy::context& who, const std::string& name, const request& req) {
   if (!evidence::vault::valid_name(name))
     return error_response(http::status::bad_request, "invalid_field", "the blob name must be 64 lowercase hex digits (its SHA-256)", req, "sha256");
+  // Another tenant's blob answers exactly as a blob that does not exist.
+  const auto absent = [&] { return error_response(http::status::not_found, "not_found", "no blob " + name, req, "sha256"); };
+  if (!who.platform_admin && !vault_.owned_by(name, who.tenant)) return absent();
   auto bytes = vault_.get(name);
-  if (!bytes && bytes.error().code == errc::not_found) return error_response(http::status::not_found, "not_found", bytes.error().message, req);
+  if (!bytes && bytes.error().code == errc::not_found) return absent();
   if (!bytes) return internal(bytes.error(), req);
   response res{http::status::ok, req.version()};
   res.set(http::field::content_type, "application/octet-stream");
@@ -305,7 +313,14 @@ response ledger_api::inclusion(const tenancy::context& who, const target& t, con
     if (!h) return error_response(http::status::bad_request, "invalid_field", "'leaf_hash': " + h.error().message, req, "leaf_hash");
     auto found = view_.index_of_leaf_hash(*h);
     if (!found) return internal(found.error(), req);
-    if (!*found) return error_response(http::status::not_found, "not_found", "no leaf has hash " + lh->second, req, "leaf_hash");
+    // Another tenant's leaf answers exactly as a hash that does not exist.
+    const auto absent = [&] { return error_response(http::status::not_found, "not_found", "no leaf has hash " + lh->second, req, "leaf_hash"); };
+    if (!*found) return absent();
+    if (!who.platform_admin) {
+      auto owner = view_.get(**found);
+      if (!owner) return internal(owner.error(), req);
+      if (!who.sees(owner->leaf.tenant_id())) return absent();
+    }
     index = **found;
   } else {
     auto v = parse_u64(ix->second);

@@ -49,8 +49,8 @@ class ledger_api {
 
  private:
   response record(const tenancy::context& who, const request& req);
-  response put_blob(const std::string& name, const request& req);
-  response get_blob(const std::string& name, const request& req);
+  response put_blob(const tenancy::context& who, const std::string& name, const request& req);
+  response get_blob(const tenancy::context& who, const std::string& name, const request& req);
   response tree_head(const request& req);
   response entry(const tenancy::context& who, const std::string& index, const request& req);
   response inclusion(const tenancy::context& who, const target& t, const request& req);

@@ -33,6 +33,10 @@ result<positions> decode_token(const std::string& token) {
   return p;
 }
 
+bool platform_topic(std::string_view topic) {
+  return topic.starts_with("tenancy.") || topic.starts_with("evidence.") || topic.starts_with("platform.");
+}
+
 result<std::vector<std::string>> parse_patterns(const std::string& csv) {
   std::vector<std::string> out;
   std::istringstream in(csv);
@@ -79,6 +83,10 @@ std::shared_ptr<const std::string> render_cache::render(const bus::message& m) {
 }
 
 result<std::unique_ptr<subscription>> subscription::open(bus::event_bus& bus, const subscription_request& req, render_cache* cache) {
+  if (!req.platform_topics)
+    for (const auto& p : req.patterns)
+      if (p.find('*') == std::string::npos && platform_topic(p))
+        return error{errc::permission_denied, "'" + p + "' is a platform topic, readable by the platform admin only; use its feature's routes"};
   std::unique_ptr<subscription> s(new subscription(bus, req, cache));
   if (req.from != "earliest" && req.from != "latest") {
     NF_TRY_ASSIGN(auto p, decode_token(req.from));
@@ -97,6 +105,7 @@ result<void> subscription::refresh_topics(bool initial) {
   bool changed = false;
   for (const auto& t : topics) {
     if (!bus::subscribed_by(req_.patterns, t.name.get())) continue;
+    if (!req_.platform_topics && platform_topic(t.name.get())) continue;
     for (std::int32_t p = 0; p < t.config.partitions; ++p) {
       topic_partition tp{t.name, partition_id{p}};
       if (pos_.count(tp)) continue;

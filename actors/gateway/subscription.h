@@ -24,7 +24,13 @@ struct subscription_request {
   std::string from = "latest";           // earliest | latest | a position token
   std::optional<std::string> type;       // only events of this type
   std::optional<std::string> tenant;     // only events of this tenant
+  bool platform_topics = true;           // false: platform topics are never read, whatever the patterns
 };
+
+// Topics that hold the platform's own records (tenancy.*: keys, audit, usage; evidence.*: the
+// ledger's internals; platform.*: dead letters). Only the platform admin reads them through the
+// generic topic and subscription routes; tenants use each feature's own views.
+bool platform_topic(std::string_view topic);
 
 using positions = std::map<topic_partition, std::int64_t>;
 

@@ -1,6 +1,10 @@
 // Tenant administration routes.
 #include "actors/gateway/tenancy_api.h"
 
+#include <boost/asio/ip/address.hpp>
+
+#include "core/base/text.h"
+
 #include <random>
 
 #include "actors/tenancy/plans.h"
@@ -43,13 +47,38 @@ std::optional<response> only_fields(const json& body, std::initializer_list<cons
   return std::nullopt;
 }
 
-result<std::vector<std::string>> domains_of(const json& v) {
+// A custom domain: a DNS name (lowercased, without a trailing dot) that is not an IP literal,
+// not localhost and not under the platform's base domain (where subdomains name tenants).
+result<std::string> custom_domain(const json& d, const std::string& base_domain) {
+  if (!d.is_string()) return error{errc::invalid_argument, "'domains' must be an array of host names"};
+  std::string h = d.get<std::string>();
+  std::transform(h.begin(), h.end(), h.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (!h.empty() && h.back() == '.') h.pop_back();
+  const auto shown = "'" + sanitize_utf8(d.get<std::string>()) + "'";
+  if (h.empty() || h.size() > 253 || h.find('.') == std::string::npos)
+    return error{errc::invalid_argument, "domain " + shown + " is not a host name with a dot"};
+  for (char c : h)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.')
+      return error{errc::invalid_argument, "domain " + shown + " may hold only a-z, 0-9, '-' and '.'"};
+  if (h.front() == '.' || h.find("..") != std::string::npos || h.front() == '-')
+    return error{errc::invalid_argument, "domain " + shown + " has an empty or malformed label"};
+  boost::system::error_code ec;
+  boost::asio::ip::make_address_v4(h, ec);
+  const bool digits_only = h.find_first_not_of("0123456789.") == std::string::npos;
+  if (!ec || digits_only) return error{errc::invalid_argument, "domain " + shown + " is an IP address; only DNS names can be tenant domains"};
+  if (h == "localhost" || h.ends_with(".localhost")) return error{errc::invalid_argument, "localhost is never a tenant domain"};
+  if (!base_domain.empty() && (h == base_domain || h.ends_with("." + base_domain)))
+    return error{errc::invalid_argument, "domain " + shown + " is under the platform's base domain, whose subdomains name tenants"};
+  return h;
+}
+
+result<std::vector<std::string>> domains_of(const json& v, const std::string& base_domain) {
   if (!v.is_array()) return error{errc::invalid_argument, "'domains' must be an array of host names"};
+  if (v.size() > 100) return error{errc::invalid_argument, "'domains' holds at most 100 host names"};
   std::vector<std::string> out;
   for (const auto& d : v) {
-    if (!d.is_string() || d.get<std::string>().empty() || d.get<std::string>().size() > 253 || d.get<std::string>().find('.') == std::string::npos)
-      return error{errc::invalid_argument, "'domains' must be an array of host names"};
-    out.push_back(d.get<std::string>());
+    NF_TRY_ASSIGN(auto h, custom_domain(d, base_domain));
+    if (std::find(out.begin(), out.end(), h) == out.end()) out.push_back(std::move(h));
   }
   return out;
 }
@@ -179,7 +208,9 @@ response tenancy_api::create(const tenancy::context& c, const request& req) {
   if (!body->contains("name") || !(*body)["name"].is_string() || (*body)["name"].get<std::string>().empty() ||
       (*body)["name"].get<std::string>().size() > 200)
     return error_response(http::status::bad_request, "invalid_field", "'name' is required: 1..200 characters", req, "name");
-  auto plan = tenancy::parse_plan(body->value("plan", ""));
+  auto plan_name = string_field(*body, "plan");
+  if (!plan_name) return wrong_type("plan", "a string (basic, pro or enterprise)", req);
+  auto plan = tenancy::parse_plan(plan_name->value_or(""));
   if (!plan) return error_response(http::status::bad_request, "invalid_field", plan.error().message, req, "plan");
   tenancy::overrides quotas;
   if (body->contains("quotas")) {
@@ -189,7 +220,7 @@ response tenancy_api::create(const tenancy::context& c, const request& req) {
   }
   std::vector<std::string> domains;
   if (body->contains("domains")) {
-    auto d = domains_of((*body)["domains"]);
+    auto d = domains_of((*body)["domains"], opts_.directory->base_domain());
     if (!d) return error_response(http::status::bad_request, "invalid_field", d.error().message, req, "domains");
     domains = *d;
   }
@@ -207,15 +238,37 @@ response tenancy_api::create(const tenancy::context& c, const request& req) {
   auto existing = view_.get(id);
   if (!existing) return error_response(status_for(existing.error().code), "internal", existing.error().message, req);
   if (*existing) return error_response(http::status::conflict, "conflict", "tenant '" + id + "' already exists", req, "id");
+  if (auto taken = domains_taken(id, domains, req)) return *taken;
   json q = json::object();
   for (const auto& [k, v] : quotas) q[std::string(tenancy::name(k))] = v;
   auto r = append("tenancy.tenant_created", id,
                   json{{"tenantId", id}, {"name", (*body)["name"]}, {"plan", std::string(tenancy::name(*plan))}, {"quotas", q}, {"domains", domains}});
   if (!r) return error_response(status_for(r.error().code), "append_failed", r.error().message, req);
   wait(*r);
+  if (auto lost = domains_granted(id, domains, req)) return *lost;
   auto res = show(c, id, req);
   if (res.result() == http::status::ok) res.result(http::status::created);
   return res;
+}
+
+std::optional<response> tenancy_api::domains_taken(const std::string& tenant, const std::vector<std::string>& domains, const request& req) const {
+  for (const auto& d : domains) {
+    auto owner = view_.domain_owner(d);
+    if (!owner) return error_response(status_for(owner.error().code), "internal", owner.error().message, req);
+    if (*owner && **owner != tenant)
+      return error_response(http::status::conflict, "domain_taken", "domain '" + d + "' belongs to another tenant", req, "domains");
+  }
+  return std::nullopt;
+}
+
+std::optional<response> tenancy_api::domains_granted(const std::string& tenant, const std::vector<std::string>& domains, const request& req) const {
+  for (const auto& d : domains) {
+    auto owner = view_.domain_owner(d);
+    if (!owner) return error_response(status_for(owner.error().code), "internal", owner.error().message, req);
+    if (!*owner || **owner != tenant)
+      return error_response(http::status::conflict, "domain_taken", "domain '" + d + "' belongs to another tenant", req, "domains");
+  }
+  return std::nullopt;
 }
 
 response tenancy_api::list(const tenancy::context& c, const request& req) {
@@ -341,9 +394,12 @@ response tenancy_api::patch(const tenancy::context& c, const std::string& id, co
     for (const auto& [k, v] : *q) qj[std::string(tenancy::name(k))] = v;
     payload["quotas"] = qj;
   }
+  std::vector<std::string> domains;
   if (body->contains("domains")) {
-    auto d = domains_of((*body)["domains"]);
+    auto d = domains_of((*body)["domains"], opts_.directory->base_domain());
     if (!d) return error_response(http::status::bad_request, "invalid_field", d.error().message, req, "domains");
+    if (auto taken = domains_taken(id, *d, req)) return *taken;
+    domains = *d;
     payload["domains"] = *d;
     payload["domainsSet"] = true;
   }
@@ -356,6 +412,7 @@ response tenancy_api::patch(const tenancy::context& c, const std::string& id, co
   auto r = append("tenancy.tenant_updated", id, payload);
   if (!r) return error_response(status_for(r.error().code), "append_failed", r.error().message, req);
   wait(*r);
+  if (auto lost = domains_granted(id, domains, req)) return *lost;
   return show(c, id, req);
 }
 
@@ -364,8 +421,12 @@ response tenancy_api::create_key(const tenancy::context& c, const std::string& i
   auto body = body_of(req);
   if (!body) return bad_body(body.error(), req);
   if (auto bad = only_fields(*body, {"role", "name"}, req)) return *bad;
-  const auto role = body->value("role", "");
-  const auto name = body->contains("name") && (*body)["name"].is_string() ? (*body)["name"].get<std::string>() : "";
+  auto role_field = string_field(*body, "role");
+  if (!role_field) return wrong_type("role", "a string naming a role", req);
+  auto name_field = string_field(*body, "name");
+  if (!name_field) return wrong_type("name", "a string", req);
+  const auto role = role_field->value_or("");
+  const auto name = name_field->value_or("");
   if (name.size() > 200) return error_response(http::status::bad_request, "invalid_field", "'name' is at most 200 characters", req, "name");
   auto doc = view_.get(id);
   if (!doc) return error_response(status_for(doc.error().code), "internal", doc.error().message, req);
@@ -402,7 +463,9 @@ response tenancy_api::define_role(const tenancy::context& c, const std::string& 
   auto body = body_of(req);
   if (!body) return bad_body(body.error(), req);
   if (auto bad = only_fields(*body, {"name", "permissions"}, req)) return *bad;
-  const auto name = body->value("name", "");
+  auto name_field = string_field(*body, "name");
+  if (!name_field) return wrong_type("name", "a string naming the role", req);
+  const auto name = name_field->value_or("");
   if (auto v = tenancy::validate_role_name(name); !v) return error_response(http::status::bad_request, "invalid_field", v.error().message, req, "name");
   if (tenancy::builtin_role(name)) return error_response(http::status::conflict, "conflict", "'" + name + "' is a built-in role", req, "name");
   if (!body->contains("permissions") || !(*body)["permissions"].is_array())

@@ -12,6 +12,7 @@
 
 #include "core/base/base64.h"
 #include "core/base/hex.h"
+#include "core/base/text.h"
 
 namespace nf::tenancy {
 namespace {
@@ -103,9 +104,33 @@ bool verify_signature(EVP_PKEY* key, std::string_view input, std::string_view si
 result<json> decode_part(std::string_view part, const char* what) {
   auto bytes = from_base64url(part);
   if (!bytes) return error{errc::unauthenticated, std::string("the token's ") + what + " is not base64url"};
+  if (json_depth(*bytes, kMaxJsonDepth) > kMaxJsonDepth)
+    return error{errc::unauthenticated, std::string("the token's ") + what + " nests deeper than " + std::to_string(kMaxJsonDepth) + " levels"};
   auto j = json::parse(*bytes, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return error{errc::unauthenticated, std::string("the token's ") + what + " is not a JSON object"};
   return j;
+}
+
+// A NumericDate (seconds, possibly fractional) clamped to a range where adding a leeway cannot
+// overflow.
+std::int64_t numeric_date(const json& v) {
+  constexpr double kMax = 1e15;  // about 31 million years
+  double d = 0;
+  if (v.is_number_unsigned()) d = static_cast<double>(v.get<std::uint64_t>());
+  else if (v.is_number_integer()) d = static_cast<double>(v.get<std::int64_t>());
+  else d = v.get<double>();
+  if (!(d > -kMax)) d = -kMax;  // also NaN
+  if (d > kMax) d = kMax;
+  return static_cast<std::int64_t>(d);
+}
+
+// A string member of a token part: "" when absent, invalid_argument naming it when it is not a
+// string (a malformed token, answered 400 naming the field).
+result<std::string> string_member(const json& part, const char* name, const char* what) {
+  auto it = part.find(name);
+  if (it == part.end()) return std::string();
+  if (!it->is_string()) return error{errc::invalid_argument, std::string("'") + name + "' in the token's " + what + " must be a string"};
+  return it->get<std::string>();
 }
 
 }  // namespace
@@ -137,6 +162,7 @@ jwks& jwks::operator=(jwks&&) noexcept = default;
 std::size_t jwks::size() const { return keys_.size(); }
 
 result<jwks> jwks::parse(std::string_view text) {
+  if (json_depth(text, kMaxJsonDepth) > kMaxJsonDepth) return error{errc::invalid_argument, "the JWKS document nests too deep"};
   auto j = json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object() || !j.contains("keys") || !j["keys"].is_array())
     return error{errc::invalid_argument, "a JWKS document is {\"keys\":[...]}"};
@@ -147,11 +173,12 @@ result<jwks> jwks::parse(std::string_view text) {
     if (!k.is_object() || !k.contains("kty") || !k["kty"].is_string()) return error{errc::invalid_argument, which + ": missing 'kty'"};
     const auto kty = k["kty"].get<std::string>();
     auto entry = std::make_unique<key>();
+    if (k.contains("kid") && !k["kid"].is_string()) return error{errc::invalid_argument, which + ": 'kid' must be a string"};
     entry->kid = k.value("kid", "");
     if (kty == "RSA") {
       NF_TRY_ASSIGN(entry->pkey, rsa_key(k, which));
       entry->alg = "RS256";
-    } else if (kty == "EC" && k.value("crv", "") == "P-256") {
+    } else if (kty == "EC" && k.contains("crv") && k["crv"] == "P-256") {
       NF_TRY_ASSIGN(entry->pkey, ec_key(k, which));
       entry->alg = "ES256";
     } else {
@@ -175,9 +202,10 @@ result<jwt_claims> verify_jwt(std::string_view token, const jwks& keys, const jw
   if (d2 == std::string_view::npos || token.find('.', d2 + 1) != std::string_view::npos)
     return error{errc::unauthenticated, "the bearer token is not a JWT (three dot-separated parts)"};
   NF_TRY_ASSIGN(auto header, decode_part(token.substr(0, d1), "header"));
-  const auto alg = header.value("alg", "");
+  NF_TRY_ASSIGN(const auto alg, string_member(header, "alg", "header"));
+  NF_TRY_ASSIGN(const auto kid, string_member(header, "kid", "header"));
   if (alg != "RS256" && alg != "ES256") return error{errc::unauthenticated, "JWT algorithm '" + alg + "' is not accepted (RS256 or ES256)"};
-  const auto* k = keys.find(header.value("kid", ""), alg);
+  const auto* k = keys.find(kid, alg);
   if (!k) return error{errc::unauthenticated, "no " + alg + " key in the JWKS matches the token's kid"};
   auto sig = from_base64url(token.substr(d2 + 1));
   if (!sig) return error{errc::unauthenticated, "the token's signature is not base64url"};
@@ -190,7 +218,7 @@ result<jwt_claims> verify_jwt(std::string_view token, const jwks& keys, const jw
   NF_TRY_ASSIGN(auto claims, decode_part(token.substr(d1 + 1, d2 - d1 - 1), "payload"));
   const std::int64_t now = now_ms / 1000;
   jwt_claims c;
-  c.issuer = claims.value("iss", "");
+  NF_TRY_ASSIGN(c.issuer, string_member(claims, "iss", "payload"));
   if (c.issuer != policy.issuer) return error{errc::unauthenticated, "the token's issuer '" + c.issuer + "' is not trusted"};
   bool aud_ok = false;
   if (claims.contains("aud")) {
@@ -201,11 +229,13 @@ result<jwt_claims> verify_jwt(std::string_view token, const jwks& keys, const jw
   }
   if (!aud_ok) return error{errc::unauthenticated, "the token is not meant for audience '" + policy.audience + "'"};
   if (!claims.contains("exp") || !claims["exp"].is_number()) return error{errc::unauthenticated, "the token has no 'exp'"};
-  c.expires_at = claims["exp"].get<std::int64_t>();
+  c.expires_at = numeric_date(claims["exp"]);
   if (now >= c.expires_at + policy.leeway_s) return error{errc::unauthenticated, "the token has expired"};
-  if (claims.contains("nbf") && claims["nbf"].is_number() && now + policy.leeway_s < claims["nbf"].get<std::int64_t>())
+  if (claims.contains("nbf") && !claims["nbf"].is_number())
+    return error{errc::invalid_argument, "'nbf' in the token's payload must be a number"};
+  if (claims.contains("nbf") && now + policy.leeway_s < numeric_date(claims["nbf"]))
     return error{errc::unauthenticated, "the token is not valid yet (nbf)"};
-  c.subject = claims.value("sub", "");
+  NF_TRY_ASSIGN(c.subject, string_member(claims, "sub", "payload"));
   if (!claims.contains("tenant") || !claims["tenant"].is_string() || claims["tenant"].get<std::string>().empty())
     return error{errc::unauthenticated, "the token has no 'tenant' claim"};
   c.tenant = claims["tenant"].get<std::string>();

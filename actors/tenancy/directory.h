@@ -46,6 +46,8 @@ class directory {
  public:
   explicit directory(std::string base_domain = "", const jwks* keys = nullptr, jwt_policy policy = {})
       : base_domain_(std::move(base_domain)), jwks_(keys), policy_(std::move(policy)) {}
+  // Tenants are also reached as <tenant>.<base_domain>; empty when not configured.
+  const std::string& base_domain() const { return base_domain_; }
 
   void put_tenant(const std::string& id, const std::vector<std::string>& domains, bool active = true);
   void put_key(const std::string& digest, const std::string& tenant, const std::string& role, const std::string& key_id);

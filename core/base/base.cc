@@ -25,6 +25,7 @@ const char* to_string(errc code) noexcept {
     case errc::unauthenticated: return "unauthenticated";
     case errc::permission_denied: return "permission_denied";
     case errc::rate_limited: return "rate_limited";
+    case errc::no_space: return "no_space";
     case errc::internal: return "internal";
   }
   return "unknown";

@@ -25,6 +25,7 @@ enum class errc {
   unauthenticated,   // no or invalid credentials
   permission_denied, // credentials valid, permission missing
   rate_limited,      // over a rate or quota
+  no_space,          // the disk holding the data directory is full
   internal,
 };
 

@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/base/text.h"
+
 namespace nf::config {
 namespace {
 
@@ -90,8 +92,10 @@ void positive(std::int64_t v, const std::string& key) {
 }
 
 void parse_into(const json& root, config& c) {
-  reader r(root, "", {"data_dir", "region", "log_level", "http", "bus", "topics", "actors", "ledger", "auth"});
+  reader r(root, "", {"data_dir", "region", "log_level", "shutdown_timeout_ms", "http", "bus", "topics", "actors", "ledger", "auth"});
   r.get("data_dir", c.data_dir);
+  r.get("shutdown_timeout_ms", c.shutdown_timeout_ms);
+  positive(c.shutdown_timeout_ms, "shutdown_timeout_ms");
   r.get("region", c.region);
   r.get("log_level", c.log_level);
   if (auto* a = r.find("auth")) {
@@ -243,10 +247,12 @@ result<config> parse(const std::string& json_text, const std::string& source, co
   config c;
   try {
     if (!json_text.empty()) {
+      if (json_depth(json_text, kMaxJsonDepth) > kMaxJsonDepth)
+        return error{errc::invalid_argument, source + ": nests deeper than " + std::to_string(kMaxJsonDepth) + " levels"};
       json root;
       try {
         root = json::parse(json_text);
-      } catch (const json::parse_error& e) {
+      } catch (const json::exception& e) {
         return error{errc::invalid_argument, source + ": malformed JSON: " + e.what()};
       }
       parse_into(root, c);
@@ -255,6 +261,8 @@ result<config> parse(const std::string& json_text, const std::string& source, co
     validate(c);
   } catch (const parse_error& e) {
     return error{errc::invalid_argument, source + ": " + e.message};
+  } catch (const json::exception& e) {
+    return error{errc::invalid_argument, source + ": " + e.what()};
   }
   return c;
 }

@@ -77,6 +77,7 @@ struct config {
   std::string data_dir = "./data";
   std::string region = "local";
   std::string log_level = "info";
+  std::int64_t shutdown_timeout_ms = 10'000;     // after SIGTERM/SIGINT the process exits within this long
   http_settings http;
   bus_config bus;
   std::map<std::string, topic_settings> topics;

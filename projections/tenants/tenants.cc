@@ -1,6 +1,8 @@
 // Tenants projection.
 #include "projections/tenants/tenants.h"
 
+#include <algorithm>
+
 #include "actors/tenancy/plans.h"
 #include "core/event/codec.h"
 #include "tenancy.pb.h"
@@ -42,6 +44,40 @@ tenancy::directory::tenant_spec spec_of(const json& j) {
 
 std::vector<std::string> tenants_projection::drain_touched() { return touched_.drain(); }
 
+namespace {
+
+std::string domain_key(const std::string& domain) {
+  std::string d = domain;
+  std::transform(d.begin(), d.end(), d.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return "d/" + d;
+}
+
+// The domains of `claimed` that are free or already `tenant`'s: a domain belongs to the tenant
+// whose claim reached the log first, so two writers that both passed a check cannot both win.
+result<json> grant_domains(::nf::projection::state_writer& w, const std::string& tenant,
+                           const google::protobuf::RepeatedPtrField<std::string>& claimed) {
+  json granted = json::array();
+  for (const auto& d : claimed) {
+    NF_TRY_ASSIGN(auto owner, w.get(domain_key(d)));
+    if (owner && *owner != tenant) continue;
+    NF_TRY(w.put(domain_key(d), tenant));
+    granted.push_back(d);
+  }
+  return granted;
+}
+
+result<void> release_domains(::nf::projection::state_writer& w, const std::string& tenant, const json& doc) {
+  if (!doc.contains("domains") || !doc["domains"].is_array()) return ok();
+  for (const auto& d : doc["domains"]) {
+    if (!d.is_string()) continue;
+    NF_TRY_ASSIGN(auto owner, w.get(domain_key(d.get<std::string>())));
+    if (owner && *owner == tenant) NF_TRY(w.del(domain_key(d.get<std::string>())));
+  }
+  return ok();
+}
+
+}  // namespace
+
 result<void> tenants_projection::apply(const bus::message& m, ::nf::projection::state_writer& w) {
   NF_TRY_ASSIGN(auto env, event::from_message(m));
   if (!env.tenant_id().empty() || !env.key().empty()) touched_.add(env.tenant_id().empty() ? env.key() : env.tenant_id());
@@ -55,8 +91,9 @@ result<void> tenants_projection::apply(const bus::message& m, ::nf::projection::
     if (existing) return ok();
     json quotas = json::object();
     for (const auto& [k, v] : e.quotas()) quotas[k] = v;
+    NF_TRY_ASSIGN(auto domains, grant_domains(w, e.tenant_id(), e.domains()));
     json doc{{"id", e.tenant_id()}, {"name", e.name()},          {"plan", e.plan()},         {"quotas", quotas},
-             {"domains", e.domains()}, {"status", "active"}, {"createdAt", at},         {"keys", json::object()},
+             {"domains", domains}, {"status", "active"}, {"createdAt", at},         {"keys", json::object()},
              {"roles", json::object()}};
     return save_doc(w, doc);
   }
@@ -66,7 +103,10 @@ result<void> tenants_projection::apply(const bus::message& m, ::nf::projection::
     NF_TRY_ASSIGN(auto doc, load_doc(w, e.tenant_id(), where));
     if (!e.plan().empty()) doc["plan"] = e.plan();
     for (const auto& [k, v] : e.quotas()) doc["quotas"][k] = v;
-    if (e.domains_set()) doc["domains"] = e.domains();
+    if (e.domains_set()) {
+      NF_TRY(release_domains(w, e.tenant_id(), doc));
+      NF_TRY_ASSIGN(doc["domains"], grant_domains(w, e.tenant_id(), e.domains()));
+    }
     if (!e.status().empty()) doc["status"] = e.status();
     return save_doc(w, doc);
   }
@@ -125,6 +165,11 @@ result<std::optional<nlohmann::json>> tenants_view::get(const std::string& tenan
   auto j = json::parse(*v, nullptr, false);
   if (j.is_discarded()) return error{errc::corruption, "the document of tenant '" + tenant_id + "' is damaged"};
   return std::optional<json>{std::move(j)};
+}
+
+result<std::optional<std::string>> tenants_view::domain_owner(const std::string& domain) const {
+  NF_TRY_ASSIGN(auto r, store_.reader(proj_));
+  return r->get(domain_key(domain));
 }
 
 result<std::vector<nlohmann::json>> tenants_view::list() const {

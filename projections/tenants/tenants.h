@@ -5,7 +5,9 @@
 // Keys: t/<tenant> -> tenant document {id, name, plan, quotas (overrides), domains, status,
 //       createdAt, keys: {keyId: {role, name, createdAt, revokedAt?}}, roles: {name: [perms]},
 //       reservations: {reservationId: {kind, amount, createdAt}}};
-//       k/<key digest> -> {tenant, role, keyId} for keys not revoked; i/<tenant>/<keyId> -> digest.
+//       k/<key digest> -> {tenant, role, keyId} for keys not revoked; i/<tenant>/<keyId> -> digest;
+//       d/<domain, lowercase> -> tenant. A domain belongs to the tenant whose claim came first in
+//       the log: a later claim by another tenant is left out of that tenant's `domains`.
 // A second tenant_created for an existing id changes nothing (the first one stands); events for
 // unknown tenants are errors that stop the projection with the position.
 #pragma once
@@ -44,6 +46,8 @@ class tenants_view {
   tenants_view(::nf::projection::store& store, const tenants_projection& proj) : store_(store), proj_(proj) {}
   result<std::optional<nlohmann::json>> get(const std::string& tenant_id) const;
   result<std::vector<nlohmann::json>> list() const;
+  // The tenant a custom domain belongs to, if any.
+  result<std::optional<std::string>> domain_owner(const std::string& domain) const;
   // The tenant's custom roles.
   result<tenancy::roles> roles_of(const std::string& tenant_id) const;
   // Every tenant and active key, into the gateway's directory.
