@@ -19,12 +19,15 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// errno after a failed write: a full disk is its own error (HTTP 507), the rest are I/O errors.
+errc io_code(int err) { return err == ENOSPC || err == EDQUOT ? errc::no_space : errc::io_error; }
+
 result<void> write_all(int fd, std::string_view bytes, const std::string& path) {
   while (!bytes.empty()) {
     const auto n = ::write(fd, bytes.data(), bytes.size());
     if (n < 0) {
       if (errno == EINTR) continue;
-      return error{errc::io_error, "cannot write '" + path + "': " + std::strerror(errno)};
+      return error{io_code(errno), "cannot write '" + path + "': " + std::strerror(errno)};
     }
     bytes.remove_prefix(static_cast<std::size_t>(n));
   }
@@ -36,7 +39,7 @@ result<void> fsync_path(const std::string& path, int flags) {
   if (fd < 0) return error{errc::io_error, "cannot open '" + path + "': " + std::strerror(errno)};
   const int rc = ::fsync(fd);
   ::close(fd);
-  if (rc != 0) return error{errc::io_error, "cannot fsync '" + path + "': " + std::strerror(errno)};
+  if (rc != 0) return error{io_code(errno), "cannot fsync '" + path + "': " + std::strerror(errno)};
   return ok();
 }
 
@@ -74,16 +77,17 @@ result<void> vault::put_expected(const std::string& sha, std::string_view bytes)
   const auto shard = dir_ + "/" + sha.substr(0, 2);
   std::error_code ec;
   fs::create_directories(shard, ec);
-  if (ec) return error{errc::io_error, "cannot create '" + shard + "': " + ec.message()};
+  if (ec) return error{io_code(ec.value()), "cannot create '" + shard + "': " + ec.message()};
   const auto tmp = shard + "/." + sha + "." + std::to_string(std::random_device{}()) + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) return error{errc::io_error, "cannot create '" + tmp + "': " + std::strerror(errno)};
+  if (fd < 0) return error{io_code(errno), "cannot create '" + tmp + "': " + std::strerror(errno)};
   auto w = write_all(fd, bytes, tmp);
   const bool synced = w && ::fsync(fd) == 0;
+  const int sync_errno = errno;
   ::close(fd);
   if (!w || !synced) {
     fs::remove(tmp, ec);
-    return w ? error{errc::io_error, "cannot fsync '" + tmp + "'"} : w.error();
+    return w ? error{io_code(sync_errno), "cannot fsync '" + tmp + "'"} : w.error();
   }
   fs::rename(tmp, final_path, ec);
   if (ec) {

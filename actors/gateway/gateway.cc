@@ -190,7 +190,7 @@ struct gateway::impl {
     }
     if (auto refused = quota(who, "/missions", req)) return *refused;
     auto r = append_event(who, missions::kPrompts, "mission.prompted", p.id, p.payload, {{"nf-body-sha256", hash}});
-    if (!r) return error_response(status_for(r.error().code), "append_failed", r.error().message, req);
+    if (!r) return append_error(r.error(), req);
     const json answer = accepted(p.id, missions::kPrompts, *r);
     {
       std::lock_guard lk(pending_mu);
@@ -233,7 +233,7 @@ struct gateway::impl {
     if (!visible_mission(who, mission_id, req, res)) return std::move(*res);
     if (auto refused = quota(who, "/missions/{id}/artifacts", req)) return *refused;
     auto r = append_event(who, missions::kArtifacts, "mission.artifact_recorded", mission_id, v.value->payload);
-    if (!r) return error_response(status_for(r.error().code), "append_failed", r.error().message, req);
+    if (!r) return append_error(r.error(), req);
     const std::string id = last_event_id;
     wait_visible(missions::kArtifacts, *r);
     return json_response(http::status::accepted, accepted(id, missions::kArtifacts, *r), req);
@@ -253,7 +253,7 @@ struct gateway::impl {
                             "mission '" + mission_id + "' has no artifact '" + v.value->artifact_id + "'", req, "artifactId");
     if (auto refused = quota(who, "/missions/{id}/validations", req)) return *refused;
     auto r = append_event(who, missions::kValidations, "mission.validation_reported", mission_id, v.value->payload);
-    if (!r) return error_response(status_for(r.error().code), "append_failed", r.error().message, req);
+    if (!r) return append_error(r.error(), req);
     const std::string id = last_event_id;
     wait_visible(missions::kValidations, *r);
     return json_response(http::status::accepted, accepted(id, missions::kValidations, *r), req);
@@ -266,7 +266,7 @@ struct gateway::impl {
     if (!v) return invalid(v, req);
     if (auto refused = quota(who, "/agents/lifecycle", req)) return *refused;
     auto r = append_event(who, missions::kLifecycle, "agent." + v.value->lifecycle, v.value->agent_id, v.value->payload);
-    if (!r) return error_response(status_for(r.error().code), "append_failed", r.error().message, req);
+    if (!r) return append_error(r.error(), req);
     const std::string id = last_event_id;
     wait_visible(missions::kLifecycle, *r);
     return json_response(http::status::accepted, accepted(id, missions::kLifecycle, *r), req);

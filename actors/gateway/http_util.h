@@ -171,6 +171,15 @@ inline std::optional<response> refuse_invalid_utf8(const request& req, const tar
   return std::nullopt;
 }
 
+http::status status_for(errc c);
+
+// A failed append: 507 insufficient_storage when the disk is full, else append_failed with the
+// status its error code maps to.
+inline response append_error(const error& e, const request& req) {
+  if (e.code == errc::no_space) return error_response(http::status::insufficient_storage, "insufficient_storage", e.message, req);
+  return error_response(status_for(e.code), "append_failed", e.message, req);
+}
+
 inline http::status status_for(errc c) {
   switch (c) {
     case errc::invalid_argument: return http::status::bad_request;

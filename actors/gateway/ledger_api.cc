@@ -6,6 +6,7 @@
 
 #include "core/base/base64.h"
 #include "core/event/codec.h"
+#include "core/log/guard.h"
 #include "core/log/log.h"
 #include "core/merkle/tree_head.h"
 
@@ -40,6 +41,7 @@ bool valid_kind(const std::string& k) {
 
 response internal(const error& e, const request& req) {
   if (e.code == errc::corruption) return error_response(http::status::internal_server_error, "corruption", e.message, req);
+  if (e.code == errc::no_space) return error_response(http::status::insufficient_storage, "insufficient_storage", e.message, req);
   return error_response(status_for(e.code), e.code == errc::invalid_argument ? "invalid_field" : "internal", e.message, req);
 }
 
@@ -49,13 +51,17 @@ ledger_api::ledger_api(bus::event_bus& bus, projection::store& store, const ledg
                        std::chrono::milliseconds wait)
     : bus_(bus), opts_(o), view_(store, *o.proj, &cache_), vault_(o.blob_dir), clk_(clk), region_(std::move(region)), wait_(wait) {
   if (auto id = merkle::key_id(opts_.public_key_pem)) key_id_hex_ = hex(*id);
-  warm_ = std::thread([this] {
+  warm_ = std::thread([this] { nf::log::guarded("ledger-cache", [this] { warm(); }); });
+}
+
+void ledger_api::warm() {
+  {
     const auto t0 = std::chrono::steady_clock::now();
     auto n = view_.warm_cache();
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
     if (n) nf::log::get("ledger")->info("ledger node cache: {} nodes loaded in {} ms", *n, ms);
     else nf::log::get("ledger")->warn("ledger node cache not loaded: {}", n.error().message);
-  });
+  }
 }
 
 ledger_api::~ledger_api() {
@@ -182,7 +188,7 @@ response ledger_api::record(const tenancy::context& who, const request& req) {
   if (!env) return internal(env.error(), req);
   const auto rec = event::to_record(*env);
   auto appended = bus_.append(topic_name{kRecordsTopic}, std::span<const bus::record>(&rec, 1));
-  if (!appended) return error_response(status_for(appended.error().code), "append_failed", appended.error().message, req);
+  if (!appended) return append_error(appended.error(), req);
   const auto event_id = event::event_id::from_raw(env->id())->to_string();
   json answer{{"eventId", event_id}, {"sha256", *sha}, {"size", bytes.size()}};
 

@@ -49,6 +49,7 @@ class ledger_api {
 
  private:
   response record(const tenancy::context& who, const request& req);
+  void warm();  // loads the ledger's node cache (on its own thread)
   response put_blob(const tenancy::context& who, const std::string& name, const request& req);
   response get_blob(const tenancy::context& who, const std::string& name, const request& req);
   response tree_head(const request& req);

@@ -34,6 +34,8 @@ result<positions> decode_token(const std::string& token) {
 }
 
 bool platform_topic(std::string_view topic) {
+  // tenancy.usage is the one tenancy stream meant for tenants: their own usage alerts and refusals.
+  if (topic == "tenancy.usage") return false;
   return topic.starts_with("tenancy.") || topic.starts_with("evidence.") || topic.starts_with("platform.");
 }
 

@@ -27,9 +27,10 @@ struct subscription_request {
   bool platform_topics = true;           // false: platform topics are never read, whatever the patterns
 };
 
-// Topics that hold the platform's own records (tenancy.*: keys, audit, usage; evidence.*: the
+// Topics that hold the platform's own records (tenancy.*: tenants, keys, audit; evidence.*: the
 // ledger's internals; platform.*: dead letters). Only the platform admin reads them through the
-// generic topic and subscription routes; tenants use each feature's own views.
+// generic topic and subscription routes; tenants use each feature's own views. tenancy.usage is
+// not one of them: it is where a tenant follows its own usage alerts and refusals.
 bool platform_topic(std::string_view topic);
 
 using positions = std::map<topic_partition, std::int64_t>;

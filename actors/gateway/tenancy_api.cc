@@ -243,7 +243,7 @@ response tenancy_api::create(const tenancy::context& c, const request& req) {
   for (const auto& [k, v] : quotas) q[std::string(tenancy::name(k))] = v;
   auto r = append("tenancy.tenant_created", id,
                   json{{"tenantId", id}, {"name", (*body)["name"]}, {"plan", std::string(tenancy::name(*plan))}, {"quotas", q}, {"domains", domains}});
-  if (!r) return error_response(status_for(r.error().code), "append_failed", r.error().message, req);
+  if (!r) return append_error(r.error(), req);
   wait(*r);
   if (auto lost = domains_granted(id, domains, req)) return *lost;
   auto res = show(c, id, req);
@@ -410,7 +410,7 @@ response tenancy_api::patch(const tenancy::context& c, const std::string& id, co
     payload["status"] = st;
   }
   auto r = append("tenancy.tenant_updated", id, payload);
-  if (!r) return error_response(status_for(r.error().code), "append_failed", r.error().message, req);
+  if (!r) return append_error(r.error(), req);
   wait(*r);
   if (auto lost = domains_granted(id, domains, req)) return *lost;
   return show(c, id, req);
@@ -440,7 +440,7 @@ response tenancy_api::create_key(const tenancy::context& c, const std::string& i
       return error_response(http::status::forbidden, "forbidden", "role '" + role + "' holds '" + p + "', which the caller does not", req, "role");
   const auto key = tenancy::issue_key();
   auto r = append("tenancy.key_created", id, json{{"tenantId", id}, {"keyId", key.key_id}, {"digest", key.digest}, {"role", role}, {"name", name}});
-  if (!r) return error_response(status_for(r.error().code), "append_failed", r.error().message, req);
+  if (!r) return append_error(r.error(), req);
   wait(*r);
   return json_response(http::status::created, json{{"key", key.secret}, {"keyId", key.key_id}, {"role", role}, {"name", name}, {"tenantId", id}}, req);
 }
@@ -453,7 +453,7 @@ response tenancy_api::revoke_key(const tenancy::context& c, const std::string& i
     return error_response(http::status::not_found, "not_found", "tenant '" + id + "' has no key '" + key_id + "'", req);
   if ((**doc)["keys"][key_id].contains("revokedAt")) return json_response(http::status::ok, json{{"keyId", key_id}, {"revoked", true}}, req);
   auto r = append("tenancy.key_revoked", id, json{{"tenantId", id}, {"keyId", key_id}});
-  if (!r) return error_response(status_for(r.error().code), "append_failed", r.error().message, req);
+  if (!r) return append_error(r.error(), req);
   wait(*r);
   return json_response(http::status::ok, json{{"keyId", key_id}, {"revoked", true}}, req);
 }
@@ -480,7 +480,7 @@ response tenancy_api::define_role(const tenancy::context& c, const std::string& 
   for (const auto& p : *perms)
     if (!c.holds(p)) return error_response(http::status::forbidden, "forbidden", "the caller does not hold '" + p + "'", req, "permissions");
   auto r = append("tenancy.role_defined", id, json{{"tenantId", id}, {"role", name}, {"permissions", *perms}});
-  if (!r) return error_response(status_for(r.error().code), "append_failed", r.error().message, req);
+  if (!r) return append_error(r.error(), req);
   wait(*r);
   return json_response(http::status::created, json{{"name", name}, {"permissions", *perms}}, req);
 }
@@ -526,7 +526,7 @@ response tenancy_api::reserve(const tenancy::context& c, const std::string& id, 
   }
   const auto rid = "r-" + event::new_uuidv7(clk_.now_ms()).to_string();
   auto r = append("tenancy.reservation_made", id, json{{"tenantId", id}, {"reservationId", rid}, {"kind", kind_name}, {"amount", amount}});
-  if (!r) return error_response(status_for(r.error().code), "append_failed", r.error().message, req);
+  if (!r) return append_error(r.error(), req);
   wait(*r);
   acc_.observe(id, *kind, limit, used + amount);
   return json_response(http::status::created,
@@ -556,7 +556,7 @@ response tenancy_api::release(const tenancy::context& c, const std::string& id, 
   if (!*doc || !(**doc).contains("reservations") || !(**doc)["reservations"].contains(reservation_id))
     return error_response(http::status::not_found, "not_found", "tenant '" + id + "' has no reservation '" + reservation_id + "'", req);
   auto r = append("tenancy.reservation_released", id, json{{"tenantId", id}, {"reservationId", reservation_id}});
-  if (!r) return error_response(status_for(r.error().code), "append_failed", r.error().message, req);
+  if (!r) return append_error(r.error(), req);
   wait(*r);
   return json_response(http::status::ok, json{{"reservationId", reservation_id}, {"released", true}}, req);
 }

@@ -1,6 +1,10 @@
 // nexus-forge: the one binary. Wiring and command-line parsing only; behaviour lives in core/.
 #include <csignal>
 #include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -132,12 +136,54 @@ nf::result<std::pair<std::string, std::string>> platform_admin(const nf::config:
   return std::make_pair(key.digest, key.secret);
 }
 
+// After a signal, the process ends within shutdown_timeout_ms whatever clients or a Kafka
+// cluster do: if the ordered stop has not finished by then, it says so and exits.
+class shutdown_watchdog {
+ public:
+  explicit shutdown_watchdog(std::chrono::milliseconds limit)
+      : thread_([this, limit] {
+          std::unique_lock lk(mu_);
+          if (cv_.wait_for(lk, limit, [&] { return done_; })) return;
+          nf::log::get("main")->error("shutdown took longer than {} ms (shutdown_timeout_ms); exiting without waiting for the rest",
+                                      limit.count());
+          std::fflush(nullptr);
+          std::_Exit(0);
+        }) {}
+  ~shutdown_watchdog() {
+    {
+      std::lock_guard lk(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
+int serve_until_signal(nf::config::config* cfg, signal_waiter& signals, bool as_json,
+                       std::optional<shutdown_watchdog>& watchdog);
+
 int cmd_serve(const std::string& config_path, const std::string& listen, bool as_json) {
   quiet_commands = false;
   signal_waiter signals;
   auto cfg = load_config(config_path);
   if (!cfg) return fail(cfg.error());
   if (!listen.empty()) cfg->http.listen = listen;
+  std::optional<shutdown_watchdog> watchdog;
+  // Every component lives inside serve_until_signal, so all of them are stopped and destroyed,
+  // the bus last, before the process says it stopped.
+  const int rc = serve_until_signal(&*cfg, signals, as_json, watchdog);
+  if (rc == 0) nf::log::get("main")->info("stopped cleanly");
+  return rc;
+}
+
+int serve_until_signal(nf::config::config* cfg, signal_waiter& signals, bool as_json,
+                       std::optional<shutdown_watchdog>& watchdog) {
   auto bus = nf::bus::open_bus(*cfg, nf::bus::access::owner);
   if (!bus) return fail(bus.error());
   if (auto r = ensure_platform_topics(**bus, *cfg); !r) return fail(r.error());
@@ -241,6 +287,9 @@ int cmd_serve(const std::string& config_path, const std::string& listen, bool as
       std::cout << "platform admin key (shown once; only its SHA-256 is kept): " << admin->second << std::endl;
   }
   signals.wait();
+  watchdog.emplace(std::chrono::milliseconds(cfg->shutdown_timeout_ms));
+  // Intake and streams first, then the actors (they drain and commit), then the read models;
+  // the bus closes last, when this function returns.
   alerts_to = nullptr;
   gw.stop();
   rt.stop();
@@ -249,9 +298,6 @@ int cmd_serve(const std::string& config_path, const std::string& listen, bool as
   tenants_feed.stop();
   usage_feed.stop();
   audit_feed.stop();
-  store->reset();
-  bus->reset();
-  nf::log::get("main")->info("stopped cleanly");
   return 0;
 }
 

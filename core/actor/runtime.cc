@@ -15,6 +15,7 @@
 #include <boost/asio/strand.hpp>
 
 #include "core/actor/actor.h"
+#include "core/log/guard.h"
 #include "core/log/log.h"
 #include "core/metrics/metrics.h"
 #include "deadletter.pb.h"
@@ -575,11 +576,19 @@ result<void> runtime::start() {
   }
   if (!im.opts.io) {
     im.work = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(im.io->get_executor());
-    for (int i = 0; i < std::max(1, im.opts.threads); ++i) im.threads.emplace_back([&im] { im.io->run(); });
+    // A handler that throws is logged and counted; the thread goes back to work.
+    for (int i = 0; i < std::max(1, im.opts.threads); ++i)
+      im.threads.emplace_back([&im] {
+        while (!nf::log::guarded("actor-executor", [&im] { im.io->run(); }) && !im.io->stopped()) {
+        }
+      });
   }
   for (auto& c : im.cells) {
     cell* cp = c.get();
-    c->intake = std::thread([&im, cp] { im.intake_loop(*cp); });
+    c->intake = std::thread([&im, cp] {
+      while (!nf::log::guarded("actor-intake", [&] { im.intake_loop(*cp); }) && !im.stopping) {
+      }
+    });
     im.schedule_tick(*cp);
   }
   im.started = true;

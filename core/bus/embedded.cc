@@ -21,6 +21,7 @@
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
+#include "core/log/guard.h"
 #include "core/log/log.h"
 #include "core/metrics/metrics.h"
 #include "core/store/status.h"
@@ -270,9 +271,17 @@ class embedded_bus_impl final : public embedded_bus {
     data_cv_.notify_all();
     if (retention_thread_.joinable()) retention_thread_.join();
     if (db_) {
+      if (!opts_.read_only) {
+        // Nothing acknowledged may live only in a WAL after a clean stop: a damaged WAL found at
+        // the next open can then cost nothing.
+        rocksdb::FlushOptions fo;
+        fo.wait = true;
+        if (auto s = db_->Flush(fo, handles_); !s.ok())
+          log_->error("flush at close failed ({}); the records stay in the write-ahead log", s.ToString());
+        (void)db_->SyncWAL();
+      }
       for (auto* h : handles_) (void)db_->DestroyColumnFamilyHandle(h);
       handles_.clear();
-      if (!opts_.read_only) (void)db_->SyncWAL();
       (void)db_->Close();
       db_.reset();
     }
@@ -319,6 +328,10 @@ class embedded_bus_impl final : public embedded_bus {
     options.create_if_missing = true;
     options.create_missing_column_families = true;
     options.paranoid_checks = true;
+    // Only a torn last record (a crash mid-write) is tolerated; a damaged record anywhere else
+    // fails the open instead of silently ending the log there (kPointInTimeRecovery would).
+    options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
+    if (opts_.env) options.env = opts_.env.get();
     options.IncreaseParallelism(2);
     options.max_open_files = 512;
     rocksdb::ColumnFamilyOptions log_opts;
@@ -338,6 +351,7 @@ class embedded_bus_impl final : public embedded_bus {
     } else {
       s = rocksdb::DB::Open(options, opts_.path, descs, &handles_, &raw);
     }
+    if (!s.ok() && s.IsCorruption() && !opts_.read_only) return corrupt_at_open(s);
     if (!s.ok()) return store::to_error(s, "cannot open bus store '" + opts_.path + "'");
     db_.reset(raw);
     meta_ = handles_[0];
@@ -361,10 +375,30 @@ class embedded_bus_impl final : public embedded_bus {
       NF_TRY(load_topics_locked());
     }
     if (!opts_.read_only && opts_.retention_check_ms > 0)
-      retention_thread_ = std::thread([this] { retention_loop(); });
+      retention_thread_ = std::thread([this] {
+        while (!nf::log::guarded("bus-retention", [this] { retention_loop(); })) {
+          std::lock_guard lk(mu_);
+          if (stopping_) break;
+        }
+      });
     log_->info("opened {} bus at {} ({} topics, durability {})", opts_.read_only ? "read-only" : "embedded", opts_.path,
                topics_.size(), opts_.sync ? "sync" : "async");
     return ok();
+  }
+
+  // A store that fails its checksums at open: what is damaged and what to do, never a silent
+  // recovery to an earlier point.
+  error corrupt_at_open(const rocksdb::Status& s) const {
+    std::string wals;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(opts_.path, ec))
+      if (entry.path().extension() == ".log") wals += (wals.empty() ? "" : ", ") + entry.path().string();
+    return error{errc::corruption,
+                 "the bus store '" + opts_.path + "' is damaged: " + s.ToString() +
+                     (wals.empty() ? "" : " (write-ahead logs: " + wals + ")") +
+                     ". Nothing was opened and nothing was dropped. Run 'nexus-forge doctor --config <file>' to see what is "
+                     "damaged, restore the directory from a backup, or run 'nexus-forge doctor --repair --config <file>' to "
+                     "recover to the last consistent point (it reports every offset that is lost)"};
   }
 
   std::string_view kind() const override { return "embedded"; }
@@ -708,7 +742,11 @@ class embedded_bus_impl final : public embedded_bus {
     lk.unlock();
     rocksdb::WriteOptions wo;
     wo.sync = opts_.sync;
-    const auto s = db_->Write(wo, &wb);
+    // After a failed write (a full disk) the store takes no writes until it is resumed; try that
+    // first, at most every 100 ms, so appends work again as soon as space is freed.
+    rocksdb::Status s = resume_if_needed();
+    if (s.ok()) s = db_->Write(wo, &wb);
+    if (!s.ok()) needs_resume_ = true;
     lk.lock();
     write_groups_->inc();
     if (s.ok()) {
@@ -716,7 +754,9 @@ class embedded_bus_impl final : public embedded_bus {
       for (auto* req : group) req->topic->appended->inc(req->records.size());
     } else {
       for (auto& [key, before] : saved) key.first->parts[key.second] = before;
-      auto e = store::to_error(s, "append failed; nothing was written");
+      auto e = s.IsNoSpace() ? error{errc::no_space, "the disk holding the bus data directory '" + opts_.path +
+                                                         "' is full; nothing was written (" + s.ToString() + ")"}
+                             : store::to_error(s, "append failed; nothing was written");
       for (auto* req : group) {
         req->err = e;
         req->results.clear();
@@ -796,6 +836,20 @@ class embedded_bus_impl final : public embedded_bus {
     return ok();
   }
 
+  // Runs on the group leader only (one at a time).
+  rocksdb::Status resume_if_needed() {
+    if (!needs_resume_) return rocksdb::Status::OK();
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_resume_ < std::chrono::milliseconds(100)) return last_resume_status_;
+    last_resume_ = now;
+    last_resume_status_ = db_->Resume();
+    if (last_resume_status_.ok()) {
+      needs_resume_ = false;
+      log_->info("the bus store at {} takes writes again", opts_.path);
+    }
+    return last_resume_status_;
+  }
+
   void retention_loop() {
     std::unique_lock lk(mu_);
     while (!stopping_) {
@@ -820,6 +874,10 @@ class embedded_bus_impl final : public embedded_bus {
   std::uint32_t next_topic_id_ = 1;
   std::vector<append_request*> pending_;
   bool writer_active_ = false;
+  // Write failures: the group leader resumes the store before the next write.
+  bool needs_resume_ = false;
+  std::chrono::steady_clock::time_point last_resume_{};
+  rocksdb::Status last_resume_status_;
   metrics::counter* write_groups_ = &metrics::registry::global().get_counter(
       "nf_bus_write_groups_total", "RocksDB writes (one fsync each in sync mode) that carried one or more appends");
   std::condition_variable commit_cv_;

@@ -7,6 +7,13 @@
 // Ownership: one process opens the directory for writing and holds an flock on OWNER; a second
 // writer gets errc::locked naming the owner. Any number of readers may open it read-only (a
 // RocksDB secondary instance) alongside the owner and see new data after catch_up().
+//
+// Durability: an acknowledged append is in the write-ahead log (fsynced in sync mode). Opening
+// tolerates only a torn last record (what a crash leaves); corruption anywhere else in a WAL
+// fails the open naming the file, never drops records silently. A clean close flushes the
+// memtables, so afterwards no record lives only in a WAL. A full disk fails appends with
+// errc::no_space (nothing of the batch is acknowledged); reads go on, and the next append after
+// space was freed resumes the store (DB::Resume) and succeeds.
 #pragma once
 
 #include <memory>
@@ -14,6 +21,10 @@
 
 #include "core/base/clock.h"
 #include "core/bus/bus.h"
+
+namespace rocksdb {
+class Env;
+}
 
 namespace nf::bus {
 
@@ -25,6 +36,7 @@ struct embedded_options {
   bool read_only = false;                      // open as a secondary reader next to a running owner
   std::int64_t retention_check_ms = 60'000;    // period of the retention sweep; 0 disables the thread
   const nf::clock* clock = nullptr;            // null: the system clock
+  std::shared_ptr<rocksdb::Env> env;           // null: the default; tests pass a fault-injecting one
 };
 
 class embedded_bus : public event_bus {

@@ -21,6 +21,7 @@
 #include <unordered_map>
 
 #include "core/base/hex.h"
+#include "core/log/guard.h"
 #include "core/log/log.h"
 #include "core/metrics/metrics.h"
 #include "core/store/status.h"
@@ -265,9 +266,20 @@ class store_impl final : public store {
 
   ~store_impl() override {
     // Every column family handle must be gone before the database closes.
-    states_.clear();
-    handles_.clear();
+    if (!db_) {
+      states_.clear();
+      handles_.clear();
+    }
     if (db_) {
+      // Nothing applied may live only in a WAL after a clean stop.
+      rocksdb::FlushOptions fo;
+      fo.wait = true;
+      std::vector<rocksdb::ColumnFamilyHandle*> all;
+      if (meta_) all.push_back(meta_);
+      for (auto& [name, h] : handles_) all.push_back(h.get());
+      if (auto s = db_->Flush(fo, all); !s.ok()) log_->error("flush at close failed ({}); the WAL keeps the changes", s.ToString());
+      states_.clear();
+      handles_.clear();
       if (meta_) (void)db_->DestroyColumnFamilyHandle(meta_);
       (void)db_->Close();
     }
@@ -300,6 +312,9 @@ class store_impl final : public store {
     rocksdb::Options options;
     options.create_if_missing = true;
     options.create_missing_column_families = true;
+    options.paranoid_checks = true;
+    // A damaged WAL fails the open; only a torn last record (a crash) is tolerated.
+    options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
     options.IncreaseParallelism(2);
     std::vector<std::string> names;
     auto s = rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), opts_.path, &names);
@@ -559,7 +574,15 @@ class store_impl final : public store {
     rocksdb::WriteOptions wo;
     wo.sync = opts_.sync && !rebuilding;
     wo.disableWAL = rebuilding;  // a rebuild is flushed before it is swapped in
-    NF_TRY(nf::store::check(db_->Write(wo, &wb), "commit projection " + p.name()));
+    // After a failed write (a full disk) the store takes writes again once resumed.
+    rocksdb::Status s = rocksdb::Status::OK();
+    if (needs_resume_) {
+      s = db_->Resume();
+      if (s.ok()) needs_resume_ = false;
+    }
+    if (s.ok()) s = db_->Write(wo, &wb);
+    if (!s.ok()) needs_resume_ = true;
+    NF_TRY(nf::store::check(s, "commit projection " + p.name()));
     for (const auto& [tp, off] : moved) next[tp] = off;
     if (!rebuilding)
       metrics::registry::global()
@@ -570,6 +593,7 @@ class store_impl final : public store {
 
   store_options opts_;
   std::shared_ptr<spdlog::logger> log_;
+  std::atomic<bool> needs_resume_{false};
   std::shared_ptr<rocksdb::DB> db_;
   rocksdb::ColumnFamilyHandle* meta_ = nullptr;
   std::mutex mu_;
@@ -618,6 +642,21 @@ result<void> runner::ensure_consumer() {
   return consumer_->assign(assign);
 }
 
+result<void> runner::verify_positions() {
+  NF_TRY_ASSIGN(auto applied, store_.last_applied(proj_));
+  for (const auto& [tp, off] : applied) {
+    auto end = bus_.end_offset(tp);
+    if (!end && end.error().code == errc::not_found) continue;  // topic deleted: nothing to resume
+    if (!end) return end.error();
+    if (off.get() > end->get())
+      return error{errc::corruption, "projection " + proj_.name() + " has applied " + to_string(tp) + " up to offset " +
+                                         std::to_string(off.get()) + " but the bus ends at " + std::to_string(end->get()) +
+                                         ": the bus lost records this projection holds. Run 'nexus-forge doctor --config <file>'; "
+                                         "'doctor --repair' rebuilds projections that are ahead of the bus"};
+  }
+  return ok();
+}
+
 result<std::size_t> runner::step(std::chrono::milliseconds timeout) {
   if (consumer_ && has_pattern(proj_) && std::chrono::steady_clock::now() - checked_ > std::chrono::seconds(1)) {
     NF_TRY_ASSIGN(auto topics, topics_of(bus_, proj_));
@@ -627,7 +666,10 @@ result<std::size_t> runner::step(std::chrono::milliseconds timeout) {
   NF_TRY(ensure_consumer());
   NF_TRY_ASSIGN(auto msgs, consumer_->poll(timeout, opts_.batch_size));
   if (msgs.empty()) return std::size_t{0};
-  return store_.apply(proj_, msgs);
+  auto applied = store_.apply(proj_, msgs);
+  // Nothing of a failed batch was committed: read it again from the committed offsets.
+  if (!applied) consumer_.reset();
+  return applied;
 }
 
 result<std::uint64_t> runner::catch_up() {
@@ -698,6 +740,13 @@ struct feed::impl {
   }
 
   void loop() {
+    while (!nf::log::guarded("projection-feed", [&] { loop_once(); }) && !stopping) {
+      std::unique_lock lk(mu);
+      cv.wait_for(lk, std::chrono::seconds(1), [&] { return stopping.load(); });
+    }
+  }
+
+  void loop_once() {
     auto last_lag_check = std::chrono::steady_clock::now() - std::chrono::seconds(10);
     while (!stopping) {
       auto n = run.step(std::chrono::milliseconds(200));
@@ -734,6 +783,7 @@ void feed::on_applied(std::function<void()> fn) { impl_->listener = std::move(fn
 
 result<void> feed::start() {
   NF_TRY(impl_->st.attach(impl_->proj));
+  NF_TRY(impl_->run.verify_positions());
   if (impl_->listener) impl_->listener();
   impl_->refresh();
   impl_->thread = std::thread([this] { impl_->loop(); });

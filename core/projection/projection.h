@@ -106,6 +106,10 @@ class runner {
   result<std::uint64_t> catch_up();
   // Events between the committed offsets and the end of every partition.
   result<std::uint64_t> lag();
+  // corruption when a committed position is beyond the end of its partition on the bus (the
+  // bus lost records the projection had applied): new appends would reuse those offsets, so the
+  // projection must be rebuilt, never resumed.
+  result<void> verify_positions();
 
  private:
   result<void> ensure_consumer();

@@ -5,7 +5,8 @@ namespace nf::store {
 
 error to_error(const rocksdb::Status& s, const std::string& context) {
   errc code = errc::io_error;
-  if (s.IsNotFound()) code = errc::not_found;
+  if (s.IsNoSpace()) code = errc::no_space;
+  else if (s.IsNotFound()) code = errc::not_found;
   else if (s.IsCorruption()) code = errc::corruption;
   else if (s.IsInvalidArgument()) code = errc::invalid_argument;
   else if (s.IsNotSupported()) code = errc::unsupported;
