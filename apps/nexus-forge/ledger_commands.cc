@@ -54,25 +54,17 @@ result<std::string> verification_key(const std::string& public_key_file, const c
   return (*s)->public_key_pem();
 }
 
-int ledger_verify(const ledger_verify_args& a, const config::config& cfg) {
-  auto fail = [](const std::string& msg) {
-    std::cerr << "error: " << msg << "\n";
-    return 2;
-  };
-  const auto started = clock_type::now();
-  auto key = verification_key(a.public_key, cfg);
-  if (!key) return fail(key.error().message);
-  auto bus = bus::open_bus(cfg, bus::access::read_only);
-  if (!bus) return fail(bus.error().message);
-  ledger_audit audit(**bus, *key, false);
-  if (auto r = audit.run(!a.quiet); !r) return fail(r.error().message);
+result<ledger_check> check_ledger(const config::config& cfg, bus::event_bus& bus, const std::string& public_key_pem, bool progress) {
+  auto out = std::make_unique<ledger_audit>(bus, public_key_pem, false);
+  auto& audit = *out;
+  NF_TRY(audit.run(progress));
 
   // Every leaf against the event it records, where that event still is in the log.
   std::uint64_t sources_checked = 0, sources_gone = 0;
   for (auto& [tp, refs] : audit.sources) {
     std::sort(refs.begin(), refs.end(), [](const auto& x, const auto& y) { return x.offset < y.offset; });
-    auto begin = (*bus)->begin_offset(tp);
-    auto end = (*bus)->end_offset(tp);
+    auto begin = bus.begin_offset(tp);
+    auto end = bus.end_offset(tp);
     if (!begin || !end) {
       for (const auto& r : refs)
         audit.problems.push_back({r.index, std::nullopt, "leaf " + std::to_string(r.index) + ": its event's topic " + to_string(tp) + " is missing"});
@@ -82,7 +74,7 @@ int ledger_verify(const ledger_verify_args& a, const config::config& cfg) {
     while (i < refs.size() && refs[i].offset < begin->get()) ++i, ++sources_gone;
     if (i == refs.size()) continue;
     const std::int64_t to = std::min(end->get(), refs.back().offset + 1);
-    auto r = read_range(**bus, tp, refs[i].offset, to, [&](const bus::message& m) {
+    auto r = read_range(bus, tp, refs[i].offset, to, [&](const bus::message& m) {
       while (i < refs.size() && refs[i].offset < m.off.get()) {
         audit.problems.push_back({refs[i].index, std::nullopt,
                                   "leaf " + std::to_string(refs[i].index) + ": its event at " + to_string(tp) + "@" +
@@ -103,7 +95,7 @@ int ledger_verify(const ledger_verify_args& a, const config::config& cfg) {
       }
       return i < refs.size();
     });
-    if (!r) return fail(r.error().message);
+    if (!r) return r.error();
     for (; i < refs.size(); ++i)
       audit.problems.push_back({refs[i].index, std::nullopt,
                                 "leaf " + std::to_string(refs[i].index) + ": its event at " + to_string(tp) + "@" + std::to_string(refs[i].offset) +
@@ -129,7 +121,7 @@ int ledger_verify(const ledger_verify_args& a, const config::config& cfg) {
     if (auto bytes = vault.get(sha); !bytes) audit.problems.push_back({std::nullopt, std::nullopt, bytes.error().message});
     return true;
   });
-  if (!each) return fail(each.error().message);
+  if (!each) return each.error();
 
   // The first bad leaf (lowest index) first, then heads, then the rest.
   std::stable_sort(audit.problems.begin(), audit.problems.end(), [](const ledger_problem& x, const ledger_problem& y) {
@@ -139,6 +131,28 @@ int ledger_verify(const ledger_verify_args& a, const config::config& cfg) {
     };
     return rank(x) < rank(y);
   });
+  ledger_check c;
+  c.audit = std::move(out);
+  c.sources_checked = sources_checked;
+  c.sources_gone = sources_gone;
+  c.blobs_checked = blobs_checked;
+  return c;
+}
+
+int ledger_verify(const ledger_verify_args& a, const config::config& cfg) {
+  auto fail = [](const std::string& msg) {
+    std::cerr << "error: " << msg << "\n";
+    return 2;
+  };
+  const auto started = clock_type::now();
+  auto key = verification_key(a.public_key, cfg);
+  if (!key) return fail(key.error().message);
+  auto bus = bus::open_bus(cfg, bus::access::read_only);
+  if (!bus) return fail(bus.error().message);
+  auto checked = check_ledger(cfg, **bus, *key, !a.quiet);
+  if (!checked) return fail(checked.error().message);
+  auto& audit = *checked->audit;
+  const auto sources_checked = checked->sources_checked, sources_gone = checked->sources_gone, blobs_checked = checked->blobs_checked;
   const double seconds = std::chrono::duration<double>(clock_type::now() - started).count();
   const double rate = seconds > 0 ? static_cast<double>(audit.leaves) / seconds : 0;
   const bool ok = audit.problems.empty();

@@ -34,6 +34,15 @@ struct ledger_verify_args {
 };
 int ledger_verify(const ledger_verify_args& a, const config::config& cfg);
 
+// What `ledger verify` checks, without printing: the ledger recomputed from evidence.ledger,
+// every leaf against its event in the log, every vault blob re-hashed. Problems are sorted with
+// the first bad leaf first.
+struct ledger_check {
+  std::unique_ptr<ledger_audit> audit;
+  std::uint64_t sources_checked = 0, sources_gone = 0, blobs_checked = 0;
+};
+result<ledger_check> check_ledger(const config::config& cfg, bus::event_bus& bus, const std::string& public_key_pem, bool progress);
+
 // The public key to verify with: the file given, else the data dir's signing key (never created here).
 result<std::string> verification_key(const std::string& public_key_file, const config::config& cfg);
 

@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/nexus-forge/client_commands.h"
+#include "apps/nexus-forge/doctor_commands.h"
 #include "core/actor/actor.h"
 #include "core/bus/factory.h"
 #include "core/bus/kafka.h"
@@ -697,6 +698,16 @@ int main(int argc, char** argv) {
   lverify->add_flag("--json", lva.json, "one JSON summary with every problem");
   lverify->add_flag("--quiet,-q", lva.quiet, "no progress on stderr");
 
+  nf::cli::doctor_args da;
+  auto* doctor = app.add_subcommand(
+      "doctor", "check a stopped node's data: checksums of every table file and WAL record of the bus, offsets, read models "
+                "against the bus's end offsets, the evidence ledger and every vault blob; exit 1 when something is wrong");
+  doctor->add_option("--config,-c", config_path, "configuration file (JSON)")->capture_default_str();
+  doctor->add_flag("--repair", da.repair,
+                   "recover a damaged bus to its last consistent point (reports every offset lost) and rebuild read models "
+                   "that are ahead of it");
+  doctor->add_flag("--json", da.json, "one JSON report");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -730,6 +741,11 @@ int main(int argc, char** argv) {
     if (*tenant_cmd) {
       ta.action = *tcreate_t ? "create" : *tlist_t ? "list" : *tshow_t ? "show" : *tkcreate ? "keys-create" : *tusage ? "usage" : *taudit ? "audit" : "keys-revoke";
       return nf::cli::tenant(ta);
+    }
+    if (*doctor) {
+      auto cfg = load_config(config_path);
+      if (!cfg) return fail(cfg.error());
+      return nf::cli::doctor(da, *cfg);
     }
     if (*lverify) {
       auto cfg = load_config(config_path);

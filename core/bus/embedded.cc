@@ -330,7 +330,9 @@ class embedded_bus_impl final : public embedded_bus {
     options.paranoid_checks = true;
     // Only a torn last record (a crash mid-write) is tolerated; a damaged record anywhere else
     // fails the open instead of silently ending the log there (kPointInTimeRecovery would).
-    options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
+    options.wal_recovery_mode = opts_.recovery == wal_recovery::point_in_time   ? rocksdb::WALRecoveryMode::kPointInTimeRecovery
+                                : opts_.recovery == wal_recovery::skip_damaged ? rocksdb::WALRecoveryMode::kSkipAnyCorruptedRecords
+                                                                               : rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
     if (opts_.env) options.env = opts_.env.get();
     options.IncreaseParallelism(2);
     options.max_open_files = 512;
@@ -530,6 +532,79 @@ class embedded_bus_impl final : public embedded_bus {
   result<std::unique_ptr<consumer>> make_consumer(const consumer_options& opts) override;
 
   // ---- retention ----
+
+  result<verify_report> verify() override {
+    verify_report rep;
+    if (auto s = db_->VerifyChecksum(); !s.ok()) rep.problems.push_back("table files of '" + opts_.path + "': " + s.ToString());
+    std::vector<std::pair<std::string, std::uint32_t>> topics;
+    std::map<std::string, std::vector<std::int64_t>> begins;
+    {
+      std::lock_guard lk(mu_);
+      for (const auto& [name, t] : topics_) {
+        topics.emplace_back(name, t->id);
+        for (const auto& p : t->parts) begins[name].push_back(p.begin);
+      }
+    }
+    for (const auto& [name, id] : topics) {
+      for (std::size_t part = 0; part < begins[name].size(); ++part) {
+        const auto p = static_cast<std::int32_t>(part);
+        std::int64_t expect = begins[name][part];
+        std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), logcf_));
+        const std::string prefix = log_key(id, p, 0).substr(0, 8);
+        std::size_t reported = 0;
+        for (it->Seek(log_key(id, p, expect)); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+          const auto off = static_cast<std::int64_t>(get_be64(it->key().data() + 8));
+          const std::string where = name + "/" + std::to_string(part) + "@" + std::to_string(off);
+          if (off != expect && reported++ < 10)
+            rep.problems.push_back(name + "/" + std::to_string(part) + ": offsets " + std::to_string(expect) + ".." +
+                                   std::to_string(off - 1) + " are missing");
+          message m;
+          if (auto d = decode_record(it->value(), m, [&] { return where; }); !d && reported++ < 10) rep.problems.push_back(d.error().message);
+          expect = off + 1;
+          ++rep.records;
+        }
+        if (!it->status().ok()) rep.problems.push_back(name + "/" + std::to_string(part) + ": " + it->status().ToString());
+      }
+    }
+    return rep;
+  }
+
+  result<std::vector<std::string>> clamp_committed_offsets() override {
+    std::vector<std::string> changed;
+    std::map<std::string, std::int64_t> ends;  // "topic\0partition" -> end
+    {
+      std::lock_guard lk(mu_);
+      for (const auto& [name, t] : topics_)
+        for (std::size_t i = 0; i < t->parts.size(); ++i) ends[name + '\0' + std::to_string(i)] = t->parts[i].end;
+    }
+    rocksdb::WriteBatch wb;
+    const std::string prefix("group\x00", 6);
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), meta_));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      // group\0<group>\0<topic>\0<partition be32> -> offset be64
+      const std::string k = it->key().ToString();
+      const auto g_end = k.find('\0', prefix.size());
+      const auto t_end = g_end == std::string::npos ? g_end : k.find('\0', g_end + 1);
+      if (t_end == std::string::npos || k.size() != t_end + 5 || it->value().size() != 8) continue;
+      std::uint32_t part = 0;
+      for (int i = 0; i < 4; ++i) part = (part << 8) | static_cast<unsigned char>(k[t_end + 1 + static_cast<std::size_t>(i)]);
+      const std::string topic = k.substr(g_end + 1, t_end - g_end - 1);
+      auto e = ends.find(topic + '\0' + std::to_string(part));
+      const auto committed = static_cast<std::int64_t>(get_be64(it->value().data()));
+      if (e == ends.end() || committed <= e->second) continue;
+      std::string v;
+      put_be64(v, static_cast<std::uint64_t>(e->second));
+      (void)wb.Put(meta_, k, v);
+      changed.push_back("group '" + k.substr(prefix.size(), g_end - prefix.size()) + "' on " + topic + "/" + std::to_string(part) +
+                        ": committed offset " + std::to_string(committed) + " set back to the end, " + std::to_string(e->second));
+    }
+    if (!it->status().ok()) return store::to_error(it->status(), "cannot read committed offsets");
+    if (changed.empty()) return changed;
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    NF_TRY(store::check(db_->Write(wo, &wb), "cannot reset committed offsets"));
+    return changed;
+  }
 
   result<std::uint64_t> enforce_retention() override {
     NF_TRY(writable());

@@ -28,6 +28,13 @@ class Env;
 
 namespace nf::bus {
 
+// How an open treats a damaged write-ahead log.
+enum class wal_recovery {
+  strict,          // a torn last record (a crash) is dropped; any other damage fails the open
+  point_in_time,   // `doctor --repair`: keep everything before the first damaged record, drop the rest
+  skip_damaged,    // salvage (on a copy): skip damaged records, keep what follows them
+};
+
 struct embedded_options {
   std::string path;                            // directory of the log; created if missing
   bool sync = true;                            // true: fsync before an append returns; concurrent
@@ -37,6 +44,13 @@ struct embedded_options {
   std::int64_t retention_check_ms = 60'000;    // period of the retention sweep; 0 disables the thread
   const nf::clock* clock = nullptr;            // null: the system clock
   std::shared_ptr<rocksdb::Env> env;           // null: the default; tests pass a fault-injecting one
+  wal_recovery recovery = wal_recovery::strict;
+};
+
+// What verify() found.
+struct verify_report {
+  std::uint64_t records = 0;              // log records read and decoded
+  std::vector<std::string> problems;      // empty when everything checks out
 };
 
 class embedded_bus : public event_bus {
@@ -46,6 +60,13 @@ class embedded_bus : public event_bus {
   virtual result<std::uint64_t> enforce_retention() = 0;
   // Read-only instances: pick up what the owner has written since the last call.
   virtual result<void> catch_up() = 0;
+  // Reads everything back: the checksum of every block of every table file, every log record
+  // (decoded), and the offsets of every partition (dense from begin to end).
+  virtual result<verify_report> verify() = 0;
+  // Committed group offsets beyond the end of their partition (after records were lost) are
+  // set back to the end, so a consumer does not skip the offsets appended next. Returns what
+  // was changed, one line each.
+  virtual result<std::vector<std::string>> clamp_committed_offsets() = 0;
 };
 
 result<std::unique_ptr<embedded_bus>> open_embedded(const embedded_options& opts);

@@ -6,15 +6,19 @@
 
 namespace nf::bus {
 
+embedded_options embedded_options_of(const config::config& cfg, access mode) {
+  embedded_options o;
+  o.path = cfg.data_dir + "/bus";
+  o.sync = cfg.bus.embedded.mode == config::durability::sync;
+  o.max_event_bytes = static_cast<std::size_t>(cfg.bus.max_event_bytes);
+  o.read_only = mode == access::read_only;
+  o.retention_check_ms = cfg.bus.embedded.retention_check_ms;
+  return o;
+}
+
 result<std::unique_ptr<event_bus>> open_bus(const config::config& cfg, access mode) {
   if (cfg.bus.kind == config::bus_kind::embedded) {
-    embedded_options o;
-    o.path = cfg.data_dir + "/bus";
-    o.sync = cfg.bus.embedded.mode == config::durability::sync;
-    o.max_event_bytes = static_cast<std::size_t>(cfg.bus.max_event_bytes);
-    o.read_only = mode == access::read_only;
-    o.retention_check_ms = cfg.bus.embedded.retention_check_ms;
-    NF_TRY_ASSIGN(auto b, open_embedded(o));
+    NF_TRY_ASSIGN(auto b, open_embedded(embedded_options_of(cfg, mode)));
     return std::unique_ptr<event_bus>(std::move(b));
   }
   kafka_options o;

@@ -10,6 +10,11 @@ namespace nf::bus {
 
 enum class access { owner, read_only };
 
+
+struct embedded_options;
+// The embedded bus options a configuration names (under <data_dir>/bus).
+embedded_options embedded_options_of(const config::config& cfg, access mode);
+
 // read_only opens the embedded store as a reader beside a running owner; Kafka ignores it.
 result<std::unique_ptr<event_bus>> open_bus(const config::config& cfg, access mode);
 

@@ -336,6 +336,10 @@ class store_impl final : public store {
     return ok();
   }
 
+  result<void> verify_checksums() override {
+    return nf::store::check(db_->VerifyChecksum(), "projection store '" + opts_.path + "'");
+  }
+
   result<void> attach(projection& p) override {
     std::lock_guard lk(mu_);
     if (states_.count(p.name())) return ok();

@@ -86,6 +86,8 @@ class store {
   virtual result<std::unique_ptr<state_reader>> reader(const projection& p) = 0;
   // SHA-256 over every key and value of the state (offsets excluded), hex.
   virtual result<std::string> digest(const projection& p) = 0;
+  // Reads every block of every table file back and checks its checksum.
+  virtual result<void> verify_checksums() = 0;
   // Replays all events of the projection's topics into a fresh column family and swaps it in.
   virtual result<std::uint64_t> rebuild(projection& p, bus::event_bus& bus,
                                         const std::function<void(const rebuild_progress&)>& progress = {}) = 0;

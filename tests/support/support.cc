@@ -1,6 +1,8 @@
 // Test helpers: temp dirs, deadline waits, child processes.
 #include "tests/support/support.h"
 
+#include <cstdlib>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -143,7 +145,12 @@ run_result run(const std::vector<std::string>& argv, const std::vector<std::stri
   return r;
 }
 
-std::string nexus_forge_binary() { return NF_BINARY; }
+std::string nexus_forge_binary() {
+  // NF_TEST_BINARY runs the system tests against another build (e.g. an older one, to show that
+  // a regression test fails there).
+  if (const char* other = std::getenv("NF_TEST_BINARY"); other && *other) return other;
+  return NF_BINARY;
+}
 std::string vectors_dir() { return NF_VECTORS_DIR; }
 
 std::string uuid(int n) {

@@ -64,7 +64,7 @@ class child {
 // A UUID-shaped id numbered n ("01900000-0000-7000-8000-<n, 12 digits>"), for test missions.
 std::string uuid(int n);
 
-// Path of the nexus-forge binary under test.
+// Path of the nexus-forge binary under test ($NF_TEST_BINARY when set).
 std::string nexus_forge_binary();
 // Directory of reference vectors.
 std::string vectors_dir();
