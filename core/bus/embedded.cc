@@ -24,6 +24,7 @@
 #include "core/log/guard.h"
 #include "core/log/log.h"
 #include "core/metrics/metrics.h"
+#include "core/store/logger.h"
 #include "core/store/status.h"
 
 namespace nf::bus {
@@ -334,6 +335,7 @@ class embedded_bus_impl final : public embedded_bus {
                                 : opts_.recovery == wal_recovery::skip_damaged ? rocksdb::WALRecoveryMode::kSkipAnyCorruptedRecords
                                                                                : rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
     if (opts_.env) options.env = opts_.env.get();
+    options.info_log = store::make_logger("bus");
     options.IncreaseParallelism(2);
     options.max_open_files = 512;
     rocksdb::ColumnFamilyOptions log_opts;
@@ -821,6 +823,7 @@ class embedded_bus_impl final : public embedded_bus {
     // first, at most every 100 ms, so appends work again as soon as space is freed.
     rocksdb::Status s = resume_if_needed();
     if (s.ok()) s = db_->Write(wo, &wb);
+    if (!s.ok() && !needs_resume_) last_write_error_ = s;
     if (!s.ok()) needs_resume_ = true;
     lk.lock();
     write_groups_->inc();
@@ -918,6 +921,9 @@ class embedded_bus_impl final : public embedded_bus {
     if (now - last_resume_ < std::chrono::milliseconds(100)) return last_resume_status_;
     last_resume_ = now;
     last_resume_status_ = db_->Resume();
+    // Busy: RocksDB's own recovery from a full disk is under way (it polls for free space and
+    // resumes by itself); until then the write fails as the first one did.
+    if (last_resume_status_.IsBusy()) last_resume_status_ = last_write_error_;
     if (last_resume_status_.ok()) {
       needs_resume_ = false;
       log_->info("the bus store at {} takes writes again", opts_.path);
@@ -953,6 +959,7 @@ class embedded_bus_impl final : public embedded_bus {
   bool needs_resume_ = false;
   std::chrono::steady_clock::time_point last_resume_{};
   rocksdb::Status last_resume_status_;
+  rocksdb::Status last_write_error_;
   metrics::counter* write_groups_ = &metrics::registry::global().get_counter(
       "nf_bus_write_groups_total", "RocksDB writes (one fsync each in sync mode) that carried one or more appends");
   std::condition_variable commit_cv_;

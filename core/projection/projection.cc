@@ -24,6 +24,7 @@
 #include "core/log/guard.h"
 #include "core/log/log.h"
 #include "core/metrics/metrics.h"
+#include "core/store/logger.h"
 #include "core/store/status.h"
 
 namespace nf::projection {
@@ -315,6 +316,7 @@ class store_impl final : public store {
     options.paranoid_checks = true;
     // A damaged WAL fails the open; only a torn last record (a crash) is tolerated.
     options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
+    options.info_log = nf::store::make_logger("projections");
     options.IncreaseParallelism(2);
     std::vector<std::string> names;
     auto s = rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), opts_.path, &names);
