@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <future>
+#include <sstream>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -1209,6 +1210,51 @@ result<std::uint16_t> gateway::start() {
   const auto bound = im.acceptor->local_endpoint().port();
   im.log->info("gateway listening on http://{}:{}", im.opts.listen.substr(0, colon), bound);
   return bound;
+}
+
+std::string gateway::respond(std::string_view raw) {
+  auto& gw = *impl_;
+  http::request_parser<http::string_body> parser;
+  parser.eager(true);
+  parser.body_limit(std::max(gw.opts.max_body_bytes, gw.ledger ? gw.opts.ledger.max_record_bytes * 4 / 3 + 4096 : 0));
+  parser.header_limit(16 * 1024);
+  beast::error_code ec;
+  std::size_t used = 0;
+  while (!ec && used < raw.size() && !parser.is_done()) {
+    const auto n = parser.put(net::buffer(raw.data() + used, raw.size() - used), ec);
+    if (n == 0 && !ec) break;
+    used += n;
+  }
+  if (!ec && !parser.is_done()) {
+    parser.put_eof(ec);
+    if (!ec && !parser.is_done()) ec = http::error::partial_message;
+  }
+  response res;
+  if (ec) {
+    request dummy{http::verb::get, "/", 11};
+    res = ec == http::error::body_limit ? error_response(http::status::payload_too_large, "payload_too_large", "the body is too large", dummy)
+                                        : error_response(http::status::bad_request, "malformed_request", "malformed HTTP request: " + ec.message(), dummy);
+  } else {
+    request req = parser.release();
+    const auto t = parse_target(std::string_view(req.target().data(), req.target().size()));
+    if (auto bad = refuse_invalid_utf8(req, t)) {
+      res = gw.finish(std::move(*bad), req, "invalid", gw.next_request_id());
+    } else if ((t.path == "/ws" && websocket::is_upgrade(req)) || (t.path == "/subscribe" && req.method() == http::verb::get)) {
+      std::variant<tenancy::context, response> who = response{};
+      try {
+        who = gw.admit_stream(req, t);
+      } catch (const std::exception& e) {
+        who = gw.internal_error(req, gw.next_request_id(), e.what());
+      }
+      if (auto* denied = std::get_if<response>(&who)) res = std::move(*denied);
+      else res = json_response(http::status::ok, json{{"stream", "admitted"}}, req);
+    } else {
+      res = gw.serve(req);
+    }
+  }
+  std::ostringstream out;
+  out << res;
+  return out.str();
 }
 
 void gateway::usage_applied(const std::vector<std::string>& tenants) {

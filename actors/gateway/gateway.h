@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/base/clock.h"
@@ -81,6 +82,11 @@ class gateway {
   result<std::uint16_t> start();
   // Stops accepting, closes subscriptions and waits for handlers to finish.
   void stop();
+  // Answers one raw HTTP/1.1 request (the bytes a connection would read) on the calling thread,
+  // through the same parsing, UTF-8 checks, admission, routing and handlers as a connection,
+  // and returns the raw response. SSE and WebSocket requests are admitted but not streamed.
+  // For the fuzzer and tests; start() is not needed.
+  std::string respond(std::string_view raw);
   // The usage projection committed new counts for these tenants (usage alerts are checked).
   void usage_applied(const std::vector<std::string>& tenants);
 

@@ -1,6 +1,8 @@
 // Envelope <-> JSON and envelope <-> bus record.
 #include "core/event/codec.h"
 
+#include "core/base/text.h"
+
 #include <google/protobuf/any.pb.h>
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
@@ -74,6 +76,8 @@ std::string payload_type_of(std::string_view event_type) {
 
 result<events::Envelope> build(const new_event& e) {
   NF_TRY(validate_type(e.type));
+  if (json_depth(e.payload_json, kMaxJsonDepth) > kMaxJsonDepth)
+    return error{errc::invalid_argument, "payload nests deeper than " + std::to_string(kMaxJsonDepth) + " levels"};
   auto parsed = nlohmann::json::parse(e.payload_json, nullptr, false);
   if (parsed.is_discarded()) return error{errc::invalid_argument, "payload is not valid JSON"};
   if (!parsed.is_object()) return error{errc::invalid_argument, "payload must be a JSON object"};
@@ -147,7 +151,9 @@ result<nlohmann::json> payload_json(const events::Envelope& env) {
   jo.always_print_primitive_fields = true;
   auto st = pb::util::MessageToJsonString(*msg, &out, jo);
   if (!st.ok()) return error{errc::internal, "cannot render payload: " + std::string(st.message())};
-  return nlohmann::json::parse(out);
+  auto j = nlohmann::json::parse(out, nullptr, false);
+  if (j.is_discarded()) return error{errc::corruption, "payload of type " + full + " does not render as JSON"};
+  return j;
 }
 
 result<nlohmann::json> to_json(const bus::message& m) {
