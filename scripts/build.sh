@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
 # Configures and builds into build/ (or $NF_BUILD_DIR) with Ninja and ccache.
 # Usage: scripts/build.sh [Release|RelWithDebInfo|Debug]
+# NF_SANITIZE=1: a clang build with AddressSanitizer, UndefinedBehaviorSanitizer and the libFuzzer
+# harnesses (default directory build-sanitize/, no benchmarks).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_TYPE="${1:-RelWithDebInfo}"
-BUILD_DIR="${NF_BUILD_DIR:-build}"
 WERROR=OFF
 if [ "${CI:-}" = "true" ]; then WERROR=ON; fi
 export CCACHE_DIR="${CCACHE_DIR:-$PWD/.cache/ccache}"
-cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="$BUILD_TYPE" -DNF_WERROR="$WERROR" >/dev/null
+if [ "${NF_SANITIZE:-}" = "1" ]; then
+  BUILD_DIR="${NF_BUILD_DIR:-build-sanitize}"
+  CC=clang CXX=clang++ cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="$BUILD_TYPE" -DNF_WERROR="$WERROR" \
+    -DNF_SANITIZE=ON -DNF_FUZZ=ON -DNF_BUILD_BENCH=OFF >/dev/null
+else
+  BUILD_DIR="${NF_BUILD_DIR:-build}"
+  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="$BUILD_TYPE" -DNF_WERROR="$WERROR" >/dev/null
+fi
 cmake --build "$BUILD_DIR" -j "$(nproc)"

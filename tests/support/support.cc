@@ -94,6 +94,15 @@ child::~child() {
     ::waitpid(pid_, &status_, 0);
   }
   if (out_fd_ >= 0) ::close(out_fd_);
+  // A sanitizer report from the child (scripts/test.sh --sanitize) fails the test binary, whether
+  // or not the test looked at the child's exit code.
+  const auto err = slurp(err_path_);
+  for (const char* mark : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error: "})
+    if (const auto at = err.find(mark); at != std::string::npos) {
+      std::fprintf(stderr, "sanitizer report from child pid %d:\n%s\n", pid_, err.substr(at > 200 ? at - 200 : 0, 8000).c_str());
+      std::fflush(stderr);
+      std::_Exit(97);
+    }
   std::error_code ec;
   std::filesystem::remove(err_path_, ec);
 }
