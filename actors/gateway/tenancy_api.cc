@@ -41,9 +41,11 @@ result<json> body_of(const request& req) {
 }
 
 std::optional<response> only_fields(const json& body, std::initializer_list<const char*> allowed, const request& req) {
-  for (const auto& [k, v] : body.items())
+  for (const auto& item : body.items()) {
+    const std::string& k = item.key();
     if (std::find_if(allowed.begin(), allowed.end(), [&](const char* a) { return k == a; }) == allowed.end())
       return error_response(http::status::bad_request, "unknown_field", "unknown field '" + k + "'", req, k);
+  }
   return std::nullopt;
 }
 
