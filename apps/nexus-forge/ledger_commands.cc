@@ -61,7 +61,10 @@ result<ledger_check> check_ledger(const config::config& cfg, bus::event_bus& bus
 
   // Every leaf against the event it records, where that event still is in the log.
   std::uint64_t sources_checked = 0, sources_gone = 0;
-  for (auto& [tp, refs] : audit.sources) {
+  for (auto& source : audit.sources) {
+    // Named references, not structured bindings: the lambda below captures them.
+    const topic_partition& tp = source.first;
+    auto& refs = source.second;
     std::sort(refs.begin(), refs.end(), [](const auto& x, const auto& y) { return x.offset < y.offset; });
     auto begin = bus.begin_offset(tp);
     auto end = bus.end_offset(tp);

@@ -233,6 +233,39 @@ TEST_F(Hardening, SigtermWithIdleSlowAndFastSubscribersExitsWithinTheTimeoutAndT
   EXPECT_NE(srv_->proc().stderr_text().find("stopped cleanly"), std::string::npos);
 }
 
+// Kafka mode (librdkafka's mock cluster in a child process): SIGTERM ends the process within the
+// shutdown timeout both with the cluster up and after it went away.
+TEST_F(Hardening, OnKafkaSigtermExitsWithinTheTimeoutWithTheClusterUpOrGone) {
+  srv_->stop();
+  for (const bool cluster_gone : {false, true}) {
+    t::child mock({t::nexus_forge_binary(), "kafka-mock", "--config", config_});
+    std::string bootstrap;
+    ASSERT_TRUE(mock.read_line(bootstrap, 30s)) << mock.stderr_text();
+    // A fresh cluster each time, so read models of their own too.
+    const std::vector<std::string> env{"NF_BUS_KIND=kafka", "NF_KAFKA_BOOTSTRAP=" + bootstrap,
+                                       "NF_DATA_DIR=" + (dir_.path() / (cluster_gone ? "kafka-gone" : "kafka-up")).string()};
+    auto kafka = std::make_unique<server>(config_, env);
+    t::http_client http("127.0.0.1", kafka->port(), t::admin_headers());
+    EXPECT_EQ(http.post("/missions", prompt(1).dump()).status, 202);
+    t::sse_stream sse("127.0.0.1", kafka->port(), "/subscribe?topics=mission.*&from=earliest", "", t::admin_headers());
+    ASSERT_EQ(sse.status(), 200);
+    if (cluster_gone) {
+      mock.signal(SIGKILL);
+      mock.wait();
+    }
+    const auto stop_at = std::chrono::steady_clock::now();
+    kafka->proc().signal(SIGTERM);
+    const int code = kafka->proc().wait(20s);
+    const auto took = std::chrono::steady_clock::now() - stop_at;
+    EXPECT_EQ(code, 0) << (cluster_gone ? "cluster gone: " : "cluster up: ") << kafka->proc().stderr_text().substr(0, 3000);
+    EXPECT_LT(took, 11s) << (cluster_gone ? "cluster gone" : "cluster up") << ": shutdown_timeout_ms defaults to 10 s";
+    const bool forced = kafka->proc().stderr_text().find("shutdown took longer") != std::string::npos;
+    std::cout << (cluster_gone ? "cluster gone" : "cluster up") << ": exited in "
+              << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms"
+              << (forced ? " (the watchdog ended it)" : " (ordered stop)") << "\n";
+  }
+}
+
 // ---- 6. damaged WALs ----
 
 // Flips one bit in the middle of every non-empty WAL of `dir`; returns how many it changed.
