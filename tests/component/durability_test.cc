@@ -20,7 +20,8 @@ using namespace std::chrono_literals;
 using bus::record;
 namespace fs = std::filesystem;
 
-// Every append to a file fails with ENOSPC while `full` is set, as on a full disk.
+// Every append to a file fails with ENOSPC while `full` is set, as on a full disk (creating a
+// file still works: it needs no data blocks).
 class full_disk_fs final : public rocksdb::FileSystemWrapper {
  public:
   full_disk_fs() : rocksdb::FileSystemWrapper(rocksdb::FileSystem::Default()) {}
@@ -29,7 +30,6 @@ class full_disk_fs final : public rocksdb::FileSystemWrapper {
 
   rocksdb::IOStatus NewWritableFile(const std::string& f, const rocksdb::FileOptions& o, std::unique_ptr<rocksdb::FSWritableFile>* r,
                                     rocksdb::IODebugContext* dbg) override {
-    if (full) return rocksdb::IOStatus::NoSpace("full_disk_fs: no space for", f);
     auto s = target()->NewWritableFile(f, o, r, dbg);
     if (s.ok()) *r = std::make_unique<file>(std::move(*r), full);
     return s;

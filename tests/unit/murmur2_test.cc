@@ -23,7 +23,8 @@ TEST(Murmur2, MatchesKafkaReferenceVectors) {
 }
 
 TEST(Murmur2, PartitionIsPositiveHashModuloCount) {
-  for (const auto& x : vectors()["vectors"]) {
+  const auto v = vectors();  // the range below must not refer into a temporary
+  for (const auto& x : v["vectors"]) {
     const auto key = x["key"].get<std::string>();
     const auto h = static_cast<std::uint32_t>(x["murmur2"].get<std::int32_t>()) & 0x7fffffffu;
     for (std::int32_t parts : {1, 3, 7, 12}) {
