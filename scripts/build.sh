@@ -11,7 +11,8 @@ if [ "${CI:-}" = "true" ]; then WERROR=ON; fi
 export CCACHE_DIR="${CCACHE_DIR:-$PWD/.cache/ccache}"
 if [ "${NF_SANITIZE:-}" = "1" ]; then
   BUILD_DIR="${NF_BUILD_DIR:-build-sanitize}"
-  CC=clang CXX=clang++ cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="$BUILD_TYPE" -DNF_WERROR="$WERROR" \
+  # Warnings are held to -Werror by the g++ build; clang's differ and do not fail this one.
+  CC=clang CXX=clang++ cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="$BUILD_TYPE" -DNF_WERROR=OFF \
     -DNF_SANITIZE=ON -DNF_FUZZ=ON -DNF_BUILD_BENCH=OFF >/dev/null
 else
   BUILD_DIR="${NF_BUILD_DIR:-build}"

@@ -1,6 +1,8 @@
 // RFC 6962 Merkle tree algorithms over perfect-subtree node reads.
 #include "core/merkle/merkle.h"
 
+#include <memory>
+
 #include <openssl/evp.h>
 
 #include <bit>
@@ -14,7 +16,9 @@ std::uint64_t split(std::uint64_t n) { return std::bit_floor(n - 1); }
 bool is_pow2(std::uint64_t n) { return n && !(n & (n - 1)); }
 
 hash digest(const void* a, std::size_t an, const void* b = nullptr, std::size_t bn = 0, const void* c = nullptr, std::size_t cn = 0) {
-  thread_local EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  // One context per thread, freed when the thread ends.
+  thread_local const std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> owned(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  EVP_MD_CTX* ctx = owned.get();
   // An explicitly fetched algorithm: EVP_sha256() makes OpenSSL 3 look the provider up on every
   // init, which doubles the cost of hashing 64 bytes.
   static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
