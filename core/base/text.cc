@@ -68,16 +68,21 @@ std::string sanitize_utf8(std::string_view s) {
 
 std::size_t json_depth(std::string_view s, std::size_t limit) noexcept {
   std::size_t depth = 0, deepest = 0;
-  bool in_string = false, escaped = false;
-  for (char c : s) {
-    if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
-      continue;
-    }
-    if (c == '"') in_string = true;
-    else if (c == '[' || c == '{') {
+  const char* p = s.data();
+  const char* const end = p + s.size();
+  while (p < end) {
+    const char c = *p++;
+    if (c == '"') {
+      // Jump to the closing quote: one not preceded by an odd number of backslashes.
+      for (;;) {
+        const auto* q = static_cast<const char*>(std::memchr(p, '"', static_cast<std::size_t>(end - p)));
+        if (!q) return deepest;  // unterminated: the parser will refuse it
+        std::size_t backslashes = 0;
+        for (const char* b = q; b > p && b[-1] == '\\'; --b) ++backslashes;
+        p = q + 1;
+        if (backslashes % 2 == 0) break;
+      }
+    } else if (c == '[' || c == '{') {
       if (++depth > deepest) deepest = depth;
       if (deepest > limit) return limit + 1;
     } else if ((c == ']' || c == '}') && depth > 0) {
