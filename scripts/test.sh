@@ -11,9 +11,9 @@ scripts/deps.sh
 if [ "${1:-}" = "--sanitize" ]; then
   shift
   NF_SANITIZE=1 scripts/build.sh RelWithDebInfo
+  export LSAN_OPTIONS="suppressions=$PWD/tests/sanitizers/lsan.supp:print_suppressions=0"
   cd "${NF_BUILD_DIR:-build-sanitize}"
   export ASAN_OPTIONS="abort_on_error=1:detect_leaks=1:detect_stack_use_after_return=0:strict_string_checks=1"
-  export LSAN_OPTIONS="suppressions=$PWD/../tests/sanitizers/lsan.supp:print_suppressions=0"
   export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
   # Sanitized binaries run slower: fewer tests at once and more time each.
   exec ctest --output-on-failure -L 'unit|component|system' -j "$(nproc)" --timeout 900 "$@"
