@@ -214,7 +214,7 @@ int serve_until_signal(nf::config::config* cfg, signal_waiter& signals, bool as_
     jwks = std::move(*parsed);
   }
   nf::tenancy::directory directory(cfg->auth.base_domain, jwks ? &*jwks : nullptr,
-                                   nf::tenancy::jwt_policy{cfg->auth.jwt_issuer, cfg->auth.jwt_audience, 60});
+                                   nf::tenancy::jwt_policy{cfg->auth.jwt_issuer, cfg->auth.jwt_audience, cfg->auth.jwt_leeway_s});
   auto admin = platform_admin(*cfg);
   if (!admin) return fail(admin.error());
   directory.set_platform_admin(admin->first);

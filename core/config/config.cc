@@ -99,7 +99,10 @@ void parse_into(const json& root, config& c) {
   r.get("region", c.region);
   r.get("log_level", c.log_level);
   if (auto* a = r.find("auth")) {
-    reader ar(*a, "auth", {"base_domain", "jwks_file", "jwt_issuer", "jwt_audience", "platform_admin_key_sha256"});
+    reader ar(*a, "auth", {"base_domain", "jwks_file", "jwt_issuer", "jwt_audience", "jwt_leeway_s", "platform_admin_key_sha256"});
+    ar.get("jwt_leeway_s", c.auth.jwt_leeway_s);
+    if (c.auth.jwt_leeway_s < 0 || c.auth.jwt_leeway_s > 3600)
+      throw parse_error{"config key 'auth.jwt_leeway_s': must be from 0 to 3600"};
     ar.get("base_domain", c.auth.base_domain);
     ar.get("jwks_file", c.auth.jwks_file);
     ar.get("jwt_issuer", c.auth.jwt_issuer);

@@ -70,6 +70,7 @@ struct auth_settings {
   std::string jwks_file;                          // JWKS for JWT bearer tokens; empty: API keys only
   std::string jwt_issuer;
   std::string jwt_audience = "nexus-forge";
+  std::int64_t jwt_leeway_s = 60;                 // clock skew allowed on exp and nbf
   std::string platform_admin_key_sha256;          // empty: created at first start (printed once)
 };
 

@@ -545,4 +545,23 @@ TEST_F(Hardening, RevokingAKeyOrSuspendingATenantClosesItsOpenStreamsWithinASeco
   EXPECT_NE(end->data.find("suspended"), std::string::npos) << end->data;
 }
 
+TEST_F(Hardening, AnExpiringJwtEndsItsOpenStreamOnceItExpires) {
+  srv_->stop();
+  write_config({{"auth", {{"jwt_leeway_s", 0}}}});
+  start();
+  make_tenant("acme");
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const auto token = key_->token({{"iss", "https://idp.test"}, {"aud", "nexus-forge"}, {"exp", now + 2}, {"sub", "u"},
+                                  {"tenant", "acme"}, {"roles", {"viewer"}}});
+  t::sse_stream sse("127.0.0.1", srv_->port(), "/subscribe?topics=mission.*&access_token=" + token);
+  ASSERT_EQ(sse.status(), 200);
+  std::optional<t::sse_event> last;
+  while (auto e = sse.next(6s)) last = e;
+  const std::int64_t ended = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  ASSERT_TRUE(last) << "the stream ends with a reason";
+  EXPECT_EQ(last->event, "error");
+  EXPECT_NE(last->data.find("expired"), std::string::npos) << last->data;
+  EXPECT_LE(ended, now + 4) << "within about a second of the expiry";
+}
+
 }  // namespace
