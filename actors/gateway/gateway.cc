@@ -636,7 +636,6 @@ struct gateway::impl {
   // The caller of a stream, resolved again: nullopt while its credential still holds, or why it
   // no longer does (key revoked, tenant suspended, token expired).
   std::optional<std::string> recheck(const tenancy::request_credentials& creds) {
-    if (!opts.tenancy.directory) return std::nullopt;
     auto c = opts.tenancy.directory->resolve(creds, clk->now_ms());
     if (c) return std::nullopt;
     return c.error().message;
@@ -785,6 +784,12 @@ stream_credentials credentials_of(const request& req) {
   return {s(req[http::field::host]), s(req[http::field::authorization]), s(req["X-API-Key"])};
 }
 
+// The credential check of a stream's reader: none without tenancy or for the platform admin.
+pump::recheck_fn recheck_of(gateway::impl& gw, const tenancy::context& who, const stream_credentials& creds) {
+  if (!gw.acc || who.platform_admin) return {};
+  return [gw = &gw, creds] { return gw->recheck(creds.view()); };
+}
+
 result<subscription_request> subscription_params(const std::string& topics_csv, const std::string& from,
                                                  const std::optional<std::string>& type, const std::optional<std::string>& tenant) {
   subscription_request r;
@@ -851,7 +856,7 @@ class sse_session : public stream_session, public std::enable_shared_from_this<s
     counts_.push_back(0);
     write_next();
     watch_close();
-    pump_ = std::make_shared<pump>(gw_, std::move(*sub), recheck());
+    pump_ = std::make_shared<pump>(gw_, std::move(*sub), recheck_of(gw_, who_, creds_));
     std::weak_ptr<sse_session> weak = shared_from_this();
     pump_->start(
         [weak](std::string frames, std::size_t n) {
@@ -865,11 +870,6 @@ class sse_session : public stream_session, public std::enable_shared_from_this<s
   }
 
  private:
-  pump::recheck_fn recheck() {
-    if (!gw_.acc || who_.platform_admin) return {};
-    return [gw = &gw_, creds = creds_] { return gw->recheck(creds.view()); };
-  }
-
   // A last `event: error` frame with the reason, then the connection is closed.
   void close_with(const std::string& reason) {
     if (closing_ || closed_) return;
@@ -995,10 +995,7 @@ class ws_session : public stream_session, public std::enable_shared_from_this<ws
       auto sub = params ? subscription::open(self->gw_.bus, *params, &self->gw_.renders) : result<std::unique_ptr<subscription>>(params.error());
       if (!sub) return self->close_with(websocket::close_code::policy_error, sub.error().message);
       self->enqueue(json{{"subscribed", j["subscribe"]}}.dump(), 0);
-      pump::recheck_fn recheck;
-      if (self->gw_.acc && !self->who_.platform_admin)
-        recheck = [gw = &self->gw_, creds = self->creds_] { return gw->recheck(creds.view()); };
-      self->pump_ = std::make_shared<pump>(self->gw_, std::move(*sub), std::move(recheck));
+      self->pump_ = std::make_shared<pump>(self->gw_, std::move(*sub), recheck_of(self->gw_, self->who_, self->creds_));
       std::weak_ptr<ws_session> weak = self;
       self->pump_->start(
           [weak](std::string frames, std::size_t n) {

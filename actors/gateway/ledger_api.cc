@@ -136,7 +136,6 @@ response ledger_api::record(const tenancy::context& who, const request& req) {
   auto parsed = parse_body(req);
   if (!parsed) return bad_body(parsed.error(), req);
   auto& body = *parsed;
-  if (!body.is_object()) return error_response(http::status::bad_request, "invalid_field", "the body must be a JSON object", req);
   for (const auto& [k, v] : body.items())
     if (k != "data" && k != "json" && k != "kind" && k != "missionId" && k != "artifactId")
       return error_response(http::status::bad_request, "unknown_field", "unknown field '" + k + "'", req, k);

@@ -34,12 +34,6 @@ bool valid_tenant_id(const std::string& id) {
 }
 
 // A JSON object body (parse_body, plus: an object).
-result<json> body_of(const request& req) {
-  NF_TRY_ASSIGN(auto j, parse_body(req));
-  if (!j.is_object()) return error{errc::invalid_argument, "the body must be a JSON object"};
-  return j;
-}
-
 std::optional<response> only_fields(const json& body, std::initializer_list<const char*> allowed, const request& req) {
   for (const auto& item : body.items()) {
     const std::string& k = item.key();
@@ -204,7 +198,7 @@ std::optional<response> tenancy_api::dispatch(const target& t, const request& re
 
 response tenancy_api::create(const tenancy::context& c, const request& req) {
   if (!c.platform_admin) return error_response(http::status::forbidden, "forbidden", "missing permission 'tenants:create' (platform admin only)", req);
-  auto body = body_of(req);
+  auto body = parse_body(req);
   if (!body) return bad_body(body.error(), req);
   if (auto bad = only_fields(*body, {"id", "name", "plan", "quotas", "domains"}, req)) return *bad;
   if (!body->contains("name") || !(*body)["name"].is_string() || (*body)["name"].get<std::string>().empty() ||
@@ -247,28 +241,19 @@ response tenancy_api::create(const tenancy::context& c, const request& req) {
                   json{{"tenantId", id}, {"name", (*body)["name"]}, {"plan", std::string(tenancy::name(*plan))}, {"quotas", q}, {"domains", domains}});
   if (!r) return append_error(r.error(), req);
   wait(*r);
-  if (auto lost = domains_granted(id, domains, req)) return *lost;
+  if (auto lost = domains_taken(id, domains, req, true)) return *lost;
   auto res = show(c, id, req);
   if (res.result() == http::status::ok) res.result(http::status::created);
   return res;
 }
 
-std::optional<response> tenancy_api::domains_taken(const std::string& tenant, const std::vector<std::string>& domains, const request& req) const {
+std::optional<response> tenancy_api::domains_taken(const std::string& tenant, const std::vector<std::string>& domains, const request& req,
+                                                   bool must_hold) const {
   for (const auto& d : domains) {
     auto owner = view_.domain_owner(d);
     if (!owner) return error_response(status_for(owner.error().code), "internal", owner.error().message, req);
-    if (*owner && **owner != tenant)
-      return error_response(http::status::conflict, "domain_taken", "domain '" + d + "' belongs to another tenant", req, "domains");
-  }
-  return std::nullopt;
-}
-
-std::optional<response> tenancy_api::domains_granted(const std::string& tenant, const std::vector<std::string>& domains, const request& req) const {
-  for (const auto& d : domains) {
-    auto owner = view_.domain_owner(d);
-    if (!owner) return error_response(status_for(owner.error().code), "internal", owner.error().message, req);
-    if (!*owner || **owner != tenant)
-      return error_response(http::status::conflict, "domain_taken", "domain '" + d + "' belongs to another tenant", req, "domains");
+    const bool other = *owner ? **owner != tenant : must_hold;
+    if (other) return error_response(http::status::conflict, "domain_taken", "domain '" + d + "' belongs to another tenant", req, "domains");
   }
   return std::nullopt;
 }
@@ -371,7 +356,7 @@ response tenancy_api::usage(const tenancy::context& c, const std::string& id, co
 }
 
 response tenancy_api::patch(const tenancy::context& c, const std::string& id, const request& req) {
-  auto body = body_of(req);
+  auto body = parse_body(req);
   if (!body) return bad_body(body.error(), req);
   if (auto bad = only_fields(*body, {"plan", "quotas", "domains", "status"}, req)) return *bad;
   const bool admin_fields = body->contains("plan") || body->contains("quotas") || body->contains("status");
@@ -414,13 +399,13 @@ response tenancy_api::patch(const tenancy::context& c, const std::string& id, co
   auto r = append("tenancy.tenant_updated", id, payload);
   if (!r) return append_error(r.error(), req);
   wait(*r);
-  if (auto lost = domains_granted(id, domains, req)) return *lost;
+  if (auto lost = domains_taken(id, domains, req, true)) return *lost;
   return show(c, id, req);
 }
 
 response tenancy_api::create_key(const tenancy::context& c, const std::string& id, const request& req) {
   if (auto denied = authorize(c, id, "keys:write", req)) return *denied;
-  auto body = body_of(req);
+  auto body = parse_body(req);
   if (!body) return bad_body(body.error(), req);
   if (auto bad = only_fields(*body, {"role", "name"}, req)) return *bad;
   auto role_field = string_field(*body, "role");
@@ -462,7 +447,7 @@ response tenancy_api::revoke_key(const tenancy::context& c, const std::string& i
 
 response tenancy_api::define_role(const tenancy::context& c, const std::string& id, const request& req) {
   if (auto denied = authorize(c, id, "roles:write", req)) return *denied;
-  auto body = body_of(req);
+  auto body = parse_body(req);
   if (!body) return bad_body(body.error(), req);
   if (auto bad = only_fields(*body, {"name", "permissions"}, req)) return *bad;
   auto name_field = string_field(*body, "name");
@@ -489,7 +474,7 @@ response tenancy_api::define_role(const tenancy::context& c, const std::string& 
 
 response tenancy_api::reserve(const tenancy::context& c, const std::string& id, const request& req) {
   if (auto denied = authorize(c, id, "reservations:write", req)) return *denied;
-  auto body = body_of(req);
+  auto body = parse_body(req);
   if (!body) return bad_body(body.error(), req);
   if (auto bad = only_fields(*body, {"kind", "amount"}, req)) return *bad;
   const auto kind_name = (*body).contains("kind") && (*body)["kind"].is_string() ? (*body)["kind"].get<std::string>() : "";

@@ -52,11 +52,11 @@ class tenancy_api {
                                     const request& req) const;
   result<bus::append_result> append(const std::string& type, const std::string& tenant, const json& payload);
   void wait(const bus::append_result& r);
-  // 409 domain_taken when one of `domains` belongs to another tenant than `tenant`.
-  std::optional<response> domains_taken(const std::string& tenant, const std::vector<std::string>& domains, const request& req) const;
-  // After the claim was applied: 409 domain_taken when the log gave one of `domains` to another
-  // tenant first (two writers that both passed domains_taken).
-  std::optional<response> domains_granted(const std::string& tenant, const std::vector<std::string>& domains, const request& req) const;
+  // 409 domain_taken when one of `domains` belongs to another tenant than `tenant`. With
+  // must_hold (after the claim was applied), also when `tenant` does not hold it: the log gave it
+  // to another tenant first (two writers that both passed the check before appending).
+  std::optional<response> domains_taken(const std::string& tenant, const std::vector<std::string>& domains, const request& req,
+                                        bool must_hold = false) const;
 
   response create(const tenancy::context& c, const request& req);
   response list(const tenancy::context& c, const request& req);
