@@ -4,11 +4,11 @@
 #include <cstdint>
 #include <string>
 
-#include "actors/gateway/contracts.h"
+#include "actors/missions/contracts.h"
 #include "actors/gateway/http_util.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  using namespace nf::gateway;
+  using namespace nf::missions;
   request req{http::verb::post, "/missions", 11};
   req.set(http::field::content_type, "application/json");
   req.body().assign(reinterpret_cast<const char*>(data), size);

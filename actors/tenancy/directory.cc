@@ -56,6 +56,7 @@ void directory::replace(const std::vector<tenant_spec>& tenants, const std::vect
     auto& e = t[spec.id];
     e.active = spec.active;
     e.quota = spec.quota;
+    e.refusal = spec.refusal;
     if (!spec.custom_roles.custom().empty()) e.custom_roles = std::make_shared<const roles>(spec.custom_roles);
     for (const auto& dom : spec.domains) {
       const auto h = lower_host(dom);
@@ -78,6 +79,7 @@ void directory::replace_tenant(const std::string& id, const std::optional<tenant
   if (spec) {
     e.active = spec->active;
     e.quota = spec->quota;
+    e.refusal = spec->refusal;
     if (!spec->custom_roles.custom().empty()) e.custom_roles = std::make_shared<const roles>(spec->custom_roles);
     for (const auto& dom : spec->domains) e.domains.push_back(lower_host(dom));
     for (const auto& k : keys) e.key_digests.push_back(k.digest);
@@ -177,6 +179,7 @@ result<context> directory::resolve(const request_credentials& c, std::int64_t no
     ctx.tenant = *cred_tenant;
     auto t = tenants_.find(ctx.tenant);
     if (t == tenants_.end()) return error{errc::unauthenticated, "the credential names unknown tenant '" + ctx.tenant + "'"};
+    if (!t->second.refusal.empty()) return error{errc::permission_denied, t->second.refusal};
     if (!t->second.active) return error{errc::permission_denied, "tenant '" + ctx.tenant + "' is suspended"};
     ctx.quota = t->second.quota;
     ctx.custom_roles = t->second.custom_roles;

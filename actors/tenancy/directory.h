@@ -60,6 +60,7 @@ class directory {
     bool active = true;
     limits quota = unlimited();
     roles custom_roles;
+    std::string refusal;               // non-empty: every request of the tenant is refused with it (a damaged document)
   };
   struct key_spec {
     std::string digest, tenant, role, key_id;
@@ -83,6 +84,7 @@ class directory {
     bool active = true;
     limits quota = unlimited();
     std::shared_ptr<const roles> custom_roles;
+    std::string refusal;
     std::vector<std::string> key_digests;  // its active keys
   };
   struct key_entry {

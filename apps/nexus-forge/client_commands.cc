@@ -12,8 +12,9 @@
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
-#include "actors/gateway/contracts.h"
-#include "actors/gateway/subscription.h"
+#include "core/streams/subscription.h"
+#include "core/base/number.h"
+#include "core/base/rfc3339.h"
 #include "apps/nexus-forge/ledger_commands.h"
 #include "core/bus/factory.h"
 #include "core/merkle/merkle.h"
@@ -242,12 +243,12 @@ int subscribe(const subscribe_args& a) {
   if (!cfg) return fail(cfg.error().message);
   auto bus = bus::open_bus(*cfg, bus::access::read_only);
   if (!bus) return fail(bus.error().message);
-  gateway::subscription_request req;
+  streams::subscription_request req;
   req.patterns = a.patterns;
   req.from = a.from;
   req.type = a.type;
   req.tenant = a.tenant;
-  auto sub = gateway::subscription::open(**bus, req);
+  auto sub = streams::subscription::open(**bus, req);
   if (!sub) return fail(sub.error().message);
   long long printed = 0;
   for (;;) {
@@ -267,8 +268,8 @@ namespace {
 // Resolves "--from"/"--to" for one partition: an offset, or the first offset at an RFC 3339 time.
 result<std::int64_t> position_of(bus::event_bus& b, const topic_partition& tp, const std::string& spec, std::int64_t dflt) {
   if (spec.empty()) return dflt;
-  if (spec.find_first_not_of("0123456789") == std::string::npos) return std::stoll(spec);
-  auto ms = gateway::parse_rfc3339(spec);
+  if (spec.find_first_not_of("0123456789") == std::string::npos) return parse_number<std::int64_t>(spec, "the offset", 0);
+  auto ms = parse_rfc3339(spec);
   if (!ms) return error{errc::invalid_argument, "'" + spec + "' is neither an offset nor an RFC 3339 time"};
   NF_TRY_ASSIGN(auto off, b.offset_for_time(tp, *ms));
   return off.get();
@@ -396,7 +397,7 @@ int replay(const replay_args& a, const nf::config::config& cfg) {
     if (a.json) {
       std::cout << j->dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
     } else {
-      std::cout << m.topic.get() << "/" << m.partition.get() << "@" << m.off.get() << "  " << gateway::format_rfc3339(m.timestamp_ms)
+      std::cout << m.topic.get() << "/" << m.partition.get() << "@" << m.off.get() << "  " << format_rfc3339(m.timestamp_ms)
                 << "  " << (*j).value("type", "") << "  " << (*j).value("key", "") << "  "
                 << (*j)["payload"].dump(-1, ' ', false, json::error_handler_t::replace);
       if (!ledger.is_null()) {
@@ -463,11 +464,9 @@ int tenant(const tenant_args& a) {
       for (const auto& kv : a.quotas) {
         const auto eq = kv.find('=');
         if (eq == std::string::npos) return fail("--quota takes NAME=LIMIT, e.g. eventsPerDay=5000; got '" + kv + "'");
-        try {
-          q[kv.substr(0, eq)] = std::stoll(kv.substr(eq + 1));
-        } catch (...) {
-          return fail("--quota " + kv + ": the limit must be an integer (-1 for unlimited)");
-        }
+        auto limit = parse_number<std::int64_t>(std::string_view(kv).substr(eq + 1), "the limit", -1);
+        if (!limit) return fail("--quota " + kv + ": the limit must be an integer (-1 for unlimited)");
+        q[kv.substr(0, eq)] = *limit;
       }
       body["quotas"] = q;
     }

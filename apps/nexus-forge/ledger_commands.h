@@ -16,16 +16,16 @@
 #include "core/merkle/merkle.h"
 #include "core/merkle/tree_head.h"
 #include "actors/evidence/audit.h"
+#include "actors/evidence/keys.h"
 
 namespace nf::cli {
 
 using evidence::ledger_audit;
 using evidence::ledger_problem;
 
-std::string signing_key_path(const config::config& cfg);
-std::string blob_dir(const config::config& cfg);
-// The tree-head key of this data dir, created (mode 0600) on first use.
-result<std::shared_ptr<merkle::signer>> load_signer(const config::config& cfg);
+using evidence::blob_dir;
+using evidence::load_signer;
+using evidence::signing_key_path;
 
 struct ledger_verify_args {
   std::string public_key;  // PEM file; empty: derived from the data dir's signing key

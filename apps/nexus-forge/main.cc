@@ -1,4 +1,5 @@
-// nexus-forge: the one binary. Wiring and command-line parsing only; behaviour lives in core/.
+// nexus-forge: the one binary. Wiring and command-line parsing only; behaviour lives in core/ and
+// in the features under actors/.
 #include <csignal>
 #include <atomic>
 #include <condition_variable>
@@ -23,22 +24,18 @@
 #include "apps/nexus-forge/client_commands.h"
 #include "apps/nexus-forge/doctor_commands.h"
 #include "core/actor/actor.h"
+#include "core/base/number.h"
 #include "core/bus/factory.h"
 #include "core/bus/kafka.h"
 #include "core/config/config.h"
 #include "core/event/codec.h"
 #include "core/log/log.h"
 #include "core/projection/projection.h"
-#include "actors/evidence/evidence.h"
-#include "actors/gateway/gateway.h"
-#include "actors/mission_control/mission_control.h"
+#include "actors/evidence/feature.h"
+#include "actors/missions/feature.h"
+#include "actors/tenancy/feature.h"
 #include "apps/nexus-forge/ledger_commands.h"
-#include "actors/tenancy/directory.h"
-#include "projections/ledger/ledger.h"
-#include "projections/tenants/tenants.h"
-#include "projections/audit/audit.h"
-#include "projections/usage/usage.h"
-#include "projections/missions/missions.h"
+#include "core/feature/node.h"
 
 #ifndef NF_VERSION
 #define NF_VERSION "0.0.0"
@@ -81,60 +78,13 @@ class signal_waiter {
 
 // ---- serve ------------------------------------------------------------------------------------
 
-// Topics the built-in actors and projections read and write; serve creates any that are missing.
-std::map<std::string, int> platform_topics(const nf::config::config& cfg) {
-  std::map<std::string, int> t;
-  for (const char* name : {nf::missions::kPrompts, nf::missions::kLifecycle, nf::missions::kArtifacts, nf::missions::kValidations})
-    t[name] = cfg.bus.default_partitions;
-  t[nf::actor::kDeadLetterTopic] = 1;
-  t[nf::evidence::kRecordsTopic] = cfg.bus.default_partitions;
-  t[nf::tenants::kTenantsTopic] = cfg.bus.default_partitions;
-  t[nf::audit::kAuditTopic] = cfg.bus.default_partitions;
-  t[nf::usage::kUsageTopic] = cfg.bus.default_partitions;
-  for (const auto& [name, ts] : cfg.topics) t[name] = ts.partitions;
-  // One partition: the ledger's order is the tree's order.
-  t[nf::evidence::kLedgerTopic] = 1;
-  return t;
-}
-
-nf::result<void> ensure_platform_topics(nf::bus::event_bus& bus, const nf::config::config& cfg) {
-  NF_TRY(nf::bus::ensure_topics(bus, cfg));
-  for (const auto& [name, parts] : platform_topics(cfg)) {
-    if (bus.describe_topic(nf::topic_name{name})) continue;
-    auto r = bus.create_topic(nf::topic_name{name}, {parts, -1, -1});
-    if (!r && r.error().code != nf::errc::already_exists) return r;
-  }
-  auto ledger = bus.describe_topic(nf::topic_name{nf::evidence::kLedgerTopic});
-  if (ledger && ledger->config.partitions != 1)
-    return nf::error{nf::errc::invalid_argument, std::string(nf::evidence::kLedgerTopic) + " has " + std::to_string(ledger->config.partitions) +
-                                                     " partitions; the ledger needs exactly one"};
-  return nf::ok();
-}
-
-// The platform admin key's digest: from config, or from <data_dir>/tenancy/platform-admin.sha256,
-// or a new key whose secret is returned (to print once) and whose digest is stored (0600).
-nf::result<std::pair<std::string, std::string>> platform_admin(const nf::config::config& cfg) {
-  if (!cfg.auth.platform_admin_key_sha256.empty()) return std::make_pair(cfg.auth.platform_admin_key_sha256, std::string());
-  const auto dir = cfg.data_dir + "/tenancy";
-  const auto path = dir + "/platform-admin.sha256";
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (std::filesystem::exists(path, ec)) {
-    std::ifstream in(path);
-    std::string digest;
-    in >> digest;
-    if (digest.size() != 64) return nf::error{nf::errc::corruption, "'" + path + "' does not hold a SHA-256 digest"};
-    return std::make_pair(digest, std::string());
-  }
-  const auto key = nf::tenancy::issue_key();
-  {
-    std::ofstream out(path);
-    out << key.digest << "\n";
-    if (!out) return nf::error{nf::errc::io_error, "cannot write '" + path + "'"};
-  }
-  std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
-                               std::filesystem::perm_options::replace, ec);
-  return std::make_pair(key.digest, key.secret);
+// Every feature of the product. Tenancy comes first: it provides the admission every route uses.
+std::vector<std::unique_ptr<nf::feature::feature>> all_features() {
+  std::vector<std::unique_ptr<nf::feature::feature>> f;
+  f.push_back(nf::tenancy::make_feature());
+  f.push_back(nf::missions::make_feature());
+  f.push_back(nf::evidence::make_feature());
+  return f;
 }
 
 // After a signal, the process ends within shutdown_timeout_ms whatever clients or a Kafka
@@ -187,118 +137,40 @@ int serve_until_signal(nf::config::config* cfg, signal_waiter& signals, bool as_
                        std::optional<shutdown_watchdog>& watchdog) {
   auto bus = nf::bus::open_bus(*cfg, nf::bus::access::owner);
   if (!bus) return fail(bus.error());
-  if (auto r = ensure_platform_topics(**bus, *cfg); !r) return fail(r.error());
-
   // Read models live next to the bus data, whichever bus is in use.
   std::error_code ec;
   std::filesystem::create_directories(cfg->data_dir, ec);
   auto store = nf::projection::store::open({cfg->data_dir + "/projections", false});
   if (!store) return fail(store.error());
-  nf::missions::missions_projection missions;
-  nf::projection::feed missions_feed(**store, missions, **bus);
-  if (auto r = missions_feed.start(); !r) return fail(r.error());
-  nf::ledger::ledger_projection ledger;
-  nf::projection::feed ledger_feed(**store, ledger, **bus);
-  if (auto r = ledger_feed.start(); !r) return fail(r.error());
-  auto signer = nf::cli::load_signer(*cfg);
-  if (!signer) return fail(signer.error());
 
-  // Tenancy: the directory every tenant route resolves callers with, kept current by the feed.
-  std::optional<nf::tenancy::jwks> jwks;
-  if (!cfg->auth.jwks_file.empty()) {
-    std::ifstream in(cfg->auth.jwks_file);
-    if (!in) return fail(nf::error{nf::errc::not_found, "cannot read auth.jwks_file '" + cfg->auth.jwks_file + "'"});
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    auto parsed = nf::tenancy::jwks::parse(text);
-    if (!parsed) return fail(parsed.error());
-    jwks = std::move(*parsed);
-  }
-  nf::tenancy::directory directory(cfg->auth.base_domain, jwks ? &*jwks : nullptr,
-                                   nf::tenancy::jwt_policy{cfg->auth.jwt_issuer, cfg->auth.jwt_audience, cfg->auth.jwt_leeway_s});
-  auto admin = platform_admin(*cfg);
-  if (!admin) return fail(admin.error());
-  directory.set_platform_admin(admin->first);
-  nf::tenants::tenants_projection tenants;
-  nf::tenants::directory_sync directory_sync(**store, tenants, directory);
-  nf::projection::feed tenants_feed(**store, tenants, **bus);
-  tenants_feed.on_applied([&] {
-    if (auto r = directory_sync.applied(); !r) nf::log::get("tenancy")->error("cannot load tenants: {}", r.error().message);
-  });
-  if (auto r = tenants_feed.start(); !r) return fail(r.error());
-  if (auto r = directory_sync.load_all(); !r) return fail(r.error());
-  nf::usage::usage_projection usage;
-  nf::projection::feed usage_feed(**store, usage, **bus);
-  // Usage alerts follow the committed counts, whoever appended the events.
-  std::atomic<nf::gateway::gateway*> alerts_to{nullptr};
-  usage_feed.on_applied([&] {
-    auto touched = usage.drain_touched();
-    if (auto* g = alerts_to.load(); g && !touched.empty()) g->usage_applied(touched);
-  });
-  if (auto r = usage_feed.start(); !r) return fail(r.error());
-  nf::audit::audit_projection audit;
-  nf::projection::feed audit_feed(**store, audit, **bus);
-  if (auto r = audit_feed.start(); !r) return fail(r.error());
-
-  nf::actor::runtime_options ro;
-  ro.region = cfg->region;
-  nf::actor::runtime rt(**bus, ro);
-  if (cfg->actor("mission_control").enabled)
-    rt.add(std::make_shared<nf::mission_control::actor>(), cfg->actor("mission_control"));
-  if (cfg->actor("evidence").enabled) {
-    nf::evidence::options eo;
-    eo.signer = *signer;
-    eo.head_every_leaves = static_cast<std::uint64_t>(cfg->ledger.head_every_leaves);
-    eo.head_every = std::chrono::milliseconds(cfg->ledger.head_every_ms);
-    eo.extra_topics = cfg->ledger.topics;
-    rt.add(std::make_shared<nf::evidence::actor>(eo), cfg->actor("evidence"));
-  }
-  if (auto r = rt.start(); !r) return fail(r.error());
-
-  nf::gateway::gateway_options go;
-  go.listen = cfg->http.listen;
-  go.max_body_bytes = static_cast<std::size_t>(cfg->http.max_body_bytes);
-  go.region = cfg->region;
-  go.subscriber_buffer = static_cast<std::size_t>(cfg->http.subscriber_buffer);
-  go.slow_subscriber_timeout = std::chrono::milliseconds(cfg->http.slow_subscriber_timeout_ms);
-  go.ledger.proj = &ledger;
-  go.ledger.feed = &ledger_feed;
-  go.ledger.public_key_pem = (*signer)->public_key_pem();
-  go.ledger.blob_dir = nf::cli::blob_dir(*cfg);
-  go.ledger.max_record_bytes = static_cast<std::size_t>(cfg->ledger.max_record_bytes);
-  go.tenancy.proj = &tenants;
-  go.tenancy.feed = &tenants_feed;
-  go.tenancy.directory = &directory;
-  go.tenancy.usage = &usage;
-  go.tenancy.audit = &audit;
-  nf::gateway::gateway gw(**bus, **store, missions, missions_feed, go);
-  auto port = gw.start();
+  nf::feature::node_options no;
+  no.http.listen = cfg->http.listen;
+  no.http.max_body_bytes = static_cast<std::size_t>(cfg->http.max_body_bytes);
+  no.http.subscriber_buffer = static_cast<std::size_t>(cfg->http.subscriber_buffer);
+  no.http.slow_subscriber_timeout = std::chrono::milliseconds(cfg->http.slow_subscriber_timeout_ms);
+  no.http.version = NF_VERSION;
+  // Destroyed before the store and the bus: every feature has stopped before they close.
+  nf::feature::node node(*cfg, **bus, **store, all_features(), no);
+  if (auto r = node.start(); !r) return fail(r.error());
+  auto port = node.listen();
   if (!port) return fail(port.error());
-  alerts_to = &gw;
   const std::string host = cfg->http.listen.substr(0, cfg->http.listen.rfind(':'));
   const std::string where = cfg->bus.kind == nf::config::bus_kind::embedded ? cfg->data_dir + "/bus" : cfg->bus.kafka.bootstrap_servers;
   if (as_json) {
     json j{{"listening", "http://" + host + ":" + std::to_string(*port)}, {"bus", nf::config::to_string(cfg->bus.kind)}, {"at", where}, {"region", cfg->region}};
-    if (!admin->second.empty()) j["platformAdminKey"] = admin->second;
+    for (const auto& f : node.features())
+      for (const auto& n : f->notes()) j[n.key] = n.value;
     std::cout << j.dump() << std::endl;
   } else {
     std::cout << "listening on http://" << host << ":" << *port << std::endl;
     std::cout << "nexus-forge serving on the " << nf::config::to_string(cfg->bus.kind) << " bus at " << where << " (region "
               << cfg->region << "); Ctrl-C to stop" << std::endl;
-    if (!admin->second.empty())
-      std::cout << "platform admin key (shown once; only its SHA-256 is kept): " << admin->second << std::endl;
+    for (const auto& f : node.features())
+      for (const auto& n : f->notes()) std::cout << n.text << std::endl;
   }
   signals.wait();
   watchdog.emplace(std::chrono::milliseconds(cfg->shutdown_timeout_ms));
-  // Intake and streams first, then the actors (they drain and commit), then the read models;
-  // the bus closes last, when this function returns.
-  alerts_to = nullptr;
-  gw.stop();
-  rt.stop();
-  missions_feed.stop();
-  ledger_feed.stop();
-  tenants_feed.stop();
-  usage_feed.stop();
-  audit_feed.stop();
+  node.stop();
   return 0;
 }
 
@@ -434,14 +306,9 @@ int cmd_consume(const consume_args& a) {
 
   std::optional<std::int64_t> from_offset;
   if (a.from != "earliest" && a.from != "latest") {
-    std::size_t pos = 0;
-    try {
-      from_offset = std::stoll(a.from, &pos);
-    } catch (...) {
-      pos = 0;
-    }
-    if (pos != a.from.size() || *from_offset < 0)
-      return fail({nf::errc::invalid_argument, "--from must be earliest, latest or a non-negative offset, got '" + a.from + "'"});
+    auto n = nf::parse_number<std::int64_t>(a.from, "--from", 0);
+    if (!n) return fail({nf::errc::invalid_argument, "--from must be earliest, latest or a non-negative offset, got '" + a.from + "'"});
+    from_offset = *n;
   }
   std::vector<std::pair<nf::topic_partition, nf::offset>> assign;
   std::map<nf::topic_partition, std::int64_t> stop_at;
@@ -499,9 +366,11 @@ int cmd_kafka_mock(const std::string& config_path, int brokers, const std::vecto
   // The mock cluster has no CreateTopics API, so it starts with every topic serve needs.
   auto cfg = config_path.empty() ? nf::config::load("") : load_config(config_path);
   if (!cfg) return fail(cfg.error());
-  const auto wanted = platform_topics(*cfg);
   auto mc = nf::bus::kafka_mock_cluster::start(brokers);
   if (!mc) return fail(mc.error());
+  std::map<std::string, int> wanted;
+  for (const auto& [name, ts] : cfg->topics) wanted[name] = ts.partitions;
+  for (const auto& spec : nf::feature::node::topics(all_features())) wanted[spec.name] = nf::feature::partitions_for(spec, *cfg);
   for (const auto& [name, parts] : wanted)
     if (auto r = (*mc)->create_topic(name, parts); !r) return fail(r.error());
   for (const auto& spec : topics) {
@@ -509,11 +378,9 @@ int cmd_kafka_mock(const std::string& config_path, int brokers, const std::vecto
     const std::string name = spec.substr(0, colon);
     int parts = 3;
     if (colon != std::string::npos) {
-      try {
-        parts = std::stoi(spec.substr(colon + 1));
-      } catch (...) {
-        return fail({nf::errc::invalid_argument, "--topic expects NAME[:PARTITIONS], got '" + spec + "'"});
-      }
+      auto n = nf::parse_number<int>(std::string_view(spec).substr(colon + 1), "PARTITIONS", 1, 10'000);
+      if (!n) return fail({nf::errc::invalid_argument, "--topic expects NAME[:PARTITIONS], got '" + spec + "': " + n.error().message});
+      parts = *n;
     }
     if (auto v = nf::bus::validate_topic_name(name); !v) return fail(v.error());
     if (auto r = (*mc)->create_topic(name, parts); !r) return fail(r.error());

@@ -3,7 +3,6 @@
 
 #include <algorithm>
 
-#include "actors/tenancy/plans.h"
 #include "core/event/codec.h"
 #include "tenancy.pb.h"
 
@@ -24,21 +23,6 @@ result<void> save_doc(::nf::projection::state_writer& w, const json& doc) {
   return w.put("t/" + doc["id"].get<std::string>(), doc.dump());
 }
 
-// The directory's view of a tenant document: effective limits, custom roles, domains, status.
-tenancy::directory::tenant_spec spec_of(const json& j) {
-  tenancy::overrides o;
-  if (auto q = tenancy::parse_overrides(j["quotas"])) o = *q;
-  auto plan = tenancy::parse_plan(j.value("plan", "basic"));
-  tenancy::directory::tenant_spec spec{j["id"].get<std::string>(), j["domains"].get<std::vector<std::string>>(),
-                                       j.value("status", "active") == "active", tenancy::effective(plan ? *plan : tenancy::plan::basic, o), {}};
-  if (j.contains("roles") && j["roles"].is_object())
-    for (const auto& [name, perms] : j["roles"].items()) {
-      std::set<std::string> p;
-      for (const auto& x : perms) p.insert(x.get<std::string>());
-      (void)spec.custom_roles.define(name, std::move(p));
-    }
-  return spec;
-}
 
 }  // namespace
 
@@ -183,67 +167,51 @@ result<std::vector<nlohmann::json>> tenants_view::list() const {
   return out;
 }
 
-result<tenancy::roles> tenants_view::roles_of(const std::string& tenant_id) const {
-  NF_TRY_ASSIGN(auto doc, get(tenant_id));
-  if (!doc) return tenancy::roles{};
-  return spec_of(*doc).custom_roles;
-}
-
-result<void> tenants_view::load_into(tenancy::directory& dir) const {
+result<void> tenants_view::for_each_tenant(const std::function<void(const json&)>& fn) const {
   NF_TRY_ASSIGN(auto r, store_.reader(proj_));
-  std::vector<tenancy::directory::tenant_spec> tenants;
-  std::vector<tenancy::directory::key_spec> keys;
-  NF_TRY(r->scan("t/", [&](std::string_view, std::string_view v) {
+  std::string damaged;
+  NF_TRY(r->scan("t/", [&](std::string_view k, std::string_view v) {
     auto j = json::parse(v, nullptr, false);
-    if (!j.is_discarded()) tenants.push_back(spec_of(j));
+    if (j.is_discarded() || !j.is_object()) {
+      damaged = std::string(k.substr(2));
+      return false;
+    }
+    fn(j);
     return true;
   }));
-  NF_TRY(r->scan("k/", [&](std::string_view k, std::string_view v) {
-    auto j = json::parse(v, nullptr, false);
-    if (j.is_discarded()) return true;
-    keys.push_back({std::string(k.substr(2)), j["tenant"].get<std::string>(), j["role"].get<std::string>(), j["keyId"].get<std::string>()});
-    return true;
-  }));
-  dir.replace(tenants, keys);
+  if (!damaged.empty()) return error{errc::corruption, "the document of tenant '" + damaged + "' is damaged"};
   return ok();
 }
 
-result<void> tenants_view::load_tenant_into(tenancy::directory& dir, const std::string& tenant_id) const {
+result<std::vector<tenants_view::key_record>> tenants_view::active_keys(const std::optional<std::string>& tenant_id) const {
   NF_TRY_ASSIGN(auto r, store_.reader(proj_));
-  NF_TRY_ASSIGN(auto v, r->get("t/" + tenant_id));
-  if (!v) {
-    dir.replace_tenant(tenant_id, std::nullopt, {});
-    return ok();
-  }
-  auto j = json::parse(*v, nullptr, false);
-  if (j.is_discarded()) return error{errc::corruption, "the document of tenant '" + tenant_id + "' is damaged"};
-  std::vector<tenancy::directory::key_spec> keys;
-  std::vector<std::string> digests;
-  NF_TRY(r->scan("i/" + tenant_id + "/", [&](std::string_view, std::string_view digest) {
-    digests.emplace_back(digest);
+  std::vector<key_record> out;
+  std::string damaged;
+  auto parse = [&](const std::string& digest, std::string_view v) -> bool {
+    auto j = json::parse(v, nullptr, false);
+    if (j.is_discarded() || !j.is_object() || !j["tenant"].is_string() || !j["role"].is_string() || !j["keyId"].is_string()) {
+      damaged = digest;
+      return false;
+    }
+    out.push_back({digest, j["tenant"].get<std::string>(), j["role"].get<std::string>(), j["keyId"].get<std::string>()});
     return true;
-  }));
-  for (const auto& d : digests) {
-    NF_TRY_ASSIGN(auto k, r->get("k/" + d));
-    if (!k) continue;  // revoked
-    auto kj = json::parse(*k, nullptr, false);
-    if (kj.is_discarded()) return error{errc::corruption, "key record of tenant '" + tenant_id + "' is damaged"};
-    keys.push_back({d, tenant_id, kj["role"].get<std::string>(), kj["keyId"].get<std::string>()});
+  };
+  if (tenant_id) {
+    std::vector<std::string> digests;
+    NF_TRY(r->scan("i/" + *tenant_id + "/", [&](std::string_view, std::string_view digest) {
+      digests.emplace_back(digest);
+      return true;
+    }));
+    for (const auto& d : digests) {
+      NF_TRY_ASSIGN(auto k, r->get("k/" + d));
+      if (!k) continue;  // revoked
+      if (!parse(d, *k)) break;
+    }
+  } else {
+    NF_TRY(r->scan("k/", [&](std::string_view k, std::string_view v) { return parse(std::string(k.substr(2)), v); }));
   }
-  dir.replace_tenant(tenant_id, spec_of(j), keys);
-  return ok();
-}
-
-result<void> directory_sync::load_all() {
-  std::lock_guard lk(mu_);
-  (void)proj_.drain_touched();  // the full load covers them
-  return view_.load_into(dir_);
-}
-
-result<void> directory_sync::applied() {
-  std::lock_guard lk(mu_);
-  for (const auto& t : proj_.drain_touched()) NF_TRY(view_.load_tenant_into(dir_, t));
-  return ok();
+  if (!damaged.empty()) return error{errc::corruption, "the key record " + damaged.substr(0, 12) + "... is damaged"};
+  return out;
 }
 
 }  // namespace nf::tenants

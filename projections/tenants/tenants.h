@@ -8,6 +8,8 @@
 //       k/<key digest> -> {tenant, role, keyId} for keys not revoked; i/<tenant>/<keyId> -> digest;
 //       d/<domain, lowercase> -> tenant. A domain belongs to the tenant whose claim came first in
 //       the log: a later claim by another tenant is left out of that tenant's `domains`.
+// The projection stores facts: plan names, overrides and role definitions as they were given;
+// their meaning (effective limits, permissions) is the tenancy feature's.
 // A second tenant_created for an existing id changes nothing (the first one stands); events for
 // unknown tenants are errors that stop the projection with the position.
 #pragma once
@@ -19,8 +21,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "actors/tenancy/directory.h"
-#include "actors/tenancy/rbac.h"
+#include <functional>
+
 #include "core/projection/projection.h"
 #include "core/projection/touched.h"
 
@@ -48,34 +50,18 @@ class tenants_view {
   result<std::vector<nlohmann::json>> list() const;
   // The tenant a custom domain belongs to, if any.
   result<std::optional<std::string>> domain_owner(const std::string& domain) const;
-  // The tenant's custom roles.
-  result<tenancy::roles> roles_of(const std::string& tenant_id) const;
-  // Every tenant and active key, into the gateway's directory.
-  result<void> load_into(tenancy::directory& dir) const;
-  // One tenant and its active keys (or its removal, if unknown), into the directory.
-  result<void> load_tenant_into(tenancy::directory& dir, const std::string& tenant_id) const;
+  // Every tenant document, in id order; corruption for a document that does not parse.
+  result<void> for_each_tenant(const std::function<void(const nlohmann::json&)>& fn) const;
+  struct key_record {
+    std::string digest, tenant, role, key_id;
+  };
+  // Every key not revoked; of one tenant when `tenant_id` is given.
+  result<std::vector<key_record>> active_keys(const std::optional<std::string>& tenant_id = std::nullopt) const;
 
  private:
   ::nf::projection::store& store_;
   const tenants_projection& proj_;
 };
 
-// Keeps a directory equal to the tenants projection: everything once at start, then after each
-// applied batch only the tenants it touched (O(keys of those tenants), not O(all tenants)).
-// Both run under one lock, so a full load never overwrites a newer single-tenant load.
-class directory_sync {
- public:
-  directory_sync(::nf::projection::store& store, tenants_projection& proj, tenancy::directory& dir)
-      : proj_(proj), view_(store, proj), dir_(dir) {}
-  result<void> load_all();
-  // For the feed's on_applied.
-  result<void> applied();
-
- private:
-  tenants_projection& proj_;
-  tenants_view view_;
-  tenancy::directory& dir_;
-  std::mutex mu_;
-};
 
 }  // namespace nf::tenants

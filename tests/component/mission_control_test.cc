@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "actors/mission_control/mission_control.h"
+#include "actors/missions/mission_control.h"
 #include "core/bus/embedded.h"
 #include "tests/support/support.h"
 

@@ -1,12 +1,12 @@
 // Validation rules of the four contracts at the HTTP edge.
 #include <gtest/gtest.h>
 
-#include "actors/gateway/contracts.h"
+#include "actors/missions/contracts.h"
 
 namespace {
 
 using nlohmann::json;
-using namespace nf::gateway;
+using namespace nf::missions;
 
 const std::string kId = "01900000-0000-7000-8000-000000000001";
 

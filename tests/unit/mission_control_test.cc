@@ -1,7 +1,7 @@
 // mission_control decision logic, without threads or I/O.
 #include <gtest/gtest.h>
 
-#include "actors/mission_control/mission_control.h"
+#include "actors/missions/mission_control.h"
 
 namespace {
 

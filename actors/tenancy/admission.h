@@ -1,4 +1,4 @@
-// Who may do what on every gateway route (internal to the gateway library).
+// Who may do what on every route: the tenancy feature's implementation of http::admission.
 //
 // For each request: the caller is resolved by the tenancy directory (401 without a context, 403
 // for a suspended tenant); a tenant's requests are rate limited with a token bucket at its
@@ -10,11 +10,14 @@
 //
 // Audit records, request meters, alerts and refusals are written by one background writer in
 // batches (every 100 ms, or sooner when 512 wait), so the hot path never waits on the bus for
-// them. stop() (and the destructor) writes what is left.
+// them. A batch the bus refuses stays queued and is tried again on the next round; at most
+// `max_retained` records wait, and what has to be dropped beyond that is logged and counted
+// (nf_tenancy_records_lost_total). stop() (and the destructor) writes what is left.
 #pragma once
 
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -25,51 +28,57 @@
 #include <variant>
 #include <vector>
 
-#include "actors/gateway/gateway.h"
-#include "actors/gateway/http_util.h"
 #include "actors/tenancy/directory.h"
 #include "actors/tenancy/plans.h"
 #include "actors/tenancy/token_bucket.h"
+#include "core/base/clock.h"
 #include "core/bus/bus.h"
 #include "core/event/ids.h"
+#include "core/http/admission.h"
 #include "projections/usage/usage.h"
 
-namespace nf::gateway {
-
-using usage::kUsageTopic;
+namespace nf::tenancy {
 
 // The period an alert on a quota is given once in: the UTC day (eventsPerDay, requestsPerMinute)
 // or the UTC month (the others).
-std::string alert_period(tenancy::quota q, std::int64_t now_ms);
+std::string alert_period(quota q, std::int64_t now_ms);
 
 // 401 with WWW-Authenticate, 403 or 429 for a resolution or permission error.
-response auth_error(const error& e, const request& req);
+http::response auth_error(const error& e, const http::request& req);
 
-class access {
+// The tenancy context of an admitted caller (every caller admitted by `access` has one).
+const context& context_of(const http::caller& c);
+
+struct access_options {
+  directory* dir = nullptr;                  // required
+  usage::usage_projection* usage = nullptr;  // metering read model; null: no quotas on writes
+  bool audit = true;                         // record every admitted request on tenancy.audit
+  std::string region = "local";
+  std::size_t max_retained = 100'000;        // records kept for another try when the bus refuses a batch
+};
+
+class access final : public http::admission {
  public:
-  access(bus::event_bus& bus, projection::store& store, const tenancy_options& o, const nf::clock& clk, std::string region);
-  ~access();
+  access(bus::event_bus& bus, projection::store& store, access_options o, const nf::clock& clk);
+  ~access() override;
   access(const access&) = delete;
   access& operator=(const access&) = delete;
 
-  // The caller of a request, rate limited and metered when it is a tenant: its context, or the
-  // 401/403/429 answer.
-  std::variant<tenancy::context, response> admit(const request& req);
-  // nullopt when the caller holds `permission`; otherwise 403 naming it.
-  std::optional<response> require(const tenancy::context& c, std::string_view permission, const request& req) const;
-  // Checks the daily events and stored-bytes quotas before `bytes` in one event are appended for
-  // the caller's tenant: nullopt to go ahead, or 429 naming the quota.
-  std::optional<response> admit_write(const tenancy::context& c, std::int64_t bytes, const std::string& route, const request& req);
+  std::variant<http::caller, http::response> admit(const http::request& req) override;
+  std::optional<http::response> require(const http::caller& c, http::permission p, const http::request& req) override;
+  std::optional<http::response> admit_write(const http::caller& c, std::int64_t bytes, std::string_view route,
+                                            const http::request& req) override;
+  void record(const http::caller& c, const http::request& req, std::string_view route, std::string_view path, unsigned status) override;
+  recheck_fn recheck(const http::caller& c, const http::request& req) override;
+
   // A refused reservation or write: tenancy.quota_exceeded (at most once a minute per tenant and
   // quota for writes; always for reservations when `always`).
-  void quota_exceeded(const std::string& tenant, tenancy::quota q, const tenancy::admission& a, const std::string& route, bool always);
+  void quota_exceeded(const std::string& tenant, quota q, const tenancy::admission& a, const std::string& route, bool always);
   // Usage of `q` is now `used` of `limit`: alerts at 80 % and 100 %, once per period.
-  void observe(const std::string& tenant, tenancy::quota q, std::int64_t limit, std::int64_t used);
+  void observe(const std::string& tenant, quota q, std::int64_t limit, std::int64_t used);
   // After the usage projection committed new counts for `tenants`: their daily event and
-  // stored-bytes alerts, whichever path wrote the events (gateway, actors, producers).
+  // stored-bytes alerts, whichever path wrote the events (routes, actors, producers).
   void usage_applied(const std::vector<std::string>& tenants);
-  // Records an authenticated request on tenancy.audit.
-  void audit(const tenancy::context& c, const request& req, const std::string& route, const std::string& path, unsigned status);
 
   // Writes what is queued and stops the writer.
   void stop();
@@ -84,28 +93,29 @@ class access {
   struct pending {
     std::string topic, type, tenant;
     std::int64_t at = 0;
-    json payload;                          // unless `audit`
+    nlohmann::json payload;                // unless `audit`
     std::optional<audit_entry> audit;
     std::optional<event::event_id> id;
   };
   void enqueue(pending p);
-  void enqueue(const std::string& topic, const std::string& type, const std::string& tenant, json payload,
+  void enqueue(const std::string& topic, const std::string& type, const std::string& tenant, nlohmann::json payload,
                std::optional<event::event_id> id = std::nullopt);
   void run();
   void write_batch(std::unique_lock<std::mutex>& lk);
   void meter(const std::string& tenant);
 
   bus::event_bus& bus_;
-  tenancy_options opts_;
+  access_options opts_;
   const nf::clock& clk_;
-  std::string region_;
   std::optional<usage::usage_view> usage_;
-  tenancy::rate_limiter limiter_;
+  rate_limiter limiter_;
 
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<pending> queue_;
   std::map<std::pair<std::string, std::string>, std::int64_t> requests_;  // (tenant, date) -> requests since the last write
+  std::map<std::string, std::deque<bus::record>> retry_;                   // topic -> records the bus refused, oldest first
+  std::size_t retained_ = 0;
   bool stopping_ = false;
   std::thread writer_;
 
@@ -114,4 +124,4 @@ class access {
   std::unordered_map<std::string, std::int64_t> refused_at_;      // tenant|quota -> last quota_exceeded (ms)
 };
 
-}  // namespace nf::gateway
+}  // namespace nf::tenancy

@@ -1,19 +1,32 @@
 // Evidence ledger routes.
-#include "actors/gateway/ledger_api.h"
+#include "actors/evidence/routes.h"
 
-#include <charconv>
+#include "actors/evidence/evidence.h"
+#include "actors/evidence/schemas.h"
+
 #include <thread>
 
 #include "core/base/base64.h"
+#include "core/base/hex.h"
+#include "core/base/number.h"
 #include "core/event/codec.h"
 #include "core/log/guard.h"
 #include "core/log/log.h"
 #include "core/merkle/tree_head.h"
 
-namespace nf::gateway {
-namespace {
+namespace nf::evidence {
 
-constexpr const char* kRecordsTopic = "evidence.records";
+using http::json;
+using http::request;
+using http::response;
+using http::error_response;
+using http::json_response;
+using http::status_for;
+using http::parse_body;
+using http::bad_body;
+using http::append_error;
+
+namespace {
 
 std::string hex(const merkle::hash& h) { return merkle::to_hex(h); }
 
@@ -25,11 +38,8 @@ json hex_array(const std::vector<merkle::hash>& hs) {
 
 // A non-negative decimal integer, strictly.
 std::optional<std::uint64_t> parse_u64(const std::string& s) {
-  if (s.empty() || s.size() > 20) return std::nullopt;
-  std::uint64_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc{} || p != s.data() + s.size()) return std::nullopt;
-  return v;
+  auto v = parse_number<std::uint64_t>(s);
+  return v ? std::optional<std::uint64_t>(*v) : std::nullopt;
 }
 
 bool valid_kind(const std::string& k) {
@@ -47,14 +57,13 @@ response internal(const error& e, const request& req) {
 
 }  // namespace
 
-ledger_api::ledger_api(bus::event_bus& bus, projection::store& store, const ledger_options& o, const nf::clock& clk, std::string region,
-                       std::chrono::milliseconds wait)
-    : bus_(bus), opts_(o), view_(store, *o.proj, &cache_), vault_(o.blob_dir), clk_(clk), region_(std::move(region)), wait_(wait) {
+routes::routes(bus::event_bus& bus, projection::store& store, route_options o, const nf::clock& clk)
+    : bus_(bus), opts_(std::move(o)), view_(store, *opts_.proj, &cache_), vault_(opts_.blob_dir), clk_(clk) {
   if (auto id = merkle::key_id(opts_.public_key_pem)) key_id_hex_ = hex(*id);
   warm_ = std::thread([this] { nf::log::guarded("ledger-cache", [this] { warm(); }); });
 }
 
-void ledger_api::warm() {
+void routes::warm() {
   {
     const auto t0 = std::chrono::steady_clock::now();
     auto n = view_.warm_cache();
@@ -64,75 +73,72 @@ void ledger_api::warm() {
   }
 }
 
-ledger_api::~ledger_api() {
+routes::~routes() {
   if (warm_.joinable()) warm_.join();
 }
 
-std::optional<response> ledger_api::handle(const target& t, const request& req, std::string& route, const tenancy::context& who,
-                                           const check_fn& need, const quota_fn& quota) {
-  const auto& s = t.segments;
-  const auto method = req.method();
-  // The method check first, then the permission.
-  auto only = [&](http::verb allowed) -> std::optional<response> {
-    if (auto r = require_method(allowed, t, req)) return r;
-    return need(allowed == http::verb::get ? "ledger:read" : "ledger:write");
+void routes::add_to(http::route_table& t) {
+  using http::verb;
+  const http::response_doc not_found{"unknown, or another tenant's", http::schema::ref("Error")};
+  auto add = [&](verb m, const char* path, http::permission p, const char* summary, std::vector<http::param_doc> params,
+                 std::map<unsigned, http::response_doc> responses, http::handler_fn fn, std::optional<json> body = std::nullopt,
+                 std::size_t max_body = 0) {
+    t.add({.method = m, .path = path, .perm = p, .summary = summary, .tag = "evidence", .params = std::move(params),
+           .body = std::move(body), .responses = std::move(responses), .handler = std::move(fn), .max_body = max_body});
   };
-  if (s.size() == 3 && s[0] == "evidence" && s[1] == "blobs") {
-    route = "/evidence/blobs/{sha256}";
-    if (method == http::verb::put) {
-      if (auto d = need("ledger:write")) return d;
-      if (auto d = quota(route)) return d;
-      return put_blob(who, s[2], req);
-    }
-    if (method == http::verb::get) {
-      if (auto d = need("ledger:read")) return d;
-      return get_blob(who, s[2], req);
-    }
-    auto res = error_response(http::status::method_not_allowed, "method_not_allowed", "use GET or PUT on " + t.path, req);
-    res.set(http::field::allow, "GET, PUT");
-    return res;
-  }
-  if (s.empty() || s[0] != "ledger") return std::nullopt;
-  if (s.size() == 2 && s[1] == "record") {
-    route = "/ledger/record";
-    if (auto r = only(http::verb::post)) return r;
-    if (auto d = quota(route)) return d;
-    return record(who, req);
-  }
-  if (s.size() == 2 && s[1] == "tree-head") {
-    route = "/ledger/tree-head";
-    if (auto r = only(http::verb::get)) return r;
-    return tree_head(req);
-  }
-  if (s.size() == 3 && s[1] == "entries") {
-    route = "/ledger/entries/{index}";
-    if (auto r = only(http::verb::get)) return r;
-    return entry(who, s[2], req);
-  }
-  if (s.size() == 3 && s[1] == "proof" && s[2] == "inclusion") {
-    route = "/ledger/proof/inclusion";
-    if (auto r = only(http::verb::get)) return r;
-    return inclusion(who, t, req);
-  }
-  if (s.size() == 3 && s[1] == "proof" && s[2] == "consistency") {
-    route = "/ledger/proof/consistency";
-    if (auto r = only(http::verb::get)) return r;
-    return consistency(t, req);
-  }
-  if (s.size() == 2 && s[1] == "search") {
-    route = "/ledger/search";
-    if (auto r = only(http::verb::get)) return r;
-    return search(who, t, req);
-  }
-  if (s.size() == 2 && s[1] == "public-key") {
-    route = "/ledger/public-key";
-    if (auto r = only(http::verb::get)) return r;
-    return public_key(req);
-  }
-  return std::nullopt;
+  const auto record_limit = opts_.max_record_bytes * 4 / 3 + 4096;  // base64 of the largest record, and the JSON around it
+  add(verb::post, "/ledger/record", perm::write, "Store a record in the vault and append it to the ledger", {},
+      {{201, {"recorded, with its leaf", schemas::recorded()}},
+       {202, {"recorded; the leaf follows", schemas::recorded()}},
+       {507, {"the disk is full", http::schema::ref("Error")}}},
+      [this](const http::route_context& c) {
+        if (auto d = c.quota()) return *d;
+        return record(c.who, c.req);
+      },
+      schemas::record_request(), record_limit);
+  add(verb::put, "/evidence/blobs/{sha256}", perm::write, "Upload artifact content; the body must hash to the name",
+      {{"sha256", "hex SHA-256 of the body", json{{"type", "string"}, {"pattern", "^[0-9a-f]{64}$"}}, true, "path"}},
+      {{201, {"stored", schemas::blob_stored()}}, {200, {"already stored", schemas::blob_stored()}},
+       {400, {"the body does not hash to the name", http::schema::ref("Error")}}, {413, {"too large", http::schema::ref("Error")}}},
+      [this](const http::route_context& c) {
+        if (auto d = c.quota()) return *d;
+        return put_blob(c.who, c.path_param("sha256"), c.req);
+      },
+      std::nullopt, opts_.max_record_bytes);
+  add(verb::get, "/evidence/blobs/{sha256}", perm::read, "A stored blob, verified against its name on every read",
+      {{"sha256", "hex SHA-256", json{{"type", "string"}}, true, "path"}},
+      {{200, {"the blob", json{{"type", "string"}, {"format", "binary"}}, "application/octet-stream"}}, {404, not_found}},
+      [this](const http::route_context& c) { return get_blob(c.who, c.path_param("sha256"), c.req); });
+  add(verb::get, "/ledger/tree-head", perm::read, "The latest signed tree head", {},
+      {{200, {"the head", schemas::tree_head()}}, {404, {"no head signed yet", http::schema::ref("Error")}}},
+      [this](const http::route_context& c) { return tree_head(c.req); });
+  add(verb::get, "/ledger/entries/{index}", perm::read, "One leaf: its data, hash and source event",
+      {{"index", "leaf index", json{{"type", "string"}, {"pattern", "^[0-9]+$"}}, true, "path"}},
+      {{200, {"the entry", schemas::entry()}}, {404, not_found}},
+      [this](const http::route_context& c) { return entry(c.who, c.path_param("index"), c.req); });
+  add(verb::get, "/ledger/proof/inclusion", perm::read, "Inclusion proof (RFC 6962) of a leaf in a signed tree",
+      {{"leaf_hash", "hex leaf hash (or give index)", http::schema::string()},
+       {"index", "leaf index (or give leaf_hash)", json{{"type", "integer"}, {"minimum", 0}}},
+       {"tree_size", "default: the latest signed head's size", json{{"type", "integer"}, {"minimum", 1}}}},
+      {{200, {"the proof", schemas::inclusion()}}, {404, not_found}},
+      [this](const http::route_context& c) { return inclusion(c.who, c.t, c.req); });
+  add(verb::get, "/ledger/proof/consistency", perm::read, "Consistency proof (RFC 6962) between two tree sizes",
+      {{"first", "the older size", json{{"type", "integer"}, {"minimum", 1}}, true},
+       {"second", "the newer size (default: the latest signed head's)", json{{"type", "integer"}, {"minimum", 1}}}},
+      {{200, {"the proof", schemas::consistency()}}, {404, {"no head signed yet", http::schema::ref("Error")}}},
+      [this](const http::route_context& c) { return consistency(c.t, c.req); });
+  add(verb::get, "/ledger/search", perm::read, "Leaf indices of a mission's or an artifact's records",
+      {{"missionId", "give this or artifactId", http::schema::string()},
+       {"artifactId", "give this or missionId", http::schema::string()},
+       {"limit", "1..1000", json{{"type", "integer"}, {"minimum", 1}, {"maximum", 1000}}}},
+      {{200, {"matching leaves", schemas::search()}}},
+      [this](const http::route_context& c) { return search(c.who, c.t, c.req); });
+  add(verb::get, "/ledger/public-key", perm::read, "The tree-head signing key (PEM), its key id and algorithm", {},
+      {{200, {"the key", schemas::public_key()}}},
+      [this](const http::route_context& c) { return public_key(c.req); });
 }
 
-response ledger_api::record(const tenancy::context& who, const request& req) {
+response routes::record(const http::caller& who, const request& req) {
   auto parsed = parse_body(req);
   if (!parsed) return bad_body(parsed.error(), req);
   auto& body = *parsed;
@@ -177,7 +183,7 @@ response ledger_api::record(const tenancy::context& who, const request& req) {
   ev.type = "evidence.record_submitted";
   ev.key = ids[0].empty() ? *sha : ids[0];
   ev.tenant = who.tenant;
-  ev.region = region_;
+  ev.region = opts_.region;
   ev.occurred_at = clk_.now_ms();
   json payload{{"kind", body["kind"]}, {"sha256", *sha}, {"size", bytes.size()}, {"contentType", content_type}};
   if (!ids[0].empty()) payload["missionId"] = ids[0];
@@ -192,7 +198,7 @@ response ledger_api::record(const tenancy::context& who, const request& req) {
   json answer{{"eventId", event_id}, {"sha256", *sha}, {"size", bytes.size()}};
 
   // The evidence actor gives the leaf its index; answer once the ledger shows it.
-  const auto deadline = std::chrono::steady_clock::now() + wait_;
+  const auto deadline = std::chrono::steady_clock::now() + opts_.wait;
   for (;;) {
     auto idx = view_.index_of_event(event_id);
     if (!idx) return internal(idx.error(), req);
@@ -212,7 +218,7 @@ response ledger_api::record(const tenancy::context& who, const request& req) {
   return json_response(http::status::accepted, answer, req);
 }
 
-response ledger_api::put_blob(const tenancy::context& who, const std::string& name, const request& req) {
+response routes::put_blob(const http::caller& who, const std::string& name, const request& req) {
   if (!evidence::vault::valid_name(name))
     return error_response(http::status::bad_request, "invalid_field", "the blob name must be 64 lowercase hex digits (its SHA-256)", req, "sha256");
   if (req.body().size() > opts_.max_record_bytes)
@@ -228,7 +234,7 @@ response ledger_api::put_blob(const tenancy::context& who, const std::string& na
   return json_response(existed ? http::status::ok : http::status::created, json{{"sha256", name}, {"size", req.body().size()}}, req);
 }
 
-response ledger_api::get_blob(const tenancy::context& who, const std::string& name, const request& req) {
+response routes::get_blob(const http::caller& who, const std::string& name, const request& req) {
   if (!evidence::vault::valid_name(name))
     return error_response(http::status::bad_request, "invalid_field", "the blob name must be 64 lowercase hex digits (its SHA-256)", req, "sha256");
   // Another tenant's blob answers exactly as a blob that does not exist.
@@ -247,7 +253,7 @@ response ledger_api::get_blob(const tenancy::context& who, const std::string& na
   return res;
 }
 
-std::optional<std::uint64_t> ledger_api::head_size(std::optional<response>& err, const request& req) {
+std::optional<std::uint64_t> routes::head_size(std::optional<response>& err, const request& req) {
   auto h = view_.latest_head();
   if (!h) {
     err = internal(h.error(), req);
@@ -260,7 +266,7 @@ std::optional<std::uint64_t> ledger_api::head_size(std::optional<response>& err,
   return (*h)->head.size;
 }
 
-response ledger_api::tree_head(const request& req) {
+response routes::tree_head(const request& req) {
   auto h = view_.latest_head();
   if (!h) return internal(h.error(), req);
   if (!*h) return error_response(http::status::not_found, "not_found", "no signed tree head yet", req);
@@ -275,7 +281,7 @@ response ledger_api::tree_head(const request& req) {
                        req);
 }
 
-response ledger_api::entry(const tenancy::context& who, const std::string& index, const request& req) {
+response routes::entry(const http::caller& who, const std::string& index, const request& req) {
   auto i = parse_u64(index);
   if (!i) return error_response(http::status::bad_request, "invalid_field", "the index must be a non-negative integer", req, "index");
   auto e = view_.get(*i);
@@ -294,7 +300,7 @@ response ledger_api::entry(const tenancy::context& who, const std::string& index
                        req);
 }
 
-response ledger_api::inclusion(const tenancy::context& who, const target& t, const request& req) {
+response routes::inclusion(const http::caller& who, const http::target& t, const request& req) {
   std::optional<response> err;
   auto head = head_size(err, req);
   if (!head) return *err;
@@ -351,7 +357,7 @@ response ledger_api::inclusion(const tenancy::context& who, const target& t, con
                        req);
 }
 
-response ledger_api::consistency(const target& t, const request& req) {
+response routes::consistency(const http::target& t, const request& req) {
   std::optional<response> err;
   auto head = head_size(err, req);
   if (!head) return *err;
@@ -387,7 +393,7 @@ response ledger_api::consistency(const target& t, const request& req) {
                        req);
 }
 
-response ledger_api::search(const tenancy::context& who, const target& t, const request& req) {
+response routes::search(const http::caller& who, const http::target& t, const request& req) {
   const auto m = t.query.find("missionId");
   const auto a = t.query.find("artifactId");
   if ((m == t.query.end()) == (a == t.query.end()))
@@ -419,8 +425,8 @@ response ledger_api::search(const tenancy::context& who, const target& t, const 
   return json_response(http::status::ok, json{{"indices", indices}}, req);
 }
 
-response ledger_api::public_key(const request& req) {
+response routes::public_key(const request& req) {
   return json_response(http::status::ok, json{{"algorithm", "Ed25519"}, {"key_id", key_id_hex_}, {"public_key_pem", opts_.public_key_pem}}, req);
 }
 
-}  // namespace nf::gateway
+}  // namespace nf::evidence

@@ -1,5 +1,5 @@
 // mission_control: decide/evolve and the actor shell around them.
-#include "actors/mission_control/mission_control.h"
+#include "actors/missions/mission_control.h"
 
 #include <algorithm>
 

@@ -8,7 +8,9 @@
 
 #include <nlohmann/json.hpp>
 
-namespace nf::gateway {
+#include "core/base/rfc3339.h"
+
+namespace nf::missions {
 
 struct field_error {
   std::string code;     // e.g. "invalid_field", "missing_field", "unknown_field"
@@ -54,11 +56,10 @@ validated<artifact_evidence> validate_artifact(const nlohmann::json& body, const
 validated<validation_report> validate_validation(const nlohmann::json& body, std::int64_t now_ms);
 validated<agent_lifecycle> validate_agent_lifecycle(const nlohmann::json& body);
 
-// RFC 3339 date-time ("2026-01-02T03:04:05.123Z", offsets allowed) to unix milliseconds.
-std::optional<std::int64_t> parse_rfc3339(const std::string& s);
-std::string format_rfc3339(std::int64_t unix_ms);
+using nf::format_rfc3339;
+using nf::parse_rfc3339;
 // RFC 3986 absolute URI: scheme ":" followed by at least one character, no spaces or controls.
 bool is_uri(const std::string& s);
 bool is_uuid(const std::string& s);
 
-}  // namespace nf::gateway
+}  // namespace nf::missions

@@ -16,22 +16,17 @@
 #include <vector>
 
 #include "core/bus/bus.h"
+#include "core/streams/visibility.h"
 
-namespace nf::gateway {
+namespace nf::streams {
 
 struct subscription_request {
   std::vector<std::string> patterns;     // "mission.*", exact names
   std::string from = "latest";           // earliest | latest | a position token
   std::optional<std::string> type;       // only events of this type
   std::optional<std::string> tenant;     // only events of this tenant
-  bool platform_topics = true;           // false: platform topics are never read, whatever the patterns
+  const topic_visibility* hide = nullptr; // set: restricted topics are never read, whatever the patterns
 };
-
-// Topics that hold the platform's own records (tenancy.*: tenants, keys, audit; evidence.*: the
-// ledger's internals; platform.*: dead letters). Only the platform admin reads them through the
-// generic topic and subscription routes; tenants use each feature's own views. tenancy.usage is
-// not one of them: it is where a tenant follows its own usage alerts and refusals.
-bool platform_topic(std::string_view topic);
 
 using positions = std::map<topic_partition, std::int64_t>;
 
@@ -84,4 +79,4 @@ class subscription {
   std::chrono::steady_clock::time_point last_refresh_{};
 };
 
-}  // namespace nf::gateway
+}  // namespace nf::streams

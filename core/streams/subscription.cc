@@ -1,5 +1,5 @@
 // Subscriptions: position tokens, topic discovery and filtered reads.
-#include "actors/gateway/subscription.h"
+#include "core/streams/subscription.h"
 
 #include <sstream>
 
@@ -8,7 +8,7 @@
 #include "core/base/base64.h"
 #include "core/event/codec.h"
 
-namespace nf::gateway {
+namespace nf::streams {
 
 std::string encode_token(const positions& p) {
   std::string raw;
@@ -31,12 +31,6 @@ result<positions> decode_token(const std::string& token) {
     p[{topic_name{topic}, partition_id{static_cast<std::int32_t>(part)}}] = off;
   }
   return p;
-}
-
-bool platform_topic(std::string_view topic) {
-  // tenancy.usage is the one tenancy stream meant for tenants: their own usage alerts and refusals.
-  if (topic == "tenancy.usage") return false;
-  return topic.starts_with("tenancy.") || topic.starts_with("evidence.") || topic.starts_with("platform.");
 }
 
 result<std::vector<std::string>> parse_patterns(const std::string& csv) {
@@ -85,9 +79,9 @@ std::shared_ptr<const std::string> render_cache::render(const bus::message& m) {
 }
 
 result<std::unique_ptr<subscription>> subscription::open(bus::event_bus& bus, const subscription_request& req, render_cache* cache) {
-  if (!req.platform_topics)
+  if (req.hide)
     for (const auto& p : req.patterns)
-      if (p.find('*') == std::string::npos && platform_topic(p))
+      if (p.find('*') == std::string::npos && req.hide->restricted(p))
         return error{errc::permission_denied, "'" + p + "' is a platform topic, readable by the platform admin only; use its feature's routes"};
   std::unique_ptr<subscription> s(new subscription(bus, req, cache));
   if (req.from != "earliest" && req.from != "latest") {
@@ -107,7 +101,7 @@ result<void> subscription::refresh_topics(bool initial) {
   bool changed = false;
   for (const auto& t : topics) {
     if (!bus::subscribed_by(req_.patterns, t.name.get())) continue;
-    if (!req_.platform_topics && platform_topic(t.name.get())) continue;
+    if (req_.hide && req_.hide->restricted(t.name.get())) continue;
     for (std::int32_t p = 0; p < t.config.partitions; ++p) {
       topic_partition tp{t.name, partition_id{p}};
       if (pos_.count(tp)) continue;
@@ -156,4 +150,16 @@ result<std::vector<delivered>> subscription::next(std::chrono::milliseconds time
 
 void subscription::wakeup() { consumer_->wakeup(); }
 
-}  // namespace nf::gateway
+}  // namespace nf::streams
+
+namespace nf::streams {
+
+bool topic_visibility::restricted(std::string_view topic) const {
+  for (const auto& a : allowed_)
+    if (a == topic) return false;
+  for (const auto& r : restricted_)
+    if (bus::topic_matches(r, topic)) return true;
+  return false;
+}
+
+}  // namespace nf::streams

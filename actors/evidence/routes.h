@@ -1,4 +1,4 @@
-// The evidence ledger over HTTP (internal to the gateway library).
+// The evidence ledger over HTTP: the evidence feature's routes.
 //
 //   POST /ledger/record            {data (base64) | json, kind, missionId?, artifactId?}: stores the
 //                                  blob in the vault, appends evidence.record_submitted, waits for its
@@ -19,58 +19,63 @@
 // proof can be checked against a signature. Hashes are hex; audit paths are arrays.
 #pragma once
 
-#include <functional>
+#include <chrono>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <thread>
 
 #include "actors/evidence/vault.h"
-#include "actors/gateway/gateway.h"
-#include "actors/gateway/http_util.h"
-#include "actors/tenancy/directory.h"
+#include "core/base/clock.h"
+#include "core/bus/bus.h"
+#include "core/http/routes.h"
 #include "projections/ledger/ledger.h"
 
-namespace nf::gateway {
+namespace nf::evidence {
 
-class ledger_api {
+namespace perm {
+inline constexpr http::permission read{"ledger:read"};
+inline constexpr http::permission write{"ledger:write"};
+}  // namespace perm
+
+struct route_options {
+  ledger::ledger_projection* proj = nullptr;   // required
+  std::string public_key_pem;                  // of the key that signs tree heads
+  std::string blob_dir;                        // the evidence vault
+  std::size_t max_record_bytes = 8 << 20;
+  std::string region = "local";
+  std::chrono::milliseconds wait{5'000};       // how long POST /ledger/record waits for its leaf
+};
+
+class routes {
  public:
-  ledger_api(bus::event_bus& bus, projection::store& store, const ledger_options& o, const nf::clock& clk, std::string region,
-             std::chrono::milliseconds wait);
-  ~ledger_api();
-  // What a route asks of the caller: `need(permission)` and `quota(route)` give nullopt to go
-  // ahead or the refusal to answer with.
-  using check_fn = std::function<std::optional<response>(std::string_view)>;
-  using quota_fn = std::function<std::optional<response>(const std::string&)>;
-  // nullopt when the target is not one of the ledger's routes.
-  std::optional<response> handle(const target& t, const request& req, std::string& route, const tenancy::context& who,
-                                 const check_fn& need, const quota_fn& quota);
-  bool caught_up() const { return opts_.feed == nullptr || opts_.feed->caught_up(); }
+  routes(bus::event_bus& bus, projection::store& store, route_options o, const nf::clock& clk);
+  ~routes();
+  void add_to(http::route_table& t);
 
  private:
-  response record(const tenancy::context& who, const request& req);
+  using request = http::request;
+  using response = http::response;
+  response record(const http::caller& who, const request& req);
   void warm();  // loads the ledger's node cache (on its own thread)
-  response put_blob(const tenancy::context& who, const std::string& name, const request& req);
-  response get_blob(const tenancy::context& who, const std::string& name, const request& req);
+  response put_blob(const http::caller& who, const std::string& name, const request& req);
+  response get_blob(const http::caller& who, const std::string& name, const request& req);
   response tree_head(const request& req);
-  response entry(const tenancy::context& who, const std::string& index, const request& req);
-  response inclusion(const tenancy::context& who, const target& t, const request& req);
-  response consistency(const target& t, const request& req);
-  response search(const tenancy::context& who, const target& t, const request& req);
+  response entry(const http::caller& who, const std::string& index, const request& req);
+  response inclusion(const http::caller& who, const http::target& t, const request& req);
+  response consistency(const http::target& t, const request& req);
+  response search(const http::caller& who, const http::target& t, const request& req);
   response public_key(const request& req);
   // The latest head's size, or an error answer.
   std::optional<std::uint64_t> head_size(std::optional<response>& err, const request& req);
 
   bus::event_bus& bus_;
-  ledger_options opts_;
-  ledger::ledger_view view_;
+  route_options opts_;
   ledger::node_cache cache_;
-  evidence::vault vault_;
+  ledger::ledger_view view_;
+  vault vault_;
   const nf::clock& clk_;
-  std::string region_;
-  std::chrono::milliseconds wait_;
   std::string key_id_hex_;
   std::thread warm_;  // loads the node cache at start; proofs are served meanwhile
 };
 
-}  // namespace nf::gateway
+}  // namespace nf::evidence

@@ -1,0 +1,64 @@
+// The evidence feature: ledger read model, evidence actor, vault and routes.
+#include "actors/evidence/feature.h"
+
+#include <optional>
+
+#include "actors/evidence/evidence.h"
+#include "actors/evidence/keys.h"
+#include "actors/evidence/routes.h"
+#include "projections/ledger/ledger.h"
+
+namespace nf::evidence {
+
+namespace {
+
+class evidence_feature final : public feature::feature {
+ public:
+  std::string_view name() const override { return "evidence"; }
+  std::vector<::nf::feature::topic_spec> topics() const override {
+    // One partition: the ledger's order is the tree's order.
+    return {{kRecordsTopic}, {.name = kLedgerTopic, .single_partition = true}};
+  }
+  result<void> start(::nf::feature::host& h) override {
+    h.visibility.restrict("evidence.*");
+    NF_TRY_ASSIGN(auto signer, load_signer(h.cfg));
+    feed_.emplace(h.store, proj_, h.bus);
+    NF_TRY(feed_->start());
+    if (h.cfg.actor("evidence").enabled) {
+      options eo;
+      eo.signer = signer;
+      eo.head_every_leaves = static_cast<std::uint64_t>(h.cfg.ledger.head_every_leaves);
+      eo.head_every = std::chrono::milliseconds(h.cfg.ledger.head_every_ms);
+      eo.extra_topics = h.cfg.ledger.topics;
+      h.actors.add(std::make_shared<actor>(eo), h.cfg.actor("evidence"));
+    }
+    route_options ro;
+    ro.proj = &proj_;
+    ro.public_key_pem = signer->public_key_pem();
+    ro.blob_dir = blob_dir(h.cfg);
+    ro.max_record_bytes = static_cast<std::size_t>(h.cfg.ledger.max_record_bytes);
+    ro.region = h.cfg.region;
+    routes_.emplace(h.bus, h.store, ro, h.clock);
+    routes_->add_to(h.routes);
+    return ok();
+  }
+  bool ready(nlohmann::json& details) const override {
+    if (!feed_) return false;
+    details["ledgerLag"] = feed_->lag();
+    return feed_->caught_up();
+  }
+  void stop() override {
+    if (feed_) feed_->stop();
+  }
+
+ private:
+  ledger::ledger_projection proj_;
+  std::optional<projection::feed> feed_;
+  std::optional<routes> routes_;
+};
+
+}  // namespace
+
+std::unique_ptr<feature::feature> make_feature() { return std::make_unique<evidence_feature>(); }
+
+}  // namespace nf::evidence

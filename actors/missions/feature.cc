@@ -1,0 +1,50 @@
+// The missions feature: read model, mission control actor and routes.
+#include "actors/missions/feature.h"
+
+#include <optional>
+
+#include "actors/missions/mission_control.h"
+#include "actors/missions/routes.h"
+#include "projections/missions/missions.h"
+
+namespace nf::missions {
+
+namespace {
+
+class missions_feature final : public feature::feature {
+ public:
+  std::string_view name() const override { return "missions"; }
+  std::vector<::nf::feature::topic_spec> topics() const override {
+    return {{kPrompts}, {kLifecycle}, {kArtifacts}, {kValidations}};
+  }
+  result<void> start(::nf::feature::host& h) override {
+    feed_.emplace(h.store, proj_, h.bus);
+    NF_TRY(feed_->start());
+    if (h.cfg.actor("mission_control").enabled)
+      h.actors.add(std::make_shared<mission_control::actor>(), h.cfg.actor("mission_control"));
+    route_options ro;
+    ro.region = h.cfg.region;
+    routes_.emplace(h.bus, h.store, proj_, *feed_, h.clock, ro);
+    routes_->add_to(h.routes);
+    return ok();
+  }
+  bool ready(nlohmann::json& details) const override {
+    if (!feed_) return false;
+    details["projectionLag"] = feed_->lag();
+    return feed_->caught_up();
+  }
+  void stop() override {
+    if (feed_) feed_->stop();
+  }
+
+ private:
+  missions_projection proj_;
+  std::optional<projection::feed> feed_;
+  std::optional<routes> routes_;
+};
+
+}  // namespace
+
+std::unique_ptr<feature::feature> make_feature() { return std::make_unique<missions_feature>(); }
+
+}  // namespace nf::missions

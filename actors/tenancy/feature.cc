@@ -1,0 +1,148 @@
+// The tenancy feature: read models, directory, admission, routes, admin-key bootstrap.
+#include "actors/tenancy/feature.h"
+
+#include <filesystem>
+#include <fstream>
+#include <optional>
+
+#include "actors/tenancy/admission.h"
+#include "actors/tenancy/directory_sync.h"
+#include "actors/tenancy/routes.h"
+#include "core/log/log.h"
+#include "projections/audit/audit.h"
+#include "projections/tenants/tenants.h"
+#include "projections/usage/usage.h"
+
+namespace nf::tenancy {
+
+namespace {
+
+// The platform admin key's digest: from config, or from <data_dir>/tenancy/platform-admin.sha256,
+// or a new key whose secret is returned (to print once) and whose digest is stored (0600).
+result<std::pair<std::string, std::string>> platform_admin(const config::config& cfg) {
+  if (!cfg.auth.platform_admin_key_sha256.empty()) return std::make_pair(cfg.auth.platform_admin_key_sha256, std::string());
+  const auto dir = cfg.data_dir + "/tenancy";
+  const auto path = dir + "/platform-admin.sha256";
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (std::filesystem::exists(path, ec)) {
+    std::ifstream in(path);
+    std::string digest;
+    in >> digest;
+    if (digest.size() != 64) return error{errc::corruption, "'" + path + "' does not hold a SHA-256 digest"};
+    return std::make_pair(digest, std::string());
+  }
+  const auto key = issue_key();
+  {
+    std::ofstream out(path);
+    out << key.digest << "\n";
+    if (!out) return error{errc::io_error, "cannot write '" + path + "'"};
+  }
+  std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
+                               std::filesystem::perm_options::replace, ec);
+  if (ec) return error{errc::io_error, "cannot make '" + path + "' private: " + ec.message()};
+  return std::make_pair(key.digest, key.secret);
+}
+
+result<std::optional<jwks>> load_jwks(const config::config& cfg) {
+  if (cfg.auth.jwks_file.empty()) return std::optional<jwks>();
+  std::ifstream in(cfg.auth.jwks_file);
+  if (!in) return error{errc::not_found, "cannot read auth.jwks_file '" + cfg.auth.jwks_file + "'"};
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  NF_TRY_ASSIGN(auto parsed, jwks::parse(text));
+  return std::optional<jwks>(std::move(parsed));
+}
+
+class tenancy_feature final : public feature::feature {
+ public:
+  std::string_view name() const override { return "tenancy"; }
+  std::vector<::nf::feature::topic_spec> topics() const override {
+    return {{tenants::kTenantsTopic}, {audit::kAuditTopic}, {usage::kUsageTopic}};
+  }
+
+  result<void> start(::nf::feature::host& h) override {
+    // A tenant reads tenancy.usage (its own alerts and refusals); the rest is the platform's.
+    h.visibility.restrict("tenancy.*");
+    h.visibility.allow(usage::kUsageTopic);
+    NF_TRY_ASSIGN(jwks_, load_jwks(h.cfg));
+    dir_.emplace(h.cfg.auth.base_domain, jwks_ ? &*jwks_ : nullptr,
+                 jwt_policy{h.cfg.auth.jwt_issuer, h.cfg.auth.jwt_audience, h.cfg.auth.jwt_leeway_s});
+    NF_TRY_ASSIGN(auto admin, platform_admin(h.cfg));
+    dir_->set_platform_admin(admin.first);
+    new_admin_key_ = admin.second;
+
+    sync_.emplace(h.store, tenants_, *dir_);
+    tenants_feed_.emplace(h.store, tenants_, h.bus);
+    tenants_feed_->on_applied([this] {
+      if (auto r = sync_->applied(); !r) nf::log::get("tenancy")->error("cannot load tenants: {}", r.error().message);
+    });
+    NF_TRY(tenants_feed_->start());
+    NF_TRY(sync_->load_all());
+
+    access_options ao;
+    ao.dir = &*dir_;
+    ao.usage = &usage_;
+    ao.region = h.cfg.region;
+    access_.emplace(h.bus, h.store, ao, h.clock);
+    usage_feed_.emplace(h.store, usage_, h.bus);
+    // Usage alerts follow the committed counts, whoever appended the events.
+    usage_feed_->on_applied([this] {
+      auto touched = usage_.drain_touched();
+      if (!touched.empty() && access_) access_->usage_applied(touched);
+    });
+    NF_TRY(usage_feed_->start());
+    audit_feed_.emplace(h.store, audit_, h.bus);
+    NF_TRY(audit_feed_->start());
+
+    route_options ro;
+    ro.tenants = &tenants_;
+    ro.feed = &*tenants_feed_;
+    ro.usage = &usage_;
+    ro.audit = &audit_;
+    ro.dir = &*dir_;
+    ro.region = h.cfg.region;
+    routes_.emplace(h.bus, h.store, ro, *access_, h.clock);
+    routes_->add_to(h.routes);
+    return ok();
+  }
+
+  bool ready(nlohmann::json& details) const override {
+    if (!tenants_feed_) return false;
+    details["tenantsLag"] = tenants_feed_->lag();
+    return tenants_feed_->caught_up();
+  }
+
+  std::vector<note> notes() const override {
+    if (new_admin_key_.empty()) return {};
+    return {{"platformAdminKey", new_admin_key_, "platform admin key (shown once; only its SHA-256 is kept): " + new_admin_key_}};
+  }
+
+  http::admission* admission() override { return access_ ? &*access_ : nullptr; }
+
+  void stop() override {
+    // The last audit records and request meters reach the bus before the read models stop.
+    if (access_) access_->stop();
+    if (audit_feed_) audit_feed_->stop();
+    if (usage_feed_) usage_feed_->stop();
+    if (tenants_feed_) tenants_feed_->stop();
+  }
+
+ private:
+  std::optional<jwks> jwks_;
+  std::optional<directory> dir_;
+  std::string new_admin_key_;
+  tenants::tenants_projection tenants_;
+  usage::usage_projection usage_;
+  audit::audit_projection audit_;
+  std::optional<directory_sync> sync_;
+  std::optional<access> access_;
+  // After access_: destroyed first, so no callback of theirs outlives it.
+  std::optional<projection::feed> tenants_feed_, usage_feed_, audit_feed_;
+  std::optional<routes> routes_;
+};
+
+}  // namespace
+
+std::unique_ptr<feature::feature> make_feature() { return std::make_unique<tenancy_feature>(); }
+
+}  // namespace nf::tenancy

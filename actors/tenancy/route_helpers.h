@@ -1,0 +1,18 @@
+// Helpers shared by the tenancy route files (private to actors/tenancy).
+#pragma once
+
+#include <initializer_list>
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
+#include "core/http/message.h"
+
+namespace nf::tenancy {
+
+// Totals reserved per kind (concurrentRuns, cpuMillicores, memoryMib) from a tenant document.
+nlohmann::json reserved_of(const nlohmann::json& doc);
+// 400 unknown_field naming the first member of `body` not in `allowed`.
+std::optional<http::response> only_fields(const nlohmann::json& body, std::initializer_list<const char*> allowed, const http::request& req);
+
+}  // namespace nf::tenancy

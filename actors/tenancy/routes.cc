@@ -1,0 +1,369 @@
+// Tenant administration routes: registration, tenants, keys and roles.
+#include "actors/tenancy/routes.h"
+
+#include <boost/asio/ip/address.hpp>
+
+#include "core/base/number.h"
+#include "core/base/rfc3339.h"
+#include "core/base/text.h"
+
+#include <random>
+
+#include "actors/tenancy/permissions.h"
+#include "actors/tenancy/route_helpers.h"
+#include "actors/tenancy/plans.h"
+#include "actors/tenancy/schemas.h"
+#include "core/metrics/metrics.h"
+#include "core/event/codec.h"
+#include "core/log/log.h"
+
+namespace nf::tenancy {
+
+using http::json;
+using http::request;
+using http::response;
+using http::bad_body;
+using http::error_response;
+using http::json_response;
+using http::parse_body;
+using http::status_for;
+using http::string_field;
+using http::wrong_type;
+using http::append_error;
+
+namespace {
+
+constexpr const char* kTopic = "tenancy.tenants";
+
+// Totals reserved per kind, from the tenant document's reservations.
+
+bool valid_tenant_id(const std::string& id) {
+  if (id.empty() || id.size() > 63 || id.front() == '-' || id.back() == '-') return false;
+  for (char c : id)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  return true;
+}
+
+// A JSON object body (parse_body, plus: an object).
+
+// A custom domain: a DNS name (lowercased, without a trailing dot) that is not an IP literal,
+// not localhost and not under the platform's base domain (where subdomains name tenants).
+result<std::string> custom_domain(const json& d, const std::string& base_domain) {
+  if (!d.is_string()) return error{errc::invalid_argument, "'domains' must be an array of host names"};
+  std::string h = d.get<std::string>();
+  std::transform(h.begin(), h.end(), h.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (!h.empty() && h.back() == '.') h.pop_back();
+  const auto shown = "'" + sanitize_utf8(d.get<std::string>()) + "'";
+  if (h.empty() || h.size() > 253 || h.find('.') == std::string::npos)
+    return error{errc::invalid_argument, "domain " + shown + " is not a host name with a dot"};
+  for (char c : h)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.')
+      return error{errc::invalid_argument, "domain " + shown + " may hold only a-z, 0-9, '-' and '.'"};
+  if (h.front() == '.' || h.find("..") != std::string::npos || h.front() == '-')
+    return error{errc::invalid_argument, "domain " + shown + " has an empty or malformed label"};
+  boost::system::error_code ec;
+  boost::asio::ip::make_address_v4(h, ec);
+  const bool digits_only = h.find_first_not_of("0123456789.") == std::string::npos;
+  if (!ec || digits_only) return error{errc::invalid_argument, "domain " + shown + " is an IP address; only DNS names can be tenant domains"};
+  if (h == "localhost" || h.ends_with(".localhost")) return error{errc::invalid_argument, "localhost is never a tenant domain"};
+  if (!base_domain.empty() && (h == base_domain || h.ends_with("." + base_domain)))
+    return error{errc::invalid_argument, "domain " + shown + " is under the platform's base domain, whose subdomains name tenants"};
+  return h;
+}
+
+result<std::vector<std::string>> domains_of(const json& v, const std::string& base_domain) {
+  if (!v.is_array()) return error{errc::invalid_argument, "'domains' must be an array of host names"};
+  if (v.size() > 100) return error{errc::invalid_argument, "'domains' holds at most 100 host names"};
+  std::vector<std::string> out;
+  for (const auto& d : v) {
+    NF_TRY_ASSIGN(auto h, custom_domain(d, base_domain));
+    if (std::find(out.begin(), out.end(), h) == out.end()) out.push_back(std::move(h));
+  }
+  return out;
+}
+
+}  // namespace
+
+// Shared by the tenancy route files (route_helpers.h).
+json reserved_of(const json& doc) {
+  json out{{"concurrentRuns", 0}, {"cpuMillicores", 0}, {"memoryMib", 0}};
+  if (doc.contains("reservations") && doc["reservations"].is_object())
+    for (const auto& [rid, r] : doc["reservations"].items())
+      if (out.contains(r.value("kind", ""))) out[r.value("kind", "")] = out[r.value("kind", "")].get<std::int64_t>() + r.value("amount", std::int64_t{0});
+  return out;
+}
+
+std::optional<http::response> only_fields(const json& body, std::initializer_list<const char*> allowed, const http::request& req) {
+  for (const auto& item : body.items()) {
+    const std::string& k = item.key();
+    if (std::find_if(allowed.begin(), allowed.end(), [&](const char* a) { return k == a; }) == allowed.end())
+      return error_response(http::status::bad_request, "unknown_field", "unknown field '" + k + "'", req, k);
+  }
+  return std::nullopt;
+}
+
+routes::routes(bus::event_bus& bus, projection::store& store, route_options o, access& acc, const nf::clock& clk)
+    : bus_(bus), opts_(std::move(o)), acc_(acc), view_(store, *opts_.tenants), clk_(clk) {
+  if (opts_.usage) usage_.emplace(store, *opts_.usage);
+  if (opts_.audit) audit_.emplace(store, *opts_.audit);
+}
+
+void routes::add_to(http::route_table& t) {
+  using http::verb;
+  // Each handler checks the permission itself, in the tenant the path names: another tenant's
+  // resources answer 404 before any 403, so nothing says whether they exist.
+  auto on = [&](verb m, const char* path, http::permission p, const char* summary, std::optional<json> body,
+                std::map<unsigned, http::response_doc> responses, std::vector<http::param_doc> params,
+                std::function<response(const context&, const http::route_context&)> fn) {
+    t.add({.method = m, .path = path, .perm = p, .summary = summary, .tag = "tenancy", .params = std::move(params),
+           .body = std::move(body), .responses = std::move(responses),
+           .handler = [fn = std::move(fn)](const http::route_context& rc) { return fn(context_of(rc.who), rc); },
+           .blocking = true, .authorize_in_handler = true});
+  };
+  const http::response_doc not_found{"unknown tenant (or another tenant's)", http::schema::ref("Error")};
+  const http::response_doc pending{"appended; the read model has not shown it yet", schemas::pending()};
+  on(verb::post, "/tenants", perm::tenants_create, "Create a tenant (platform admin)", schemas::tenant_create(),
+     {{201, {"the tenant", schemas::tenant()}}, {202, pending}, {409, {"the id or a domain is taken", http::schema::ref("Error")}}}, {},
+     [this](const context& c, const http::route_context& rc) { return create(c, rc.req); });
+  on(verb::get, "/tenants", perm::tenants_create, "Every tenant (platform admin)", std::nullopt,
+     {{200, {"the tenants", schemas::tenant_list()}}}, {},
+     [this](const context& c, const http::route_context& rc) { return list(c, rc.req); });
+  on(verb::get, "/tenants/{id}", perm::tenants_read, "A tenant: plan, effective limits, usage, keys and roles", std::nullopt,
+     {{200, {"the tenant", schemas::tenant()}}, {404, not_found}}, {},
+     [this](const context& c, const http::route_context& rc) { return show(c, rc.path_param("id"), rc.req); });
+  on(verb::patch, "/tenants/{id}", perm::tenants_write, "Change domains (tenants:write); plan, quotas, status (platform admin)",
+     schemas::tenant_patch(), {{200, {"the tenant", schemas::tenant()}}, {202, pending}, {404, not_found}, {409, {"a domain is taken", http::schema::ref("Error")}}},
+     {}, [this](const context& c, const http::route_context& rc) { return patch(c, rc.path_param("id"), rc.req); });
+  on(verb::post, "/tenants/{id}/keys", perm::keys_write, "Create an API key (the secret is in this answer only)", schemas::key_create(),
+     {{201, {"the key", schemas::key_created()}}, {202, {"the key; the read model has not shown it yet", schemas::key_created()}}, {404, not_found}},
+     {}, [this](const context& c, const http::route_context& rc) { return create_key(c, rc.path_param("id"), rc.req); });
+  on(verb::delete_, "/tenants/{id}/keys/{keyId}", perm::keys_write, "Revoke an API key (effective on its next request)", std::nullopt,
+     {{200, {"revoked", schemas::key_revoked()}}, {202, {"revoked; the read model has not shown it yet", schemas::key_revoked()}}, {404, not_found}}, {},
+     [this](const context& c, const http::route_context& rc) { return revoke_key(c, rc.path_param("id"), rc.path_param("keyId"), rc.req); });
+  on(verb::post, "/tenants/{id}/roles", perm::roles_write, "Define a custom role", schemas::role_define(),
+     {{201, {"the role", schemas::role()}}, {202, {"the role; the read model has not shown it yet", schemas::role()}}, {404, not_found},
+      {409, {"a built-in role name", http::schema::ref("Error")}}},
+     {}, [this](const context& c, const http::route_context& rc) { return define_role(c, rc.path_param("id"), rc.req); });
+  if (audit_)
+    on(verb::get, "/tenants/{id}/audit", perm::audit_read, "The audit log: requests and changes, oldest first", std::nullopt,
+       {{200, {"audit records", schemas::audit_page()}}, {404, not_found}},
+       {{"from", "RFC 3339 time or unix ms (default: the beginning)", http::schema::string()},
+        {"to", "RFC 3339 time or unix ms (default: now)", http::schema::string()},
+        {"limit", "1..10000 (default 1000)", json{{"type", "integer"}, {"minimum", 1}, {"maximum", 10000}}}},
+       [this](const context& c, const http::route_context& rc) { return audit_log(c, rc.path_param("id"), rc.t, rc.req); });
+  if (usage_)
+    on(verb::get, "/tenants/{id}/usage", perm::usage_read, "Metered usage of a month, one row per metric per day (JSON or CSV)",
+       std::nullopt, {{200, {"usage rows", schemas::usage_page()}}, {404, not_found}},
+       {{"period", "YYYY-MM (default: this month, UTC)", json{{"type", "string"}, {"pattern", "^[0-9]{4}-[0-9]{2}$"}}},
+        {"format", "json (default) or csv", json{{"type", "string"}, {"enum", {"json", "csv"}}}}},
+       [this](const context& c, const http::route_context& rc) { return usage(c, rc.path_param("id"), rc.t, rc.req); });
+  on(verb::post, "/tenants/{id}/reservations", perm::reservations_write, "Reserve concurrentRuns, cpuMillicores or memoryMib",
+     schemas::reservation_request(),
+     {{201, {"the reservation", schemas::reservation()}}, {202, {"the reservation; the read model has not shown it yet", schemas::reservation()}},
+      {404, not_found}, {409, {"beyond the quota (names it, its limit and use)", http::schema::ref("Error")}}},
+     {}, [this](const context& c, const http::route_context& rc) { return reserve(c, rc.path_param("id"), rc.req); });
+  on(verb::get, "/tenants/{id}/reservations", perm::tenants_read, "A tenant's reservations", std::nullopt,
+     {{200, {"reservations", schemas::reservation_list()}}, {404, not_found}}, {},
+     [this](const context& c, const http::route_context& rc) { return reservations(c, rc.path_param("id"), rc.req); });
+  on(verb::delete_, "/tenants/{id}/reservations/{reservationId}", perm::reservations_write, "Release a reservation", std::nullopt,
+     {{200, {"released", schemas::released()}}, {202, {"released; the read model has not shown it yet", schemas::released()}}, {404, not_found}},
+     {}, [this](const context& c, const http::route_context& rc) {
+       return release(c, rc.path_param("id"), rc.path_param("reservationId"), rc.req);
+     });
+}
+
+std::optional<http::response> routes::authorize(const context& c, const std::string& tenant, http::permission p,
+                                                const http::request& req) const {
+  if (c.platform_admin) return std::nullopt;
+  if (c.tenant != tenant) return error_response(http::status::not_found, "not_found", "unknown tenant '" + tenant + "'", req);
+  // The context carries the tenant's custom roles, as current as the directory.
+  if (!c.holds(p.name()))
+    return error_response(http::status::forbidden, "forbidden", "missing permission '" + std::string(p.name()) + "'", req);
+  return std::nullopt;
+}
+
+result<bus::append_result> routes::append(const std::string& type, const std::string& tenant, const json& payload) {
+  event::new_event ev;
+  ev.type = type;
+  ev.key = tenant;
+  ev.tenant = tenant;
+  ev.region = opts_.region;
+  ev.occurred_at = clk_.now_ms();
+  ev.payload_json = payload.dump();
+  NF_TRY_ASSIGN(auto env, event::build(ev));
+  const auto rec = event::to_record(env);
+  NF_TRY_ASSIGN(auto res, bus_.append(topic_name{tenants::kTenantsTopic}, std::span<const bus::record>(&rec, 1)));
+  return res[0];
+}
+
+bool routes::wait(const bus::append_result& r) {
+  if (!opts_.feed) return true;
+  if (opts_.feed->wait_applied({topic_name{tenants::kTenantsTopic}, r.partition}, r.off, opts_.wait)) return true;
+  nf::log::get("tenancy")->warn("the tenants projection did not show {}/{}@{} within {} ms", tenants::kTenantsTopic, r.partition.get(),
+                                r.off.get(), opts_.wait.count());
+  metrics::registry::global()
+      .get_counter("nf_tenancy_not_visible_total", "Tenant changes answered 202 because the read model had not shown them in time")
+      .inc();
+  return false;
+}
+
+http::response routes::not_visible_yet(const json& body, const http::request& req) const {
+  json b = body;
+  b["visible"] = false;
+  b["message"] = "appended, but the read model has not shown it within " + std::to_string(opts_.wait.count()) + " ms; read it again shortly";
+  return json_response(http::status::accepted, b, req);
+}
+
+result<limits> routes::limits_of(const json& doc) const {
+  overrides o;
+  if (doc.contains("quotas")) {
+    auto q = parse_overrides(doc["quotas"]);
+    if (!q) return error{errc::corruption, "the quota overrides of tenant '" + doc.value("id", std::string()) + "' are damaged: " + q.error().message};
+    o = *q;
+  }
+  auto p = parse_plan(doc.value("plan", "basic"));
+  if (!p) return error{errc::corruption, "the plan of tenant '" + doc.value("id", std::string()) + "' is damaged: " + p.error().message};
+  return effective(*p, o);
+}
+
+response routes::create(const context& c, const request& req) {
+  if (!c.platform_admin) return error_response(http::status::forbidden, "forbidden", "missing permission 'tenants:create' (platform admin only)", req);
+  auto body = parse_body(req);
+  if (!body) return bad_body(body.error(), req);
+  if (auto bad = only_fields(*body, {"id", "name", "plan", "quotas", "domains"}, req)) return *bad;
+  if (!body->contains("name") || !(*body)["name"].is_string() || (*body)["name"].get<std::string>().empty() ||
+      (*body)["name"].get<std::string>().size() > 200)
+    return error_response(http::status::bad_request, "invalid_field", "'name' is required: 1..200 characters", req, "name");
+  auto plan_name = string_field(*body, "plan");
+  if (!plan_name) return wrong_type("plan", "a string (basic, pro or enterprise)", req);
+  auto plan = parse_plan(plan_name->value_or(""));
+  if (!plan) return error_response(http::status::bad_request, "invalid_field", plan.error().message, req, "plan");
+  overrides quotas;
+  if (body->contains("quotas")) {
+    auto q = parse_overrides((*body)["quotas"]);
+    if (!q) return error_response(http::status::bad_request, "invalid_field", q.error().message, req, "quotas");
+    quotas = *q;
+  }
+  std::vector<std::string> domains;
+  if (body->contains("domains")) {
+    auto d = domains_of((*body)["domains"], opts_.dir->base_domain());
+    if (!d) return error_response(http::status::bad_request, "invalid_field", d.error().message, req, "domains");
+    domains = *d;
+  }
+  std::string id;
+  if (body->contains("id")) {
+    if (!(*body)["id"].is_string() || !valid_tenant_id((*body)["id"].get<std::string>()))
+      return error_response(http::status::bad_request, "invalid_field", "'id' must be 1..63 characters of a-z 0-9 - (a DNS label)", req, "id");
+    id = (*body)["id"].get<std::string>();
+  } else {
+    std::random_device rd;
+    static const char* digits = "0123456789abcdefghijklmnopqrstuvwxyz";
+    id = "t-";
+    for (int i = 0; i < 10; ++i) id.push_back(digits[rd() % 36]);
+  }
+  auto existing = view_.get(id);
+  if (!existing) return error_response(status_for(existing.error().code), "internal", existing.error().message, req);
+  if (*existing) return error_response(http::status::conflict, "conflict", "tenant '" + id + "' already exists", req, "id");
+  if (auto taken = domains_taken(id, domains, req)) return *taken;
+  json q = json::object();
+  for (const auto& [k, v] : quotas) q[std::string(name(k))] = v;
+  auto r = append("tenancy.tenant_created", id,
+                  json{{"tenantId", id}, {"name", (*body)["name"]}, {"plan", std::string(name(*plan))}, {"quotas", q}, {"domains", domains}});
+  if (!r) return append_error(r.error(), req);
+  if (!wait(*r)) return not_visible_yet(json{{"id", id}}, req);
+  if (auto lost = domains_taken(id, domains, req, true)) return *lost;
+  auto res = show(c, id, req);
+  if (res.result() == http::status::ok) res.result(http::status::created);
+  return res;
+}
+
+std::optional<response> routes::domains_taken(const std::string& tenant, const std::vector<std::string>& domains, const request& req,
+                                                   bool must_hold) const {
+  for (const auto& d : domains) {
+    auto owner = view_.domain_owner(d);
+    if (!owner) return error_response(status_for(owner.error().code), "internal", owner.error().message, req);
+    const bool other = *owner ? **owner != tenant : must_hold;
+    if (other) return error_response(http::status::conflict, "domain_taken", "domain '" + d + "' belongs to another tenant", req, "domains");
+  }
+  return std::nullopt;
+}
+
+response routes::list(const context& c, const request& req) {
+  if (!c.platform_admin) return error_response(http::status::forbidden, "forbidden", "listing tenants is for the platform admin", req);
+  auto all = view_.list();
+  if (!all) return error_response(status_for(all.error().code), "internal", all.error().message, req);
+  json items = json::array();
+  for (const auto& d : *all) items.push_back({{"id", d["id"]}, {"name", d["name"]}, {"plan", d["plan"]}, {"status", d["status"]}});
+  return json_response(http::status::ok, json{{"items", items}}, req);
+}
+
+response routes::show(const context& c, const std::string& id, const request& req) {
+  if (auto denied = authorize(c, id, perm::tenants_read, req)) return *denied;
+  auto doc = view_.get(id);
+  if (!doc) return error_response(status_for(doc.error().code), "internal", doc.error().message, req);
+  if (!*doc) return error_response(http::status::not_found, "not_found", "unknown tenant '" + id + "'", req);
+  auto& d = **doc;
+  auto lim = limits_of(d);
+  if (!lim) return http::failure(lim.error(), req);
+  d["limits"] = to_json(*lim);
+  if (usage_) {
+    auto today = usage_->day(id, usage::utc_date(clk_.now_ms()));
+    auto stored = usage_->stored_bytes(id);
+    if (today && stored)
+      d["usage"] = json{{"date", today->date},     {"eventsToday", today->events}, {"bytesToday", today->bytes},
+                        {"requestsToday", today->requests}, {"storedBytes", *stored},    {"reserved", reserved_of(d)}};
+    // Alerts of the current periods: this month's (stored bytes, reservations) and its days'.
+    if (auto alerts = usage_->alerts(id, usage::utc_date(clk_.now_ms()).substr(0, 7))) d["alerts"] = *alerts;
+  }
+  return json_response(http::status::ok, d, req);
+}
+
+response routes::patch(const context& c, const std::string& id, const request& req) {
+  auto body = parse_body(req);
+  if (!body) return bad_body(body.error(), req);
+  if (auto bad = only_fields(*body, {"plan", "quotas", "domains", "status"}, req)) return *bad;
+  const bool admin_fields = body->contains("plan") || body->contains("quotas") || body->contains("status");
+  if (admin_fields && !c.platform_admin) {
+    if (c.tenant != id) return error_response(http::status::not_found, "not_found", "unknown tenant '" + id + "'", req);
+    return error_response(http::status::forbidden, "forbidden", "plan, quotas and status are changed by the platform admin", req);
+  }
+  if (auto denied = authorize(c, id, perm::tenants_write, req)) return *denied;
+  auto doc = view_.get(id);
+  if (!doc) return error_response(status_for(doc.error().code), "internal", doc.error().message, req);
+  if (!*doc) return error_response(http::status::not_found, "not_found", "unknown tenant '" + id + "'", req);
+  json payload{{"tenantId", id}};
+  if (body->contains("plan")) {
+    auto p = parse_plan((*body)["plan"].is_string() ? (*body)["plan"].get<std::string>() : "");
+    if (!p) return error_response(http::status::bad_request, "invalid_field", p.error().message, req, "plan");
+    payload["plan"] = std::string(name(*p));
+  }
+  if (body->contains("quotas")) {
+    auto q = parse_overrides((*body)["quotas"]);
+    if (!q) return error_response(http::status::bad_request, "invalid_field", q.error().message, req, "quotas");
+    json qj = json::object();
+    for (const auto& [k, v] : *q) qj[std::string(name(k))] = v;
+    payload["quotas"] = qj;
+  }
+  std::vector<std::string> domains;
+  if (body->contains("domains")) {
+    auto d = domains_of((*body)["domains"], opts_.dir->base_domain());
+    if (!d) return error_response(http::status::bad_request, "invalid_field", d.error().message, req, "domains");
+    if (auto taken = domains_taken(id, *d, req)) return *taken;
+    domains = *d;
+    payload["domains"] = *d;
+    payload["domainsSet"] = true;
+  }
+  if (body->contains("status")) {
+    const auto st = (*body)["status"].is_string() ? (*body)["status"].get<std::string>() : "";
+    if (st != "active" && st != "suspended")
+      return error_response(http::status::bad_request, "invalid_field", "'status' must be active or suspended", req, "status");
+    payload["status"] = st;
+  }
+  auto r = append("tenancy.tenant_updated", id, payload);
+  if (!r) return append_error(r.error(), req);
+  if (!wait(*r)) return not_visible_yet(json{{"id", id}}, req);
+  if (auto lost = domains_taken(id, domains, req, true)) return *lost;
+  return show(c, id, req);
+}
+
+}  // namespace nf::tenancy

@@ -1,0 +1,73 @@
+// What a feature is to the application that hosts it. A feature (actors/<name>/) owns a whole
+// vertical: its topics, event types, read models, actors, routes and permissions, config
+// section and CLI subcommands. The app only collects features: it asks each for its topics,
+// starts each with the shared machinery (the host), runs the HTTP server over the routes they
+// registered, and stops them in reverse order before the bus closes.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/actor/actor.h"
+#include "core/base/clock.h"
+#include "core/bus/bus.h"
+#include "core/config/config.h"
+#include "core/http/routes.h"
+#include "core/projection/projection.h"
+#include "core/streams/visibility.h"
+
+namespace nf::feature {
+
+struct topic_spec {
+  std::string name;
+  int partitions = 0;                  // 0: the config's topics section, else bus.default_partitions
+  bool single_partition = false;       // exactly one partition: the topic's order is the feature's order
+};
+
+// The shared machinery a feature starts with. Everything outlives the feature.
+struct host {
+  const config::config& cfg;
+  bus::event_bus& bus;
+  projection::store& store;            // the read models' RocksDB
+  actor::runtime& actors;              // started by the app after every feature has added its actors
+  http::route_table& routes;
+  streams::topic_visibility& visibility;
+  const nf::clock& clock;
+};
+
+class feature {
+ public:
+  virtual ~feature() = default;
+  virtual std::string_view name() const = 0;
+  // The topics it reads and writes; serve and kafka-mock create the missing ones (partitions from
+  // the config's topics section, else bus.default_partitions; one for single-partition topics).
+  virtual std::vector<topic_spec> topics() const = 0;
+  // Opens its read models, adds its actors to the runtime, registers its routes and marks its
+  // restricted topics. An error stops the start-up with its message.
+  virtual result<void> start(host& h) = 0;
+  // For /readyz: whether its read models have caught up with the log; adds their lag to `details`.
+  virtual bool ready(nlohmann::json& details) const {
+    (void)details;
+    return true;
+  }
+  // What serve prints once started (e.g. a secret shown once): `key` in --json output, `text` otherwise.
+  struct note {
+    std::string key, value, text;
+  };
+  virtual std::vector<note> notes() const { return {}; }
+  // The admission it provides for every route (at most one feature does), valid after start.
+  virtual http::admission* admission() { return nullptr; }
+  // Stops what start began. Called after the HTTP server and the actor runtime stopped, in
+  // reverse start order, before the bus closes.
+  virtual void stop() = 0;
+};
+
+// Partition counts for `topics` under `cfg`.
+int partitions_for(const topic_spec& t, const config::config& cfg);
+// Creates the missing topics; invalid_argument when a single-partition topic has more than one.
+result<void> ensure_topics(bus::event_bus& bus, const config::config& cfg, const std::vector<topic_spec>& topics);
+
+}  // namespace nf::feature

@@ -1,0 +1,85 @@
+// A node: features, actors, topic routes and the HTTP server, started and stopped in order.
+#include "core/feature/node.h"
+
+#include "core/streams/routes.h"
+
+namespace nf::feature {
+
+class topic_routes_holder {
+ public:
+  topic_routes_holder(bus::event_bus& bus, const streams::topic_visibility& v) : routes(bus, v) {}
+  streams::topic_routes routes;
+};
+
+node::node(const config::config& cfg, bus::event_bus& bus, projection::store& store, std::vector<std::unique_ptr<feature>> features,
+           node_options o)
+    : cfg_(cfg), bus_(bus), store_(store), features_(std::move(features)), opts_(std::move(o)) {
+  actor::runtime_options ro;
+  ro.region = cfg_.region;
+  actors_ = std::make_unique<actor::runtime>(bus_, ro);
+}
+
+node::~node() { stop(); }
+
+std::vector<topic_spec> node::topics(const std::vector<std::unique_ptr<feature>>& features) {
+  std::vector<topic_spec> t{{.name = actor::kDeadLetterTopic, .partitions = 1}};
+  for (const auto& f : features)
+    for (auto& spec : f->topics()) t.push_back(std::move(spec));
+  return t;
+}
+
+result<void> node::start() {
+  NF_TRY(ensure_topics(bus_, cfg_, topics(features_)));
+  // Dead letters hold other tenants' events: the platform admin's only.
+  visibility_.restrict("platform.*");
+  const nf::clock& clk = opts_.clock ? *opts_.clock : system_clock::instance();
+  host h{cfg_, bus_, store_, *actors_, routes_, visibility_, clk};
+  for (auto& f : features_) {
+    if (auto r = f->start(h); !r) {
+      stop();
+      return error{r.error().code, std::string(f->name()) + ": " + r.error().message};
+    }
+    started_.push_back(f.get());
+  }
+  topic_routes_ = std::make_unique<topic_routes_holder>(bus_, visibility_);
+  topic_routes_->routes.add_to(routes_);
+  if (auto r = actors_->start(); !r) {
+    stop();
+    return r;
+  }
+  actors_started_ = true;
+  http::admission* adm = &open_;
+  for (auto& f : features_)
+    if (auto* a = f->admission()) adm = a;
+  auto so = opts_.http;
+  so.readiness = [this] {
+    nlohmann::json details = nlohmann::json::object();
+    bool ready = true;
+    for (auto* f : started_) ready = f->ready(details) && ready;
+    return std::make_pair(ready, details);
+  };
+  server_ = std::make_unique<http::server>(routes_, *adm, so);
+  return ok();
+}
+
+result<std::uint16_t> node::listen() {
+  if (!server_) return error{errc::unavailable, "the node is not started"};
+  return server_->start();
+}
+
+std::string node::respond(std::string_view raw) {
+  if (!server_) return "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n";
+  return server_->respond(raw);
+}
+
+void node::stop() {
+  if (server_) server_->stop();
+  if (actors_started_) {
+    actors_->stop();
+    actors_started_ = false;
+  }
+  for (auto it = started_.rbegin(); it != started_.rend(); ++it) (*it)->stop();
+  started_.clear();
+}
+
+}  // namespace nf::feature
