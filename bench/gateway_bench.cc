@@ -1,4 +1,4 @@
-// Gateway benchmarks against an in-process server on 127.0.0.1 (port 0), embedded bus in a temp dir:
+// HTTP benchmarks against an in-process node on 127.0.0.1 (port 0), embedded bus in a temp dir:
 //   GET /missions/{id} over keep-alive  vs  in-process projection lookups (same run)
 //   POST /missions with the sync bus    vs  raw embedded sync appends of one event
 //   SSE fan-out: 10,000 events to 100 subscribers, all delivered, p50/p99 delivery latency
@@ -15,16 +15,13 @@
 #include <benchmark/benchmark.h>
 #include <nlohmann/json.hpp>
 
-#include "actors/gateway/gateway.h"
-#include "actors/tenancy/directory.h"
-#include "projections/audit/audit.h"
-#include "projections/tenants/tenants.h"
-#include "projections/usage/usage.h"
+#include "projections/missions/missions.h"
 #include "bench/ratio_reporter.h"
 #include "core/bus/embedded.h"
 #include "core/event/codec.h"
 #include "core/log/log.h"
 #include "tests/support/http_client.h"
+#include "tests/support/node.h"
 
 namespace {
 
@@ -43,81 +40,28 @@ std::string prompt_body(int n) {
       .dump();
 }
 
-// One server for the whole run.
+// One server for the whole run: the missions feature without tenancy (every caller is the
+// platform), and a second node with tenancy in front of the same feature.
 struct fixture {
-  fs::path dir;
-  std::unique_ptr<bus::embedded_bus> bus;
-  std::unique_ptr<projection::store> store;
-  missions::missions_projection proj;
-  std::unique_ptr<projection::feed> feed;
-  std::unique_ptr<gateway::gateway> gw;
+  test::in_process_node plain{"bench-gw", {.tenancy = false, .evidence = false, .sync = true, .subscriber_buffer = 20'000}};
+  test::in_process_node auth{"bench-gw-auth", {.tenancy = true, .evidence = false, .sync = true}};
+  missions::missions_projection proj;   // names the read model for in-process lookups
   int port = 0;
   int next_id = 0;
-  // The same missions behind tenancy: one tenant, one developer key.
-  tenancy::directory directory;
-  tenants::tenants_projection tenants_proj;
-  usage::usage_projection usage_proj;
-  audit::audit_projection audit_proj;
-  std::unique_ptr<tenants::directory_sync> sync;
-  std::unique_ptr<projection::feed> tenants_feed, usage_feed, audit_feed;
-  std::unique_ptr<gateway::gateway> gw_auth;
   int auth_port = 0;
   std::string tenant_key;
 
   fixture() {
-    dir = fs::temp_directory_path() / ("nf-bench-gw-" + std::to_string(::getpid()));
-    fs::remove_all(dir);
-    bus::embedded_options o;
-    o.path = (dir / "bus").string();
-    o.sync = true;
-    o.retention_check_ms = 0;
-    bus = std::move(bus::open_embedded(o).value());
-    for (const char* t : {missions::kPrompts, missions::kLifecycle, missions::kArtifacts, missions::kValidations, "fanout"})
-      (void)bus->create_topic(topic_name{t}, {3, -1, -1});
-    store = std::move(projection::store::open({(dir / "proj").string(), false}).value());
-    feed = std::make_unique<projection::feed>(*store, proj, *bus);
-    (void)feed->start();
-    gateway::gateway_options go;
-    go.listen = "127.0.0.1:0";
-    go.subscriber_buffer = 20'000;
-    gw = std::make_unique<gateway::gateway>(*bus, *store, proj, *feed, go);
-    port = *gw->start();
+    (void)plain.bus().create_topic(topic_name{"fanout"}, {3, -1, -1});
+    port = plain.listen();
     test::http_client c("127.0.0.1", port);
     for (; next_id < 1000; ++next_id) (void)c.post("/missions", prompt_body(next_id));
-
-    for (const char* t : {"tenancy.tenants", "tenancy.audit", "tenancy.usage"}) (void)bus->create_topic(topic_name{t}, {3, -1, -1});
-    directory.set_platform_admin(test::kAdminKeySha256);
-    tenants_feed = std::make_unique<projection::feed>(*store, tenants_proj, *bus);
-    sync = std::make_unique<tenants::directory_sync>(*store, tenants_proj, directory);
-    tenants_feed->on_applied([this] { (void)sync->applied(); });
-    usage_feed = std::make_unique<projection::feed>(*store, usage_proj, *bus);
-    audit_feed = std::make_unique<projection::feed>(*store, audit_proj, *bus);
-    (void)tenants_feed->start();
-    (void)usage_feed->start();
-    (void)audit_feed->start();
-    go.tenancy.proj = &tenants_proj;
-    go.tenancy.feed = tenants_feed.get();
-    go.tenancy.directory = &directory;
-    go.tenancy.usage = &usage_proj;
-    go.tenancy.audit = &audit_proj;
-    gw_auth = std::make_unique<gateway::gateway>(*bus, *store, proj, *feed, go);
-    auth_port = *gw_auth->start();
+    auth_port = auth.listen();
     test::http_client admin("127.0.0.1", auth_port, test::admin_headers());
     // Limits that hold but do not refuse in a benchmark run: every check still runs.
     (void)admin.post("/tenants", R"({"id":"bench","name":"Bench","plan":"enterprise","quotas":{"requestsPerMinute":100000000}})");
     auto key = admin.post("/tenants/bench/keys", R"({"role":"developer"})");
     tenant_key = json::parse(key.body, nullptr, false).value("key", "");
-  }
-  ~fixture() {
-    gw_auth->stop();
-    tenants_feed->stop();
-    usage_feed->stop();
-    audit_feed->stop();
-    gw->stop();
-    feed->stop();
-    store.reset();
-    bus.reset();
-    fs::remove_all(dir);
   }
   static fixture& get() {
     static fixture f;
@@ -128,7 +72,7 @@ struct fixture {
 // The baseline: the same lookup GET /missions/{id} serves, in process.
 void BM_ProjectionLookup(benchmark::State& st) {
   auto& f = fixture::get();
-  missions::missions_view view(*f.store, f.proj);
+  missions::missions_view view(f.plain.store(), f.proj);
   std::mt19937 rng(1);
   for (auto _ : st) {
     auto doc = view.get_public(uuid(static_cast<int>(rng() % 1000)));
@@ -169,7 +113,7 @@ void BM_RawSyncAppend(benchmark::State& st) {
     e.payload_json = prompt_body(0);
     e.occurred_at = system_clock::instance().now_ms();
     auto rec = event::to_record(*event::build(e));
-    if (!f.bus->append(topic_name{"fanout"}, std::span<const bus::record>(&rec, 1))) st.SkipWithError("append");
+    if (!f.plain.bus().append(topic_name{"fanout"}, std::span<const bus::record>(&rec, 1))) st.SkipWithError("append");
   }
   st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations()));
 }
@@ -260,7 +204,7 @@ void BM_SseFanout(benchmark::State& st) {
       e.occurred_at = system_clock::instance().now_ms();
       batch.push_back(event::to_record(*event::build(e)));
       if (batch.size() == 10) {
-        (void)f.bus->append(topic_name{"fanout"}, batch);
+        (void)f.plain.bus().append(topic_name{"fanout"}, batch);
         batch.clear();
       }
     }

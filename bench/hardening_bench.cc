@@ -10,13 +10,13 @@
 #include <benchmark/benchmark.h>
 #include <nlohmann/json.hpp>
 
-#include "actors/gateway/http_util.h"
+#include "core/http/message.h"
 #include "bench/ratio_reporter.h"
 #include "core/base/text.h"
 
 namespace {
 
-using namespace nf::gateway;
+using namespace nf::http;
 
 std::string text_of(std::size_t n) {
   // Mostly ASCII with some two- and three-byte sequences, as request text and JSON bodies are.
@@ -59,12 +59,12 @@ void BM_JsonParse(benchmark::State& st) {
 }
 
 request sample(std::size_t body_bytes) {
-  request req{http::verb::post, "/missions?tenant=acme&from=earliest&note=%C3%A9t%C3%A9", 11};
-  req.set(http::field::host, "acme.nexus.example");
-  req.set(http::field::authorization, "Bearer nfk_systemtestsplatformadminkey00001");
-  req.set(http::field::content_type, "application/json");
-  req.set(http::field::user_agent, "curl/7.88.1");
-  req.set(http::field::accept, "*/*");
+  request req{nf::http::verb::post, "/missions?tenant=acme&from=earliest&note=%C3%A9t%C3%A9", 11};
+  req.set(nf::http::field::host, "acme.nexus.example");
+  req.set(nf::http::field::authorization, "Bearer nfk_systemtestsplatformadminkey00001");
+  req.set(nf::http::field::content_type, "application/json");
+  req.set(nf::http::field::user_agent, "curl/7.88.1");
+  req.set(nf::http::field::accept, "*/*");
   req.set("X-Request-Source", "benchmark");
   req.body() = body_of(body_bytes);
   req.prepare_payload();

@@ -22,6 +22,7 @@
 #include "core/bus/embedded.h"
 #include "core/event/codec.h"
 #include "core/log/log.h"
+#include "actors/tenancy/directory_sync.h"
 #include "projections/tenants/tenants.h"
 #include "projections/usage/usage.h"
 #include "bench/log_reader.h"
@@ -238,7 +239,7 @@ void BM_DirectoryFullReload(benchmark::State& st) {
   directory dir("nexus.example");
   nf::tenants::tenants_view view(*s.store, s.proj);
   for (auto _ : st)
-    if (!view.load_into(dir)) st.SkipWithError("load");
+    if (!nf::tenancy::load_into(view, dir)) st.SkipWithError("load");
   st.counters["keys"] = static_cast<double>(dir.keys());
   st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations()));
 }
@@ -247,10 +248,10 @@ void BM_DirectoryTenantReload(benchmark::State& st) {
   auto& s = tenants_store::get();
   directory dir("nexus.example");
   nf::tenants::tenants_view view(*s.store, s.proj);
-  (void)view.load_into(dir);
+  if (!nf::tenancy::load_into(view, dir)) st.SkipWithError("load");
   std::mt19937 rng(7);
   for (auto _ : st)
-    if (!view.load_tenant_into(dir, "t" + std::to_string(rng() % kTenants))) st.SkipWithError("load");
+    if (!nf::tenancy::load_tenant_into(view, dir, "t" + std::to_string(rng() % kTenants))) st.SkipWithError("load");
   if (dir.keys() != static_cast<std::size_t>(kTenants * kKeysPerTenant)) st.SkipWithError("keys lost");
   st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations()));
 }

@@ -5,12 +5,13 @@
 #include <string>
 
 #include "actors/missions/contracts.h"
-#include "actors/gateway/http_util.h"
+#include "core/http/message.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace nf::missions;
-  request req{http::verb::post, "/missions", 11};
-  req.set(http::field::content_type, "application/json");
+  using namespace nf::http;
+  request req{verb::post, "/missions", 11};
+  req.set(field::content_type, "application/json");
   req.body().assign(reinterpret_cast<const char*>(data), size);
   auto body = parse_body(req);
   if (!body) return 0;

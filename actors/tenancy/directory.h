@@ -60,7 +60,7 @@ class directory {
     bool active = true;
     limits quota = unlimited();
     roles custom_roles;
-    std::string refusal;               // non-empty: every request of the tenant is refused with it (a damaged document)
+    std::string refusal = {};          // non-empty: every request of the tenant is refused with it (a damaged document)
   };
   struct key_spec {
     std::string digest, tenant, role, key_id;

@@ -6,6 +6,7 @@
 
 #include "core/bus/embedded.h"
 #include "core/event/codec.h"
+#include "actors/tenancy/directory_sync.h"
 #include "projections/tenants/tenants.h"
 #include "projections/usage/usage.h"
 #include "tests/support/embedded_bus.h"
@@ -43,7 +44,7 @@ TEST_F(Tenants, FoldIntoDocumentsAndTheDirectory) {
   tenancy::directory dir("nexus.example");
   projection::feed feed(*store_, proj_, *bus_);
   tenants::tenants_view view(*store_, proj_);
-  tenants::directory_sync sync(*store_, proj_, dir);
+  tenancy::directory_sync sync(*store_, proj_, dir);
   // After each batch only the tenants it touched are reloaded.
   feed.on_applied([&] { ASSERT_TRUE(sync.applied()); });
   ASSERT_TRUE(feed.start());
@@ -81,7 +82,7 @@ TEST_F(Tenants, FoldIntoDocumentsAndTheDirectory) {
   EXPECT_FALSE(on_new) << "the new domain names acme, whose host refuses globex's key";
   // A fresh directory loaded in full equals the one kept up to date incrementally.
   tenancy::directory fresh("nexus.example");
-  ASSERT_TRUE(view.load_into(fresh));
+  ASSERT_TRUE(tenancy::load_into(view, fresh));
   EXPECT_EQ(fresh.tenants(), dir.tenants());
   EXPECT_EQ(fresh.keys(), dir.keys());
 
@@ -92,7 +93,7 @@ TEST_F(Tenants, FoldIntoDocumentsAndTheDirectory) {
   EXPECT_EQ((*doc)["quotas"]["eventsPerDay"], 5);
   EXPECT_TRUE((*doc)["keys"][key.key_id].contains("revokedAt"));
   EXPECT_EQ((*doc).dump().find(key.digest), std::string::npos) << "the document never shows a key digest";
-  auto roles = view.roles_of("acme").value();
+  auto roles = tenancy::roles_of(view, "acme").value();
   EXPECT_TRUE(roles.check("ci-bot", "ledger:write"));
   EXPECT_FALSE(roles.check("ci-bot", "missions:write"));
   feed.stop();
