@@ -7,9 +7,18 @@
 
 #include <nlohmann/json.hpp>
 
+#include "actors/missions/events.h"
+#include "actors/tenancy/events.h"
 #include "core/event/codec.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  // The types the binary declares at start-up, so known types are parsed strictly.
+  static const bool registered = [] {
+    nf::missions::register_events(nf::event::type_registry::global());
+    nf::tenancy::register_events(nf::event::type_registry::global());
+    return true;
+  }();
+  (void)registered;
   const std::string input(reinterpret_cast<const char*>(data), size);
   nf::bus::message m;
   m.topic = nf::topic_name{"mission.prompts"};

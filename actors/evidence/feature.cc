@@ -1,6 +1,8 @@
 // The evidence feature: ledger read model, evidence actor, vault and routes.
 #include "actors/evidence/feature.h"
 
+#include "actors/evidence/events.h"
+
 #include <optional>
 
 #include "actors/evidence/evidence.h"
@@ -15,6 +17,7 @@ namespace {
 class evidence_feature final : public feature::feature {
  public:
   std::string_view name() const override { return "evidence"; }
+  void register_events(event::type_registry& reg) const override { ::nf::evidence::register_events(reg); }
   std::vector<::nf::feature::topic_spec> topics() const override {
     // One partition: the ledger's order is the tree's order.
     return {{kRecordsTopic}, {.name = kLedgerTopic, .single_partition = true}};

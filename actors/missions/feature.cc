@@ -1,6 +1,8 @@
 // The missions feature: read model, mission control actor and routes.
 #include "actors/missions/feature.h"
 
+#include "actors/missions/events.h"
+
 #include <optional>
 
 #include "actors/missions/mission_control.h"
@@ -14,6 +16,7 @@ namespace {
 class missions_feature final : public feature::feature {
  public:
   std::string_view name() const override { return "missions"; }
+  void register_events(event::type_registry& reg) const override { ::nf::missions::register_events(reg); }
   std::vector<::nf::feature::topic_spec> topics() const override {
     return {{kPrompts}, {kLifecycle}, {kArtifacts}, {kValidations}};
   }

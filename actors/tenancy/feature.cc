@@ -1,6 +1,8 @@
 // The tenancy feature: read models, directory, admission, routes, admin-key bootstrap.
 #include "actors/tenancy/feature.h"
 
+#include "actors/tenancy/events.h"
+
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -56,6 +58,7 @@ result<std::optional<jwks>> load_jwks(const config::config& cfg) {
 class tenancy_feature final : public feature::feature {
  public:
   std::string_view name() const override { return "tenancy"; }
+  void register_events(event::type_registry& reg) const override { ::nf::tenancy::register_events(reg); }
   std::vector<::nf::feature::topic_spec> topics() const override {
     return {{tenants::kTenantsTopic}, {audit::kAuditTopic}, {usage::kUsageTopic}};
   }

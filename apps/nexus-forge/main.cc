@@ -580,6 +580,9 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+  // Every command validates and renders events by their declared types.
+  nf::actor::register_events(nf::event::type_registry::global());
+  for (const auto& f : all_features()) f->register_events(nf::event::type_registry::global());
 
   try {
     if (*version) {

@@ -21,6 +21,7 @@
 #include "core/bus/bus.h"
 #include "core/config/config.h"
 #include "core/event/codec.h"
+#include "core/event/types.h"
 
 namespace boost::asio {
 class io_context;
@@ -29,6 +30,9 @@ class io_context;
 namespace nf::actor {
 
 inline constexpr const char* kDeadLetterTopic = "platform.deadletter";
+
+// Declares the core's own event types (platform.dead_lettered) in the registry.
+void register_events(event::type_registry& reg);
 inline constexpr const char* kDeadLetterType = "platform.dead_lettered";
 
 class context {

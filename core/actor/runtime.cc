@@ -21,6 +21,9 @@
 #include "deadletter.pb.h"
 
 namespace nf::actor {
+
+void register_events(event::type_registry& reg) { reg.add(kDeadLetterType, events::DeadLetter::descriptor(), "core"); }
+
 namespace asio = boost::asio;
 
 namespace {
@@ -535,7 +538,9 @@ struct runtime::impl {
   }
 };
 
-runtime::runtime(bus::event_bus& bus, runtime_options opts) : impl_(std::make_unique<impl>(bus, std::move(opts))) {}
+runtime::runtime(bus::event_bus& bus, runtime_options opts) : impl_(std::make_unique<impl>(bus, std::move(opts))) {
+  register_events(event::type_registry::global());
+}
 
 runtime::~runtime() {
   stop();

@@ -13,43 +13,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "deadletter.pb.h"
-#include "ledger.pb.h"
-#include "missions.pb.h"
-#include "tenancy.pb.h"
+#include "core/event/types.h"
 
 namespace nf::event {
 namespace {
 
 namespace pb = google::protobuf;
-
-const std::map<std::string, std::string, std::less<>>& registry() {
-  // Referencing the default instances links the generated descriptors into the pool.
-  static const std::map<std::string, std::string, std::less<>> r = {
-      {"mission.prompted", events::MissionPrompt::descriptor()->full_name()},
-      {"mission.artifact_recorded", events::ArtifactEvidence::descriptor()->full_name()},
-      {"mission.validation_reported", events::ValidationReport::descriptor()->full_name()},
-      {"agent.spawned", events::AgentLifecycleEvent::descriptor()->full_name()},
-      {"agent.escalated", events::AgentLifecycleEvent::descriptor()->full_name()},
-      {"agent.retired", events::AgentLifecycleEvent::descriptor()->full_name()},
-      {"platform.dead_lettered", events::DeadLetter::descriptor()->full_name()},
-      {"evidence.leaf_appended", events::LedgerLeaf::descriptor()->full_name()},
-      {"evidence.tree_head", events::TreeHead::descriptor()->full_name()},
-      {"evidence.record_submitted", events::EvidenceRecord::descriptor()->full_name()},
-      {"tenancy.tenant_created", events::TenantCreated::descriptor()->full_name()},
-      {"tenancy.tenant_updated", events::TenantUpdated::descriptor()->full_name()},
-      {"tenancy.key_created", events::ApiKeyCreated::descriptor()->full_name()},
-      {"tenancy.key_revoked", events::ApiKeyRevoked::descriptor()->full_name()},
-      {"tenancy.role_defined", events::RoleDefined::descriptor()->full_name()},
-      {"tenancy.request_audited", events::AuditRecord::descriptor()->full_name()},
-      {"tenancy.reservation_made", events::ReservationMade::descriptor()->full_name()},
-      {"tenancy.reservation_released", events::ReservationReleased::descriptor()->full_name()},
-      {"tenancy.requests_metered", events::RequestsMetered::descriptor()->full_name()},
-      {"tenancy.usage_alert", events::UsageAlert::descriptor()->full_name()},
-      {"tenancy.quota_exceeded", events::QuotaExceeded::descriptor()->full_name()},
-  };
-  return r;
-}
 
 result<void> validate_type(std::string_view t) {
   if (t.empty() || t.size() > 128) return error{errc::invalid_argument, "event type must be 1..128 characters"};
@@ -70,8 +39,8 @@ std::unique_ptr<pb::Message> new_message(const std::string& full_name) {
 }  // namespace
 
 std::string payload_type_of(std::string_view event_type) {
-  auto it = registry().find(event_type);
-  return it == registry().end() ? std::string() : it->second;
+  const auto* t = type_registry::global().find(event_type);
+  return t && t->payload ? t->payload->full_name() : std::string();
 }
 
 result<events::Envelope> build(const new_event& e) {
@@ -95,7 +64,8 @@ result<events::Envelope> build(const new_event& e) {
   const event_id id = e.id ? *e.id : new_uuidv7(e.occurred_at);
   env.set_id(id.raw());
   env.set_type(e.type);
-  env.set_schema_version(e.schema_version);
+  const auto* known = type_registry::global().find(e.type);
+  env.set_schema_version(known ? known->schema_version : e.schema_version);
   env.set_tenant_id(e.tenant);
   env.set_key(e.key);
   if (e.causation) env.set_causation_id(e.causation->raw());

@@ -21,8 +21,8 @@ inline constexpr const char* kTypeHeader = "nf-type";
 inline constexpr const char* kIdHeader = "nf-id";
 inline constexpr const char* kTenantHeader = "nf-tenant";
 
-// Full protobuf name of the payload message of a known event type ("mission.prompted" ->
-// "nf.events.MissionPrompt"), or empty for types without a registered contract, whose payload
+// Full protobuf name of the payload message of a registered event type ("mission.prompted" ->
+// "nf.events.MissionPrompt", see types.h), or empty for types nobody registered, whose payload
 // is any JSON object (stored as google.protobuf.Struct).
 std::string payload_type_of(std::string_view event_type);
 
@@ -36,7 +36,7 @@ struct new_event {
   std::optional<event_id> id;                  // unset: a fresh UUIDv7
   std::optional<event_id> causation;
   std::optional<event_id> correlation;
-  std::uint32_t schema_version = 1;
+  std::uint32_t schema_version = 1;           // for unregistered types; registered ones get theirs
   std::map<std::string, std::string> headers;
 };
 

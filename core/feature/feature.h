@@ -15,6 +15,7 @@
 #include "core/base/clock.h"
 #include "core/bus/bus.h"
 #include "core/config/config.h"
+#include "core/event/types.h"
 #include "core/http/routes.h"
 #include "core/projection/projection.h"
 #include "core/streams/visibility.h"
@@ -45,6 +46,8 @@ class feature {
   // The topics it reads and writes; serve and kafka-mock create the missing ones (partitions from
   // the config's topics section, else bus.default_partitions; one for single-partition topics).
   virtual std::vector<topic_spec> topics() const = 0;
+  // Declares its event types (called before start, and by commands that only read or write events).
+  virtual void register_events(event::type_registry& reg) const = 0;
   // Opens its read models, adds its actors to the runtime, registers its routes and marks its
   // restricted topics. An error stops the start-up with its message.
   virtual result<void> start(host& h) = 0;

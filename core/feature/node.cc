@@ -29,6 +29,7 @@ std::vector<topic_spec> node::topics(const std::vector<std::unique_ptr<feature>>
 }
 
 result<void> node::start() {
+  for (const auto& f : features_) f->register_events(event::type_registry::global());
   NF_TRY(ensure_topics(bus_, cfg_, topics(features_)));
   // Dead letters hold other tenants' events: the platform admin's only.
   visibility_.restrict("platform.*");

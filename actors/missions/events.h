@@ -1,0 +1,10 @@
+// The missions feature's event types, declared in the registry at start-up (see core/event/types.h).
+#pragma once
+
+#include "core/event/types.h"
+
+namespace nf::missions {
+
+void register_events(event::type_registry& reg);
+
+}  // namespace nf::missions
