@@ -5,6 +5,7 @@
 
 #include "core/base/base64.h"
 #include "core/event/codec.h"
+#include "core/log/log.h"
 #include "core/metrics/metrics.h"
 #include "ledger.pb.h"
 
@@ -47,6 +48,14 @@ result<input> decode(const bus::message& m) {
   if (payload) {
     in.artifact_id = payload->value("artifactId", "");
     if (auto mid = payload->value("missionId", ""); !mid.empty()) in.mission_id = mid;
+  } else {
+    // The event's bytes are the evidence and go into the ledger all the same; only the ids that
+    // index it for search are unknown (the mission id falls back to the key). Said and counted.
+    nf::log::get("evidence")->warn("{} {} at {}: its payload does not decode ({}); recorded without its artifact id", env.type(),
+                                   in.event_id, where, payload.error().message);
+    metrics::registry::global()
+        .get_counter("nf_evidence_undecodable_payloads_total", "Events recorded in the ledger whose payload could not be decoded")
+        .inc();
   }
   return in;
 }

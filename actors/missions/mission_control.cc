@@ -87,10 +87,28 @@ result<std::optional<input>> decode(const bus::message& m) {
       env.type() != "mission.validation_reported")
     return std::optional<input>{};
   NF_TRY_ASSIGN(auto p, event::payload_json(env));
-  if (env.type() == "mission.prompted") return std::optional<input>{prompted{p.value("id", ""), p.value("priority", "")}};
-  if (env.type() == "mission.artifact_recorded")
-    return std::optional<input>{artifact_recorded{p.value("missionId", ""), p.value("artifactId", "")}};
-  return std::optional<input>{validation_reported{env.key(), p.value("artifactId", ""), p.value("result", "")}};
+  // A field the decision needs is never taken as "": the event is refused (and dead-lettered).
+  auto need = [&](const char* f) -> result<std::string> {
+    auto v = p.value(f, std::string());
+    if (v.empty() || v.ends_with("_UNSPECIFIED"))
+      return error{errc::invalid_argument, env.type() + " at " + to_string(topic_partition{m.topic, m.partition}) + "@" +
+                                               std::to_string(m.off.get()) + " has no '" + f + "'"};
+    return v;
+  };
+  if (env.type() == "mission.prompted") {
+    NF_TRY_ASSIGN(auto id, need("id"));
+    NF_TRY_ASSIGN(auto priority, need("priority"));
+    return std::optional<input>{prompted{std::move(id), std::move(priority)}};
+  }
+  if (env.type() == "mission.artifact_recorded") {
+    NF_TRY_ASSIGN(auto mission, need("missionId"));
+    NF_TRY_ASSIGN(auto artifact, need("artifactId"));
+    return std::optional<input>{artifact_recorded{std::move(mission), std::move(artifact)}};
+  }
+  if (env.key().empty()) return error{errc::invalid_argument, "mission.validation_reported without a key (its mission id)"};
+  NF_TRY_ASSIGN(auto artifact, need("artifactId"));
+  NF_TRY_ASSIGN(auto result_value, need("result"));
+  return std::optional<input>{validation_reported{env.key(), std::move(artifact), std::move(result_value)}};
 }
 
 std::vector<std::string> actor::subscriptions() const {
@@ -116,6 +134,7 @@ result<void> actor::handle(const bus::message& m, ::nf::actor::context& ctx) {
 }
 
 void actor::recover(const bus::message& m) {
+  // An event handle() refused was dead-lettered then; the state leaves it out again.
   auto in = decode(m);
   if (in && *in) state_ = evolve(std::move(state_), **in);
 }

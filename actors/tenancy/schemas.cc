@@ -35,7 +35,7 @@ json tenant_create() {
               {"plan", plan()},
               {"quotas", quotas()},
               {"domains", domains()}},
-             {"name"}, true);
+             {"name", "plan"}, true);
 }
 
 json tenant_patch() {

@@ -279,7 +279,10 @@ class embedded_bus_impl final : public embedded_bus {
         fo.wait = true;
         if (auto s = db_->Flush(fo, handles_); !s.ok())
           log_->error("flush at close failed ({}); the records stay in the write-ahead log", s.ToString());
-        (void)db_->SyncWAL();
+        if (auto s = db_->SyncWAL(); !s.ok()) {
+          log_->error("syncing the write-ahead log at close failed ({}); records acknowledged without fsync may be lost", s.ToString());
+          metrics::registry::global().get_counter("nf_bus_close_errors_total", "Flush or WAL sync failures when the embedded bus closed").inc();
+        }
       }
       for (auto* h : handles_) (void)db_->DestroyColumnFamilyHandle(h);
       handles_.clear();
@@ -1082,7 +1085,12 @@ class embedded_consumer final : public consumer {
 
   std::vector<topic_partition> assignment() override {
     std::unique_lock blk(bus_.mu_);
-    if (!opts_.group.empty() && seen_generation_ != bus_.generation_) (void)rebalance_locked();
+    if (!opts_.group.empty() && seen_generation_ != bus_.generation_)
+      if (auto r = rebalance_locked(); !r) {
+        // The previous assignment stands; the next poll tries again (and returns the error).
+        nf::log::get("bus")->error("consumer group {}: rebalance failed: {}", opts_.group, r.error().message);
+        metrics::registry::global().get_counter("nf_bus_rebalance_errors_total", "Consumer group rebalances that failed").inc();
+      }
     std::lock_guard lk(mu_);
     std::vector<topic_partition> out;
     for (const auto& [tp, off] : positions_) out.push_back(tp);

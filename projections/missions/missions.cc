@@ -6,6 +6,8 @@
 #include <google/protobuf/util/time_util.h>
 
 #include "core/event/codec.h"
+#include "core/log/log.h"
+#include "core/metrics/metrics.h"
 
 namespace nf::missions {
 namespace {
@@ -44,6 +46,35 @@ const std::map<std::string, std::string>& lifecycle_status() {
   return m;
 }
 
+// The first of `fields` that is missing or empty in `payload` (proto3 renders a missing string as
+// "" and a missing enum as its *_UNSPECIFIED value).
+std::optional<std::string> missing_field(const json& payload, std::initializer_list<const char*> fields) {
+  for (const char* f : fields) {
+    auto it = payload.find(f);
+    if (it == payload.end() || it->is_null()) return std::string(f);
+    if (it->is_string() && (it->get<std::string>().empty() || it->get<std::string>().ends_with("_UNSPECIFIED"))) return std::string(f);
+  }
+  return std::nullopt;
+}
+
+// An event this read model cannot fold is kept, with the reason, under r/<topic>/<partition>/<offset>
+// (never folded with empty fields, never skipped in silence), logged and counted.
+result<void> reject(::nf::projection::state_writer& w, const bus::message& m, const std::string& type, const std::string& event_id,
+                    const std::string& reason) {
+  nf::log::get("missions")->warn("{} {} at {}@{}: {}; kept as rejected", type, event_id, to_string(topic_partition{m.topic, m.partition}),
+                                 m.off.get(), reason);
+  metrics::registry::global()
+      .get_counter("nf_projection_rejected_events_total", "Events a read model could not fold (kept with the reason)",
+                   {{"projection", "missions"}})
+      .inc();
+  char off[24];
+  std::snprintf(off, sizeof off, "%020lld", static_cast<long long>(m.off.get()));
+  return w.put("r/" + m.topic.get() + "/" + std::to_string(m.partition.get()) + "/" + off,
+               json{{"type", type}, {"eventId", event_id}, {"topic", m.topic.get()}, {"partition", m.partition.get()}, {"offset", m.off.get()},
+                    {"reason", reason}}
+                   .dump());
+}
+
 }  // namespace
 
 result<void> missions_projection::apply(const bus::message& m, ::nf::projection::state_writer& w) {
@@ -57,8 +88,9 @@ result<void> missions_projection::apply(const bus::message& m, ::nf::projection:
   const json position = {{"topic", m.topic.get()}, {"partition", m.partition.get()}, {"offset", m.off.get()}};
 
   if (type == "mission.prompted") {
+    if (auto f = missing_field(payload, {"id", "objective", "priority", "originatingSpec"}))
+      return reject(w, m, type, event_id, "the prompt has no '" + *f + "'");
     const std::string mid = payload.value("id", std::string());
-    if (mid.empty()) return ok();  // a prompt without an id cannot be addressed; the gateway never writes one
     const std::string key = "m/" + mid;
     NF_TRY_ASSIGN(auto doc, load(w, key));
     if (doc.contains("prompt")) return ok();  // the first prompt for an id wins; later ones are replays
@@ -90,8 +122,8 @@ result<void> missions_projection::apply(const bus::message& m, ::nf::projection:
   }
 
   if (auto st = lifecycle_status().find(type); st != lifecycle_status().end()) {
+    if (auto f = missing_field(payload, {"missionId"})) return reject(w, m, type, event_id, "the status change has no '" + *f + "'");
     const std::string mid = payload.value("missionId", std::string());
-    if (mid.empty()) return ok();
     const std::string key = "m/" + mid;
     NF_TRY_ASSIGN(auto doc, load(w, key));
     if (!doc.contains("history")) doc["history"] = json::array();
@@ -106,9 +138,10 @@ result<void> missions_projection::apply(const bus::message& m, ::nf::projection:
   }
 
   if (type == "mission.artifact_recorded") {
+    if (auto f = missing_field(payload, {"missionId", "artifactId", "type", "uri", "checksum", "reviewer"}))
+      return reject(w, m, type, event_id, "the artifact has no '" + *f + "'");
     const std::string mid = payload.value("missionId", std::string());
     const std::string aid = payload.value("artifactId", std::string());
-    if (mid.empty() || aid.empty()) return ok();
     const std::string key = "m/" + mid;
     NF_TRY_ASSIGN(auto doc, load(w, key));
     doc["id"] = mid;
@@ -127,7 +160,9 @@ result<void> missions_projection::apply(const bus::message& m, ::nf::projection:
   if (type == "mission.validation_reported") {
     const std::string aid = payload.value("artifactId", std::string());
     const std::string mid = env.key();  // validations are keyed by mission
-    if (mid.empty() || aid.empty()) return ok();
+    if (mid.empty()) return reject(w, m, type, event_id, "the validation has no key (its mission id)");
+    if (auto f = missing_field(payload, {"reportId", "artifactId", "suite", "result"}))
+      return reject(w, m, type, event_id, "the validation has no '" + *f + "'");
     const std::string key = "m/" + mid;
     NF_TRY_ASSIGN(auto doc, load(w, key));
     doc["id"] = mid;
@@ -140,8 +175,8 @@ result<void> missions_projection::apply(const bus::message& m, ::nf::projection:
   }
 
   if (type == "agent.spawned" || type == "agent.escalated" || type == "agent.retired") {
+    if (auto f = missing_field(payload, {"agentId", "lifecycle"})) return reject(w, m, type, event_id, "the agent event has no '" + *f + "'");
     const std::string agent = payload.value("agentId", std::string());
-    if (agent.empty()) return ok();
     const std::string key = "g/" + env.tenant_id() + "/" + agent;
     NF_TRY_ASSIGN(auto doc, load(w, key));
     doc["agentId"] = agent;
@@ -154,6 +189,17 @@ result<void> missions_projection::apply(const bus::message& m, ::nf::projection:
     return w.put(key, doc.dump());
   }
   return ok();  // other event types on these topics are not part of this read model
+}
+
+result<std::vector<json>> missions_view::rejected(std::size_t limit) const {
+  NF_TRY_ASSIGN(auto r, store_.reader(proj_));
+  std::vector<json> out;
+  NF_TRY(r->scan("r/", [&](std::string_view, std::string_view v) {
+    auto j = json::parse(v, nullptr, false);
+    if (!j.is_discarded()) out.push_back(std::move(j));
+    return out.size() < limit;
+  }));
+  return out;
 }
 
 result<std::optional<std::string>> missions_view::get_public(const std::string& mission_id) const {

@@ -4,7 +4,9 @@
 // Keys: m/<mission id> -> mission document; v/<mission id> -> its public JSON (once prompted);
 // c/<inverted createdAt>/<id> -> "" (newest first); ct/<tenant>/<inverted createdAt>/<id> -> ""
 // (a tenant's missions, newest first); o/<mission id> -> its tenant;
-// g/<tenant>/<agent id> -> agent document. Lifecycle events are applied once per event id, so duplicates
+// g/<tenant>/<agent id> -> agent document; a/<mission id>/<artifact id> -> "" (artifacts recorded);
+// r/<topic>/<partition>/<offset, 20 digits> -> {type, eventId, reason} for an event that lacks a
+// required field: kept and counted, never folded with empty fields. Lifecycle events are applied once per event id, so duplicates
 // from actor restarts leave no trace.
 #pragma once
 
@@ -54,6 +56,9 @@ class missions_view {
   result<mission_page> list(const mission_filter& f) const;
   // The tenant a mission belongs to ("" for the platform's); nullopt for an unknown mission.
   result<std::optional<std::string>> owner(const std::string& mission_id) const;
+  // Events the read model could not fold (a required field missing), oldest first per partition:
+  // {type, eventId, topic, partition, offset, reason}.
+  result<std::vector<nlohmann::json>> rejected(std::size_t limit = 1000) const;
   // Agents not retired: of one tenant, or of all.
   result<std::vector<nlohmann::json>> live_agents(const std::optional<std::string>& tenant = std::nullopt) const;
 
