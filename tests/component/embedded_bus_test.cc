@@ -252,17 +252,19 @@ TEST(EmbeddedLog, UnknownTopicAndBadPartitionAreNotFound) {
   EXPECT_EQ(b->create_topic(topic_name{"bad name"}, {2, -1, -1}).error().code, errc::invalid_argument);
 }
 
+// Both tests block a poll with a 30 s timeout and act from another thread 100 ms later (a
+// delay that puts the consumer in its wait, not a wait for a result): a wake-up that did not
+// reach a blocked consumer would hold the poll for 30 s and fail the 2 s bound.
 TEST(EmbeddedLog, BlockedConsumerIsWokenByAnAppend) {
   test::temp_dir dir;
   auto b = open_bus(dir.str(), false);
   ASSERT_TRUE(b->create_topic(topic_name{"t"}, {1, -1, -1}));
   auto c = b->make_consumer({});
   ASSERT_TRUE((*c)->assign({{{topic_name{"t"}, partition_id{0}}, offset{0}}}));
-  std::atomic<bool> appended{false};
   std::thread producer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
     auto recs = records(1);
     (void)b->append(topic_name{"t"}, recs);
-    appended = true;
   });
   const auto start = std::chrono::steady_clock::now();
   auto got = (*c)->poll(std::chrono::seconds(30), 10);
@@ -270,7 +272,8 @@ TEST(EmbeddedLog, BlockedConsumerIsWokenByAnAppend) {
   producer.join();
   ASSERT_TRUE(got);
   ASSERT_EQ(got->size(), 1u);
-  EXPECT_LT(waited, std::chrono::seconds(5)) << "poll should return as soon as data arrives";
+  EXPECT_GE(waited, std::chrono::milliseconds(90)) << "the poll did not block; the test did not exercise the wake-up";
+  EXPECT_LT(waited, std::chrono::seconds(2)) << "the append did not wake the blocked poll";
 }
 
 TEST(EmbeddedLog, WakeupInterruptsABlockedPoll) {
@@ -279,11 +282,18 @@ TEST(EmbeddedLog, WakeupInterruptsABlockedPoll) {
   ASSERT_TRUE(b->create_topic(topic_name{"t"}, {1, -1, -1}));
   auto c = b->make_consumer({});
   ASSERT_TRUE((*c)->assign({{{topic_name{"t"}, partition_id{0}}, offset{0}}}));
-  std::thread waker([&] { (*c)->wakeup(); });
+  std::thread waker([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    (*c)->wakeup();
+  });
+  const auto start = std::chrono::steady_clock::now();
   auto got = (*c)->poll(std::chrono::seconds(30), 10);
+  const auto waited = std::chrono::steady_clock::now() - start;
   waker.join();
   ASSERT_TRUE(got);
   EXPECT_TRUE(got->empty());
+  EXPECT_GE(waited, std::chrono::milliseconds(90)) << "the poll did not block; the test did not exercise the wake-up";
+  EXPECT_LT(waited, std::chrono::seconds(2)) << "wakeup() did not interrupt the blocked poll";
 }
 
 }  // namespace

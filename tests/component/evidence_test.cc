@@ -137,14 +137,31 @@ TEST_F(EvidenceLedger, HeadsAreSignedOnTheTickWhenFewerLeavesWait) {
   for (int i = 0; i < 3; ++i) append("mission.artifacts", artifact(i));
   auto o = with_heads(1000);
   o.head_every = std::chrono::milliseconds(50);
-  actor::runtime rt(*bus_, {});
+  // Time moves only when the test says so: each tick is one advance of the manual clock.
+  manual_clock clk;
+  actor::runtime_options ro;
+  ro.clock = &clk;
+  ro.timers = &clk;
+  actor::runtime rt(*bus_, ro);
   rt.add(std::make_shared<evidence::actor>(o), {});
   ASSERT_TRUE(rt.start());
+  ASSERT_TRUE(test::wait_until([&] { return ledger_events() == 3; }));
+  // Fewer leaves than head_every_leaves: no head until the tick.
+  EXPECT_EQ(ledger_events(), 3);
+  auto tick = [&] {
+    const auto before = rt.stats("evidence").ticks;
+    ASSERT_TRUE(test::wait_until([&] { return clk.pending() >= 1; }));
+    clk.advance(std::chrono::milliseconds(50));
+    ASSERT_TRUE(test::wait_until([&] { return rt.stats("evidence").ticks > before; }));
+  };
+  tick();
   ASSERT_TRUE(test::wait_until([&] { return ledger_events() == 4; }));
   // Idle ticks sign nothing new.
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  for (int i = 0; i < 4; ++i) tick();
   EXPECT_EQ(ledger_events(), 4);
   append("mission.validations", artifact(50));
+  ASSERT_TRUE(test::wait_until([&] { return ledger_events() == 5; }));
+  tick();
   ASSERT_TRUE(test::wait_until([&] { return ledger_events() == 6; }));
   rt.stop();
   EXPECT_EQ(ledger_events(), 6);
