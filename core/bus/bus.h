@@ -1,5 +1,5 @@
 // The event bus: topics of partitioned, offset-addressed logs, with consumer groups.
-// Two implementations pass the same conformance suite (tests/bus_conformance_test.cc):
+// Two implementations pass the same conformance suite (tests/component/bus_conformance_test.cc):
 //   embedded  a durable log on RocksDB in the data directory (default)
 //   kafka     librdkafka against a Kafka cluster
 // Partitions are chosen by key with Kafka's default partitioner (murmur2), so a key lands on the

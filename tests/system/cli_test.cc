@@ -135,6 +135,21 @@ TEST_F(Cli, BadInputFailsWithAPreciseMessageAndKeepsAckedEvents) {
   EXPECT_EQ(std::count(c.out.begin(), c.out.end(), '\n'), 1);
 }
 
+// Numbers on the command line are parsed whole: "5x" is not 5, and an offset beyond int64 is
+// refused with a message, not an exception text.
+TEST_F(Cli, NumbersAreParsedWholeOrRefusedWithTheirName) {
+  ASSERT_EQ(produce("k", kPrompt).exit_code, 0);
+  auto quota = nf({"tenant", "create", "--server", "http://127.0.0.1:1", "--key", "nfk_x", "--name", "Acme", "--quota", "eventsPerDay=5x"});
+  EXPECT_NE(quota.exit_code, 0);
+  EXPECT_NE(quota.err.find("--quota eventsPerDay=5x"), std::string::npos) << quota.err;
+  auto huge = nf({"replay", "--config", config_, "--topic", "mission.prompts", "--from", "99999999999999999999"});
+  EXPECT_NE(huge.exit_code, 0);
+  EXPECT_NE(huge.err.find("the offset must be from 0 to"), std::string::npos) << huge.err;
+  auto partitions = nf({"kafka-mock", "--topic", "t:3abc"});
+  EXPECT_NE(partitions.exit_code, 0);
+  EXPECT_NE(partitions.err.find("NAME[:PARTITIONS]"), std::string::npos) << partitions.err;
+}
+
 TEST_F(Cli, InvalidConfigNamesTheKey) {
   write_config(R"({"bus":{"kind":"carrier-pigeon"}})");
   auto r = nf({"topics", "list", "--config", config_});
