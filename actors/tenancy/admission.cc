@@ -8,6 +8,7 @@
 #include "core/metrics/metrics.h"
 #include "projections/audit/audit.h"
 #include "core/http/message.h"
+#include "tenancy.pb.h"
 #include "projections/usage/usage.h"
 
 namespace nf::tenancy {
@@ -282,15 +283,27 @@ void access::write_batch(std::unique_lock<std::mutex>& lk) {
   auto batch = std::move(queue_);
   queue_.clear();
   lk.unlock();
-  // One append per topic, in queue order.
+  // One append per topic, in queue order. Audit records travel in one event per tenant per
+  // batch (tenancy.requests_audited), built as protobuf messages: their cost per request is a
+  // copy into the batch, not an event of its own.
   std::map<std::string, std::vector<bus::record>> by_topic;
+  std::map<std::string, events::AuditBatch> audits;   // tenant -> this round's records
+  std::map<std::string, std::int64_t> first_at;
   for (auto& p : batch) {
     if (p.audit) {
       const auto& a = *p.audit;
+      auto& rec = *audits[p.tenant].add_records();
       // Request text is outside input: whatever bytes it held, the record is valid UTF-8.
-      p.payload = json{{"tenantId", p.tenant}, {"principal", sanitize_utf8(a.principal)}, {"roles", a.roles},
-                       {"method", a.method},   {"route", a.route},
-                       {"target", sanitize_utf8(a.target)},                 {"status", a.status}, {"atMs", p.at}};
+      rec.set_tenant_id(p.tenant);
+      rec.set_principal(sanitize_utf8(a.principal));
+      for (const auto& r : a.roles) rec.add_roles(sanitize_utf8(r));
+      rec.set_method(a.method);
+      rec.set_route(a.route);
+      rec.set_target(sanitize_utf8(a.target));
+      rec.set_status(static_cast<std::int32_t>(a.status));
+      rec.set_at_ms(p.at);
+      first_at.try_emplace(p.tenant, p.at);
+      continue;
     }
     event::new_event ev;
     ev.type = p.type;
@@ -310,6 +323,24 @@ void access::write_batch(std::unique_lock<std::mutex>& lk) {
       continue;
     }
     by_topic[p.topic].push_back(event::to_record(*env));
+  }
+  for (const auto& [tenant, records] : audits) {
+    event::new_event ev;
+    ev.type = "tenancy.requests_audited";
+    ev.key = tenant;
+    ev.tenant = tenant;
+    ev.region = opts_.region;
+    ev.occurred_at = first_at[tenant];
+    auto env = event::build(ev, records);
+    if (!env) {
+      nf::log::get("tenancy")->error("cannot build an audit batch of {} records: {}; they are lost", records.records_size(), env.error().message);
+      metrics::registry::global()
+          .get_counter("nf_tenancy_records_lost_total", "Audit, metering and alert records dropped after the bus refused them",
+                       {{"topic", audit::kAuditTopic}})
+          .inc(static_cast<std::uint64_t>(records.records_size()));
+      continue;
+    }
+    by_topic[audit::kAuditTopic].push_back(event::to_record(*env));
   }
   auto& reg = metrics::registry::global();
   // Records the bus refused before go first, so each topic keeps its order.

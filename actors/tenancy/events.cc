@@ -12,6 +12,7 @@ void register_events(event::type_registry& reg) {
   reg.add("tenancy.key_revoked", events::ApiKeyRevoked::descriptor(), "tenancy");
   reg.add("tenancy.role_defined", events::RoleDefined::descriptor(), "tenancy");
   reg.add("tenancy.request_audited", events::AuditRecord::descriptor(), "tenancy");
+  reg.add("tenancy.requests_audited", events::AuditBatch::descriptor(), "tenancy");
   reg.add("tenancy.reservation_made", events::ReservationMade::descriptor(), "tenancy");
   reg.add("tenancy.reservation_released", events::ReservationReleased::descriptor(), "tenancy");
   reg.add("tenancy.requests_metered", events::RequestsMetered::descriptor(), "tenancy");

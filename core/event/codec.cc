@@ -36,6 +36,26 @@ std::unique_ptr<pb::Message> new_message(const std::string& full_name) {
   return std::unique_ptr<pb::Message>(proto->New());
 }
 
+// The envelope around a payload message.
+events::Envelope envelope_of(const new_event& e, const pb::Message& msg) {
+  events::Envelope env;
+  const event_id id = e.id ? *e.id : new_uuidv7(e.occurred_at);
+  env.set_id(id.raw());
+  env.set_type(e.type);
+  const auto* known = type_registry::global().find(e.type);
+  env.set_schema_version(known ? known->schema_version : e.schema_version);
+  env.set_tenant_id(e.tenant);
+  env.set_key(e.key);
+  if (e.causation) env.set_causation_id(e.causation->raw());
+  if (e.correlation) env.set_correlation_id(e.correlation->raw());
+  env.set_origin_region(e.region);
+  env.set_occurred_at(e.occurred_at);
+  env.mutable_payload()->PackFrom(msg);
+  for (const auto& [k, v] : e.headers) (*env.mutable_headers())[k] = v;
+  return env;
+}
+
+
 }  // namespace
 
 std::string payload_type_of(std::string_view event_type) {
@@ -60,21 +80,15 @@ result<events::Envelope> build(const new_event& e) {
     return error{errc::invalid_argument, "payload does not match " + (full.empty() ? std::string("a JSON object") : full) +
                                              ": " + std::string(st.message())};
 
-  events::Envelope env;
-  const event_id id = e.id ? *e.id : new_uuidv7(e.occurred_at);
-  env.set_id(id.raw());
-  env.set_type(e.type);
-  const auto* known = type_registry::global().find(e.type);
-  env.set_schema_version(known ? known->schema_version : e.schema_version);
-  env.set_tenant_id(e.tenant);
-  env.set_key(e.key);
-  if (e.causation) env.set_causation_id(e.causation->raw());
-  if (e.correlation) env.set_correlation_id(e.correlation->raw());
-  env.set_origin_region(e.region);
-  env.set_occurred_at(e.occurred_at);
-  env.mutable_payload()->PackFrom(*msg);
-  for (const auto& [k, v] : e.headers) (*env.mutable_headers())[k] = v;
-  return env;
+  return envelope_of(e, *msg);
+}
+
+result<events::Envelope> build(const new_event& e, const pb::Message& payload) {
+  NF_TRY(validate_type(e.type));
+  if (const auto* known = type_registry::global().find(e.type); known && known->payload != payload.GetDescriptor())
+    return error{errc::invalid_argument, "event type '" + e.type + "' carries " + known->payload->full_name() + ", not " +
+                                             payload.GetDescriptor()->full_name()};
+  return envelope_of(e, payload);
 }
 
 bus::record to_record(const events::Envelope& env) {

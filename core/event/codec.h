@@ -15,6 +15,10 @@
 #include "core/event/ids.h"
 #include "envelope.pb.h"
 
+namespace google::protobuf {
+class Message;
+}
+
 namespace nf::event {
 
 inline constexpr const char* kTypeHeader = "nf-type";
@@ -43,6 +47,10 @@ struct new_event {
 // Validates the type name and parses the payload strictly (unknown fields, wrong types and
 // bad enum values are errors that name the field).
 result<events::Envelope> build(const new_event& e);
+
+// A typed event: the payload message is packed as it is (no JSON). For a registered type the
+// message must be the one the type declares (invalid_argument otherwise).
+result<events::Envelope> build(const new_event& e, const google::protobuf::Message& payload);
 
 bus::record to_record(const events::Envelope& env);
 // Deterministic protobuf encoding (map entries sorted): the bytes the evidence ledger hashes.

@@ -12,6 +12,20 @@ result<void> audit_projection::apply(const bus::message& m, ::nf::projection::st
   json rec;
   std::string tenant;
   std::int64_t at = env.occurred_at();
+  if (env.type() == "tenancy.requests_audited") {
+    events::AuditBatch b;
+    if (!env.payload().UnpackTo(&b)) return error{errc::corruption, "tenancy.audit@" + std::to_string(m.off.get()) + ": not an AuditBatch"};
+    for (int i = 0; i < b.records_size(); ++i) {
+      const auto& a = b.records(i);
+      const std::string t = a.tenant_id().empty() ? "-" : a.tenant_id();
+      const json r{{"at", a.at_ms()},     {"kind", "request"},  {"principal", a.principal()}, {"roles", a.roles()},
+                   {"method", a.method()}, {"route", a.route()}, {"target", a.target()},       {"status", a.status()}};
+      NF_TRY(w.put("a/" + t + "/" + be64(static_cast<std::uint64_t>(a.at_ms())) + "/" + m.topic.get() + "/" +
+                       be64(static_cast<std::uint64_t>(m.off.get())) + "/" + be64(static_cast<std::uint64_t>(i)),
+                   r.dump()));
+    }
+    return ok();
+  }
   if (env.type() == "tenancy.request_audited") {
     events::AuditRecord a;
     if (!env.payload().UnpackTo(&a)) return error{errc::corruption, "tenancy.audit@" + std::to_string(m.off.get()) + ": not an AuditRecord"};
