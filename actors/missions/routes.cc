@@ -243,19 +243,14 @@ http::response routes::post_agent(const http::route_context& c) {
 http::response routes::get_mission(const http::route_context& c) {
   const auto& req = c.req;
   const auto& id = c.path_param("id");
-  auto m = view_.get_public(id);
+  auto m = view_.get_public_owned(id);
   if (!m) return http::failure(m.error(), req);
-  bool visible = m->has_value();
-  if (visible && !c.who.platform_admin) {
-    auto owner = view_.owner(id);
-    visible = owner && *owner == c.who.tenant;
-  }
-  if (!visible) return http::error_response(status::not_found, "not_found", "unknown mission '" + id + "'", req);
+  if (!*m || !c.who.sees((*m)->tenant)) return http::error_response(status::not_found, "not_found", "unknown mission '" + id + "'", req);
   http::response res{status::ok, req.version()};
   res.set(http::field::content_type, "application/json");
   res.set(http::field::server, "nexus-forge");
   res.keep_alive(req.keep_alive());
-  res.body() = std::move(**m);
+  res.body() = std::move((*m)->json);
   res.prepare_payload();
   return res;
 }

@@ -241,9 +241,14 @@ void access::record(const http::caller& c, const request& req, std::string_view 
 }
 
 void access::meter(const std::string& tenant) {
-  const auto date = usage::utc_date(clk_.now_ms());
+  const auto day = clk_.now_ms() / 86'400'000;
   std::lock_guard lk(mu_);
-  ++requests_[{tenant, date}];
+  // The date text changes once a day; formatting it per request showed in profiles.
+  if (day != meter_day_) {
+    meter_day_ = day;
+    meter_date_ = usage::utc_date(day * 86'400'000);
+  }
+  ++requests_[{tenant, meter_date_}];
 }
 
 void access::enqueue(const std::string& topic, const std::string& type, const std::string& tenant, json payload,

@@ -114,6 +114,8 @@ class access final : public http::admission {
   std::condition_variable cv_;
   std::vector<pending> queue_;
   std::map<std::pair<std::string, std::string>, std::int64_t> requests_;  // (tenant, date) -> requests since the last write
+  std::int64_t meter_day_ = -1;                                          // the day meter_date_ names
+  std::string meter_date_;
   std::map<std::string, std::deque<bus::record>> retry_;                   // topic -> records the bus refused, oldest first
   std::size_t retained_ = 0;
   bool stopping_ = false;

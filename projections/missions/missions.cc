@@ -207,6 +207,15 @@ result<std::optional<std::string>> missions_view::get_public(const std::string& 
   return r->get("v/" + mission_id);
 }
 
+result<std::optional<missions_view::owned_doc>> missions_view::get_public_owned(const std::string& mission_id) const {
+  // One reader (one snapshot) for both keys: the hot path of GET /missions/{id}.
+  NF_TRY_ASSIGN(auto r, store_.reader(proj_));
+  NF_TRY_ASSIGN(auto doc, r->get("v/" + mission_id));
+  if (!doc) return std::optional<owned_doc>();
+  NF_TRY_ASSIGN(auto owner, r->get("o/" + mission_id));
+  return std::optional<owned_doc>(owned_doc{owner.value_or(std::string()), std::move(*doc)});
+}
+
 result<std::optional<json>> missions_view::get(const std::string& mission_id) const {
   NF_TRY_ASSIGN(auto r, store_.reader(proj_));
   NF_TRY_ASSIGN(auto v, r->get("m/" + mission_id));

@@ -54,6 +54,11 @@ class missions_view {
   // The mission as GET /missions/{id} shows it, already serialised.
   result<std::optional<std::string>> get_public(const std::string& mission_id) const;
   result<mission_page> list(const mission_filter& f) const;
+  // The public form and its owner's tenant, read from one snapshot.
+  struct owned_doc {
+    std::string tenant, json;
+  };
+  result<std::optional<owned_doc>> get_public_owned(const std::string& mission_id) const;
   // The tenant a mission belongs to ("" for the platform's); nullopt for an unknown mission.
   result<std::optional<std::string>> owner(const std::string& mission_id) const;
   // Events the read model could not fold (a required field missing), oldest first per partition:
