@@ -100,16 +100,17 @@ result<void> actor::handle(const bus::message& m, ::nf::actor::context& ctx) {
     event::new_event ev;
     ev.type = kLeafAppended;
     ev.key = "ledger";
-    ev.payload_json = nlohmann::json{{"index", l->index},
-                                     {"data", to_base64(in.data)},
-                                     {"eventId", in.event_id},
-                                     {"missionId", in.mission_id},
-                                     {"artifactId", in.artifact_id},
-                                     {"eventType", in.event_type},
-                                     {"sourceTopic", in.source_topic},
-                                     {"sourcePartition", in.source_partition},
-                                     {"sourceOffset", in.source_offset}}
-                          .dump();
+    events::LedgerLeaf leaf;
+    leaf.set_index(l->index);
+    leaf.set_data(in.data);
+    leaf.set_event_id(in.event_id);
+    leaf.set_mission_id(in.mission_id);
+    leaf.set_artifact_id(in.artifact_id);
+    leaf.set_event_type(in.event_type);
+    leaf.set_source_topic(in.source_topic);
+    leaf.set_source_partition(in.source_partition);
+    leaf.set_source_offset(in.source_offset);
+    ev.message = &leaf;
     NF_TRY(ctx.emit(kLedgerTopic, ev));
     state_ = evolve(std::move(state_), in);
     if (opts_.signer && state_.since_head.size() >= opts_.head_every_leaves) NF_TRY(emit_head(ctx, false));
@@ -134,12 +135,13 @@ result<void> actor::emit_head(::nf::actor::context& ctx, bool from_tick) {
   ev.occurred_at = h.timestamp_ms;
   // One id per tree size, so a head signed again after a restart keeps its id.
   if (from_tick) ev.id = event::derive_id(event::event_id{}, "evidence/tree_head", h.size);
-  ev.payload_json = nlohmann::json{{"treeSize", h.size},
-                                   {"rootHash", to_base64(bytes_of(h.root))},
-                                   {"timestampMs", h.timestamp_ms},
-                                   {"signature", to_base64(h.signature)},
-                                   {"keyId", to_base64(bytes_of(opts_.signer->key_id()))}}
-                        .dump();
+  events::TreeHead head;
+  head.set_tree_size(h.size);
+  head.set_root_hash(bytes_of(h.root));
+  head.set_timestamp_ms(h.timestamp_ms);
+  head.set_signature(h.signature);
+  head.set_key_id(bytes_of(opts_.signer->key_id()));
+  ev.message = &head;
   NF_TRY(ctx.emit(kLedgerTopic, ev));
   state_ = with_head(std::move(state_), h);
   publish(state_);

@@ -10,6 +10,8 @@ void register_events(event::type_registry& reg) {
   reg.add("mission.artifact_recorded", events::ArtifactEvidence::descriptor(), "missions");
   reg.add("mission.validation_reported", events::ValidationReport::descriptor(), "missions");
   for (const char* t : {"agent.spawned", "agent.escalated", "agent.retired"}) reg.add(t, events::AgentLifecycleEvent::descriptor(), "missions");
+  for (const char* t : {"mission.accepted", "mission.started", "mission.validated", "mission.failed"})
+    reg.add(t, events::MissionStatusChanged::descriptor(), "missions");
 }
 
 }  // namespace nf::missions

@@ -1,6 +1,8 @@
 // mission_control: decide/evolve and the actor shell around them.
 #include "actors/missions/mission_control.h"
 
+#include "missions.pb.h"
+
 #include <algorithm>
 
 #include <nlohmann/json.hpp>
@@ -122,11 +124,15 @@ result<void> actor::handle(const bus::message& m, ::nf::actor::context& ctx) {
     event::new_event ev;
     ev.type = t.type;
     ev.key = t.mission_id;
-    ev.payload_json = nlohmann::json{{"missionId", t.mission_id},
-                                     {"status", t.status},
-                                     {"previousStatus", t.previous},
-                                     {"priority", t.priority}}
-                          .dump();
+    events::MissionStatusChanged changed;
+    changed.set_mission_id(t.mission_id);
+    events::MissionStatus status{}, previous{};
+    events::Priority priority{};
+    // Values decide() produced; one it could not name is UNSPECIFIED, which readers refuse.
+    if (events::MissionStatus_Parse(t.status, &status)) changed.set_status(status);
+    if (events::MissionStatus_Parse(t.previous, &previous)) changed.set_previous_status(previous);
+    if (events::Priority_Parse(t.priority, &priority)) changed.set_priority(priority);
+    ev.message = &changed;
     NF_TRY(ctx.emit("mission.lifecycle", ev));
   }
   state_ = evolve(std::move(state_), *in);

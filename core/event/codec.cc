@@ -64,6 +64,7 @@ std::string payload_type_of(std::string_view event_type) {
 }
 
 result<events::Envelope> build(const new_event& e) {
+  if (e.message) return build(e, *e.message);
   NF_TRY(validate_type(e.type));
   if (json_depth(e.payload_json, kMaxJsonDepth) > kMaxJsonDepth)
     return error{errc::invalid_argument, "payload nests deeper than " + std::to_string(kMaxJsonDepth) + " levels"};

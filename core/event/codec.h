@@ -34,7 +34,8 @@ struct new_event {
   std::string type;
   std::string key;
   std::string tenant;
-  std::string payload_json;                    // a JSON object
+  std::string payload_json;                    // a JSON object (the edge: HTTP and CLI input)
+  const google::protobuf::Message* message = nullptr;  // set: the typed payload, used instead of payload_json
   std::string region;
   std::int64_t occurred_at = 0;                // unix ms
   std::optional<event_id> id;                  // unset: a fresh UUIDv7
