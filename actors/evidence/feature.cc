@@ -8,6 +8,7 @@
 #include "actors/evidence/evidence.h"
 #include "actors/evidence/keys.h"
 #include "actors/evidence/routes.h"
+#include "actors/evidence/settings.h"
 #include "projections/ledger/ledger.h"
 
 namespace nf::evidence {
@@ -18,28 +19,32 @@ class evidence_feature final : public feature::feature {
  public:
   std::string_view name() const override { return "evidence"; }
   void register_events(event::type_registry& reg) const override { ::nf::evidence::register_events(reg); }
+  std::vector<std::pair<std::string, config::section_check>> config_sections() const override {
+    return {{"ledger", check_ledger_section}};
+  }
   std::vector<::nf::feature::topic_spec> topics() const override {
     // One partition: the ledger's order is the tree's order.
     return {{kRecordsTopic}, {.name = kLedgerTopic, .single_partition = true}};
   }
   result<void> start(::nf::feature::host& h) override {
     h.visibility.restrict("evidence.*");
+    NF_TRY_ASSIGN(const auto settings, ledger_settings_of(h.cfg));
     NF_TRY_ASSIGN(auto signer, load_signer(h.cfg));
     feed_.emplace(h.store, proj_, h.bus);
     NF_TRY(feed_->start());
     if (h.cfg.actor("evidence").enabled) {
       options eo;
       eo.signer = signer;
-      eo.head_every_leaves = static_cast<std::uint64_t>(h.cfg.ledger.head_every_leaves);
-      eo.head_every = std::chrono::milliseconds(h.cfg.ledger.head_every_ms);
-      eo.extra_topics = h.cfg.ledger.topics;
+      eo.head_every_leaves = static_cast<std::uint64_t>(settings.head_every_leaves);
+      eo.head_every = std::chrono::milliseconds(settings.head_every_ms);
+      eo.extra_topics = settings.topics;
       h.actors.add(std::make_shared<actor>(eo), h.cfg.actor("evidence"));
     }
     route_options ro;
     ro.proj = &proj_;
     ro.public_key_pem = signer->public_key_pem();
     ro.blob_dir = blob_dir(h.cfg);
-    ro.max_record_bytes = static_cast<std::size_t>(h.cfg.ledger.max_record_bytes);
+    ro.max_record_bytes = static_cast<std::size_t>(settings.max_record_bytes);
     ro.region = h.cfg.region;
     routes_.emplace(h.bus, h.store, ro, h.clock);
     routes_->add_to(h.routes);

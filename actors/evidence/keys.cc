@@ -3,16 +3,19 @@
 
 #include <filesystem>
 
+#include "actors/evidence/settings.h"
+
 namespace nf::evidence {
 
-std::string signing_key_path(const config::config& cfg) {
-  return cfg.ledger.signing_key.empty() ? cfg.data_dir + "/ledger/tree-head.key" : cfg.ledger.signing_key;
+result<std::string> signing_key_path(const config::config& cfg) {
+  NF_TRY_ASSIGN(const auto s, ledger_settings_of(cfg));
+  return s.signing_key.empty() ? cfg.data_dir + "/ledger/tree-head.key" : s.signing_key;
 }
 
 std::string blob_dir(const config::config& cfg) { return cfg.data_dir + "/evidence/blobs"; }
 
 result<std::shared_ptr<merkle::signer>> load_signer(const config::config& cfg) {
-  const auto path = signing_key_path(cfg);
+  NF_TRY_ASSIGN(const auto path, signing_key_path(cfg));
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
   if (ec) return error{errc::io_error, "cannot create the directory of '" + path + "': " + ec.message()};

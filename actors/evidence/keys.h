@@ -9,7 +9,7 @@
 
 namespace nf::evidence {
 
-std::string signing_key_path(const config::config& cfg);
+result<std::string> signing_key_path(const config::config& cfg);
 std::string blob_dir(const config::config& cfg);
 // The tree-head key of this data dir, created (mode 0600) on first use.
 result<std::shared_ptr<merkle::signer>> load_signer(const config::config& cfg);

@@ -10,6 +10,7 @@
 #include "actors/tenancy/admission.h"
 #include "actors/tenancy/directory_sync.h"
 #include "actors/tenancy/routes.h"
+#include "actors/tenancy/settings.h"
 #include "core/log/log.h"
 #include "projections/audit/audit.h"
 #include "projections/tenants/tenants.h"
@@ -21,8 +22,8 @@ namespace {
 
 // The platform admin key's digest: from config, or from <data_dir>/tenancy/platform-admin.sha256,
 // or a new key whose secret is returned (to print once) and whose digest is stored (0600).
-result<std::pair<std::string, std::string>> platform_admin(const config::config& cfg) {
-  if (!cfg.auth.platform_admin_key_sha256.empty()) return std::make_pair(cfg.auth.platform_admin_key_sha256, std::string());
+result<std::pair<std::string, std::string>> platform_admin(const config::config& cfg, const auth_settings& auth) {
+  if (!auth.platform_admin_key_sha256.empty()) return std::make_pair(auth.platform_admin_key_sha256, std::string());
   const auto dir = cfg.data_dir + "/tenancy";
   const auto path = dir + "/platform-admin.sha256";
   std::error_code ec;
@@ -46,10 +47,10 @@ result<std::pair<std::string, std::string>> platform_admin(const config::config&
   return std::make_pair(key.digest, key.secret);
 }
 
-result<std::optional<jwks>> load_jwks(const config::config& cfg) {
-  if (cfg.auth.jwks_file.empty()) return std::optional<jwks>();
-  std::ifstream in(cfg.auth.jwks_file);
-  if (!in) return error{errc::not_found, "cannot read auth.jwks_file '" + cfg.auth.jwks_file + "'"};
+result<std::optional<jwks>> load_jwks(const auth_settings& auth) {
+  if (auth.jwks_file.empty()) return std::optional<jwks>();
+  std::ifstream in(auth.jwks_file);
+  if (!in) return error{errc::not_found, "cannot read auth.jwks_file '" + auth.jwks_file + "'"};
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   NF_TRY_ASSIGN(auto parsed, jwks::parse(text));
   return std::optional<jwks>(std::move(parsed));
@@ -59,6 +60,7 @@ class tenancy_feature final : public feature::feature {
  public:
   std::string_view name() const override { return "tenancy"; }
   void register_events(event::type_registry& reg) const override { ::nf::tenancy::register_events(reg); }
+  std::vector<std::pair<std::string, config::section_check>> config_sections() const override { return {{"auth", check_auth_section}}; }
   std::vector<::nf::feature::topic_spec> topics() const override {
     return {{tenants::kTenantsTopic}, {audit::kAuditTopic}, {usage::kUsageTopic}};
   }
@@ -67,10 +69,10 @@ class tenancy_feature final : public feature::feature {
     // A tenant reads tenancy.usage (its own alerts and refusals); the rest is the platform's.
     h.visibility.restrict("tenancy.*");
     h.visibility.allow(usage::kUsageTopic);
-    NF_TRY_ASSIGN(jwks_, load_jwks(h.cfg));
-    dir_.emplace(h.cfg.auth.base_domain, jwks_ ? &*jwks_ : nullptr,
-                 jwt_policy{h.cfg.auth.jwt_issuer, h.cfg.auth.jwt_audience, h.cfg.auth.jwt_leeway_s});
-    NF_TRY_ASSIGN(auto admin, platform_admin(h.cfg));
+    NF_TRY_ASSIGN(const auto auth, auth_settings_of(h.cfg));
+    NF_TRY_ASSIGN(jwks_, load_jwks(auth));
+    dir_.emplace(auth.base_domain, jwks_ ? &*jwks_ : nullptr, jwt_policy{auth.jwt_issuer, auth.jwt_audience, auth.jwt_leeway_s});
+    NF_TRY_ASSIGN(auto admin, platform_admin(h.cfg, auth));
     dir_->set_platform_admin(admin.first);
     new_admin_key_ = admin.second;
 

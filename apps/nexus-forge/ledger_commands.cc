@@ -35,7 +35,8 @@ result<std::string> verification_key(const std::string& public_key_file, const c
     NF_TRY(merkle::key_id(pem));
     return pem;
   }
-  auto s = merkle::signer::load(signing_key_path(cfg));
+  NF_TRY_ASSIGN(const auto key_path, signing_key_path(cfg));
+  auto s = merkle::signer::load(key_path);
   if (!s) return error{s.error().code, s.error().message + " (give the ledger's public key with --public-key)"};
   return (*s)->public_key_pem();
 }

@@ -399,6 +399,9 @@ int cmd_kafka_mock(const std::string& config_path, int brokers, const std::vecto
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Every feature's config section is a known key before any config file is read.
+  for (const auto& f : all_features())
+    for (auto& [name, check] : f->config_sections()) nf::config::register_section(name, check);
   CLI::App app{"nexus-forge: the event-sourced backbone of an AI-agent platform"};
   app.require_subcommand(1);
   app.set_version_flag("--version", NF_VERSION);

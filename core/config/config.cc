@@ -3,12 +3,15 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <mutex>
 #include <set>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
+#include "core/base/number.h"
 #include "core/base/text.h"
+#include "core/config/section.h"
 
 namespace nf::config {
 namespace {
@@ -76,15 +79,20 @@ durability parse_durability(const std::string& s, const std::string& key) {
 }
 
 std::int64_t parse_env_int(const std::string& var, const std::string& s) {
-  std::size_t pos = 0;
-  long long v = 0;
-  try {
-    v = std::stoll(s, &pos);
-  } catch (...) {
-    pos = 0;
-  }
-  if (pos != s.size() || s.empty()) throw parse_error{"environment variable " + var + ": expected an integer, got '" + s + "'"};
-  return v;
+  auto v = parse_number<std::int64_t>(s, "environment variable " + var);
+  if (!v) throw parse_error{"environment variable " + var + ": expected an integer, got '" + s + "'"};
+  return *v;
+}
+
+// Feature sections, registered at start-up.
+std::mutex sections_mu;
+std::map<std::string, section_check>& registered_sections_unlocked() {
+  static std::map<std::string, section_check> m;
+  return m;
+}
+std::map<std::string, section_check> registered_sections() {
+  std::lock_guard lk(sections_mu);
+  return registered_sections_unlocked();
 }
 
 void positive(std::int64_t v, const std::string& key) {
@@ -92,45 +100,19 @@ void positive(std::int64_t v, const std::string& key) {
 }
 
 void parse_into(const json& root, config& c) {
-  reader r(root, "", {"data_dir", "region", "log_level", "shutdown_timeout_ms", "http", "bus", "topics", "actors", "ledger", "auth"});
+  std::set<std::string> keys{"data_dir", "region", "log_level", "shutdown_timeout_ms", "http", "bus", "topics", "actors"};
+  for (const auto& [name, check] : registered_sections()) keys.insert(name);
+  reader r(root, "", keys);
   r.get("data_dir", c.data_dir);
   r.get("shutdown_timeout_ms", c.shutdown_timeout_ms);
   positive(c.shutdown_timeout_ms, "shutdown_timeout_ms");
   r.get("region", c.region);
   r.get("log_level", c.log_level);
-  if (auto* a = r.find("auth")) {
-    reader ar(*a, "auth", {"base_domain", "jwks_file", "jwt_issuer", "jwt_audience", "jwt_leeway_s", "platform_admin_key_sha256"});
-    ar.get("jwt_leeway_s", c.auth.jwt_leeway_s);
-    if (c.auth.jwt_leeway_s < 0 || c.auth.jwt_leeway_s > 3600)
-      throw parse_error{"config key 'auth.jwt_leeway_s': must be from 0 to 3600"};
-    ar.get("base_domain", c.auth.base_domain);
-    ar.get("jwks_file", c.auth.jwks_file);
-    ar.get("jwt_issuer", c.auth.jwt_issuer);
-    ar.get("jwt_audience", c.auth.jwt_audience);
-    ar.get("platform_admin_key_sha256", c.auth.platform_admin_key_sha256);
-    if (!c.auth.jwks_file.empty() && c.auth.jwt_issuer.empty())
-      throw parse_error{"config key 'auth.jwt_issuer': required when auth.jwks_file is set"};
-    const auto& d = c.auth.platform_admin_key_sha256;
-    if (!d.empty() && (d.size() != 64 || d.find_first_not_of("0123456789abcdef") != std::string::npos))
-      throw parse_error{"config key 'auth.platform_admin_key_sha256': expected 64 lowercase hex digits"};
-  }
-  if (auto* l = r.find("ledger")) {
-    reader lr(*l, "ledger", {"signing_key", "head_every_leaves", "head_every_ms", "topics", "max_record_bytes"});
-    lr.get("signing_key", c.ledger.signing_key);
-    lr.get("head_every_leaves", c.ledger.head_every_leaves);
-    positive(c.ledger.head_every_leaves, "ledger.head_every_leaves");
-    lr.get("head_every_ms", c.ledger.head_every_ms);
-    positive(c.ledger.head_every_ms, "ledger.head_every_ms");
-    lr.get("max_record_bytes", c.ledger.max_record_bytes);
-    positive(c.ledger.max_record_bytes, "ledger.max_record_bytes");
-    if (auto* t = lr.find("topics")) {
-      if (!t->is_array()) throw parse_error{"config key 'ledger.topics': expected an array of topic names"};
-      for (const auto& v : *t) {
-        if (!v.is_string() || v.get<std::string>().empty())
-          throw parse_error{"config key 'ledger.topics': expected an array of topic names"};
-        c.ledger.topics.push_back(v.get<std::string>());
-      }
-    }
+  for (const auto& [name, check] : registered_sections()) {
+    auto* sec = r.find(name);
+    if (!sec) continue;
+    c.sections[name] = sec->dump();
+    if (auto ok = check(c.sections[name]); !ok) throw parse_error{ok.error().message};
   }
   if (auto* h = r.find("http")) {
     reader hr(*h, "http", {"listen", "max_body_bytes", "subscriber_buffer", "slow_subscriber_timeout_ms"});
@@ -232,6 +214,11 @@ void validate(const config& c) {
 }
 
 }  // namespace
+
+void register_section(const std::string& name, section_check check) {
+  std::lock_guard lk(sections_mu);
+  registered_sections_unlocked()[name] = std::move(check);
+}
 
 actor_settings config::actor(const std::string& name) const {
   auto it = actors.find(name);

@@ -1,5 +1,6 @@
 // Process configuration: a JSON file (config/nexus-forge.json) plus NF_* environment overrides.
-// Unknown keys and wrong types fail at startup with a message naming the key.
+// Unknown keys and wrong types fail at startup with a message naming the key. core/config holds
+// the shared sections only; each feature owns and checks its own (see section.h).
 #pragma once
 
 #include <cstdint>
@@ -57,23 +58,6 @@ struct http_settings {
   std::int64_t slow_subscriber_timeout_ms = 10'000;  // a full buffer this long closes the stream
 };
 
-struct ledger_settings {
-  std::string signing_key;                        // Ed25519 PEM; empty: <data_dir>/ledger/tree-head.key (created 0600)
-  std::int64_t head_every_leaves = 1000;          // sign a tree head after this many new leaves...
-  std::int64_t head_every_ms = 1000;              // ...or this long after the first unsigned leaf
-  std::vector<std::string> topics;                // topics recorded besides mission.artifacts/validations/evidence.records
-  std::int64_t max_record_bytes = 8 << 20;        // largest evidence blob accepted over HTTP
-};
-
-struct auth_settings {
-  std::string base_domain;                        // tenants are also reached as <tenant>.<base_domain>
-  std::string jwks_file;                          // JWKS for JWT bearer tokens; empty: API keys only
-  std::string jwt_issuer;
-  std::string jwt_audience = "nexus-forge";
-  std::int64_t jwt_leeway_s = 60;                 // clock skew allowed on exp and nbf
-  std::string platform_admin_key_sha256;          // empty: created at first start (printed once)
-};
-
 struct config {
   std::string data_dir = "./data";
   std::string region = "local";
@@ -83,8 +67,9 @@ struct config {
   bus_config bus;
   std::map<std::string, topic_settings> topics;
   std::map<std::string, actor_settings> actors;
-  ledger_settings ledger;
-  auth_settings auth;
+  // Features' own sections ("ledger", "auth", ...), as JSON text; each feature reads its own
+  // (core/config/section.h). Only sections a feature registered are accepted.
+  std::map<std::string, std::string> sections;
 
   // Settings for one actor: its own section if present, else the defaults.
   actor_settings actor(const std::string& name) const;

@@ -15,6 +15,7 @@
 #include "core/base/clock.h"
 #include "core/bus/bus.h"
 #include "core/config/config.h"
+#include "core/config/section.h"
 #include "core/event/types.h"
 #include "core/http/routes.h"
 #include "core/projection/projection.h"
@@ -46,6 +47,8 @@ class feature {
   // The topics it reads and writes; serve and kafka-mock create the missing ones (partitions from
   // the config's topics section, else bus.default_partitions; one for single-partition topics).
   virtual std::vector<topic_spec> topics() const = 0;
+  // Its own sections of the config file, with their checks (registered before the config loads).
+  virtual std::vector<std::pair<std::string, config::section_check>> config_sections() const { return {}; }
   // Declares its event types (called before start, and by commands that only read or write events).
   virtual void register_events(event::type_registry& reg) const = 0;
   // Opens its read models, adds its actors to the runtime, registers its routes and marks its

@@ -5,6 +5,8 @@
 
 #include <stdexcept>
 
+#include <nlohmann/json.hpp>
+
 #include "actors/evidence/feature.h"
 #include "actors/missions/feature.h"
 #include "actors/tenancy/feature.h"
@@ -16,10 +18,11 @@ in_process_node::in_process_node(const std::string& name, node_setup s)
     : dir_(std::filesystem::temp_directory_path() / ("nf-" + name + "-" + std::to_string(::getpid()))) {
   std::filesystem::remove_all(dir_);
   cfg_.data_dir = dir_.string();
-  cfg_.auth.platform_admin_key_sha256 = s.admin_key_sha256.empty() ? kAdminKeySha256 : s.admin_key_sha256;
-  cfg_.auth.jwks_file = s.jwks_file;
-  cfg_.auth.jwt_issuer = s.jwt_issuer;
-  cfg_.auth.base_domain = s.base_domain;
+  cfg_.sections["auth"] = nlohmann::json{{"platform_admin_key_sha256", s.admin_key_sha256.empty() ? kAdminKeySha256 : s.admin_key_sha256},
+                                         {"jwks_file", s.jwks_file},
+                                         {"jwt_issuer", s.jwt_issuer},
+                                         {"base_domain", s.base_domain}}
+                              .dump();
   bus::embedded_options o;
   o.path = (dir_ / "bus").string();
   o.sync = s.sync;

@@ -160,6 +160,22 @@ TEST_F(Cli, InvalidConfigNamesTheKey) {
   EXPECT_NE(missing.err.find("nope.json"), std::string::npos);
 }
 
+// The features' own sections (ledger, auth) are checked as strictly as the core ones, at start.
+TEST_F(Cli, FeatureConfigSectionsNameTheBadKey) {
+  write_config(R"({"ledger":{"head_every_ms":0}})");
+  auto zero = nf({"topics", "list", "--config", config_});
+  EXPECT_NE(zero.exit_code, 0);
+  EXPECT_NE(zero.err.find("ledger.head_every_ms"), std::string::npos) << zero.err;
+  write_config(R"({"auth":{"jwt_leeway_s":"soon"}})");
+  auto type = nf({"serve", "--config", config_});
+  EXPECT_NE(type.exit_code, 0);
+  EXPECT_NE(type.err.find("auth.jwt_leeway_s"), std::string::npos) << type.err;
+  write_config(R"({"ledger":{"colour":"red"}})");
+  auto unknown = nf({"topics", "list", "--config", config_});
+  EXPECT_NE(unknown.exit_code, 0);
+  EXPECT_NE(unknown.err.find("ledger.colour': unknown key"), std::string::npos) << unknown.err;
+}
+
 TEST_F(Cli, ForeignDataDirIsRefused) {
   std::filesystem::create_directories(dir_.path() / "data" / "bus");
   std::ofstream(dir_.path() / "data" / "bus" / "important.doc") << "not ours";

@@ -1,7 +1,9 @@
 // Configuration: defaults, strict keys, environment overrides, messages that name the key.
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "core/config/config.h"
+#include "core/config/section.h"
 
 namespace {
 
@@ -77,3 +79,28 @@ TEST(Config, MissingFileIsNotFound) {
 }
 
 }  // namespace
+
+// A feature's section: a known key only once registered, checked at load (errors name the key),
+// kept as JSON for the feature to read with the same strict rules.
+TEST(Config, FeatureSectionsAreRegisteredCheckedAndKeptForTheirFeature) {
+  auto no_env = [](const std::string&) -> std::optional<std::string> { return std::nullopt; };
+  auto unknown = nf::config::parse(R"({"demo_feature":{"size":3}})", "t.json", no_env);
+  ASSERT_FALSE(unknown);
+  EXPECT_NE(unknown.error().message.find("'demo_feature': unknown key"), std::string::npos) << unknown.error().message;
+  nf::config::register_section("demo_feature", [](const std::string& text) -> nf::result<void> {
+    NF_TRY_ASSIGN(auto r, nf::config::section_reader::parse("demo_feature", text, {"size"}));
+    std::int64_t size = 1;
+    NF_TRY(r.get("size", size));
+    if (size <= 0) return r.bad("size", "must be greater than 0");
+    return nf::ok();
+  });
+  auto good = nf::config::parse(R"({"demo_feature":{"size":3}})", "t.json", no_env);
+  ASSERT_TRUE(good) << good.error().message;
+  EXPECT_EQ(nlohmann::json::parse(good->sections.at("demo_feature")), nlohmann::json({{"size", 3}}));
+  auto bad = nf::config::parse(R"({"demo_feature":{"size":0}})", "t.json", no_env);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("config key 'demo_feature.size': must be greater than 0"), std::string::npos) << bad.error().message;
+  auto extra = nf::config::parse(R"({"demo_feature":{"colour":"red"}})", "t.json", no_env);
+  ASSERT_FALSE(extra);
+  EXPECT_NE(extra.error().message.find("'demo_feature.colour': unknown key"), std::string::npos) << extra.error().message;
+}
