@@ -1,6 +1,7 @@
 // The missions feature: read model, mission control actor and routes.
 #include "actors/missions/feature.h"
 
+#include "actors/missions/commands.h"
 #include "actors/missions/events.h"
 
 #include <optional>
@@ -17,6 +18,11 @@ class missions_feature final : public feature::feature {
  public:
   std::string_view name() const override { return "missions"; }
   void register_events(event::type_registry& reg) const override { ::nf::missions::register_events(reg); }
+  std::vector<command> add_commands(CLI::App& app) override {
+    std::vector<command> out;
+    ::nf::missions::add_commands(app, cli_, out);
+    return out;
+  }
   std::vector<::nf::feature::topic_spec> topics() const override {
     return {{kPrompts}, {kLifecycle}, {kArtifacts}, {kValidations}};
   }
@@ -41,6 +47,7 @@ class missions_feature final : public feature::feature {
   }
 
  private:
+  command_args cli_;
   missions_projection proj_;
   std::optional<projection::feed> feed_;
   std::optional<routes> routes_;

@@ -1,6 +1,7 @@
 // The tenancy feature: read models, directory, admission, routes, admin-key bootstrap.
 #include "actors/tenancy/feature.h"
 
+#include "actors/tenancy/commands.h"
 #include "actors/tenancy/events.h"
 
 #include <filesystem>
@@ -61,6 +62,11 @@ class tenancy_feature final : public feature::feature {
   std::string_view name() const override { return "tenancy"; }
   void register_events(event::type_registry& reg) const override { ::nf::tenancy::register_events(reg); }
   std::vector<std::pair<std::string, config::section_check>> config_sections() const override { return {{"auth", check_auth_section}}; }
+  std::vector<command> add_commands(CLI::App& app) override {
+    std::vector<command> out;
+    ::nf::tenancy::add_commands(app, cli_, out);
+    return out;
+  }
   std::vector<::nf::feature::topic_spec> topics() const override {
     return {{tenants::kTenantsTopic}, {audit::kAuditTopic}, {usage::kUsageTopic}};
   }
@@ -133,6 +139,7 @@ class tenancy_feature final : public feature::feature {
   }
 
  private:
+  tenant_args cli_;
   std::optional<jwks> jwks_;
   std::optional<directory> dir_;
   std::string new_admin_key_;

@@ -19,155 +19,25 @@
 #include "core/bus/factory.h"
 #include "core/merkle/merkle.h"
 #include "core/event/codec.h"
+#include "core/http/client.h"
 
 namespace nf::cli {
 namespace {
 
 namespace beast = boost::beast;
-namespace http = beast::http;
+namespace bh = beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 using json = nlohmann::json;
 
-int fail(const std::string& message) {
-  std::cerr << "error: " << message << "\n";
-  return 1;
-}
-
-struct endpoint {
-  std::string host, port;
-};
-
-std::optional<endpoint> parse_server(const std::string& url) {
-  std::string rest = url;
-  if (rest.rfind("http://", 0) == 0) rest = rest.substr(7);
-  else if (rest.find("://") != std::string::npos) return std::nullopt;
-  while (!rest.empty() && rest.back() == '/') rest.pop_back();
-  const auto colon = rest.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == rest.size()) return std::nullopt;
-  return endpoint{rest.substr(0, colon), rest.substr(colon + 1)};
-}
-
-struct reply {
-  int status = 0;
-  std::string body;
-};
-
-// The key given, or NF_API_KEY.
-std::string key_or_env(const std::string& key) {
-  if (!key.empty()) return key;
-  auto env = config::process_env("NF_API_KEY");
-  return env ? *env : std::string();
-}
-
-std::optional<reply> call(const std::string& server, http::verb method, const std::string& target, const std::string& body,
-                          std::string& err, const std::string& api_key) {
-  auto ep = parse_server(server);
-  if (!ep) {
-    err = "--server must look like http://HOST:PORT, got '" + server + "'";
-    return std::nullopt;
-  }
-  try {
-    net::io_context ioc;
-    beast::tcp_stream stream(ioc);
-    tcp::resolver resolver(ioc);
-    stream.expires_after(std::chrono::seconds(30));
-    stream.connect(resolver.resolve(ep->host, ep->port));
-    http::request<http::string_body> req{method, target, 11};
-    req.set(http::field::host, ep->host);
-    req.set(http::field::user_agent, "nexus-forge-cli");
-    if (!api_key.empty()) req.set(http::field::authorization, "Bearer " + api_key);
-    if (method == http::verb::post || method == http::verb::patch) {
-      req.set(http::field::content_type, "application/json");
-      req.body() = body;
-      req.prepare_payload();
-    }
-    http::write(stream, req);
-    beast::flat_buffer buf;
-    http::response<http::string_body> res;
-    http::read(stream, buf, res);
-    beast::error_code ec;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
-    return reply{static_cast<int>(res.result_int()), res.body()};
-  } catch (const std::exception& e) {
-    err = "cannot reach " + server + ": " + e.what();
-    return std::nullopt;
-  }
-}
-
-// Prints an API error body as "error: <message> (<code>, field <f>)" and returns 1.
-int api_error(const reply& r) {
-  auto j = json::parse(r.body, nullptr, false);
-  if (j.is_object() && j.contains("error")) {
-    const auto& e = j["error"];
-    std::string msg = "error: " + e.value("message", "") + " (HTTP " + std::to_string(r.status) + ", " + e.value("code", "");
-    if (e.contains("field")) msg += ", field " + e["field"].get<std::string>();
-    std::cerr << msg << ")\n";
-  } else {
-    std::cerr << "error: HTTP " << r.status << ": " << r.body << "\n";
-  }
-  return 1;
-}
-
-std::string url_encode(const std::string& s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == '*') out.push_back(static_cast<char>(c));
-    else {
-      out.push_back('%');
-      out.push_back(hex[c >> 4]);
-      out.push_back(hex[c & 15]);
-    }
-  }
-  return out;
-}
-
+namespace client = nf::http::client;
+using client::api_error;
+using client::call;
+using client::fail;
+using client::key_or_env;
+using client::reply;
+using client::parse_server;
 }  // namespace
-
-int mission_create(const mission_create_args& a) {
-  json body{{"objective", a.objective}, {"priority", a.priority}, {"originatingSpec", a.spec}};
-  if (!a.id.empty()) body["id"] = a.id;
-  if (!a.created_at.empty()) body["createdAt"] = a.created_at;
-  std::string err;
-  auto r = call(a.server, http::verb::post, "/missions", body.dump(), err, key_or_env(a.key));
-  if (!r) return fail(err);
-  if (r->status != 202) return api_error(*r);
-  auto j = json::parse(r->body, nullptr, false);
-  if (a.json) std::cout << r->body << "\n";
-  else
-    std::cout << "accepted mission " << j.value("id", "") << " at " << j.value("topic", "") << "/" << j.value("partition", 0) << "@"
-              << j.value("offset", 0) << "\n";
-  return 0;
-}
-
-int query_missions(const query_args& a) {
-  std::string err;
-  if (!a.id.empty()) {
-    auto r = call(a.server, http::verb::get, "/missions/" + url_encode(a.id), "", err, key_or_env(a.key));
-    if (!r) return fail(err);
-    if (r->status != 200) return api_error(*r);
-    std::cout << (a.json ? r->body : json::parse(r->body).dump(2)) << "\n";
-    return 0;
-  }
-  std::string target = "/missions?limit=" + std::to_string(a.limit);
-  if (!a.status.empty()) target += "&status=" + url_encode(a.status);
-  if (!a.priority.empty()) target += "&priority=" + url_encode(a.priority);
-  if (!a.cursor.empty()) target += "&cursor=" + url_encode(a.cursor);
-  auto r = call(a.server, http::verb::get, target, "", err, key_or_env(a.key));
-  if (!r) return fail(err);
-  if (r->status != 200) return api_error(*r);
-  if (a.json) {
-    std::cout << r->body << "\n";
-    return 0;
-  }
-  auto j = json::parse(r->body);
-  for (const auto& m : j["items"])
-    std::cout << m.value("id", "") << "  " << m.value("priority", "") << "  " << m.value("status", "") << "  "
-              << m.value("objective", "").substr(0, 60) << "\n";
-  if (j["nextCursor"].is_string()) std::cout << "# more: --cursor " << j["nextCursor"].get<std::string>() << "\n";
-  return 0;
-}
 
 namespace {
 
@@ -182,24 +52,24 @@ int subscribe_http(const subscribe_args& a) {
   if (!ep) return fail("--server must look like http://HOST:PORT, got '" + a.server + "'");
   std::string topics;
   for (const auto& p : a.patterns) topics += (topics.empty() ? "" : ",") + p;
-  std::string target = "/subscribe?topics=" + url_encode(topics) + "&from=" + url_encode(a.from);
-  if (a.type) target += "&type=" + url_encode(*a.type);
-  if (a.tenant) target += "&tenant=" + url_encode(*a.tenant);
+  std::string target = "/subscribe?topics=" + http::url_encode(topics) + "&from=" + http::url_encode(a.from);
+  if (a.type) target += "&type=" + http::url_encode(*a.type);
+  if (a.tenant) target += "&tenant=" + http::url_encode(*a.tenant);
   try {
     net::io_context ioc;
     beast::tcp_stream stream(ioc);
     tcp::resolver resolver(ioc);
     stream.connect(resolver.resolve(ep->host, ep->port));
-    http::request<http::empty_body> req{http::verb::get, target, 11};
-    req.set(http::field::host, ep->host);
-    req.set(http::field::accept, "text/event-stream");
-    if (const auto key = key_or_env(a.key); !key.empty()) req.set(http::field::authorization, "Bearer " + key);
-    http::write(stream, req);
+    bh::request<bh::empty_body> req{bh::verb::get, target, 11};
+    req.set(bh::field::host, ep->host);
+    req.set(bh::field::accept, "text/event-stream");
+    if (const auto key = key_or_env(a.key); !key.empty()) req.set(bh::field::authorization, "Bearer " + key);
+    bh::write(stream, req);
     beast::flat_buffer buf;
-    http::response_parser<http::string_body> parser;
-    http::read_header(stream, buf, parser);
+    bh::response_parser<bh::string_body> parser;
+    bh::read_header(stream, buf, parser);
     if (parser.get().result_int() != 200) {
-      http::read(stream, buf, parser);
+      bh::read(stream, buf, parser);
       return api_error(reply{static_cast<int>(parser.get().result_int()), parser.get().body()});
     }
     std::string pending = beast::buffers_to_string(buf.data());
@@ -424,109 +294,5 @@ int replay(const replay_args& a, const nf::config::config& cfg) {
 }
 
 // ---- tenant ----------------------------------------------------------------------------------
-
-namespace {
-
-std::string key_of(const tenant_args& a) { return key_or_env(a.key); }
-
-void print_tenant(const json& t) {
-  std::cout << t.value("id", "") << "  " << t.value("name", "") << "  plan " << t.value("plan", "") << "  " << t.value("status", "") << "\n";
-  if (t.contains("domains") && !t["domains"].empty()) std::cout << "  domains: " << t["domains"].dump() << "\n";
-  if (t.contains("limits"))
-    for (const auto& [k, v] : t["limits"].items()) std::cout << "  " << k << ": " << (v.get<std::int64_t>() < 0 ? std::string("unlimited") : v.dump()) << "\n";
-  if (t.contains("keys"))
-    for (const auto& [id, k] : t["keys"].items())
-      std::cout << "  key " << id << "  role " << k.value("role", "") << (k.contains("revokedAt") ? "  (revoked)" : "") << "  " << k.value("name", "") << "\n";
-  if (t.contains("roles"))
-    for (const auto& [name, perms] : t["roles"].items()) std::cout << "  role " << name << ": " << perms.dump() << "\n";
-  if (t.contains("usage"))
-    for (const auto& [k, v] : t["usage"].items()) std::cout << "  usage " << k << ": " << v.dump() << "\n";
-  if (t.contains("alerts"))
-    for (const auto& a : t["alerts"])
-      std::cout << "  alert " << a.value("quota", "") << " " << a["threshold"].dump() << "% in " << a.value("period", "") << " ("
-                << a["used"].dump() << " of " << a["limit"].dump() << ")\n";
-}
-
-}  // namespace
-
-int tenant(const tenant_args& a) {
-  const auto key = key_of(a);
-  if (key.empty()) return fail("an API key is needed: --key nfk_... or NF_API_KEY");
-  std::string err;
-  std::optional<reply> r;
-  int want = 200;
-  if (a.action == "create") {
-    json body{{"name", a.name}, {"plan", a.plan}};
-    if (!a.id.empty()) body["id"] = a.id;
-    if (!a.domains.empty()) body["domains"] = a.domains;
-    if (!a.quotas.empty()) {
-      json q = json::object();
-      for (const auto& kv : a.quotas) {
-        const auto eq = kv.find('=');
-        if (eq == std::string::npos) return fail("--quota takes NAME=LIMIT, e.g. eventsPerDay=5000; got '" + kv + "'");
-        auto limit = parse_number<std::int64_t>(std::string_view(kv).substr(eq + 1), "the limit", -1);
-        if (!limit) return fail("--quota " + kv + ": the limit must be an integer (-1 for unlimited)");
-        q[kv.substr(0, eq)] = *limit;
-      }
-      body["quotas"] = q;
-    }
-    r = call(a.server, http::verb::post, "/tenants", body.dump(), err, key);
-    want = 201;
-  } else if (a.action == "list") {
-    r = call(a.server, http::verb::get, "/tenants", "", err, key);
-  } else if (a.action == "show") {
-    r = call(a.server, http::verb::get, "/tenants/" + url_encode(a.id), "", err, key);
-  } else if (a.action == "keys-create") {
-    json body{{"role", a.role}};
-    if (!a.name.empty()) body["name"] = a.name;
-    r = call(a.server, http::verb::post, "/tenants/" + url_encode(a.id) + "/keys", body.dump(), err, key);
-    want = 201;
-  } else if (a.action == "keys-revoke") {
-    r = call(a.server, http::verb::delete_, "/tenants/" + url_encode(a.id) + "/keys/" + url_encode(a.key_id), "", err, key);
-  } else if (a.action == "usage") {
-    std::string target = "/tenants/" + url_encode(a.id) + "/usage?format=" + (a.csv ? "csv" : "json");
-    if (!a.period.empty()) target += "&period=" + url_encode(a.period);
-    r = call(a.server, http::verb::get, target, "", err, key);
-  } else if (a.action == "audit") {
-    std::string target = "/tenants/" + url_encode(a.id) + "/audit?limit=" + std::to_string(a.limit);
-    if (!a.from.empty()) target += "&from=" + url_encode(a.from);
-    if (!a.to.empty()) target += "&to=" + url_encode(a.to);
-    r = call(a.server, http::verb::get, target, "", err, key);
-  } else {
-    return fail("unknown tenant action '" + a.action + "'");
-  }
-  if (!r) return fail(err);
-  if (r->status != want) return api_error(*r);
-  if (a.action == "usage" && a.csv) {
-    std::cout << r->body;
-    return 0;
-  }
-  auto j = json::parse(r->body, nullptr, false);
-  if (a.json) {
-    std::cout << r->body << "\n";
-  } else if (a.action == "usage") {
-    std::cout << "usage of " << j.value("tenantId", "") << " in " << j.value("period", "") << "\n";
-    for (const auto& row : j["rows"])
-      std::cout << "  " << row.value("date", "") << "  " << row.value("metric", "") << "  " << row["quantity"].dump() << "\n";
-  } else if (a.action == "audit") {
-    for (const auto& rec : j["items"]) {
-      std::cout << rec["at"].dump() << "  ";
-      if (rec.value("kind", "") == "request")
-        std::cout << rec.value("principal", "") << "  " << rec.value("method", "") << " " << rec.value("target", "") << "  -> "
-                  << rec["status"].dump() << "\n";
-      else
-        std::cout << "change " << rec.value("type", "") << "\n";
-    }
-  } else if (a.action == "list") {
-    for (const auto& t : j["items"]) std::cout << t.value("id", "") << "  " << t.value("name", "") << "  " << t.value("plan", "") << "  " << t.value("status", "") << "\n";
-  } else if (a.action == "keys-create") {
-    std::cout << "key " << j.value("keyId", "") << " (role " << j.value("role", "") << "); the secret is shown once:\n" << j.value("key", "") << "\n";
-  } else if (a.action == "keys-revoke") {
-    std::cout << "revoked " << a.key_id << "\n";
-  } else {
-    print_tenant(j);
-  }
-  return 0;
-}
 
 }  // namespace nf::cli

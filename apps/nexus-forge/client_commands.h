@@ -1,5 +1,5 @@
-// Commands that talk to a running server over HTTP, or read the bus directly:
-// mission create, query missions, subscribe, replay.
+// Commands of the core machinery: subscribe (through a server, or the bus read-only) and replay.
+// Each feature declares its own subcommands (feature::add_commands).
 #pragma once
 
 #include <optional>
@@ -9,24 +9,6 @@
 #include "core/config/config.h"
 
 namespace nf::cli {
-
-// Every command that calls a server sends an API key: --key, or NF_API_KEY when it is empty.
-struct mission_create_args {
-  std::string server = "http://127.0.0.1:7070";
-  std::string key;
-  std::string id, objective, priority, spec, created_at;
-  bool json = false;
-};
-int mission_create(const mission_create_args& a);
-
-struct query_args {
-  std::string server = "http://127.0.0.1:7070";
-  std::string key;
-  std::string status, priority, cursor, id;
-  int limit = 50;
-  bool json = false;
-};
-int query_missions(const query_args& a);
 
 struct subscribe_args {
   std::vector<std::string> patterns;
@@ -50,19 +32,5 @@ struct replay_args {
   std::string public_key;         // for --verify: PEM file; empty: the data dir's signing key
 };
 int replay(const replay_args& a, const nf::config::config& cfg);
-
-struct tenant_args {
-  std::string server = "http://127.0.0.1:7070";
-  std::string key;                  // API key; empty: NF_API_KEY
-  std::string action;               // create, list, show, keys-create, keys-revoke, usage, audit
-  std::string id, name, plan = "basic", role, key_id;
-  std::string period;               // usage: YYYY-MM
-  bool csv = false;                 // usage: CSV
-  std::string from, to;             // audit: time window
-  int limit = 1000;                 // audit
-  std::vector<std::string> domains, quotas;  // quotas as NAME=LIMIT
-  bool json = false;
-};
-int tenant(const tenant_args& a);
 
 }  // namespace nf::cli

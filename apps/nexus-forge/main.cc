@@ -399,8 +399,10 @@ int cmd_kafka_mock(const std::string& config_path, int brokers, const std::vecto
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The features live for the whole command: their subcommands' options bind to them.
+  auto features = all_features();
   // Every feature's config section is a known key before any config file is read.
-  for (const auto& f : all_features())
+  for (const auto& f : features)
     for (auto& [name, check] : f->config_sections()) nf::config::register_section(name, check);
   CLI::App app{"nexus-forge: the event-sourced backbone of an AI-agent platform"};
   app.require_subcommand(1);
@@ -416,7 +418,7 @@ int main(int argc, char** argv) {
   auto* version = app.add_subcommand("version", "print the version");
   version->add_flag("--json", as_json, "machine-readable JSON output");
 
-  auto* serve = app.add_subcommand("serve", "run the gateway, actors and projections until SIGINT/SIGTERM");
+  auto* serve = app.add_subcommand("serve", "run the HTTP server, actors and read models of every feature until SIGINT/SIGTERM");
   add_common(serve);
   std::string listen;
   serve->add_option("--listen", listen, "HOST:PORT for HTTP (overrides http.listen; port 0 picks a free port)");
@@ -463,32 +465,6 @@ int main(int argc, char** argv) {
   mock->add_option("--topic", mock_topics, "create NAME[:PARTITIONS] (repeatable)");
   mock->add_flag("--json", as_json, "machine-readable JSON output");
 
-  nf::cli::mission_create_args mc;
-  auto* mission = app.add_subcommand("mission", "work with missions through a running server");
-  mission->require_subcommand(1);
-  auto* mcreate = mission->add_subcommand("create", "POST a MissionPrompt to /missions");
-  mcreate->add_option("--server", mc.server, "server URL")->capture_default_str();
-  mcreate->add_option("--key", mc.key, "API key (default: $NF_API_KEY)");
-  mcreate->add_option("--objective", mc.objective, "what the mission must achieve")->required();
-  mcreate->add_option("--priority", mc.priority, "P0, P1 or P2")->required();
-  mcreate->add_option("--spec", mc.spec, "originating specification URI")->required();
-  mcreate->add_option("--id", mc.id, "mission UUID (default: generated); re-sending the same id is idempotent");
-  mcreate->add_option("--created-at", mc.created_at, "RFC 3339 time (default: now)");
-  mcreate->add_flag("--json", mc.json, "machine-readable JSON output");
-
-  nf::cli::query_args qa;
-  auto* query = app.add_subcommand("query", "query read models through a running server");
-  query->require_subcommand(1);
-  auto* qmissions = query->add_subcommand("missions", "list missions, newest first (or one with --id)");
-  qmissions->add_option("--server", qa.server, "server URL")->capture_default_str();
-  qmissions->add_option("--key", qa.key, "API key (default: $NF_API_KEY)");
-  qmissions->add_option("--status", qa.status, "prompted, accepted, in_progress, validated or failed");
-  qmissions->add_option("--priority", qa.priority, "P0, P1 or P2");
-  qmissions->add_option("--limit", qa.limit, "page size (1..500)")->capture_default_str();
-  qmissions->add_option("--cursor", qa.cursor, "continue after a previous page");
-  qmissions->add_option("--id", qa.id, "show one mission");
-  qmissions->add_flag("--json", qa.json, "machine-readable JSON output");
-
   nf::cli::subscribe_args sa;
   auto* sub = app.add_subcommand("subscribe", "stream events of topics matching patterns, e.g. 'mission.*'");
   sub->add_option("patterns", sa.patterns, "topic names or patterns")->required();
@@ -514,48 +490,10 @@ int main(int argc, char** argv) {
                    "and proved by an inclusion proof against the latest signed head (exit 1 otherwise)");
   replay->add_option("--public-key", ra.public_key, "for --verify: the ledger's public key (PEM); default: the data dir's signing key");
 
-  nf::cli::tenant_args ta;
-  auto* tenant_cmd = app.add_subcommand("tenant", "administer tenants through a running server (API key: --key or NF_API_KEY)");
-  tenant_cmd->require_subcommand(1);
-  auto tenant_common = [&](CLI::App* c) {
-    c->add_option("--server", ta.server, "server URL")->capture_default_str();
-    c->add_option("--key", ta.key, "API key (default: $NF_API_KEY)");
-    c->add_flag("--json", ta.json, "the server's JSON answer");
-  };
-  auto* tcreate_t = tenant_cmd->add_subcommand("create", "create a tenant (platform admin key)");
-  tenant_common(tcreate_t);
-  tcreate_t->add_option("--name", ta.name, "display name")->required();
-  tcreate_t->add_option("--plan", ta.plan, "basic, pro or enterprise")->capture_default_str();
-  tcreate_t->add_option("--id", ta.id, "tenant id (a DNS label); default: generated");
-  tcreate_t->add_option("--domain", ta.domains, "custom domain (repeatable)");
-  tcreate_t->add_option("--quota", ta.quotas, "quota override NAME=LIMIT, e.g. eventsPerDay=5000 (repeatable; -1 unlimited)");
-  auto* tlist_t = tenant_cmd->add_subcommand("list", "list tenants (platform admin key)");
-  tenant_common(tlist_t);
-  auto* tshow_t = tenant_cmd->add_subcommand("show", "a tenant's plan, limits, keys and roles");
-  tenant_common(tshow_t);
-  tshow_t->add_option("id", ta.id, "tenant id")->required();
-  auto* tkeys = tenant_cmd->add_subcommand("keys", "API keys of a tenant");
-  tkeys->require_subcommand(1);
-  auto* tkcreate = tkeys->add_subcommand("create", "create an API key (the secret is printed once)");
-  tenant_common(tkcreate);
-  tkcreate->add_option("id", ta.id, "tenant id")->required();
-  tkcreate->add_option("--role", ta.role, "viewer, auditor, developer, admin, owner or a custom role")->required();
-  tkcreate->add_option("--name", ta.name, "what the key is for");
-  auto* tkrevoke = tkeys->add_subcommand("revoke", "revoke an API key (effective on its next request)");
-  tenant_common(tkrevoke);
-  tkrevoke->add_option("id", ta.id, "tenant id")->required();
-  tkrevoke->add_option("key-id", ta.key_id, "key id (k_...)")->required();
-  auto* tusage = tenant_cmd->add_subcommand("usage", "a tenant's metered usage for a month, one row per metric per day");
-  tenant_common(tusage);
-  tusage->add_option("id", ta.id, "tenant id")->required();
-  tusage->add_option("--period", ta.period, "YYYY-MM (default: this month, UTC)");
-  tusage->add_flag("--csv", ta.csv, "CSV for a billing system's metered-usage import");
-  auto* taudit = tenant_cmd->add_subcommand("audit", "a tenant's audit log: requests and changes, oldest first");
-  tenant_common(taudit);
-  taudit->add_option("id", ta.id, "tenant id")->required();
-  taudit->add_option("--from", ta.from, "RFC 3339 time or unix ms (default: the beginning)");
-  taudit->add_option("--to", ta.to, "RFC 3339 time or unix ms (default: now)");
-  taudit->add_option("--limit", ta.limit, "at most this many records (1..10000)")->capture_default_str();
+  // Each feature's own subcommands (mission, query, tenant, ...).
+  std::vector<nf::feature::feature::command> feature_commands;
+  for (auto& f : features)
+    for (auto& c : f->add_commands(app)) feature_commands.push_back(std::move(c));
 
   nf::cli::ledger_verify_args lva;
   auto* ledger_cmd = app.add_subcommand("ledger", "the evidence ledger");
@@ -585,7 +523,7 @@ int main(int argc, char** argv) {
   }
   // Every command validates and renders events by their declared types.
   nf::actor::register_events(nf::event::type_registry::global());
-  for (const auto& f : all_features()) f->register_events(nf::event::type_registry::global());
+  for (const auto& f : features) f->register_events(nf::event::type_registry::global());
 
   try {
     if (*version) {
@@ -605,15 +543,11 @@ int main(int argc, char** argv) {
       return cmd_consume(ca);
     }
     if (*mock) return cmd_kafka_mock(mock_config, brokers, mock_topics, as_json);
-    if (*mcreate) return nf::cli::mission_create(mc);
-    if (*qmissions) return nf::cli::query_missions(qa);
+    for (const auto& c : feature_commands)
+      if (*c.sub) return c.run();
     if (*sub) {
       sa.config = config_path;
       return nf::cli::subscribe(sa);
-    }
-    if (*tenant_cmd) {
-      ta.action = *tcreate_t ? "create" : *tlist_t ? "list" : *tshow_t ? "show" : *tkcreate ? "keys-create" : *tusage ? "usage" : *taudit ? "audit" : "keys-revoke";
-      return nf::cli::tenant(ta);
     }
     if (*doctor) {
       auto cfg = load_config(config_path);

@@ -5,6 +5,7 @@
 // registered, and stops them in reverse order before the bus closes.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,6 +21,10 @@
 #include "core/http/routes.h"
 #include "core/projection/projection.h"
 #include "core/streams/visibility.h"
+
+namespace CLI {
+class App;
+}
 
 namespace nf::feature {
 
@@ -47,6 +52,16 @@ class feature {
   // The topics it reads and writes; serve and kafka-mock create the missing ones (partitions from
   // the config's topics section, else bus.default_partitions; one for single-partition topics).
   virtual std::vector<topic_spec> topics() const = 0;
+  // Its command-line subcommands: adds them to `app` (before parsing) and returns, for each, what
+  // runs it when chosen. Options bind to the feature object, which outlives the parse.
+  struct command {
+    CLI::App* sub;
+    std::function<int()> run;
+  };
+  virtual std::vector<command> add_commands(CLI::App& app) {
+    (void)app;
+    return {};
+  }
   // Its own sections of the config file, with their checks (registered before the config loads).
   virtual std::vector<std::pair<std::string, config::section_check>> config_sections() const { return {}; }
   // Declares its event types (called before start, and by commands that only read or write events).
