@@ -6,18 +6,6 @@
 
 namespace nf::tenancy {
 
-using http::json;
-using http::request;
-using http::response;
-using http::bad_body;
-using http::error_response;
-using http::json_response;
-using http::parse_body;
-using http::status_for;
-using http::string_field;
-using http::wrong_type;
-using http::append_error;
-
 response routes::create_key(const context& c, const std::string& id, const request& req) {
   if (auto denied = authorize(c, id, perm::keys_write, req)) return *denied;
   auto body = parse_body(req);

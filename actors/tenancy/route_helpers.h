@@ -10,6 +10,19 @@
 
 namespace nf::tenancy {
 
+// The HTTP vocabulary every tenancy route file uses.
+using http::json;
+using http::request;
+using http::response;
+using http::bad_body;
+using http::error_response;
+using http::json_response;
+using http::parse_body;
+using http::status_for;
+using http::string_field;
+using http::wrong_type;
+using http::append_error;
+
 // Totals reserved per kind (concurrentRuns, cpuMillicores, memoryMib) from a tenant document.
 nlohmann::json reserved_of(const nlohmann::json& doc);
 // 400 unknown_field naming the first member of `body` not in `allowed`.

@@ -19,18 +19,6 @@
 
 namespace nf::tenancy {
 
-using http::json;
-using http::request;
-using http::response;
-using http::bad_body;
-using http::error_response;
-using http::json_response;
-using http::parse_body;
-using http::status_for;
-using http::string_field;
-using http::wrong_type;
-using http::append_error;
-
 namespace {
 
 constexpr const char* kTopic = "tenancy.tenants";

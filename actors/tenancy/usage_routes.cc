@@ -8,18 +8,6 @@
 
 namespace nf::tenancy {
 
-using http::json;
-using http::request;
-using http::response;
-using http::bad_body;
-using http::error_response;
-using http::json_response;
-using http::parse_body;
-using http::status_for;
-using http::string_field;
-using http::wrong_type;
-using http::append_error;
-
 response routes::audit_log(const context& c, const std::string& id, const http::target& t, const request& req) {
   if (auto denied = authorize(c, id, perm::audit_read, req)) return *denied;
   auto time_param = [&](const char* name, std::int64_t dflt) -> std::optional<std::int64_t> {
