@@ -13,6 +13,7 @@
 #include "core/log/guard.h"
 #include "core/log/log.h"
 #include "core/merkle/tree_head.h"
+#include "ledger.pb.h"
 
 namespace nf::evidence {
 
@@ -185,11 +186,14 @@ response routes::record(const http::caller& who, const request& req) {
   ev.tenant = who.tenant;
   ev.region = opts_.region;
   ev.occurred_at = clk_.now_ms();
-  json payload{{"kind", body["kind"]}, {"sha256", *sha}, {"size", bytes.size()}, {"contentType", content_type}};
-  if (!ids[0].empty()) payload["missionId"] = ids[0];
-  if (!ids[1].empty()) payload["artifactId"] = ids[1];
-  ev.payload_json = payload.dump();
-  auto env = event::build(ev);
+  events::EvidenceRecord record;
+  record.set_kind(body["kind"].get<std::string>());
+  record.set_sha256(*sha);
+  record.set_size(bytes.size());
+  record.set_content_type(content_type);
+  record.set_mission_id(ids[0]);
+  record.set_artifact_id(ids[1]);
+  auto env = event::build(ev, record);
   if (!env) return internal(env.error(), req);
   const auto rec = event::to_record(*env);
   auto appended = bus_.append(topic_name{kRecordsTopic}, std::span<const bus::record>(&rec, 1));

@@ -5,8 +5,6 @@
 
 #include <algorithm>
 
-#include <nlohmann/json.hpp>
-
 #include "core/event/codec.h"
 
 namespace nf::mission_control {
@@ -88,28 +86,35 @@ result<std::optional<input>> decode(const bus::message& m) {
   if (env.type() != "mission.prompted" && env.type() != "mission.artifact_recorded" &&
       env.type() != "mission.validation_reported")
     return std::optional<input>{};
-  NF_TRY_ASSIGN(auto p, event::payload_json(env));
+  const auto where = env.type() + " at " + to_string(topic_partition{m.topic, m.partition}) + "@" + std::to_string(m.off.get());
   // A field the decision needs is never taken as "": the event is refused (and dead-lettered).
-  auto need = [&](const char* f) -> result<std::string> {
-    auto v = p.value(f, std::string());
-    if (v.empty() || v.ends_with("_UNSPECIFIED"))
-      return error{errc::invalid_argument, env.type() + " at " + to_string(topic_partition{m.topic, m.partition}) + "@" +
-                                               std::to_string(m.off.get()) + " has no '" + f + "'"};
+  auto need = [&](const std::string& v, const char* f) -> result<std::string> {
+    if (v.empty() || v.ends_with("_UNSPECIFIED")) return error{errc::invalid_argument, where + " has no '" + f + "'"};
     return v;
   };
+  auto unpack = [&](google::protobuf::Message& msg) -> result<void> {
+    if (!env.payload().UnpackTo(&msg)) return error{errc::invalid_argument, where + " does not carry a " + msg.GetTypeName()};
+    return ok();
+  };
   if (env.type() == "mission.prompted") {
-    NF_TRY_ASSIGN(auto id, need("id"));
-    NF_TRY_ASSIGN(auto priority, need("priority"));
+    events::MissionPrompt p;
+    NF_TRY(unpack(p));
+    NF_TRY_ASSIGN(auto id, need(p.id(), "id"));
+    NF_TRY_ASSIGN(auto priority, need(events::Priority_Name(p.priority()), "priority"));
     return std::optional<input>{prompted{std::move(id), std::move(priority)}};
   }
   if (env.type() == "mission.artifact_recorded") {
-    NF_TRY_ASSIGN(auto mission, need("missionId"));
-    NF_TRY_ASSIGN(auto artifact, need("artifactId"));
+    events::ArtifactEvidence a;
+    NF_TRY(unpack(a));
+    NF_TRY_ASSIGN(auto mission, need(a.mission_id(), "missionId"));
+    NF_TRY_ASSIGN(auto artifact, need(a.artifact_id(), "artifactId"));
     return std::optional<input>{artifact_recorded{std::move(mission), std::move(artifact)}};
   }
   if (env.key().empty()) return error{errc::invalid_argument, "mission.validation_reported without a key (its mission id)"};
-  NF_TRY_ASSIGN(auto artifact, need("artifactId"));
-  NF_TRY_ASSIGN(auto result_value, need("result"));
+  events::ValidationReport v;
+  NF_TRY(unpack(v));
+  NF_TRY_ASSIGN(auto artifact, need(v.artifact_id(), "artifactId"));
+  NF_TRY_ASSIGN(auto result_value, need(events::ValidationResult_Name(v.result()), "result"));
   return std::optional<input>{validation_reported{env.key(), std::move(artifact), std::move(result_value)}};
 }
 

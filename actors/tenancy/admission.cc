@@ -184,9 +184,14 @@ void access::quota_exceeded(const std::string& tenant, quota q, const tenancy::a
     if (last != 0 && now - last < 60'000) return;
     last = now;
   }
-  enqueue(kUsageTopic, "tenancy.quota_exceeded", tenant,
-          json{{"tenantId", tenant}, {"quota", std::string(name(q))}, {"limit", a.limit}, {"used", a.used},
-               {"requested", a.requested}, {"route", route}});
+  auto e = std::make_shared<events::QuotaExceeded>();
+  e->set_tenant_id(tenant);
+  e->set_quota(std::string(name(q)));
+  e->set_limit(a.limit);
+  e->set_used(a.used);
+  e->set_requested(a.requested);
+  e->set_route(route);
+  enqueue(kUsageTopic, "tenancy.quota_exceeded", tenant, std::move(e));
 }
 
 void access::observe(const std::string& tenant, quota q, std::int64_t limit, std::int64_t used) {
@@ -207,10 +212,14 @@ void access::observe(const std::string& tenant, quota q, std::int64_t limit, std
     }
     // The id is derived from what the alert is about, so a second writer's copy is the same event.
     const auto id = event::derive_id(event::event_id{}, "tenancy.usage_alert/" + key, 0);
-    enqueue(kUsageTopic, "tenancy.usage_alert", tenant,
-            json{{"tenantId", tenant}, {"quota", std::string(name(q))}, {"threshold", t}, {"period", period}, {"used", used},
-                 {"limit", limit}},
-            id);
+    auto alert = std::make_shared<events::UsageAlert>();
+    alert->set_tenant_id(tenant);
+    alert->set_quota(std::string(name(q)));
+    alert->set_threshold(t);
+    alert->set_period(period);
+    alert->set_used(used);
+    alert->set_limit(limit);
+    enqueue(kUsageTopic, "tenancy.usage_alert", tenant, std::move(alert), id);
   }
 }
 
@@ -251,8 +260,8 @@ void access::meter(const std::string& tenant) {
   ++requests_[{tenant, meter_date_}];
 }
 
-void access::enqueue(const std::string& topic, const std::string& type, const std::string& tenant, json payload,
-                     std::optional<event::event_id> id) {
+void access::enqueue(const std::string& topic, const std::string& type, const std::string& tenant,
+                     std::shared_ptr<const google::protobuf::Message> payload, std::optional<event::event_id> id) {
   pending p;
   p.topic = topic;
   p.type = type;
@@ -280,7 +289,11 @@ void access::write_batch(std::unique_lock<std::mutex>& lk) {
     p.type = "tenancy.requests_metered";
     p.tenant = key.first;
     p.at = now;
-    p.payload = json{{"tenantId", key.first}, {"date", key.second}, {"requests", n}};
+    auto metered = std::make_shared<events::RequestsMetered>();
+    metered->set_tenant_id(key.first);
+    metered->set_date(key.second);
+    metered->set_requests(n);
+    p.payload = std::move(metered);
     queue_.push_back(std::move(p));
   }
   requests_.clear();
@@ -316,9 +329,8 @@ void access::write_batch(std::unique_lock<std::mutex>& lk) {
     ev.tenant = p.tenant;
     ev.region = opts_.region;
     ev.occurred_at = p.at;
-    ev.payload_json = p.payload.dump(-1, ' ', false, json::error_handler_t::replace);
     ev.id = p.id;
-    auto env = event::build(ev);
+    auto env = event::build(ev, *p.payload);
     if (!env) {
       nf::log::get("tenancy")->error("cannot build {}: {}; the record is lost", p.type, env.error().message);
       metrics::registry::global()

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -27,6 +28,10 @@
 #include <unordered_map>
 #include <variant>
 #include <vector>
+
+namespace google::protobuf {
+class Message;
+}
 
 #include "actors/tenancy/directory.h"
 #include "actors/tenancy/plans.h"
@@ -93,13 +98,13 @@ class access final : public http::admission {
   struct pending {
     std::string topic, type, tenant;
     std::int64_t at = 0;
-    nlohmann::json payload;                // unless `audit`
+    std::shared_ptr<const google::protobuf::Message> payload;  // the typed event, unless `audit`
     std::optional<audit_entry> audit;
     std::optional<event::event_id> id;
   };
   void enqueue(pending p);
-  void enqueue(const std::string& topic, const std::string& type, const std::string& tenant, nlohmann::json payload,
-               std::optional<event::event_id> id = std::nullopt);
+  void enqueue(const std::string& topic, const std::string& type, const std::string& tenant,
+               std::shared_ptr<const google::protobuf::Message> payload, std::optional<event::event_id> id = std::nullopt);
   void run();
   void write_batch(std::unique_lock<std::mutex>& lk);
   void meter(const std::string& tenant);

@@ -3,6 +3,7 @@
 #include "actors/tenancy/routes.h"
 #include "actors/tenancy/route_helpers.h"
 #include "actors/tenancy/directory_sync.h"
+#include "tenancy.pb.h"
 
 namespace nf::tenancy {
 
@@ -29,7 +30,13 @@ response routes::create_key(const context& c, const std::string& id, const reque
     if (!c.holds(p))
       return error_response(http::status::forbidden, "forbidden", "role '" + role + "' holds '" + p + "', which the caller does not", req, "role");
   const auto key = issue_key();
-  auto r = append("tenancy.key_created", id, json{{"tenantId", id}, {"keyId", key.key_id}, {"digest", key.digest}, {"role", role}, {"name", name}});
+  events::ApiKeyCreated created;
+  created.set_tenant_id(id);
+  created.set_key_id(key.key_id);
+  created.set_digest(key.digest);
+  created.set_role(role);
+  created.set_name(name);
+  auto r = append("tenancy.key_created", id, created);
   if (!r) return append_error(r.error(), req);
   const json answer{{"key", key.secret}, {"keyId", key.key_id}, {"role", role}, {"name", name}, {"tenantId", id}};
   if (!wait(*r)) return not_visible_yet(answer, req);
@@ -44,7 +51,10 @@ response routes::revoke_key(const context& c, const std::string& id, const std::
   if (!*doc || !(**doc)["keys"].contains(key_id))
     return error_response(http::status::not_found, "not_found", "tenant '" + id + "' has no key '" + key_id + "'", req);
   if ((**doc)["keys"][key_id].contains("revokedAt")) return json_response(http::status::ok, json{{"keyId", key_id}, {"revoked", true}}, req);
-  auto r = append("tenancy.key_revoked", id, json{{"tenantId", id}, {"keyId", key_id}});
+  events::ApiKeyRevoked revoked;
+  revoked.set_tenant_id(id);
+  revoked.set_key_id(key_id);
+  auto r = append("tenancy.key_revoked", id, revoked);
   if (!r) return append_error(r.error(), req);
   if (!wait(*r)) return not_visible_yet(json{{"keyId", key_id}, {"revoked", true}}, req);
   return json_response(http::status::ok, json{{"keyId", key_id}, {"revoked", true}}, req);
@@ -72,7 +82,11 @@ response routes::define_role(const context& c, const std::string& id, const requ
   if (!perms) return error_response(http::status::bad_request, "invalid_field", perms.error().message, req, "permissions");
   for (const auto& p : *perms)
     if (!c.holds(p)) return error_response(http::status::forbidden, "forbidden", "the caller does not hold '" + p + "'", req, "permissions");
-  auto r = append("tenancy.role_defined", id, json{{"tenantId", id}, {"role", name}, {"permissions", *perms}});
+  events::RoleDefined defined;
+  defined.set_tenant_id(id);
+  defined.set_role(name);
+  for (const auto& p : *perms) defined.add_permissions(p);
+  auto r = append("tenancy.role_defined", id, defined);
   if (!r) return append_error(r.error(), req);
   if (!wait(*r)) return not_visible_yet(json{{"name", name}, {"permissions", *perms}}, req);
   return json_response(http::status::created, json{{"name", name}, {"permissions", *perms}}, req);

@@ -16,6 +16,7 @@
 #include "core/metrics/metrics.h"
 #include "core/event/codec.h"
 #include "core/log/log.h"
+#include "tenancy.pb.h"
 
 namespace nf::tenancy {
 
@@ -170,15 +171,14 @@ std::optional<http::response> routes::authorize(const context& c, const std::str
   return std::nullopt;
 }
 
-result<bus::append_result> routes::append(const std::string& type, const std::string& tenant, const json& payload) {
+result<bus::append_result> routes::append(const std::string& type, const std::string& tenant, const google::protobuf::Message& payload) {
   event::new_event ev;
   ev.type = type;
   ev.key = tenant;
   ev.tenant = tenant;
   ev.region = opts_.region;
   ev.occurred_at = clk_.now_ms();
-  ev.payload_json = payload.dump();
-  NF_TRY_ASSIGN(auto env, event::build(ev));
+  NF_TRY_ASSIGN(auto env, event::build(ev, payload));
   const auto rec = event::to_record(env);
   NF_TRY_ASSIGN(auto res, bus_.append(topic_name{tenants::kTenantsTopic}, std::span<const bus::record>(&rec, 1)));
   return res[0];
@@ -253,10 +253,13 @@ response routes::create(const context& c, const request& req) {
   if (!existing) return error_response(status_for(existing.error().code), "internal", existing.error().message, req);
   if (*existing) return error_response(http::status::conflict, "conflict", "tenant '" + id + "' already exists", req, "id");
   if (auto taken = domains_taken(id, domains, req)) return *taken;
-  json q = json::object();
-  for (const auto& [k, v] : quotas) q[std::string(name(k))] = v;
-  auto r = append("tenancy.tenant_created", id,
-                  json{{"tenantId", id}, {"name", (*body)["name"]}, {"plan", std::string(name(*plan))}, {"quotas", q}, {"domains", domains}});
+  events::TenantCreated created;
+  created.set_tenant_id(id);
+  created.set_name((*body)["name"].get<std::string>());
+  created.set_plan(std::string(name(*plan)));
+  for (const auto& [k, v] : quotas) (*created.mutable_quotas())[std::string(name(k))] = v;
+  for (const auto& d : domains) created.add_domains(d);
+  auto r = append("tenancy.tenant_created", id, created);
   if (!r) return append_error(r.error(), req);
   if (!wait(*r)) return not_visible_yet(json{{"id", id}}, req);
   if (auto lost = domains_taken(id, domains, req, true)) return *lost;
@@ -319,18 +322,17 @@ response routes::patch(const context& c, const std::string& id, const request& r
   auto doc = view_.get(id);
   if (!doc) return error_response(status_for(doc.error().code), "internal", doc.error().message, req);
   if (!*doc) return error_response(http::status::not_found, "not_found", "unknown tenant '" + id + "'", req);
-  json payload{{"tenantId", id}};
+  events::TenantUpdated update;
+  update.set_tenant_id(id);
   if (body->contains("plan")) {
     auto p = parse_plan((*body)["plan"].is_string() ? (*body)["plan"].get<std::string>() : "");
     if (!p) return error_response(http::status::bad_request, "invalid_field", p.error().message, req, "plan");
-    payload["plan"] = std::string(name(*p));
+    update.set_plan(std::string(name(*p)));
   }
   if (body->contains("quotas")) {
     auto q = parse_overrides((*body)["quotas"]);
     if (!q) return error_response(http::status::bad_request, "invalid_field", q.error().message, req, "quotas");
-    json qj = json::object();
-    for (const auto& [k, v] : *q) qj[std::string(name(k))] = v;
-    payload["quotas"] = qj;
+    for (const auto& [k, v] : *q) (*update.mutable_quotas())[std::string(name(k))] = v;
   }
   std::vector<std::string> domains;
   if (body->contains("domains")) {
@@ -338,16 +340,16 @@ response routes::patch(const context& c, const std::string& id, const request& r
     if (!d) return error_response(http::status::bad_request, "invalid_field", d.error().message, req, "domains");
     if (auto taken = domains_taken(id, *d, req)) return *taken;
     domains = *d;
-    payload["domains"] = *d;
-    payload["domainsSet"] = true;
+    for (const auto& dn : *d) update.add_domains(dn);
+    update.set_domains_set(true);
   }
   if (body->contains("status")) {
     const auto st = (*body)["status"].is_string() ? (*body)["status"].get<std::string>() : "";
     if (st != "active" && st != "suspended")
       return error_response(http::status::bad_request, "invalid_field", "'status' must be active or suspended", req, "status");
-    payload["status"] = st;
+    update.set_status(st);
   }
-  auto r = append("tenancy.tenant_updated", id, payload);
+  auto r = append("tenancy.tenant_updated", id, update);
   if (!r) return append_error(r.error(), req);
   if (!wait(*r)) return not_visible_yet(json{{"id", id}}, req);
   if (auto lost = domains_taken(id, domains, req, true)) return *lost;

@@ -27,6 +27,10 @@
 #include <optional>
 #include <string>
 
+namespace google::protobuf {
+class Message;
+}
+
 #include "actors/tenancy/admission.h"
 #include "actors/tenancy/directory.h"
 #include "core/http/routes.h"
@@ -55,7 +59,8 @@ class routes {
   http::response audit_log(const context& c, const std::string& id, const http::target& t, const http::request& req);
   // ok when the caller may use `p` in `tenant` (404 for another tenant, 403 naming it).
   std::optional<http::response> authorize(const context& c, const std::string& tenant, http::permission p, const http::request& req) const;
-  result<bus::append_result> append(const std::string& type, const std::string& tenant, const nlohmann::json& payload);
+  // Appends one typed tenancy event (its payload message is the one `type` registers).
+  result<bus::append_result> append(const std::string& type, const std::string& tenant, const google::protobuf::Message& payload);
   // Waits (bounded) until the tenants projection shows the append; false (logged, counted) when
   // it did not in time, and the answer says so with 503.
   bool wait(const bus::append_result& r);

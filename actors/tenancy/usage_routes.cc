@@ -5,6 +5,7 @@
 #include "core/base/number.h"
 #include "core/base/rfc3339.h"
 #include "core/event/ids.h"
+#include "tenancy.pb.h"
 
 namespace nf::tenancy {
 
@@ -111,7 +112,12 @@ response routes::reserve(const context& c, const std::string& id, const request&
                          req);
   }
   const auto rid = "r-" + event::new_uuidv7(clk_.now_ms()).to_string();
-  auto r = append("tenancy.reservation_made", id, json{{"tenantId", id}, {"reservationId", rid}, {"kind", kind_name}, {"amount", amount}});
+  events::ReservationMade made;
+  made.set_tenant_id(id);
+  made.set_reservation_id(rid);
+  made.set_kind(kind_name);
+  made.set_amount(amount);
+  auto r = append("tenancy.reservation_made", id, made);
   if (!r) return append_error(r.error(), req);
   const json answer{{"reservationId", rid}, {"kind", kind_name}, {"amount", amount}, {"reserved", used + amount}, {"limit", limit}};
   const bool visible = wait(*r);
@@ -144,7 +150,10 @@ response routes::release(const context& c, const std::string& id, const std::str
   if (!doc) return error_response(status_for(doc.error().code), "internal", doc.error().message, req);
   if (!*doc || !(**doc).contains("reservations") || !(**doc)["reservations"].contains(reservation_id))
     return error_response(http::status::not_found, "not_found", "tenant '" + id + "' has no reservation '" + reservation_id + "'", req);
-  auto r = append("tenancy.reservation_released", id, json{{"tenantId", id}, {"reservationId", reservation_id}});
+  events::ReservationReleased released;
+  released.set_tenant_id(id);
+  released.set_reservation_id(reservation_id);
+  auto r = append("tenancy.reservation_released", id, released);
   if (!r) return append_error(r.error(), req);
   if (!wait(*r)) return not_visible_yet(json{{"reservationId", reservation_id}, {"released", true}}, req);
   return json_response(http::status::ok, json{{"reservationId", reservation_id}, {"released", true}}, req);
