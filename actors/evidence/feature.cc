@@ -5,6 +5,7 @@
 
 #include <optional>
 
+#include "actors/evidence/commands.h"
 #include "actors/evidence/evidence.h"
 #include "actors/evidence/keys.h"
 #include "actors/evidence/routes.h"
@@ -21,6 +22,11 @@ class evidence_feature final : public feature::feature {
   void register_events(event::type_registry& reg) const override { ::nf::evidence::register_events(reg); }
   std::vector<std::pair<std::string, config::section_check>> config_sections() const override {
     return {{"ledger", check_ledger_section}};
+  }
+  std::vector<command> add_commands(CLI::App& app, const ::nf::feature::command_context& ctx) override {
+    std::vector<command> out;
+    ::nf::evidence::add_commands(app, cli_, ctx, out);
+    return out;
   }
   std::vector<::nf::feature::topic_spec> topics() const override {
     // One partition: the ledger's order is the tree's order.
@@ -63,6 +69,7 @@ class evidence_feature final : public feature::feature {
   ledger::ledger_projection proj_;
   std::optional<projection::feed> feed_;
   std::optional<routes> routes_;
+  ledger_verify_args cli_;
 };
 
 }  // namespace

@@ -18,7 +18,7 @@ class missions_feature final : public feature::feature {
  public:
   std::string_view name() const override { return "missions"; }
   void register_events(event::type_registry& reg) const override { ::nf::missions::register_events(reg); }
-  std::vector<command> add_commands(CLI::App& app) override {
+  std::vector<command> add_commands(CLI::App& app, const ::nf::feature::command_context&) override {
     std::vector<command> out;
     ::nf::missions::add_commands(app, cli_, out);
     return out;

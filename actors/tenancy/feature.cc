@@ -62,7 +62,7 @@ class tenancy_feature final : public feature::feature {
   std::string_view name() const override { return "tenancy"; }
   void register_events(event::type_registry& reg) const override { ::nf::tenancy::register_events(reg); }
   std::vector<std::pair<std::string, config::section_check>> config_sections() const override { return {{"auth", check_auth_section}}; }
-  std::vector<command> add_commands(CLI::App& app) override {
+  std::vector<command> add_commands(CLI::App& app, const ::nf::feature::command_context&) override {
     std::vector<command> out;
     ::nf::tenancy::add_commands(app, cli_, out);
     return out;

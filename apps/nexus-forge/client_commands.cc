@@ -15,9 +15,8 @@
 #include "core/streams/subscription.h"
 #include "core/base/number.h"
 #include "core/base/rfc3339.h"
-#include "apps/nexus-forge/ledger_commands.h"
+#include "actors/evidence/commands.h"
 #include "core/bus/factory.h"
-#include "core/merkle/merkle.h"
 #include "core/event/codec.h"
 #include "core/http/client.h"
 
@@ -159,52 +158,17 @@ int replay(const replay_args& a, const nf::config::config& cfg) {
   if (!bus) return fail(bus.error().message);
   auto& b = **bus;
   // --verify: the ledger recomputed from evidence.ledger, its heads checked, before the replay.
-  std::unique_ptr<ledger_audit> audit;
-  std::uint64_t verified = 0, pending = 0, failed = 0;
+  std::unique_ptr<evidence::replay_verifier> verifier;
   if (a.verify) {
-    auto key = verification_key(a.public_key, cfg);
-    if (!key) return fail(key.error().message);
-    audit = std::make_unique<ledger_audit>(b, *key, true);
-    if (auto r = audit->run(!a.quiet); !r) return fail(r.error().message);
-    for (const auto& p : audit->problems) std::cerr << "ledger: " << p.message << "\n";
+    auto v = evidence::replay_verifier::open(b, cfg, a.public_key, !a.quiet);
+    if (!v) return fail(v.error().message);
+    verifier = std::move(*v);
+    const auto& audit = verifier->audit();
+    for (const auto& p : audit.problems) std::cerr << "ledger: " << p.message << "\n";
     if (!a.quiet)
-      std::cerr << "ledger: " << audit->leaves << " leaves, latest good head at size " << (audit->latest_head ? audit->latest_head->size : 0)
+      std::cerr << "ledger: " << audit.leaves << " leaves, latest good head at size " << (audit.latest_head ? audit.latest_head->size : 0)
                 << "\n";
   }
-  auto check = [&](const bus::message& m) -> json {
-    auto env = event::from_message(m);
-    if (!env) {
-      ++failed;
-      return json{{"ok", false}, {"reason", "unreadable: " + env.error().message}};
-    }
-    const auto& t = env->type();
-    if (t != "mission.artifact_recorded" && t != "mission.validation_reported" && t != "evidence.record_submitted") return nullptr;
-    const auto id = event::event_id::from_raw(env->id());
-    auto it = id ? audit->index_of_event.find(id->to_string()) : audit->index_of_event.end();
-    if (it == audit->index_of_event.end()) {
-      ++failed;
-      return json{{"ok", false}, {"reason", "not in the ledger"}};
-    }
-    const auto index = it->second;
-    const auto lh = merkle::leaf_hash(event::canonical_bytes(*env));
-    auto stored = audit->tree.node(0, index);
-    if (!stored || *stored != lh) {
-      ++failed;
-      return json{{"ok", false}, {"index", index}, {"reason", "the event differs from leaf " + std::to_string(index)}};
-    }
-    if (!audit->latest_head || index >= audit->latest_head->size) {
-      ++pending;
-      return json{{"ok", true}, {"index", index}, {"pending", "recorded after the latest signed head"}};
-    }
-    const auto& head = *audit->latest_head;
-    auto proof = merkle::inclusion_proof(audit->tree, index, head.size);
-    if (!proof || !merkle::verify_inclusion(lh, index, head.size, *proof, head.root)) {
-      ++failed;
-      return json{{"ok", false}, {"index", index}, {"reason", "no valid inclusion proof against the head at size " + std::to_string(head.size)}};
-    }
-    ++verified;
-    return json{{"ok", true}, {"index", index}, {"treeSize", head.size}, {"proofLength", proof->size()}};
-  };
   auto topics = b.list_topics();
   if (!topics) return fail(topics.error().message);
   std::vector<std::unique_ptr<cursor>> cursors;
@@ -262,7 +226,7 @@ int replay(const replay_args& a, const nf::config::config& cfg) {
       std::cerr << "warning: " << j.error().message << "\n";
       j = json{{"topic", m.topic.get()}, {"partition", m.partition.get()}, {"offset", m.off.get()}, {"error", j.error().message}};
     }
-    json ledger = audit ? check(m) : json(nullptr);
+    json ledger = verifier ? verifier->check(m) : json(nullptr);
     if (!ledger.is_null()) (*j)["ledger"] = ledger;
     if (a.json) {
       std::cout << j->dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
@@ -285,10 +249,10 @@ int replay(const replay_args& a, const nf::config::config& cfg) {
   }
   std::cout.flush();
   if (!a.quiet && total > 0) std::cerr << "replay: " << done << "/" << total << " events (100%)\n";
-  if (audit) {
-    std::cerr << "verify: " << verified << " proved against the latest signed head, " << pending << " recorded after it, " << failed
-              << " failed; ledger problems: " << audit->problems.size() << "\n";
-    if (failed || !audit->problems.empty()) return 1;
+  if (verifier) {
+    std::cerr << "verify: " << verifier->verified() << " proved against the latest signed head, " << verifier->pending()
+              << " recorded after it, " << verifier->failed() << " failed; ledger problems: " << verifier->audit().problems.size() << "\n";
+    if (verifier->failed() || !verifier->audit().problems.empty()) return 1;
   }
   return 0;
 }

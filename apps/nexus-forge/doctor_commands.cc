@@ -14,7 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "apps/nexus-forge/ledger_commands.h"
+#include "actors/evidence/commands.h"
 #include "core/bus/embedded.h"
 #include "core/bus/factory.h"
 #include "core/projection/projection.h"
@@ -198,11 +198,11 @@ int doctor(const doctor_args& a, const config::config& cfg) {
   std::uint64_t leaves = 0, blobs = 0;
   if (bus) {
     say("checking the evidence ledger and vault...");
-    auto key = verification_key("", cfg);
+    auto key = evidence::verification_key("", cfg);
     if (!key) {
       say("ledger: no signing key in this data directory yet; skipped");
     } else {
-      auto checked = check_ledger(cfg, *bus, *key, false);
+      auto checked = evidence::check_ledger(cfg, *bus, *key, false);
       if (!checked) return fail(checked.error().message);
       leaves = checked->audit->leaves;
       blobs = checked->blobs_checked;

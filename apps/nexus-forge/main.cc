@@ -34,7 +34,6 @@
 #include "actors/evidence/feature.h"
 #include "actors/missions/feature.h"
 #include "actors/tenancy/feature.h"
-#include "apps/nexus-forge/ledger_commands.h"
 #include "core/feature/node.h"
 
 #ifndef NF_VERSION
@@ -492,19 +491,9 @@ int main(int argc, char** argv) {
 
   // Each feature's own subcommands (mission, query, tenant, ...).
   std::vector<nf::feature::feature::command> feature_commands;
+  const nf::feature::command_context command_ctx{config_path, load_config};
   for (auto& f : features)
-    for (auto& c : f->add_commands(app)) feature_commands.push_back(std::move(c));
-
-  nf::cli::ledger_verify_args lva;
-  auto* ledger_cmd = app.add_subcommand("ledger", "the evidence ledger");
-  ledger_cmd->require_subcommand(1);
-  auto* lverify = ledger_cmd->add_subcommand(
-      "verify", "recompute the ledger from the log: every leaf against its event, every signed head (root, signature, consistency), "
-                "every vault blob; exit 1 naming the first bad leaf index or head (read-only; works beside a server)");
-  lverify->add_option("--config,-c", config_path, "configuration file (JSON)")->capture_default_str();
-  lverify->add_option("--public-key", lva.public_key, "the ledger's public key (PEM); default: the data dir's signing key");
-  lverify->add_flag("--json", lva.json, "one JSON summary with every problem");
-  lverify->add_flag("--quiet,-q", lva.quiet, "no progress on stderr");
+    for (auto& c : f->add_commands(app, command_ctx)) feature_commands.push_back(std::move(c));
 
   nf::cli::doctor_args da;
   auto* doctor = app.add_subcommand(
@@ -553,11 +542,6 @@ int main(int argc, char** argv) {
       auto cfg = load_config(config_path);
       if (!cfg) return fail(cfg.error());
       return nf::cli::doctor(da, *cfg);
-    }
-    if (*lverify) {
-      auto cfg = load_config(config_path);
-      if (!cfg) return fail(cfg.error());
-      return nf::cli::ledger_verify(lva, *cfg);
     }
     if (*replay) {
       ra.config = config_path;

@@ -34,6 +34,13 @@ struct topic_spec {
   bool single_partition = false;       // exactly one partition: the topic's order is the feature's order
 };
 
+// What the application gives a feature's subcommands: the configuration as every command loads it
+// (feature sections registered and checked, log level applied). Outlives the parse.
+struct command_context {
+  std::string default_config;                                            // --config's default
+  std::function<result<config::config>(const std::string& path)> load_config;
+};
+
 // The shared machinery a feature starts with. Everything outlives the feature.
 struct host {
   const config::config& cfg;
@@ -58,8 +65,9 @@ class feature {
     CLI::App* sub;
     std::function<int()> run;
   };
-  virtual std::vector<command> add_commands(CLI::App& app) {
+  virtual std::vector<command> add_commands(CLI::App& app, const command_context& ctx) {
     (void)app;
+    (void)ctx;
     return {};
   }
   // Its own sections of the config file, with their checks (registered before the config loads).

@@ -1,29 +1,28 @@
-// ledger verify and the ledger audit shared with replay --verify.
-#include "apps/nexus-forge/ledger_commands.h"
+// `ledger verify`, and the ledger checks shared with replay --verify and doctor.
+#include "actors/evidence/commands.h"
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <set>
 
-#include <nlohmann/json.hpp>
+#include <CLI/CLI.hpp>
 
 #include "actors/evidence/evidence.h"
+#include "actors/evidence/keys.h"
 #include "actors/evidence/vault.h"
 #include "core/bus/factory.h"
 #include "core/event/codec.h"
-#include "ledger.pb.h"
-#include "missions.pb.h"
+#include "core/merkle/merkle.h"
 
-namespace nf::cli {
+namespace nf::evidence {
 namespace {
 
 using json = nlohmann::json;
 using clock_type = std::chrono::steady_clock;
-using evidence::read_range;
 
 }  // namespace
 
@@ -194,4 +193,69 @@ int ledger_verify(const ledger_verify_args& a, const config::config& cfg) {
   return ok ? 0 : 1;
 }
 
-}  // namespace nf::cli
+result<std::unique_ptr<replay_verifier>> replay_verifier::open(bus::event_bus& bus, const config::config& cfg,
+                                                                const std::string& public_key_file, bool progress) {
+  NF_TRY_ASSIGN(auto key, verification_key(public_key_file, cfg));
+  auto audit = std::make_unique<ledger_audit>(bus, key, true);
+  NF_TRY(audit->run(progress));
+  return std::unique_ptr<replay_verifier>(new replay_verifier(std::move(audit)));
+}
+
+json replay_verifier::check(const bus::message& m) {
+  auto env = event::from_message(m);
+  if (!env) {
+    ++failed_;
+    return json{{"ok", false}, {"reason", "unreadable: " + env.error().message}};
+  }
+  const auto& t = env->type();
+  if (t != "mission.artifact_recorded" && t != "mission.validation_reported" && t != "evidence.record_submitted") return nullptr;
+  const auto id = event::event_id::from_raw(env->id());
+  auto it = id ? audit_->index_of_event.find(id->to_string()) : audit_->index_of_event.end();
+  if (it == audit_->index_of_event.end()) {
+    ++failed_;
+    return json{{"ok", false}, {"reason", "not in the ledger"}};
+  }
+  const auto index = it->second;
+  const auto lh = merkle::leaf_hash(event::canonical_bytes(*env));
+  auto stored = audit_->tree.node(0, index);
+  if (!stored || *stored != lh) {
+    ++failed_;
+    return json{{"ok", false}, {"index", index}, {"reason", "the event differs from leaf " + std::to_string(index)}};
+  }
+  if (!audit_->latest_head || index >= audit_->latest_head->size) {
+    ++pending_;
+    return json{{"ok", true}, {"index", index}, {"pending", "recorded after the latest signed head"}};
+  }
+  const auto& head = *audit_->latest_head;
+  auto proof = merkle::inclusion_proof(audit_->tree, index, head.size);
+  if (!proof || !merkle::verify_inclusion(lh, index, head.size, *proof, head.root)) {
+    ++failed_;
+    return json{{"ok", false}, {"index", index}, {"reason", "no valid inclusion proof against the head at size " + std::to_string(head.size)}};
+  }
+  ++verified_;
+  return json{{"ok", true}, {"index", index}, {"treeSize", head.size}, {"proofLength", proof->size()}};
+}
+
+void add_commands(CLI::App& app, ledger_verify_args& args, const feature::command_context& ctx,
+                  std::vector<feature::feature::command>& out) {
+  args.config = ctx.default_config;
+  auto* ledger_cmd = app.add_subcommand("ledger", "the evidence ledger");
+  ledger_cmd->require_subcommand(1);
+  auto* verify = ledger_cmd->add_subcommand(
+      "verify", "recompute the ledger from the log: every leaf against its event, every signed head (root, signature, consistency), "
+                "every vault blob; exit 1 naming the first bad leaf index or head (read-only; works beside a server)");
+  verify->add_option("--config,-c", args.config, "configuration file (JSON)")->capture_default_str();
+  verify->add_option("--public-key", args.public_key, "the ledger's public key (PEM); default: the data dir's signing key");
+  verify->add_flag("--json", args.json, "one JSON summary with every problem");
+  verify->add_flag("--quiet,-q", args.quiet, "no progress on stderr");
+  out.push_back({verify, [&args, ctx] {
+                   auto cfg = ctx.load_config(args.config);
+                   if (!cfg) {
+                     std::cerr << "error: " << cfg.error().message << "\n";
+                     return 2;
+                   }
+                   return ledger_verify(args, *cfg);
+                 }});
+}
+
+}  // namespace nf::evidence
