@@ -111,7 +111,7 @@ result<void> actor::handle(const bus::message& m, ::nf::actor::context& ctx) {
     leaf.set_source_partition(in.source_partition);
     leaf.set_source_offset(in.source_offset);
     ev.message = &leaf;
-    NF_TRY(ctx.emit(kLedgerTopic, ev));
+    NF_TRY(ctx.emit(topic_name{kLedgerTopic}, ev));
     state_ = evolve(std::move(state_), in);
     if (opts_.signer && state_.since_head.size() >= opts_.head_every_leaves) NF_TRY(emit_head(ctx, false));
     publish(state_);
@@ -142,7 +142,7 @@ result<void> actor::emit_head(::nf::actor::context& ctx, bool from_tick) {
   head.set_signature(h.signature);
   head.set_key_id(bytes_of(opts_.signer->key_id()));
   ev.message = &head;
-  NF_TRY(ctx.emit(kLedgerTopic, ev));
+  NF_TRY(ctx.emit(topic_name{kLedgerTopic}, ev));
   state_ = with_head(std::move(state_), h);
   publish(state_);
   return ok();

@@ -30,7 +30,7 @@ class evidence_feature final : public feature::feature {
   }
   std::vector<::nf::feature::topic_spec> topics() const override {
     // One partition: the ledger's order is the tree's order.
-    return {{kRecordsTopic}, {.name = kLedgerTopic, .single_partition = true}};
+    return {{topic_name{kRecordsTopic}}, {.name = topic_name{kLedgerTopic}, .single_partition = true}};
   }
   result<void> start(::nf::feature::host& h) override {
     h.visibility.restrict("evidence.*");

@@ -24,7 +24,7 @@ class missions_feature final : public feature::feature {
     return out;
   }
   std::vector<::nf::feature::topic_spec> topics() const override {
-    return {{kPrompts}, {kLifecycle}, {kArtifacts}, {kValidations}};
+    return {{topic_name{kPrompts}}, {topic_name{kLifecycle}}, {topic_name{kArtifacts}}, {topic_name{kValidations}}};
   }
   result<void> start(::nf::feature::host& h) override {
     feed_.emplace(h.store, proj_, h.bus);

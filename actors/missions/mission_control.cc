@@ -138,7 +138,7 @@ result<void> actor::handle(const bus::message& m, ::nf::actor::context& ctx) {
     if (events::MissionStatus_Parse(t.previous, &previous)) changed.set_previous_status(previous);
     if (events::Priority_Parse(t.priority, &priority)) changed.set_priority(priority);
     ev.message = &changed;
-    NF_TRY(ctx.emit("mission.lifecycle", ev));
+    NF_TRY(ctx.emit(topic_name{"mission.lifecycle"}, ev));
   }
   state_ = evolve(std::move(state_), *in);
   return ok();

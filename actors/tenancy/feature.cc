@@ -68,7 +68,7 @@ class tenancy_feature final : public feature::feature {
     return out;
   }
   std::vector<::nf::feature::topic_spec> topics() const override {
-    return {{tenants::kTenantsTopic}, {audit::kAuditTopic}, {usage::kUsageTopic}};
+    return {{topic_name{tenants::kTenantsTopic}}, {topic_name{audit::kAuditTopic}}, {topic_name{usage::kUsageTopic}}};
   }
 
   result<void> start(::nf::feature::host& h) override {

@@ -369,7 +369,7 @@ int cmd_kafka_mock(const std::string& config_path, int brokers, const std::vecto
   if (!mc) return fail(mc.error());
   std::map<std::string, int> wanted;
   for (const auto& [name, ts] : cfg->topics) wanted[name] = ts.partitions;
-  for (const auto& spec : nf::feature::node::topics(all_features())) wanted[spec.name] = nf::feature::partitions_for(spec, *cfg);
+  for (const auto& spec : nf::feature::node::topics(all_features())) wanted[spec.name.get()] = nf::feature::partitions_for(spec, *cfg);
   for (const auto& [name, parts] : wanted)
     if (auto r = (*mc)->create_topic(name, parts); !r) return fail(r.error());
   for (const auto& spec : topics) {

@@ -40,7 +40,7 @@ class context {
   virtual ~context() = default;
   // Appends an event caused by the message being handled; fills id, causation, correlation,
   // region and occurred_at. Returns the id.
-  virtual result<event::event_id> emit(const std::string& topic, event::new_event ev) = 0;
+  virtual result<event::event_id> emit(const topic_name& topic, event::new_event ev) = 0;
   virtual const nf::clock& clock() const = 0;
 };
 

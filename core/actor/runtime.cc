@@ -85,7 +85,7 @@ class message_context final : public context {
                   const events::Envelope* input, bool tick = false)
       : bus_(bus), c_(c), clock_(clk), region_(region), input_(input), tick_(tick) {}
 
-  result<event::event_id> emit(const std::string& topic, event::new_event ev) override {
+  result<event::event_id> emit(const topic_name& topic, event::new_event ev) override {
     if (!input_ && tick_) return emit_uncaused(topic, std::move(ev));
     if (!input_) return error{errc::invalid_argument, "cannot emit: the input is not an event envelope"};
     NF_TRY_ASSIGN(auto cause, event::event_id::from_raw(input_->id()));
@@ -101,7 +101,7 @@ class message_context final : public context {
     if (ev.tenant.empty()) ev.tenant = input_->tenant_id();
     NF_TRY_ASSIGN(auto env, event::build(ev));
     const auto rec = event::to_record(env);
-    NF_TRY(bus_.append(topic_name{topic}, std::span<const bus::record>(&rec, 1)));
+    NF_TRY(bus_.append(topic, std::span<const bus::record>(&rec, 1)));
     ++emitted;
     return id;
   }
@@ -110,12 +110,12 @@ class message_context final : public context {
   std::uint64_t emitted = 0;
 
  private:
-  result<event::event_id> emit_uncaused(const std::string& topic, event::new_event ev) {
+  result<event::event_id> emit_uncaused(const topic_name& topic, event::new_event ev) {
     if (ev.region.empty()) ev.region = region_;
     if (ev.occurred_at == 0) ev.occurred_at = clock_.now_ms();
     NF_TRY_ASSIGN(auto env, event::build(ev));
     const auto rec = event::to_record(env);
-    NF_TRY(bus_.append(topic_name{topic}, std::span<const bus::record>(&rec, 1)));
+    NF_TRY(bus_.append(topic, std::span<const bus::record>(&rec, 1)));
     ++emitted;
     auto id = event::event_id::from_raw(env.id());
     if (!id) return error{errc::internal, "built an event without an id"};

@@ -7,22 +7,22 @@ namespace nf::feature {
 
 int partitions_for(const topic_spec& t, const config::config& cfg) {
   if (t.single_partition) return 1;
-  if (auto it = cfg.topics.find(t.name); it != cfg.topics.end()) return it->second.partitions;
+  if (auto it = cfg.topics.find(t.name.get()); it != cfg.topics.end()) return it->second.partitions;
   return t.partitions > 0 ? t.partitions : cfg.bus.default_partitions;
 }
 
 result<void> ensure_topics(bus::event_bus& bus, const config::config& cfg, const std::vector<topic_spec>& topics) {
   NF_TRY(bus::ensure_topics(bus, cfg));
   for (const auto& t : topics) {
-    auto info = bus.describe_topic(topic_name{t.name});
+    auto info = bus.describe_topic(t.name);
     if (!info) {
-      auto r = bus.create_topic(topic_name{t.name}, {partitions_for(t, cfg), -1, -1});
+      auto r = bus.create_topic(t.name, {partitions_for(t, cfg), -1, -1});
       if (!r && r.error().code != errc::already_exists) return r;
-      info = bus.describe_topic(topic_name{t.name});
+      info = bus.describe_topic(t.name);
     }
     if (t.single_partition && info && info->config.partitions != 1)
       return error{errc::invalid_argument,
-                   t.name + " has " + std::to_string(info->config.partitions) + " partitions; it needs exactly one"};
+                   t.name.get() + " has " + std::to_string(info->config.partitions) + " partitions; it needs exactly one"};
   }
   return ok();
 }

@@ -29,7 +29,7 @@ class App;
 namespace nf::feature {
 
 struct topic_spec {
-  std::string name;
+  topic_name name;
   int partitions = 0;                  // 0: the config's topics section, else bus.default_partitions
   bool single_partition = false;       // exactly one partition: the topic's order is the feature's order
 };

@@ -22,7 +22,7 @@ node::node(const config::config& cfg, bus::event_bus& bus, projection::store& st
 node::~node() { stop(); }
 
 std::vector<topic_spec> node::topics(const std::vector<std::unique_ptr<feature>>& features) {
-  std::vector<topic_spec> t{{.name = actor::kDeadLetterTopic, .partitions = 1}};
+  std::vector<topic_spec> t{{.name = topic_name{actor::kDeadLetterTopic}, .partitions = 1}};
   for (const auto& f : features)
     for (auto& spec : f->topics()) t.push_back(std::move(spec));
   return t;

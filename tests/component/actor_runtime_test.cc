@@ -97,7 +97,7 @@ class echo_actor : public actor::actor {
     e.type = "test.output";
     e.key = m.key;
     e.payload_json = "{}";
-    NF_TRY(ctx.emit("out", e));
+    NF_TRY(ctx.emit(topic_name{"out"}, e));
     std::lock_guard lk(mu);
     handled.push_back(m.key);
     return ok();
