@@ -197,7 +197,7 @@ void BM_UsageRebuild(benchmark::State& st) {
     total += static_cast<std::int64_t>(*n);
   }
   nf::usage::usage_view view(**store, proj);
-  if (view.day("t7", "2023-11-14").value().events == 0) st.SkipWithError("nothing metered");
+  if (view.day(nf::tenant_id{"t7"}, "2023-11-14").value().events == 0) st.SkipWithError("nothing metered");
   st.SetItemsProcessed(total);
 }
 

@@ -178,7 +178,7 @@ response routes::record(const http::caller& who, const request& req) {
   auto sha = vault_.put(bytes);
   if (!sha) return internal(sha.error(), req);
   if (!who.tenant.empty())
-    if (auto owned = vault_.add_owner(*sha, who.tenant); !owned) return internal(owned.error(), req);
+    if (auto owned = vault_.add_owner(*sha, tenant_id{who.tenant}); !owned) return internal(owned.error(), req);
 
   event::new_event ev;
   ev.type = "evidence.record_submitted";
@@ -229,12 +229,12 @@ response routes::put_blob(const http::caller& who, const std::string& name, cons
     return error_response(http::status::payload_too_large, "payload_too_large",
                           "the blob is larger than " + std::to_string(opts_.max_record_bytes) + " bytes", req);
   // Whether another tenant stored the same bytes does not show: "existed" is the caller's own.
-  const bool existed = vault_.contains(name) && (who.platform_admin || vault_.owned_by(name, who.tenant));
+  const bool existed = vault_.contains(name) && (who.platform_admin || vault_.owned_by(name, tenant_id{who.tenant}));
   auto r = vault_.put_expected(name, req.body());
   if (!r && r.error().code == errc::invalid_argument) return error_response(http::status::bad_request, "hash_mismatch", r.error().message, req, "sha256");
   if (!r) return internal(r.error(), req);
   if (!who.tenant.empty())
-    if (auto owned = vault_.add_owner(name, who.tenant); !owned) return internal(owned.error(), req);
+    if (auto owned = vault_.add_owner(name, tenant_id{who.tenant}); !owned) return internal(owned.error(), req);
   return json_response(existed ? http::status::ok : http::status::created, json{{"sha256", name}, {"size", req.body().size()}}, req);
 }
 
@@ -243,7 +243,7 @@ response routes::get_blob(const http::caller& who, const std::string& name, cons
     return error_response(http::status::bad_request, "invalid_field", "the blob name must be 64 lowercase hex digits (its SHA-256)", req, "sha256");
   // Another tenant's blob answers exactly as a blob that does not exist.
   const auto absent = [&] { return error_response(http::status::not_found, "not_found", "no blob " + name, req, "sha256"); };
-  if (!who.platform_admin && !vault_.owned_by(name, who.tenant)) return absent();
+  if (!who.platform_admin && !vault_.owned_by(name, tenant_id{who.tenant})) return absent();
   auto bytes = vault_.get(name);
   if (!bytes && bytes.error().code == errc::not_found) return absent();
   if (!bytes) return internal(bytes.error(), req);

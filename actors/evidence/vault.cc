@@ -131,7 +131,8 @@ std::string vault::owner_path(const std::string& sha, const std::string& tenant)
   return dir_ + ".owners/" + sha + "/" + tenant;
 }
 
-result<void> vault::add_owner(const std::string& sha, const std::string& tenant) {
+result<void> vault::add_owner(const std::string& sha, const tenant_id& owner) {
+  const std::string& tenant = owner.get();
   if (!valid_name(sha)) return error{errc::invalid_argument, "a blob name is 64 lowercase hex digits"};
   if (tenant.empty() || tenant.find('/') != std::string::npos || tenant[0] == '.')
     return error{errc::invalid_argument, "an owner is a tenant id"};
@@ -146,7 +147,8 @@ result<void> vault::add_owner(const std::string& sha, const std::string& tenant)
   return ok();
 }
 
-bool vault::owned_by(const std::string& sha, const std::string& tenant) const {
+bool vault::owned_by(const std::string& sha, const tenant_id& owner) const {
+  const std::string& tenant = owner.get();
   if (!valid_name(sha) || tenant.empty() || tenant.find('/') != std::string::npos || tenant[0] == '.') return false;
   std::error_code ec;
   return fs::exists(owner_path(sha, tenant), ec);

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "core/base/result.h"
+#include "core/base/types.h"
 
 namespace nf::evidence {
 
@@ -28,8 +29,8 @@ class vault {
 
   // Tenants a blob was stored for: a blob is content-addressed and shared, but a tenant may read
   // only the blobs it stored itself (whoever else stored the same bytes).
-  result<void> add_owner(const std::string& sha256_hex, const std::string& tenant);
-  bool owned_by(const std::string& sha256_hex, const std::string& tenant) const;
+  result<void> add_owner(const std::string& sha256_hex, const tenant_id& tenant);
+  bool owned_by(const std::string& sha256_hex, const tenant_id& tenant) const;
 
   // Lowercase 64-hex-digit names only.
   static bool valid_name(std::string_view sha256_hex);

@@ -161,7 +161,7 @@ std::optional<response> access::admit_write(const http::caller& who, std::int64_
     }
     return res;
   };
-  auto used = usage_->for_writes(c.tenant, usage::utc_date(clk_.now_ms()));
+  auto used = usage_->for_writes(tenant_id{c.tenant}, usage::utc_date(clk_.now_ms()));
   if (!used) return error_response(status_for(used.error().code), "internal", used.error().message, req);
   if (events_limit >= 0) {
     const auto a = tenancy::admit(events_limit, used->events_today, 1);
@@ -207,7 +207,7 @@ void access::observe(const std::string& tenant, quota q, std::int64_t limit, std
     }
     // Given before this process started?
     if (usage_) {
-      auto seen = usage_->alerted(tenant, period, std::string(name(q)), t);
+      auto seen = usage_->alerted(tenant_id{tenant}, period, std::string(name(q)), t);
       if (seen && *seen) continue;
     }
     // The id is derived from what the alert is about, so a second writer's copy is the same event.
@@ -231,7 +231,7 @@ void access::usage_applied(const std::vector<std::string>& tenants) {
     if (!limits) continue;
     const auto events_limit = (*limits)[quota::events_per_day], bytes_limit = (*limits)[quota::stored_bytes];
     if (events_limit < 0 && bytes_limit < 0) continue;
-    auto used = usage_->for_writes(t, date);
+    auto used = usage_->for_writes(tenant_id{t}, date);
     if (!used) continue;
     observe(t, quota::events_per_day, events_limit, used->events_today);
     observe(t, quota::stored_bytes, bytes_limit, used->stored_bytes);

@@ -298,13 +298,13 @@ response routes::show(const context& c, const std::string& id, const request& re
   if (!lim) return http::failure(lim.error(), req);
   d["limits"] = to_json(*lim);
   if (usage_) {
-    auto today = usage_->day(id, usage::utc_date(clk_.now_ms()));
-    auto stored = usage_->stored_bytes(id);
+    auto today = usage_->day(tenant_id{id}, usage::utc_date(clk_.now_ms()));
+    auto stored = usage_->stored_bytes(tenant_id{id});
     if (today && stored)
       d["usage"] = json{{"date", today->date},     {"eventsToday", today->events}, {"bytesToday", today->bytes},
                         {"requestsToday", today->requests}, {"storedBytes", *stored},    {"reserved", reserved_of(d)}};
     // Alerts of the current periods: this month's (stored bytes, reservations) and its days'.
-    if (auto alerts = usage_->alerts(id, usage::utc_date(clk_.now_ms()).substr(0, 7))) d["alerts"] = *alerts;
+    if (auto alerts = usage_->alerts(tenant_id{id}, usage::utc_date(clk_.now_ms()).substr(0, 7))) d["alerts"] = *alerts;
   }
   return json_response(http::status::ok, d, req);
 }

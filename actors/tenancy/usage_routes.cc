@@ -29,7 +29,7 @@ response routes::audit_log(const context& c, const std::string& id, const http::
     if (!v) return error_response(http::status::bad_request, "invalid_field", "'limit' must be from 1 to 10000", req, "limit");
     limit = *v;
   }
-  auto items = audit_->range(id, *from, *to, limit);
+  auto items = audit_->range(tenant_id{id}, *from, *to, limit);
   if (!items) return error_response(status_for(items.error().code), "internal", items.error().message, req);
   return json_response(http::status::ok, json{{"tenantId", id}, {"items", *items}}, req);
 }
@@ -46,7 +46,7 @@ response routes::usage(const context& c, const std::string& id, const http::targ
   auto format_it = t.query.find("format");
   const std::string format = format_it == t.query.end() ? "json" : format_it->second;
   if (format != "json" && format != "csv") return error_response(http::status::bad_request, "invalid_field", "'format' must be json or csv", req, "format");
-  auto days = usage_->month(id, period);
+  auto days = usage_->month(tenant_id{id}, period);
   if (!days) return error_response(status_for(days.error().code), "internal", days.error().message, req);
   if (format == "csv") {
     std::string csv = "tenant_id,date,metric,quantity\n";

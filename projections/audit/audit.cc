@@ -47,7 +47,8 @@ result<void> audit_projection::apply(const bus::message& m, ::nf::projection::st
                rec.dump());
 }
 
-result<std::vector<nlohmann::json>> audit_view::range(const std::string& tenant, std::int64_t from_ms, std::int64_t to_ms, std::size_t limit) const {
+result<std::vector<nlohmann::json>> audit_view::range(const tenant_id& tenant_, std::int64_t from_ms, std::int64_t to_ms, std::size_t limit) const {
+  const std::string& tenant = tenant_.get();
   NF_TRY_ASSIGN(auto r, store_.reader(proj_));
   using json = nlohmann::json;
   const auto key_of = [](std::int64_t ms) { return be64(static_cast<std::uint64_t>(std::max<std::int64_t>(ms, 0))); };

@@ -29,7 +29,7 @@ class audit_view {
  public:
   audit_view(::nf::projection::store& store, const audit_projection& proj) : store_(store), proj_(proj) {}
   // Records of a tenant with from_ms <= at < to_ms, oldest first, at most `limit`.
-  result<std::vector<nlohmann::json>> range(const std::string& tenant, std::int64_t from_ms, std::int64_t to_ms, std::size_t limit) const;
+  result<std::vector<nlohmann::json>> range(const tenant_id& tenant, std::int64_t from_ms, std::int64_t to_ms, std::size_t limit) const;
 
  private:
   ::nf::projection::store& store_;

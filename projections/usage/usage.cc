@@ -81,7 +81,8 @@ result<void> usage_projection::apply(const bus::message& m, ::nf::projection::st
   return w.put("s/" + tenant, put_be64((stored && stored->size() == 8 ? get_be64(*stored) : 0) + bytes));
 }
 
-result<std::vector<day_usage>> usage_view::month(const std::string& tenant, const std::string& period) const {
+result<std::vector<day_usage>> usage_view::month(const tenant_id& tenant_, const std::string& period) const {
+  const std::string& tenant = tenant_.get();
   NF_TRY_ASSIGN(auto r, store_.reader(proj_));
   std::map<std::string, day_usage> days;
   for (const char* kind : {"d/", "r/"}) {
@@ -105,7 +106,8 @@ result<std::vector<day_usage>> usage_view::month(const std::string& tenant, cons
   return out;
 }
 
-result<std::vector<nlohmann::json>> usage_view::alerts(const std::string& tenant, const std::string& period_prefix) const {
+result<std::vector<nlohmann::json>> usage_view::alerts(const tenant_id& tenant_, const std::string& period_prefix) const {
+  const std::string& tenant = tenant_.get();
   NF_TRY_ASSIGN(auto r, store_.reader(proj_));
   std::vector<nlohmann::json> out;
   NF_TRY(r->scan("al/" + tenant + "/" + period_prefix, [&](std::string_view, std::string_view v) {
@@ -116,13 +118,15 @@ result<std::vector<nlohmann::json>> usage_view::alerts(const std::string& tenant
   return out;
 }
 
-result<bool> usage_view::alerted(const std::string& tenant, const std::string& period, const std::string& quota, int threshold) const {
+result<bool> usage_view::alerted(const tenant_id& tenant_, const std::string& period, const std::string& quota, int threshold) const {
+  const std::string& tenant = tenant_.get();
   NF_TRY_ASSIGN(auto r, store_.reader(proj_));
   NF_TRY_ASSIGN(auto v, r->get("al/" + tenant + "/" + period + "/" + quota + "/" + std::to_string(threshold)));
   return v.has_value();
 }
 
-result<day_usage> usage_view::day(const std::string& tenant, const std::string& date) const {
+result<day_usage> usage_view::day(const tenant_id& tenant_, const std::string& date) const {
+  const std::string& tenant = tenant_.get();
   NF_TRY_ASSIGN(auto r, store_.reader(proj_));
   NF_TRY_ASSIGN(auto v, r->get("d/" + tenant + "/" + date));
   day_usage d{date, 0, 0, 0};
@@ -135,7 +139,8 @@ result<day_usage> usage_view::day(const std::string& tenant, const std::string& 
   return d;
 }
 
-result<usage_view::write_usage> usage_view::for_writes(const std::string& tenant, const std::string& date) const {
+result<usage_view::write_usage> usage_view::for_writes(const tenant_id& tenant_, const std::string& date) const {
+  const std::string& tenant = tenant_.get();
   NF_TRY_ASSIGN(auto r, store_.reader(proj_));
   write_usage u;
   NF_TRY_ASSIGN(auto d, r->get("d/" + tenant + "/" + date));
@@ -145,7 +150,8 @@ result<usage_view::write_usage> usage_view::for_writes(const std::string& tenant
   return u;
 }
 
-result<std::int64_t> usage_view::stored_bytes(const std::string& tenant) const {
+result<std::int64_t> usage_view::stored_bytes(const tenant_id& tenant_) const {
+  const std::string& tenant = tenant_.get();
   NF_TRY_ASSIGN(auto r, store_.reader(proj_));
   NF_TRY_ASSIGN(auto v, r->get("s/" + tenant));
   return v && v->size() == 8 ? get_be64(*v) : std::int64_t{0};

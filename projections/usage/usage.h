@@ -56,18 +56,18 @@ class usage_view {
  public:
   usage_view(::nf::projection::store& store, const usage_projection& proj) : store_(store), proj_(proj) {}
   // Days with usage in a month ("YYYY-MM"), ascending.
-  result<std::vector<day_usage>> month(const std::string& tenant, const std::string& period) const;
-  result<day_usage> day(const std::string& tenant, const std::string& date) const;
-  result<std::int64_t> stored_bytes(const std::string& tenant) const;
+  result<std::vector<day_usage>> month(const tenant_id& tenant, const std::string& period) const;
+  result<day_usage> day(const tenant_id& tenant, const std::string& date) const;
+  result<std::int64_t> stored_bytes(const tenant_id& tenant) const;
   // Events appended on `date` and bytes stored, from one snapshot (the write-quota check).
   struct write_usage {
     std::int64_t events_today = 0;
     std::int64_t stored_bytes = 0;
   };
-  result<write_usage> for_writes(const std::string& tenant, const std::string& date) const;
+  result<write_usage> for_writes(const tenant_id& tenant, const std::string& date) const;
   // Alerts given in periods starting with `period_prefix` ("2026-11" covers the month and its days).
-  result<std::vector<nlohmann::json>> alerts(const std::string& tenant, const std::string& period_prefix) const;
-  result<bool> alerted(const std::string& tenant, const std::string& period, const std::string& quota, int threshold) const;
+  result<std::vector<nlohmann::json>> alerts(const tenant_id& tenant, const std::string& period_prefix) const;
+  result<bool> alerted(const tenant_id& tenant, const std::string& period, const std::string& quota, int threshold) const;
 
  private:
   ::nf::projection::store& store_;

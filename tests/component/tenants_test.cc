@@ -128,23 +128,23 @@ TEST_F(Tenants, UsageCountsEveryTopicOnceIncludingTopicsCreatedLater) {
   {
     projection::feed feed(*store_, proj, *bus_);
     ASSERT_TRUE(feed.start());
-    ASSERT_TRUE(test::wait_until([&] { return view.day("acme", "2023-11-14").value().events == 5; }));
+    ASSERT_TRUE(test::wait_until([&] { return view.day(tenant_id{"acme"}, "2023-11-14").value().events == 5; }));
     // A topic created while the feed runs is picked up.
     ASSERT_TRUE(bus_->create_topic(topic_name{"b.events"}, {1, -1, -1}));
     put("b.events", "acme", 4);
-    EXPECT_TRUE(test::wait_until([&] { return view.day("acme", "2023-11-14").value().events == 9; }));
+    EXPECT_TRUE(test::wait_until([&] { return view.day(tenant_id{"acme"}, "2023-11-14").value().events == 9; }));
   }
   // A runner started again from the committed offsets counts nothing twice.
   projection::runner run(*store_, proj, *bus_);
   ASSERT_TRUE(run.catch_up());
-  auto acme = view.day("acme", "2023-11-14").value();
+  auto acme = view.day(tenant_id{"acme"}, "2023-11-14").value();
   EXPECT_EQ(acme.events, 9);
-  EXPECT_EQ(view.day("globex", "2023-11-14").value().events, 2);
-  EXPECT_EQ(view.stored_bytes("acme").value(), acme.bytes);
-  auto month = view.month("acme", "2023-11").value();
+  EXPECT_EQ(view.day(tenant_id{"globex"}, "2023-11-14").value().events, 2);
+  EXPECT_EQ(view.stored_bytes(tenant_id{"acme"}).value(), acme.bytes);
+  auto month = view.month(tenant_id{"acme"}, "2023-11").value();
   ASSERT_EQ(month.size(), 1u);
   EXPECT_EQ(month[0].date, "2023-11-14");
-  EXPECT_TRUE(view.month("acme", "2023-12").value().empty());
+  EXPECT_TRUE(view.month(tenant_id{"acme"}, "2023-12").value().empty());
 }
 
 TEST_F(Tenants, UsageFoldsMeteredRequestsAndGivesEachAlertOnce) {
@@ -172,19 +172,19 @@ TEST_F(Tenants, UsageFoldsMeteredRequestsAndGivesEachAlertOnce) {
   put("tenancy.quota_exceeded", {{"tenantId", "acme"}, {"quota", "eventsPerDay"}, {"limit", 10}, {"used", 10}, {"requested", 1}, {"route", "/missions"}});
   projection::runner run(*store_, proj, *bus_);
   ASSERT_TRUE(run.catch_up());
-  auto month = view.month("acme", "2026-11").value();
+  auto month = view.month(tenant_id{"acme"}, "2026-11").value();
   ASSERT_EQ(month.size(), 2u);
   EXPECT_EQ(month[0].requests, 42);
   EXPECT_EQ(month[1].requests, 5);
   EXPECT_EQ(month[0].events, 0) << "the platform's records about a tenant are not its usage";
-  EXPECT_EQ(view.stored_bytes("acme").value(), 0);
-  auto alerts = view.alerts("acme", "2026-11").value();
+  EXPECT_EQ(view.stored_bytes(tenant_id{"acme"}).value(), 0);
+  auto alerts = view.alerts(tenant_id{"acme"}, "2026-11").value();
   ASSERT_EQ(alerts.size(), 1u);
   EXPECT_EQ(alerts[0]["used"], 8);
-  EXPECT_TRUE(view.alerted("acme", "2026-11-29", "eventsPerDay", 80).value());
-  EXPECT_FALSE(view.alerted("acme", "2026-11-29", "eventsPerDay", 100).value());
-  EXPECT_TRUE(view.alerts("acme", "2026-12").value().empty());
-  auto w = view.for_writes("acme", "2026-11-29").value();
+  EXPECT_TRUE(view.alerted(tenant_id{"acme"}, "2026-11-29", "eventsPerDay", 80).value());
+  EXPECT_FALSE(view.alerted(tenant_id{"acme"}, "2026-11-29", "eventsPerDay", 100).value());
+  EXPECT_TRUE(view.alerts(tenant_id{"acme"}, "2026-12").value().empty());
+  auto w = view.for_writes(tenant_id{"acme"}, "2026-11-29").value();
   EXPECT_EQ(w.events_today, 0);
 }
 
