@@ -5,6 +5,7 @@
 #include "actors/missions/schemas.h"
 #include "core/base/hex.h"
 #include "core/base/number.h"
+#include "core/base/sha256.h"
 #include "core/event/codec.h"
 #include "core/event/ids.h"
 #include "core/log/log.h"
@@ -130,7 +131,7 @@ http::response routes::post_mission(const http::route_context& c) {
   auto v = validate_mission_prompt(*body, clk_.now_ms(), event::new_uuidv7(clk_.now_ms()).to_string());
   if (!v) return invalid(v, req);
   const auto& p = *v.value;
-  const std::string hash = http::sha256_hex(body->dump());
+  const std::string hash = sha256_hex(body->dump());
   const std::string owner_and_hash = c.who.tenant + "/" + hash;
   std::lock_guard id_lock(id_locks_[std::hash<std::string>{}(p.id) % id_locks_.size()]);
   if (p.id_given) {

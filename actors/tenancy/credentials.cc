@@ -12,6 +12,7 @@
 
 #include "core/base/base64.h"
 #include "core/base/hex.h"
+#include "core/base/sha256.h"
 #include "core/base/text.h"
 
 namespace nf::tenancy {
@@ -24,12 +25,6 @@ struct pkey_free {
 };
 using pkey_ptr = std::unique_ptr<EVP_PKEY, pkey_free>;
 
-std::string sha256_hex(std::string_view s) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  EVP_Digest(s.data(), s.size(), md, &n, EVP_sha256(), nullptr);
-  return to_hex(std::string_view(reinterpret_cast<const char*>(md), n));
-}
 
 result<std::string> b64url_field(const json& k, const char* field, const std::string& which) {
   if (!k.contains(field) || !k[field].is_string()) return error{errc::invalid_argument, which + ": missing '" + field + "'"};

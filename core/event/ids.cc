@@ -1,7 +1,7 @@
 // UUIDv7 generation and derived ids.
 #include "core/event/ids.h"
 
-#include <openssl/evp.h>
+#include "core/base/sha256.h"
 #include <openssl/rand.h>
 
 #include <stdexcept>
@@ -73,13 +73,11 @@ event_id new_uuidv7(std::int64_t unix_ms) {
 }
 
 event_id derive_id(const event_id& cause, std::string_view actor, std::uint64_t n) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
   std::string input = cause.raw();
   input.append(actor);
   input.push_back('\0');
   for (int i = 7; i >= 0; --i) input.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
-  EVP_Digest(input.data(), input.size(), digest, &len, EVP_sha256(), nullptr);
+  const auto digest = sha256(input);
   event_id id;
   for (std::size_t i = 0; i < 16; ++i) id.bytes[i] = digest[i];
   id.bytes[6] = static_cast<std::uint8_t>((id.bytes[6] & 0x0f) | 0x80);

@@ -1,7 +1,7 @@
 // HTTP message helpers: targets, JSON answers, body parsing, status mapping.
 #include "core/http/message.h"
 
-#include <openssl/evp.h>
+#include "core/base/sha256.h"
 
 #include <cctype>
 
@@ -183,11 +183,5 @@ response failure(const error& e, const request& req) {
   return error_response(status_for(e.code), "internal", e.message, req);
 }
 
-std::string sha256_hex(std::string_view s) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  EVP_Digest(s.data(), s.size(), md, &n, EVP_sha256(), nullptr);
-  return to_hex(std::string_view(reinterpret_cast<const char*>(md), n));
-}
 
 }  // namespace nf::http

@@ -75,6 +75,4 @@ response append_error(const error& e, const request& req);
 // Any other failure of ours or of a store: its mapped status, code "internal" (or "corruption").
 response failure(const error& e, const request& req);
 
-std::string sha256_hex(std::string_view s);
-
 }  // namespace nf::http

@@ -38,7 +38,13 @@ struct server::state {
   admission& adm;
   server_options opts;
   std::shared_ptr<spdlog::logger> log;
-  net::io_context ioc;
+  // One io_context per I/O thread, each run by its thread alone: a connection lives on one
+  // context, so its handlers never race and need no strand (the cost of strands and of waking
+  // other threads showed in profiles). The acceptor is on the first; connections are dealt out
+  // round-robin.
+  std::vector<std::unique_ptr<net::io_context>> iocs;
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> io_work;
+  std::atomic<std::size_t> next_ioc{0};
   std::unique_ptr<net::thread_pool> workers;
   std::unique_ptr<tcp::acceptor> acceptor;
   std::vector<std::thread> io_threads;

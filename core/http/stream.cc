@@ -1,5 +1,5 @@
 // Server-Sent Events and WebSocket streams: a reader thread per stream pulls events from the
-// route's stream_source into a bounded queue; the session writes them on its strand.
+// route's stream_source into a bounded queue; the session writes them on its connection's I/O thread.
 #include <deque>
 #include <optional>
 

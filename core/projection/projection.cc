@@ -401,6 +401,30 @@ class store_impl final : public store {
     return std::unique_ptr<state_reader>(std::make_unique<snapshot_reader>(db_, st->cf));
   }
 
+  result<std::vector<std::optional<std::string>>> get_many(const projection& p, std::span<const std::string> keys) override {
+    NF_TRY_ASSIGN(auto* st, state_of(p));
+    std::vector<std::optional<std::string>> out(keys.size());
+    if (keys.empty()) return out;
+    std::vector<rocksdb::Slice> slices;
+    slices.reserve(keys.size());
+    for (const auto& k : keys) {
+      if (std::string_view(k).starts_with(kReservedPrefix)) return error{errc::invalid_argument, "reserved key '" + k + "'"};
+      slices.emplace_back(k);
+    }
+    std::vector<rocksdb::PinnableSlice> values(keys.size());
+    std::vector<rocksdb::Status> statuses(keys.size());
+    {
+      std::shared_lock rl(st->cf_mu);
+      db_->MultiGet(rocksdb::ReadOptions(), st->cf.get(), keys.size(), slices.data(), values.data(), statuses.data());
+    }
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      if (statuses[i].IsNotFound()) continue;
+      if (!statuses[i].ok()) return nf::store::to_error(statuses[i], "projection read");
+      out[i] = values[i].ToString();
+    }
+    return out;
+  }
+
   result<std::string> digest(const projection& p) override {
     NF_TRY_ASSIGN(auto r, reader(p));
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();

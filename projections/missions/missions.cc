@@ -208,12 +208,11 @@ result<std::optional<std::string>> missions_view::get_public(const std::string& 
 }
 
 result<std::optional<missions_view::owned_doc>> missions_view::get_public_owned(const std::string& mission_id) const {
-  // One reader (one snapshot) for both keys: the hot path of GET /missions/{id}.
-  NF_TRY_ASSIGN(auto r, store_.reader(proj_));
-  NF_TRY_ASSIGN(auto doc, r->get("v/" + mission_id));
-  if (!doc) return std::optional<owned_doc>();
-  NF_TRY_ASSIGN(auto owner, r->get("o/" + mission_id));
-  return std::optional<owned_doc>(owned_doc{owner.value_or(std::string()), std::move(*doc)});
+  // Both keys from one consistent view, without a snapshot: the hot path of GET /missions/{id}.
+  const std::string keys[] = {"v/" + mission_id, "o/" + mission_id};
+  NF_TRY_ASSIGN(auto got, store_.get_many(proj_, keys));
+  if (!got[0]) return std::optional<owned_doc>();
+  return std::optional<owned_doc>(owned_doc{got[1].value_or(std::string()), std::move(*got[0])});
 }
 
 result<std::optional<json>> missions_view::get(const std::string& mission_id) const {

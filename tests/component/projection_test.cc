@@ -144,6 +144,32 @@ TEST(Projection, BatchIsAtomicAndRetriesAreHarmless) {
   EXPECT_EQ((*s)->last_applied(p)->at(tp0).get(), 3);
 }
 
+TEST(Projection, GetManyReadsWhatTheReaderReadsAndRefusesReservedKeys) {
+  test::temp_dir dir;
+  auto s = projection::store::open({(dir.path() / "store").string(), false});
+  ASSERT_TRUE(s);
+  test::ledger_projection p;
+  ASSERT_TRUE((*s)->attach(p));
+  auto mk = [](std::int64_t off, const std::string& key, const std::string& v) {
+    return bus::message{topic_name{"ledger"}, partition_id{0}, offset{off}, 0, key, v, {}};
+  };
+  std::vector<bus::message> batch{mk(0, "a", "5"), mk(1, "b", "7")};
+  ASSERT_EQ(*(*s)->apply(p, batch), 2u);
+  auto r = (*s)->reader(p);
+  ASSERT_TRUE(r);
+  const std::vector<std::string> keys{"acct/b", "acct/none", "acct/a"};
+  auto got = (*s)->get_many(p, keys);
+  ASSERT_TRUE(got) << got.error().message;
+  ASSERT_EQ(got->size(), 3u);
+  for (std::size_t i = 0; i < keys.size(); ++i) EXPECT_EQ((*got)[i], *(*r)->get(keys[i])) << keys[i];
+  EXPECT_TRUE((*got)[0].has_value());
+  EXPECT_FALSE((*got)[1].has_value());
+  // The offsets the store keeps beside the state are not readable through it.
+  const std::vector<std::string> reserved{std::string(projection::kReservedPrefix) + "offset/ledger/0"};
+  EXPECT_FALSE((*s)->get_many(p, reserved));
+  EXPECT_TRUE((*s)->get_many(p, std::span<const std::string>{})->empty());
+}
+
 TEST(Projection, RebuildEqualsLiveByteForByteAndQueriesUseTheOldStateMeanwhile) {
   test::temp_dir dir;
   auto b = open_bus((dir.path() / "bus").string());
