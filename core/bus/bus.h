@@ -111,6 +111,9 @@ class event_bus {
   virtual ~event_bus() = default;
 
   virtual std::string_view kind() const = 0;
+  // Names the cluster, the same for every instance on it: Kafka's cluster id, or an id the
+  // embedded bus generates into its store when it is created. Position tokens carry it.
+  virtual result<std::string> cluster_id() = 0;
 
   virtual result<void> create_topic(const topic_name& name, const topic_config& cfg) = 0;
   virtual result<std::vector<topic_info>> list_topics() = 0;

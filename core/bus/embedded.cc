@@ -13,6 +13,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <random>
 #include <set>
 #include <thread>
 
@@ -377,6 +378,22 @@ class embedded_bus_impl final : public embedded_bus {
     } else if (format != kFormat) {
       return error{errc::invalid_argument, "'" + opts_.path + "' has unsupported format '" + format + "', expected '" + kFormat + "'"};
     }
+    s = db_->Get(rocksdb::ReadOptions(), meta_, "cluster_id", &cluster_id_);
+    if (s.IsNotFound() && !opts_.read_only) {
+      // Stores made before cluster ids existed get theirs at the next open.
+      std::random_device rd;
+      cluster_id_ = "embedded-";
+      static const char* hex = "0123456789abcdef";
+      for (int i = 0; i < 32; ++i) cluster_id_.push_back(hex[rd() % 16]);
+      rocksdb::WriteOptions wo;
+      wo.sync = true;
+      s = db_->Put(wo, meta_, "cluster_id", cluster_id_);
+      if (!s.ok()) return store::to_error(s, "cannot initialise '" + opts_.path + "'");
+    } else if (s.IsNotFound()) {
+      cluster_id_.clear();
+    } else if (!s.ok()) {
+      return store::to_error(s, "cannot read the cluster id");
+    }
     {
       std::lock_guard lk(mu_);
       NF_TRY(load_topics_locked());
@@ -409,6 +426,10 @@ class embedded_bus_impl final : public embedded_bus {
   }
 
   std::string_view kind() const override { return "embedded"; }
+  result<std::string> cluster_id() override {
+    if (cluster_id_.empty()) return error{errc::not_found, "'" + opts_.path + "' has no cluster id yet (serve gives it one)"};
+    return cluster_id_;
+  }
 
   // ---- topics ----
 
@@ -955,6 +976,7 @@ class embedded_bus_impl final : public embedded_bus {
   rocksdb::ColumnFamilyHandle* meta_ = nullptr;
   rocksdb::ColumnFamilyHandle* logcf_ = nullptr;
   std::string secondary_path_;
+  std::string cluster_id_;  // see cluster_id()
   std::uint32_t next_topic_id_ = 1;
   std::vector<append_request*> pending_;
   bool writer_active_ = false;

@@ -285,6 +285,15 @@ class kafka_bus final : public event_bus {
 
   std::string_view kind() const override { return "kafka"; }
 
+  result<std::string> cluster_id() override {
+    std::lock_guard lk(mu_);
+    if (cluster_id_.empty()) {
+      cluster_id_ = producer_->clusterid(static_cast<int>(opts_.request_timeout.count()));
+      if (cluster_id_.empty()) return error{errc::unavailable, "the Kafka cluster did not name its cluster id in time"};
+    }
+    return cluster_id_;
+  }
+
   result<void> create_topic(const topic_name& name, const topic_config& cfg) override {
     NF_TRY(validate_topic_name(name.get()));
     if (cfg.partitions < 1 || cfg.partitions > 10'000)
@@ -576,6 +585,7 @@ class kafka_bus final : public event_bus {
   std::mutex mu_;
   std::map<std::string, std::int32_t> partitions_;
   std::map<std::string, topic_config> configs_;
+  std::string cluster_id_;  // fetched once (under mu_)
   std::atomic<std::uint64_t> round_robin_{0};
   std::mutex probe_mu_;
   std::unique_ptr<consumer> probe_;

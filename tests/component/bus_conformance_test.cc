@@ -82,6 +82,13 @@ struct env_names {
 };
 TYPED_TEST_SUITE(BusConformance, Envs, env_names);
 
+TYPED_TEST(BusConformance, TheClusterHasOneStableId) {
+  auto a = this->b().cluster_id();
+  ASSERT_TRUE(a) << a.error().message;
+  EXPECT_FALSE(a->empty());
+  EXPECT_EQ(*this->b().cluster_id(), *a);
+}
+
 TYPED_TEST(BusConformance, OffsetsAreMonotonicAndOrderIsKeptPerPartition) {
   this->create("orders", 3);
   std::map<std::int32_t, std::vector<std::string>> expected;

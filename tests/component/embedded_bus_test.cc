@@ -86,6 +86,25 @@ TEST(EmbeddedLog, SecondWriterGetsAnErrorNamingTheOwner) {
   EXPECT_NE(second.error().message.find("pid " + std::to_string(::getpid())), std::string::npos) << second.error().message;
 }
 
+TEST(EmbeddedLog, TheClusterIdIsMadeOnceAndKeptAcrossReopensAndReaders) {
+  test::temp_dir dir, other;
+  std::string id;
+  {
+    auto owner = open_bus(dir.str());
+    ASSERT_NE(owner, nullptr);
+    id = *owner->cluster_id();
+    EXPECT_TRUE(id.starts_with("embedded-")) << id;
+  }
+  auto again = open_bus(dir.str());
+  ASSERT_NE(again, nullptr);
+  EXPECT_EQ(*again->cluster_id(), id);
+  auto reader = open_bus(dir.str(), true, nullptr, true);
+  ASSERT_NE(reader, nullptr);
+  EXPECT_EQ(*reader->cluster_id(), id) << "a read-only instance names the same cluster";
+  auto elsewhere = open_bus(other.str());
+  EXPECT_NE(*elsewhere->cluster_id(), id) << "another store is another cluster";
+}
+
 TEST(EmbeddedLog, ReadOnlyReaderSeesTheOwnersNewEvents) {
   test::temp_dir dir;
   auto owner = open_bus(dir.str());
