@@ -38,6 +38,7 @@ class evidence_feature final : public feature::feature {
     NF_TRY_ASSIGN(auto signer, load_signer(h.cfg));
     feed_.emplace(h.store, proj_, h.bus);
     NF_TRY(feed_->start());
+    h.feeds.push_back(&*feed_);
     if (h.cfg.actor("evidence").enabled) {
       options eo;
       eo.signer = signer;

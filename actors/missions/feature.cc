@@ -29,6 +29,7 @@ class missions_feature final : public feature::feature {
   result<void> start(::nf::feature::host& h) override {
     feed_.emplace(h.store, proj_, h.bus);
     NF_TRY(feed_->start());
+    h.feeds.push_back(&*feed_);
     if (h.cfg.actor("mission_control").enabled)
       h.actors.add(std::make_shared<mission_control::actor>(), h.cfg.actor("mission_control"));
     route_options ro;

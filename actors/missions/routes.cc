@@ -139,6 +139,7 @@ http::response routes::post_mission(const http::route_context& c) {
       std::lock_guard lk(pending_mu_);
       if (auto it = pending_.find(p.id); it != pending_.end()) {
         if (it->second.owner_and_hash != owner_and_hash) return conflict(p.id, req);
+        c.wrote(it->second.tp, it->second.off);
         return http::json_response(status::accepted, it->second.answer, req);
       }
     }
@@ -149,6 +150,7 @@ http::response routes::post_mission(const http::route_context& c) {
       // Another tenant's mission with this id answers like a different body: nothing of it shows.
       if (doc.value("bodySha256", "") != hash || doc.value("tenantId", "") != c.who.tenant) return conflict(p.id, req);
       const auto& pos = doc["prompt"];
+      c.wrote({topic_name{kPrompts}, partition_id{pos.value("partition", 0)}}, offset{pos.value("offset", std::int64_t{0})});
       return http::json_response(status::accepted,
                                  json{{"id", p.id}, {"topic", pos["topic"]}, {"partition", pos["partition"]}, {"offset", pos["offset"]}},
                                  req);
@@ -173,6 +175,7 @@ http::response routes::post_mission(const http::route_context& c) {
   if (!r) return http::append_error(r.error(), req);
   const json answer = accepted(p.id, kPrompts, r->at);
   const topic_partition tp{topic_name{kPrompts}, r->at.partition};
+  c.wrote(tp, r->at.off);
   {
     std::lock_guard lk(pending_mu_);
     pending_[p.id] = {owner_and_hash, answer, tp, r->at.off};
@@ -204,6 +207,7 @@ http::response routes::post_artifact(const http::route_context& c) {
   if (auto refused = c.quota()) return *refused;
   auto r = append(c.who, kArtifacts, "mission.artifact_recorded", mission_id, v.value->payload);
   if (!r) return http::append_error(r.error(), req);
+  c.wrote({topic_name{kArtifacts}, r->at.partition}, r->at.off);
   wait_visible(kArtifacts, r->at);
   return http::json_response(status::accepted, accepted(r->event_id, kArtifacts, r->at), req);
 }
@@ -224,6 +228,7 @@ http::response routes::post_validation(const http::route_context& c) {
   if (auto refused = c.quota()) return *refused;
   auto r = append(c.who, kValidations, "mission.validation_reported", mission_id, v.value->payload);
   if (!r) return http::append_error(r.error(), req);
+  c.wrote({topic_name{kValidations}, r->at.partition}, r->at.off);
   wait_visible(kValidations, r->at);
   return http::json_response(status::accepted, accepted(r->event_id, kValidations, r->at), req);
 }
@@ -237,6 +242,7 @@ http::response routes::post_agent(const http::route_context& c) {
   if (auto refused = c.quota()) return *refused;
   auto r = append(c.who, kLifecycle, "agent." + v.value->lifecycle, v.value->agent_id, v.value->payload);
   if (!r) return http::append_error(r.error(), req);
+  c.wrote({topic_name{kLifecycle}, r->at.partition}, r->at.off);
   wait_visible(kLifecycle, r->at);
   return http::json_response(status::accepted, accepted(r->event_id, kLifecycle, r->at), req);
 }

@@ -104,6 +104,7 @@ class tenancy_feature final : public feature::feature {
     NF_TRY(usage_feed_->start());
     audit_feed_.emplace(h.store, audit_, h.bus);
     NF_TRY(audit_feed_->start());
+    h.feeds.insert(h.feeds.end(), {&*tenants_feed_, &*usage_feed_, &*audit_feed_});
 
     route_options ro;
     ro.tenants = &tenants_;

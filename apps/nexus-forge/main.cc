@@ -147,6 +147,7 @@ int serve_until_signal(nf::config::config* cfg, signal_waiter& signals, bool as_
   no.http.max_body_bytes = static_cast<std::size_t>(cfg->http.max_body_bytes);
   no.http.subscriber_buffer = static_cast<std::size_t>(cfg->http.subscriber_buffer);
   no.http.slow_subscriber_timeout = std::chrono::milliseconds(cfg->http.slow_subscriber_timeout_ms);
+  no.http.wait_for_timeout = std::chrono::milliseconds(cfg->http.wait_for_timeout_ms);
   no.http.version = NF_VERSION;
   // Destroyed before the store and the bus: every feature has stopped before they close.
   nf::feature::node node(*cfg, **bus, **store, all_features(), no);

@@ -115,7 +115,7 @@ void parse_into(const json& root, config& c) {
     if (auto ok = check(c.sections[name]); !ok) throw parse_error{ok.error().message};
   }
   if (auto* h = r.find("http")) {
-    reader hr(*h, "http", {"listen", "max_body_bytes", "subscriber_buffer", "slow_subscriber_timeout_ms"});
+    reader hr(*h, "http", {"listen", "max_body_bytes", "subscriber_buffer", "slow_subscriber_timeout_ms", "wait_for_timeout_ms"});
     hr.get("listen", c.http.listen);
     hr.get("max_body_bytes", c.http.max_body_bytes);
     positive(c.http.max_body_bytes, "http.max_body_bytes");
@@ -123,6 +123,8 @@ void parse_into(const json& root, config& c) {
     positive(c.http.subscriber_buffer, "http.subscriber_buffer");
     hr.get("slow_subscriber_timeout_ms", c.http.slow_subscriber_timeout_ms);
     positive(c.http.slow_subscriber_timeout_ms, "http.slow_subscriber_timeout_ms");
+    hr.get("wait_for_timeout_ms", c.http.wait_for_timeout_ms);
+    positive(c.http.wait_for_timeout_ms, "http.wait_for_timeout_ms");
   }
   if (auto* b = r.find("bus")) {
     reader br(*b, "bus", {"kind", "max_event_bytes", "default_partitions", "embedded", "kafka"});

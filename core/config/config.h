@@ -56,6 +56,7 @@ struct http_settings {
   std::int64_t max_body_bytes = 1 << 20;
   std::int64_t subscriber_buffer = 1024;          // events queued per SSE/WebSocket subscriber
   std::int64_t slow_subscriber_timeout_ms = 10'000;  // a full buffer this long closes the stream
+  std::int64_t wait_for_timeout_ms = 5'000;       // how long a read with NF-Wait-For waits for this instance's read models
 };
 
 struct config {

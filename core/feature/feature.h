@@ -50,6 +50,9 @@ struct host {
   http::route_table& routes;
   streams::topic_visibility& visibility;
   const nf::clock& clock;
+  // The feeds of its read models: a read with NF-Wait-For waits on those that read the token's
+  // topics (read-your-writes across instances).
+  std::vector<projection::feed*>& feeds;
 };
 
 class feature {

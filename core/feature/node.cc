@@ -34,7 +34,7 @@ result<void> node::start() {
   // Dead letters hold other tenants' events: the platform admin's only.
   visibility_.restrict("platform.*");
   const nf::clock& clk = opts_.clock ? *opts_.clock : system_clock::instance();
-  host h{cfg_, bus_, store_, *actors_, routes_, visibility_, clk};
+  host h{cfg_, bus_, store_, *actors_, routes_, visibility_, clk, feeds_};
   for (auto& f : features_) {
     if (auto r = f->start(h); !r) {
       stop();
@@ -53,6 +53,7 @@ result<void> node::start() {
   for (auto& f : features_)
     if (auto* a = f->admission()) adm = a;
   auto so = opts_.http;
+  so.positions = this;
   so.readiness = [this] {
     nlohmann::json details = nlohmann::json::object();
     bool ready = true;
@@ -68,6 +69,26 @@ result<std::uint16_t> node::listen() {
   return server_->start();
 }
 
+std::string node::token(const std::vector<bus::position>& written) {
+  auto id = bus_.cluster_id();
+  return bus::encode_position_token(id ? *id : std::string(), written);
+}
+
+result<void> node::wait_for(std::string_view token, std::chrono::milliseconds timeout) {
+  NF_TRY_ASSIGN(const auto id, bus_.cluster_id());
+  NF_TRY_ASSIGN(const auto positions, bus::decode_position_token(token, id));
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (const auto& p : positions)
+    for (auto* f : feeds_) {
+      if (!f->consumes(p.tp.topic.get())) continue;
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0 || !f->wait_applied(p.tp, p.off, left))
+        return error{errc::unavailable, "this instance's read models have not applied " + to_string(p.tp) + "@" +
+                                            std::to_string(p.off.get()) + " within " + std::to_string(timeout.count()) + " ms"};
+    }
+  return ok();
+}
+
 std::string node::respond(std::string_view raw) {
   if (!server_) return "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n";
   return server_->respond(raw);
@@ -79,6 +100,7 @@ void node::stop() {
     actors_->stop();
     actors_started_ = false;
   }
+  feeds_.clear();
   for (auto it = started_.rbegin(); it != started_.rend(); ++it) (*it)->stop();
   started_.clear();
 }

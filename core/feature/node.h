@@ -20,7 +20,7 @@ struct node_options {
   const nf::clock* clock = nullptr;       // null: the system clock
 };
 
-class node {
+class node final : public http::read_your_writes {
  public:
   // Every reference outlives the node.
   node(const config::config& cfg, bus::event_bus& bus, projection::store& store, std::vector<std::unique_ptr<feature>> features,
@@ -46,6 +46,10 @@ class node {
   const std::vector<std::unique_ptr<feature>>& features() const { return features_; }
   const http::route_table& routes() const { return routes_; }
 
+  // Read-your-writes: tokens name this bus's cluster; waits cover every started feature's feeds.
+  std::string token(const std::vector<bus::position>& written) override;
+  result<void> wait_for(std::string_view token, std::chrono::milliseconds timeout) override;
+
  private:
   const config::config& cfg_;
   bus::event_bus& bus_;
@@ -58,6 +62,7 @@ class node {
   std::unique_ptr<class topic_routes_holder> topic_routes_;
   http::open_admission open_;
   std::unique_ptr<http::server> server_;
+  std::vector<projection::feed*> feeds_;
   std::vector<feature*> started_;
   bool actors_started_ = false;
 };

@@ -42,6 +42,13 @@ json operation(const route& r) {
       params.push_back({{"name", name}, {"in", "path"}, {"required", true}, {"schema", {{"type", "string"}, {"minLength", 1}}}});
     i = end;
   }
+  const bool reads_your_writes = r.perm && r.stream == stream_kind::none;
+  if (reads_your_writes)
+    params.push_back({{"name", "NF-Wait-For"},
+                      {"in", "header"},
+                      {"required", false},
+                      {"description", "an NF-Position token from an earlier write: answer once this instance's read models applied it"},
+                      {"schema", {{"type", "string"}, {"minLength", 1}}}});
   if (!params.empty()) op["parameters"] = params;
   if (r.body) op["requestBody"] = {{"required", true}, {"content", {{"application/json", {{"schema", *r.body}}}}}};
 
@@ -49,6 +56,10 @@ json operation(const route& r) {
   for (const auto& [code, doc] : r.responses) {
     json rj{{"description", doc.description.empty() ? "answer" : doc.description}};
     if (!doc.schema.is_null()) rj["content"] = {{doc.content_type, {{"schema", doc.schema}}}};
+    if (reads_your_writes && r.method != verb::get && code >= 200 && code < 300)
+      rj["headers"] = {{"NF-Position",
+                        {{"description", "where this write's events went; send it as NF-Wait-For to read them on any instance"},
+                         {"schema", {{"type", "string"}}}}}};
     responses[std::to_string(code)] = rj;
   }
   if (r.stream == stream_kind::sse && !responses.contains("200"))
@@ -59,7 +70,9 @@ json operation(const route& r) {
   auto add = [&](unsigned code, const char* why) {
     if (!responses.contains(std::to_string(code))) responses[std::to_string(code)] = error_ref(why);
   };
-  if (r.body || !r.params.empty()) add(400, "the request is invalid (the error names the field)");
+  if (r.body || !r.params.empty() || reads_your_writes)
+    add(400, "the request is invalid (the error names the field, or the NF-Wait-For header)");
+  if (reads_your_writes) add(503, "NF-Wait-For: this instance's read models have not applied the token in time (not_caught_up)");
   if (r.body) {
     add(413, "the body is too large");
     add(415, "the body is not application/json");

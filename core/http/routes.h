@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "core/bus/position_token.h"
 #include "core/http/admission.h"
 #include "core/http/message.h"
 
@@ -42,7 +43,12 @@ struct route_context {
   const caller& who;
   admission& adm;
   std::string_view route;             // the path template, for metrics, audit and quotas
+  std::vector<bus::position>* written = nullptr;  // where the answer's NF-Position comes from
   const std::string& path_param(const std::string& name) const { return params.at(name); }
+  // A handler that appended says where the event went; the answer names it in NF-Position.
+  void wrote(const topic_partition& tp, offset off) const {
+    if (written) written->push_back({tp, off});
+  }
   // The quotas for a write of this request's body size (nullopt: go ahead).
   std::optional<response> quota() const { return adm.admit_write(who, static_cast<std::int64_t>(req.body().size()), route, req); }
 };

@@ -166,11 +166,27 @@ response server::state::handle(const request& req, const target& t, const route_
                          r.stream == stream_kind::websocket ? "this route takes a WebSocket upgrade" : "this route is a stream", req);
   } else if (req.body().size() > limit) {
     res = error_response(status::payload_too_large, "payload_too_large", "the body is larger than " + std::to_string(limit) + " bytes", req);
+  } else if (auto waited = wait_for_positions(req)) {
+    res = std::move(*waited);
   } else {
-    route_context ctx{req, t, m.params, who, adm, r.path};
+    std::vector<bus::position> written;
+    route_context ctx{req, t, m.params, who, adm, r.path, &written};
     res = r.handler(ctx);
+    if (!written.empty() && opts.positions) res.set("NF-Position", opts.positions->token(written));
   }
   if (r.perm) adm.record(who, req, r.path, t.path, res.result_int());
+  return res;
+}
+
+std::optional<response> server::state::wait_for_positions(const request& req) {
+  const auto token = req["NF-Wait-For"];
+  if (token.empty() || !opts.positions) return std::nullopt;
+  auto waited = opts.positions->wait_for(std::string_view(token.data(), token.size()), opts.wait_for_timeout);
+  if (waited) return std::nullopt;
+  if (waited.error().code == errc::invalid_argument)
+    return error_response(status::bad_request, "invalid_header", "NF-Wait-For: " + waited.error().message, req, "NF-Wait-For");
+  auto res = error_response(status::service_unavailable, "not_caught_up", waited.error().message, req);
+  res.set(field::retry_after, "1");
   return res;
 }
 

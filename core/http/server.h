@@ -18,6 +18,8 @@
 
 namespace nf::http {
 
+class read_your_writes;
+
 struct server_options {
   std::string listen = "127.0.0.1:7070";       // port 0 picks a free port
   std::size_t max_body_bytes = 1 << 20;        // per route unless the route sets its own
@@ -29,6 +31,19 @@ struct server_options {
   std::string version = "0.0.0";
   // /readyz: whether every read model has caught up, and details to show; absent: always ready.
   std::function<std::pair<bool, json>()> readiness;
+  // Read-your-writes across instances (null: no NF-Position, and NF-Wait-For is ignored).
+  read_your_writes* positions = nullptr;
+  std::chrono::milliseconds wait_for_timeout{5'000};
+};
+
+// Turns what a write appended into an NF-Position token, and waits for a token's positions.
+class read_your_writes {
+ public:
+  virtual ~read_your_writes() = default;
+  virtual std::string token(const std::vector<bus::position>& written) = 0;
+  // ok once this instance's read models applied every position; invalid_argument for a bad or
+  // foreign token; unavailable when they have not within `timeout`.
+  virtual result<void> wait_for(std::string_view token, std::chrono::milliseconds timeout) = 0;
 };
 
 class server {

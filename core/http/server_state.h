@@ -73,6 +73,9 @@ struct server::state {
   response internal_error(const request& req, const std::string& rid, const std::string& what);
   // Every answer names its request id; a 5xx is logged with it.
   response finish(response res, const request& req, std::string_view route, const std::string& rid);
+  // NF-Wait-For: nothing once this instance's read models applied the token's positions, else
+  // 400 invalid_header (a bad or foreign token) or 503 not_caught_up with Retry-After.
+  std::optional<response> wait_for_positions(const request& req);
   // Whether this request opens a stream (an SSE GET or a WebSocket upgrade on a stream route).
   static bool opens_stream(const request& req, const route_table::match& m);
   // The caller of a stream (credentials may come as ?access_token=), or the answer refusing it.

@@ -827,6 +827,7 @@ void feed::stop() {
 }
 
 bool feed::caught_up() const { return impl_->caught_up; }
+bool feed::consumes(std::string_view topic) const { return bus::subscribed_by(impl_->proj.topics(), topic); }
 std::uint64_t feed::lag() const { return impl_->lag; }
 
 bool feed::wait_applied(const topic_partition& tp, offset off, std::chrono::milliseconds timeout) {

@@ -144,6 +144,8 @@ class feed {
   // Waits until the event at (tp, off) is applied; false on timeout.
   bool wait_applied(const topic_partition& tp, offset off, std::chrono::milliseconds timeout);
   std::uint64_t lag() const;
+  // Whether its projection reads `topic`.
+  bool consumes(std::string_view topic) const;
 
  private:
   struct impl;

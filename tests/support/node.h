@@ -3,6 +3,7 @@
 // Compiled into each consumer (tests/support/node.cc), so only they link the features.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -23,6 +24,7 @@ struct node_setup {
   bool evidence = true;
   bool sync = false;                     // fsync on every commit
   std::size_t subscriber_buffer = 1024;
+  std::chrono::milliseconds wait_for_timeout{5'000};  // NF-Wait-For
   std::string admin_key_sha256 = {};     // empty: the tests' kAdminKeySha256
   std::string jwks_file = {}, jwt_issuer = {}, base_domain = {};
 };
