@@ -281,8 +281,10 @@ class http_session : public std::enable_shared_from_this<http_session> {
     }
     auto m = st_.routes.find(req.method(), t.segments);
     if (server::state::opens_stream(req, m)) return open_stream(std::move(req), t, *m.r);
-    if (m.r && m.r->method == verb::get && !m.r->blocking) {
-      // Reads never block on the bus: answer on the I/O thread and skip two thread hops.
+    if (m.r && m.r->method == verb::get && !m.r->blocking && req["NF-Wait-For"].empty()) {
+      // Reads never block on the bus: answer on the I/O thread and skip two thread hops. A read
+      // that waits for a position (NF-Wait-For, up to seconds) goes to a worker, so a client
+      // cannot stall the connections that share its I/O thread.
       return write(st_.serve(req, t, m));
     }
     net::post(*st_.workers, [self = shared_from_this(), req = std::move(req), t, m = std::move(m)]() mutable {
