@@ -7,6 +7,9 @@
 #include <optional>
 
 #include "actors/missions/mission_control.h"
+#include "actors/missions/prompt_owner.h"
+#include "core/command/gateway.h"
+#include "core/command/owner.h"
 #include "actors/missions/routes.h"
 #include "projections/missions/missions.h"
 
@@ -24,7 +27,11 @@ class missions_feature final : public feature::feature {
     return out;
   }
   std::vector<::nf::feature::topic_spec> topics() const override {
-    return {{topic_name{kPrompts}}, {topic_name{kLifecycle}}, {topic_name{kArtifacts}}, {topic_name{kValidations}}};
+    return {{topic_name{kPrompts}},
+            {topic_name{kLifecycle}},
+            {topic_name{kArtifacts}},
+            {topic_name{kValidations}},
+            {.name = topic_name{kCommands}, .partitions_like = topic_name{kPrompts}}};
   }
   result<void> start(::nf::feature::host& h) override {
     feed_.emplace(h.store, proj_, h.bus);
@@ -32,9 +39,16 @@ class missions_feature final : public feature::feature {
     h.feeds.push_back(&*feed_);
     if (h.cfg.actor("mission_control").enabled)
       h.actors.add(std::make_shared<mission_control::actor>(), h.cfg.actor("mission_control"));
+    // New mission ids are decided by the owner of their partition (prompt_owner).
+    writer_.emplace(h.bus, "prompt_owner", h.cfg.region, ::nf::command::owned_state{h.store, proj_, *feed_}, std::chrono::milliseconds(10'000));
+    NF_TRY(writer_->check(topic_name{kCommands}, topic_name{kPrompts}));
+    if (h.cfg.actor("prompt_owner").enabled)
+      h.actors.add(std::make_shared<prompt_owner>(*writer_, missions_view(h.store, proj_)), h.cfg.actor("prompt_owner"));
+    gateway_.emplace(h.bus);
+    NF_TRY(gateway_->start({topic_name{kPrompts}}));
     route_options ro;
     ro.region = h.cfg.region;
-    routes_.emplace(h.bus, h.store, proj_, *feed_, h.clock, ro);
+    routes_.emplace(h.bus, h.store, proj_, *feed_, *gateway_, h.clock, ro);
     routes_->add_to(h.routes);
     return ok();
   }
@@ -44,6 +58,7 @@ class missions_feature final : public feature::feature {
     return feed_->caught_up();
   }
   void stop() override {
+    if (gateway_) gateway_->stop();
     if (feed_) feed_->stop();
   }
 
@@ -51,6 +66,8 @@ class missions_feature final : public feature::feature {
   command_args cli_;
   missions_projection proj_;
   std::optional<projection::feed> feed_;
+  std::optional<::nf::command::single_writer> writer_;
+  std::optional<::nf::command::gateway> gateway_;
   std::optional<routes> routes_;
 };
 

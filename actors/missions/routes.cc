@@ -2,6 +2,8 @@
 #include "actors/missions/routes.h"
 
 #include "actors/missions/contracts.h"
+#include "actors/missions/prompt_owner.h"
+#include "missions.pb.h"
 #include "actors/missions/schemas.h"
 #include "core/base/hex.h"
 #include "core/base/number.h"
@@ -44,9 +46,9 @@ http::response_doc error_doc(const char* why) { return {why, http::schema::ref("
 
 }  // namespace
 
-routes::routes(bus::event_bus& bus, projection::store& store, missions_projection& proj, projection::feed& feed, const nf::clock& clk,
-               route_options opts)
-    : bus_(bus), feed_(feed), view_(store, proj), clk_(clk), opts_(std::move(opts)) {}
+routes::routes(bus::event_bus& bus, projection::store& store, missions_projection& proj, projection::feed& feed, command::gateway& gateway,
+               const nf::clock& clk, route_options opts)
+    : bus_(bus), feed_(feed), gateway_(gateway), view_(store, proj), clk_(clk), opts_(std::move(opts)) {}
 
 void routes::add_to(http::route_table& t) {
   const http::param_doc mission_id{"id", "the mission id (a UUID)", json{{"type", "string"}, {"minLength", 1}}, true, "path"};
@@ -55,7 +57,7 @@ void routes::add_to(http::route_table& t) {
          .body = schemas::mission_prompt(),
          .responses = {{202, accepted_doc()},
                        {409, error_doc("the id exists with a different body")},
-                       {503, error_doc("too many prompts wait for the read model; retry after Retry-After")},
+                       {503, error_doc("the id's owner has not decided in time; retry with the same id and body after Retry-After")},
                        {507, error_doc("the disk is full")}},
          .handler = [this](const http::route_context& c) { return post_mission(c); }});
   t.add({.method = http::verb::get, .path = "/missions", .perm = perm::read, .summary = "Missions, newest first", .tag = "missions",
@@ -118,10 +120,6 @@ bool routes::wait_visible(const char* topic, const bus::append_result& r) {
   return false;
 }
 
-void routes::prune_applied() {
-  std::erase_if(pending_, [&](const auto& kv) { return feed_.wait_applied(kv.second.tp, kv.second.off, std::chrono::milliseconds(0)); });
-}
-
 // ---- handlers ----
 
 http::response routes::post_mission(const http::route_context& c) {
@@ -132,59 +130,69 @@ http::response routes::post_mission(const http::route_context& c) {
   if (!v) return invalid(v, req);
   const auto& p = *v.value;
   const std::string hash = sha256_hex(body->dump());
-  const std::string owner_and_hash = c.who.tenant + "/" + hash;
-  std::lock_guard id_lock(id_locks_[std::hash<std::string>{}(p.id) % id_locks_.size()]);
+  // The prompt as this instance's read model has it (a repeat is answered without a decision).
+  auto answer_existing = [&](const json& doc) -> http::response {
+    // Another tenant's mission with this id answers like a different body: nothing of it shows.
+    if (doc.value("bodySha256", "") != hash || doc.value("tenantId", "") != c.who.tenant) return conflict(p.id, req);
+    const auto& pos = doc["prompt"];
+    c.wrote({topic_name{kPrompts}, partition_id{pos.value("partition", 0)}}, offset{pos.value("offset", std::int64_t{0})});
+    return http::json_response(status::accepted,
+                               json{{"id", p.id}, {"topic", pos["topic"]}, {"partition", pos["partition"]}, {"offset", pos["offset"]}}, req);
+  };
   if (p.id_given) {
-    {
-      std::lock_guard lk(pending_mu_);
-      if (auto it = pending_.find(p.id); it != pending_.end()) {
-        if (it->second.owner_and_hash != owner_and_hash) return conflict(p.id, req);
-        c.wrote(it->second.tp, it->second.off);
-        return http::json_response(status::accepted, it->second.answer, req);
-      }
-    }
     auto existing = view_.get(p.id);
     if (!existing) return http::failure(existing.error(), req);
-    if (*existing) {
-      const auto& doc = **existing;
-      // Another tenant's mission with this id answers like a different body: nothing of it shows.
-      if (doc.value("bodySha256", "") != hash || doc.value("tenantId", "") != c.who.tenant) return conflict(p.id, req);
-      const auto& pos = doc["prompt"];
-      c.wrote({topic_name{kPrompts}, partition_id{pos.value("partition", 0)}}, offset{pos.value("offset", std::int64_t{0})});
-      return http::json_response(status::accepted,
-                                 json{{"id", p.id}, {"topic", pos["topic"]}, {"partition", pos["partition"]}, {"offset", pos["offset"]}},
-                                 req);
-    }
-  }
-  {
-    // Room for this prompt's entry: never by forgetting one the projection has not applied.
-    std::lock_guard lk(pending_mu_);
-    if (pending_.size() >= opts_.max_pending_prompts) prune_applied();
-    if (pending_.size() >= opts_.max_pending_prompts) {
-      metrics::registry::global()
-          .get_counter("nf_missions_pending_full_total", "Mission prompts refused because too many wait for the read model")
-          .inc();
-      auto res = http::error_response(status::service_unavailable, "busy",
-                                      std::to_string(pending_.size()) + " mission prompts wait for the read model; retry shortly", req);
-      res.set(http::field::retry_after, "1");
-      return res;
-    }
+    if (*existing) return answer_existing(**existing);
   }
   if (auto refused = c.quota()) return *refused;
-  auto r = append(c.who, kPrompts, "mission.prompted", p.id, p.payload, {{"nf-body-sha256", hash}});
-  if (!r) return http::append_error(r.error(), req);
-  const json answer = accepted(p.id, kPrompts, r->at);
-  const topic_partition tp{topic_name{kPrompts}, r->at.partition};
-  c.wrote(tp, r->at.off);
-  {
-    std::lock_guard lk(pending_mu_);
-    pending_[p.id] = {owner_and_hash, answer, tp, r->at.off};
+  // Whether the id is new is decided by the owner of its partition (prompt_owner), on whichever
+  // instance that is: the command goes to commands.missions and the decision comes back on
+  // mission.prompts.
+  event::new_event cmd;
+  cmd.type = kPromptRequested;
+  cmd.key = p.id;
+  cmd.tenant = c.who.tenant;
+  cmd.payload_json = p.payload.dump();
+  cmd.region = opts_.region;
+  cmd.occurred_at = clk_.now_ms();
+  cmd.headers = {{"nf-body-sha256", hash}};
+  auto d = gateway_.submit(topic_name{kCommands}, cmd, opts_.decision_timeout);
+  if (!d && d.error().code == errc::timeout) {
+    nf::log::get("missions")->warn("POST /missions {}: {}", p.id, d.error().message);
+    auto res = http::error_response(status::service_unavailable, "not_decided",
+                                    "the owner of mission '" + p.id + "' has not decided within " +
+                                        std::to_string(opts_.decision_timeout.count()) +
+                                        " ms; the request is kept and will be decided: retry with the same id and body",
+                                    req);
+    res.set(http::field::retry_after, "1");
+    return res;
   }
-  if (wait_visible(kPrompts, r->at)) {
-    std::lock_guard lk(pending_mu_);
-    pending_.erase(p.id);
+  if (!d) return http::append_error(d.error(), req);
+  const auto& out = d->outcome;
+  const topic_partition tp{out.topic, out.partition};
+  if (d->outcome_event.type() == kPromptDeclined) {
+    events::PromptDeclined why;
+    (void)d->outcome_event.payload().UnpackTo(&why);
+    if (why.reason() != "repeat") return conflict(p.id, req);
+    const bus::append_result original{partition_id{why.prompt_partition()}, offset{why.prompt_offset()}, 0};
+    c.wrote({topic_name{kPrompts}, original.partition}, original.off);
+    wait_visible(kPrompts, original);
+    return http::json_response(status::accepted, accepted(p.id, kPrompts, original), req);
   }
-  return http::json_response(status::accepted, answer, req);
+  const bus::append_result at{out.partition, out.off, out.timestamp_ms};
+  if (wait_visible(kPrompts, at)) {
+    // The read model is the arbiter: a prompt written by an owner deposed meanwhile was refused.
+    auto now = view_.get(p.id);
+    if (!now) return http::failure(now.error(), req);
+    if (*now) return answer_existing(**now);
+    auto res = http::error_response(status::service_unavailable, "not_decided",
+                                    "the decision on mission '" + p.id + "' came from an instance that no longer owns it; retry with the same id and body",
+                                    req);
+    res.set(http::field::retry_after, "1");
+    return res;
+  }
+  c.wrote(tp, at.off);
+  return http::json_response(status::accepted, accepted(p.id, kPrompts, at), req);
 }
 
 std::variant<json, http::response> routes::visible_mission(const http::route_context& c, const std::string& id) {

@@ -9,11 +9,10 @@
 // Writes answer once the missions projection shows them (bounded by read_your_writes_timeout).
 //
 // POST /missions is idempotent on the mission id: the same id and body answer with the original
-// position; another body (or another tenant's mission) answers 409. Until the projection has
-// applied a prompt, its answer is kept in a table of pending prompts. The table is bounded: when
-// it is full, prompts already applied are dropped from it, and if it is still full the request
-// is refused with 503 and Retry-After. An entry is never dropped before its prompt is visible,
-// so no load can let a duplicate through.
+// position; another body (or another tenant's mission) answers 409. An id this instance's read
+// model already has is answered from it; a new one is decided by the id's owner (prompt_owner,
+// through the command gateway), so concurrent posts of one id to any instances give one prompt.
+// No decision within decision_timeout: 503 not_decided with Retry-After (the command is kept).
 #pragma once
 
 #include <array>
@@ -24,6 +23,7 @@
 
 #include "core/base/clock.h"
 #include "core/bus/bus.h"
+#include "core/command/gateway.h"
 #include "core/http/routes.h"
 #include "projections/missions/missions.h"
 
@@ -37,13 +37,13 @@ inline constexpr http::permission write{"missions:write"};
 struct route_options {
   std::string region = "local";
   std::chrono::milliseconds read_your_writes_timeout{5'000};
-  std::size_t max_pending_prompts = 100'000;   // prompts appended but not yet applied, remembered for idempotency
+  std::chrono::milliseconds decision_timeout{5'000};  // POST /missions waits this long for the owner's decision
 };
 
 class routes {
  public:
-  routes(bus::event_bus& bus, projection::store& store, missions_projection& proj, projection::feed& feed, const nf::clock& clk,
-         route_options opts);
+  routes(bus::event_bus& bus, projection::store& store, missions_projection& proj, projection::feed& feed, command::gateway& gateway,
+         const nf::clock& clk, route_options opts);
   void add_to(http::route_table& table);
 
  private:
@@ -66,24 +66,12 @@ class routes {
   // The mission as the caller may see it, or the 404/500 answer.
   std::variant<nlohmann::json, http::response> visible_mission(const http::route_context& c, const std::string& id);
 
-  struct pending_prompt {
-    std::string owner_and_hash;         // "<tenant>/<body sha256>"
-    nlohmann::json answer;
-    topic_partition tp;
-    offset off;
-  };
-  // Drops pending prompts the projection has applied (pending_mu_ held).
-  void prune_applied();
-
   bus::event_bus& bus_;
   projection::feed& feed_;
+  command::gateway& gateway_;
   missions_view view_;
   const nf::clock& clk_;
   route_options opts_;
-  // Serialises POSTs per mission id so idempotency checks and appends do not interleave.
-  std::array<std::mutex, 64> id_locks_;
-  std::mutex pending_mu_;
-  std::map<std::string, pending_prompt> pending_;   // mission id -> prompt appended, not yet applied
 };
 
 }  // namespace nf::missions

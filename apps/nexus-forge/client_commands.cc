@@ -1,6 +1,8 @@
 // HTTP client commands (Boost.Beast) and direct-bus subscribe and replay.
 #include "apps/nexus-forge/client_commands.h"
 
+#include <map>
+#include <optional>
 #include <chrono>
 #include <iostream>
 #include <queue>
@@ -17,6 +19,7 @@
 #include "core/base/rfc3339.h"
 #include "actors/evidence/commands.h"
 #include "core/bus/factory.h"
+#include "core/bus/fence.h"
 #include "core/event/codec.h"
 #include "core/http/client.h"
 
@@ -211,6 +214,7 @@ int replay(const replay_args& a, const nf::config::config& cfg) {
   };
   std::uint64_t done = 0;
   auto last_progress = std::chrono::steady_clock::now();
+  std::map<topic_partition, std::optional<std::int64_t>> claims;  // fenced partitions (core/bus/fence.h)
   for (;;) {
     cursor* best = nullptr;
     for (auto& cur : cursors) {
@@ -221,11 +225,18 @@ int replay(const replay_args& a, const nf::config::config& cfg) {
     if (!best) break;
     const auto m = std::move(best->buf.front());
     best->buf.pop_front();
+    // Owner claims are bookkeeping, not events; what a deposed owner wrote is shown, marked.
+    const auto verdict = bus::judge(m, claims[{m.topic, m.partition}]);
+    if (verdict == bus::fence_verdict::claim) {
+      ++done;
+      continue;
+    }
     auto j = event::to_json(m);
     if (!j) {
       std::cerr << "warning: " << j.error().message << "\n";
       j = json{{"topic", m.topic.get()}, {"partition", m.partition.get()}, {"offset", m.off.get()}, {"error", j.error().message}};
     }
+    if (verdict == bus::fence_verdict::stale) (*j)["refused"] = "written by a deposed owner after another claimed the partition";
     json ledger = verifier ? verifier->check(m) : json(nullptr);
     if (!ledger.is_null()) (*j)["ledger"] = ledger;
     if (a.json) {
@@ -234,6 +245,7 @@ int replay(const replay_args& a, const nf::config::config& cfg) {
       std::cout << m.topic.get() << "/" << m.partition.get() << "@" << m.off.get() << "  " << format_rfc3339(m.timestamp_ms)
                 << "  " << (*j).value("type", "") << "  " << (*j).value("key", "") << "  "
                 << (*j)["payload"].dump(-1, ' ', false, json::error_handler_t::replace);
+      if (verdict == bus::fence_verdict::stale) std::cout << "  [refused: written by a deposed owner]";
       if (!ledger.is_null()) {
         if (!ledger["ok"].get<bool>()) std::cout << "  [ledger: FAILED: " << ledger.value("reason", "") << "]";
         else if (ledger.contains("pending")) std::cout << "  [ledger: leaf " << ledger["index"] << ", not yet under a signed head]";

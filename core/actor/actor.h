@@ -41,6 +41,11 @@ class context {
   // Appends an event caused by the message being handled; fills id, causation, correlation,
   // region and occurred_at. Returns the id.
   virtual result<event::event_id> emit(const topic_name& topic, event::new_event ev) = 0;
+  // The envelope emit() would append, without appending it (for actors that append themselves,
+  // such as a fenced single writer): the same derived id, causation and defaults.
+  virtual result<events::Envelope> caused(event::new_event ev) = 0;
+  // Whether this actor's consumer currently owns the partition (its group assigned it here).
+  virtual bool owns(const topic_partition& tp) = 0;
   virtual const nf::clock& clock() const = 0;
 };
 

@@ -87,6 +87,14 @@ class message_context final : public context {
 
   result<event::event_id> emit(const topic_name& topic, event::new_event ev) override {
     if (!input_ && tick_) return emit_uncaused(topic, std::move(ev));
+    NF_TRY_ASSIGN(auto env, caused(std::move(ev)));
+    const auto rec = event::to_record(env);
+    NF_TRY(bus_.append(topic, std::span<const bus::record>(&rec, 1)));
+    ++emitted;
+    NF_TRY_ASSIGN(auto id, event::event_id::from_raw(env.id()));
+    return id;
+  }
+  result<events::Envelope> caused(event::new_event ev) override {
     if (!input_) return error{errc::invalid_argument, "cannot emit: the input is not an event envelope"};
     NF_TRY_ASSIGN(auto cause, event::event_id::from_raw(input_->id()));
     const auto id = event::derive_id(cause, c_.name, n_++);
@@ -99,11 +107,11 @@ class message_context final : public context {
     if (ev.region.empty()) ev.region = region_;
     if (ev.occurred_at == 0) ev.occurred_at = clock_.now_ms();
     if (ev.tenant.empty()) ev.tenant = input_->tenant_id();
-    NF_TRY_ASSIGN(auto env, event::build(ev));
-    const auto rec = event::to_record(env);
-    NF_TRY(bus_.append(topic, std::span<const bus::record>(&rec, 1)));
-    ++emitted;
-    return id;
+    return event::build(ev);
+  }
+  bool owns(const topic_partition& tp) override {
+    const auto a = c_.consumer->assignment();
+    return std::find(a.begin(), a.end(), tp) != a.end();
   }
   const nf::clock& clock() const override { return clock_; }
 

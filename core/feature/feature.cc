@@ -7,6 +7,7 @@ namespace nf::feature {
 
 int partitions_for(const topic_spec& t, const config::config& cfg) {
   if (t.single_partition) return 1;
+  if (t.partitions_like && !cfg.topics.count(t.name.get())) return partitions_for(topic_spec{*t.partitions_like}, cfg);
   if (auto it = cfg.topics.find(t.name.get()); it != cfg.topics.end()) return it->second.partitions;
   return t.partitions > 0 ? t.partitions : cfg.bus.default_partitions;
 }

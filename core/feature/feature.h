@@ -6,6 +6,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,6 +33,9 @@ struct topic_spec {
   topic_name name;
   int partitions = 0;                  // 0: the config's topics section, else bus.default_partitions
   bool single_partition = false;       // exactly one partition: the topic's order is the feature's order
+  // Set: as many partitions as that topic gets (a command topic and its outcome topic, so a key's
+  // command and outcome share a partition number; see core/command/owner.h).
+  std::optional<topic_name> partitions_like = std::nullopt;
 };
 
 // What the application gives a feature's subcommands: the configuration as every command loads it

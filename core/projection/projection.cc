@@ -21,6 +21,7 @@
 #include <unordered_map>
 
 #include "core/base/hex.h"
+#include "core/bus/fence.h"
 #include "core/log/guard.h"
 #include "core/log/log.h"
 #include "core/metrics/metrics.h"
@@ -31,14 +32,18 @@ namespace nf::projection {
 namespace {
 
 const std::string kOffsetPrefix = std::string(kReservedPrefix) + "offset/";
+// The latest owner claim read in a fenced partition (core/bus/fence.h), kept with the offsets.
+const std::string kClaimPrefix = std::string(kReservedPrefix) + "claim/";
 
-std::string offset_key(const topic_partition& tp) {
-  std::string k = kOffsetPrefix + tp.topic.get();
+std::string tp_key(const std::string& prefix, const topic_partition& tp) {
+  std::string k = prefix + tp.topic.get();
   k.push_back('\0');
   const auto p = static_cast<std::uint32_t>(tp.partition.get());
   for (int i = 3; i >= 0; --i) k.push_back(static_cast<char>((p >> (8 * i)) & 0xff));
   return k;
 }
+std::string offset_key(const topic_partition& tp) { return tp_key(kOffsetPrefix, tp); }
+std::string claim_key(const topic_partition& tp) { return tp_key(kClaimPrefix, tp); }
 
 std::string be64(std::int64_t v) {
   std::string s;
@@ -258,6 +263,7 @@ struct proj_state {
   cf_ptr cf;
   std::uint64_t gen = 0;
   std::map<topic_partition, std::int64_t> next;  // committed offsets of the active generation
+  std::map<topic_partition, std::int64_t> claims;  // latest owner claim per fenced partition
 };
 
 class store_impl final : public store {
@@ -371,7 +377,8 @@ class store_impl final : public store {
       }
     }
     NF_TRY(tune_for(p, st->cf.get()));
-    NF_TRY(load_offsets(st->cf.get(), st->next));
+    NF_TRY(load_offsets(st->cf.get(), kOffsetPrefix, st->next));
+    NF_TRY(load_offsets(st->cf.get(), kClaimPrefix, st->claims));
     states_[p.name()] = std::move(st);
     return ok();
   }
@@ -384,7 +391,7 @@ class store_impl final : public store {
       std::shared_lock rl(st->cf_mu);
       cf = st->cf;
     }
-    return apply_into(p, cf.get(), st->next, batch, false);
+    return apply_into(p, cf.get(), st->next, st->claims, batch, false);
   }
 
   result<std::map<topic_partition, offset>> last_applied(const projection& p) override {
@@ -393,6 +400,14 @@ class store_impl final : public store {
     std::map<topic_partition, offset> out;
     for (const auto& [tp, off] : st->next) out[tp] = offset{off};
     return out;
+  }
+
+  result<std::optional<offset>> latest_claim(const projection& p, const topic_partition& tp) override {
+    NF_TRY_ASSIGN(auto* st, state_of(p));
+    std::lock_guard lk(st->apply_mu);
+    auto it = st->claims.find(tp);
+    if (it == st->claims.end()) return std::optional<offset>();
+    return std::optional<offset>(offset{it->second});
   }
 
   result<std::unique_ptr<state_reader>> reader(const projection& p) override {
@@ -462,7 +477,7 @@ class store_impl final : public store {
       NF_TRY_ASSIGN(cf, create_cf_locked(name));
     }
     NF_TRY(tune_for(p, cf.get()));
-    std::map<topic_partition, std::int64_t> next;
+    std::map<topic_partition, std::int64_t> next, claims;
 
     // Plan: every partition of every topic, from its first stored offset to the current end.
     std::map<topic_partition, std::int64_t> ends, starts;
@@ -495,7 +510,7 @@ class store_impl final : public store {
       while (!reached(targets)) {
         NF_TRY_ASSIGN(auto msgs, reader.next(std::chrono::milliseconds(1000)));
         if (msgs.empty()) continue;
-        NF_TRY_ASSIGN(auto n, apply_into(p, cf.get(), next, msgs, true));
+        NF_TRY_ASSIGN(auto n, apply_into(p, cf.get(), next, claims, msgs, true));
         prog.applied += n;
         if (progress) progress(prog);
       }
@@ -522,6 +537,7 @@ class store_impl final : public store {
       st->cf = cf;
       st->gen = new_gen;
       st->next = next;
+      st->claims = claims;
     }
     {
       std::lock_guard g(mu_);
@@ -557,11 +573,11 @@ class store_impl final : public store {
     return it->second.get();
   }
 
-  result<void> load_offsets(rocksdb::ColumnFamilyHandle* cf, std::map<topic_partition, std::int64_t>& out) {
+  result<void> load_offsets(rocksdb::ColumnFamilyHandle* cf, const std::string& prefix, std::map<topic_partition, std::int64_t>& out) {
     out.clear();
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf));
-    for (it->Seek(kOffsetPrefix); it->Valid() && it->key().starts_with(kOffsetPrefix); it->Next()) {
-      const auto k = it->key().ToString().substr(kOffsetPrefix.size());
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      const auto k = it->key().ToString().substr(prefix.size());
       const auto nul = k.find('\0');
       if (nul == std::string::npos || k.size() != nul + 5 || it->value().size() != 8)
         return error{errc::corruption, "corrupt offset entry in projection store"};
@@ -576,11 +592,12 @@ class store_impl final : public store {
   // One WriteBatch: the state changes of every new event plus the new offsets. `next` is only
   // updated once the write succeeded.
   result<std::size_t> apply_into(projection& p, rocksdb::ColumnFamilyHandle* cf, std::map<topic_partition, std::int64_t>& next,
-                                 std::span<const bus::message> batch, bool rebuilding) {
+                                 std::map<topic_partition, std::int64_t>& claims, std::span<const bus::message> batch, bool rebuilding) {
     rocksdb::WriteBatch wb;
     batch_writer w(db_.get(), cf, wb);
     std::map<topic_partition, std::int64_t> moved;
-    std::size_t applied = 0;
+    std::map<topic_partition, std::optional<std::int64_t>> claimed;  // claims of this batch
+    std::size_t applied = 0, fenced = 0, marks = 0;  // marks: claims and refused records, consumed not applied
     for (const auto& m : batch) {
       topic_partition tp{m.topic, m.partition};
       auto mit = moved.find(tp);
@@ -591,6 +608,26 @@ class store_impl final : public store {
         at = nit == next.end() ? 0 : nit->second;
       }
       if (m.off.get() < at) continue;  // applied before: retries and overlaps are harmless
+      if (m.find_header(bus::kClaimHeader) || m.find_header(bus::kEpochHeader)) {
+        auto cit = claimed.find(tp);
+        if (cit == claimed.end()) {
+          auto known = claims.find(tp);
+          cit = claimed.emplace(tp, known == claims.end() ? std::nullopt : std::optional<std::int64_t>(known->second)).first;
+        }
+        const auto verdict = bus::judge(m, cit->second);
+        if (verdict != bus::fence_verdict::current) {
+          // A claim is the framework's record, not the projection's; a stale write is refused.
+          if (verdict == bus::fence_verdict::stale) {
+            ++fenced;
+            log_->warn("projection {} refuses {}@{}: written by a deposed owner (epoch {}, the partition's owner claimed at {})",
+                       p.name(), to_string(tp), m.off.get(), *m.find_header(bus::kEpochHeader),
+                       cit->second ? std::to_string(*cit->second) : std::string("?"));
+          }
+          moved[tp] = m.off.get() + 1;
+          ++marks;
+          continue;
+        }
+      }
       auto r = p.apply(m, w);
       if (!r)
         return error{r.error().code, "projection " + p.name() + " failed on " + to_string(tp) + "@" +
@@ -598,6 +635,8 @@ class store_impl final : public store {
       moved[tp] = m.off.get() + 1;
       ++applied;
     }
+    for (const auto& [tp, c] : claimed)
+      if (c) (void)wb.Put(cf, claim_key(tp), be64(*c));
     if (moved.empty()) return applied;
     NF_TRY(w.finish());
     for (const auto& [tp, off] : moved) (void)wb.Put(cf, offset_key(tp), be64(off));
@@ -614,11 +653,17 @@ class store_impl final : public store {
     if (!s.ok()) needs_resume_ = true;
     NF_TRY(nf::store::check(s, "commit projection " + p.name()));
     for (const auto& [tp, off] : moved) next[tp] = off;
+    for (const auto& [tp, c] : claimed)
+      if (c) claims[tp] = *c;
+    if (fenced && !rebuilding)
+      metrics::registry::global()
+          .get_counter("nf_projection_fenced_events_total", "Events refused because a deposed owner wrote them", {{"projection", p.name()}})
+          .inc(fenced);
     if (!rebuilding)
       metrics::registry::global()
           .get_counter("nf_projection_applied_events_total", "Events applied by projections", {{"projection", p.name()}})
           .inc(applied);
-    return applied;
+    return applied + marks;
   }
 
   store_options opts_;

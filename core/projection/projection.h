@@ -8,6 +8,8 @@
 //    committed offsets are skipped. A crash between batches loses nothing and applies nothing
 //    twice.
 //  - store::last_applied() returns the consumed offsets (the next offset to read per partition).
+//  - Fenced partitions (core/bus/fence.h): claims are not passed to apply(), and a record written
+//    under a claim older than the partition's latest is refused (counted, logged, never applied).
 //  - store::rebuild() replays from offset 0 into a fresh column family and swaps it in
 //    atomically; readers keep using the old one until the swap.
 #pragma once
@@ -80,9 +82,13 @@ class store {
 
   // Makes the projection known to the store (creates its column family on first use).
   virtual result<void> attach(projection& p) = 0;
-  // Applies events in order; returns how many were applied (already-applied ones are skipped).
+  // Applies events in order; returns how many were consumed: applied, or claims and records
+  // refused by fencing (already-applied ones are skipped and not counted).
   virtual result<std::size_t> apply(projection& p, std::span<const bus::message> batch) = 0;
   virtual result<std::map<topic_partition, offset>> last_applied(const projection& p) = 0;
+  // The latest owner claim the projection read in a fenced partition (core/bus/fence.h): records
+  // written under an older claim were refused, not applied.
+  virtual result<std::optional<offset>> latest_claim(const projection& p, const topic_partition& tp) = 0;
   virtual result<std::unique_ptr<state_reader>> reader(const projection& p) = 0;
   // Point reads of a few keys from one consistent view (RocksDB MultiGet), without a snapshot:
   // cheaper than a reader for a request that needs two or three keys.

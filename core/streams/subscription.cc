@@ -1,6 +1,8 @@
 // Subscriptions: position tokens, topic discovery and filtered reads.
 #include "core/streams/subscription.h"
 
+#include "core/bus/fence.h"
+
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -135,6 +137,8 @@ result<std::vector<delivered>> subscription::next(std::chrono::milliseconds time
     auto it = pos_.find(tp);
     if (it == pos_.end() || m.off.get() < it->second) continue;  // already delivered
     it->second = m.off.get() + 1;
+    // Owner claims (core/bus/fence.h) are the platform's bookkeeping, not events of the topic.
+    if (m.find_header(bus::kClaimHeader)) continue;
     if (req_.type) {
       const auto* t = m.find_header(event::kTypeHeader);
       if (!t || *t != *req_.type) continue;

@@ -87,53 +87,6 @@ class ReviewDefects : public ::testing::Test {
   std::unique_ptr<projection::store> store_;
 };
 
-std::string prompt(const std::string& id, const std::string& objective = "o") {
-  return json{{"id", id}, {"objective", objective}, {"priority", "P1"}, {"originatingSpec", "https://spec/x"}}.dump();
-}
-
-// Defect 1: the table of prompts appended but not yet applied was cleared when full, so a retry
-// of an earlier id appended a second prompt. Here the read model is held back (its feed does not
-// run), so every prompt stays pending.
-TEST_F(ReviewDefects, AFullIdempotencyTableRefusesNewPromptsAndNeverForgetsPendingOnes) {
-  for (const char* t : {missions::kPrompts, missions::kLifecycle, missions::kArtifacts, missions::kValidations})
-    ASSERT_TRUE(bus_->create_topic(topic_name{t}, {3, -1, -1}));
-  missions::missions_projection proj;
-  ASSERT_TRUE(store_->attach(proj));
-  projection::feed feed(*store_, proj, *bus_);  // not started yet: nothing becomes visible
-  missions::route_options ro;
-  ro.read_your_writes_timeout = std::chrono::milliseconds(1);
-  ro.max_pending_prompts = 3;
-  missions::routes routes(*bus_, *store_, proj, feed, system_clock::instance(), ro);
-  http::route_table table;
-  routes.add_to(table);
-  http::open_admission everyone;
-  http::server srv(table, everyone, {});
-  const std::string ids[] = {"01900000-0000-7000-8000-000000000001", "01900000-0000-7000-8000-000000000002",
-                             "01900000-0000-7000-8000-000000000003", "01900000-0000-7000-8000-000000000004"};
-  std::vector<json> first;
-  for (int i = 0; i < 3; ++i) {
-    auto a = ask(srv, "POST", "/missions", prompt(ids[i]));
-    ASSERT_EQ(a.status, 202) << a.body;
-    first.push_back(a.body);
-  }
-  auto full = ask(srv, "POST", "/missions", prompt(ids[3]));
-  EXPECT_EQ(full.status, 503) << full.body;
-  EXPECT_EQ(full.body["error"]["code"], "busy");
-  // Every earlier id is still known: the same body answers as before, another body conflicts.
-  for (int i = 0; i < 3; ++i) {
-    auto again = ask(srv, "POST", "/missions", prompt(ids[i]));
-    EXPECT_EQ(again.status, 202);
-    EXPECT_EQ(again.body, first[static_cast<std::size_t>(i)]);
-    EXPECT_EQ(ask(srv, "POST", "/missions", prompt(ids[i], "another body")).status, 409);
-  }
-  EXPECT_EQ(events_on(*bus_, missions::kPrompts), 3);
-  // Once the read model catches up, the table makes room again.
-  ASSERT_TRUE(feed.start());
-  ASSERT_TRUE(test::wait_until([&] { return ask(srv, "POST", "/missions", prompt(ids[3])).status == 202; }));
-  EXPECT_EQ(events_on(*bus_, missions::kPrompts), 4);
-  feed.stop();
-  srv.stop();
-}
 
 // Defect 2: tenant routes answered 201 before the change was visible (the wait's result was dropped).
 TEST_F(ReviewDefects, ATenantChangeTheReadModelHasNotShownIsAnswered202NotCreated) {

@@ -1,0 +1,229 @@
+// Decisions by the partition owner and fencing by log order, on the embedded bus with RocksDB in
+// a temp dir: the same mission id posted concurrently gives one prompt; a projection refuses what
+// a deposed owner writes after a new claim; a deposed single writer cannot decide any more.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/bus/fence.h"
+#include "core/command/owner.h"
+#include "core/event/codec.h"
+#include "tests/support/embedded_bus.h"
+#include "tests/support/http_client.h"
+#include "tests/support/node.h"
+#include "tests/support/support.h"
+
+namespace {
+
+using namespace nf;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+int status_of(const std::string& out) { return std::stoi(out.substr(9, 3)); }
+json body_of(const std::string& out) { return json::parse(out.substr(out.find("\r\n\r\n") + 4), nullptr, false); }
+
+std::string post(test::in_process_node& n, const std::string& body) {
+  return n.respond("POST /missions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + std::string(test::kAdminKey) +
+                   "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+}
+
+std::string prompt(const std::string& id, const std::string& objective) {
+  return json{{"id", id}, {"objective", objective}, {"priority", "P1"}, {"originatingSpec", "https://spec/owner"}}.dump();
+}
+
+// Events of each type on a topic, read from the log itself.
+std::map<std::string, int> types_on(bus::event_bus& b, const std::string& topic) {
+  std::map<std::string, int> out;
+  auto info = b.describe_topic(topic_name{topic});
+  if (!info) return out;
+  for (std::int32_t p = 0; p < info->config.partitions; ++p) {
+    const topic_partition tp{topic_name{topic}, partition_id{p}};
+    const auto end = b.end_offset(tp)->get();
+    auto c = b.make_consumer({});
+    if (!c || !(*c)->assign({{tp, offset{0}}})) return {};
+    for (std::int64_t seen = 0; seen < end;) {
+      auto msgs = (*c)->poll(200ms, 1000);
+      if (!msgs || msgs->empty()) break;
+      for (const auto& m : *msgs) {
+        ++seen;
+        auto env = event::from_message(m);
+        ++out[env ? env->type() : "?"];
+      }
+    }
+  }
+  return out;
+}
+
+TEST(Decisions, OneMissionIdPostedConcurrentlyGivesOnePromptAndEveryAnswerAgrees) {
+  test::in_process_node n("decisions");
+  const std::string id = "01900000-0000-7000-8000-00000000d001";
+  std::vector<std::string> answers(24);
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < answers.size(); ++i) threads.emplace_back([&, i] { answers[i] = post(n, prompt(id, "same body")); });
+  for (auto& t : threads) t.join();
+  const json first = body_of(answers[0]);
+  for (const auto& a : answers) {
+    ASSERT_EQ(status_of(a), 202) << a;
+    EXPECT_EQ(body_of(a), first);  // every repeat names the one prompt's position
+  }
+  auto conflict = post(n, prompt(id, "another body"));
+  EXPECT_EQ(status_of(conflict), 409) << conflict;
+  const auto types = types_on(n.bus(), "mission.prompts");
+  EXPECT_EQ(types.count("mission.prompted") ? types.at("mission.prompted") : 0, 1);
+  // 24 requests raced the read model: every one that reached the owner was decided, as a repeat or the one prompt.
+  const auto commands = types_on(n.bus(), "commands.missions");
+  const int requested = commands.count("mission.prompt_requested") ? commands.at("mission.prompt_requested") : 0;
+  EXPECT_GE(requested, 1);
+  const int declined = types.count("mission.prompt_declined") ? types.at("mission.prompt_declined") : 0;
+  EXPECT_EQ(declined, requested - 1) << "one prompt, the other commands declined";
+}
+
+// A projection that records what it was given.
+class recording final : public ::nf::projection::projection {
+ public:
+  std::string name() const override { return "recording"; }
+  std::vector<std::string> topics() const override { return {"fenced.out"}; }
+  nf::result<void> apply(const bus::message& m, ::nf::projection::state_writer& w) override {
+    return w.put("at/" + std::to_string(m.off.get()), m.value);
+  }
+};
+
+bus::record claim_record(const std::string& owner) {
+  bus::record r;
+  r.key = owner;
+  r.value = "claim";
+  r.partition = partition_id{0};
+  r.headers.push_back({bus::kClaimHeader, owner});
+  return r;
+}
+bus::record fenced_record(std::int64_t epoch, const std::string& v) {
+  bus::record r;
+  r.key = "k";
+  r.value = v;
+  r.partition = partition_id{0};
+  bus::stamp_epoch(r, epoch);
+  return r;
+}
+
+TEST(Fencing, AProjectionRefusesWhatADeposedOwnerWritesAfterANewClaimAndKeepsThatAcrossReopenAndRebuild) {
+  test::temp_dir dir;
+  auto bus = test::open_test_bus(dir.path() / "bus");
+  const topic_name out{"fenced.out"};
+  ASSERT_TRUE(bus->create_topic(out, {1, -1, -1}));
+  auto append = [&](bus::record r) { return bus->append(out, std::span<const bus::record>(&r, 1)).value()[0].off.get(); };
+  const auto a = append(claim_record("a"));        // 0: a claims
+  append(fenced_record(a, "a1"));                  // 1: counts
+  const auto b = append(claim_record("b"));        // 2: b claims; a is deposed
+  append(fenced_record(a, "a2 after b claimed"));  // 3: refused
+  append(fenced_record(b, "b1"));                  // 4: counts
+  bus::record plain;
+  plain.value = "plain";
+  plain.partition = partition_id{0};
+  append(plain);                                   // 5: not fenced: counts
+  append(fenced_record(99, "epoch from the future"));  // 6: names no earlier claim: refused
+  auto check = [&](projection::store& st, recording& p) {
+    auto r = st.reader(p).value();
+    std::vector<std::string> seen;
+    (void)r->scan("at/", [&](std::string_view k, std::string_view v) {
+      seen.push_back(std::string(k) + "=" + std::string(v));
+      return true;
+    });
+    EXPECT_EQ(seen, (std::vector<std::string>{"at/1=a1", "at/4=b1", "at/5=plain"}));
+    EXPECT_EQ(st.latest_claim(p, {out, partition_id{0}}).value(), std::optional<offset>(offset{b}));
+  };
+  recording proj;
+  {
+    auto st = projection::store::open({(dir.path() / "store").string(), false}).value();
+    ASSERT_TRUE(st->attach(proj));
+    // One event at a time, so the claim state crosses batch boundaries.
+    projection::runner r(*st, proj, *bus, {.batch_size = 1});
+    ASSERT_TRUE(r.catch_up());
+    check(*st, proj);
+  }
+  auto st = projection::store::open({(dir.path() / "store").string(), false}).value();
+  ASSERT_TRUE(st->attach(proj));
+  check(*st, proj);  // the latest claim was committed with the offsets
+  ASSERT_TRUE(st->rebuild(proj, *bus));
+  check(*st, proj);
+}
+
+// A stand-in for the actor runtime's context: whether this "instance" owns the input partition.
+class ownership final : public actor::context {
+ public:
+  std::atomic<bool> owns_input{true};
+  nf::result<event::event_id> emit(const topic_name&, event::new_event) override { return error{errc::unsupported, "not used"}; }
+  nf::result<events::Envelope> caused(event::new_event ev) override { return event::build(ev); }
+  bool owns(const topic_partition&) override { return owns_input; }
+  const nf::clock& clock() const override { return system_clock::instance(); }
+};
+
+TEST(Fencing, ADeposedSingleWriterCannotDecideAndWhatItStillAppendsIsRefused) {
+  test::temp_dir dir;
+  auto bus = test::open_test_bus(dir.path() / "bus");
+  const topic_name in{"fenced.in"}, out{"fenced.out"};
+  ASSERT_TRUE(bus->create_topic(in, {1, -1, -1}));
+  ASSERT_TRUE(bus->create_topic(out, {1, -1, -1}));
+  // Two instances: each its own store and read model of the output.
+  struct instance {
+    recording proj;
+    std::unique_ptr<projection::store> st;
+    std::unique_ptr<projection::feed> feed;
+    std::unique_ptr<command::single_writer> writer;
+    ownership ctx;
+  };
+  auto make = [&](instance& i, const std::string& name) {
+    i.st = projection::store::open({(dir.path() / name).string(), false}).value();
+    ASSERT_TRUE(i.st->attach(i.proj));
+    i.feed = std::make_unique<projection::feed>(*i.st, i.proj, *bus);
+    ASSERT_TRUE(i.feed->start());
+    i.writer = std::make_unique<command::single_writer>(*bus, "writer", "local", command::owned_state{*i.st, i.proj, *i.feed}, 5s);
+    ASSERT_TRUE(i.writer->check(in, out));
+  };
+  instance a, b;
+  make(a, "a");
+  make(b, "b");
+  const topic_partition tin{in, partition_id{0}}, tout{out, partition_id{0}};
+  auto env = [](const std::string& what) {
+    event::new_event ev;
+    ev.type = "test.decided";
+    ev.payload_json = json{{"what", what}}.dump();
+    return event::build(ev).value();
+  };
+  auto ea = a.writer->prepare(a.ctx, tin, out);
+  ASSERT_TRUE(ea) << describe(ea.error());
+  ASSERT_TRUE(a.writer->append(tout, *ea, env("a before")));
+  // The group moves the partition to b (a stalled past the session timeout).
+  a.ctx.owns_input = false;
+  auto eb = b.writer->prepare(b.ctx, tin, out);
+  ASSERT_TRUE(eb) << describe(eb.error());
+  EXPECT_GT(*eb, *ea);
+  // a wakes up with a decision in hand and appends it under its old claim: refused everywhere.
+  ASSERT_TRUE(a.writer->append(tout, *ea, env("a after")));
+  ASSERT_TRUE(b.writer->append(tout, *eb, env("b")));
+  // a's next decision: it holds no current claim and does not own the input, so it does not decide.
+  auto again = a.writer->prepare(a.ctx, tin, out);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, errc::conflict) << again.error().message;
+  for (auto* i : {&a, &b}) {
+    const auto end = bus->end_offset(tout)->get();
+    ASSERT_TRUE(i->feed->wait_applied(tout, offset{end - 1}, 5s));
+    auto r = i->st->reader(i->proj).value();
+    std::vector<std::string> whats;
+    (void)r->scan("at/", [&](std::string_view, std::string_view v) {
+      events::Envelope e;  // the recorded value is the envelope
+      if (e.ParseFromString(std::string(v))) whats.push_back(event::payload_json(e).value()["what"]);
+      return true;
+    });
+    EXPECT_EQ(whats, (std::vector<std::string>{"a before", "b"}));
+  }
+  a.feed->stop();
+  b.feed->stop();
+}
+
+}  // namespace
