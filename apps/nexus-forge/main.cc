@@ -389,7 +389,8 @@ int cmd_kafka_mock(const std::string& config_path, int brokers, const std::vecto
   else
     std::cout << (*mc)->bootstrap_servers() << std::endl
               << "# librdkafka mock cluster with " << brokers << " brokers on loopback; data is in memory. Use it with:\n"
-              << "#   NF_BUS_KIND=kafka NF_KAFKA_BOOTSTRAP=" << (*mc)->bootstrap_servers() << " nexus-forge serve\n"
+              << "#   NF_BUS_KIND=kafka NF_KAFKA_BOOTSTRAP=" << (*mc)->bootstrap_servers() << " NF_KAFKA_FETCH_WAIT_MS=10 nexus-forge serve\n"
+              << "# (the mock holds an empty fetch for the whole wait, so a short one keeps writes fast).\n"
               << "# It has no CreateTopics API: topics are the ones given by --config and --topic.\n"
               << "# Ctrl-C stops it." << std::endl;
   signals.wait();

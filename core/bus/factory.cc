@@ -26,6 +26,7 @@ result<std::unique_ptr<event_bus>> open_bus(const config::config& cfg, access mo
   o.properties = cfg.bus.kafka.properties;
   o.max_event_bytes = static_cast<std::size_t>(cfg.bus.max_event_bytes);
   o.session_timeout_ms = cfg.bus.kafka.session_timeout_ms;
+  o.fetch_wait_ms = cfg.bus.kafka.fetch_wait_ms;
   o.metadata_refresh_ms = cfg.bus.kafka.metadata_refresh_ms;
   return open_kafka(o);
 }

@@ -467,6 +467,7 @@ class kafka_bus final : public event_bus {
     NF_TRY(set(*conf, "session.timeout.ms", std::to_string(opts_.session_timeout_ms)));
     NF_TRY(set(*conf, "heartbeat.interval.ms", std::to_string(std::max(100, opts_.session_timeout_ms / 3))));
     NF_TRY(set(*conf, "fetch.max.bytes", std::to_string(std::max<std::size_t>(52428800, opts_.max_event_bytes * 2))));
+    if (!opts_.properties.count("fetch.wait.max.ms")) NF_TRY(set(*conf, "fetch.wait.max.ms", std::to_string(opts_.fetch_wait_ms)));
     std::string err;
     std::unique_ptr<RdKafka::KafkaConsumer> c(RdKafka::KafkaConsumer::create(conf.get(), err));
     if (!c) return error{errc::invalid_argument, "cannot create kafka consumer: " + err};

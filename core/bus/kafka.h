@@ -23,6 +23,7 @@ struct kafka_options {
   std::size_t max_event_bytes = 1 << 20;
   std::int32_t session_timeout_ms = 10'000;
   std::int32_t metadata_refresh_ms = 5'000;        // how soon patterns see topics created later
+  std::int32_t fetch_wait_ms = 100;                // fetch.wait.max.ms (a property of that name wins)
   std::chrono::milliseconds request_timeout{10'000};
   // Set when the cluster is librdkafka's in-process mock, which does not implement the
   // CreateTopics API: topics are then created through the mock's own call.

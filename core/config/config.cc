@@ -144,10 +144,12 @@ void parse_into(const json& root, config& c) {
       positive(c.bus.embedded.retention_check_ms, "bus.embedded.retention_check_ms");
     }
     if (auto* k = br.find("kafka")) {
-      reader kr(*k, "bus.kafka", {"bootstrap_servers", "properties", "session_timeout_ms", "metadata_refresh_ms"});
+      reader kr(*k, "bus.kafka", {"bootstrap_servers", "properties", "session_timeout_ms", "metadata_refresh_ms", "fetch_wait_ms"});
       kr.get("bootstrap_servers", c.bus.kafka.bootstrap_servers);
       kr.get("session_timeout_ms", c.bus.kafka.session_timeout_ms);
       kr.get("metadata_refresh_ms", c.bus.kafka.metadata_refresh_ms);
+      kr.get("fetch_wait_ms", c.bus.kafka.fetch_wait_ms);
+      positive(c.bus.kafka.fetch_wait_ms, "bus.kafka.fetch_wait_ms");
       if (auto* p = kr.find("properties")) {
         if (!p->is_object()) throw parse_error{"config key 'bus.kafka.properties': expected an object"};
         for (auto it = p->begin(); it != p->end(); ++it)
@@ -197,6 +199,10 @@ void apply_env(config& c, const env_lookup& env) {
   if (auto v = env("NF_BUS_KIND")) c.bus.kind = parse_kind(*v, "bus.kind (from NF_BUS_KIND)");
   if (auto v = env("NF_BUS_DURABILITY")) c.bus.embedded.mode = parse_durability(*v, "bus.embedded.durability (from NF_BUS_DURABILITY)");
   if (auto v = env("NF_KAFKA_BOOTSTRAP")) c.bus.kafka.bootstrap_servers = *v;
+  if (auto v = env("NF_KAFKA_FETCH_WAIT_MS")) {
+    c.bus.kafka.fetch_wait_ms = static_cast<std::int32_t>(parse_env_int("NF_KAFKA_FETCH_WAIT_MS", *v));
+    positive(c.bus.kafka.fetch_wait_ms, "bus.kafka.fetch_wait_ms (from NF_KAFKA_FETCH_WAIT_MS)");
+  }
   if (auto v = env("NF_MAX_EVENT_BYTES")) {
     c.bus.max_event_bytes = parse_env_int("NF_MAX_EVENT_BYTES", *v);
     positive(c.bus.max_event_bytes, "bus.max_event_bytes (from NF_MAX_EVENT_BYTES)");

@@ -27,6 +27,10 @@ struct kafka_config {
   std::map<std::string, std::string> properties;  // extra librdkafka properties, passed through
   std::int32_t session_timeout_ms = 10'000;
   std::int32_t metadata_refresh_ms = 5'000;    // how fast wildcard subscriptions see new topics
+  // How long a broker may hold a fetch that finds no new data (fetch.wait.max.ms). A broker
+  // answers as soon as data arrives; librdkafka's mock cluster does not, so against it this is
+  // a latency floor per hop (use 10 there).
+  std::int32_t fetch_wait_ms = 100;
 };
 
 struct bus_config {

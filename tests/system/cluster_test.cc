@@ -1,0 +1,168 @@
+// Several `serve` instances on one Kafka cluster (librdkafka's mock cluster, started by the test
+// as `nexus-forge kafka-mock` on loopback). Each instance has its own data dir and port, as
+// behind a load balancer. Checks the decisions made by partition owners and read-your-writes
+// across instances with the real processes.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/support/http_client.h"
+#include "tests/support/server.h"
+#include "tests/support/support.h"
+
+namespace {
+
+namespace t = nf::test;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+json prompt(int n, const std::string& objective = "cluster") {
+  return {{"id", t::uuid(n)}, {"objective", objective}, {"priority", "P1"}, {"originatingSpec", "https://spec/" + std::to_string(n)}};
+}
+
+class Cluster : public ::testing::Test {
+ protected:
+  static constexpr int kInstances = 3;
+
+  void SetUp() override {
+    config_ = (dir_.path() / "nf.json").string();
+    std::ofstream(config_) << json{{"ledger", {{"head_every_ms", 100}}},
+                                   {"bus", {{"kafka", {{"session_timeout_ms", 3000}, {"fetch_wait_ms", 10}}}}},
+                                   {"auth", {{"platform_admin_key_sha256", t::kAdminKeySha256}}}}
+                                  .dump();
+    mock_ = std::make_unique<t::child>(std::vector<std::string>{t::nexus_forge_binary(), "kafka-mock", "--config", config_});
+    ASSERT_TRUE(mock_->read_line(bootstrap_, 30s)) << mock_->stderr_text();
+    for (int i = 0; i < kInstances; ++i) start(i);
+    for (int i = 0; i < kInstances; ++i)
+      ASSERT_TRUE(t::wait_until([&] { return client(i).get("/readyz").status == 200; }, 60s)) << "instance " << i << " not ready";
+  }
+  void TearDown() override {
+    for (auto& s : servers_)
+      if (s) s->proc().signal(SIGTERM);
+    for (auto& s : servers_)
+      if (s) s->proc().wait(30s);
+  }
+  std::vector<std::string> env(int i) const {
+    return {"NF_BUS_KIND=kafka", "NF_KAFKA_BOOTSTRAP=" + bootstrap_, "NF_DATA_DIR=" + (dir_.path() / ("data-" + std::to_string(i))).string()};
+  }
+  void start(int i) {
+    if (servers_.size() <= static_cast<std::size_t>(i)) servers_.resize(static_cast<std::size_t>(i) + 1);
+    servers_[static_cast<std::size_t>(i)] = std::make_unique<t::server>(config_, env(i), false);
+  }
+  t::http_client client(int i) { return t::http_client("127.0.0.1", servers_[static_cast<std::size_t>(i)]->port(), t::admin_headers()); }
+
+  // Events of `type` on a topic, read from the cluster through one instance's topic browser.
+  int count_type(int via, const std::string& topic, const std::string& type, const std::string& key = "") {
+    auto c = client(via);
+    const auto topics = json::parse(c.get("/topics").body);
+    int n = 0;
+    for (const auto& item : topics["items"]) {
+      if (item["name"] != topic) continue;
+      for (const auto& o : item["offsets"]) {
+        for (std::int64_t from = o["begin"].get<std::int64_t>(); from < o["end"].get<std::int64_t>();) {
+          const auto page = json::parse(c.get("/topics/" + topic + "/events?partition=" + std::to_string(o["partition"].get<int>()) +
+                                              "&from=" + std::to_string(from) + "&limit=1000")
+                                            .body);
+          for (const auto& e : page["items"]) n += e["type"] == type && (key.empty() || e["key"] == key);
+          if (page["nextOffset"].get<std::int64_t>() <= from) break;
+          from = page["nextOffset"].get<std::int64_t>();
+        }
+      }
+    }
+    return n;
+  }
+
+  t::temp_dir dir_;
+  std::string config_, bootstrap_;
+  std::unique_ptr<t::child> mock_;
+  std::vector<std::unique_ptr<t::server>> servers_;
+};
+
+// A POST that may meet a rebalance: 503 not_decided is retried with the same id and body, as a
+// client is told to.
+t::http_reply post_decided(t::http_client& c, const json& body) {
+  t::http_reply r;
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    r = c.post("/missions", body.dump());
+    if (r.status != 503) return r;
+    std::this_thread::sleep_for(200ms);
+  }
+  return r;
+}
+
+TEST_F(Cluster, OneMissionIdPostedConcurrentlyToEveryInstanceGivesOnePrompt) {
+  constexpr int kPosts = 50;
+  std::vector<t::http_reply> replies(kPosts);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kPosts; ++i)
+    threads.emplace_back([&, i] {
+      auto c = client(i % kInstances);
+      replies[static_cast<std::size_t>(i)] = post_decided(c, prompt(1));
+    });
+  for (auto& th : threads) th.join();
+  const auto first = json::parse(replies[0].body, nullptr, false);
+  for (const auto& r : replies) {
+    ASSERT_EQ(r.status, 202) << r.body;
+    EXPECT_EQ(json::parse(r.body), first) << "every answer names the one prompt";
+  }
+  // Another body for the id: 409 from every instance.
+  for (int i = 0; i < kInstances; ++i) {
+    auto c = client(i);
+    EXPECT_EQ(post_decided(c, prompt(1, "another body")).status, 409);
+  }
+  EXPECT_EQ(count_type(0, "mission.prompts", "mission.prompted", t::uuid(1)), 1);
+}
+
+TEST_F(Cluster, MissionsPostedRoundRobinAreEachPromptedOnceAndReadableEverywhereWithTheirToken) {
+  constexpr int kMissions = 300;
+  std::vector<std::string> tokens(kMissions);
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int w = 0; w < 6; ++w)
+    threads.emplace_back([&, w] {
+      auto c = client(w % kInstances);
+      for (int i = w; i < kMissions; i += 6) {
+        auto r = post_decided(c, prompt(100 + i));
+        if (r.status != 202) {
+          ++failures;
+          continue;
+        }
+        tokens[static_cast<std::size_t>(i)] = r.headers["NF-Position"];
+      }
+    });
+  for (auto& th : threads) th.join();
+  ASSERT_EQ(failures.load(), 0);
+  // Every mission, read on another instance with its write's token, is there at once.
+  for (int i = 0; i < kMissions; ++i) {
+    auto c = client((i + 1) % kInstances);
+    auto r = c.request("GET", "/missions/" + t::uuid(100 + i), "", "application/json", true, {{"NF-Wait-For", tokens[static_cast<std::size_t>(i)]}});
+    ASSERT_EQ(r.status, 200) << i << " " << r.body;
+  }
+  EXPECT_EQ(count_type(1, "mission.prompts", "mission.prompted"), kMissions);
+}
+
+TEST_F(Cluster, AWriteOnOneInstanceIsReadOnAnotherWithItsTokenEveryTime) {
+  constexpr int kTries = 1000;
+  auto a = client(0);
+  auto b = client(1);
+  for (int i = 0; i < kTries; ++i) {
+    auto w = a.post("/missions", prompt(5000 + i).dump());
+    if (w.status == 503) {
+      w = post_decided(a, prompt(5000 + i));
+    }
+    ASSERT_EQ(w.status, 202) << w.body;
+    auto r = b.request("GET", "/missions/" + t::uuid(5000 + i), "", "application/json", true, {{"NF-Wait-For", w.headers["NF-Position"]}});
+    ASSERT_EQ(r.status, 200) << "try " << i << ": " << r.body;
+  }
+}
+
+}  // namespace
