@@ -14,6 +14,8 @@ void register_events(event::type_registry& reg) {
   reg.add("tenancy.request_audited", events::AuditRecord::descriptor(), "tenancy");
   reg.add("tenancy.requests_audited", events::AuditBatch::descriptor(), "tenancy");
   reg.add("tenancy.reservation_made", events::ReservationMade::descriptor(), "tenancy");
+  reg.add("tenancy.reservation_requested", events::ReservationMade::descriptor(), "tenancy");
+  reg.add("tenancy.reservation_refused", events::ReservationRefused::descriptor(), "tenancy");
   reg.add("tenancy.reservation_released", events::ReservationReleased::descriptor(), "tenancy");
   reg.add("tenancy.requests_metered", events::RequestsMetered::descriptor(), "tenancy");
   reg.add("tenancy.usage_alert", events::UsageAlert::descriptor(), "tenancy");

@@ -1,6 +1,10 @@
 // The tenancy feature: read models, directory, admission, routes, admin-key bootstrap.
 #include "actors/tenancy/feature.h"
 
+#include "actors/tenancy/reservation_owner.h"
+#include "core/command/gateway.h"
+#include "core/command/owner.h"
+
 #include "actors/tenancy/commands.h"
 #include "actors/tenancy/events.h"
 
@@ -68,7 +72,10 @@ class tenancy_feature final : public feature::feature {
     return out;
   }
   std::vector<::nf::feature::topic_spec> topics() const override {
-    return {{topic_name{tenants::kTenantsTopic}}, {topic_name{audit::kAuditTopic}}, {topic_name{usage::kUsageTopic}}};
+    return {{topic_name{tenants::kTenantsTopic}},
+            {topic_name{audit::kAuditTopic}},
+            {topic_name{usage::kUsageTopic}},
+            {.name = topic_name{kCommandsTopic}, .partitions_like = topic_name{tenants::kTenantsTopic}}};
   }
 
   result<void> start(::nf::feature::host& h) override {
@@ -113,6 +120,15 @@ class tenancy_feature final : public feature::feature {
     ro.audit = &audit_;
     ro.dir = &*dir_;
     ro.region = h.cfg.region;
+    // Reservations are decided by the owner of their tenant's partition (reservation_owner).
+    writer_.emplace(h.bus, "reservation_owner", h.cfg.region, ::nf::command::owned_state{h.store, tenants_, *tenants_feed_},
+                    std::chrono::milliseconds(10'000));
+    NF_TRY(writer_->check(topic_name{kCommandsTopic}, topic_name{tenants::kTenantsTopic}));
+    if (h.cfg.actor("reservation_owner").enabled)
+      h.actors.add(std::make_shared<reservation_owner>(*writer_, tenants::tenants_view(h.store, tenants_)), h.cfg.actor("reservation_owner"));
+    gateway_.emplace(h.bus);
+    NF_TRY(gateway_->start({topic_name{tenants::kTenantsTopic}}));
+    ro.commands = &*gateway_;
     routes_.emplace(h.bus, h.store, ro, *access_, h.clock);
     routes_->add_to(h.routes);
     return ok();
@@ -136,6 +152,7 @@ class tenancy_feature final : public feature::feature {
     if (access_) access_->stop();
     if (audit_feed_) audit_feed_->stop();
     if (usage_feed_) usage_feed_->stop();
+    if (gateway_) gateway_->stop();
     if (tenants_feed_) tenants_feed_->stop();
   }
 
@@ -151,6 +168,8 @@ class tenancy_feature final : public feature::feature {
   std::optional<access> access_;
   // After access_: destroyed first, so no callback of theirs outlives it.
   std::optional<projection::feed> tenants_feed_, usage_feed_, audit_feed_;
+  std::optional<::nf::command::single_writer> writer_;
+  std::optional<::nf::command::gateway> gateway_;
   std::optional<routes> routes_;
 };
 

@@ -202,7 +202,9 @@ http::response routes::not_visible_yet(const json& body, const http::request& re
   return json_response(http::status::accepted, b, req);
 }
 
-result<limits> routes::limits_of(const json& doc) const {
+result<limits> routes::limits_of(const json& doc) const { return limits_of_doc(doc); }
+
+result<limits> limits_of_doc(const json& doc) {
   overrides o;
   if (doc.contains("quotas")) {
     auto q = parse_overrides(doc["quotas"]);

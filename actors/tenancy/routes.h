@@ -33,6 +33,7 @@ class Message;
 
 #include "actors/tenancy/admission.h"
 #include "actors/tenancy/directory.h"
+#include "core/command/gateway.h"
 #include "core/http/routes.h"
 #include "projections/audit/audit.h"
 #include "projections/tenants/tenants.h"
@@ -47,7 +48,8 @@ struct route_options {
   audit::audit_projection* audit = nullptr;         // null: no audit route
   directory* dir = nullptr;                         // required (base domain)
   std::string region = "local";
-  std::chrono::milliseconds wait{5'000};            // read-your-writes bound
+  std::chrono::milliseconds wait{5'000};            // read-your-writes bound, and how long a decision may take
+  ::nf::command::gateway* commands = nullptr;       // reservations are decided by their tenant's owner through it
 };
 
 class routes {
@@ -94,7 +96,6 @@ class routes {
   std::optional<usage::usage_view> usage_;
   std::optional<audit::audit_view> audit_;
   const nf::clock& clk_;
-  std::mutex reserve_mu_;  // one reservation decision at a time
 };
 
 }  // namespace nf::tenancy

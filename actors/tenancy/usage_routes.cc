@@ -1,6 +1,7 @@
 // Tenant routes for usage, the audit log and reservations.
 #include "actors/tenancy/permissions.h"
 #include "actors/tenancy/routes.h"
+#include "actors/tenancy/reservation_owner.h"
 #include "actors/tenancy/route_helpers.h"
 #include "core/base/number.h"
 #include "core/base/rfc3339.h"
@@ -86,42 +87,75 @@ response routes::reserve(const context& c, const std::string& id, const request&
       (*body)["amount"].get<std::int64_t>() > (std::int64_t{1} << 40))
     return error_response(http::status::bad_request, "invalid_field", "'amount' must be a positive integer", req, "amount");
   const auto amount = (*body)["amount"].get<std::int64_t>();
-  // One decision at a time, each on the state that includes the previous one.
-  std::lock_guard lk(reserve_mu_);
-  auto doc = view_.get(id);
-  if (!doc) return error_response(status_for(doc.error().code), "internal", doc.error().message, req);
-  if (!*doc) return error_response(http::status::not_found, "not_found", "unknown tenant '" + id + "'", req);
-  auto lim = limits_of(**doc);
-  if (!lim) return http::failure(lim.error(), req);
-  const auto limit = (*lim)[*kind];
-  const auto used = reserved_of(**doc)[kind_name].get<std::int64_t>();
-  const auto a = admit(limit, used, amount);
-  if (!a.allowed) {
+  {
+    auto doc = view_.get(id);
+    if (!doc) return error_response(status_for(doc.error().code), "internal", doc.error().message, req);
+    if (!*doc) return error_response(http::status::not_found, "not_found", "unknown tenant '" + id + "'", req);
+  }
+  // The decision is the tenant's owner's (reservation_owner), on whichever instance that is: each
+  // decision sees every earlier one, whichever instance took the request.
+  const auto rid = "r-" + event::new_uuidv7(clk_.now_ms()).to_string();
+  events::ReservationMade asked;
+  asked.set_tenant_id(id);
+  asked.set_reservation_id(rid);
+  asked.set_kind(kind_name);
+  asked.set_amount(amount);
+  event::new_event cmd;
+  cmd.type = kReservationRequested;
+  cmd.key = id;
+  cmd.tenant = id;
+  cmd.message = &asked;
+  cmd.region = opts_.region;
+  cmd.occurred_at = clk_.now_ms();
+  if (!opts_.commands) return error_response(http::status::service_unavailable, "unavailable", "reservations are not decided here", req);
+  auto d = opts_.commands->submit(topic_name{kCommandsTopic}, cmd, opts_.wait);
+  if (!d && d.error().code == errc::timeout) {
+    auto res = error_response(http::status::service_unavailable, "not_decided",
+                              "the owner of tenant '" + id + "' has not decided within " + std::to_string(opts_.wait.count()) +
+                                  " ms; the request is kept and will be decided (see GET /tenants/" + id + "/reservations)",
+                              req);
+    res.set(http::field::retry_after, "1");
+    return res;
+  }
+  if (!d) return append_error(d.error(), req);
+  if (d->outcome_event.type() == kReservationRefused) {
+    events::ReservationRefused why;
+    (void)d->outcome_event.payload().UnpackTo(&why);
+    if (why.reason() == "unknown_tenant") return error_response(http::status::not_found, "not_found", "unknown tenant '" + id + "'", req);
+    admission a;
+    a.allowed = false;
+    a.limit = why.limit();
+    a.used = why.used();
+    a.requested = amount;
     acc_.quota_exceeded(id, *kind, a, "/tenants/{id}/reservations", true);
-    acc_.observe(id, *kind, limit, limit);
+    acc_.observe(id, *kind, why.limit(), why.limit());
     return json_response(http::status::conflict,
                          json{{"error",
                                {{"code", "quota_exceeded"},
-                                {"message", "quota " + kind_name + " of tenant '" + id + "' is " + std::to_string(limit) + "; " +
-                                                std::to_string(used) + " reserved, " + std::to_string(amount) + " more requested"},
+                                {"message", "quota " + kind_name + " of tenant '" + id + "' is " + std::to_string(why.limit()) + "; " +
+                                                std::to_string(why.used()) + " reserved, " + std::to_string(amount) + " more requested"},
                                 {"field", kind_name},
                                 {"quota", kind_name},
-                                {"limit", limit},
-                                {"used", used},
+                                {"limit", why.limit()},
+                                {"used", why.used()},
                                 {"requested", amount}}}},
                          req);
   }
-  const auto rid = "r-" + event::new_uuidv7(clk_.now_ms()).to_string();
-  events::ReservationMade made;
-  made.set_tenant_id(id);
-  made.set_reservation_id(rid);
-  made.set_kind(kind_name);
-  made.set_amount(amount);
-  auto r = append("tenancy.reservation_made", id, made);
-  if (!r) return append_error(r.error(), req);
-  const json answer{{"reservationId", rid}, {"kind", kind_name}, {"amount", amount}, {"reserved", used + amount}, {"limit", limit}};
-  const bool visible = wait(*r);
-  acc_.observe(id, *kind, limit, used + amount);
+  const bus::append_result at{d->outcome.partition, d->outcome.off, d->outcome.timestamp_ms};
+  const bool visible = wait(at);
+  json answer{{"reservationId", rid}, {"kind", kind_name}, {"amount", amount}};
+  if (visible) {
+    auto doc = view_.get(id);
+    if (doc && *doc) {
+      auto lim = limits_of(**doc);
+      const auto reserved = reserved_of(**doc)[kind_name].get<std::int64_t>();
+      answer["reserved"] = reserved;
+      if (lim) {
+        answer["limit"] = (*lim)[*kind];
+        acc_.observe(id, *kind, (*lim)[*kind], reserved);
+      }
+    }
+  }
   if (!visible) return not_visible_yet(answer, req);
   return json_response(http::status::created, answer, req);
 }
@@ -145,7 +179,6 @@ response routes::reservations(const context& c, const std::string& id, const req
 
 response routes::release(const context& c, const std::string& id, const std::string& reservation_id, const request& req) {
   if (auto denied = authorize(c, id, perm::reservations_write, req)) return *denied;
-  std::lock_guard lk(reserve_mu_);
   auto doc = view_.get(id);
   if (!doc) return error_response(status_for(doc.error().code), "internal", doc.error().message, req);
   if (!*doc || !(**doc).contains("reservations") || !(**doc)["reservations"].contains(reservation_id))

@@ -165,4 +165,40 @@ TEST_F(Cluster, AWriteOnOneInstanceIsReadOnAnotherWithItsTokenEveryTime) {
   }
 }
 
+TEST_F(Cluster, ConcurrentReservationsOverEveryInstanceNeverExceedTheQuota) {
+  {
+    auto a = client(0);
+    auto created = a.post("/tenants", json{{"id", "runs"}, {"name", "runs"}, {"plan", "basic"}, {"quotas", {{"concurrentRuns", 5}}}}.dump());
+    ASSERT_TRUE(created.status == 201 || created.status == 202) << created.body;
+    // The tenant is known on every instance before the load starts.
+    for (int i = 0; i < kInstances; ++i)
+      ASSERT_TRUE(t::wait_until([&] { return client(i).get("/tenants/runs").status == 200; }, 20s));
+  }
+  constexpr int kRequests = 40;
+  std::vector<t::http_reply> replies(kRequests);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kRequests; ++i)
+    threads.emplace_back([&, i] {
+      auto c = client(i % kInstances);
+      replies[static_cast<std::size_t>(i)] = c.post("/tenants/runs/reservations", json{{"kind", "concurrentRuns"}, {"amount", 1}}.dump());
+    });
+  for (auto& th : threads) th.join();
+  int granted = 0;
+  for (const auto& r : replies) {
+    if (r.status == 201 || r.status == 202) {
+      ++granted;
+      continue;
+    }
+    ASSERT_EQ(r.status, 409) << r.body;
+    const auto e = json::parse(r.body)["error"];
+    EXPECT_EQ(e["code"], "quota_exceeded") << r.body;
+    EXPECT_EQ(e["quota"], "concurrentRuns") << r.body;
+    EXPECT_EQ(e["limit"], 5) << r.body;
+  }
+  EXPECT_EQ(granted, 5);
+  EXPECT_EQ(count_type(2, "tenancy.tenants", "tenancy.reservation_made", "runs"), 5);
+  for (int i = 0; i < kInstances; ++i)
+    ASSERT_TRUE(t::wait_until([&] { return json::parse(client(i).get("/tenants/runs/reservations").body)["items"].size() == 5u; }, 10s));
+}
+
 }  // namespace

@@ -1,0 +1,63 @@
+#include "actors/tenancy/reservation_owner.h"
+
+#include "actors/tenancy/route_helpers.h"
+#include "core/event/codec.h"
+#include "core/log/log.h"
+#include "tenancy.pb.h"
+
+namespace nf::tenancy {
+
+result<void> reservation_owner::handle(const bus::message& m, ::nf::actor::context& ctx) {
+  NF_TRY_ASSIGN(auto cmd, event::from_message(m));
+  if (cmd.type() != kReservationRequested) return ok();
+  const auto where = to_string(topic_partition{m.topic, m.partition}) + "@" + std::to_string(m.off.get());
+  events::ReservationMade req;
+  if (!cmd.payload().UnpackTo(&req) || req.tenant_id().empty() || req.reservation_id().empty())
+    return error{errc::invalid_argument, "tenancy.reservation_requested at " + where + " does not carry a ReservationMade with a tenant and an id"};
+  const auto kind = parse_quota(req.kind());
+  if (!kind || (*kind != quota::concurrent_runs && *kind != quota::cpu_millicores && *kind != quota::memory_mib) || req.amount() < 1)
+    return error{errc::invalid_argument, "tenancy.reservation_requested at " + where + " asks for " + std::to_string(req.amount()) + " of '" +
+                                             req.kind() + "'"};
+
+  auto epoch = writer_.prepare(ctx, {m.topic, m.partition}, topic_name{tenants::kTenantsTopic});
+  if (!epoch && epoch.error().code == errc::conflict) {
+    nf::log::get("tenancy")->info("reservation_owner: {}; leaving {} to it", epoch.error().message, where);
+    return ok();
+  }
+  NF_TRY(epoch);
+
+  NF_TRY_ASSIGN(auto doc, view_.get(req.tenant_id()));
+  event::new_event ev;
+  ev.key = req.tenant_id();
+  events::ReservationRefused refused;
+  refused.set_tenant_id(req.tenant_id());
+  refused.set_reservation_id(req.reservation_id());
+  refused.set_kind(req.kind());
+  refused.set_amount(req.amount());
+  bool made = false;
+  if (!doc) {
+    refused.set_reason("unknown_tenant");
+  } else if (doc->contains("reservations") && (*doc)["reservations"].contains(req.reservation_id())) {
+    made = true;  // decided before (the command is handled again): the same answer
+  } else {
+    NF_TRY_ASSIGN(auto lim, limits_of_doc(*doc));
+    const auto limit = lim[*kind];
+    const auto used = reserved_of(*doc)[req.kind()].get<std::int64_t>();
+    made = admit(limit, used, req.amount()).allowed;
+    refused.set_reason("quota");
+    refused.set_limit(limit);
+    refused.set_used(used);
+  }
+  if (made) {
+    ev.type = "tenancy.reservation_made";
+    ev.message = &req;
+  } else {
+    ev.type = kReservationRefused;
+    ev.message = &refused;
+  }
+  NF_TRY_ASSIGN(auto env, ctx.caused(std::move(ev)));
+  NF_TRY(writer_.append({topic_name{tenants::kTenantsTopic}, m.partition}, *epoch, env));
+  return ok();
+}
+
+}  // namespace nf::tenancy
