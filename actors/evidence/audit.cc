@@ -1,6 +1,8 @@
 // The ledger audit.
 #include "actors/evidence/audit.h"
 
+#include "core/bus/fence.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -64,9 +66,15 @@ result<void> ledger_audit::run(bool progress) {
   const auto total = end.get() - begin.get();
   auto last = clock_type::now();
   std::int64_t done = 0;
+  std::optional<std::int64_t> claim;  // the ledger has one writer at a time (core/bus/fence.h)
   NF_TRY(read_range(bus_, tp, begin.get(), end.get(), [&](const bus::message& m) {
+    const auto verdict = bus::judge(m, claim);
     auto env = event::from_message(m);
-    if (!env) {
+    if (verdict == bus::fence_verdict::claim) {
+      // an owner's claim: not part of the tree
+    } else if (verdict == bus::fence_verdict::stale) {
+      ++fenced;  // written by a deposed owner after the next one claimed: not part of the tree
+    } else if (!env) {
       problems.push_back({leaves, std::nullopt, "evidence.ledger@" + std::to_string(m.off.get()) + " is unreadable: " + env.error().message});
     } else if (env->type() == evidence::kLeafAppended) {
       leaf(*env, m.off.get());

@@ -44,6 +44,7 @@ class ledger_audit {
 
   std::vector<ledger_problem> problems;
   std::uint64_t leaves = 0, heads = 0;
+  std::uint64_t fenced = 0;                                 // records of deposed owners: refused, not part of the tree
   std::optional<merkle::tree_head> latest_head;            // the latest head that checked out
   std::map<topic_partition, std::vector<source_ref>> sources;  // where each leaf's event is
   std::vector<blob_ref> blobs;                              // vault blobs leaves refer to

@@ -156,6 +156,7 @@ int ledger_verify(const ledger_verify_args& a, const config::config& cfg) {
     json out{{"ok", ok},
              {"leaves", audit.leaves},
              {"heads", audit.heads},
+             {"refusedRecords", audit.fenced},
              {"signedSize", audit.latest_head ? audit.latest_head->size : 0},
              {"sourcesChecked", sources_checked},
              {"sourcesPastRetention", sources_gone},
@@ -167,7 +168,8 @@ int ledger_verify(const ledger_verify_args& a, const config::config& cfg) {
     if (!ok && !audit.problems.front().index && audit.problems.front().head_size) out["firstBadHead"] = *audit.problems.front().head_size;
     std::cout << out.dump() << std::endl;
   } else {
-    std::cout << "leaves: " << audit.leaves << ", heads: " << audit.heads << ", latest good head at size "
+    std::cout << "leaves: " << audit.leaves << ", heads: " << audit.heads << ", records of deposed owners refused: " << audit.fenced
+              << ", latest good head at size "
               << (audit.latest_head ? audit.latest_head->size : 0) << "\n"
               << "events checked against the log: " << sources_checked << " (" << sources_gone << " past retention)\n"
               << "blobs checked: " << blobs_checked << "\n"

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/base/base64.h"
+#include "core/bus/fence.h"
 #include "core/event/codec.h"
 #include "core/log/log.h"
 #include "core/metrics/metrics.h"
@@ -86,34 +87,70 @@ state with_head(state s, const merkle::tree_head& h) {
   return s;
 }
 
-std::vector<std::string> actor::subscriptions() const {
+std::vector<std::string> input_topics(const std::vector<std::string>& extra_topics) {
   std::vector<std::string> out{"mission.artifacts", "mission.validations", kRecordsTopic};
-  for (const auto& t : opts_.extra_topics)
-    if (std::find(out.begin(), out.end(), t) == out.end() && t != kLedgerTopic) out.push_back(t);
+  for (const auto& t : extra_topics)
+    if (std::find(out.begin(), out.end(), t) == out.end() && t != kLedgerTopic && t != kCommandsTopic) out.push_back(t);
   return out;
 }
 
-result<void> actor::handle(const bus::message& m, ::nf::actor::context& ctx) {
-  if (recovery_error_) return *recovery_error_;
+result<void> intake::handle(const bus::message& m, ::nf::actor::context& ctx) {
   NF_TRY_ASSIGN(auto in, decode(m));
+  events::LedgerLeaf leaf;  // its index is the ledger writer's to give
+  leaf.set_data(in.data);
+  leaf.set_event_id(in.event_id);
+  leaf.set_mission_id(in.mission_id);
+  leaf.set_artifact_id(in.artifact_id);
+  leaf.set_event_type(in.event_type);
+  leaf.set_source_topic(in.source_topic);
+  leaf.set_source_partition(in.source_partition);
+  leaf.set_source_offset(in.source_offset);
+  event::new_event ev;
+  ev.type = kRecordRequested;
+  ev.key = "ledger";
+  ev.message = &leaf;
+  NF_TRY(ctx.emit(topic_name{kCommandsTopic}, ev));
+  return ok();
+}
+
+namespace {
+const topic_partition kLedger{topic_name{kLedgerTopic}, partition_id{0}};
+}  // namespace
+
+result<void> actor::handle(const bus::message& m, ::nf::actor::context& ctx) {
+  if (!opts_.writer || !opts_.bus) return error{errc::invalid_argument, "the evidence actor needs its ledger writer and bus"};
+  const auto where = to_string(topic_partition{m.topic, m.partition}) + "@" + std::to_string(m.off.get());
+  NF_TRY_ASSIGN(auto env, event::from_message(m));
+  if (env.type() != kRecordRequested) return ok();
+  events::LedgerLeaf asked;
+  if (!env.payload().UnpackTo(&asked) || asked.event_id().empty())
+    return error{errc::invalid_argument, "evidence.record_requested at " + where + " does not carry a LedgerLeaf with an event id"};
+  auto epoch = opts_.writer->prepare(ctx, {m.topic, m.partition}, kLedger.topic);
+  if (!epoch && epoch.error().code == errc::conflict) {
+    nf::log::get("evidence")->info("evidence: {}; leaving {} to it", epoch.error().message, where);
+    return ok();
+  }
+  NF_TRY(epoch);
+  // The state is valid under one claim: after a new one, whatever owners came between wrote to
+  // the ledger, so it is read back first.
+  if (built_for_ != epoch.value()) {
+    NF_TRY(rebuild(*epoch));
+    built_for_ = *epoch;
+  }
+  if (recovery_error_) return *recovery_error_;
+  input in{asked.event_id(), asked.data(), asked.mission_id(), asked.artifact_id(), asked.event_type(), asked.source_topic(),
+           asked.source_partition(), asked.source_offset()};
   if (auto l = decide(state_, in)) {
     event::new_event ev;
     ev.type = kLeafAppended;
     ev.key = "ledger";
-    events::LedgerLeaf leaf;
+    events::LedgerLeaf leaf = asked;
     leaf.set_index(l->index);
-    leaf.set_data(in.data);
-    leaf.set_event_id(in.event_id);
-    leaf.set_mission_id(in.mission_id);
-    leaf.set_artifact_id(in.artifact_id);
-    leaf.set_event_type(in.event_type);
-    leaf.set_source_topic(in.source_topic);
-    leaf.set_source_partition(in.source_partition);
-    leaf.set_source_offset(in.source_offset);
     ev.message = &leaf;
-    NF_TRY(ctx.emit(topic_name{kLedgerTopic}, ev));
+    NF_TRY_ASSIGN(auto out, ctx.caused(std::move(ev)));
+    NF_TRY(opts_.writer->append(kLedger, *epoch, out));
     state_ = evolve(std::move(state_), in);
-    if (opts_.signer && state_.since_head.size() >= opts_.head_every_leaves) NF_TRY(emit_head(ctx, false));
+    if (opts_.signer && state_.since_head.size() >= opts_.head_every_leaves) NF_TRY(emit_head(ctx, *epoch, false));
     publish(state_);
   }
   return ok();
@@ -122,19 +159,21 @@ result<void> actor::handle(const bus::message& m, ::nf::actor::context& ctx) {
 std::chrono::milliseconds actor::tick_period() const { return opts_.signer ? opts_.head_every : std::chrono::milliseconds{0}; }
 
 result<void> actor::tick(::nf::actor::context& ctx) {
-  if (recovery_error_ || !opts_.signer || state_.since_head.empty()) return ok();
-  return emit_head(ctx, true);
+  if (recovery_error_ || !opts_.signer || !opts_.writer || state_.since_head.empty()) return ok();
+  // Only the current owner signs; a deposed one holds no current claim and signs nothing.
+  NF_TRY_ASSIGN(auto epoch, opts_.writer->current(kLedger));
+  if (!epoch || built_for_ != *epoch) return ok();
+  return emit_head(ctx, *epoch, true);
 }
 
-result<void> actor::emit_head(::nf::actor::context& ctx, bool from_tick) {
+result<void> actor::emit_head(::nf::actor::context& ctx, std::int64_t epoch, bool from_tick) {
   NF_TRY_ASSIGN(auto h, next_head(state_, ctx.clock().now_ms()));
   NF_TRY_ASSIGN(h.signature, opts_.signer->sign(h));
   event::new_event ev;
   ev.type = kTreeHead;
   ev.key = "ledger";
   ev.occurred_at = h.timestamp_ms;
-  // One id per tree size, so a head signed again after a restart keeps its id.
-  if (from_tick) ev.id = event::derive_id(event::event_id{}, "evidence/tree_head", h.size);
+  ev.region = opts_.region;
   events::TreeHead head;
   head.set_tree_size(h.size);
   head.set_root_hash(bytes_of(h.root));
@@ -142,14 +181,54 @@ result<void> actor::emit_head(::nf::actor::context& ctx, bool from_tick) {
   head.set_signature(h.signature);
   head.set_key_id(bytes_of(opts_.signer->key_id()));
   ev.message = &head;
-  NF_TRY(ctx.emit(topic_name{kLedgerTopic}, ev));
+  events::Envelope out;
+  if (from_tick) {
+    // One id per tree size, so a head signed again after a restart keeps its id.
+    ev.id = event::derive_id(event::event_id{}, "evidence/tree_head", h.size);
+    NF_TRY_ASSIGN(out, event::build(ev));
+  } else {
+    NF_TRY_ASSIGN(out, ctx.caused(std::move(ev)));
+  }
+  NF_TRY(opts_.writer->append(kLedger, epoch, out));
   state_ = with_head(std::move(state_), h);
   publish(state_);
   return ok();
 }
 
+result<void> actor::rebuild(std::int64_t upto) {
+  state_ = state{};
+  recovery_error_.reset();
+  claim_seen_.reset();
+  NF_TRY_ASSIGN(auto begin, opts_.bus->begin_offset(kLedger));
+  if (begin.get() > 0) {
+    recovery_error_ = error{errc::corruption, "the first " + std::to_string(begin.get()) +
+                                                   " records of evidence.ledger are gone (retention): the tree cannot be recomputed"};
+    return *recovery_error_;
+  }
+  NF_TRY_ASSIGN(auto reader, opts_.bus->make_consumer(bus::consumer_options{}));
+  NF_TRY(reader->assign({{kLedger, offset{0}}}));
+  std::int64_t next = 0;
+  int idle = 0;
+  while (next <= upto) {
+    NF_TRY_ASSIGN(auto msgs, reader->poll(std::chrono::milliseconds(500), 1024));
+    if (msgs.empty() && ++idle > 60) return error{errc::timeout, "evidence.ledger could not be read back up to offset " + std::to_string(upto)};
+    for (const auto& m : msgs) {
+      if (m.off.get() < next || m.off.get() > upto) continue;
+      idle = 0;
+      recover(m);
+      ++recovered_;
+      next = m.off.get() + 1;
+    }
+  }
+  nf::log::get("evidence")->info("evidence: rebuilt the ledger state from {} records (tree size {})", upto + 1, state_.tree.size());
+  if (recovery_error_) return *recovery_error_;
+  return ok();
+}
+
 void actor::recover(const bus::message& m) {
   if (recovery_error_) return;
+  const auto verdict = bus::judge(m, claim_seen_);
+  if (verdict == bus::fence_verdict::claim || verdict == bus::fence_verdict::stale) return;
   const auto where = std::string(kLedgerTopic) + "@" + std::to_string(m.off.get());
   auto env = event::from_message(m);
   if (!env) {

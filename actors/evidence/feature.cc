@@ -30,7 +30,10 @@ class evidence_feature final : public feature::feature {
   }
   std::vector<::nf::feature::topic_spec> topics() const override {
     // One partition: the ledger's order is the tree's order.
-    return {{topic_name{kRecordsTopic}}, {.name = topic_name{kLedgerTopic}, .single_partition = true}};
+    // commands.evidence too: one owner at a time appends to the ledger.
+    return {{topic_name{kRecordsTopic}},
+            {.name = topic_name{kLedgerTopic}, .single_partition = true},
+            {.name = topic_name{kCommandsTopic}, .single_partition = true}};
   }
   result<void> start(::nf::feature::host& h) override {
     h.visibility.restrict("evidence.*");
@@ -39,12 +42,18 @@ class evidence_feature final : public feature::feature {
     feed_.emplace(h.store, proj_, h.bus);
     NF_TRY(feed_->start());
     h.feeds.push_back(&*feed_);
+    writer_.emplace(h.bus, "evidence", h.cfg.region, ::nf::command::owned_state{h.store, proj_, *feed_}, std::chrono::milliseconds(10'000));
+    if (h.cfg.actor("evidence_intake").enabled)
+      h.actors.add(std::make_shared<intake>(settings.topics), h.cfg.actor("evidence_intake"));
     if (h.cfg.actor("evidence").enabled) {
       options eo;
       eo.signer = signer;
       eo.head_every_leaves = static_cast<std::uint64_t>(settings.head_every_leaves);
       eo.head_every = std::chrono::milliseconds(settings.head_every_ms);
       eo.extra_topics = settings.topics;
+      eo.region = h.cfg.region;
+      eo.writer = &*writer_;
+      eo.bus = &h.bus;
       h.actors.add(std::make_shared<actor>(eo), h.cfg.actor("evidence"));
     }
     route_options ro;
@@ -69,6 +78,7 @@ class evidence_feature final : public feature::feature {
  private:
   ledger::ledger_projection proj_;
   std::optional<projection::feed> feed_;
+  std::optional<::nf::command::single_writer> writer_;
   std::optional<routes> routes_;
   ledger_verify_args cli_;
 };

@@ -5,6 +5,7 @@
 
 #include "actors/evidence/evidence.h"
 #include "core/bus/embedded.h"
+#include "core/command/owner.h"
 #include "core/event/codec.h"
 #include "projections/ledger/ledger.h"
 #include "tests/support/embedded_bus.h"
@@ -23,8 +24,25 @@ class EvidenceLedger : public ::testing::Test {
     ASSERT_TRUE(bus_->create_topic(topic_name{"mission.validations"}, {2, -1, -1}));
     ASSERT_TRUE(bus_->create_topic(topic_name{evidence::kRecordsTopic}, {1, -1, -1}));
     ASSERT_TRUE(bus_->create_topic(topic_name{evidence::kLedgerTopic}, {1, -1, -1}));
+    ASSERT_TRUE(bus_->create_topic(topic_name{evidence::kCommandsTopic}, {1, -1, -1}));
     signer_ = std::shared_ptr<merkle::signer>(std::move(merkle::signer::load_or_create((dir_.path() / "head.key").string()).value()));
     store_ = std::move(projection::store::open({(dir_.path() / "store").string(), false}).value());
+    ASSERT_TRUE(store_->attach(proj_));
+    feed_ = std::make_unique<projection::feed>(*store_, proj_, *bus_);
+    ASSERT_TRUE(feed_->start());
+  }
+  void TearDown() override { feed_->stop(); }
+
+  // The evidence pipeline of one instance (intake, and the ledger's fenced writer) in `rt`.
+  std::shared_ptr<evidence::actor> add_evidence(actor::runtime& rt, evidence::options o) {
+    writers_.push_back(std::make_unique<command::single_writer>(*bus_, "evidence", "local", command::owned_state{*store_, proj_, *feed_},
+                                                                std::chrono::seconds(10)));
+    o.writer = writers_.back().get();
+    o.bus = bus_.get();
+    rt.add(std::make_shared<evidence::intake>(), {});
+    auto a = std::make_shared<evidence::actor>(o);
+    rt.add(a, {});
+    return a;
   }
 
   events::Envelope artifact(int i) {
@@ -56,6 +74,8 @@ class EvidenceLedger : public ::testing::Test {
   std::unique_ptr<projection::store> store_;
   ledger::ledger_projection proj_;
   std::shared_ptr<merkle::signer> signer_;
+  std::unique_ptr<projection::feed> feed_;
+  std::vector<std::unique_ptr<command::single_writer>> writers_;
 
   evidence::options with_heads(std::uint64_t every) {
     evidence::options o;
@@ -75,13 +95,13 @@ TEST_F(EvidenceLedger, EveryEventIsOneLeafProvablyInTheTreeAcrossRestarts) {
   append("mission.artifacts", envs[7]);  // the same event delivered twice
   {
     actor::runtime rt(*bus_, {});
-    rt.add(std::make_shared<evidence::actor>(with_heads(8)), {});
+    add_evidence(rt, with_heads(8));
     ASSERT_TRUE(rt.start());
-    ASSERT_TRUE(test::wait_until([&] { return ledger_events() >= 33; }));
+    ASSERT_TRUE(test::wait_until([&] { return ledger_events() >= 34; }));
     rt.stop();
   }
-  // 30 leaves, heads at 8, 16 and 24 leaves, and one at stop for the 6 unsigned ones.
-  EXPECT_EQ(ledger_events(), 34);
+  // The writer's claim, 30 leaves, heads at 8, 16 and 24 leaves, and one at stop for the 6 unsigned ones.
+  EXPECT_EQ(ledger_events(), 35);
   ASSERT_EQ(ledger_size(), 30u);
   ledger::ledger_view view(*store_, proj_);
   const auto id7 = event::event_id::from_raw(envs[7].id())->to_string();
@@ -117,12 +137,12 @@ TEST_F(EvidenceLedger, EveryEventIsOneLeafProvablyInTheTreeAcrossRestarts) {
 
   // A new runtime rebuilds the actor's state from the ledger and adds only what is new.
   append("mission.artifacts", artifact(100));
-  auto fresh = std::make_shared<evidence::actor>(with_heads(8));
   actor::runtime rt(*bus_, {});
-  rt.add(fresh, {});
+  auto fresh = add_evidence(rt, with_heads(8));
   ASSERT_TRUE(rt.start());
-  EXPECT_EQ(rt.stats("evidence").recovered, 34u);
-  ASSERT_TRUE(test::wait_until([&] { return ledger_events() == 35; }));
+  // A new claim, the new leaf, and its head at stop.
+  ASSERT_TRUE(test::wait_until([&] { return ledger_events() == 37; }));
+  EXPECT_EQ(fresh->recovered(), 36u) << "every record up to its own claim was read back";
   rt.stop();
   EXPECT_EQ(ledger_size(), 31u);
   EXPECT_EQ(fresh->current().next_index, 31u);
@@ -143,11 +163,11 @@ TEST_F(EvidenceLedger, HeadsAreSignedOnTheTickWhenFewerLeavesWait) {
   ro.clock = &clk;
   ro.timers = &clk;
   actor::runtime rt(*bus_, ro);
-  rt.add(std::make_shared<evidence::actor>(o), {});
+  add_evidence(rt, o);
   ASSERT_TRUE(rt.start());
-  ASSERT_TRUE(test::wait_until([&] { return ledger_events() == 3; }));
-  // Fewer leaves than head_every_leaves: no head until the tick.
-  EXPECT_EQ(ledger_events(), 3);
+  ASSERT_TRUE(test::wait_until([&] { return ledger_events() == 4; }));
+  // The claim, then fewer leaves than head_every_leaves: no head until the tick.
+  EXPECT_EQ(ledger_events(), 4);
   auto tick = [&] {
     const auto before = rt.stats("evidence").ticks;
     ASSERT_TRUE(test::wait_until([&] { return clk.pending() >= 1; }));
@@ -155,16 +175,16 @@ TEST_F(EvidenceLedger, HeadsAreSignedOnTheTickWhenFewerLeavesWait) {
     ASSERT_TRUE(test::wait_until([&] { return rt.stats("evidence").ticks > before; }));
   };
   tick();
-  ASSERT_TRUE(test::wait_until([&] { return ledger_events() == 4; }));
+  ASSERT_TRUE(test::wait_until([&] { return ledger_events() == 5; }));
   // Idle ticks sign nothing new.
   for (int i = 0; i < 4; ++i) tick();
-  EXPECT_EQ(ledger_events(), 4);
+  EXPECT_EQ(ledger_events(), 5);
   append("mission.validations", artifact(50));
-  ASSERT_TRUE(test::wait_until([&] { return ledger_events() == 5; }));
-  tick();
   ASSERT_TRUE(test::wait_until([&] { return ledger_events() == 6; }));
+  tick();
+  ASSERT_TRUE(test::wait_until([&] { return ledger_events() == 7; }));
   rt.stop();
-  EXPECT_EQ(ledger_events(), 6);
+  EXPECT_EQ(ledger_events(), 7);
   ledger_size();
   auto head = ledger::ledger_view(*store_, proj_).latest_head().value();
   ASSERT_TRUE(head);

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <set>
 #include <string>
@@ -35,7 +36,8 @@ class Cluster : public ::testing::Test {
 
   void SetUp() override {
     config_ = (dir_.path() / "nf.json").string();
-    std::ofstream(config_) << json{{"ledger", {{"head_every_ms", 100}}},
+    // Every instance signs tree heads with the same key (in a cluster the ledger has one key).
+    std::ofstream(config_) << json{{"ledger", {{"head_every_ms", 100}, {"signing_key", (dir_.path() / "tree-head.key").string()}}},
                                    {"bus", {{"kafka", {{"session_timeout_ms", 3000}, {"fetch_wait_ms", 10}}}}},
                                    {"auth", {{"platform_admin_key_sha256", t::kAdminKeySha256}}}}
                                   .dump();
@@ -51,6 +53,7 @@ class Cluster : public ::testing::Test {
     for (auto& s : servers_)
       if (s) s->proc().wait(30s);
   }
+  std::vector<std::string> env_of(int i) const { return env(i); }
   std::vector<std::string> env(int i) const {
     return {"NF_BUS_KIND=kafka", "NF_KAFKA_BOOTSTRAP=" + bootstrap_, "NF_DATA_DIR=" + (dir_.path() / ("data-" + std::to_string(i))).string()};
   }
@@ -199,6 +202,107 @@ TEST_F(Cluster, ConcurrentReservationsOverEveryInstanceNeverExceedTheQuota) {
   EXPECT_EQ(count_type(2, "tenancy.tenants", "tenancy.reservation_made", "runs"), 5);
   for (int i = 0; i < kInstances; ++i)
     ASSERT_TRUE(t::wait_until([&] { return json::parse(client(i).get("/tenants/runs/reservations").body)["items"].size() == 5u; }, 10s));
+}
+
+constexpr const char* kChecksum = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+
+TEST_F(Cluster, SigkillOfAnInstanceMidLoadLosesNoAcceptedWriteAndTheLedgerStaysWhole) {
+  struct accepted {
+    int mission;
+    int on;
+    std::string token;
+  };
+  std::mutex mu;
+  std::vector<accepted> done;
+  std::atomic<bool> killed{false};
+  std::atomic<int> victim{-1};
+  constexpr int kMissions = 240;
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kInstances; ++w)
+    threads.emplace_back([&, w] {
+      for (int i = w; i < kMissions; i += kInstances) {
+        // After the kill, the load balancer sends this worker's requests to a survivor.
+        const int on = (killed && w == victim) ? (w + 1 + i % 2) % kInstances : w;
+        t::http_reply p, a;
+        try {
+          auto c = client(on);
+          p = post_decided(c, prompt(20'000 + i));
+          if (p.status != 202) continue;
+          a = c.post("/missions/" + t::uuid(20'000 + i) + "/artifacts",
+                     json{{"artifactId", "a" + std::to_string(i)}, {"type", "code"}, {"uri", "s3://b/a"}, {"checksum", kChecksum}, {"reviewer", "r"}}
+                         .dump());
+        } catch (const std::exception&) {
+          continue;  // the killed instance: no answer, so nothing was acknowledged
+        }
+        if (a.status != 202) continue;
+        std::lock_guard lk(mu);
+        done.push_back({20'000 + i, on, a.headers["NF-Position"]});
+      }
+    });
+  // Mid-load, kill the instance that writes the evidence ledger (the one that claimed it).
+  ASSERT_TRUE(t::wait_until([&] {
+    std::lock_guard lk(mu);
+    return done.size() >= static_cast<std::size_t>(kMissions / 4);
+  }, 60s));
+  for (int i = 0; i < kInstances && victim < 0; ++i)
+    if (client(i).get("/metrics").body.find("nf_command_claims_total{owner=\"evidence\"}") != std::string::npos) victim = i;
+  ASSERT_GE(victim.load(), 0) << "no instance claimed the ledger";
+  const auto vi = static_cast<std::size_t>(victim.load());
+  servers_[vi]->proc().signal(SIGKILL);
+  servers_[vi]->proc().wait();
+  killed = true;
+  std::size_t at_kill;
+  {
+    std::lock_guard lk(mu);
+    at_kill = done.size();
+  }
+  for (auto& th : threads) th.join();
+  servers_[vi].reset();
+  EXPECT_GT(done.size(), at_kill) << "writes went on after the kill";
+  std::vector<int> survivors;
+  for (int i = 0; i < kInstances; ++i)
+    if (i != victim) survivors.push_back(i);
+  ASSERT_GT(done.size(), static_cast<std::size_t>(kMissions / 2));
+  // Every acknowledged write is on both survivors.
+  for (const auto& d : done)
+    for (int s : survivors) {
+      auto c = client(s);
+      auto r = c.request("GET", "/missions/" + t::uuid(d.mission), "", "application/json", true, {{"NF-Wait-For", d.token}});
+      ASSERT_EQ(r.status, 200) << "mission " << d.mission << " on instance " << s << ": " << r.body;
+      EXPECT_TRUE(json::parse(r.body)["artifacts"].contains("a" + std::to_string(d.mission - 20'000))) << r.body;
+    }
+  // No mission was prompted twice, whoever decided.
+  std::map<std::string, int> prompted;
+  {
+    auto c = client(survivors[0]);
+    const auto topics = json::parse(c.get("/topics").body);
+    for (const auto& item : topics["items"])
+      if (item["name"] == "mission.prompts")
+        for (const auto& o : item["offsets"]) {
+          const auto page = json::parse(
+              c.get("/topics/mission.prompts/events?partition=" + std::to_string(o["partition"].get<int>()) + "&from=0&limit=1000").body);
+          for (const auto& e : page["items"])
+            if (e["type"] == "mission.prompted") ++prompted[e["key"].get<std::string>()];
+        }
+  }
+  for (const auto& [id, n] : prompted) EXPECT_EQ(n, 1) << id;
+  // The ledger: one leaf per recorded artifact event, every head signed and consistent.
+  const int artifacts = count_type(survivors[0], "mission.artifacts", "mission.artifact_recorded");
+  ASSERT_TRUE(t::wait_until([&] {
+    auto head = json::parse(client(survivors[0]).get("/ledger/tree-head").body, nullptr, false);
+    return head.is_object() && head.value("tree_size", 0) == artifacts;
+  }, 60s)) << artifacts << " artifacts";
+  // A survivor took the ledger over (claimed it after the kill).
+  int claimed = 0;
+  for (int i : survivors) claimed += client(i).get("/metrics").body.find("nf_command_claims_total{owner=\"evidence\"}") != std::string::npos;
+  EXPECT_EQ(claimed, 1) << "exactly one survivor writes the ledger";
+  auto env = env_of(survivors[0]);
+  auto verified = t::run({t::nexus_forge_binary(), "ledger", "verify", "--config", config_, "--json"}, env, 120s);
+  ASSERT_EQ(verified.exit_code, 0) << verified.out << verified.err;
+  const auto v = json::parse(verified.out);
+  EXPECT_TRUE(v["ok"].get<bool>()) << verified.out;
+  EXPECT_EQ(v["leaves"], artifacts) << verified.out;
+  EXPECT_GE(v["heads"].get<int>(), 1);
 }
 
 }  // namespace
