@@ -6,14 +6,21 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "actors/evidence/audit.h"
+#include "actors/evidence/events.h"
+#include "actors/evidence/evidence.h"
 #include "core/bus/fence.h"
 #include "core/command/owner.h"
 #include "core/event/codec.h"
+#include "core/event/types.h"
+#include "ledger.pb.h"
+#include "projections/ledger/ledger.h"
 #include "tests/support/embedded_bus.h"
 #include "tests/support/http_client.h"
 #include "tests/support/node.h"
@@ -224,6 +231,117 @@ TEST(Fencing, ADeposedSingleWriterCannotDecideAndWhatItStillAppendsIsRefused) {
   }
   a.feed->stop();
   b.feed->stop();
+}
+
+// A context whose caused() (called by the evidence actor after it prepared its claim and before it
+// appends) first lets `meanwhile` run: the place where a stalled owner is overtaken.
+class stalling final : public actor::context {
+ public:
+  explicit stalling(event::event_id cause) : cause_(cause) {}
+  std::atomic<bool> owns_input{true};
+  std::function<void()> meanwhile;
+  nf::result<event::event_id> emit(const topic_name&, event::new_event) override { return error{errc::unsupported, "not used"}; }
+  nf::result<events::Envelope> caused(event::new_event ev) override {
+    if (meanwhile) std::exchange(meanwhile, nullptr)();
+    ev.id = event::derive_id(cause_, "evidence", n_++);
+    ev.causation = cause_;
+    return event::build(ev);
+  }
+  bool owns(const topic_partition&) override { return owns_input; }
+  const nf::clock& clock() const override { return system_clock::instance(); }
+
+ private:
+  event::event_id cause_;
+  std::uint32_t n_ = 0;
+};
+
+// A record for the ledger writer, as evidence_intake appends it to commands.evidence.
+bus::message record_request(bus::event_bus& b, int i) {
+  events::LedgerLeaf l;
+  l.set_event_id(event::new_uuidv7(1'700'000'000'000 + i).to_string());
+  l.set_data("artifact " + std::to_string(i));
+  l.set_event_type("mission.artifact_recorded");
+  l.set_source_topic("mission.artifacts");
+  event::new_event ev;
+  ev.type = evidence::kRecordRequested;
+  ev.key = "ledger";
+  ev.message = &l;
+  auto rec = event::to_record(event::build(ev).value());
+  const topic_name t{evidence::kCommandsTopic};
+  const auto at = b.append(t, std::span<const bus::record>(&rec, 1)).value()[0];
+  bus::message m;
+  m.topic = t;
+  m.partition = at.partition;
+  m.off = at.off;
+  m.key = rec.key;
+  m.value = rec.value;
+  m.headers = rec.headers;
+  return m;
+}
+
+TEST(Fencing, AnEvidenceWriterOvertakenBetweenItsClaimAndItsAppendIsRefusedEverywhere) {
+  test::temp_dir dir;
+  auto b = test::open_test_bus(dir.path() / "bus");
+  evidence::register_events(event::type_registry::global());
+  for (const char* t : {evidence::kLedgerTopic, evidence::kCommandsTopic}) ASSERT_TRUE(b->create_topic(topic_name{t}, {1, -1, -1}));
+  auto signer = std::shared_ptr<merkle::signer>(std::move(merkle::signer::load_or_create((dir.path() / "head.key").string()).value()));
+  struct instance {
+    ledger::ledger_projection proj;
+    std::unique_ptr<projection::store> st;
+    std::unique_ptr<projection::feed> feed;
+    std::unique_ptr<command::single_writer> writer;
+    std::unique_ptr<evidence::actor> actor;
+  };
+  auto make = [&](instance& i, const std::string& name) {
+    i.st = projection::store::open({(dir.path() / name).string(), false}).value();
+    ASSERT_TRUE(i.st->attach(i.proj));
+    i.feed = std::make_unique<projection::feed>(*i.st, i.proj, *b);
+    ASSERT_TRUE(i.feed->start());
+    i.writer = std::make_unique<command::single_writer>(*b, "evidence", "local", command::owned_state{*i.st, i.proj, *i.feed}, 5s);
+    evidence::options o;
+    o.signer = signer;
+    o.head_every_leaves = 2;
+    o.writer = i.writer.get();
+    o.bus = b.get();
+    i.actor = std::make_unique<evidence::actor>(o);
+  };
+  instance a, c;
+  make(a, "a");
+  make(c, "c");
+  auto handle = [&](instance& i, const bus::message& m, std::function<void()> meanwhile = {}, bool owns = true) {
+    stalling ctx(*event::event_id::from_raw(event::from_message(m)->id()));
+    ctx.meanwhile = std::move(meanwhile);
+    ctx.owns_input = owns;
+    return i.actor->handle(m, ctx);
+  };
+  // a owns the ledger: two leaves and a head.
+  ASSERT_TRUE(handle(a, record_request(*b, 0)));
+  ASSERT_TRUE(handle(a, record_request(*b, 1)));
+  // a decides on a third record, and stalls after its claim was checked: meanwhile the group gives
+  // the partition to c, which claims the ledger and appends a leaf of its own.
+  const auto third = record_request(*b, 2);
+  const auto fourth = record_request(*b, 3);
+  ASSERT_TRUE(handle(a, third, [&] { ASSERT_TRUE(handle(c, fourth)); }));
+  // a wakes up without the partition: it decides nothing more.
+  ASSERT_TRUE(handle(a, record_request(*b, 4), {}, false));
+  ASSERT_TRUE(handle(c, third));  // c handles what a's commit never covered
+  // The ledger: a's late leaf is in the log but refused by every reader; the tree is c's view.
+  const topic_partition ledger{topic_name{evidence::kLedgerTopic}, partition_id{0}};
+  const auto end = b->end_offset(ledger)->get();
+  for (auto* i : {&a, &c}) {
+    ASSERT_TRUE(i->feed->wait_applied(ledger, offset{end - 1}, 5s));
+    ledger::ledger_view view(*i->st, i->proj);
+    EXPECT_EQ(view.size().value(), 4u) << "leaves 0 and 1 by a, then 2 and 3 by c";
+    for (std::uint64_t k = 0; k < 4; ++k) EXPECT_EQ(view.get(k).value().leaf.index(), k);
+  }
+  EXPECT_EQ(c.actor->current().next_index, 4u);
+  evidence::ledger_audit audit(*b, signer->public_key_pem(), false);
+  ASSERT_TRUE(audit.run(false));
+  EXPECT_TRUE(audit.problems.empty()) << audit.problems.front().message;
+  EXPECT_EQ(audit.leaves, 4u);
+  EXPECT_EQ(audit.fenced, 1u) << "a's late leaf";
+  a.feed->stop();
+  c.feed->stop();
 }
 
 }  // namespace

@@ -305,4 +305,46 @@ TEST_F(Cluster, SigkillOfAnInstanceMidLoadLosesNoAcceptedWriteAndTheLedgerStaysW
   EXPECT_GE(v["heads"].get<int>(), 1);
 }
 
+TEST_F(Cluster, TheLedgerWriterStalledPastTheSessionTimeoutIsReplacedAndWritesNothingThatCounts) {
+  int n = 0;
+  auto record = [&](int on) {
+    const int i = n++;
+    auto c = client(on);
+    auto p = post_decided(c, prompt(30'000 + i));
+    ASSERT_EQ(p.status, 202) << p.body;
+    auto a = c.post("/missions/" + t::uuid(30'000 + i) + "/artifacts",
+                    json{{"artifactId", "s" + std::to_string(i)}, {"type", "code"}, {"uri", "s3://b/s"}, {"checksum", kChecksum}, {"reviewer", "r"}}.dump());
+    ASSERT_EQ(a.status, 202) << a.body;
+  };
+  auto tree_size = [&](int on) {
+    auto head = json::parse(client(on).get("/ledger/tree-head").body, nullptr, false);
+    return head.is_object() ? head.value("tree_size", 0) : 0;
+  };
+  for (int i = 0; i < 9; ++i) record(i % kInstances);
+  ASSERT_TRUE(t::wait_until([&] { return tree_size(0) == 9; }, 30s));
+  int owner = -1;
+  for (int i = 0; i < kInstances && owner < 0; ++i)
+    if (client(i).get("/metrics").body.find("nf_command_claims_total{owner=\"evidence\"}") != std::string::npos) owner = i;
+  ASSERT_GE(owner, 0);
+  const int a = (owner + 1) % kInstances, b = (owner + 2) % kInstances;
+  // The owner stalls (SIGSTOP) past the session timeout (3 s) while records keep coming.
+  servers_[static_cast<std::size_t>(owner)]->proc().signal(SIGSTOP);
+  for (int i = 0; i < 9; ++i) record(i % 2 ? a : b);
+  ASSERT_TRUE(t::wait_until([&] { return tree_size(a) == 18; }, 60s)) << "another instance took the ledger over";
+  // It wakes up, with whatever it had in hand, and the load goes on over all three.
+  servers_[static_cast<std::size_t>(owner)]->proc().signal(SIGCONT);
+  for (int i = 0; i < 9; ++i) record(i % kInstances);
+  for (int i = 0; i < kInstances; ++i) ASSERT_TRUE(t::wait_until([&] { return tree_size(i) == 27; }, 60s)) << "instance " << i;
+  // Every instance shows the same tree, and the ledger verifies: one leaf per artifact, every head
+  // signed and consistent with the one before; whatever the stalled owner wrote late is refused.
+  const auto head = json::parse(client(a).get("/ledger/tree-head").body);
+  for (int i = 0; i < kInstances; ++i) EXPECT_EQ(json::parse(client(i).get("/ledger/tree-head").body)["root_hash"], head["root_hash"]) << i;
+  auto verified = t::run({t::nexus_forge_binary(), "ledger", "verify", "--config", config_, "--json"}, env_of(a), 120s);
+  ASSERT_EQ(verified.exit_code, 0) << verified.out << verified.err;
+  const auto v = json::parse(verified.out);
+  EXPECT_TRUE(v["ok"].get<bool>()) << verified.out;
+  EXPECT_EQ(v["leaves"], 27) << verified.out;
+  EXPECT_EQ(count_type(a, "mission.artifacts", "mission.artifact_recorded"), 27);
+}
+
 }  // namespace
