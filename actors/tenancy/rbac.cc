@@ -17,6 +17,9 @@ std::set<std::string> with(std::set<std::string> base, std::initializer_list<con
   return base;
 }
 
+// Permissions no tenant role can hold: the platform admin's alone.
+bool platform_only(std::string_view p) { return p == "tenants:create" || p == "cluster:read"; }
+
 const std::map<std::string, std::set<std::string>, std::less<>>& builtins() {
   static const auto m = [] {
     std::map<std::string, std::set<std::string>, std::less<>> r;
@@ -38,6 +41,7 @@ const std::vector<std::string>& permission_catalogue() {
     std::set<std::string> all;
     for (const auto& [_, perms] : builtins()) all.insert(perms.begin(), perms.end());
     all.insert("tenants:create");  // platform admin only
+    all.insert("cluster:read");    // platform admin only: the instances and their addresses
     return std::vector<std::string>(all.begin(), all.end());
   }();
   return c;
@@ -68,7 +72,7 @@ result<std::set<std::string>> parse_permissions(const std::vector<std::string>& 
   if (perms.empty()) return error{errc::invalid_argument, "a role needs at least one permission"};
   std::set<std::string> out;
   for (const auto& p : perms) {
-    if (!known_permission(p) || p == "tenants:create") return error{errc::invalid_argument, "unknown permission '" + p + "'"};
+    if (!known_permission(p) || platform_only(p)) return error{errc::invalid_argument, "unknown permission '" + p + "'"};
     out.insert(p);
   }
   return out;
@@ -78,7 +82,7 @@ result<void> roles::define(const std::string& name, std::set<std::string> perms)
   NF_TRY(validate_role_name(name));
   if (builtin_role(name)) return error{errc::conflict, "'" + name + "' is a built-in role"};
   for (const auto& p : perms)
-    if (!known_permission(p) || p == "tenants:create") return error{errc::invalid_argument, "unknown permission '" + p + "'"};
+    if (!known_permission(p) || platform_only(p)) return error{errc::invalid_argument, "unknown permission '" + p + "'"};
   custom_[name] = std::move(perms);
   return ok();
 }

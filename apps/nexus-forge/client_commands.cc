@@ -271,4 +271,33 @@ int replay(const replay_args& a, const nf::config::config& cfg) {
 
 // ---- tenant ----------------------------------------------------------------------------------
 
+int cluster_status(const cluster_status_args& a) {
+  std::string err;
+  auto r = client::call(a.server, nf::http::verb::get, "/cluster", "", err, client::key_or_env(a.key));
+  if (!r) return client::fail(err);
+  if (r->status != 200) return client::api_error(*r);
+  if (a.json) {
+    std::cout << r->body << "\n";
+    return 0;
+  }
+  const auto j = json::parse(r->body, nullptr, false);
+  if (!j.is_object()) return client::fail("the server's /cluster answer is not JSON");
+  std::cout << "instances:\n";
+  for (const auto& i : j["instances"])
+    std::cout << "  " << i.value("id", "") << (i.value("self", false) ? " (answering)" : "") << "  " << i.value("address", "") << "  "
+              << (i.value("live", false) ? "live" : "gone") << "  lag " << i.value("lag", 0) << "  heard " << i.value("lastHeardMsAgo", 0)
+              << " ms ago\n";
+  std::cout << "actor groups:\n";
+  for (const auto& [actor, g] : j["groups"].items()) {
+    std::cout << "  " << actor << "\n";
+    for (const auto& [member, parts] : g["partitions"].items()) {
+      std::cout << "    " << member << ":";
+      for (const auto& p : parts) std::cout << " " << p.get<std::string>();
+      if (parts.empty()) std::cout << " (none)";
+      std::cout << "\n";
+    }
+  }
+  return 0;
+}
+
 }  // namespace nf::cli

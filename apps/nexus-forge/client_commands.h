@@ -33,4 +33,12 @@ struct replay_args {
 };
 int replay(const replay_args& a, const nf::config::config& cfg);
 
+struct cluster_status_args {
+  std::string server = "http://127.0.0.1:7070";
+  std::string key;                // default: $NF_API_KEY
+  bool json = false;
+};
+// GET /cluster of any instance: the instances, each actor group's members and partitions, lag.
+int cluster_status(const cluster_status_args& a);
+
 }  // namespace nf::cli

@@ -466,6 +466,14 @@ int main(int argc, char** argv) {
   mock->add_option("--topic", mock_topics, "create NAME[:PARTITIONS] (repeatable)");
   mock->add_flag("--json", as_json, "machine-readable JSON output");
 
+  nf::cli::cluster_status_args csa;
+  auto* cluster = app.add_subcommand("cluster", "inspect a cluster of serve instances");
+  cluster->require_subcommand(1);
+  auto* cluster_status = cluster->add_subcommand("status", "the instances, each actor group's members and partitions, and each instance's lag");
+  cluster_status->add_option("--server", csa.server, "any instance's URL")->capture_default_str();
+  cluster_status->add_option("--key", csa.key, "API key (default: $NF_API_KEY)");
+  cluster_status->add_flag("--json", csa.json, "machine-readable JSON output");
+
   nf::cli::subscribe_args sa;
   auto* sub = app.add_subcommand("subscribe", "stream events of topics matching patterns, e.g. 'mission.*'");
   sub->add_option("patterns", sa.patterns, "topic names or patterns")->required();
@@ -536,6 +544,7 @@ int main(int argc, char** argv) {
     if (*mock) return cmd_kafka_mock(mock_config, brokers, mock_topics, as_json);
     for (const auto& c : feature_commands)
       if (*c.sub) return c.run();
+    if (*cluster_status) return nf::cli::cluster_status(csa);
     if (*sub) {
       sa.config = config_path;
       return nf::cli::subscribe(sa);

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -115,6 +116,8 @@ class runtime {
   void stop();
 
   actor_stats stats(const std::string& actor_name) const;
+  // For each actor: the partitions its group gave this runtime now.
+  std::map<std::string, std::vector<topic_partition>> assignments() const;
 
  private:
   struct impl;

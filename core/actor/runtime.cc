@@ -658,4 +658,12 @@ actor_stats runtime::stats(const std::string& actor_name) const {
   return {};
 }
 
+std::map<std::string, std::vector<topic_partition>> runtime::assignments() const {
+  std::map<std::string, std::vector<topic_partition>> out;
+  if (!impl_->started || impl_->stopping) return out;
+  for (const auto& c : impl_->cells)
+    if (c->consumer) out[c->name] = c->consumer->assignment();
+  return out;
+}
+
 }  // namespace nf::actor

@@ -463,7 +463,10 @@ class kafka_bus final : public event_bus {
     NF_TRY(set(*conf, "enable.auto.offset.store", "false"));
     NF_TRY(set(*conf, "enable.partition.eof", "false"));
     NF_TRY(set(*conf, "auto.offset.reset", reset == reset_policy::earliest ? "earliest" : "latest"));
-    NF_TRY(set(*conf, "partition.assignment.strategy", "cooperative-sticky"));
+    // Not cooperative-sticky: librdkafka 2.0 aborts when such a consumer that never got an
+    // assignment is closed (librdkafka #4312, fixed in 2.3), which is every group member beyond the
+    // partition count (the ledger writer's group on a cluster).
+    NF_TRY(set(*conf, "partition.assignment.strategy", "roundrobin"));
     NF_TRY(set(*conf, "session.timeout.ms", std::to_string(opts_.session_timeout_ms)));
     NF_TRY(set(*conf, "heartbeat.interval.ms", std::to_string(std::max(100, opts_.session_timeout_ms / 3))));
     NF_TRY(set(*conf, "fetch.max.bytes", std::to_string(std::max<std::size_t>(52428800, opts_.max_event_bytes * 2))));

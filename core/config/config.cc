@@ -100,7 +100,7 @@ void positive(std::int64_t v, const std::string& key) {
 }
 
 void parse_into(const json& root, config& c) {
-  std::set<std::string> keys{"data_dir", "region", "log_level", "shutdown_timeout_ms", "http", "bus", "topics", "actors"};
+  std::set<std::string> keys{"data_dir", "region", "log_level", "shutdown_timeout_ms", "instance", "http", "bus", "topics", "actors"};
   for (const auto& [name, check] : registered_sections()) keys.insert(name);
   reader r(root, "", keys);
   r.get("data_dir", c.data_dir);
@@ -108,6 +108,10 @@ void parse_into(const json& root, config& c) {
   positive(c.shutdown_timeout_ms, "shutdown_timeout_ms");
   r.get("region", c.region);
   r.get("log_level", c.log_level);
+  if (auto* in = r.find("instance")) {
+    reader ir(*in, "instance", {"id"});
+    ir.get("id", c.instance_id);
+  }
   for (const auto& [name, check] : registered_sections()) {
     auto* sec = r.find(name);
     if (!sec) continue;
@@ -115,7 +119,7 @@ void parse_into(const json& root, config& c) {
     if (auto ok = check(c.sections[name]); !ok) throw parse_error{ok.error().message};
   }
   if (auto* h = r.find("http")) {
-    reader hr(*h, "http", {"listen", "max_body_bytes", "subscriber_buffer", "slow_subscriber_timeout_ms", "wait_for_timeout_ms"});
+    reader hr(*h, "http", {"listen", "max_body_bytes", "subscriber_buffer", "slow_subscriber_timeout_ms", "wait_for_timeout_ms", "ready_lag_events"});
     hr.get("listen", c.http.listen);
     hr.get("max_body_bytes", c.http.max_body_bytes);
     positive(c.http.max_body_bytes, "http.max_body_bytes");
@@ -125,6 +129,8 @@ void parse_into(const json& root, config& c) {
     positive(c.http.slow_subscriber_timeout_ms, "http.slow_subscriber_timeout_ms");
     hr.get("wait_for_timeout_ms", c.http.wait_for_timeout_ms);
     positive(c.http.wait_for_timeout_ms, "http.wait_for_timeout_ms");
+    hr.get("ready_lag_events", c.http.ready_lag_events);
+    if (c.http.ready_lag_events < 0) throw parse_error{"config key 'http.ready_lag_events': must be 0 or more"};
   }
   if (auto* b = r.find("bus")) {
     reader br(*b, "bus", {"kind", "max_event_bytes", "default_partitions", "embedded", "kafka"});
@@ -199,6 +205,7 @@ void apply_env(config& c, const env_lookup& env) {
   if (auto v = env("NF_BUS_KIND")) c.bus.kind = parse_kind(*v, "bus.kind (from NF_BUS_KIND)");
   if (auto v = env("NF_BUS_DURABILITY")) c.bus.embedded.mode = parse_durability(*v, "bus.embedded.durability (from NF_BUS_DURABILITY)");
   if (auto v = env("NF_KAFKA_BOOTSTRAP")) c.bus.kafka.bootstrap_servers = *v;
+  if (auto v = env("NF_INSTANCE_ID")) c.instance_id = *v;
   if (auto v = env("NF_KAFKA_FETCH_WAIT_MS")) {
     c.bus.kafka.fetch_wait_ms = static_cast<std::int32_t>(parse_env_int("NF_KAFKA_FETCH_WAIT_MS", *v));
     positive(c.bus.kafka.fetch_wait_ms, "bus.kafka.fetch_wait_ms (from NF_KAFKA_FETCH_WAIT_MS)");

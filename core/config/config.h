@@ -61,6 +61,7 @@ struct http_settings {
   std::int64_t subscriber_buffer = 1024;          // events queued per SSE/WebSocket subscriber
   std::int64_t slow_subscriber_timeout_ms = 10'000;  // a full buffer this long closes the stream
   std::int64_t wait_for_timeout_ms = 5'000;       // how long a read with NF-Wait-For waits for this instance's read models
+  std::int64_t ready_lag_events = 1'000;          // /readyz answers 200 only within this many unapplied events
 };
 
 struct config {
@@ -68,6 +69,7 @@ struct config {
   std::string region = "local";
   std::string log_level = "info";
   std::int64_t shutdown_timeout_ms = 10'000;     // after SIGTERM/SIGINT the process exits within this long
+  std::string instance_id;                       // instance.id; empty: generated once into <data_dir>/instance-id
   http_settings http;
   bus_config bus;
   std::map<std::string, topic_settings> topics;

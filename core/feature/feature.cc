@@ -17,7 +17,7 @@ result<void> ensure_topics(bus::event_bus& bus, const config::config& cfg, const
   for (const auto& t : topics) {
     auto info = bus.describe_topic(t.name);
     if (!info) {
-      auto r = bus.create_topic(t.name, {partitions_for(t, cfg), -1, -1});
+      auto r = bus.create_topic(t.name, {partitions_for(t, cfg), t.retention_ms, -1});
       if (!r && r.error().code != errc::already_exists) return r;
       info = bus.describe_topic(t.name);
     }

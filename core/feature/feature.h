@@ -36,6 +36,7 @@ struct topic_spec {
   // Set: as many partitions as that topic gets (a command topic and its outcome topic, so a key's
   // command and outcome share a partition number; see core/command/owner.h).
   std::optional<topic_name> partitions_like = std::nullopt;
+  std::int64_t retention_ms = -1;      // when the topic is created; -1: keep forever
 };
 
 // What the application gives a feature's subcommands: the configuration as every command loads it

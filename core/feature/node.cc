@@ -1,6 +1,8 @@
 // A node: features, actors, topic routes and the HTTP server, started and stopped in order.
 #include "core/feature/node.h"
 
+#include "core/feature/cluster.h"
+#include "core/log/log.h"
 #include "core/streams/routes.h"
 
 namespace nf::feature {
@@ -22,7 +24,8 @@ node::node(const config::config& cfg, bus::event_bus& bus, projection::store& st
 node::~node() { stop(); }
 
 std::vector<topic_spec> node::topics(const std::vector<std::unique_ptr<feature>>& features) {
-  std::vector<topic_spec> t{{.name = topic_name{actor::kDeadLetterTopic}, .partitions = 1}};
+  std::vector<topic_spec> t{{.name = topic_name{actor::kDeadLetterTopic}, .partitions = 1},
+                            {.name = topic_name{kInstancesTopic}, .single_partition = true, .retention_ms = 3'600'000}};
   for (const auto& f : features)
     for (auto& spec : f->topics()) t.push_back(std::move(spec));
   return t;
@@ -58,15 +61,58 @@ result<void> node::start() {
     nlohmann::json details = nlohmann::json::object();
     bool ready = true;
     for (auto* f : started_) ready = f->ready(details) && ready;
+    // Within http.ready_lag_events of the end: a load balancer sends reads only where they see
+    // (nearly) everything.
+    const auto behind = lag();
+    details["lag"] = behind;
+    details["readyLagEvents"] = cfg_.http.ready_lag_events;
+    ready = ready && behind <= static_cast<std::uint64_t>(cfg_.http.ready_lag_events);
     return std::make_pair(ready, details);
   };
+  // The cluster as this instance sees it (heartbeats on platform.instances).
+  routes_.add({.method = http::verb::get, .path = "/cluster", .perm = http::permission{"cluster:read"},
+               .summary = "The instances, their actor groups' partitions and their read models' lag", .tag = "operations",
+               .responses = {{200, {"the cluster", nlohmann::json{{"type", "object"}}}}},
+               .handler = [this](const http::route_context& c) {
+                 if (!members_) return http::error_response(http::status::service_unavailable, "unavailable", "this instance is not listening yet", c.req);
+                 return http::json_response(http::status::ok, members_->status(), c.req);
+               }});
   server_ = std::make_unique<http::server>(routes_, *adm, so);
   return ok();
 }
 
 result<std::uint16_t> node::listen() {
   if (!server_) return error{errc::unavailable, "the node is not started"};
-  return server_->start();
+  NF_TRY_ASSIGN(auto port, server_->start());
+  // Join the cluster's membership once reachable: an id live elsewhere refuses the start.
+  NF_TRY_ASSIGN(auto id, instance_id_of(cfg_));
+  membership_options mo;
+  mo.instance_id = id;
+  const auto colon = cfg_.http.listen.rfind(':');
+  mo.address = "http://" + (colon == std::string::npos ? std::string("127.0.0.1") : cfg_.http.listen.substr(0, colon)) + ":" + std::to_string(port);
+  mo.report = [this] {
+    nlohmann::json actors = nlohmann::json::object();
+    for (const auto& [name, parts] : actors_->assignments()) {
+      nlohmann::json list = nlohmann::json::array();
+      for (const auto& tp : parts) list.push_back(to_string(tp));
+      actors[name] = list;
+    }
+    return nlohmann::json{{"lag", lag()}, {"actors", actors}};
+  };
+  members_ = std::make_unique<membership>(bus_, mo);
+  if (auto r = members_->start(); !r) {
+    members_.reset();
+    server_->stop();
+    return r.error();
+  }
+  nf::log::get("cluster")->info("instance {} at {}", id, mo.address);
+  return port;
+}
+
+std::uint64_t node::lag() const {
+  std::uint64_t total = 0;
+  for (auto* f : feeds_) total += f->lag();
+  return total;
 }
 
 std::string node::token(const std::vector<bus::position>& written) {
@@ -95,6 +141,7 @@ std::string node::respond(std::string_view raw) {
 }
 
 void node::stop() {
+  if (members_) members_->stop();
   if (server_) server_->stop();
   if (actors_started_) {
     actors_->stop();

@@ -46,6 +46,9 @@ class node final : public http::read_your_writes {
   const std::vector<std::unique_ptr<feature>>& features() const { return features_; }
   const http::route_table& routes() const { return routes_; }
 
+  // The events this instance's read models have not applied yet.
+  std::uint64_t lag() const;
+
   // Read-your-writes: tokens name this bus's cluster; waits cover every started feature's feeds.
   std::string token(const std::vector<bus::position>& written) override;
   result<void> wait_for(std::string_view token, std::chrono::milliseconds timeout) override;
@@ -62,6 +65,7 @@ class node final : public http::read_your_writes {
   std::unique_ptr<class topic_routes_holder> topic_routes_;
   http::open_admission open_;
   std::unique_ptr<http::server> server_;
+  std::unique_ptr<class membership> members_;
   std::vector<projection::feed*> feeds_;
   std::vector<feature*> started_;
   bool actors_started_ = false;

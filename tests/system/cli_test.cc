@@ -43,7 +43,7 @@ const std::string kPrompt = R"({"objective":"write tests","priority":"P1","origi
 TEST_F(Cli, EveryCommandHasHelp) {
   for (std::vector<std::string> cmd : {std::vector<std::string>{"--help"}, {"serve", "--help"}, {"produce", "--help"},
                                        {"consume", "--help"}, {"topics", "--help"}, {"topics", "list", "--help"},
-                                       {"topics", "create", "--help"}, {"version", "--help"}, {"kafka-mock", "--help"},
+                                       {"topics", "create", "--help"}, {"version", "--help"}, {"kafka-mock", "--help"}, {"cluster", "status", "--help"},
                                        {"ledger", "--help"}, {"ledger", "verify", "--help"}, {"replay", "--help"}}) {
     auto r = nf(cmd);
     EXPECT_EQ(r.exit_code, 0) << cmd[0];

@@ -347,4 +347,69 @@ TEST_F(Cluster, TheLedgerWriterStalledPastTheSessionTimeoutIsReplacedAndWritesNo
   EXPECT_EQ(count_type(a, "mission.artifacts", "mission.artifact_recorded"), 27);
 }
 
+TEST_F(Cluster, StatusNamesEveryInstanceAndItsPartitionsAndADuplicateIdRefusesToStart) {
+  // A write first, so the decision and ledger actors have handled something.
+  {
+    auto c = client(0);
+    ASSERT_EQ(post_decided(c, prompt(40'000)).status, 202);
+  }
+  json status;
+  ASSERT_TRUE(t::wait_until([&] {
+    auto r = t::run({t::nexus_forge_binary(), "cluster", "status", "--server", "http://127.0.0.1:" + std::to_string(servers_[1]->port()),
+                     "--key", t::kAdminKey, "--json"});
+    if (r.exit_code != 0) return false;
+    status = json::parse(r.out, nullptr, false);
+    if (!status.is_object() || status["instances"].size() != static_cast<std::size_t>(kInstances)) return false;
+    for (const auto& i : status["instances"])
+      if (!i["live"].get<bool>()) return false;
+    // Every partition of commands.missions is owned by exactly one instance.
+    std::multiset<std::string> owned;
+    if (!status["groups"].contains("prompt_owner")) return false;
+    for (const auto& [id, parts] : status["groups"]["prompt_owner"]["partitions"].items())
+      for (const auto& p : parts) owned.insert(p.get<std::string>());
+    return owned == std::multiset<std::string>{"commands.missions/0", "commands.missions/1", "commands.missions/2"} &&
+           status["groups"]["prompt_owner"]["members"].size() == static_cast<std::size_t>(kInstances);
+  }, 30s)) << status.dump(2);
+  // One instance holds the ledger's command partition.
+  int evidence_owners = 0;
+  for (const auto& [id, parts] : status["groups"]["evidence"]["partitions"].items()) evidence_owners += !parts.empty();
+  EXPECT_EQ(evidence_owners, 1) << status.dump(2);
+  // The text form names the instances too.
+  auto text = t::run({t::nexus_forge_binary(), "cluster", "status", "--server", "http://127.0.0.1:" + std::to_string(servers_[0]->port()),
+                      "--key", t::kAdminKey});
+  EXPECT_EQ(text.exit_code, 0) << text.err;
+  for (const auto& i : status["instances"]) EXPECT_NE(text.out.find(i["id"].get<std::string>()), std::string::npos) << text.out;
+  // Prometheus: three live instances.
+  EXPECT_NE(client(2).get("/metrics").body.find("nf_cluster_instances_live 3"), std::string::npos);
+  // /readyz reports the lag it compares with http.ready_lag_events.
+  const auto ready = json::parse(client(0).get("/readyz").body);
+  EXPECT_TRUE(ready.contains("lag")) << ready.dump();
+  // A fourth instance started with instance 0's id refuses, naming instance 0.
+  std::string id0;
+  for (const auto& i : status["instances"])
+    if (i["address"] == "http://127.0.0.1:" + std::to_string(servers_[0]->port())) id0 = i["id"];
+  ASSERT_FALSE(id0.empty()) << status.dump(2);
+  auto env = this->env(3);
+  env.push_back("NF_INSTANCE_ID=" + id0);
+  auto dup = t::run({t::nexus_forge_binary(), "serve", "--config", config_, "--listen", "127.0.0.1:0"}, env, 60s);
+  EXPECT_NE(dup.exit_code, 0);
+  EXPECT_NE(dup.err.find("instance id '" + id0 + "' is live at http://127.0.0.1:" + std::to_string(servers_[0]->port())), std::string::npos)
+      << dup.err;
+}
+
+TEST_F(Cluster, EveryInstanceExitsCleanlyWithinTenSecondsOfSigterm) {
+  {
+    auto c = client(1);
+    ASSERT_EQ(post_decided(c, prompt(41'000)).status, 202);
+  }
+  const auto start = std::chrono::steady_clock::now();
+  for (auto& s : servers_) s->proc().signal(SIGTERM);
+  for (auto& s : servers_) {
+    EXPECT_EQ(s->proc().wait(15s), 0) << s->proc().stderr_text().substr(0, 2000);
+    EXPECT_EQ(s->proc().stderr_text().find("shutdown took longer"), std::string::npos);
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
+  servers_.clear();
+}
+
 }  // namespace
