@@ -94,7 +94,7 @@ void routes::add_to(http::route_table& t) {
        {507, {"the disk is full", http::schema::ref("Error")}}},
       [this](const http::route_context& c) {
         if (auto d = c.quota()) return *d;
-        return record(c.who, c.req);
+        return record(c, c.who, c.req);
       },
       schemas::record_request(), record_limit);
   add(verb::put, "/evidence/blobs/{sha256}", perm::write, "Upload artifact content; the body must hash to the name",
@@ -139,7 +139,7 @@ void routes::add_to(http::route_table& t) {
       [this](const http::route_context& c) { return public_key(c.req); });
 }
 
-response routes::record(const http::caller& who, const request& req) {
+response routes::record(const http::route_context& rc, const http::caller& who, const request& req) {
   auto parsed = parse_body(req);
   if (!parsed) return bad_body(parsed.error(), req);
   auto& body = *parsed;
@@ -198,6 +198,7 @@ response routes::record(const http::caller& who, const request& req) {
   const auto rec = event::to_record(*env);
   auto appended = bus_.append(topic_name{kRecordsTopic}, std::span<const bus::record>(&rec, 1));
   if (!appended) return append_error(appended.error(), req);
+  rc.wrote({topic_name{kRecordsTopic}, (*appended)[0].partition}, (*appended)[0].off);
   const auto event_id = event::event_id::from_raw(env->id())->to_string();
   json answer{{"eventId", event_id}, {"sha256", *sha}, {"size", bytes.size()}};
 

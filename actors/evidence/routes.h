@@ -55,7 +55,7 @@ class routes {
  private:
   using request = http::request;
   using response = http::response;
-  response record(const http::caller& who, const request& req);
+  response record(const http::route_context& rc, const http::caller& who, const request& req);
   void warm();  // loads the ledger's node cache (on its own thread)
   response put_blob(const http::caller& who, const std::string& name, const request& req);
   response get_blob(const http::caller& who, const std::string& name, const request& req);

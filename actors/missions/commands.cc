@@ -24,6 +24,7 @@ int mission_create(const mission_create_args& a) {
   auto r = client::call(a.server, http::verb::post, "/missions", body.dump(), err, client::key_or_env(a.key));
   if (!r) return client::fail(err);
   if (r->status != 202) return client::api_error(*r);
+  client::remember_position(r->position);
   auto j = json::parse(r->body, nullptr, false);
   if (a.json) std::cout << r->body << "\n";
   else
@@ -35,7 +36,7 @@ int mission_create(const mission_create_args& a) {
 int query_missions(const query_args& a) {
   std::string err;
   if (!a.id.empty()) {
-    auto r = client::call(a.server, http::verb::get, "/missions/" + http::url_encode(a.id), "", err, client::key_or_env(a.key));
+    auto r = client::read_after_write(a.server, "/missions/" + http::url_encode(a.id), err, client::key_or_env(a.key));
     if (!r) return client::fail(err);
     if (r->status != 200) return client::api_error(*r);
     std::cout << (a.json ? r->body : json::parse(r->body).dump(2)) << "\n";
@@ -45,7 +46,7 @@ int query_missions(const query_args& a) {
   if (!a.status.empty()) target += "&status=" + http::url_encode(a.status);
   if (!a.priority.empty()) target += "&priority=" + http::url_encode(a.priority);
   if (!a.cursor.empty()) target += "&cursor=" + http::url_encode(a.cursor);
-  auto r = client::call(a.server, http::verb::get, target, "", err, client::key_or_env(a.key));
+  auto r = client::read_after_write(a.server, target, err, client::key_or_env(a.key));
   if (!r) return client::fail(err);
   if (r->status != 200) return client::api_error(*r);
   if (a.json) {

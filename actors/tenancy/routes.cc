@@ -97,6 +97,12 @@ routes::routes(bus::event_bus& bus, projection::store& store, route_options o, a
   if (opts_.audit) audit_.emplace(store, *opts_.audit);
 }
 
+namespace {
+// The request a tenancy handler is serving on this thread, so the one place that waits for an
+// append (routes::wait) can report its position (NF-Position) for every write route.
+thread_local const http::route_context* serving = nullptr;
+}  // namespace
+
 void routes::add_to(http::route_table& t) {
   using http::verb;
   // Each handler checks the permission itself, in the tenant the path names: another tenant's
@@ -106,7 +112,14 @@ void routes::add_to(http::route_table& t) {
                 std::function<response(const context&, const http::route_context&)> fn) {
     t.add({.method = m, .path = path, .perm = p, .summary = summary, .tag = "tenancy", .params = std::move(params),
            .body = std::move(body), .responses = std::move(responses),
-           .handler = [fn = std::move(fn)](const http::route_context& rc) { return fn(context_of(rc.who), rc); },
+           .handler =
+               [fn = std::move(fn)](const http::route_context& rc) {
+                 serving = &rc;
+                 struct done {
+                   ~done() { serving = nullptr; }
+                 } reset;
+                 return fn(context_of(rc.who), rc);
+               },
            .blocking = true, .authorize_in_handler = true});
   };
   const http::response_doc not_found{"unknown tenant (or another tenant's)", http::schema::ref("Error")};
@@ -185,6 +198,7 @@ result<bus::append_result> routes::append(const std::string& type, const std::st
 }
 
 bool routes::wait(const bus::append_result& r) {
+  if (serving) serving->wrote({topic_name{tenants::kTenantsTopic}, r.partition}, r.off);
   if (!opts_.feed) return true;
   if (opts_.feed->wait_applied({topic_name{tenants::kTenantsTopic}, r.partition}, r.off, opts_.wait)) return true;
   nf::log::get("tenancy")->warn("the tenants projection did not show {}/{}@{} within {} ms", tenants::kTenantsTopic, r.partition.get(),

@@ -72,7 +72,7 @@ int subscribe_http(const subscribe_args& a) {
     bh::read_header(stream, buf, parser);
     if (parser.get().result_int() != 200) {
       bh::read(stream, buf, parser);
-      return api_error(reply{static_cast<int>(parser.get().result_int()), parser.get().body()});
+      return api_error(reply{static_cast<int>(parser.get().result_int()), parser.get().body(), {}});
     }
     std::string pending = beast::buffers_to_string(buf.data());
     long long printed = 0;

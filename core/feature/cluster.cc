@@ -103,8 +103,9 @@ struct membership::impl {
     return ok();
   }
 
-  result<void> beat() {
-    json hb = opts.report ? opts.report() : json::object();
+  result<void> beat(bool leaving = false) {
+    json hb = opts.report && !leaving ? opts.report() : json::object();
+    if (leaving) hb["left"] = true;
     hb["instance"] = opts.instance_id;
     hb["incarnation"] = incarnation;
     hb["address"] = opts.address;
@@ -144,6 +145,7 @@ struct membership::impl {
   }
 
   bool live(const json& hb, std::int64_t now) const {
+    if (hb.value("left", false)) return false;  // stopped cleanly
     const auto period = hb.value("periodMs", std::int64_t{2000});
     return now - hb.value("at", std::int64_t{0}) <= 2 * period + 1000;
   }
@@ -209,6 +211,8 @@ void membership::stop() {
   impl_->cv.notify_all();
   impl_->reader->wakeup();
   impl_->thread.join();
+  // A clean stop says so: a restart with the same id need not wait for this one to go quiet.
+  if (auto r = impl_->beat(true); !r) impl_->log->warn("cannot announce leaving the cluster: {}", describe(r.error()));
 }
 
 json membership::status() {

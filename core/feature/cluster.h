@@ -5,7 +5,8 @@
 // GET /cluster (`nexus-forge cluster status`) and the nf_cluster_* gauges.
 //
 // An id already live (another incarnation heard within two periods) refuses the start, naming
-// the other instance; after a crash the start waits for the dead incarnation to go quiet first.
+// the other instance; a clean stop announces itself, and after a crash the start waits for the
+// dead incarnation to go quiet first.
 #pragma once
 
 #include <chrono>

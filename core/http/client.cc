@@ -2,6 +2,8 @@
 #include "core/http/client.h"
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <cstdlib>
 #include <iostream>
 
@@ -35,7 +37,7 @@ std::string key_or_env(const std::string& key) {
 }
 
 std::optional<reply> call(const std::string& server, verb method, const std::string& target, const std::string& body,
-                          std::string& err, const std::string& api_key) {
+                          std::string& err, const std::string& api_key, const std::string& wait_for) {
   auto ep = parse_server(server);
   if (!ep) {
     err = "--server must look like http://HOST:PORT, got '" + server + "'";
@@ -51,6 +53,7 @@ std::optional<reply> call(const std::string& server, verb method, const std::str
     req.set(field::host, ep->host);
     req.set(field::user_agent, "nexus-forge-cli");
     if (!api_key.empty()) req.set(field::authorization, "Bearer " + api_key);
+    if (!wait_for.empty()) req.set("NF-Wait-For", wait_for);
     if (method == verb::post || method == verb::patch) {
       req.set(field::content_type, "application/json");
       req.body() = body;
@@ -62,11 +65,62 @@ std::optional<reply> call(const std::string& server, verb method, const std::str
     bh::read(stream, buf, res);
     beast::error_code ec;
     stream.socket().shutdown(tcp::socket::shutdown_both, ec);
-    return reply{static_cast<int>(res.result_int()), res.body()};
+    reply out{static_cast<int>(res.result_int()), res.body(), {}};
+    if (auto it = res.find("NF-Position"); it != res.end()) out.position = std::string(it->value());
+    return out;
   } catch (const std::exception& e) {
     err = "cannot reach " + server + ": " + e.what();
     return std::nullopt;
   }
+}
+
+namespace {
+std::filesystem::path state_dir() {
+  if (const char* d = std::getenv("NF_STATE_DIR"); d && *d) return d;
+  if (const char* x = std::getenv("XDG_STATE_HOME"); x && *x) return std::filesystem::path(x) / "nexus-forge";
+  if (const char* h = std::getenv("HOME"); h && *h) return std::filesystem::path(h) / ".local" / "state" / "nexus-forge";
+  return {};
+}
+}  // namespace
+
+void remember_position(const std::string& token) {
+  const auto dir = state_dir();
+  if (dir.empty() || token.empty()) return;
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  const auto tmp = dir / "position.tmp";
+  {
+    std::ofstream out(tmp);
+    out << token << "\n";
+    if (!out) return;  // remembering is a convenience; a read-only home does not fail the write
+  }
+  std::filesystem::rename(tmp, dir / "position", ec);
+}
+
+std::string remembered_position() {
+  const auto dir = state_dir();
+  if (dir.empty()) return {};
+  std::ifstream in(dir / "position");
+  std::string token;
+  std::getline(in, token);
+  // A token is base64url; anything else in the file is not sent.
+  for (char c : token)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') return {};
+  return token.size() <= 4096 ? token : std::string();
+}
+
+std::optional<reply> read_after_write(const std::string& server, const std::string& target, std::string& err, const std::string& api_key) {
+  const auto token = remembered_position();
+  auto r = call(server, verb::get, target, "", err, api_key, token);
+  if (r && !token.empty() && r->status == 400) {
+    auto j = json::parse(r->body, nullptr, false);
+    if (j.is_object() && j.contains("error") && j["error"].value("field", "") == "NF-Wait-For") {
+      std::error_code ec;
+      std::filesystem::remove(state_dir() / "position", ec);
+      return call(server, verb::get, target, "", err, api_key);
+    }
+  }
+  return r;
 }
 
 int fail(const std::string& message) {

@@ -397,6 +397,97 @@ TEST_F(Cluster, StatusNamesEveryInstanceAndItsPartitionsAndADuplicateIdRefusesTo
       << dup.err;
 }
 
+TEST_F(Cluster, TheCliPassesTheTokenOfAWriteToItsNextReadOnAnotherInstance) {
+  const auto state = (dir_.path() / "cli-state").string();
+  const std::vector<std::string> env{"NF_STATE_DIR=" + state, std::string("NF_API_KEY=") + t::kAdminKey};
+  const auto url = [&](int i) { return "http://127.0.0.1:" + std::to_string(servers_[static_cast<std::size_t>(i)]->port()); };
+  for (int i = 0; i < 20; ++i) {
+    const auto id = t::uuid(50'000 + i);
+    auto w = t::run({t::nexus_forge_binary(), "mission", "create", "--server", url(0), "--id", id, "--objective", "cli", "--priority", "P1",
+                     "--spec", "https://spec/cli"},
+                    env);
+    ASSERT_EQ(w.exit_code, 0) << w.err;
+    std::ifstream kept(state + "/position");
+    std::string token;
+    std::getline(kept, token);
+    ASSERT_FALSE(token.empty()) << "the write's NF-Position is kept for the next read";
+    auto r = t::run({t::nexus_forge_binary(), "query", "missions", "--server", url(1 + i % 2), "--id", id, "--json"}, env);
+    ASSERT_EQ(r.exit_code, 0) << "try " << i << ": " << r.out << r.err;
+    EXPECT_EQ(json::parse(r.out)["id"], id);
+  }
+  // A token from another cluster is refused by the server; the read goes on without it.
+  std::ofstream(state + "/position") << "AAAA\n";
+  auto r = t::run({t::nexus_forge_binary(), "query", "missions", "--server", url(2), "--id", t::uuid(50'000), "--json"}, env);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+}
+
+TEST_F(Cluster, ARollingRestartLosesNoAcceptedWriteAndOnlyTheStoppedInstanceFails) {
+  struct accepted {
+    int mission;
+    std::string token;
+  };
+  std::mutex mu;
+  std::vector<accepted> done;
+  std::vector<std::string> bad;  // 5xx or errors from instances that were not being stopped
+  std::atomic<int> stopping{-1};
+  std::atomic<bool> finished{false};
+  std::vector<int> ports;
+  for (auto& s : servers_) ports.push_back(s->port());
+  std::mutex ports_mu;
+  std::vector<std::thread> load;
+  for (int w = 0; w < kInstances; ++w)
+    load.emplace_back([&, w] {
+      for (int i = w; !finished; i += kInstances) {
+        const int on = i % kInstances;
+        int port;
+        {
+          std::lock_guard lk(ports_mu);
+          port = ports[static_cast<std::size_t>(on)];
+        }
+        const bool excused = stopping == on;
+        t::http_reply r;
+        try {
+          t::http_client c("127.0.0.1", port, t::admin_headers());
+          r = c.post("/missions", prompt(60'000 + i).dump());
+        } catch (const std::exception& e) {
+          if (!excused && stopping != on) {
+            std::lock_guard lk(mu);
+            bad.push_back("instance " + std::to_string(on) + ": " + e.what());
+          }
+          continue;
+        }
+        std::lock_guard lk(mu);
+        if (r.status == 202) done.push_back({60'000 + i, r.headers["NF-Position"]});
+        else if (r.status >= 500 && !excused && stopping != on) bad.push_back("instance " + std::to_string(on) + ": " + r.body);
+        std::this_thread::sleep_for(5ms);
+      }
+    });
+  std::this_thread::sleep_for(1s);
+  for (int i = 0; i < kInstances; ++i) {
+    stopping = i;
+    auto& s = servers_[static_cast<std::size_t>(i)];
+    s->proc().signal(SIGTERM);
+    EXPECT_EQ(s->proc().wait(15s), 0);
+    start(i);
+    {
+      std::lock_guard lk(ports_mu);
+      ports[static_cast<std::size_t>(i)] = servers_[static_cast<std::size_t>(i)]->port();
+    }
+    ASSERT_TRUE(t::wait_until([&] { return client(i).get("/readyz").status == 200; }, 60s));
+    stopping = -1;
+    std::this_thread::sleep_for(1s);
+  }
+  finished = true;
+  for (auto& th : load) th.join();
+  for (const auto& b : bad) ADD_FAILURE() << b;
+  ASSERT_GT(done.size(), 30u);
+  for (const auto& d : done)
+    for (int i = 0; i < kInstances; ++i) {
+      auto r = client(i).request("GET", "/missions/" + t::uuid(d.mission), "", "application/json", true, {{"NF-Wait-For", d.token}});
+      ASSERT_EQ(r.status, 200) << d.mission << " on " << i << ": " << r.body;
+    }
+}
+
 TEST_F(Cluster, EveryInstanceExitsCleanlyWithinTenSecondsOfSigterm) {
   {
     auto c = client(1);
