@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Durable write speed against the anchor a user would pick for a single-node durable stream:
+# Redis 7 Streams with `appendonly yes`, `appendfsync always` (fsync before every reply, like our
+# `sync` durability), measured in the same run on loopback at 1, 16 and 64 connections:
+#   Redis   XADD of a 120-byte field (redis-benchmark);
+#   ours    POST /missions (validation, idempotency through the id's owner, answered after the
+#           read model applied it; a new id per request; wrk, one thread).
+# Prints requests/s, the ratio to Redis and each side's p99 latency.
+# Usage: bench/write_vs_redis.sh [nexus-forge binary] [seconds per run]   (installs wrk, redis)
+# Not part of the test run; figures go to docs/performance.md.
+set -euo pipefail
+[ -n "${NF_BENCH_DEBUG:-}" ] && set -x
+cd "$(dirname "$0")/.."
+BIN="${1:-build/apps/nexus-forge/nexus-forge}"
+SECS="${2:-10}"
+need=()
+command -v wrk >/dev/null || need+=(wrk)
+command -v redis-server >/dev/null || need+=(redis-server)
+command -v redis-benchmark >/dev/null || need+=(redis-tools)
+if [ ${#need[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+WORK="$(mktemp -d /tmp/nf-write-bench.XXXXXX)"
+ADMIN_KEY="nfk_systemtestsplatformadminkey00001"
+ADMIN_SHA="$(printf %s "$ADMIN_KEY" | sha256sum | cut -d' ' -f1)"
+RPORT=16390
+cleanup() {
+  [ -n "${NF_PID:-}" ] && kill "$NF_PID" 2>/dev/null || true
+  [ -n "${R_PID:-}" ] && kill "$R_PID" 2>/dev/null || true
+  wait 2>/dev/null || true
+  [ -n "${NF_BENCH_KEEP:-}" ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# Redis: AOF on, fsync always, no RDB snapshots, data in the work dir, loopback only.
+redis-server --port "$RPORT" --bind 127.0.0.1 --dir "$WORK" --appendonly yes --appendfsync always --save "" \
+  --daemonize no --logfile "$WORK/redis.log" &
+R_PID=$!
+for _ in $(seq 100); do redis-cli -p "$RPORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+
+cat > "$WORK/nf.json" <<JSON
+{"data_dir":"$WORK/data","log_level":"warn","http":{"listen":"127.0.0.1:0"},
+ "bus":{"embedded":{"durability":"sync"}},
+ "auth":{"platform_admin_key_sha256":"$ADMIN_SHA"}}
+JSON
+"$BIN" serve --config "$WORK/nf.json" --json > "$WORK/serve.out" 2> "$WORK/serve.err" &
+NF_PID=$!
+for _ in $(seq 100); do grep -q listening "$WORK/serve.out" 2>/dev/null && break; sleep 0.1; done
+URL="$(python3 -c "import json,sys;print(json.load(open(sys.argv[1]))['listening'])" "$WORK/serve.out")"
+for _ in $(seq 100); do curl -sf "$URL/readyz" >/dev/null && break; sleep 0.1; done
+
+cat > "$WORK/post.lua" <<'LUA'
+local n = 0
+local run = math.random(1, 1000000)
+wrk.headers["Authorization"] = "Bearer nfk_systemtestsplatformadminkey00001"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  n = n + 1
+  local id = string.format("01900000-%04x-7000-8000-%012x", run % 65536, n)
+  local body = '{"id":"' .. id .. '","objective":"benchmark the durable write path","priority":"P1","originatingSpec":"https://spec/bench"}'
+  return wrk.format("POST", "/missions", nil, body)
+end
+LUA
+
+PAYLOAD="$(python3 -c "print('x'*120)")"
+redis_run() {  # connections -> "requests/s p99_ms"
+  local c="$1" n
+  n=$(python3 -c "print(max(2000, int($c * 400 * $SECS / 2)))")
+  redis-benchmark -p "$RPORT" -c "$c" -n "$n" --csv XADD bench '*' payload "$PAYLOAD" 2>/dev/null |
+    python3 -c 'import csv,sys
+rows=list(csv.reader(sys.stdin))
+h,v=rows[0],rows[-1]
+d=dict(zip(h,v))
+print(d["rps"], d.get("p99_latency_ms","?"))'
+}
+wrk_run() {  # connections -> "requests/s p99_ms"
+  wrk -t1 -c"$1" -d"${SECS}s" --latency -s "$WORK/post.lua" "$URL" |
+    python3 -c 'import re,sys
+t=sys.stdin.read()
+rps=re.search(r"Requests/sec:\s*([0-9.]+)",t).group(1)
+m=re.search(r"^\s*99%\s+([0-9.]+)(us|ms|s)",t,re.M)
+p99="?"
+if m:
+  v=float(m.group(1)); p99="%.2f"%(v/1000 if m.group(2)=="us" else v*1000 if m.group(2)=="s" else v)
+print(rps,p99)'
+}
+
+echo "Durable writes on loopback, ${SECS}s per run; Redis $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/') XADD (appendfsync always) vs POST /missions (sync bus)"
+printf "%-12s %12s %10s %14s %10s %8s\n" connections "redis/s" "redis p99" "nexus-forge/s" "nf p99" ratio
+for c in 1 16 64; do
+  read -r rr rp <<< "$(redis_run "$c")"
+  read -r nr np <<< "$(wrk_run "$c")"
+  printf "%-12s %12s %9sms %14s %9sms %8s\n" "$c" "$rr" "$rp" "$nr" "$np" "$(python3 -c "print(f'{$nr/$rr:.2f}')")"
+done
