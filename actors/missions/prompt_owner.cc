@@ -32,7 +32,9 @@ result<void> prompt_owner::handle(const bus::message& m, ::nf::actor::context& c
   event::new_event ev;
   ev.key = prompt.id();
   events::PromptDeclined declined;
-  if (existing) {
+  // A document without a prompt holds only events read before it (an artifact, a status): the id
+  // has not been prompted yet.
+  if (existing && existing->contains("prompt")) {
     const auto& doc = *existing;
     const bool same = doc.value("bodySha256", "") == hash && doc.value("tenantId", "") == cmd.tenant_id();
     declined.set_mission_id(prompt.id());

@@ -142,7 +142,7 @@ http::response routes::post_mission(const http::route_context& c) {
   if (p.id_given) {
     auto existing = view_.get(p.id);
     if (!existing) return http::failure(existing.error(), req);
-    if (*existing) return answer_existing(**existing);
+    if (*existing && (**existing).contains("prompt")) return answer_existing(**existing);
   }
   if (auto refused = c.quota()) return *refused;
   // Whether the id is new is decided by the owner of its partition (prompt_owner), on whichever
@@ -184,7 +184,7 @@ http::response routes::post_mission(const http::route_context& c) {
     // The read model is the arbiter: a prompt written by an owner deposed meanwhile was refused.
     auto now = view_.get(p.id);
     if (!now) return http::failure(now.error(), req);
-    if (*now) return answer_existing(**now);
+    if (*now && (**now).contains("prompt")) return answer_existing(**now);
     auto res = http::error_response(status::service_unavailable, "not_decided",
                                     "the decision on mission '" + p.id + "' came from an instance that no longer owns it; retry with the same id and body",
                                     req);

@@ -37,7 +37,10 @@ inline constexpr http::permission write{"missions:write"};
 struct route_options {
   std::string region = "local";
   std::chrono::milliseconds read_your_writes_timeout{5'000};
-  std::chrono::milliseconds decision_timeout{5'000};  // POST /missions waits this long for the owner's decision
+  // POST /missions waits this long for the owner's decision: longer than a rebalance of the
+  // owner's group (a rolling restart revokes every partition for a few seconds), so a restart
+  // elsewhere delays requests instead of failing them.
+  std::chrono::milliseconds decision_timeout{15'000};
 };
 
 class routes {

@@ -50,6 +50,7 @@ struct route_options {
   std::string region = "local";
   std::chrono::milliseconds wait{5'000};            // read-your-writes bound, and how long a decision may take
   ::nf::command::gateway* commands = nullptr;       // reservations are decided by their tenant's owner through it
+  std::chrono::milliseconds decide{15'000};         // how long a reservation waits for its owner (longer than a rebalance)
 };
 
 class routes {

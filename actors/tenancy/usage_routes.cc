@@ -108,10 +108,10 @@ response routes::reserve(const context& c, const std::string& id, const request&
   cmd.region = opts_.region;
   cmd.occurred_at = clk_.now_ms();
   if (!opts_.commands) return error_response(http::status::service_unavailable, "unavailable", "reservations are not decided here", req);
-  auto d = opts_.commands->submit(topic_name{kCommandsTopic}, cmd, opts_.wait);
+  auto d = opts_.commands->submit(topic_name{kCommandsTopic}, cmd, opts_.decide);
   if (!d && d.error().code == errc::timeout) {
     auto res = error_response(http::status::service_unavailable, "not_decided",
-                              "the owner of tenant '" + id + "' has not decided within " + std::to_string(opts_.wait.count()) +
+                              "the owner of tenant '" + id + "' has not decided within " + std::to_string(opts_.decide.count()) +
                                   " ms; the request is kept and will be decided (see GET /tenants/" + id + "/reservations)",
                               req);
     res.set(http::field::retry_after, "1");

@@ -91,6 +91,28 @@ TEST(Decisions, OneMissionIdPostedConcurrentlyGivesOnePromptAndEveryAnswerAgrees
   EXPECT_EQ(declined, requested - 1) << "one prompt, the other commands declined";
 }
 
+TEST(Decisions, AnIdKnownOnlyFromAnEarlierArtifactIsStillNewToItsFirstPrompt) {
+  test::in_process_node n("decisions-early");
+  const std::string id = "01900000-0000-7000-8000-00000000d002";
+  // An artifact for the id reaches the log before any prompt (appended directly, as a producer can).
+  event::new_event ev;
+  ev.type = "mission.artifact_recorded";
+  ev.key = id;
+  ev.payload_json = json{{"artifactId", "early"}, {"missionId", id}, {"type", "code"}, {"uri", "s3://x"},
+                         {"checksum", "sha256:" + std::string(64, 'a')}, {"reviewer", "r"}}.dump();
+  auto rec = event::to_record(event::build(ev).value());
+  const auto at = n.bus().append(topic_name{"mission.artifacts"}, std::span<const bus::record>(&rec, 1)).value()[0];
+  // The read model has applied it: the id has a document, without a prompt.
+  const auto token = n.node().token({bus::position{{topic_name{"mission.artifacts"}, at.partition}, at.off}});
+  ASSERT_TRUE(n.node().wait_for(token, 5s));
+  auto first = post(n, prompt(id, "first"));
+  EXPECT_EQ(status_of(first), 202) << first;
+  EXPECT_EQ(status_of(post(n, prompt(id, "first"))), 202) << "then a repeat";
+  EXPECT_EQ(status_of(post(n, prompt(id, "other"))), 409);
+  const auto types = types_on(n.bus(), "mission.prompts");
+  EXPECT_EQ(types.count("mission.prompted") ? types.at("mission.prompted") : 0, 1);
+}
+
 // A projection that records what it was given.
 class recording final : public ::nf::projection::projection {
  public:
