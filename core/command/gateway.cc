@@ -25,7 +25,7 @@ struct gateway::impl {
   std::unique_ptr<bus::consumer> reader;
   std::thread thread;
   std::atomic<bool> stopping{false};
-  mutable std::mutex mu;
+  std::mutex mu;
   std::unordered_map<std::string, std::shared_ptr<slot>> waiting;  // command id (raw) -> its slot
   std::shared_ptr<spdlog::logger> log = nf::log::get("command");
   metrics::counter& timeouts = metrics::registry::global().get_counter(
@@ -83,11 +83,6 @@ void gateway::stop() {
   impl_->thread.join();
   std::lock_guard lk(impl_->mu);
   for (auto& [id, s] : impl_->waiting) s->cv.notify_all();
-}
-
-std::size_t gateway::waiting() const {
-  std::lock_guard lk(impl_->mu);
-  return impl_->waiting.size();
 }
 
 result<decided> gateway::submit(const topic_name& command_topic, const event::new_event& command, std::chrono::milliseconds timeout) {

@@ -37,9 +37,6 @@ class gateway {
   // aggregate key and body is answered by that decision).
   result<decided> submit(const topic_name& command_topic, const event::new_event& command, std::chrono::milliseconds timeout);
 
-  // Commands waiting for their outcome now.
-  std::size_t waiting() const;
-
  private:
   struct impl;
   std::unique_ptr<impl> impl_;

@@ -39,9 +39,8 @@ result<std::optional<std::int64_t>> single_writer::current(const topic_partition
   return std::optional<std::int64_t>();
 }
 
-result<std::int64_t> single_writer::prepare(actor::context& ctx, const topic_partition& in, const topic_name& output, bool* fresh) {
+result<std::int64_t> single_writer::prepare(actor::context& ctx, const topic_partition& in, const topic_name& output) {
   const topic_partition out{output, in.partition};
-  if (fresh) *fresh = false;
   NF_TRY(caught_up(out));
   NF_TRY_ASSIGN(auto latest, st_.store.latest_claim(st_.proj, out));
   std::lock_guard lk(mu_);
@@ -66,7 +65,6 @@ result<std::int64_t> single_writer::prepare(actor::context& ctx, const topic_par
   NF_TRY_ASSIGN(auto now, st_.store.latest_claim(st_.proj, out));
   if (!now || now->get() != claim) return error{errc::conflict, "another instance claimed " + to_string(out) + " after this one"};
   mine_[out] = claim;
-  if (fresh) *fresh = true;
   nf::log::get("command")->info("{} claimed {} at offset {}", owner_, to_string(out), claim);
   metrics::registry::global().get_counter("nf_command_claims_total", "Output partitions claimed by this instance's decision actors", {{"owner", owner_}}).inc();
   return claim;

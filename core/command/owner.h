@@ -42,10 +42,9 @@ class single_writer {
   // partition of `output`: claims that partition when this instance holds no current claim on it
   // and owns `in`, then waits until the state has applied every record of it. Returns the epoch
   // to append under. errc::conflict: this instance does not own `in` (the owner decides);
-  // errc::timeout: the state did not catch up in time (retry). `fresh` (optional) tells whether
-  // this call made a new claim: an owner that keeps state of its own must then rebuild it from
-  // the output partition up to the returned epoch.
-  result<std::int64_t> prepare(actor::context& ctx, const topic_partition& in, const topic_name& output, bool* fresh = nullptr);
+  // errc::timeout: the state did not catch up in time (retry). An owner that keeps state of its
+  // own rebuilds it from the output partition whenever the returned epoch changes.
+  result<std::int64_t> prepare(actor::context& ctx, const topic_partition& in, const topic_name& output);
 
   // For work without an input (a periodic head): the epoch when this instance's claim on `out` is
   // still the latest and the state has applied everything, else nullopt (never claims).
