@@ -34,7 +34,9 @@ struct fuzz_node {
   std::unique_ptr<nf::test::in_process_node> node;
 
   fuzz_node() {
-    nf::log::set_level("off");
+    // NF_FUZZ_LOG=warn (or info) shows the node's log when chasing a slow or failing input.
+    const char* level = std::getenv("NF_FUZZ_LOG");
+    nf::log::set_level(level ? level : "off");
     {
       std::ofstream out(jwks_file);
       out << nlohmann::json{{"keys", {idp.jwk()}}}.dump();

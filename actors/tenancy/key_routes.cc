@@ -63,6 +63,13 @@ response routes::revoke_key(const context& c, const std::string& id, const std::
 
 response routes::define_role(const context& c, const std::string& id, const request& req) {
   if (auto denied = authorize(c, id, perm::roles_write, req)) return *denied;
+  // The platform admin passes authorize() for any id: a role of a tenant that does not exist
+  // would be an event the tenants read model cannot fold.
+  {
+    auto doc = view_.get(id);
+    if (!doc) return error_response(status_for(doc.error().code), "internal", doc.error().message, req);
+    if (!*doc) return error_response(http::status::not_found, "not_found", "unknown tenant '" + id + "'", req);
+  }
   auto body = parse_body(req);
   if (!body) return bad_body(body.error(), req);
   if (auto bad = only_fields(*body, {"name", "permissions"}, req)) return *bad;

@@ -367,3 +367,32 @@ TEST(Fencing, AnEvidenceWriterOvertakenBetweenItsClaimAndItsAppendIsRefusedEvery
 }
 
 }  // namespace
+
+namespace {
+
+std::string as_admin(test::in_process_node& n, const std::string& method, const std::string& target, const std::string& body) {
+  return n.respond(method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + std::string(test::kAdminKey) +
+                   "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+}
+
+}  // namespace
+
+// Found by the http_request fuzzer: a role defined for a tenant that does not exist was appended,
+// and the tenants read model (which stops at an event for an unknown tenant) stopped for good, so
+// every later reservation waited for a decision that could not come.
+TEST(Decisions, ARoleForAnUnknownTenantIsRefusedAndTenancyKeepsDeciding) {
+  test::in_process_node n("decisions-unknown-tenant");
+  auto created = as_admin(n, "POST", "/tenants", R"({"id":"acme","name":"Acme","plan":"basic"})");
+  ASSERT_EQ(status_of(created), 201) << created;
+  const auto before = types_on(n.bus(), "tenancy.tenants");
+  auto role = as_admin(n, "POST", "/tenants/ghost/roles", R"({"name":"ops","permissions":["missions:read"]})");
+  EXPECT_EQ(status_of(role), 404) << role;
+  EXPECT_EQ(body_of(role)["error"]["message"], "unknown tenant 'ghost'");
+  EXPECT_EQ(types_on(n.bus(), "tenancy.tenants"), before);  // nothing appended
+  const auto start = std::chrono::steady_clock::now();
+  auto reserved = as_admin(n, "POST", "/tenants/acme/reservations", R"({"kind":"concurrentRuns","amount":1})");
+  EXPECT_EQ(status_of(reserved), 201) << reserved;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+  auto role_ok = as_admin(n, "POST", "/tenants/acme/roles", R"({"name":"ops","permissions":["missions:read"]})");
+  EXPECT_EQ(status_of(role_ok), 201) << role_ok;
+}
