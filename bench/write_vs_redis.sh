@@ -3,9 +3,12 @@
 # Redis 7 Streams with `appendonly yes`, `appendfsync always` (fsync before every reply, like our
 # `sync` durability), measured in the same run on loopback at 1, 16 and 64 connections:
 #   Redis   XADD of a 120-byte field (redis-benchmark);
-#   ours    POST /missions (validation, idempotency through the id's owner, answered after the
-#           read model applied it; a new id per request; wrk, one thread).
-# Prints requests/s, the ratio to Redis and each side's p99 latency.
+#   ours    POST /topics/bench/events, one event of a 120-byte field per request (durable,
+#           answered once its fsync is done; wrk, one thread);
+#           the same with batches of 100 events per request (events/s);
+#           POST /missions (validation, idempotency through the id's owner, answered after the
+#           read model applied it; a new id per request).
+# Prints requests/s (events/s for batches), the ratio to Redis and each side's p99 latency.
 # Usage: bench/write_vs_redis.sh [nexus-forge binary] [seconds per run]   (installs wrk, redis)
 # Not part of the test run; figures go to docs/performance.md.
 set -euo pipefail
@@ -42,6 +45,7 @@ for _ in $(seq 100); do redis-cli -p "$RPORT" ping >/dev/null 2>&1 && break; sle
 cat > "$WORK/nf.json" <<JSON
 {"data_dir":"$WORK/data","log_level":"warn","http":{"listen":"127.0.0.1:0"},
  "bus":{"embedded":{"durability":"sync"}},
+ "topics":{"bench":{"partitions":3,"accept_unknown_types":true}},
  "auth":{"platform_admin_key_sha256":"$ADMIN_SHA"}}
 JSON
 "$BIN" serve --config "$WORK/nf.json" --json > "$WORK/serve.out" 2> "$WORK/serve.err" &
@@ -63,6 +67,28 @@ request = function()
 end
 LUA
 
+cat > "$WORK/produce1.lua" <<'LUA'
+local n = 0
+wrk.headers["Authorization"] = "Bearer nfk_systemtestsplatformadminkey00001"
+wrk.headers["Content-Type"] = "application/json"
+local field = string.rep("x", 120)
+request = function()
+  n = n + 1
+  return wrk.format("POST", "/topics/bench/events", nil, '{"type":"bench.tick","key":"k' .. (n % 64) .. '","payload":{"payload":"' .. field .. '"}}')
+end
+LUA
+python3 - "$WORK/produce100.lua" <<'PY'
+import json, sys
+events = [{"type": "bench.tick", "key": "k%d" % i, "payload": {"payload": "x" * 120}} for i in range(100)]
+body = json.dumps({"events": events}).replace("\\", "\\\\").replace("'", "\\'")
+open(sys.argv[1], "w").write("""wrk.method = "POST"
+wrk.headers["Authorization"] = "Bearer nfk_systemtestsplatformadminkey00001"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '%s'
+wrk.path = "/topics/bench/events"
+""" % body)
+PY
+
 PAYLOAD="$(python3 -c "print('x'*120)")"
 redis_run() {  # connections -> "requests/s p99_ms"
   local c="$1" n
@@ -74,8 +100,8 @@ h,v=rows[0],rows[-1]
 d=dict(zip(h,v))
 print(d["rps"], d.get("p99_latency_ms","?"))'
 }
-wrk_run() {  # connections -> "requests/s p99_ms"
-  wrk -t1 -c"$1" -d"${SECS}s" --latency -s "$WORK/post.lua" "$URL" |
+wrk_run() {  # connections script -> "requests/s p99_ms"
+  wrk -t1 -c"$1" -d"${SECS}s" --latency -s "$2" "$URL${3:-}" |
     python3 -c 'import re,sys
 t=sys.stdin.read()
 rps=re.search(r"Requests/sec:\s*([0-9.]+)",t).group(1)
@@ -86,10 +112,14 @@ if m:
 print(rps,p99)'
 }
 
-echo "Durable writes on loopback, ${SECS}s per run; Redis $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/') XADD (appendfsync always) vs POST /missions (sync bus)"
-printf "%-12s %12s %10s %14s %10s %8s\n" connections "redis/s" "redis p99" "nexus-forge/s" "nf p99" ratio
+echo "Durable writes on loopback, ${SECS}s per run; Redis $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/') XADD (appendfsync always) vs nexus-forge (sync bus)"
+printf "%-12s %12s %10s | %14s %9s %6s | %14s %9s | %12s %9s %6s\n" connections "redis/s" "redis p99" "produce 1/s" "p99" ratio \
+  "batch100 ev/s" "p99" "missions/s" "p99" ratio
 for c in 1 16 64; do
   read -r rr rp <<< "$(redis_run "$c")"
-  read -r nr np <<< "$(wrk_run "$c")"
-  printf "%-12s %12s %9sms %14s %9sms %8s\n" "$c" "$rr" "$rp" "$nr" "$np" "$(python3 -c "print(f'{$nr/$rr:.2f}')")"
+  read -r pr pp <<< "$(wrk_run "$c" "$WORK/produce1.lua")"
+  read -r br bp <<< "$(wrk_run "$c" "$WORK/produce100.lua" /topics/bench/events)"
+  read -r nr np <<< "$(wrk_run "$c" "$WORK/post.lua")"
+  printf "%-12s %12s %8sms | %14s %7sms %6s | %14s %7sms | %12s %7sms %6s\n" "$c" "$rr" "$rp" "$pr" "$pp" "$(python3 -c "print(f'{$pr/$rr:.2f}')")" \
+    "$(python3 -c "print(int($br*100))")" "$bp" "$nr" "$np" "$(python3 -c "print(f'{$nr/$rr:.2f}')")"
 done

@@ -4,7 +4,7 @@
 //   auditor   viewer + audit:read
 //   developer viewer + missions:write events:write marketplace:publish marketplace:install
 //             workflows:write ledger:write reservations:write
-//   admin     developer + keys:read keys:write roles:write audit:read
+//   admin     developer + keys:read keys:write roles:write audit:read topics:write (tenant.<id>.* topics)
 //   owner     admin + tenants:write
 // Custom roles are named sets of catalogue permissions, defined per tenant. The platform admin
 // is not a role: it holds every permission in every tenant, and tenants:create.

@@ -2,6 +2,8 @@
 // Each feature declares its own subcommands (feature::add_commands).
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -40,5 +42,31 @@ struct cluster_status_args {
 };
 // GET /cluster of any instance: the instances, each actor group's members and partitions, lag.
 int cluster_status(const cluster_status_args& a);
+
+}  // namespace nf::cli
+
+namespace nf::cli {
+
+struct produce_remote_args {
+  std::string server, key, topic;
+  std::string type, event_key, payload;  // one event (when no --file)
+  std::string file;                      // NDJSON of events; "-": standard input
+  std::size_t batch = 500;               // events per request
+  bool json = false;
+  bool quiet = false;                    // no progress on stderr
+};
+// POST /topics/{topic}/events: one event, or an NDJSON file in batches (each atomic), with progress.
+int produce_remote(const produce_remote_args& a);
+
+struct topics_remote_args {
+  std::string server, key;
+  std::string name;
+  int partitions = 0;                    // 0: the server's default
+  std::int64_t retention_ms = -1;
+  bool accept_unknown_types = false;
+  bool json = false;
+};
+int topics_create_remote(const topics_remote_args& a);
+int topics_list_remote(const topics_remote_args& a);
 
 }  // namespace nf::cli

@@ -21,6 +21,7 @@
 #include "projections/audit/audit.h"
 #include "projections/ledger/ledger.h"
 #include "projections/missions/missions.h"
+#include "projections/producing/producing.h"
 #include "projections/tenants/tenants.h"
 #include "projections/usage/usage.h"
 
@@ -43,7 +44,8 @@ struct read_models {
   tenants::tenants_projection tenants;
   usage::usage_projection usage;
   audit::audit_projection audit;
-  std::vector<projection::projection*> all() { return {&missions, &ledger, &tenants, &usage, &audit}; }
+  producing::producing_projection producing;
+  std::vector<projection::projection*> all() { return {&missions, &ledger, &tenants, &usage, &audit, &producing}; }
 };
 
 result<ends_map> end_offsets(bus::event_bus& b) {

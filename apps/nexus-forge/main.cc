@@ -33,6 +33,7 @@
 #include "core/projection/projection.h"
 #include "actors/evidence/feature.h"
 #include "actors/missions/feature.h"
+#include "actors/producing/feature.h"
 #include "actors/tenancy/feature.h"
 #include "core/feature/node.h"
 
@@ -83,6 +84,7 @@ std::vector<std::unique_ptr<nf::feature::feature>> all_features() {
   f.push_back(nf::tenancy::make_feature());
   f.push_back(nf::missions::make_feature());
   f.push_back(nf::evidence::make_feature());
+  f.push_back(nf::producing::make_feature());
   return f;
 }
 
@@ -148,6 +150,7 @@ int serve_until_signal(nf::config::config* cfg, signal_waiter& signals, bool as_
   no.http.subscriber_buffer = static_cast<std::size_t>(cfg->http.subscriber_buffer);
   no.http.slow_subscriber_timeout = std::chrono::milliseconds(cfg->http.slow_subscriber_timeout_ms);
   no.http.wait_for_timeout = std::chrono::milliseconds(cfg->http.wait_for_timeout_ms);
+  no.http.workers = static_cast<int>(cfg->http.workers);
   no.http.version = NF_VERSION;
   // Destroyed before the store and the bus: every feature has stopped before they close.
   nf::feature::node node(*cfg, **bus, **store, all_features(), no);
@@ -267,7 +270,11 @@ int cmd_produce(const produce_args& a) {
   auto env = nf::event::build(ev);
   if (!env) return fail(env.error());
   auto bus = nf::bus::open_bus(*cfg, nf::bus::access::owner);
-  if (!bus) return fail(bus.error());
+  if (!bus) {
+    auto e = bus.error();
+    if (e.code == nf::errc::locked) e.message += "; produce through it with --server http://HOST:PORT";
+    return fail(e);
+  }
   if (auto r = nf::bus::ensure_topics(**bus, *cfg); !r) return fail(r.error());
   const auto rec = nf::event::to_record(*env);
   auto res = (*bus)->append(nf::topic_name{a.topic}, std::span<const nf::bus::record>(&rec, 1));
@@ -428,6 +435,9 @@ int main(int argc, char** argv) {
   topics->require_subcommand(1);
   auto* tlist = topics->add_subcommand("list", "list topics with partitions and offsets");
   add_common(tlist);
+  nf::cli::topics_remote_args tra;
+  tlist->add_option("--server", tra.server, "ask a running server (GET /topics) instead of reading the bus");
+  tlist->add_option("--key", tra.key, "API key for --server (default: $NF_API_KEY)");
   auto* tcreate = topics->add_subcommand("create", "create a topic");
   add_common(tcreate);
   std::string tname;
@@ -437,15 +447,28 @@ int main(int argc, char** argv) {
   tcreate->add_option("--partitions,-p", tparts, "partition count (default: bus.default_partitions)");
   tcreate->add_option("--retention-ms", tret_ms, "delete events older than this (-1: keep)");
   tcreate->add_option("--retention-bytes", tret_bytes, "keep at most this many bytes per partition (-1: no limit)");
+  tcreate->add_option("--server", tra.server, "create through a running server (POST /topics) instead of opening the bus");
+  tcreate->add_option("--key", tra.key, "API key for --server (default: $NF_API_KEY)");
+  tcreate->add_flag("--accept-unknown-types", tra.accept_unknown_types,
+                    "with --server: the topic takes event types nobody registered, as JSON payloads");
 
   produce_args pa;
-  auto* produce = app.add_subcommand("produce", "append one event to a topic and print its position");
-  produce->add_option("--config,-c", config_path, "configuration file (JSON)")->capture_default_str();
+  nf::cli::produce_remote_args pra;
+  auto* produce = app.add_subcommand(
+      "produce", "append events to a topic and print their positions: through a running server (--server), or directly to a bus "
+                 "no server owns");
+  produce->add_option("--config,-c", config_path, "configuration file (JSON), without --server")->capture_default_str();
   produce->add_option("--topic,-t", pa.topic, "topic")->required();
-  produce->add_option("--key,-k", pa.key, "aggregate key; decides the partition")->required();
-  produce->add_option("--type", pa.type, "event type, e.g. mission.prompted")->required();
-  produce->add_option("--json,-j", pa.payload, "payload as a JSON object, or @FILE / @- to read it")->required();
-  produce->add_option("--tenant", pa.tenant, "tenant id");
+  produce->add_option("--key,-k", pa.key, "aggregate key; decides the partition");
+  produce->add_option("--type", pa.type, "event type, e.g. mission.prompted");
+  produce->add_option("--json,-j", pa.payload, "payload as a JSON object, or @FILE / @- to read it");
+  produce->add_option("--tenant", pa.tenant, "tenant id (without --server; a server stamps the caller's)");
+  produce->add_option("--server", pra.server, "append through a running server (POST /topics/{topic}/events)");
+  produce->add_option("--api-key", pra.key, "API key for --server (default: $NF_API_KEY)");
+  produce->add_option("--file,-f", pra.file, "with --server: NDJSON events {type,key,payload,id?} to append ('-': standard input)");
+  produce->add_option("--batch", pra.batch, "with --file: events per request, each batch appended atomically")->capture_default_str();
+  produce->add_flag("--output-json", pra.json, "with --server: print the server's answer (positions) as JSON");
+  produce->add_flag("--quiet,-q", pra.quiet, "no progress on stderr");
 
   consume_args ca;
   auto* consume = app.add_subcommand("consume", "print events of a topic, one JSON object per line");
@@ -531,9 +554,33 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*serve) return cmd_serve(config_path, listen, as_json);
+    if (*tlist && !tra.server.empty()) {
+      tra.json = as_json;
+      return nf::cli::topics_list_remote(tra);
+    }
     if (*tlist) return cmd_topics_list(config_path, as_json);
+    if (*tcreate && !tra.server.empty()) {
+      tra.json = as_json;
+      tra.name = tname;
+      tra.partitions = tparts;
+      tra.retention_ms = tret_ms;
+      return nf::cli::topics_create_remote(tra);
+    }
     if (*tcreate) return cmd_topics_create(config_path, tname, tparts, tret_ms, tret_bytes, as_json);
+    if (*produce && !pra.server.empty()) {
+      pra.topic = pa.topic;
+      pra.type = pa.type;
+      pra.event_key = pa.key;
+      auto payload = payload_text(pa.payload.empty() ? "{}" : pa.payload);
+      if (!payload) return fail(payload.error());
+      pra.payload = *payload;
+      return nf::cli::produce_remote(pra);
+    }
     if (*produce) {
+      if (pa.key.empty() || pa.type.empty() || pa.payload.empty()) {
+        std::cerr << "error: produce needs --key, --type and --json (or --server with --file)\n";
+        return 2;
+      }
       pa.config = config_path;
       return cmd_produce(pa);
     }

@@ -119,7 +119,8 @@ void parse_into(const json& root, config& c) {
     if (auto ok = check(c.sections[name]); !ok) throw parse_error{ok.error().message};
   }
   if (auto* h = r.find("http")) {
-    reader hr(*h, "http", {"listen", "max_body_bytes", "subscriber_buffer", "slow_subscriber_timeout_ms", "wait_for_timeout_ms", "ready_lag_events"});
+    reader hr(*h, "http", {"listen", "max_body_bytes", "subscriber_buffer", "slow_subscriber_timeout_ms", "wait_for_timeout_ms", "ready_lag_events",
+                           "max_batch_events", "workers"});
     hr.get("listen", c.http.listen);
     hr.get("max_body_bytes", c.http.max_body_bytes);
     positive(c.http.max_body_bytes, "http.max_body_bytes");
@@ -131,6 +132,11 @@ void parse_into(const json& root, config& c) {
     positive(c.http.wait_for_timeout_ms, "http.wait_for_timeout_ms");
     hr.get("ready_lag_events", c.http.ready_lag_events);
     if (c.http.ready_lag_events < 0) throw parse_error{"config key 'http.ready_lag_events': must be 0 or more"};
+    hr.get("max_batch_events", c.http.max_batch_events);
+    if (c.http.max_batch_events < 1 || c.http.max_batch_events > 100'000)
+      throw parse_error{"config key 'http.max_batch_events': must be from 1 to 100000"};
+    hr.get("workers", c.http.workers);
+    if (c.http.workers < 1 || c.http.workers > 1024) throw parse_error{"config key 'http.workers': must be from 1 to 1024"};
   }
   if (auto* b = r.find("bus")) {
     reader br(*b, "bus", {"kind", "max_event_bytes", "default_partitions", "embedded", "kafka"});
@@ -167,13 +173,14 @@ void parse_into(const json& root, config& c) {
     if (!t->is_object()) throw parse_error{"config key 'topics': expected an object"};
     for (auto it = t->begin(); it != t->end(); ++it) {
       const std::string key = "topics." + it.key();
-      reader tr(it.value(), key, {"partitions", "retention_ms", "retention_bytes"});
+      reader tr(it.value(), key, {"partitions", "retention_ms", "retention_bytes", "accept_unknown_types"});
       topic_settings ts;
       ts.partitions = c.bus.default_partitions;
       tr.get("partitions", ts.partitions);
       positive(ts.partitions, key + ".partitions");
       tr.get("retention_ms", ts.retention_ms);
       tr.get("retention_bytes", ts.retention_bytes);
+      tr.get("accept_unknown_types", ts.accept_unknown_types);
       c.topics[it.key()] = ts;
     }
   }

@@ -45,6 +45,7 @@ struct topic_settings {
   std::int32_t partitions = 3;
   std::int64_t retention_ms = -1;              // -1: keep forever
   std::int64_t retention_bytes = -1;           // -1: no size limit (per partition)
+  bool accept_unknown_types = false;           // POST /topics/{t}/events takes types nobody registered
 };
 
 struct actor_settings {
@@ -62,6 +63,10 @@ struct http_settings {
   std::int64_t slow_subscriber_timeout_ms = 10'000;  // a full buffer this long closes the stream
   std::int64_t wait_for_timeout_ms = 5'000;       // how long a read with NF-Wait-For waits for this instance's read models
   std::int64_t ready_lag_events = 1'000;          // /readyz answers 200 only within this many unapplied events
+  std::int64_t max_batch_events = 1'000;          // events in one POST /topics/{topic}/events
+  // Threads for handlers that append or wait: each concurrent durable write holds one while its
+  // fsync (shared by every write in flight) completes, so this bounds writes per fsync.
+  std::int64_t workers = 32;
 };
 
 struct config {

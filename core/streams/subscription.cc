@@ -158,6 +158,13 @@ void subscription::wakeup() { consumer_->wakeup(); }
 
 namespace nf::streams {
 
+bool topic_visibility::platform_written(std::string_view topic) const {
+  if (topic.starts_with("commands.") || topic.starts_with("platform.")) return true;
+  for (const auto& r : restricted_)
+    if (bus::topic_matches(r, topic)) return true;
+  return false;
+}
+
 bool topic_visibility::restricted(std::string_view topic) const {
   for (const auto& a : allowed_)
     if (a == topic) return false;

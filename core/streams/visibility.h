@@ -17,6 +17,10 @@ class topic_visibility {
   // ...except this exact topic, which stays readable (e.g. tenancy.usage: a tenant's own alerts).
   void allow(std::string topic) { allowed_.push_back(std::move(topic)); }
   bool restricted(std::string_view topic) const;
+  // Whether the platform alone writes `topic`: it matches a restricted pattern (the exceptions
+  // readable by tenants included), or is a command or platform topic ("commands.*",
+  // "platform.*"). Generic producing refuses these for every caller.
+  bool platform_written(std::string_view topic) const;
 
  private:
   std::vector<std::string> restricted_, allowed_;

@@ -9,6 +9,7 @@
 
 #include "actors/evidence/feature.h"
 #include "actors/missions/feature.h"
+#include "actors/producing/feature.h"
 #include "actors/tenancy/feature.h"
 #include "tests/support/http_client.h"
 
@@ -37,6 +38,7 @@ in_process_node::in_process_node(const std::string& name, node_setup s)
   if (s.tenancy) features.push_back(tenancy::make_feature());
   if (s.missions) features.push_back(missions::make_feature());
   if (s.evidence) features.push_back(evidence::make_feature());
+  if (s.producing) features.push_back(producing::make_feature());
   feature::node_options no;
   no.http.listen = "127.0.0.1:0";
   no.http.subscriber_buffer = s.subscriber_buffer;

@@ -22,6 +22,7 @@ struct node_setup {
   bool tenancy = true;                   // false: no admission (every caller is the platform)
   bool missions = true;
   bool evidence = true;
+  bool producing = true;
   bool sync = false;                     // fsync on every commit
   std::size_t subscriber_buffer = 1024;
   std::chrono::milliseconds wait_for_timeout{5'000};  // NF-Wait-For

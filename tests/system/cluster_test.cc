@@ -473,7 +473,12 @@ TEST_F(Cluster, ARollingRestartLosesNoAcceptedWriteAndOnlyTheStoppedInstanceFail
       std::lock_guard lk(ports_mu);
       ports[static_cast<std::size_t>(i)] = servers_[static_cast<std::size_t>(i)]->port();
     }
-    ASSERT_TRUE(t::wait_until([&] { return client(i).get("/readyz").status == 200; }, 60s));
+    ASSERT_TRUE(t::wait_until([&] { return client(i).get("/readyz").status == 200; }, 60s))
+        << client(i).get("/readyz").body << "\n"
+        << [&] {
+             const auto e = servers_[static_cast<std::size_t>(i)]->proc().stderr_text();
+             return e.substr(e.size() > 6000 ? e.size() - 6000 : 0);
+           }();
     stopping = -1;
     std::this_thread::sleep_for(1s);
   }

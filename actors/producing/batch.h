@@ -1,0 +1,52 @@
+// What POST /topics/{topic}/events carries: one event, a JSON batch ({"events":[...]}) or NDJSON
+// (one event per line). Pure: parses and checks shape and limits, names the event (index or line)
+// and the field of every refusal; event::build then checks each payload against its contract.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/event/ids.h"
+
+namespace nf::producing {
+
+// One event as the client wrote it.
+struct incoming {
+  std::string type;
+  std::string key;
+  std::string payload_json;                    // a JSON object
+  std::optional<event::event_id> id;           // client-chosen: the append is idempotent
+  std::map<std::string, std::string> headers;
+  std::string where;                           // "event", "events[3]" or "line 4", for messages
+  // SHA-256 (hex) of what identifies the event's content (type, key, payload, headers): a retry
+  // with the same id must carry the same digest.
+  std::string digest;
+};
+
+struct limits {
+  std::size_t max_events = 1000;
+};
+
+// A refusal: the HTTP status (400 or 413), a code, a message naming the event and the field.
+struct refusal {
+  unsigned status = 400;
+  std::string code;
+  std::string message;
+  std::string field;
+};
+
+struct parsed {
+  std::vector<incoming> events;
+  std::optional<refusal> refused;
+};
+
+enum class body_format { json, ndjson };
+
+parsed parse_events(std::string_view body, body_format format, const limits& lim);
+
+}  // namespace nf::producing
