@@ -164,7 +164,10 @@ TEST_F(Cluster, AWriteOnOneInstanceIsReadOnAnotherWithItsTokenEveryTime) {
     }
     ASSERT_EQ(w.status, 202) << w.body;
     auto r = b.request("GET", "/missions/" + t::uuid(5000 + i), "", "application/json", true, {{"NF-Wait-For", w.headers["NF-Position"]}});
-    ASSERT_EQ(r.status, 200) << "try " << i << ": " << r.body;
+    ASSERT_EQ(r.status, 200) << "try " << i << ": " << r.body << "\n" << b.get("/readyz").body << "\n" << [&] {
+      const auto e = servers_[1]->proc().stderr_text();
+      return e.substr(e.size() > 8000 ? e.size() - 8000 : 0);
+    }();
   }
 }
 
