@@ -129,13 +129,15 @@ std::optional<http::response> routes::refuse_topic(const http::route_context& c,
 result<void> routes::mark_start() {
   NF_TRY_ASSIGN(auto topics, bus_.list_topics());
   std::map<topic_partition, std::int64_t> ends;
-  for (const auto& t : topics)
+  for (const auto& t : topics) {
+    if (!bus::subscribed_by(proj_.topics(), t.name.get())) continue;  // topics the index does not read
     for (std::int32_t p = 0; p < t.config.partitions; ++p) {
       const topic_partition tp{t.name, partition_id{p}};
       NF_TRY_ASSIGN(auto b, bus_.begin_offset(tp));
       NF_TRY_ASSIGN(auto e, bus_.end_offset(tp));
       if (e.get() > b.get()) ends[tp] = e.get();
     }
+  }
   std::lock_guard lk(start_mu_);
   start_ends_ = std::move(ends);
   return ok();

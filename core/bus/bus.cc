@@ -49,9 +49,17 @@ partition_id partition_for_key(std::string_view key, std::int32_t partitions) no
 bool is_pattern(std::string_view s) noexcept { return s.find('*') != std::string_view::npos; }
 
 bool subscribed_by(const std::vector<std::string>& subs, std::string_view topic) noexcept {
-  for (const auto& s : subs)
-    if (is_pattern(s) ? topic_matches(s, topic) : s == topic) return true;
-  return false;
+  // An entry "!<pattern>" leaves out what the pattern matches (topic names never hold '!').
+  bool in = false;
+  for (const auto& s : subs) {
+    if (!s.empty() && s[0] == '!') {
+      const std::string_view p = std::string_view(s).substr(1);
+      if (is_pattern(p) ? topic_matches(p, topic) : p == topic) return false;
+      continue;
+    }
+    if (is_pattern(s) ? topic_matches(s, topic) : s == topic) in = true;
+  }
+  return in;
 }
 
 bool topic_matches(std::string_view p, std::string_view t) noexcept {

@@ -2,7 +2,8 @@
 // whose id the client chose (idempotent appends), folded from the log itself so it survives a
 // crash between an append and its answer.
 //
-// In: every topic ("*"). Of producing.topics, producing.topic_created (TopicCreated); of every
+// In: every topic but the platform's ("*" less tenancy.*, evidence.*, commands.*, platform.*).
+//     Of producing.topics, producing.topic_created (TopicCreated); of every
 //     topic, records carrying the nf-digest header (a client-chosen id).
 // Keys: s/<topic> -> the topic's settings (JSON: name, partitions, retentionMs,
 //       acceptUnknownTypes, tenant, createdBy, createdAt);
@@ -31,7 +32,11 @@ inline constexpr const char* kDigestHeader = "nf-digest";
 class producing_projection final : public projection::projection {
  public:
   std::string name() const override { return "producing"; }
-  std::vector<std::string> topics() const override { return {"*"}; }
+  // Every topic a client may produce to, and producing.topics; not those only the platform
+  // writes, whose traffic (audit, metering, heartbeats, commands) would only cost.
+  std::vector<std::string> topics() const override {
+    return {"*", "!tenancy.*", "!evidence.*", "!commands.*", "!platform.*"};
+  }
   result<void> apply(const bus::message& m, ::nf::projection::state_writer& w) override;
   bool reads_while_folding() const override { return true; }
 };

@@ -1,6 +1,9 @@
 // Topic patterns and names.
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 #include "core/bus/bus.h"
 
 using nf::bus::topic_matches;
@@ -14,6 +17,16 @@ TEST(TopicPatterns, StarMatchesAnyRun) {
   EXPECT_TRUE(topic_matches("a*b*c", "axxbyyc"));
   EXPECT_FALSE(topic_matches("a*b*c", "axxbyy"));
   EXPECT_TRUE(topic_matches("exact", "exact"));
+}
+
+TEST(TopicPatterns, AnExclamationMarkLeavesAPatternOut) {
+  const std::vector<std::string> subs{"*", "!tenancy.*", "!platform.deadletter"};
+  EXPECT_TRUE(nf::bus::subscribed_by(subs, "orders"));
+  EXPECT_TRUE(nf::bus::subscribed_by(subs, "platform.instances"));
+  EXPECT_FALSE(nf::bus::subscribed_by(subs, "tenancy.audit"));
+  EXPECT_FALSE(nf::bus::subscribed_by(subs, "platform.deadletter"));
+  EXPECT_FALSE(nf::bus::subscribed_by({"!orders"}, "orders"));
+  EXPECT_FALSE(nf::bus::subscribed_by({"!orders"}, "other"));  // nothing included
 }
 
 TEST(TopicPatterns, RegexFormEscapesDots) {
