@@ -156,18 +156,23 @@ bool routes::index_ready() const {
   return true;
 }
 
-result<std::optional<nlohmann::json>> routes::settings_of(const std::string& topic) const { return view_.settings(topic); }
+namespace {
+// The answer to a failed describe_topic: 404 for a topic that does not exist (with `hint`).
+http::response topic_error(const error& e, const std::string& topic, const std::string& hint, const http::request& req) {
+  if (e.code == errc::not_found) return http::error_response(status::not_found, "not_found", "unknown topic '" + topic + "'" + hint, req, "topic");
+  return http::error_response(http::status_for(e.code), "bus_error", e.message, req);
+}
+}  // namespace
+
+bool routes::accepts_unknown(const std::string& topic, const std::optional<nlohmann::json>& settings) const {
+  return (settings && settings->value("acceptUnknownTypes", false)) || opts_.accept_unknown_types.count(topic) > 0;
+}
 
 http::response routes::produce(const http::route_context& c) {
   const auto& req = c.req;
   const std::string topic = c.path_param("topic");
   if (auto refused = refuse_topic(c, topic, true)) return std::move(*refused);
-  auto info = bus_.describe_topic(topic_name{topic});
-  if (!info) {
-    if (info.error().code == errc::not_found)
-      return http::error_response(status::not_found, "not_found", "unknown topic '" + topic + "'; create it with POST /topics", req, "topic");
-    return http::error_response(http::status_for(info.error().code), "bus_error", info.error().message, req);
-  }
+  if (auto info = bus_.describe_topic(topic_name{topic}); !info) return topic_error(info.error(), topic, "; create it with POST /topics", req);
   const auto ct = req[http::field::content_type];
   const std::string_view ctype(ct.data(), ct.size());
   body_format format;
@@ -181,14 +186,15 @@ http::response routes::produce(const http::route_context& c) {
     auto res = http::error_response(static_cast<status>(in.refused->status), in.refused->code, in.refused->message, req, in.refused->field);
     return res;
   }
-  auto settings = settings_of(topic);
+  auto settings = view_.settings(topic);
   if (!settings) return http::error_response(http::status_for(settings.error().code), "internal", settings.error().message, req);
-  const bool accept_unknown =
-      (*settings && (**settings).value("acceptUnknownTypes", false)) || opts_.accept_unknown_types.count(topic) > 0;
+  const bool accept_unknown = accepts_unknown(topic, *settings);
 
   // Every event is checked before anything is appended.
   std::vector<bus::record> records;
   records.reserve(in.events.size());
+  std::vector<std::size_t> sizes;
+  sizes.reserve(in.events.size());
   std::vector<std::string> ids;
   ids.reserve(in.events.size());
   bool any_client_id = false, all_client_ids = true;
@@ -217,16 +223,18 @@ http::response routes::produce(const http::route_context& c) {
     } else {
       all_client_ids = false;
     }
-    if (const auto size = bus::record_size(rec); size > opts_.max_event_bytes)
+    const auto size = bus::record_size(rec);
+    if (size > opts_.max_event_bytes)
       return http::error_response(status::payload_too_large, "event_too_large",
                                   e.where + " is " + std::to_string(size) + " bytes; an event is at most " +
                                       std::to_string(opts_.max_event_bytes) + " bytes (bus.max_event_bytes)",
                                   req, e.where);
     ids.push_back(env->id());
+    sizes.push_back(size);
     records.push_back(std::move(rec));
   }
-  for (const auto& r : records)
-    if (auto refused = c.adm.admit_write(c.who, static_cast<std::int64_t>(bus::record_size(r)), c.route, req)) return std::move(*refused);
+  for (const auto size : sizes)
+    if (auto refused = c.adm.admit_write(c.who, static_cast<std::int64_t>(size), c.route, req)) return std::move(*refused);
 
   auto answer = [&](const std::vector<placed>& at, bool duplicate) {
     json positions = json::array();
@@ -426,16 +434,13 @@ http::response routes::describe(const http::route_context& c) {
   const std::string topic = c.path_param("topic");
   if (auto refused = refuse_topic(c, topic, false)) return std::move(*refused);
   auto info = bus_.describe_topic(topic_name{topic});
-  if (!info) {
-    if (info.error().code == errc::not_found) return http::error_response(status::not_found, "not_found", "unknown topic '" + topic + "'", req, "topic");
-    return http::error_response(http::status_for(info.error().code), "bus_error", info.error().message, req);
-  }
-  auto settings = settings_of(topic);
+  if (!info) return topic_error(info.error(), topic, "", req);
+  auto settings = view_.settings(topic);
   if (!settings) return http::error_response(http::status_for(settings.error().code), "internal", settings.error().message, req);
   json out{{"name", topic},
            {"partitions", info->config.partitions},
            {"retentionMs", info->config.retention_ms},
-           {"acceptUnknownTypes", (*settings && (**settings).value("acceptUnknownTypes", false)) || opts_.accept_unknown_types.count(topic) > 0},
+           {"acceptUnknownTypes", accepts_unknown(topic, *settings)},
            {"tenant", namespace_owner(topic)}};
   if (*settings) out["createdAt"] = (**settings).value("createdAt", "");
   // Offsets show how much was written: the platform admin's, or the namespace owner's.

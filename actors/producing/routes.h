@@ -74,7 +74,8 @@ class routes {
   http::response describe(const http::route_context& c);
   // 403 or 404 when the caller may not touch `topic`; nullopt otherwise.
   std::optional<http::response> refuse_topic(const http::route_context& c, const std::string& topic, bool writing) const;
-  result<std::optional<nlohmann::json>> settings_of(const std::string& topic) const;
+  // Whether `topic` takes event types nobody registered (its settings, or the config).
+  bool accepts_unknown(const std::string& topic, const std::optional<nlohmann::json>& settings) const;
 
   bus::event_bus& bus_;
   projection::store& store_;

@@ -47,22 +47,9 @@ std::string prompt(const std::string& id, const std::string& objective) {
 // Events of each type on a topic, read from the log itself.
 std::map<std::string, int> types_on(bus::event_bus& b, const std::string& topic) {
   std::map<std::string, int> out;
-  auto info = b.describe_topic(topic_name{topic});
-  if (!info) return out;
-  for (std::int32_t p = 0; p < info->config.partitions; ++p) {
-    const topic_partition tp{topic_name{topic}, partition_id{p}};
-    const auto end = b.end_offset(tp)->get();
-    auto c = b.make_consumer({});
-    if (!c || !(*c)->assign({{tp, offset{0}}})) return {};
-    for (std::int64_t seen = 0; seen < end;) {
-      auto msgs = (*c)->poll(200ms, 1000);
-      if (!msgs || msgs->empty()) break;
-      for (const auto& m : *msgs) {
-        ++seen;
-        auto env = event::from_message(m);
-        ++out[env ? env->type() : "?"];
-      }
-    }
+  for (const auto& m : test::read_topic(b, topic)) {
+    auto env = event::from_message(m);
+    ++out[env ? env->type() : "?"];
   }
   return out;
 }

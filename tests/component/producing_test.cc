@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/event/codec.h"
+#include "tests/support/embedded_bus.h"
 #include "tests/support/http_client.h"
 #include "tests/support/node.h"
 #include "tests/support/support.h"
@@ -37,24 +38,7 @@ answer ask(test::in_process_node& n, const std::string& method, const std::strin
   return a;
 }
 
-// Every event of a topic, read from the log itself.
-std::vector<bus::message> read_all(bus::event_bus& b, const std::string& topic) {
-  std::vector<bus::message> out;
-  auto info = b.describe_topic(topic_name{topic});
-  if (!info) return out;
-  for (std::int32_t p = 0; p < info->config.partitions; ++p) {
-    const topic_partition tp{topic_name{topic}, partition_id{p}};
-    const auto end = b.end_offset(tp)->get();
-    auto c = b.make_consumer({});
-    if (!c || !(*c)->assign({{tp, offset{0}}})) return {};
-    while (static_cast<std::int64_t>(out.size()) < end + 1) {
-      auto msgs = (*c)->poll(200ms, 1000);
-      if (!msgs || msgs->empty()) break;
-      for (auto& m : *msgs) out.push_back(std::move(m));
-    }
-  }
-  return out;
-}
+std::vector<bus::message> read_all(bus::event_bus& b, const std::string& topic) { return test::read_topic(b, topic); }
 
 class Producing : public ::testing::Test {
  protected:

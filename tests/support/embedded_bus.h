@@ -2,8 +2,11 @@
 // test-support library itself does not link the bus.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "core/bus/embedded.h"
 
@@ -15,6 +18,26 @@ inline std::unique_ptr<bus::embedded_bus> open_test_bus(const std::filesystem::p
   o.sync = false;
   o.retention_check_ms = 0;
   return std::move(bus::open_embedded(o).value());
+}
+
+// Every record of a topic as the log holds it, partition by partition (empty for no such topic).
+inline std::vector<bus::message> read_topic(bus::event_bus& b, const std::string& topic) {
+  std::vector<bus::message> out;
+  auto info = b.describe_topic(topic_name{topic});
+  if (!info) return out;
+  for (std::int32_t p = 0; p < info->config.partitions; ++p) {
+    const topic_partition tp{topic_name{topic}, partition_id{p}};
+    const auto end = b.end_offset(tp).value().get();
+    auto c = b.make_consumer({});
+    if (!c || !(*c)->assign({{tp, offset{0}}})) return {};
+    for (std::int64_t seen = 0; seen < end;) {
+      auto msgs = (*c)->poll(std::chrono::milliseconds(200), 1000);
+      if (!msgs || msgs->empty()) break;
+      seen += static_cast<std::int64_t>(msgs->size());
+      for (auto& m : *msgs) out.push_back(std::move(m));
+    }
+  }
+  return out;
 }
 
 }  // namespace nf::test
