@@ -387,7 +387,12 @@ TEST_F(Cluster, StatusNamesEveryInstanceAndItsPartitionsAndADuplicateIdRefusesTo
   EXPECT_EQ(text.exit_code, 0) << text.err;
   for (const auto& i : status["instances"]) EXPECT_NE(text.out.find(i["id"].get<std::string>()), std::string::npos) << text.out;
   // Prometheus: three live instances.
-  EXPECT_NE(client(2).get("/metrics").body.find("nf_cluster_instances_live 3"), std::string::npos);
+  // Each instance publishes what it heard at its own heartbeat, so give instance 2 a few periods.
+  std::string metrics_body;
+  EXPECT_TRUE(t::wait_until([&] {
+    metrics_body = client(2).get("/metrics").body;
+    return metrics_body.find("nf_cluster_instances_live 3") != std::string::npos;
+  }, 15s)) << metrics_body.substr(0, 4000);
   // /readyz reports the lag it compares with http.ready_lag_events.
   const auto ready = json::parse(client(0).get("/readyz").body);
   EXPECT_TRUE(ready.contains("lag")) << ready.dump();
