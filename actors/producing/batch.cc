@@ -16,7 +16,7 @@ refusal bad(const std::string& where, const std::string& field, const std::strin
 }
 
 // What the client's JSON object says, or why it cannot be an event.
-std::optional<refusal> read_event(const json& j, const std::string& where, const std::string& prefix, incoming& out) {
+std::optional<refusal> read_event(json& j, const std::string& where, const std::string& prefix, incoming& out) {
   out.where = where;
   if (!j.is_object()) return bad(where, prefix.empty() ? "body" : prefix, "an event must be a JSON object");
   auto field = [&](const char* name) { return prefix.empty() ? std::string(name) : prefix + "." + name; };
@@ -41,7 +41,6 @@ std::optional<refusal> read_event(const json& j, const std::string& where, const
   }
   auto p = j.find("payload");
   if (p == j.end() || !p->is_object()) return bad(where, field("payload"), "'payload' is required: a JSON object");
-  out.payload_json = p->dump();
   if (auto i = j.find("id"); i != j.end() && !i->is_null()) {
     if (!i->is_string()) return bad(where, field("id"), "'id' must be a UUID string");
     auto id = event::event_id::parse(i->get_ref<const std::string&>());
@@ -60,14 +59,19 @@ std::optional<refusal> read_event(const json& j, const std::string& where, const
       out.headers[name] = item.value().get<std::string>();
     }
   }
-  // What a retry must repeat: the content, not the id (the id is the lookup key).
-  std::string canon;
-  canon.reserve(out.type.size() + out.key.size() + out.payload_json.size() + 16);
-  canon.append(out.type).push_back('\0');
-  canon.append(out.key).push_back('\0');
-  canon.append(out.payload_json).push_back('\0');
-  for (const auto& [k, v] : out.headers) canon.append(k).append(1, '=').append(v).push_back('\0');
-  out.digest = sha256_hex(canon);
+  out.payload = std::move(*p);
+  if (out.id) {
+    // What a retry must repeat: the content, not the id (the id is the lookup key). Objects dump
+    // with their keys sorted, so the same content gives the same bytes.
+    const std::string payload_text = out.payload.dump();
+    std::string canon;
+    canon.reserve(out.type.size() + out.key.size() + payload_text.size() + 16);
+    canon.append(out.type).push_back('\0');
+    canon.append(out.key).push_back('\0');
+    canon.append(payload_text).push_back('\0');
+    for (const auto& [k, v] : out.headers) canon.append(k).append(1, '=').append(v).push_back('\0');
+    out.digest = sha256_hex(canon);
+  }
   return std::nullopt;
 }
 
@@ -135,7 +139,7 @@ parsed parse_events(std::string_view body, body_format format, const limits& lim
         return out;
       }
   }
-  const auto& arr = (*j)["events"];
+  auto& arr = (*j)["events"];
   if (!arr.is_array() || arr.empty()) {
     out.refused = bad("body", "events", "'events' must be a non-empty array of events");
     return out;

@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "core/event/ids.h"
 
 namespace nf::producing {
@@ -19,12 +21,12 @@ namespace nf::producing {
 struct incoming {
   std::string type;
   std::string key;
-  std::string payload_json;                    // a JSON object
+  nlohmann::json payload;                      // a JSON object, as parsed (event::build takes it as it is)
   std::optional<event::event_id> id;           // client-chosen: the append is idempotent
   std::map<std::string, std::string> headers;
   std::string where;                           // "event", "events[3]" or "line 4", for messages
-  // SHA-256 (hex) of what identifies the event's content (type, key, payload, headers): a retry
-  // with the same id must carry the same digest.
+  // With a client id: SHA-256 (hex) of what identifies the event's content (type, key, payload,
+  // headers), which a retry with the same id must repeat. Empty without an id.
   std::string digest;
 };
 

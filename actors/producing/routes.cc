@@ -209,12 +209,11 @@ http::response routes::produce(const http::route_context& c) {
     ev.type = e.type;
     ev.key = e.key;
     ev.tenant = c.who.tenant;
-    ev.payload_json = e.payload_json;
     ev.region = opts_.region;
     ev.occurred_at = now;
     ev.id = e.id;
     ev.headers = e.headers;
-    auto env = event::build(ev);
+    auto env = event::build(ev, e.payload);
     if (!env) return http::error_response(status::bad_request, "invalid_event", e.where + ": " + env.error().message, req, e.where + ".payload");
     auto rec = event::to_record(*env);
     if (e.id) {
@@ -237,18 +236,31 @@ http::response routes::produce(const http::route_context& c) {
     if (auto refused = c.adm.admit_write(c.who, static_cast<std::int64_t>(size), c.route, req)) return std::move(*refused);
 
   auto answer = [&](const std::vector<placed>& at, bool duplicate) {
-    json positions = json::array();
+    // Written without a JSON tree: a batch of 1,000 answers 1,000 positions.
+    std::string body;
+    body.reserve(64 + at.size() * 80);
+    body += "{\"topic\":";
+    body += json(topic).dump();
+    body += ",\"positions\":[";
     std::map<std::int32_t, std::int64_t> last;  // NF-Position names the last offset per partition
     for (std::size_t i = 0; i < at.size(); ++i) {
       const auto id = event::event_id::from_raw(ids[i]);
-      positions.push_back({{"partition", at[i].partition}, {"offset", at[i].off}, {"id", id ? id->to_string() : std::string()}});
+      if (i) body += ',';
+      body += "{\"partition\":";
+      body += std::to_string(at[i].partition);
+      body += ",\"offset\":";
+      body += std::to_string(at[i].off);
+      body += ",\"id\":\"";
+      if (id) body += id->to_string();
+      body += "\"}";
       auto& l = last.try_emplace(at[i].partition, at[i].off).first->second;
       l = std::max(l, at[i].off);
     }
+    body += ']';
+    if (duplicate) body += ",\"duplicate\":true";
+    body += '}';
     for (const auto& [p, off] : last) c.wrote({topic_name{topic}, partition_id{p}}, offset{off});
-    json body{{"topic", topic}, {"positions", positions}};
-    if (duplicate) body["duplicate"] = true;
-    return http::json_response(status::created, body, req);
+    return http::json_text_response(status::created, std::move(body), req);
   };
 
   // Client ids: answered from an earlier append, or claimed for this one.

@@ -261,6 +261,12 @@ std::string topic_json(const topic_state& t) {
 
 class embedded_bus_impl final : public embedded_bus {
  public:
+  // A consumer waiting in poll for data on the topics it reads (their ids).
+  struct sleeper {
+    std::condition_variable cv;
+    std::vector<std::uint32_t> topics;
+  };
+
   explicit embedded_bus_impl(embedded_options o)
       : opts_(std::move(o)), clock_(opts_.clock ? opts_.clock : &system_clock::instance()), log_(nf::log::get("bus")) {}
 
@@ -268,9 +274,9 @@ class embedded_bus_impl final : public embedded_bus {
     {
       std::lock_guard lk(mu_);
       stopping_ = true;
+      wake_all_locked();
     }
     retention_cv_.notify_all();
-    data_cv_.notify_all();
     if (retention_thread_.joinable()) retention_thread_.join();
     if (db_) {
       if (!opts_.read_only) {
@@ -457,7 +463,7 @@ class embedded_bus_impl final : public embedded_bus {
     attach_metrics(*t);
     topics_.emplace(t->name, std::move(t));
     ++generation_;
-    data_cv_.notify_all();
+    wake_all_locked();
     log_->info("created topic {} with {} partitions", name.get(), cfg.partitions);
     return ok();
   }
@@ -491,6 +497,7 @@ class embedded_bus_impl final : public embedded_bus {
     }
     append_request req{};
     req.records = records;
+    const auto started = std::chrono::steady_clock::now();
     std::unique_lock lk(mu_);
     NF_TRY_ASSIGN(req.topic, find_topic_locked(topic));
     for (const auto& r : records) {
@@ -499,6 +506,7 @@ class embedded_bus_impl final : public embedded_bus {
                                                  topic.get() + "' with " + std::to_string(req.topic->cfg.partitions) + " partitions"};
     }
     pending_.push_back(&req);
+    if (gathering_) gather_cv_.notify_one();
     while (!req.done) {
       if (writer_active_) {
         commit_cv_.wait(lk);
@@ -506,6 +514,8 @@ class embedded_bus_impl final : public embedded_bus {
       }
       lead_group(lk);
     }
+    lk.unlock();
+    append_seconds_->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     if (req.err) return *req.err;
     return std::move(req.results);
   }
@@ -705,7 +715,7 @@ class embedded_bus_impl final : public embedded_bus {
     if (!s.ok()) return store::to_error(s, "cannot catch up with the owner of '" + opts_.path + "'");
     std::lock_guard lk(mu_);
     NF_TRY(load_topics_locked());
-    data_cv_.notify_all();
+    wake_all_locked();
     return ok();
   }
 
@@ -755,7 +765,13 @@ class embedded_bus_impl final : public embedded_bus {
   }
 
   std::mutex mu_;
-  std::condition_variable data_cv_;   // appends, new topics, wakeups
+  std::condition_variable data_cv_;   // read-only consumers: new topics, wakeups
+  std::vector<sleeper*> sleepers_;    // consumers waiting for appends to the topics they read
+  // With mu_ held: every waiting consumer re-plans (new topics, group changes, wakeups, stop).
+  void wake_all_locked() {
+    for (auto* sl : sleepers_) sl->cv.notify_one();
+    data_cv_.notify_all();
+  }
   std::uint64_t generation_ = 0;      // bumps when topics or group membership change
   std::map<std::string, std::map<std::uint64_t, group_member>> groups_;
   std::uint64_t next_member_id_ = 1;
@@ -814,6 +830,28 @@ class embedded_bus_impl final : public embedded_bus {
   // Called with mu_ held and no writer active: becomes the leader for every pending request.
   void lead_group(std::unique_lock<std::mutex>& lk) {
     writer_active_ = true;
+    // Others were appending with the last group: give them a moment to join this one, as long as
+    // they keep coming (PostgreSQL's commit_delay, MySQL's binlog_group_commit_sync_delay). The
+    // appenders of the last two groups are the ones to wait for: n concurrent appenders settle in
+    // two halves that alternate (one writes while the other gathers) unless a group waits for the
+    // half that is still on its way back.
+    const std::size_t expected = last_group_appends_ + prev_group_appends_;
+    if (opts_.sync && opts_.group_commit_wait_us > 0 && last_group_appends_ > 1 && pending_.size() < expected) {
+      const auto wait = std::chrono::microseconds(opts_.group_commit_wait_us);
+      const auto gap = std::max(std::chrono::microseconds(20), wait / 4);
+      const auto until = std::chrono::steady_clock::now() + wait;
+      gathering_ = true;
+      while (!stopping_ && pending_.size() < expected) {
+        const auto before = pending_.size();
+        const auto now = std::chrono::steady_clock::now();
+        if (now >= until) break;
+        gather_cv_.wait_until(lk, std::min(until, now + gap), [&] { return stopping_ || pending_.size() > before; });
+        if (pending_.size() == before) break;  // a pause: nobody else is coming soon
+      }
+      gathering_ = false;
+    }
+    prev_group_appends_ = last_group_appends_;
+    last_group_appends_ = pending_.size();
     std::vector<append_request*> group;
     group.swap(pending_);
     // Remember partition state so a failed write can be rolled back.
@@ -846,7 +884,10 @@ class embedded_bus_impl final : public embedded_bus {
     // After a failed write (a full disk) the store takes no writes until it is resumed; try that
     // first, at most every 100 ms, so appends work again as soon as space is freed.
     rocksdb::Status s = resume_if_needed();
+    const auto write_start = std::chrono::steady_clock::now();
     if (s.ok()) s = db_->Write(wo, &wb);
+    write_seconds_->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - write_start).count());
+    group_size_->observe(static_cast<double>(group.size()));
     if (!s.ok() && !needs_resume_) last_write_error_ = s;
     if (!s.ok()) needs_resume_ = true;
     lk.lock();
@@ -854,6 +895,13 @@ class embedded_bus_impl final : public embedded_bus {
     if (s.ok()) {
       for (auto& [key, before] : saved) key.first->parts[key.second].end = key.first->parts[key.second].next;
       for (auto* req : group) req->topic->appended->inc(req->records.size());
+      // Only consumers reading a topic this group wrote wake up.
+      for (auto* sl : sleepers_) {
+        const bool reads = std::any_of(saved.begin(), saved.end(), [&](const auto& kv) {
+          return std::find(sl->topics.begin(), sl->topics.end(), kv.first.first->id) != sl->topics.end();
+        });
+        if (reads) sl->cv.notify_one();
+      }
     } else {
       for (auto& [key, before] : saved) key.first->parts[key.second] = before;
       auto e = s.IsNoSpace() ? error{errc::no_space, "the disk holding the bus data directory '" + opts_.path +
@@ -868,8 +916,8 @@ class embedded_bus_impl final : public embedded_bus {
     for (auto* req : group) req->done = true;
     writer_active_ = false;
     commit_cv_.notify_all();
-    data_cv_.notify_all();
   }
+
 
   result<void> load_topics_locked() {
     std::string v;
@@ -980,6 +1028,10 @@ class embedded_bus_impl final : public embedded_bus {
   std::uint32_t next_topic_id_ = 1;
   std::vector<append_request*> pending_;
   bool writer_active_ = false;
+  bool gathering_ = false;               // the leader waits for more appends (group_commit_wait_us)
+  std::size_t last_group_appends_ = 0;   // appends the last group carried
+  std::size_t prev_group_appends_ = 0;   // and the one before
+  std::condition_variable gather_cv_;
   // Write failures: the group leader resumes the store before the next write.
   bool needs_resume_ = false;
   std::chrono::steady_clock::time_point last_resume_{};
@@ -987,6 +1039,13 @@ class embedded_bus_impl final : public embedded_bus {
   rocksdb::Status last_write_error_;
   metrics::counter* write_groups_ = &metrics::registry::global().get_counter(
       "nf_bus_write_groups_total", "RocksDB writes (one fsync each in sync mode) that carried one or more appends");
+  metrics::histogram* write_seconds_ = &metrics::registry::global().get_histogram(
+      "nf_bus_write_seconds", "Time of one group commit's RocksDB write (and its fsync in sync mode)");
+  metrics::histogram* append_seconds_ = &metrics::registry::global().get_histogram(
+      "nf_bus_append_seconds", "Time of one append call, from its arrival to its group's write (and fsync) done");
+  metrics::histogram* group_size_ = &metrics::registry::global().get_histogram(
+      "nf_bus_write_group_appends", "Appends (requests to append) that one group commit carried", {},
+      {1, 2, 4, 8, 16, 32, 64, 128, 256});
   std::condition_variable commit_cv_;
   std::condition_variable retention_cv_;
   std::thread retention_thread_;
@@ -1002,7 +1061,7 @@ class embedded_consumer final : public consumer {
       member_id_ = bus_.next_member_id_++;
       bus_.groups_[opts_.group][member_id_] = group_member{member_id_, opts_.subscriptions};
       ++bus_.generation_;
-      bus_.data_cv_.notify_all();
+      bus_.wake_all_locked();
     }
   }
 
@@ -1013,7 +1072,7 @@ class embedded_consumer final : public consumer {
       g.erase(member_id_);
       if (g.empty()) bus_.groups_.erase(opts_.group);
       ++bus_.generation_;
-      bus_.data_cv_.notify_all();
+      bus_.wake_all_locked();
     }
   }
 
@@ -1030,7 +1089,17 @@ class embedded_consumer final : public consumer {
           if (!paused_) plan = plan_locked();
           if (!plan.empty()) break;
           if (bus_.read_only()) break;  // another process writes: catch up below
-          if (bus_.data_cv_.wait_until(lk, deadline) == std::cv_status::timeout) {
+          // Sleep until an append to a topic we read (or anything that changes the plan).
+          sleeper_.topics.clear();
+          {
+            std::lock_guard plk(mu_);
+            for (const auto& [tp, pos] : positions_)
+              if (auto t = bus_.topics_.find(tp.topic.get()); t != bus_.topics_.end()) sleeper_.topics.push_back(t->second->id);
+          }
+          bus_.sleepers_.push_back(&sleeper_);
+          const auto woke = sleeper_.cv.wait_until(lk, deadline);
+          bus_.sleepers_.erase(std::find(bus_.sleepers_.begin(), bus_.sleepers_.end(), &sleeper_));
+          if (woke == std::cv_status::timeout) {
             if (!opts_.group.empty() && seen_generation_ != bus_.generation_) continue;
             if (!paused_) plan = plan_locked();
             if (plan.empty()) return out;
@@ -1126,12 +1195,12 @@ class embedded_consumer final : public consumer {
   void resume() override {
     std::lock_guard blk(bus_.mu_);
     paused_ = false;
-    bus_.data_cv_.notify_all();
+    bus_.wake_all_locked();
   }
   void wakeup() override {
     std::lock_guard blk(bus_.mu_);
     wakeup_ = true;
-    bus_.data_cv_.notify_all();
+    bus_.wake_all_locked();
   }
 
  private:
@@ -1191,6 +1260,7 @@ class embedded_consumer final : public consumer {
   std::uint64_t seen_generation_ = ~0ull;
   bool paused_ = false;        // guarded by bus_.mu_
   std::atomic<bool> wakeup_{false};
+  embedded_bus_impl::sleeper sleeper_;  // registered with the bus while poll waits
   std::mutex mu_;              // positions_ and consumed_; taken after bus_.mu_
   std::map<topic_partition, std::int64_t> positions_;
   std::map<topic_partition, std::int64_t> consumed_;

@@ -13,6 +13,7 @@ embedded_options embedded_options_of(const config::config& cfg, access mode) {
   o.max_event_bytes = static_cast<std::size_t>(cfg.bus.max_event_bytes);
   o.read_only = mode == access::read_only;
   o.retention_check_ms = cfg.bus.embedded.retention_check_ms;
+  o.group_commit_wait_us = cfg.bus.embedded.group_commit_wait_us;
   return o;
 }
 

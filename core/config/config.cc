@@ -148,12 +148,16 @@ void parse_into(const json& root, config& c) {
     br.get("default_partitions", c.bus.default_partitions);
     positive(c.bus.default_partitions, "bus.default_partitions");
     if (auto* e = br.find("embedded")) {
-      reader er(*e, "bus.embedded", {"durability", "retention_check_ms"});
+      reader er(*e, "bus.embedded", {"durability", "retention_check_ms", "group_commit_wait_us"});
       std::string d;
       er.get("durability", d);
       if (e->contains("durability")) c.bus.embedded.mode = parse_durability(d, "bus.embedded.durability");
       er.get("retention_check_ms", c.bus.embedded.retention_check_ms);
       positive(c.bus.embedded.retention_check_ms, "bus.embedded.retention_check_ms");
+      er.get("group_commit_wait_us", c.bus.embedded.group_commit_wait_us);
+      if (c.bus.embedded.group_commit_wait_us < 0 || c.bus.embedded.group_commit_wait_us > 100'000)
+        throw parse_error{"config key 'bus.embedded.group_commit_wait_us': must be 0..100000 (microseconds), got " +
+                          std::to_string(c.bus.embedded.group_commit_wait_us)};
     }
     if (auto* k = br.find("kafka")) {
       reader kr(*k, "bus.kafka", {"bootstrap_servers", "properties", "session_timeout_ms", "metadata_refresh_ms", "fetch_wait_ms"});

@@ -20,6 +20,7 @@ enum class durability { sync, async };
 struct embedded_config {
   durability mode = durability::sync;          // sync: fsync before ack (group commit); async: WAL, no fsync
   std::int64_t retention_check_ms = 60'000;    // how often retention runs
+  std::int64_t group_commit_wait_us = 400;     // see embedded_options::group_commit_wait_us
 };
 
 struct kafka_config {

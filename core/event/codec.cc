@@ -56,6 +56,63 @@ events::Envelope envelope_of(const new_event& e, const pb::Message& msg) {
 }
 
 
+// JSON -> google.protobuf.Struct, as protobuf's JSON parser maps it (numbers are doubles), from
+// a tree nlohmann already checked (valid UTF-8, no duplicate-key ambiguity: the last one wins in
+// both). Depth is bounded by the caller.
+void to_value(const nlohmann::json& j, pb::Value& v);
+
+void to_struct(const nlohmann::json& j, pb::Struct& s) {
+  auto& fields = *s.mutable_fields();
+  for (const auto& item : j.items()) to_value(item.value(), fields[item.key()]);
+}
+
+void to_value(const nlohmann::json& j, pb::Value& v) {
+  switch (j.type()) {
+    case nlohmann::json::value_t::null: v.set_null_value(pb::NULL_VALUE); break;
+    case nlohmann::json::value_t::boolean: v.set_bool_value(j.get<bool>()); break;
+    case nlohmann::json::value_t::number_integer: v.set_number_value(static_cast<double>(j.get<std::int64_t>())); break;
+    case nlohmann::json::value_t::number_unsigned: v.set_number_value(static_cast<double>(j.get<std::uint64_t>())); break;
+    case nlohmann::json::value_t::number_float: v.set_number_value(j.get<double>()); break;
+    case nlohmann::json::value_t::string: v.set_string_value(j.get_ref<const std::string&>()); break;
+    case nlohmann::json::value_t::array: {
+      auto* list = v.mutable_list_value();
+      list->mutable_values()->Reserve(static_cast<int>(j.size()));
+      for (const auto& x : j) to_value(x, *list->add_values());
+      break;
+    }
+    case nlohmann::json::value_t::object: to_struct(j, *v.mutable_struct_value()); break;
+    default: v.set_null_value(pb::NULL_VALUE); break;  // binary and discarded never come from text
+  }
+}
+
+// Levels of arrays and objects, as json_depth counts them in text ({"a":[1]} is 2).
+std::size_t tree_depth(const nlohmann::json& j, std::size_t limit, std::size_t at = 1) {
+  if (!j.is_structured()) return at - 1;
+  if (at > limit) return at;
+  std::size_t deepest = at;
+  for (const auto& x : j) {
+    deepest = std::max(deepest, tree_depth(x, limit, at + 1));
+    if (deepest > limit) break;
+  }
+  return deepest;
+}
+
+result<events::Envelope> build_parsed(const new_event& e, const nlohmann::json& payload, const std::string* text) {
+  if (!payload.is_object()) return error{errc::invalid_argument, "payload must be a JSON object"};
+  const std::string full = payload_type_of(e.type);
+  if (full.empty()) {
+    pb::Struct s;
+    to_struct(payload, s);
+    return envelope_of(e, s);
+  }
+  std::unique_ptr<pb::Message> msg = new_message(full);
+  pb::util::JsonParseOptions po;
+  po.ignore_unknown_fields = false;
+  const auto st = text ? pb::util::JsonStringToMessage(*text, msg.get(), po) : pb::util::JsonStringToMessage(payload.dump(), msg.get(), po);
+  if (!st.ok()) return error{errc::invalid_argument, "payload does not match " + full + ": " + std::string(st.message())};
+  return envelope_of(e, *msg);
+}
+
 }  // namespace
 
 std::string payload_type_of(std::string_view event_type) {
@@ -70,18 +127,14 @@ result<events::Envelope> build(const new_event& e) {
     return error{errc::invalid_argument, "payload nests deeper than " + std::to_string(kMaxJsonDepth) + " levels"};
   auto parsed = nlohmann::json::parse(e.payload_json, nullptr, false);
   if (parsed.is_discarded()) return error{errc::invalid_argument, "payload is not valid JSON"};
-  if (!parsed.is_object()) return error{errc::invalid_argument, "payload must be a JSON object"};
+  return build_parsed(e, parsed, &e.payload_json);
+}
 
-  const std::string full = payload_type_of(e.type);
-  std::unique_ptr<pb::Message> msg = new_message(full.empty() ? pb::Struct::descriptor()->full_name() : full);
-  pb::util::JsonParseOptions po;
-  po.ignore_unknown_fields = false;
-  auto st = pb::util::JsonStringToMessage(e.payload_json, msg.get(), po);
-  if (!st.ok())
-    return error{errc::invalid_argument, "payload does not match " + (full.empty() ? std::string("a JSON object") : full) +
-                                             ": " + std::string(st.message())};
-
-  return envelope_of(e, *msg);
+result<events::Envelope> build(const new_event& e, const nlohmann::json& payload) {
+  NF_TRY(validate_type(e.type));
+  if (tree_depth(payload, kMaxJsonDepth) > kMaxJsonDepth)
+    return error{errc::invalid_argument, "payload nests deeper than " + std::to_string(kMaxJsonDepth) + " levels"};
+  return build_parsed(e, payload, nullptr);
 }
 
 result<events::Envelope> build(const new_event& e, const pb::Message& payload) {

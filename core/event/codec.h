@@ -49,6 +49,11 @@ struct new_event {
 // bad enum values are errors that name the field).
 result<events::Envelope> build(const new_event& e);
 
+// The same with the payload already parsed (e.payload_json is not read): the edge that parsed a
+// request once does not parse it again. A payload of an unregistered type becomes a
+// google.protobuf.Struct straight from the tree; a registered type is parsed strictly as above.
+result<events::Envelope> build(const new_event& e, const nlohmann::json& payload);
+
 // A typed event: the payload message is packed as it is (no JSON). For a registered type the
 // message must be the one the type declares (invalid_argument otherwise).
 result<events::Envelope> build(const new_event& e, const google::protobuf::Message& payload);

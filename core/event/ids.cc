@@ -4,6 +4,8 @@
 #include "core/base/sha256.h"
 #include <openssl/rand.h>
 
+#include <array>
+#include <cstring>
 #include <stdexcept>
 
 namespace nf::event {
@@ -62,9 +64,29 @@ result<event_id> event_id::from_raw(std::string_view b) {
   return id;
 }
 
+namespace {
+// Random bytes for ids, drawn from OpenSSL's CSPRNG a page at a time per thread: one RAND_bytes
+// call per 409 ids instead of one per id (it was a sixth of the cost of building an event).
+void random_bytes(std::uint8_t* out, std::size_t n) {
+  struct pool {
+    std::array<std::uint8_t, 4096> bytes{};
+    std::size_t used = 4096;  // empty: the first call fills it
+  };
+  thread_local pool p;
+  if (p.used + n > p.bytes.size()) {
+    if (RAND_bytes(p.bytes.data(), static_cast<int>(p.bytes.size())) != 1) throw std::runtime_error("OpenSSL RAND_bytes failed");
+    p.used = 0;
+  }
+  std::memcpy(out, p.bytes.data() + p.used, n);
+  // Bytes handed out are not kept.
+  std::memset(p.bytes.data() + p.used, 0, n);
+  p.used += n;
+}
+}  // namespace
+
 event_id new_uuidv7(std::int64_t unix_ms) {
   event_id id;
-  if (RAND_bytes(id.bytes.data() + 6, 10) != 1) throw std::runtime_error("OpenSSL RAND_bytes failed");
+  random_bytes(id.bytes.data() + 6, 10);
   const auto ms = static_cast<std::uint64_t>(unix_ms);
   for (int i = 0; i < 6; ++i) id.bytes[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(ms >> (40 - 8 * i));
   id.bytes[6] = static_cast<std::uint8_t>((id.bytes[6] & 0x0f) | 0x70);

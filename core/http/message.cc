@@ -86,11 +86,15 @@ target parse_target(std::string_view t) {
 }
 
 response json_response(status st, const json& body, const request& req) {
+  return json_text_response(st, body.dump(-1, ' ', false, json::error_handler_t::replace), req);
+}
+
+response json_text_response(status st, std::string body, const request& req) {
   response res{st, req.version()};
   res.set(field::content_type, "application/json");
   res.set(field::server, "nexus-forge");
   res.keep_alive(req.keep_alive());
-  res.body() = body.dump(-1, ' ', false, json::error_handler_t::replace);
+  res.body() = std::move(body);
   res.prepare_payload();
   return res;
 }

@@ -41,6 +41,8 @@ std::string url_decode(std::string_view s);
 std::string url_encode(std::string_view s);
 
 response json_response(status st, const json& body, const request& req);
+// A body the handler already serialized as JSON (a hot path that writes it without a tree).
+response json_text_response(status st, std::string body, const request& req);
 response error_response(status st, const std::string& code, const std::string& message, const request& req,
                         const std::string& field = "");
 // 400 invalid_field naming `field`.

@@ -62,10 +62,17 @@ result<void> usage_projection::apply(const bus::message& m, ::nf::projection::st
   // The platform's own audit trail of a tenant's requests is not the tenant's usage.
   if (m.topic.get() == "tenancy.audit") return ok();
   events::Envelope env;
-  // Only the tenant is needed; records that are not envelopes belong to no tenant.
-  if (!env.ParseFromString(m.value) || env.tenant_id().empty()) return ok();
-  const auto& tenant = env.tenant_id();
-  if (m.topic.get() == "tenancy.usage") return apply_usage_record(env, w);
+  if (m.topic.get() == "tenancy.usage") {
+    if (!env.ParseFromString(m.value) || env.tenant_id().empty()) return ok();
+    return apply_usage_record(env, w);
+  }
+  // Only the tenant is needed: the nf-tenant header every envelope's record carries names it
+  // without decoding the event. A record without it (another Kafka client's) is decoded; records
+  // that are not envelopes belong to no tenant.
+  std::string tenant;
+  if (const auto* h = m.find_header(event::kTenantHeader)) tenant = *h;
+  else if (env.ParseFromString(m.value)) tenant = env.tenant_id();
+  if (tenant.empty()) return ok();
   const std::int64_t bytes = static_cast<std::int64_t>(m.key.size() + m.value.size());
   const auto key = "d/" + tenant + "/" + utc_date(m.timestamp_ms);
   NF_TRY_ASSIGN(auto cur, w.get(key));

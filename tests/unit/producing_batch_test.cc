@@ -15,7 +15,7 @@ TEST(ProducingBatch, OneEventABatchAndNdjsonParse) {
   ASSERT_EQ(one.events.size(), 1u);
   EXPECT_EQ(one.events[0].type, "a.b");
   EXPECT_EQ(one.events[0].key, "k");
-  EXPECT_EQ(one.events[0].payload_json, R"({"x":1})");
+  EXPECT_EQ(one.events[0].payload, nlohmann::json::parse(R"({"x":1})"));
   EXPECT_EQ(one.events[0].headers.at("trace"), "t1");
   auto batch = parse_events(R"({"events":[{"type":"a.b","payload":{}},{"type":"a.c","payload":{"n":2}}]})", body_format::json, {});
   ASSERT_FALSE(batch.refused);
@@ -66,8 +66,11 @@ TEST(ProducingBatch, TheDigestCoversContentNotTheId) {
   auto a = parse_events(R"({"type":"a.b","key":"k","payload":{"x":1},"id":"01900000-0000-7000-8000-000000000001"})", body_format::json, {});
   auto b = parse_events(R"({"id":"01900000-0000-7000-8000-000000000002","payload":{"x":1},"key":"k","type":"a.b"})", body_format::json, {});
   auto c = parse_events(R"({"type":"a.b","key":"k","payload":{"x":2},"id":"01900000-0000-7000-8000-000000000001"})", body_format::json, {});
-  auto d = parse_events(R"({"type":"a.b","key":"j","payload":{"x":1}})", body_format::json, {});
-  ASSERT_FALSE(a.refused || b.refused || c.refused || d.refused);
+  auto d = parse_events(R"({"type":"a.b","key":"j","payload":{"x":1},"id":"01900000-0000-7000-8000-000000000001"})", body_format::json, {});
+  auto no_id = parse_events(R"({"type":"a.b","key":"k","payload":{"x":1}})", body_format::json, {});
+  ASSERT_FALSE(a.refused || b.refused || c.refused || d.refused || no_id.refused);
+  EXPECT_EQ(a.events[0].digest.size(), 64u);
+  EXPECT_TRUE(no_id.events[0].digest.empty()) << "only an event with an id can be retried, so only it needs a digest";
   EXPECT_EQ(a.events[0].digest, b.events[0].digest);
   EXPECT_NE(a.events[0].digest, c.events[0].digest);
   EXPECT_NE(a.events[0].digest, d.events[0].digest);
