@@ -239,6 +239,9 @@ struct append_request {
   std::vector<append_result> results;
   std::optional<error> err;
   bool done = false;
+  // Its appender waits here (with the bus mutex): woken when its group is written, or to lead the
+  // next group. One per request, so a write wakes only the appenders it finished.
+  std::condition_variable cv;
 };
 
 class embedded_consumer;
@@ -495,7 +498,7 @@ class embedded_bus_impl final : public embedded_bus {
                                           " bytes exceeds the maximum of " + std::to_string(opts_.max_event_bytes) +
                                           " bytes (bus.max_event_bytes)"};
     }
-    append_request req{};
+    append_request req;
     req.records = records;
     const auto started = std::chrono::steady_clock::now();
     std::unique_lock lk(mu_);
@@ -509,7 +512,7 @@ class embedded_bus_impl final : public embedded_bus {
     if (gathering_) gather_cv_.notify_one();
     while (!req.done) {
       if (writer_active_) {
-        commit_cv_.wait(lk);
+        req.cv.wait(lk);
         continue;
       }
       lead_group(lk);
@@ -767,6 +770,8 @@ class embedded_bus_impl final : public embedded_bus {
   std::mutex mu_;
   std::condition_variable data_cv_;   // read-only consumers: new topics, wakeups
   std::vector<sleeper*> sleepers_;    // consumers waiting for appends to the topics they read
+  metrics::counter* poll_wakeups_ = &metrics::registry::global().get_counter(
+      "nf_bus_poll_wakeups_total", "Times a consumer waiting in poll woke up (data, a changed plan, a wakeup or its timeout)");
   // With mu_ held: every waiting consumer re-plans (new topics, group changes, wakeups, stop).
   void wake_all_locked() {
     for (auto* sl : sleepers_) sl->cv.notify_one();
@@ -913,9 +918,13 @@ class embedded_bus_impl final : public embedded_bus {
       }
       log_->error("append of {} requests failed: {}", group.size(), s.ToString());
     }
-    for (auto* req : group) req->done = true;
     writer_active_ = false;
-    commit_cv_.notify_all();
+    for (auto* req : group) {
+      req->done = true;
+      req->cv.notify_one();
+    }
+    // The first appender waiting leads the next group.
+    if (!pending_.empty()) pending_.front()->cv.notify_one();
   }
 
 
@@ -1046,7 +1055,6 @@ class embedded_bus_impl final : public embedded_bus {
   metrics::histogram* group_size_ = &metrics::registry::global().get_histogram(
       "nf_bus_write_group_appends", "Appends (requests to append) that one group commit carried", {},
       {1, 2, 4, 8, 16, 32, 64, 128, 256});
-  std::condition_variable commit_cv_;
   std::condition_variable retention_cv_;
   std::thread retention_thread_;
 };
@@ -1099,6 +1107,7 @@ class embedded_consumer final : public consumer {
           bus_.sleepers_.push_back(&sleeper_);
           const auto woke = sleeper_.cv.wait_until(lk, deadline);
           bus_.sleepers_.erase(std::find(bus_.sleepers_.begin(), bus_.sleepers_.end(), &sleeper_));
+          bus_.poll_wakeups_->inc();
           if (woke == std::cv_status::timeout) {
             if (!opts_.group.empty() && seen_generation_ != bus_.generation_) continue;
             if (!paused_) plan = plan_locked();

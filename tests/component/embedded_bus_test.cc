@@ -295,6 +295,95 @@ TEST(EmbeddedLog, BlockedConsumerIsWokenByAnAppend) {
   EXPECT_LT(waited, std::chrono::seconds(2)) << "the append did not wake the blocked poll";
 }
 
+// A group commit wakes only the consumers reading a topic it wrote: a consumer of another topic
+// sleeps through a stream of appends (every sleeper woken by every append cost each request a
+// dozen context switches), and still wakes for its own topic and for new topics it subscribes to.
+TEST(EmbeddedLog, AConsumerSleepsThroughAppendsToTopicsItDoesNotRead) {
+  test::temp_dir dir;
+  auto b = open_bus(dir.str(), false);
+  ASSERT_TRUE(b->create_topic(topic_name{"busy"}, {2, -1, -1}));
+  ASSERT_TRUE(b->create_topic(topic_name{"quiet"}, {1, -1, -1}));
+  auto c = b->make_consumer({});
+  ASSERT_TRUE((*c)->assign({{{topic_name{"quiet"}, partition_id{0}}, offset{0}}}));
+  auto& wakeups = metrics::registry::global().get_counter("nf_bus_poll_wakeups_total", "");
+  std::atomic<bool> polling{false};
+  std::uint64_t before = 0;
+  std::thread producer([&] {
+    while (!polling) std::this_thread::yield();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    before = wakeups.value();
+    for (int i = 0; i < 200; ++i) {
+      auto recs = records(1, "busy");
+      ASSERT_TRUE(b->append(topic_name{"busy"}, recs));
+    }
+    // Only now the consumer's own topic.
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    EXPECT_EQ(wakeups.value(), before) << "appends to a topic the consumer does not read woke it";
+    auto mine = records(1, "quiet");
+    ASSERT_TRUE(b->append(topic_name{"quiet"}, mine));
+  });
+  polling = true;
+  auto got = (*c)->poll(std::chrono::seconds(30), 10);
+  producer.join();
+  ASSERT_TRUE(got);
+  ASSERT_EQ(got->size(), 1u);
+  EXPECT_EQ((*got)[0].topic.get(), "quiet");
+
+  // A group member subscribed to a pattern still wakes for a topic created after it slept.
+  bus::consumer_options g;
+  g.group = "g";
+  g.subscriptions = {"later.*"};
+  auto gc = b->make_consumer(g);
+  ASSERT_TRUE(gc);
+  std::thread creator([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ASSERT_TRUE(b->create_topic(topic_name{"later.one"}, {1, -1, -1}));
+    auto recs = records(3, "later");
+    ASSERT_TRUE(b->append(topic_name{"later.one"}, recs));
+  });
+  std::vector<bus::message> seen;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (seen.size() < 3 && std::chrono::steady_clock::now() < until) {
+    auto more = (*gc)->poll(std::chrono::seconds(5), 10);
+    ASSERT_TRUE(more);
+    for (auto& m : *more) seen.push_back(std::move(m));
+  }
+  creator.join();
+  EXPECT_EQ(seen.size(), 3u);
+}
+
+// The leader of a group waits for more appends only while others are appending: one appender
+// alone is never delayed, and many still finish when the wait is long.
+TEST(EmbeddedLog, AGroupWaitsForOthersOnlyWhenOthersAreAppending) {
+  test::temp_dir dir;
+  bus::embedded_options o;
+  o.path = dir.str();
+  o.sync = true;
+  o.retention_check_ms = 0;
+  o.group_commit_wait_us = 100'000;  // 100 ms: a wait would show
+  auto b = bus::open_embedded(o);
+  ASSERT_TRUE(b) << b.error().message;
+  ASSERT_TRUE((*b)->create_topic(topic_name{"t"}, {2, -1, -1}));
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 20; ++i) {
+    auto recs = records(1);
+    ASSERT_TRUE((*b)->append(topic_name{"t"}, recs));
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2)) << "a lone appender waited for company";
+  std::vector<std::thread> ts;
+  for (int t = 0; t < 6; ++t)
+    ts.emplace_back([&, t] {
+      for (int i = 0; i < 20; ++i) {
+        record r{"k" + std::to_string(t), "v", 0, {}, std::nullopt};
+        EXPECT_TRUE((*b)->append(topic_name{"t"}, std::span<const record>(&r, 1)));
+      }
+    });
+  for (auto& t : ts) t.join();
+  std::int64_t total = 0;
+  for (int p = 0; p < 2; ++p) total += (*b)->end_offset({topic_name{"t"}, partition_id{p}})->get();
+  EXPECT_EQ(total, 20 + 6 * 20);
+}
+
 TEST(EmbeddedLog, WakeupInterruptsABlockedPoll) {
   test::temp_dir dir;
   auto b = open_bus(dir.str(), false);

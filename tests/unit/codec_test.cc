@@ -92,6 +92,42 @@ TEST(Codec, UnknownTypesCarryAnyJsonObject) {
   EXPECT_EQ((*j)["payload"]["anything"]["nested"][2], 3);
 }
 
+// The edge that parsed a request hands build() the tree: the payload is the one protobuf's JSON
+// parser makes of the same text, contracts are as strict, and the nesting limit holds.
+TEST(Codec, APayloadBuiltFromItsTreeEqualsTheOneBuiltFromItsText) {
+  const std::string text = R"({"s":"h\u00e9llo \ud83d\ude00","n":-12.5,"big":9007199254740993,"t":true,"f":false,"z":null,)"
+                           R"("a":[1,"two",[3,{"four":4}],{}],"o":{"deep":{"deeper":[null]}},"e":{}})";
+  auto e = prompt(text);
+  e.type = "custom.thing_happened";
+  e.id = nf::event::event_id::parse("01900000-0000-7000-8000-000000000001").value();
+  auto from_text = nf::event::build(e);
+  auto from_tree = nf::event::build(e, nlohmann::json::parse(text));
+  ASSERT_TRUE(from_text && from_tree);
+  EXPECT_EQ(*nf::event::payload_json(*from_tree), *nf::event::payload_json(*from_text));
+  EXPECT_EQ(from_tree->id(), from_text->id());
+
+  // A registered type: the contract decides, from the tree as from the text.
+  auto ok = nf::event::build(prompt("{}"), nlohmann::json::parse(R"({"objective":"x","priority":"P1"})"));
+  ASSERT_TRUE(ok) << ok.error().message;
+  auto unknown_field = nf::event::build(prompt("{}"), nlohmann::json::parse(R"({"objective":"x","bogus":1})"));
+  ASSERT_FALSE(unknown_field);
+  EXPECT_NE(unknown_field.error().message.find("bogus"), std::string::npos) << unknown_field.error().message;
+  EXPECT_FALSE(nf::event::build(prompt("{}"), nlohmann::json::array()));
+
+  // 64 levels pass, 65 do not.
+  auto nested = [](int levels) {
+    nlohmann::json j = nlohmann::json::object();
+    for (int i = 1; i < levels; ++i) j = nlohmann::json{{"x", j}};
+    return j;
+  };
+  auto custom = prompt("{}");
+  custom.type = "custom.thing_happened";
+  EXPECT_TRUE(nf::event::build(custom, nested(64)));
+  auto deep = nf::event::build(custom, nested(65));
+  ASSERT_FALSE(deep);
+  EXPECT_NE(deep.error().message.find("deeper than 64"), std::string::npos) << deep.error().message;
+}
+
 TEST(Codec, RecordCarriesKeyTimestampAndNfHeaders) {
   auto env = nf::event::build(prompt(R"({"objective":"x"})"));
   ASSERT_TRUE(env);

@@ -25,6 +25,20 @@ TEST(Config, DefaultsAreEmbeddedSyncOnLoopback) {
   EXPECT_EQ(c->actor("anything").max_failures, 5u);
 }
 
+TEST(Config, GroupCommitWaitIsMicrosecondsWithinBounds) {
+  auto d = nf::config::parse("", "x", env_of({}));
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->bus.embedded.group_commit_wait_us, 400);
+  auto off = nf::config::parse(R"({"bus":{"embedded":{"group_commit_wait_us":0}}})", "f.json", env_of({}));
+  ASSERT_TRUE(off) << off.error().message;
+  EXPECT_EQ(off->bus.embedded.group_commit_wait_us, 0);
+  for (const char* bad : {R"({"bus":{"embedded":{"group_commit_wait_us":-1}}})", R"({"bus":{"embedded":{"group_commit_wait_us":100001}}})"}) {
+    auto r = nf::config::parse(bad, "f.json", env_of({}));
+    ASSERT_FALSE(r) << bad;
+    EXPECT_NE(r.error().message.find("bus.embedded.group_commit_wait_us"), std::string::npos) << r.error().message;
+  }
+}
+
 TEST(Config, ParsesEverySection) {
   auto c = nf::config::parse(R"({"data_dir":"/d","region":"eu","bus":{"kind":"kafka","kafka":{"bootstrap_servers":"h:1",
       "properties":{"linger.ms":"5"}},"embedded":{"durability":"async"}},"topics":{"a.b":{"partitions":6,"retention_ms":1000}},
