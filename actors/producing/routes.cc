@@ -172,6 +172,11 @@ http::response routes::produce(const http::route_context& c) {
   const auto& req = c.req;
   const std::string topic = c.path_param("topic");
   if (auto refused = refuse_topic(c, topic, true)) return std::move(*refused);
+  if (!c.adm.allows(c.who, perm::write, topic))
+    return http::error_response(status::forbidden, "forbidden",
+                                "the caller's roles grant events:write on other topics only (a scoped grant such as "
+                                "events:write@orders.*); '" + topic + "' is not among them",
+                                req, "topic");
   if (auto info = bus_.describe_topic(topic_name{topic}); !info) return topic_error(info.error(), topic, "; create it with POST /topics", req);
   const auto ct = req[http::field::content_type];
   const std::string_view ctype(ct.data(), ct.size());

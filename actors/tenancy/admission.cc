@@ -127,6 +127,10 @@ std::optional<response> access::require(const http::caller& who, http::permissio
   return error_response(http::status::forbidden, "forbidden", "missing permission '" + std::string(p.name()) + "'", req);
 }
 
+bool access::allows(const http::caller& who, http::permission p, std::string_view resource) {
+  return context_of(who).allows(p.name(), resource);
+}
+
 access::recheck_fn access::recheck(const http::caller& who, const request& req) {
   if (who.platform_admin) return {};
   auto s = [&](auto v) { return std::string(v.data(), v.size()); };

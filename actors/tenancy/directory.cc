@@ -196,4 +196,11 @@ bool context::holds(std::string_view permission) const {
   return false;
 }
 
+bool context::allows(std::string_view permission, std::string_view resource) const {
+  if (platform_admin) return true;
+  static const ::nf::tenancy::roles none;
+  const ::nf::tenancy::roles& defs = custom_roles ? *custom_roles : none;
+  return std::any_of(roles.begin(), roles.end(), [&](const std::string& r) { return defs.allows(r, permission, resource); });
+}
+
 }  // namespace nf::tenancy

@@ -32,6 +32,8 @@ struct context {
   std::shared_ptr<const ::nf::tenancy::roles> custom_roles;  // the tenant's custom roles (null: none)
   // Whether the caller holds `permission` in its own tenant (the platform admin holds all).
   bool holds(std::string_view permission) const;
+  // Whether it holds `permission` for `resource`, unscoped or through a scope (rbac.h).
+  bool allows(std::string_view permission, std::string_view resource) const;
   // Whether the caller may see a resource of `tenant_id`.
   bool sees(std::string_view tenant_id) const { return platform_admin || tenant_id == tenant; }
 };

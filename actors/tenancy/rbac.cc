@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "core/bus/bus.h"
+
 namespace nf::tenancy {
 namespace {
 
@@ -68,11 +70,37 @@ result<void> validate_role_name(std::string_view name) {
   return ok();
 }
 
+bool scopable(std::string_view p) { return p == "events:write"; }
+
+namespace {
+// "<permission>@<pattern>": the pattern, or nullopt when `p` has no scope.
+std::optional<std::pair<std::string_view, std::string_view>> split_scope(std::string_view p) {
+  const auto at = p.find('@');
+  if (at == std::string_view::npos) return std::nullopt;
+  return std::pair{p.substr(0, at), p.substr(at + 1)};
+}
+
+result<void> validate_scope(std::string_view p, std::string_view base, std::string_view pattern) {
+  if (!scopable(base)) return error{errc::invalid_argument, "permission '" + std::string(p) + "': only events:write takes a scope (@<topic pattern>)"};
+  if (pattern.empty() || pattern.size() > 249)
+    return error{errc::invalid_argument, "permission '" + std::string(p) + "': the topic pattern after '@' is 1..249 characters"};
+  for (char c : pattern)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-' || c == '*'))
+      return error{errc::invalid_argument,
+                   "permission '" + std::string(p) + "': a topic pattern may only contain a-z A-Z 0-9 . _ - and '*'"};
+  return ok();
+}
+}  // namespace
+
 result<std::set<std::string>> parse_permissions(const std::vector<std::string>& perms) {
   if (perms.empty()) return error{errc::invalid_argument, "a role needs at least one permission"};
   std::set<std::string> out;
   for (const auto& p : perms) {
-    if (!known_permission(p) || platform_only(p)) return error{errc::invalid_argument, "unknown permission '" + p + "'"};
+    if (auto scoped = split_scope(p)) {
+      NF_TRY(validate_scope(p, scoped->first, scoped->second));
+    } else if (!known_permission(p) || platform_only(p)) {
+      return error{errc::invalid_argument, "unknown permission '" + p + "'"};
+    }
     out.insert(p);
   }
   return out;
@@ -81,8 +109,7 @@ result<std::set<std::string>> parse_permissions(const std::vector<std::string>& 
 result<void> roles::define(const std::string& name, std::set<std::string> perms) {
   NF_TRY(validate_role_name(name));
   if (builtin_role(name)) return error{errc::conflict, "'" + name + "' is a built-in role"};
-  for (const auto& p : perms)
-    if (!known_permission(p) || platform_only(p)) return error{errc::invalid_argument, "unknown permission '" + p + "'"};
+  if (!perms.empty()) NF_TRY(parse_permissions(std::vector<std::string>(perms.begin(), perms.end())));
   custom_[name] = std::move(perms);
   return ok();
 }
@@ -100,9 +127,23 @@ result<void> roles::check(std::string_view role, std::string_view permission) co
   if (b != builtins().end()) perms = &b->second;
   else if (auto it = custom_.find(role); it != custom_.end()) perms = &it->second;
   if (!perms) return error{errc::permission_denied, "role '" + std::string(role) + "' is not defined in this tenant"};
-  if (perms->find(std::string(permission)) == perms->end())
-    return error{errc::permission_denied, "missing permission '" + std::string(permission) + "' (role '" + std::string(role) + "')"};
-  return ok();
+  if (perms->count(std::string(permission))) return ok();
+  // A scope of it: "events:write@..." sorts right after "events:write".
+  const std::string scoped = std::string(permission) + "@";
+  if (auto it = perms->lower_bound(scoped); it != perms->end() && it->starts_with(scoped)) return ok();
+  return error{errc::permission_denied, "missing permission '" + std::string(permission) + "' (role '" + std::string(role) + "')"};
+}
+
+bool roles::allows(std::string_view role, std::string_view permission, std::string_view resource) const {
+  const std::set<std::string>* perms = nullptr;
+  if (auto b = builtins().find(role); b != builtins().end()) perms = &b->second;
+  else if (auto it = custom_.find(role); it != custom_.end()) perms = &it->second;
+  if (!perms) return false;
+  if (perms->count(std::string(permission))) return true;
+  const std::string scoped = std::string(permission) + "@";
+  for (auto it = perms->lower_bound(scoped); it != perms->end() && it->starts_with(scoped); ++it)
+    if (bus::topic_matches(std::string_view(*it).substr(scoped.size()), resource)) return true;
+  return false;
 }
 
 }  // namespace nf::tenancy

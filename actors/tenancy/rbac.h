@@ -6,7 +6,9 @@
 //             workflows:write ledger:write reservations:write
 //   admin     developer + keys:read keys:write roles:write audit:read topics:write (tenant.<id>.* topics)
 //   owner     admin + tenants:write
-// Custom roles are named sets of catalogue permissions, defined per tenant. The platform admin
+// Custom roles are named sets of catalogue permissions, defined per tenant. A custom role may hold
+// events:write for some topics only: "events:write@<topic pattern>" ('*' matches any run of
+// characters), as often as needed. The platform admin
 // is not a role: it holds every permission in every tenant, and tenants:create.
 #pragma once
 
@@ -30,7 +32,10 @@ std::optional<std::set<std::string>> builtin_permissions(std::string_view role);
 
 // Role names: 1..64 of a-z 0-9 _ -.
 result<void> validate_role_name(std::string_view name);
-// A custom role's permission list: non-empty, every entry in the catalogue (errors name it).
+// Permissions that take a scope ("<permission>@<pattern>").
+bool scopable(std::string_view p);
+// A custom role's permission list: non-empty, every entry in the catalogue or a scope of a
+// scopable one (errors name it).
 result<std::set<std::string>> parse_permissions(const std::vector<std::string>& perms);
 
 class roles {
@@ -39,8 +44,11 @@ class roles {
   result<void> define(const std::string& name, std::set<std::string> perms);
   // The permissions a role holds in this tenant; not_found for an unknown role.
   result<std::set<std::string>> permissions(std::string_view role) const;
-  // ok, or permission_denied naming the missing permission.
+  // ok, or permission_denied naming the missing permission. A scope of the permission counts:
+  // the route then asks allows() for the resource.
   result<void> check(std::string_view role, std::string_view permission) const;
+  // Whether the role holds `permission` for `resource`: unscoped, or through a scope matching it.
+  bool allows(std::string_view role, std::string_view permission, std::string_view resource) const;
   const std::map<std::string, std::set<std::string>, std::less<>>& custom() const { return custom_; }
 
  private:

@@ -54,6 +54,9 @@ class admission {
   virtual std::variant<caller, response> admit(const request& req) = 0;
   // nullopt when the caller holds `p`; otherwise the 403 answer naming it.
   virtual std::optional<response> require(const caller& c, permission p, const request& req) = 0;
+  // Whether the caller's `p` reaches `resource` (a topic, for events:write): a role may hold a
+  // permission for some resources only ("events:write@orders.*"). require() already passed.
+  virtual bool allows(const caller& c, permission p, std::string_view resource) = 0;
   // Before a write of `bytes` bytes in one event on behalf of `c`: nullopt to go ahead, or the
   // answer refusing it (429 naming the quota).
   virtual std::optional<response> admit_write(const caller& c, std::int64_t bytes, std::string_view route, const request& req) = 0;
@@ -75,6 +78,7 @@ class open_admission final : public admission {
     return c;
   }
   std::optional<response> require(const caller&, permission, const request&) override { return std::nullopt; }
+  bool allows(const caller&, permission, std::string_view) override { return true; }
   std::optional<response> admit_write(const caller&, std::int64_t, std::string_view, const request&) override { return std::nullopt; }
   void record(const caller&, const request&, std::string_view, std::string_view, unsigned) override {}
   recheck_fn recheck(const caller&, const request&) override { return {}; }

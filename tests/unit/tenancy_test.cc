@@ -140,6 +140,28 @@ TEST(Rbac, BuiltInMatrixAndCustomRoles) {
   for (const auto& p : permission_catalogue()) EXPECT_TRUE(known_permission(p));
 }
 
+// "events:write@<topic pattern>": the route-level check passes, and the topic decides.
+TEST(Roles, AScopedGrantHoldsItsPermissionForMatchingTopicsOnly) {
+  roles r;
+  auto perms = parse_permissions({"events:read", "events:write@orders.*", "events:write@audit"});
+  ASSERT_TRUE(perms) << perms.error().message;
+  ASSERT_TRUE(r.define("orders-bot", *perms));
+  EXPECT_TRUE(r.check("orders-bot", "events:write"));
+  EXPECT_FALSE(r.check("orders-bot", "missions:write"));
+  EXPECT_TRUE(r.allows("orders-bot", "events:write", "orders.eu"));
+  EXPECT_TRUE(r.allows("orders-bot", "events:write", "audit"));
+  EXPECT_FALSE(r.allows("orders-bot", "events:write", "audit.x"));
+  EXPECT_FALSE(r.allows("orders-bot", "events:write", "invoices"));
+  EXPECT_TRUE(r.allows("developer", "events:write", "invoices")) << "an unscoped grant reaches every topic";
+  EXPECT_FALSE(r.allows("viewer", "events:write", "orders.eu"));
+  for (const char* bad : {"events:read@orders", "events:write@", "events:write@a b", "missions:write@x"}) {
+    auto p = parse_permissions({bad});
+    ASSERT_FALSE(p) << bad;
+    EXPECT_NE(p.error().message.find(bad), std::string::npos) << p.error().message;
+  }
+  EXPECT_FALSE(r.define("bad", {"events:write@a b"}));
+}
+
 TEST(ApiKeys, AreRandomShownOnceAndStoredAsDigests) {
   std::set<std::string> seen;
   for (int i = 0; i < 1000; ++i) {
