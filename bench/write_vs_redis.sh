@@ -8,7 +8,8 @@
 #           the same with batches of 100 events per request (events/s);
 #           POST /missions (validation, idempotency through the id's owner, answered after the
 #           read model applied it; a new id per request).
-# Prints requests/s (events/s for batches), the ratio to Redis and each side's p99 latency.
+# Prints requests/s (events/s for batches), the ratio to Redis and each side's p99 latency, then
+# the p99 of single-event produce paced to half its measured rate.
 # Usage: bench/write_vs_redis.sh [nexus-forge binary] [seconds per run]   (installs wrk, redis)
 # Not part of the test run; figures go to docs/performance.md.
 set -euo pipefail
@@ -115,11 +116,22 @@ print(rps,p99)'
 echo "Durable writes on loopback, ${SECS}s per run; Redis $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/') XADD (appendfsync always) vs nexus-forge (sync bus)"
 printf "%-12s %12s %10s | %14s %9s %6s | %14s %9s | %12s %9s %6s\n" connections "redis/s" "redis p99" "produce 1/s" "p99" ratio \
   "batch100 ev/s" "p99" "missions/s" "p99" ratio
+half=()
 for c in 1 16 64; do
   read -r rr rp <<< "$(redis_run "$c")"
   read -r pr pp <<< "$(wrk_run "$c" "$WORK/produce1.lua")"
+  # The same load paced to half that rate: each connection waits 2c/rate between requests
+  # (wrk's delay()), so the achieved rate is at most half (less by the answer time).
+  sed "s/^request = function()/delay = function() return $(python3 -c "print(max(0, int(2000 * $c / $pr)))") end\nrequest = function()/" \
+    "$WORK/produce1.lua" > "$WORK/produce1_half.lua"
+  read -r hr hp <<< "$(wrk_run "$c" "$WORK/produce1_half.lua")"
+  half+=("$(printf "%-12s %14s %9sms" "$c" "$hr" "$hp")")
   read -r br bp <<< "$(wrk_run "$c" "$WORK/produce100.lua" /topics/bench/events)"
   read -r nr np <<< "$(wrk_run "$c" "$WORK/post.lua")"
   printf "%-12s %12s %8sms | %14s %7sms %6s | %14s %7sms | %12s %7sms %6s\n" "$c" "$rr" "$rp" "$pr" "$pp" "$(python3 -c "print(f'{$pr/$rr:.2f}')")" \
     "$(python3 -c "print(int($br*100))")" "$bp" "$nr" "$np" "$(python3 -c "print(f'{$nr/$rr:.2f}')")"
 done
+echo
+echo "produce 1 event per request, paced to half the rate measured above (p99 at half load):"
+printf "%-12s %14s %11s\n" connections "requests/s" p99
+for line in "${half[@]}"; do echo "$line"; done
