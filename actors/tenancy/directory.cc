@@ -187,19 +187,23 @@ result<context> directory::resolve(const request_credentials& c, std::int64_t no
   return ctx;
 }
 
+namespace {
+// The tenant's role definitions (built-in roles only when it has no custom ones).
+const ::nf::tenancy::roles& definitions(const context& c) {
+  static const ::nf::tenancy::roles none;
+  return c.custom_roles ? *c.custom_roles : none;
+}
+}  // namespace
+
 bool context::holds(std::string_view permission) const {
   if (platform_admin) return true;
-  static const ::nf::tenancy::roles none;
-  const ::nf::tenancy::roles& defs = custom_roles ? *custom_roles : none;
-  for (const auto& r : roles)
-    if (defs.check(r, permission)) return true;
-  return false;
+  const auto& defs = definitions(*this);
+  return std::any_of(roles.begin(), roles.end(), [&](const std::string& r) { return bool(defs.check(r, permission)); });
 }
 
 bool context::allows(std::string_view permission, std::string_view resource) const {
   if (platform_admin) return true;
-  static const ::nf::tenancy::roles none;
-  const ::nf::tenancy::roles& defs = custom_roles ? *custom_roles : none;
+  const auto& defs = definitions(*this);
   return std::any_of(roles.begin(), roles.end(), [&](const std::string& r) { return defs.allows(r, permission, resource); });
 }
 

@@ -82,13 +82,20 @@ std::optional<std::pair<std::string_view, std::string_view>> split_scope(std::st
 
 result<void> validate_scope(std::string_view p, std::string_view base, std::string_view pattern) {
   if (!scopable(base)) return error{errc::invalid_argument, "permission '" + std::string(p) + "': only events:write takes a scope (@<topic pattern>)"};
-  if (pattern.empty() || pattern.size() > 249)
-    return error{errc::invalid_argument, "permission '" + std::string(p) + "': the topic pattern after '@' is 1..249 characters"};
-  for (char c : pattern)
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-' || c == '*'))
-      return error{errc::invalid_argument,
-                   "permission '" + std::string(p) + "': a topic pattern may only contain a-z A-Z 0-9 . _ - and '*'"};
+  // A pattern is a topic name in which '*' stands for any run of characters.
+  std::string as_name(pattern);
+  std::replace(as_name.begin(), as_name.end(), '*', 'x');
+  if (auto v = bus::validate_topic_name(as_name); !v)
+    return error{errc::invalid_argument, "permission '" + std::string(p) + "': the topic pattern after '@' is not valid (a topic name, '*' "
+                                         "matching any run of characters)"};
   return ok();
+}
+
+// The permissions of a built-in role or of one of `r`'s custom roles; null for an unknown role.
+const std::set<std::string>* permissions_of(const roles& r, std::string_view role) {
+  if (auto b = builtins().find(role); b != builtins().end()) return &b->second;
+  if (auto it = r.custom().find(role); it != r.custom().end()) return &it->second;
+  return nullptr;
 }
 }  // namespace
 
@@ -122,10 +129,7 @@ result<std::set<std::string>> roles::permissions(std::string_view role) const {
 }
 
 result<void> roles::check(std::string_view role, std::string_view permission) const {
-  const std::set<std::string>* perms = nullptr;
-  auto b = builtins().find(role);
-  if (b != builtins().end()) perms = &b->second;
-  else if (auto it = custom_.find(role); it != custom_.end()) perms = &it->second;
+  const auto* perms = permissions_of(*this, role);
   if (!perms) return error{errc::permission_denied, "role '" + std::string(role) + "' is not defined in this tenant"};
   if (perms->count(std::string(permission))) return ok();
   // A scope of it: "events:write@..." sorts right after "events:write".
@@ -135,9 +139,7 @@ result<void> roles::check(std::string_view role, std::string_view permission) co
 }
 
 bool roles::allows(std::string_view role, std::string_view permission, std::string_view resource) const {
-  const std::set<std::string>* perms = nullptr;
-  if (auto b = builtins().find(role); b != builtins().end()) perms = &b->second;
-  else if (auto it = custom_.find(role); it != custom_.end()) perms = &it->second;
+  const auto* perms = permissions_of(*this, role);
   if (!perms) return false;
   if (perms->count(std::string(permission))) return true;
   const std::string scoped = std::string(permission) + "@";

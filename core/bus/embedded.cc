@@ -927,7 +927,6 @@ class embedded_bus_impl final : public embedded_bus {
     if (!pending_.empty()) pending_.front()->cv.notify_one();
   }
 
-
   result<void> load_topics_locked() {
     std::string v;
     auto s = db_->Get(rocksdb::ReadOptions(), meta_, "next_topic_id", &v);
