@@ -120,12 +120,16 @@ half=()
 for c in 1 16 64; do
   read -r rr rp <<< "$(redis_run "$c")"
   read -r pr pp <<< "$(wrk_run "$c" "$WORK/produce1.lua")"
-  # The same load paced to half that rate: each connection waits 2c/rate between requests
-  # (wrk's delay()), so the achieved rate is at most half (less by the answer time).
-  sed "s/^request = function()/delay = function() return $(python3 -c "print(max(0, int(2000 * $c / $pr)))") end\nrequest = function()/" \
+  [ "$c" = 1 ] && one_conn="$pr"
+  # The same load paced to half that rate: a connection's cycle is 2c/rate, of which the answer
+  # takes about what it takes unloaded (1/rate at one connection); it waits the rest. wrk's
+  # delay() takes whole milliseconds, so each wait is rounded up or down at random to keep the
+  # mean exact.
+  wait_ms="$(python3 -c "print(max(0.0, 2000 * $c / $pr - 1000 / $one_conn))")"
+  sed "s/^request = function()/delay = function() local d = $wait_ms; local f = math.floor(d); if math.random() < d - f then f = f + 1 end; return f end\nrequest = function()/" \
     "$WORK/produce1.lua" > "$WORK/produce1_half.lua"
   read -r hr hp <<< "$(wrk_run "$c" "$WORK/produce1_half.lua")"
-  half+=("$(printf "%-12s %14s %9sms" "$c" "$hr" "$hp")")
+  half+=("$(printf "%-12s %10s %14s %9sms" "$c" "$(python3 -c "print(int($pr / 2))")" "$hr" "$hp")")
   read -r br bp <<< "$(wrk_run "$c" "$WORK/produce100.lua" /topics/bench/events)"
   read -r nr np <<< "$(wrk_run "$c" "$WORK/post.lua")"
   printf "%-12s %12s %8sms | %14s %7sms %6s | %14s %7sms | %12s %7sms %6s\n" "$c" "$rr" "$rp" "$pr" "$pp" "$(python3 -c "print(f'{$pr/$rr:.2f}')")" \
@@ -133,5 +137,5 @@ for c in 1 16 64; do
 done
 echo
 echo "produce 1 event per request, paced to half the rate measured above (p99 at half load):"
-printf "%-12s %14s %11s\n" connections "requests/s" p99
+printf "%-12s %10s %14s %11s\n" connections "target/s" "requests/s" p99
 for line in "${half[@]}"; do echo "$line"; done

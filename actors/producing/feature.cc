@@ -1,6 +1,7 @@
 // The producing feature: its read model (topic settings, client ids), its routes and its topic.
 #include "actors/producing/feature.h"
 
+#include <atomic>
 #include <optional>
 
 #include "actors/producing/routes.h"
@@ -21,13 +22,17 @@ class producing_feature final : public feature::feature {
     return {{.name = topic_name{kTopicsTopic}, .single_partition = true}};
   }
   result<void> start(::nf::feature::host& h) override {
-    feed_.emplace(h.store, proj_, h.bus);
+    // Read by its own routes only (a retry's id lookup, topic settings): it may linger.
+    feed_.emplace(h.store, proj_, h.bus, projection::runner_options{.linger = std::chrono::milliseconds(5)});
+    // Each folded batch may change a topic's settings: the routes' cache of them starts over.
+    feed_->on_applied([this] { folds_.fetch_add(1, std::memory_order_release); });
     NF_TRY(feed_->start());
     // Not among the feeds NF-Wait-For waits on: it reads every topic, and what it holds (topic
     // settings, client ids) is waited for by its own routes.
     h.visibility.restrict("producing.*");
     route_options ro;
     ro.region = h.cfg.region;
+    ro.settings_generation = &folds_;
     ro.max_batch_events = static_cast<std::size_t>(h.cfg.http.max_batch_events);
     ro.max_event_bytes = static_cast<std::size_t>(h.cfg.bus.max_event_bytes);
     ro.default_partitions = h.cfg.bus.default_partitions;
@@ -52,6 +57,7 @@ class producing_feature final : public feature::feature {
  private:
   producing_projection proj_;
   std::optional<projection::feed> feed_;
+  std::atomic<std::uint64_t> folds_{0};
   std::optional<routes> routes_;
 };
 

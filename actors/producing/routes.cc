@@ -93,8 +93,8 @@ void routes::add_to(http::route_table& t) {
                        {409, {"a client id appended before with other content", http::schema::ref("Error")}},
                        {413, {"too many events, or an event too large: names the limit", http::schema::ref("Error")}},
                        {415, {"neither application/json nor application/x-ndjson", http::schema::ref("Error")}}},
-         .handler = [this](const http::route_context& c) { return produce(c); },
-         .blocking = true});
+         .deferred = [this](const http::route_context& c, http::answer_fn answer) { produce(c, std::move(answer)); },
+         .blocking = !bus_.appends_async()});
   t.add({.method = http::verb::post, .path = "/topics", .perm = perm::topics_write,
          .summary = "Create a topic (platform admin; a tenant admin inside tenant.<tenant>.*)", .tag = "topics",
          .body = http::schema::object({{"name", http::schema::string()},
@@ -168,9 +168,50 @@ bool routes::accepts_unknown(const std::string& topic, const std::optional<nlohm
   return (settings && settings->value("acceptUnknownTypes", false)) || opts_.accept_unknown_types.count(topic) > 0;
 }
 
-http::response routes::produce(const http::route_context& c) {
+namespace {
+// Bodies this large are parsed on a worker, so the connections sharing an I/O thread do not wait
+// behind them (a batch of 1,000 events takes milliseconds to check and build).
+constexpr std::size_t kParseOnWorkerBytes = 64 * 1024;
+}  // namespace
+
+void routes::produce(const http::route_context& c, http::answer_fn answer) {
+  auto run = [this, &c, answer] {
+    auto p = prepare(c);
+    if (auto* refused = std::get_if<http::response>(&p)) return answer(std::move(*refused));
+    auto batch = std::make_shared<prepared>(std::get<prepared>(std::move(p)));
+    if (batch->client_ids) return c.offload([this, &c, batch, answer] { answer(append_idempotent(c, *batch)); });
+    auto records = std::move(batch->records);
+    bus_.append_async(topic_name{batch->topic}, std::move(records),
+                      [this, &c, batch, answer](result<std::vector<bus::append_result>> at) { answer(appended(c, *batch, at)); });
+  };
+  if (c.req.body().size() >= kParseOnWorkerBytes) return c.offload(run);
+  run();
+}
+
+result<bool> routes::accepts_unknown(const std::string& topic) {
+  const auto* gen = opts_.settings_generation;
+  // Read before the settings: a fold committed in between changes it, so what is read now is
+  // never kept past that fold.
+  const auto at = gen ? gen->load(std::memory_order_acquire) : 0;
+  if (gen) {
+    std::lock_guard lk(settings_mu_);
+    if (auto it = accepts_unknown_.find(topic); it != accepts_unknown_.end() && it->second.first == at) return it->second.second;
+  }
+  NF_TRY_ASSIGN(auto settings, view_.settings(topic));
+  const bool accepts = accepts_unknown(topic, settings);
+  if (gen) {
+    std::lock_guard lk(settings_mu_);
+    if (accepts_unknown_.size() >= 10'000) accepts_unknown_.clear();  // topics are few; a bound all the same
+    accepts_unknown_[topic] = {at, accepts};
+  }
+  return accepts;
+}
+
+std::variant<routes::prepared, http::response> routes::prepare(const http::route_context& c) {
   const auto& req = c.req;
-  const std::string topic = c.path_param("topic");
+  prepared p;
+  p.topic = c.path_param("topic");
+  const auto& topic = p.topic;
   if (auto refused = refuse_topic(c, topic, true)) return std::move(*refused);
   if (!c.adm.allows(c.who, perm::write, topic))
     return http::error_response(status::forbidden, "forbidden",
@@ -187,24 +228,21 @@ http::response routes::produce(const http::route_context& c) {
     return http::error_response(status::unsupported_media_type, "unsupported_media_type",
                                 "Content-Type must be application/json or application/x-ndjson", req);
   auto in = parse_events(req.body(), format, {opts_.max_batch_events});
-  if (in.refused) {
-    auto res = http::error_response(static_cast<status>(in.refused->status), in.refused->code, in.refused->message, req, in.refused->field);
-    return res;
-  }
-  auto settings = view_.settings(topic);
-  if (!settings) return http::error_response(http::status_for(settings.error().code), "internal", settings.error().message, req);
-  const bool accept_unknown = accepts_unknown(topic, *settings);
+  if (in.refused)
+    return http::error_response(static_cast<status>(in.refused->status), in.refused->code, in.refused->message, req, in.refused->field);
+  const auto accept = accepts_unknown(topic);
+  if (!accept) return http::error_response(http::status_for(accept.error().code), "internal", accept.error().message, req);
+  const bool accept_unknown = *accept;
 
   // Every event is checked before anything is appended.
-  std::vector<bus::record> records;
-  records.reserve(in.events.size());
+  p.records.reserve(in.events.size());
+  p.ids.reserve(in.events.size());
+  p.wheres.reserve(in.events.size());
   std::vector<std::size_t> sizes;
   sizes.reserve(in.events.size());
-  std::vector<std::string> ids;
-  ids.reserve(in.events.size());
   bool any_client_id = false, all_client_ids = true;
   const auto now = clk_.now_ms();
-  for (const auto& e : in.events) {
+  for (auto& e : in.events) {
     if (!accept_unknown && !event::type_registry::global().find(e.type))
       return http::error_response(status::bad_request, "unknown_type",
                                   e.where + ": '" + e.type + "' is not a registered event type, and topic '" + topic +
@@ -233,41 +271,80 @@ http::response routes::produce(const http::route_context& c) {
                                   e.where + " is " + std::to_string(size) + " bytes; an event is at most " +
                                       std::to_string(opts_.max_event_bytes) + " bytes (bus.max_event_bytes)",
                                   req, e.where);
-    ids.push_back(env->id());
+    p.ids.push_back(env->id());
+    p.wheres.push_back(std::move(e.where));
     sizes.push_back(size);
-    records.push_back(std::move(rec));
+    p.records.push_back(std::move(rec));
   }
-  for (const auto size : sizes)
-    if (auto refused = c.adm.admit_write(c.who, static_cast<std::int64_t>(size), c.route, req)) return std::move(*refused);
+  // The batch counts whole against the quotas: events and bytes together.
+  std::int64_t bytes = 0;
+  for (const auto size : sizes) bytes += static_cast<std::int64_t>(size);
+  if (auto refused = c.adm.admit_write(c.who, static_cast<std::int64_t>(sizes.size()), bytes, c.route, req)) return std::move(*refused);
+  if (any_client_id && !all_client_ids)
+    return http::error_response(status::bad_request, "invalid_field",
+                                "a batch gives every event an id or none: an idempotent retry must name all of its events", req, "id");
+  p.client_ids = any_client_id;
+  return p;
+}
 
-  auto answer = [&](const std::vector<placed>& at, bool duplicate) {
-    // Written without a JSON tree: a batch of 1,000 answers 1,000 positions.
-    std::string body;
-    body.reserve(64 + at.size() * 80);
-    body += "{\"topic\":";
-    body += json(topic).dump();
-    body += ",\"positions\":[";
-    std::map<std::int32_t, std::int64_t> last;  // NF-Position names the last offset per partition
-    for (std::size_t i = 0; i < at.size(); ++i) {
-      const auto id = event::event_id::from_raw(ids[i]);
-      if (i) body += ',';
-      body += "{\"partition\":";
-      body += std::to_string(at[i].partition);
-      body += ",\"offset\":";
-      body += std::to_string(at[i].off);
-      body += ",\"id\":\"";
-      if (id) body += id->to_string();
-      body += "\"}";
-      auto& l = last.try_emplace(at[i].partition, at[i].off).first->second;
-      l = std::max(l, at[i].off);
+http::response routes::positions_answer(const http::route_context& c, const prepared& p, const std::vector<placed>& at,
+                                        bool duplicate) const {
+  // Written without a JSON tree: a batch of 1,000 answers 1,000 positions.
+  std::string body;
+  body.reserve(64 + at.size() * 80);
+  body += "{\"topic\":";
+  body += json(p.topic).dump();
+  body += ",\"positions\":[";
+  std::map<std::int32_t, std::int64_t> last;  // NF-Position names the last offset per partition
+  for (std::size_t i = 0; i < at.size(); ++i) {
+    const auto id = event::event_id::from_raw(p.ids[i]);
+    if (i) body += ',';
+    body += "{\"partition\":";
+    body += std::to_string(at[i].partition);
+    body += ",\"offset\":";
+    body += std::to_string(at[i].off);
+    body += ",\"id\":\"";
+    if (id) body += id->to_string();
+    body += "\"}";
+    auto& l = last.try_emplace(at[i].partition, at[i].off).first->second;
+    l = std::max(l, at[i].off);
+  }
+  body += ']';
+  if (duplicate) body += ",\"duplicate\":true";
+  body += '}';
+  for (const auto& [part, off] : last) c.wrote({topic_name{p.topic}, partition_id{part}}, offset{off});
+  return http::json_text_response(status::created, std::move(body), c.req);
+}
+
+http::response routes::appended(const http::route_context& c, const prepared& p, const result<std::vector<bus::append_result>>& at) {
+  const auto& req = c.req;
+  if (!at) {
+    const auto& e = at.error();
+    if (e.code == errc::too_large) return http::error_response(status::payload_too_large, "event_too_large", e.message, req);
+    return http::error_response(http::status_for(e.code), "append_failed", e.message, req);
+  }
+  std::vector<placed> where;
+  where.reserve(at->size());
+  for (std::size_t i = 0; i < at->size(); ++i)
+    where.push_back({(*at)[i].partition.get(), (*at)[i].off.get(), p.client_ids ? p.records[i].headers.back().value : std::string()});
+  if (p.client_ids) {
+    std::lock_guard lk(ids_mu_);
+    for (std::size_t i = 0; i < p.ids.size(); ++i) {
+      if (recent_.emplace(p.ids[i], std::make_pair(p.topic, where[i])).second) recent_order_.push_back(p.ids[i]);
     }
-    body += ']';
-    if (duplicate) body += ",\"duplicate\":true";
-    body += '}';
-    for (const auto& [p, off] : last) c.wrote({topic_name{topic}, partition_id{p}}, offset{off});
-    return http::json_text_response(status::created, std::move(body), req);
-  };
+    while (recent_order_.size() > opts_.recent_ids) {
+      recent_.erase(recent_order_.front());
+      recent_order_.pop_front();
+    }
+  }
+  produced_counter().inc(static_cast<double>(where.size()));
+  return positions_answer(c, p, where, false);
+}
 
+http::response routes::append_idempotent(const http::route_context& c, prepared& p) {
+  const auto& req = c.req;
+  const auto& ids = p.ids;
+  const auto& topic = p.topic;
   // Client ids: answered from an earlier append, or claimed for this one.
   struct release {
     routes* self;
@@ -281,98 +358,71 @@ http::response routes::produce(const http::route_context& c) {
       self->ids_cv_.notify_all();
     }
   } held{this, {}};
-  if (any_client_id) {
-    if (!all_client_ids)
-      return http::error_response(status::bad_request, "invalid_field",
-                                  "a batch gives every event an id or none: an idempotent retry must name all of its events", req, "id");
-    if (!index_ready()) {
-      auto res = http::error_response(status::service_unavailable, "not_ready",
-                                      "the index of client ids is still reading the log after a start; retry shortly", req);
-      res.set(http::field::retry_after, "1");
-      return res;
-    }
-    std::vector<std::optional<placed>> known(ids.size());
-    std::vector<std::string> known_topic(ids.size());
-    {
-      std::unique_lock lk(ids_mu_);
-      ids_cv_.wait(lk, [&] { return std::none_of(ids.begin(), ids.end(), [&](const std::string& id) { return in_flight_.count(id) > 0; }); });
-      for (std::size_t i = 0; i < ids.size(); ++i) {
-        if (auto it = recent_.find(ids[i]); it != recent_.end()) {
-          known[i] = it->second.second;
-          known_topic[i] = it->second.first;
-        } else if (in_flight_.insert(ids[i]).second) {
-          held.held.push_back(ids[i]);
-        }
-      }
-    }
-    std::vector<event::event_id> lookup;
-    std::vector<std::size_t> lookup_at;
-    for (std::size_t i = 0; i < ids.size(); ++i)
-      if (!known[i]) {
-        lookup.push_back(*event::event_id::from_raw(ids[i]));
-        lookup_at.push_back(i);
-      }
-    if (!lookup.empty()) {
-      auto found = view_.find(lookup);
-      if (!found) return http::error_response(http::status_for(found.error().code), "internal", found.error().message, req);
-      for (std::size_t j = 0; j < found->size(); ++j)
-        if ((*found)[j]) {
-          const auto& x = *(*found)[j];
-          known[lookup_at[j]] = placed{x.partition.get(), x.off.get(), x.digest};
-          known_topic[lookup_at[j]] = x.topic.get();
-        }
-    }
-    std::size_t n_known = 0;
+  if (!index_ready()) {
+    auto res = http::error_response(status::service_unavailable, "not_ready",
+                                    "the index of client ids is still reading the log after a start; retry shortly", req);
+    res.set(http::field::retry_after, "1");
+    return res;
+  }
+  std::vector<std::optional<placed>> known(ids.size());
+  std::vector<std::string> known_topic(ids.size());
+  {
+    std::unique_lock lk(ids_mu_);
+    ids_cv_.wait(lk, [&] { return std::none_of(ids.begin(), ids.end(), [&](const std::string& id) { return in_flight_.count(id) > 0; }); });
     for (std::size_t i = 0; i < ids.size(); ++i) {
-      if (!known[i]) continue;
-      ++n_known;
-      const auto digest = records[i].headers.back().value;
-      if (known_topic[i] != topic || known[i]->digest != digest)
-        return http::error_response(status::conflict, "conflict",
-                                    in.events[i].where + ": id " + event::event_id::from_raw(ids[i])->to_string() +
-                                        " was appended before with other content (to " + known_topic[i] + " " +
-                                        std::to_string(known[i]->partition) + "@" + std::to_string(known[i]->off) + ")",
-                                    req, in.events[i].where + ".id");
+      if (auto it = recent_.find(ids[i]); it != recent_.end()) {
+        known[i] = it->second.second;
+        known_topic[i] = it->second.first;
+      } else if (in_flight_.insert(ids[i]).second) {
+        held.held.push_back(ids[i]);
+      }
     }
-    if (n_known == ids.size()) {
-      std::vector<placed> at;
-      for (const auto& k : known) at.push_back(*k);
-      duplicate_counter().inc(static_cast<double>(at.size()));
-      return answer(at, true);
+  }
+  std::vector<event::event_id> lookup;
+  std::vector<std::size_t> lookup_at;
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    if (!known[i]) {
+      lookup.push_back(*event::event_id::from_raw(ids[i]));
+      lookup_at.push_back(i);
     }
-    if (n_known > 0) {
-      const auto first = static_cast<std::size_t>(std::find_if(known.begin(), known.end(), [](const auto& k) { return k.has_value(); }) - known.begin());
+  if (!lookup.empty()) {
+    auto found = view_.find(lookup);
+    if (!found) return http::error_response(http::status_for(found.error().code), "internal", found.error().message, req);
+    for (std::size_t j = 0; j < found->size(); ++j)
+      if ((*found)[j]) {
+        const auto& x = *(*found)[j];
+        known[lookup_at[j]] = placed{x.partition.get(), x.off.get(), x.digest};
+        known_topic[lookup_at[j]] = x.topic.get();
+      }
+  }
+  std::size_t n_known = 0;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (!known[i]) continue;
+    ++n_known;
+    const auto digest = p.records[i].headers.back().value;
+    if (known_topic[i] != topic || known[i]->digest != digest)
       return http::error_response(status::conflict, "conflict",
-                                  in.events[first].where + ": id " + event::event_id::from_raw(ids[first])->to_string() +
-                                      " was appended before in another request, but other ids of this batch were not; a retry "
-                                      "repeats the whole batch it retries",
-                                  req, in.events[first].where + ".id");
-    }
+                                  p.wheres[i] + ": id " + event::event_id::from_raw(ids[i])->to_string() +
+                                      " was appended before with other content (to " + known_topic[i] + " " +
+                                      std::to_string(known[i]->partition) + "@" + std::to_string(known[i]->off) + ")",
+                                  req, p.wheres[i] + ".id");
   }
-
-  auto appended = bus_.append(topic_name{topic}, records);
-  if (!appended) {
-    const auto& e = appended.error();
-    if (e.code == errc::too_large)
-      return http::error_response(status::payload_too_large, "event_too_large", e.message, req);
-    return http::error_response(http::status_for(e.code), "append_failed", e.message, req);
+  if (n_known == ids.size()) {
+    std::vector<placed> at;
+    for (const auto& k : known) at.push_back(*k);
+    duplicate_counter().inc(static_cast<double>(at.size()));
+    return positions_answer(c, p, at, true);
   }
-  std::vector<placed> at;
-  at.reserve(appended->size());
-  for (std::size_t i = 0; i < appended->size(); ++i)
-    at.push_back({(*appended)[i].partition.get(), (*appended)[i].off.get(), any_client_id ? records[i].headers.back().value : std::string()});
-  if (any_client_id) {
-    std::lock_guard lk(ids_mu_);
-    for (std::size_t i = 0; i < ids.size(); ++i) {
-      if (recent_.emplace(ids[i], std::make_pair(topic, at[i])).second) recent_order_.push_back(ids[i]);
-    }
-    while (recent_order_.size() > opts_.recent_ids) {
-      recent_.erase(recent_order_.front());
-      recent_order_.pop_front();
-    }
+  if (n_known > 0) {
+    const auto first = static_cast<std::size_t>(std::find_if(known.begin(), known.end(), [](const auto& k) { return k.has_value(); }) - known.begin());
+    return http::error_response(status::conflict, "conflict",
+                                p.wheres[first] + ": id " + event::event_id::from_raw(ids[first])->to_string() +
+                                    " was appended before in another request, but other ids of this batch were not; a retry "
+                                    "repeats the whole batch it retries",
+                                req, p.wheres[first] + ".id");
   }
-  produced_counter().inc(static_cast<double>(at.size()));
-  return answer(at, false);
+  // The ids stay claimed until the append is answered, so a concurrent retry waits for it.
+  return appended(c, p, bus_.append(topic_name{topic}, p.records));
 }
 
 http::response routes::create_topic(const http::route_context& c) {

@@ -27,6 +27,8 @@
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <variant>
+#include <vector>
 
 #include "core/base/clock.h"
 #include "core/bus/bus.h"
@@ -50,6 +52,9 @@ struct route_options {
   std::chrono::milliseconds read_your_writes_timeout{5'000};
   std::size_t recent_ids = 200'000;           // client ids remembered until the read model folds them
   std::set<std::string> accept_unknown_types;  // topics the config lets take unregistered types
+  // Changes whenever the producing read model folded a batch (null: topic settings are read from
+  // the store on every request). While it holds still, a topic's settings are served from memory.
+  const std::atomic<std::uint64_t>* settings_generation = nullptr;
 };
 
 class routes {
@@ -69,13 +74,32 @@ class routes {
     std::int64_t off = 0;
     std::string digest;
   };
-  http::response produce(const http::route_context& c);
+  // A request's events, checked and built, before the append.
+  struct prepared {
+    std::string topic;
+    std::vector<std::string> wheres;   // "event", "events[3]" or "line 4"
+    std::vector<bus::record> records;
+    std::vector<std::string> ids;      // raw event ids, in order
+    bool client_ids = false;           // every event has a client-chosen id
+  };
+  // Answers from the group commit that wrote the events (or at once with a refusal). Events with
+  // client ids, and large bodies, go on to a worker: their checks wait and read.
+  void produce(const http::route_context& c, http::answer_fn answer);
+  // Parses and checks every event of the request; a refusal is the answer.
+  std::variant<prepared, http::response> prepare(const http::route_context& c);
+  // Client ids: the earlier append's positions, a 409, or this append (waits; on a worker).
+  http::response append_idempotent(const http::route_context& c, prepared& p);
+  // The answer to an append: 201 with the positions, or the bus's refusal.
+  http::response appended(const http::route_context& c, const prepared& p, const result<std::vector<bus::append_result>>& at);
+  http::response positions_answer(const http::route_context& c, const prepared& p, const std::vector<placed>& at, bool duplicate) const;
   http::response create_topic(const http::route_context& c);
   http::response describe(const http::route_context& c);
   // 403 or 404 when the caller may not touch `topic`; nullopt otherwise.
   std::optional<http::response> refuse_topic(const http::route_context& c, const std::string& topic, bool writing) const;
   // Whether `topic` takes event types nobody registered (its settings, or the config).
   bool accepts_unknown(const std::string& topic, const std::optional<nlohmann::json>& settings) const;
+  // The same from the read model, remembered until it folds again (see settings_generation).
+  result<bool> accepts_unknown(const std::string& topic);
 
   bus::event_bus& bus_;
   projection::store& store_;
@@ -91,6 +115,9 @@ class routes {
   mutable std::mutex start_mu_;
   std::map<topic_partition, std::int64_t> start_ends_;
   mutable std::atomic<bool> index_ready_{false};
+
+  std::mutex settings_mu_;
+  std::unordered_map<std::string, std::pair<std::uint64_t, bool>> accepts_unknown_;  // topic -> (generation, value)
 
   std::mutex ids_mu_;
   std::condition_variable ids_cv_;

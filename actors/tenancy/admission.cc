@@ -142,7 +142,7 @@ access::recheck_fn access::recheck(const http::caller& who, const request& req) 
   };
 }
 
-std::optional<response> access::admit_write(const http::caller& who, std::int64_t bytes, std::string_view route_name,
+std::optional<response> access::admit_write(const http::caller& who, std::int64_t events, std::int64_t bytes, std::string_view route_name,
                                             const request& req) {
   const std::string route(route_name);
   const auto& c = context_of(who);
@@ -168,9 +168,9 @@ std::optional<response> access::admit_write(const http::caller& who, std::int64_
   auto used = usage_->for_writes(tenant_id{c.tenant}, usage::utc_date(clk_.now_ms()));
   if (!used) return error_response(status_for(used.error().code), "internal", used.error().message, req);
   if (events_limit >= 0) {
-    const auto a = tenancy::admit(events_limit, used->events_today, 1);
+    const auto a = tenancy::admit(events_limit, used->events_today, events);
     if (!a.allowed) return refuse(quota::events_per_day, a);
-    observe(c.tenant, quota::events_per_day, events_limit, used->events_today + 1);
+    observe(c.tenant, quota::events_per_day, events_limit, used->events_today + events);
   }
   if (bytes_limit >= 0) {
     const auto a = tenancy::admit(bytes_limit, used->stored_bytes, bytes);

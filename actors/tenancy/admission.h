@@ -72,7 +72,7 @@ class access final : public http::admission {
   std::variant<http::caller, http::response> admit(const http::request& req) override;
   std::optional<http::response> require(const http::caller& c, http::permission p, const http::request& req) override;
   bool allows(const http::caller& c, http::permission p, std::string_view resource) override;
-  std::optional<http::response> admit_write(const http::caller& c, std::int64_t bytes, std::string_view route,
+  std::optional<http::response> admit_write(const http::caller& c, std::int64_t events, std::int64_t bytes, std::string_view route,
                                             const http::request& req) override;
   void record(const http::caller& c, const http::request& req, std::string_view route, std::string_view path, unsigned status) override;
   recheck_fn recheck(const http::caller& c, const http::request& req) override;

@@ -25,6 +25,9 @@ namespace nf::tenancy {
 
 namespace {
 
+// How long the usage and audit feeds wait after a small batch (projection::runner_options).
+constexpr std::chrono::milliseconds kLinger{5};
+
 // The platform admin key's digest: from config, or from <data_dir>/tenancy/platform-admin.sha256,
 // or a new key whose secret is returned (to print once) and whose digest is stored (0600).
 result<std::pair<std::string, std::string>> platform_admin(const config::config& cfg, const auth_settings& auth) {
@@ -102,14 +105,16 @@ class tenancy_feature final : public feature::feature {
     ao.usage = &usage_;
     ao.region = h.cfg.region;
     access_.emplace(h.bus, h.store, ao, h.clock);
-    usage_feed_.emplace(h.store, usage_, h.bus);
+    // Quotas read the usage counts; a few milliseconds late is fine, and lingering makes each
+    // store write carry many events instead of one group commit's.
+    usage_feed_.emplace(h.store, usage_, h.bus, projection::runner_options{.linger = kLinger});
     // Usage alerts follow the committed counts, whoever appended the events.
     usage_feed_->on_applied([this] {
       auto touched = usage_.drain_touched();
       if (!touched.empty() && access_) access_->usage_applied(touched);
     });
     NF_TRY(usage_feed_->start());
-    audit_feed_.emplace(h.store, audit_, h.bus);
+    audit_feed_.emplace(h.store, audit_, h.bus, projection::runner_options{.linger = kLinger});
     NF_TRY(audit_feed_->start());
     h.feeds.insert(h.feeds.end(), {&*tenants_feed_, &*usage_feed_, &*audit_feed_});
 

@@ -22,8 +22,6 @@ namespace nf::tenancy {
 
 namespace {
 
-constexpr const char* kTopic = "tenancy.tenants";
-
 // Totals reserved per kind, from the tenant document's reservations.
 
 bool valid_tenant_id(const std::string& id) {

@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/nexus-forge/client_commands.h"
+#include "actors/producing/commands.h"
 #include "apps/nexus-forge/doctor_commands.h"
 #include "core/actor/actor.h"
 #include "core/base/number.h"
@@ -435,7 +436,7 @@ int main(int argc, char** argv) {
   topics->require_subcommand(1);
   auto* tlist = topics->add_subcommand("list", "list topics with partitions and offsets");
   add_common(tlist);
-  nf::cli::topics_remote_args tra;
+  nf::producing::topics_remote_args tra;
   tlist->add_option("--server", tra.server, "ask a running server (GET /topics) instead of reading the bus");
   tlist->add_option("--key", tra.key, "API key for --server (default: $NF_API_KEY)");
   auto* tcreate = topics->add_subcommand("create", "create a topic");
@@ -453,7 +454,7 @@ int main(int argc, char** argv) {
                     "with --server: the topic takes event types nobody registered, as JSON payloads");
 
   produce_args pa;
-  nf::cli::produce_remote_args pra;
+  nf::producing::produce_remote_args pra;
   auto* produce = app.add_subcommand(
       "produce", "append events to a topic and print their positions: through a running server (--server), or directly to a bus "
                  "no server owns");
@@ -556,7 +557,7 @@ int main(int argc, char** argv) {
     if (*serve) return cmd_serve(config_path, listen, as_json);
     if (*tlist && !tra.server.empty()) {
       tra.json = as_json;
-      return nf::cli::topics_list_remote(tra);
+      return nf::producing::topics_list_remote(tra);
     }
     if (*tlist) return cmd_topics_list(config_path, as_json);
     if (*tcreate && !tra.server.empty()) {
@@ -564,7 +565,7 @@ int main(int argc, char** argv) {
       tra.name = tname;
       tra.partitions = tparts;
       tra.retention_ms = tret_ms;
-      return nf::cli::topics_create_remote(tra);
+      return nf::producing::topics_create_remote(tra);
     }
     if (*tcreate) return cmd_topics_create(config_path, tname, tparts, tret_ms, tret_bytes, as_json);
     if (*produce && !pra.server.empty()) {
@@ -574,7 +575,7 @@ int main(int argc, char** argv) {
       auto payload = payload_text(pa.payload.empty() ? "{}" : pa.payload);
       if (!payload) return fail(payload.error());
       pra.payload = *payload;
-      return nf::cli::produce_remote(pra);
+      return nf::producing::produce_remote(pra);
     }
     if (*produce) {
       if (pa.key.empty() || pa.type.empty() || pa.payload.empty()) {

@@ -118,4 +118,14 @@ std::size_t record_size(const record& r) noexcept {
   return n;
 }
 
+result<void> check_record_sizes(std::span<const record> records, std::size_t max_event_bytes) {
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    const auto n = record_size(records[i]);
+    if (n > max_event_bytes)
+      return error{errc::too_large, "event " + std::to_string(i) + " of " + std::to_string(n) + " bytes exceeds the maximum of " +
+                                        std::to_string(max_event_bytes) + " bytes (bus.max_event_bytes)"};
+  }
+  return ok();
+}
+
 }  // namespace nf::bus

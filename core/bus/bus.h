@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -122,6 +123,18 @@ class event_bus {
   // Appends all records or none (embedded); the results are in record order.
   virtual result<std::vector<append_result>> append(const topic_name& topic, std::span<const record> records) = 0;
 
+  // Appends like append() and reports the outcome to `done` exactly once. The embedded bus
+  // queues the records for its next group commit and returns at once; `done` then runs on the
+  // thread that wrote the group, so it must be quick and must not append. Without such a queue
+  // (the default, and Kafka) the records are appended on the calling thread and `done` runs
+  // before this returns.
+  using append_done = std::function<void(result<std::vector<append_result>>)>;
+  virtual void append_async(const topic_name& topic, std::vector<record> records, append_done done) {
+    done(append(topic, records));
+  }
+  // Whether append_async returns without waiting for the write, so an I/O thread may call it.
+  virtual bool appends_async() const { return false; }
+
   // First offset still stored, and the offset the next append will get.
   virtual result<offset> begin_offset(const topic_partition& tp) = 0;
   virtual result<offset> end_offset(const topic_partition& tp) = 0;
@@ -151,5 +164,7 @@ result<void> validate_topic_name(std::string_view name);
 
 // Total bytes an event occupies against max_event_bytes.
 std::size_t record_size(const record& r) noexcept;
+// errc::too_large naming the first record over `max_event_bytes` (bus.max_event_bytes), if any.
+result<void> check_record_sizes(std::span<const record> records, std::size_t max_event_bytes);
 
 }  // namespace nf::bus

@@ -234,7 +234,7 @@ struct topic_state {
 };
 
 struct append_request {
-  topic_state* topic;
+  topic_state* topic = nullptr;
   std::span<const record> records;
   std::vector<append_result> results;
   std::optional<error> err;
@@ -242,6 +242,11 @@ struct append_request {
   // Its appender waits here (with the bus mutex): woken when its group is written, or to lead the
   // next group. One per request, so a write wakes only the appenders it finished.
   std::condition_variable cv;
+  // An append_async: nobody waits; the records are owned here and `finished` is called once the
+  // group is written (or failed), outside the bus mutex.
+  std::vector<record> owned;
+  event_bus::append_done finished;
+  std::chrono::steady_clock::time_point started{};
 };
 
 class embedded_consumer;
@@ -280,7 +285,10 @@ class embedded_bus_impl final : public embedded_bus {
       wake_all_locked();
     }
     retention_cv_.notify_all();
+    committer_cv_.notify_all();
     if (retention_thread_.joinable()) retention_thread_.join();
+    // Queued appends were accepted: the committer writes them before it ends.
+    if (committer_.joinable()) committer_.join();
     if (db_) {
       if (!opts_.read_only) {
         // Nothing acknowledged may live only in a WAL after a clean stop: a damaged WAL found at
@@ -491,25 +499,12 @@ class embedded_bus_impl final : public embedded_bus {
   result<std::vector<append_result>> append(const topic_name& topic, std::span<const record> records) override {
     NF_TRY(writable());
     if (records.empty()) return std::vector<append_result>{};
-    for (std::size_t i = 0; i < records.size(); ++i) {
-      const auto n = record_size(records[i]);
-      if (n > opts_.max_event_bytes)
-        return error{errc::too_large, "event " + std::to_string(i) + " of " + std::to_string(n) +
-                                          " bytes exceeds the maximum of " + std::to_string(opts_.max_event_bytes) +
-                                          " bytes (bus.max_event_bytes)"};
-    }
+    NF_TRY(check_record_sizes(records, opts_.max_event_bytes));
     append_request req;
     req.records = records;
     const auto started = std::chrono::steady_clock::now();
     std::unique_lock lk(mu_);
-    NF_TRY_ASSIGN(req.topic, find_topic_locked(topic));
-    for (const auto& r : records) {
-      if (r.partition && (r.partition->get() < 0 || r.partition->get() >= req.topic->cfg.partitions))
-        return error{errc::invalid_argument, "partition " + std::to_string(r.partition->get()) + " out of range for topic '" +
-                                                 topic.get() + "' with " + std::to_string(req.topic->cfg.partitions) + " partitions"};
-    }
-    pending_.push_back(&req);
-    if (gathering_) gather_cv_.notify_one();
+    NF_TRY(enqueue_locked(req, topic));
     while (!req.done) {
       if (writer_active_) {
         req.cv.wait(lk);
@@ -522,6 +517,32 @@ class embedded_bus_impl final : public embedded_bus {
     if (req.err) return *req.err;
     return std::move(req.results);
   }
+
+  void append_async(const topic_name& topic, std::vector<record> records, append_done done) override {
+    if (auto w = writable(); !w) return done(w.error());
+    if (records.empty()) return done(std::vector<append_result>{});
+    if (auto c = check_record_sizes(records, opts_.max_event_bytes); !c) return done(c.error());
+    auto req = std::make_unique<append_request>();
+    req->owned = std::move(records);
+    req->records = req->owned;
+    req->finished = std::move(done);
+    req->started = std::chrono::steady_clock::now();
+    std::unique_lock lk(mu_);
+    auto queued = stopping_ ? result<void>(error{errc::unavailable, "the bus is stopping"}) : enqueue_locked(*req, topic);
+    if (!queued) {
+      lk.unlock();
+      return req->finished(queued.error());
+    }
+    if (!committer_.joinable())
+      committer_ = std::thread([this] {
+        while (!nf::log::guarded("bus-committer", [this] { commit_queued(); })) {
+        }
+      });
+    if (!writer_active_ && pending_.front() == req.get()) committer_cv_.notify_one();
+    req.release();  // owned by pending_ until its group is written
+  }
+
+  bool appends_async() const override { return !opts_.read_only; }
 
   // ---- offsets ----
 
@@ -814,6 +835,34 @@ class embedded_bus_impl final : public embedded_bus {
   bool read_only() const { return opts_.read_only; }
 
  private:
+  // With mu_ held: checks the request's partitions and queues it for the next group.
+  result<void> enqueue_locked(append_request& req, const topic_name& topic) {
+    NF_TRY_ASSIGN(req.topic, find_topic_locked(topic));
+    for (const auto& r : req.records) {
+      if (r.partition && (r.partition->get() < 0 || r.partition->get() >= req.topic->cfg.partitions))
+        return error{errc::invalid_argument, "partition " + std::to_string(r.partition->get()) + " out of range for topic '" +
+                                                 topic.get() + "' with " + std::to_string(req.topic->cfg.partitions) + " partitions"};
+    }
+    pending_.push_back(&req);
+    if (gathering_) gather_cv_.notify_one();
+    return ok();
+  }
+
+  // The committer thread: leads every group whose first request is an append_async (a waiting
+  // append() leads its own). Ends at stop once nothing queued is left.
+  void commit_queued() {
+    std::unique_lock lk(mu_);
+    for (;;) {
+      const auto queued_first = [&] { return !writer_active_ && !pending_.empty() && pending_.front()->finished; };
+      committer_cv_.wait(lk, [&] { return queued_first() || (stopping_ && std::none_of(pending_.begin(), pending_.end(), [](auto* r) { return bool(r->finished); })); });
+      if (queued_first()) {
+        lead_group(lk);
+        continue;
+      }
+      return;
+    }
+  }
+
   result<void> writable() const {
     if (opts_.read_only)
       return error{errc::unsupported, "the bus at '" + opts_.path + "' is open read-only; writes need the owning process"};
@@ -919,12 +968,32 @@ class embedded_bus_impl final : public embedded_bus {
       log_->error("append of {} requests failed: {}", group.size(), s.ToString());
     }
     writer_active_ = false;
+    std::vector<std::unique_ptr<append_request>> queued;
     for (auto* req : group) {
+      if (req->finished) {
+        queued.emplace_back(req);
+        continue;
+      }
       req->done = true;
       req->cv.notify_one();
     }
-    // The first appender waiting leads the next group.
-    if (!pending_.empty()) pending_.front()->cv.notify_one();
+    // The first appender waiting leads the next group (the committer, for a queued one).
+    if (!pending_.empty()) {
+      if (pending_.front()->finished) committer_cv_.notify_one();
+      else pending_.front()->cv.notify_one();
+    }
+    if (queued.empty()) return;
+    lk.unlock();
+    const auto now_steady = std::chrono::steady_clock::now();
+    for (auto& req : queued) {
+      append_seconds_->observe(std::chrono::duration<double>(now_steady - req->started).count());
+      nf::log::guarded("bus-append-done", [&] {
+        if (req->err) req->finished(*req->err);
+        else req->finished(std::move(req->results));
+      });
+    }
+    queued.clear();
+    lk.lock();
   }
 
   result<void> load_topics_locked() {
@@ -1035,6 +1104,8 @@ class embedded_bus_impl final : public embedded_bus {
   std::string cluster_id_;  // see cluster_id()
   std::uint32_t next_topic_id_ = 1;
   std::vector<append_request*> pending_;
+  std::condition_variable committer_cv_;  // a queued append is first in line, or stop
+  std::thread committer_;                 // started by the first append_async
   bool writer_active_ = false;
   bool gathering_ = false;               // the leader waits for more appends (group_commit_wait_us)
   std::size_t last_group_appends_ = 0;   // appends the last group carried

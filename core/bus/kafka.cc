@@ -340,13 +340,7 @@ class kafka_bus final : public event_bus {
 
   result<std::vector<append_result>> append(const topic_name& topic, std::span<const record> records) override {
     if (records.empty()) return std::vector<append_result>{};
-    for (std::size_t i = 0; i < records.size(); ++i) {
-      const auto n = record_size(records[i]);
-      if (n > opts_.max_event_bytes)
-        return error{errc::too_large, "event " + std::to_string(i) + " of " + std::to_string(n) +
-                                          " bytes exceeds the maximum of " + std::to_string(opts_.max_event_bytes) +
-                                          " bytes (bus.max_event_bytes)"};
-    }
+    NF_TRY(check_record_sizes(records, opts_.max_event_bytes));
     NF_TRY_ASSIGN(auto parts, partitions_of(topic.get(), false));
     if (parts == 0) return error{errc::not_found, "unknown topic '" + topic.get() + "'"};
     std::vector<delivery> slots(records.size());

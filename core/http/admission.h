@@ -57,9 +57,10 @@ class admission {
   // Whether the caller's `p` reaches `resource` (a topic, for events:write): a role may hold a
   // permission for some resources only ("events:write@orders.*"). require() already passed.
   virtual bool allows(const caller& c, permission p, std::string_view resource) = 0;
-  // Before a write of `bytes` bytes in one event on behalf of `c`: nullopt to go ahead, or the
-  // answer refusing it (429 naming the quota).
-  virtual std::optional<response> admit_write(const caller& c, std::int64_t bytes, std::string_view route, const request& req) = 0;
+  // Before a write of `events` events of `bytes` bytes in all on behalf of `c` (a batch counts
+  // whole): nullopt to go ahead, or the answer refusing it (429 naming the quota).
+  virtual std::optional<response> admit_write(const caller& c, std::int64_t events, std::int64_t bytes, std::string_view route,
+                                              const request& req) = 0;
   // An admitted request was answered with `status` (the audit log).
   virtual void record(const caller& c, const request& req, std::string_view route, std::string_view path, unsigned status) = 0;
   // For a long-lived stream: a check the stream runs every half second, nullopt while the
@@ -79,7 +80,9 @@ class open_admission final : public admission {
   }
   std::optional<response> require(const caller&, permission, const request&) override { return std::nullopt; }
   bool allows(const caller&, permission, std::string_view) override { return true; }
-  std::optional<response> admit_write(const caller&, std::int64_t, std::string_view, const request&) override { return std::nullopt; }
+  std::optional<response> admit_write(const caller&, std::int64_t, std::int64_t, std::string_view, const request&) override {
+    return std::nullopt;
+  }
   void record(const caller&, const request&, std::string_view, std::string_view, unsigned) override {}
   recheck_fn recheck(const caller&, const request&) override { return {}; }
 };

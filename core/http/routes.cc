@@ -30,7 +30,8 @@ void route_table::add(route r) {
     if (routes_[i]->method == r.method && templates_[i] == segs)
       throw std::invalid_argument("route " + std::string(to_string(r.method)) + " " + r.path + " is registered twice");
   if (r.stream != stream_kind::none && !r.open) throw std::invalid_argument("stream route " + r.path + " has no open function");
-  if (r.stream == stream_kind::none && !r.handler) throw std::invalid_argument("route " + r.path + " has no handler");
+  if (r.stream == stream_kind::none && !r.handler && !r.deferred) throw std::invalid_argument("route " + r.path + " has no handler");
+  if (r.handler && r.deferred) throw std::invalid_argument("route " + r.path + " has both a handler and a deferred handler");
   routes_.push_back(std::make_unique<route>(std::move(r)));
   templates_.push_back(std::move(segs));
 }

@@ -44,15 +44,27 @@ struct route_context {
   admission& adm;
   std::string_view route;             // the path template, for metrics, audit and quotas
   std::vector<bus::position>* written = nullptr;  // where the answer's NF-Position comes from
+  // For a deferred handler on an I/O thread: runs work that may block on a worker (see offload).
+  const std::function<void(std::function<void()>)>* offloader = nullptr;
   const std::string& path_param(const std::string& name) const { return params.at(name); }
   // A handler that appended says where the event went; the answer names it in NF-Position.
   void wrote(const topic_partition& tp, offset off) const {
     if (written) written->push_back({tp, off});
   }
-  // The quotas for a write of this request's body size (nullopt: go ahead).
-  std::optional<response> quota() const { return adm.admit_write(who, static_cast<std::int64_t>(req.body().size()), route, req); }
+  // The quotas for a write of one event of this request's body size (nullopt: go ahead).
+  std::optional<response> quota() const { return adm.admit_write(who, 1, static_cast<std::int64_t>(req.body().size()), route, req); }
+  // Runs `fn` where it may block (waits, writes that are not queued): on a worker thread when the
+  // handler runs on an I/O thread, else right here. What `fn` throws is answered 500.
+  void offload(std::function<void()> fn) const {
+    if (offloader && *offloader) (*offloader)(std::move(fn));
+    else fn();
+  }
 };
 using handler_fn = std::function<response(const route_context&)>;
+// A deferred handler answers later, once, from any thread: after a group commit, say. Its
+// route_context stays valid until it has called `answer`.
+using answer_fn = std::function<void(response)>;
+using deferred_fn = std::function<void(const route_context&, answer_fn answer)>;
 
 // ---- streams (Server-Sent Events and WebSocket) ----
 
@@ -94,7 +106,10 @@ struct route {
   std::optional<json> body = {};           // the JSON Schema of the request body, when it takes one
   std::map<unsigned, response_doc> responses = {};  // success and route-specific statuses
   handler_fn handler = {};
-  bool blocking = false;              // true: runs on a worker (always for methods other than GET)
+  // Instead of `handler`: a handler that answers later. Unless `blocking`, it runs on the
+  // connection's I/O thread and must not block (c.offload moves work that may).
+  deferred_fn deferred = {};
+  bool blocking = false;              // true: runs on a worker (always for plain handlers of methods other than GET)
   // true: the server admits the caller but the handler checks `perm` itself (e.g. in the tenant
   // the path names, answering 404 for another tenant's resources before any 403).
   bool authorize_in_handler = false;

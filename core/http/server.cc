@@ -139,6 +139,36 @@ response server::state::serve(const request& req, const target& t, const route_t
 }
 
 response server::state::handle(const request& req, const target& t, const route_table::match& m, std::string& route_name) {
+  caller who;
+  if (auto refused = admit_route(req, t, m, who, route_name)) return std::move(*refused);
+  const route& r = *m.r;
+  response res;
+  std::vector<bus::position> written;
+  if (auto refused = refuse_request(req, r)) {
+    res = std::move(*refused);
+  } else if (r.deferred) {
+    // Answered later (e.g. after a group commit): this thread waits for it.
+    struct waiting {
+      std::promise<response> answer;
+      std::atomic<bool> given{false};
+    };
+    auto w = std::make_shared<waiting>();
+    auto answered = w->answer.get_future();
+    route_context ctx{req, t, m.params, who, adm, r.path, &written};
+    r.deferred(ctx, [w](response out) {
+      if (!w->given.exchange(true)) w->answer.set_value(std::move(out));
+    });
+    res = answered.get();
+  } else {
+    route_context ctx{req, t, m.params, who, adm, r.path, &written};
+    res = r.handler(ctx);
+  }
+  conclude(res, req, t, r, who, written);
+  return res;
+}
+
+std::optional<response> server::state::admit_route(const request& req, const target& t, const route_table::match& m, caller& who,
+                                                   std::string& route_name) {
   if (!m.r) {
     if (m.allowed.empty()) return error_response(status::not_found, "not_found", "no route for " + t.path, req);
     auto res = error_response(status::method_not_allowed, "method_not_allowed",
@@ -148,34 +178,41 @@ response server::state::handle(const request& req, const target& t, const route_
   }
   const route& r = *m.r;
   route_name = r.path;
-  caller who;
-  if (r.perm) {
-    auto admitted = adm.admit(req);
-    if (auto* denied = std::get_if<response>(&admitted)) return std::move(*denied);
-    who = std::get<caller>(std::move(admitted));
-    if (!r.authorize_in_handler)
-      if (auto d = adm.require(who, *r.perm, req)) {
-        adm.record(who, req, r.path, t.path, d->result_int());
-        return std::move(*d);
-      }
-  }
-  response res;
+  if (!r.perm) return std::nullopt;
+  auto admitted = adm.admit(req);
+  if (auto* denied = std::get_if<response>(&admitted)) return std::move(*denied);
+  who = std::get<caller>(std::move(admitted));
+  if (!r.authorize_in_handler)
+    if (auto d = adm.require(who, *r.perm, req)) {
+      adm.record(who, req, r.path, t.path, d->result_int());
+      return std::move(*d);
+    }
+  return std::nullopt;
+}
+
+std::optional<response> server::state::refuse_request(const request& req, const route& r) {
   const std::size_t limit = r.max_body ? r.max_body : opts.max_body_bytes;
-  if (r.stream != stream_kind::none) {
-    res = error_response(status::upgrade_required, "upgrade_required",
-                         r.stream == stream_kind::websocket ? "this route takes a WebSocket upgrade" : "this route is a stream", req);
-  } else if (req.body().size() > limit) {
-    res = error_response(status::payload_too_large, "payload_too_large", "the body is larger than " + std::to_string(limit) + " bytes", req);
-  } else if (auto waited = wait_for_positions(req)) {
-    res = std::move(*waited);
-  } else {
-    std::vector<bus::position> written;
-    route_context ctx{req, t, m.params, who, adm, r.path, &written};
-    res = r.handler(ctx);
-    if (!written.empty() && opts.positions) res.set("NF-Position", opts.positions->token(written));
-  }
+  if (r.stream != stream_kind::none)
+    return error_response(status::upgrade_required, "upgrade_required",
+                          r.stream == stream_kind::websocket ? "this route takes a WebSocket upgrade" : "this route is a stream", req);
+  if (req.body().size() > limit)
+    return error_response(status::payload_too_large, "payload_too_large", "the body is larger than " + std::to_string(limit) + " bytes", req);
+  return wait_for_positions(req);
+}
+
+void server::state::conclude(response& res, const request& req, const target& t, const route& r, const caller& who,
+                             const std::vector<bus::position>& written) {
+  if (!written.empty() && opts.positions) res.set("NF-Position", opts.positions->token(written));
   if (r.perm) adm.record(who, req, r.path, t.path, res.result_int());
-  return res;
+}
+
+void server::state::deferred_started() {
+  std::lock_guard lk(deferred_mu);
+  ++deferred_running;
+}
+void server::state::deferred_ended() {
+  std::lock_guard lk(deferred_mu);
+  if (--deferred_running == 0) deferred_cv.notify_all();
 }
 
 std::optional<response> server::state::wait_for_positions(const request& req) {
@@ -281,16 +318,89 @@ class http_session : public std::enable_shared_from_this<http_session> {
     }
     auto m = st_.routes.find(req.method(), t.segments);
     if (server::state::opens_stream(req, m)) return open_stream(std::move(req), t, *m.r);
-    if (m.r && m.r->method == verb::get && !m.r->blocking && req["NF-Wait-For"].empty()) {
+    if (m.r && m.r->deferred) {
+      // Runs here up to its queued write (a request that waits for a position, or a route that
+      // blocks, starts on a worker); the answer comes back to this connection's thread.
+      const bool worker = m.r->blocking || !req["NF-Wait-For"].empty();
+      auto ex = std::make_shared<exchange>(shared_from_this(), std::move(req), t, std::move(m));
+      ex->rid = st_.next_request_id();
+      st_.deferred_started();
+      if (worker) return net::post(*st_.workers, [ex] { ex->session->run_deferred(ex, true); });
+      return run_deferred(ex, false);
+    }
+    if (!m.r || (m.r->method == verb::get && !m.r->blocking && req["NF-Wait-For"].empty())) {
       // Reads never block on the bus: answer on the I/O thread and skip two thread hops. A read
       // that waits for a position (NF-Wait-For, up to seconds) goes to a worker, so a client
-      // cannot stall the connections that share its I/O thread.
+      // cannot stall the connections that share its I/O thread. A path or method no route takes
+      // (404, 405) is answered here too: probing unknown paths does not occupy the workers.
       return write(st_.serve(req, t, m));
     }
     net::post(*st_.workers, [self = shared_from_this(), req = std::move(req), t, m = std::move(m)]() mutable {
       auto res = self->st_.serve(req, t, m);
       net::post(self->stream_.get_executor(), [self, res = std::move(res)]() mutable { self->write(std::move(res)); });
     });
+  }
+
+  // A request to a deferred route, from its start to its answer.
+  struct exchange : std::enable_shared_from_this<exchange> {
+    exchange(std::shared_ptr<http_session> s, request r, const target& tg, route_table::match mt)
+        : session(std::move(s)), req(std::move(r)), t(tg), m(std::move(mt)) {}
+    std::shared_ptr<http_session> session;
+    request req;
+    target t;
+    route_table::match m;
+    caller who;
+    std::vector<bus::position> written;
+    std::string rid;
+    std::string route_name = "unknown";
+    const std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+    bool admitted = false;
+    std::atomic<bool> answered{false};
+    std::function<void(std::function<void()>)> offloader;
+    std::optional<route_context> ctx;
+  };
+
+  void run_deferred(const std::shared_ptr<exchange>& ex, bool on_worker) {
+    auto answer = [ex](response res) { ex->session->give_answer(*ex, std::move(res)); };
+    try {
+      if (auto refused = st_.admit_route(ex->req, ex->t, ex->m, ex->who, ex->route_name)) return answer(std::move(*refused));
+      ex->admitted = true;
+      const route& r = *ex->m.r;
+      if (auto refused = st_.refuse_request(ex->req, r)) return answer(std::move(*refused));
+      if (!on_worker)
+        ex->offloader = [&st = st_, raw = ex.get()](std::function<void()> fn) {
+          net::post(*st.workers, [ex = raw->shared_from_this(), fn = std::move(fn)] {
+            try {
+              fn();
+            } catch (const std::exception& e) {
+              ex->session->give_answer(*ex, ex->session->st_.internal_error(ex->req, ex->rid, e.what()));
+            }
+          });
+        };
+      ex->ctx.emplace(route_context{ex->req, ex->t, ex->m.params, ex->who, st_.adm, r.path, &ex->written, &ex->offloader});
+      r.deferred(*ex->ctx, answer);
+    } catch (const std::exception& e) {
+      answer(st_.internal_error(ex->req, ex->rid, e.what()));
+    }
+  }
+
+  // The one answer of a deferred request (any thread): concluded and written on the
+  // connection's thread. A second answer is a bug of the handler: logged and dropped.
+  void give_answer(exchange& ex, response res) {
+    if (ex.answered.exchange(true)) {
+      st_.log->error("request {} ({}) was answered twice; the second answer ({}) is dropped", ex.rid, ex.route_name, res.result_int());
+      return;
+    }
+    try {
+      if (ex.admitted) st_.conclude(res, ex.req, ex.t, *ex.m.r, ex.who, ex.written);
+    } catch (const std::exception& e) {
+      res = st_.internal_error(ex.req, ex.rid, e.what());
+    }
+    st_.observe(ex.route_name, std::string(to_string(ex.req.method())), res.result_int(),
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - ex.start).count());
+    res = st_.finish(std::move(res), ex.req, ex.route_name, ex.rid);
+    net::post(stream_.get_executor(), [self = shared_from_this(), res = std::move(res)]() mutable { self->write(std::move(res)); });
+    st_.deferred_ended();
   }
 
   // An SSE or WebSocket stream: admitted here, then handed to its own session.
@@ -487,8 +597,14 @@ void server::stop() {
     std::unique_lock lk(st.subs_mu);
     st.subs_cv.wait(lk, [&] { return st.subs_running == 0; });
   }
-  // 3. Handlers in flight finish (appends and read-your-writes waits are bounded).
+  // 3. Handlers in flight finish (appends and read-your-writes waits are bounded), and so do
+  // deferred answers (their queued writes).
   if (st.workers) st.workers->join();
+  {
+    std::unique_lock lk(st.deferred_mu);
+    if (!st.deferred_cv.wait_for(lk, std::chrono::seconds(10), [&] { return st.deferred_running == 0; }))
+      st.log->error("{} requests still had no answer after 10 s at stop", st.deferred_running);
+  }
   // 4. The last frames get a moment to reach their clients, then I/O stops.
   const auto flush_until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
   while (std::chrono::steady_clock::now() < flush_until && !st.open_streams().empty())

@@ -59,6 +59,13 @@ struct server::state {
   std::vector<std::weak_ptr<stream_session>> streams;
   metrics::gauge* subscribers_gauge = nullptr;
 
+  // Deferred answers still to come; stop() waits for them.
+  std::mutex deferred_mu;
+  std::condition_variable deferred_cv;
+  int deferred_running = 0;
+  void deferred_started();
+  void deferred_ended();
+
   std::mutex openapi_mu;
   std::string openapi;               // rendered on first request
 
@@ -68,8 +75,18 @@ struct server::state {
   void observe(std::string_view route, std::string_view method, unsigned status, double seconds);
   // Handles one request matched to `m`; nothing it throws escapes.
   response serve(const request& req, const target& t, const route_table::match& m);
-  // The route's answer: admission, permission, body limit, handler, audit.
+  // The route's answer: admission, permission, body limit, handler, audit. A deferred handler
+  // is waited for.
   response handle(const request& req, const target& t, const route_table::match& m, std::string& route);
+  // Before a route's handler: 404 or 405, admission and permission. A refusal is the whole
+  // answer; nullopt: `who` is admitted and `route_name` names the route.
+  std::optional<response> admit_route(const request& req, const target& t, const route_table::match& m, caller& who,
+                                      std::string& route_name);
+  // Then the body limit, stream routes and NF-Wait-For (which may wait): a refusal, or nullopt.
+  std::optional<response> refuse_request(const request& req, const route& r);
+  // After the handler: NF-Position naming what it wrote, and the audit record.
+  void conclude(response& res, const request& req, const target& t, const route& r, const caller& who,
+                const std::vector<bus::position>& written);
   response internal_error(const request& req, const std::string& rid, const std::string& what);
   // Every answer names its request id; a 5xx is logged with it.
   response finish(response res, const request& req, std::string_view route, const std::string& rid);

@@ -790,6 +790,7 @@ struct feed::impl {
   store& st;
   projection& proj;
   bus::event_bus& bus;
+  runner_options opts;
   runner run;
   std::thread thread;
   mutable std::mutex mu;
@@ -803,7 +804,7 @@ struct feed::impl {
   std::function<void()> listener;
 
   impl(store& s, projection& p, bus::event_bus& b, runner_options o)
-      : st(s), proj(p), bus(b), run(s, p, b, o),
+      : st(s), proj(p), bus(b), opts(o), run(s, p, b, o),
         lag_gauge(&metrics::registry::global().get_gauge("nf_projection_lag_events", "Events not yet applied by a projection",
                                                          {{"projection", p.name()}})) {}
 
@@ -834,6 +835,11 @@ struct feed::impl {
       if (*n > 0) {
         if (listener) listener();  // before waiters learn of the new positions
         refresh();
+      }
+      if (*n > 0 && *n < opts.batch_size / 4 && opts.linger.count() > 0) {
+        cv.notify_all();
+        std::unique_lock lk(mu);
+        cv.wait_for(lk, opts.linger, [&] { return stopping.load(); });
       }
       const auto now = std::chrono::steady_clock::now();
       if (*n == 0 || now - last_lag_check > std::chrono::milliseconds(500)) {

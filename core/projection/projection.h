@@ -104,6 +104,11 @@ class store {
 
 struct runner_options {
   std::size_t batch_size = 512;
+  // A feed that applied a small batch (under a quarter of batch_size) waits this long before its
+  // next poll, so the next batch carries more: one store write per batch instead of one per
+  // group commit (Kafka's fetch.max.wait.ms). For read models nobody waits on per request (usage,
+  // the client-id index); 0 for those that answer read-your-writes.
+  std::chrono::milliseconds linger{0};
 };
 
 // Feeds a projection from the bus: reads from its committed offsets and applies in batches.

@@ -1,6 +1,9 @@
 // Embedded bus behaviour beyond the shared conformance suite: durability across reopen,
 // ownership, read-only readers, group commit, retention, and bad data directories.
 #include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -382,6 +385,80 @@ TEST(EmbeddedLog, AGroupWaitsForOthersOnlyWhenOthersAreAppending) {
   std::int64_t total = 0;
   for (int p = 0; p < 2; ++p) total += (*b)->end_offset({topic_name{"t"}, partition_id{p}})->get();
   EXPECT_EQ(total, 20 + 6 * 20);
+}
+
+TEST(EmbeddedLog, QueuedAndWaitingAppendsShareGroupsAndEachIsAnsweredOnceInOrder) {
+  test::temp_dir dir;
+  auto b = open_bus(dir.str());
+  ASSERT_TRUE(b->appends_async());
+  ASSERT_TRUE(b->create_topic(topic_name{"t"}, {2, -1, -1}));
+  constexpr int kThreads = 4, kEach = 50;
+  std::mutex mu;
+  std::condition_variable cv;
+  int answered = 0;
+  std::map<std::pair<int, std::int64_t>, std::string> placed;  // (partition, offset) -> value
+  std::atomic<int> duplicates{0}, failures{0};
+  auto note = [&](const std::string& value, const result<std::vector<bus::append_result>>& at) {
+    std::lock_guard lk(mu);
+    if (!at || at->size() != 1) ++failures;
+    else if (!placed.emplace(std::make_pair(at->front().partition.get(), at->front().off.get()), value).second) ++duplicates;
+    ++answered;
+    cv.notify_all();
+  };
+  std::vector<std::thread> ts;
+  for (int t = 0; t < kThreads; ++t)
+    ts.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        const std::string value = "t" + std::to_string(t) + "-" + std::to_string(i);
+        record r{"k" + std::to_string(i % 5), value, 0, {}, std::nullopt};
+        if ((t + i) % 2 == 0) {
+          auto at = b->append(topic_name{"t"}, std::span<const record>(&r, 1));
+          note(value, at);
+        } else {
+          b->append_async(topic_name{"t"}, {r}, [&, value](result<std::vector<bus::append_result>> at) { note(value, at); });
+        }
+      }
+    });
+  for (auto& t : ts) t.join();
+  {
+    std::unique_lock lk(mu);
+    ASSERT_TRUE(cv.wait_for(lk, std::chrono::seconds(20), [&] { return answered == kThreads * kEach; })) << answered << " answered";
+  }
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(duplicates.load(), 0) << "two appends were given one offset";
+  // What each answer named is in the log at that place, and nothing else is.
+  std::size_t in_log = 0;
+  for (int p = 0; p < 2; ++p) {
+    for (const auto& m : read_all(*b, {topic_name{"t"}, partition_id{p}})) {
+      ++in_log;
+      auto it = placed.find({p, m.off.get()});
+      ASSERT_NE(it, placed.end()) << "unanswered record at " << p << "@" << m.off.get();
+      EXPECT_EQ(it->second, m.value);
+    }
+  }
+  EXPECT_EQ(in_log, placed.size());
+  // A refusal is answered at once, on the caller's thread.
+  bool refused = false;
+  b->append_async(topic_name{"missing"}, records(1), [&](result<std::vector<bus::append_result>> at) {
+    refused = !at && at.error().code == errc::not_found;
+  });
+  EXPECT_TRUE(refused);
+}
+
+TEST(EmbeddedLog, QueuedAppendsAreWrittenBeforeTheBusCloses) {
+  test::temp_dir dir;
+  std::atomic<int> ok{0};
+  {
+    auto b = open_bus(dir.str());
+    ASSERT_TRUE(b->create_topic(topic_name{"t"}, {1, -1, -1}));
+    for (int i = 0; i < 200; ++i)
+      b->append_async(topic_name{"t"}, records(1, "k" + std::to_string(i)), [&](result<std::vector<bus::append_result>> at) {
+        if (at) ++ok;
+      });
+  }  // closes with appends still queued
+  EXPECT_EQ(ok.load(), 200) << "an accepted append was never answered";
+  auto b = open_bus(dir.str());
+  EXPECT_EQ(b->end_offset({topic_name{"t"}, partition_id{0}})->get(), 200);
 }
 
 TEST(EmbeddedLog, WakeupInterruptsABlockedPoll) {

@@ -207,3 +207,28 @@ TEST_F(Producing, AScopedGrantWritesOnlyToTheTopicsItNames) {
 }
 
 }  // namespace
+
+namespace {
+
+// Quotas count a batch's events and bytes together: a batch that would pass the day's events or
+// the stored bytes is refused whole, even when each of its events alone would fit.
+TEST_F(Producing, ABatchIsCountedWholeAgainstTheTenantsQuotas) {
+  // The tenant's own setup (its creation, its key) may count once the usage read model folds it.
+  ASSERT_EQ(ask(n_, "POST", "/tenants", R"({"id":"acme","name":"Acme","plan":"basic","quotas":{"eventsPerDay":20}})").status, 201);
+  const auto dev = ask(n_, "POST", "/tenants/acme/keys", R"({"role":"developer"})").body["key"].get<std::string>();
+  auto batch = [](int n) {
+    json events = json::array();
+    for (int i = 0; i < n; ++i) events.push_back({{"type", "order.placed"}, {"key", "k" + std::to_string(i)}, {"payload", json::object()}});
+    return json{{"events", events}}.dump();
+  };
+  auto refused = ask(n_, "POST", "/topics/orders/events", batch(21), dev);
+  EXPECT_EQ(refused.status, 429) << refused.raw;
+  EXPECT_EQ(refused.body["error"]["code"], "quota_exceeded");
+  EXPECT_NE(refused.body["error"]["message"].get<std::string>().find("21 more requested"), std::string::npos) << refused.raw;
+  EXPECT_TRUE(read_all(n_.bus(), "orders").empty()) << "a refused batch appended events";
+  auto taken = ask(n_, "POST", "/topics/orders/events", batch(10), dev);
+  EXPECT_EQ(taken.status, 201) << taken.raw;
+  EXPECT_EQ(read_all(n_.bus(), "orders").size(), 10u);
+}
+
+}  // namespace

@@ -1,6 +1,7 @@
 // Projections: exactly-once effect across SIGKILL, atomic batches, and rebuild == live.
 #include <signal.h>
 
+#include <atomic>
 #include <random>
 #include <thread>
 
@@ -210,6 +211,53 @@ TEST(Projection, RebuildEqualsLiveByteForByteAndQueriesUseTheOldStateMeanwhile) 
   ASSERT_TRUE(again);
   ASSERT_TRUE((*again)->attach(p));
   EXPECT_EQ(*(*again)->digest(p), after);
+}
+
+}  // namespace
+
+namespace {
+
+// A read model that counts the events it folds.
+class counting_projection final : public nf::projection::projection {
+ public:
+  explicit counting_projection(std::string name) : name_(std::move(name)) {}
+  std::string name() const override { return name_; }
+  std::vector<std::string> topics() const override { return {"trickle"}; }
+  result<void> apply(const bus::message&, nf::projection::state_writer& w) override { return w.put("seen", "1"); }
+
+ private:
+  std::string name_;
+};
+
+TEST(Projection, ALingeringFeedFoldsATrickleOfAppendsInFewBatches) {
+  test::temp_dir dir;
+  auto b = open_bus((dir.path() / "bus").string());
+  ASSERT_TRUE(b->create_topic(topic_name{"trickle"}, {1, -1, -1}));
+  auto s = projection::store::open({(dir.path() / "store").string(), false});
+  ASSERT_TRUE(s);
+  counting_projection eager("eager"), lingering("lingering");
+  projection::feed eager_feed(**s, eager, *b);
+  projection::feed lingering_feed(**s, lingering, *b, projection::runner_options{.linger = 400ms});
+  std::atomic<int> eager_batches{0}, lingering_batches{0};
+  eager_feed.on_applied([&] { ++eager_batches; });
+  lingering_feed.on_applied([&] { ++lingering_batches; });
+  ASSERT_TRUE(eager_feed.start());
+  ASSERT_TRUE(lingering_feed.start());
+  const int start_eager = eager_batches, start_lingering = lingering_batches;
+  // 20 appends of one event, 10 ms apart: 200 ms, within one linger.
+  offset last{0};
+  for (int i = 0; i < 20; ++i) {
+    bus::record r{"k", std::to_string(i), 0, {}, std::nullopt};
+    auto at = b->append(topic_name{"trickle"}, std::span<const bus::record>(&r, 1));
+    ASSERT_TRUE(at);
+    last = at->front().off;
+    std::this_thread::sleep_for(10ms);
+  }
+  const topic_partition tp{topic_name{"trickle"}, partition_id{0}};
+  ASSERT_TRUE(eager_feed.wait_applied(tp, last, 10s));
+  ASSERT_TRUE(lingering_feed.wait_applied(tp, last, 10s)) << "a lingering feed must still apply everything";
+  EXPECT_GE(eager_batches - start_eager, 10) << "the eager feed should fold appends as they come";
+  EXPECT_LE(lingering_batches - start_lingering, 3) << "the lingering feed should gather the trickle into few batches";
 }
 
 }  // namespace

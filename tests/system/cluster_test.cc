@@ -251,8 +251,13 @@ TEST_F(Cluster, SigkillOfAnInstanceMidLoadLosesNoAcceptedWriteAndTheLedgerStaysW
     std::lock_guard lk(mu);
     return done.size() >= static_cast<std::size_t>(kMissions / 4);
   }, 60s));
-  for (int i = 0; i < kInstances && victim < 0; ++i)
-    if (client(i).get("/metrics").body.find("nf_command_claims_total{owner=\"evidence\"}") != std::string::npos) victim = i;
+  // The claim is made by the first evidence command to reach the ledger's partition; on a loaded
+  // machine that can trail the acknowledged artifacts, so look for it for a while.
+  t::wait_until([&] {
+    for (int i = 0; i < kInstances && victim < 0; ++i)
+      if (client(i).get("/metrics").body.find("nf_command_claims_total{owner=\"evidence\"}") != std::string::npos) victim = i;
+    return victim >= 0;
+  }, 30s);
   ASSERT_GE(victim.load(), 0) << "no instance claimed the ledger";
   const auto vi = static_cast<std::size_t>(victim.load());
   servers_[vi]->proc().signal(SIGKILL);
@@ -299,10 +304,13 @@ TEST_F(Cluster, SigkillOfAnInstanceMidLoadLosesNoAcceptedWriteAndTheLedgerStaysW
     auto head = json::parse(client(survivors[0]).get("/ledger/tree-head").body, nullptr, false);
     return head.is_object() && head.value("tree_size", 0) == artifacts;
   }, 60s)) << artifacts << " artifacts";
-  // A survivor took the ledger over (claimed it after the kill).
+  // A survivor took the ledger over. The claims counter is cumulative: when a rebalance moved the
+  // ledger between instances (a loaded machine, e.g. under the sanitizers), more than one survivor
+  // may have claimed it at some point. That there was one writer at a time is what the fencing
+  // guarantees and `ledger verify` below checks: every leaf once, every head consistent.
   int claimed = 0;
   for (int i : survivors) claimed += client(i).get("/metrics").body.find("nf_command_claims_total{owner=\"evidence\"}") != std::string::npos;
-  EXPECT_EQ(claimed, 1) << "exactly one survivor writes the ledger";
+  EXPECT_GE(claimed, 1) << "no survivor took the ledger over";
   auto env = env_of(survivors[0]);
   auto verified = t::run({t::nexus_forge_binary(), "ledger", "verify", "--config", config_, "--json"}, env, 120s);
   ASSERT_EQ(verified.exit_code, 0) << verified.out << verified.err;
