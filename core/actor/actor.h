@@ -77,6 +77,12 @@ class actor {
   // tick is logged and tried again at the next period.
   virtual std::chrono::milliseconds tick_period() const { return std::chrono::milliseconds{0}; }
   virtual result<void> tick(context&) { return ok(); }
+  // Actors that append without waiting (command::single_writer::append_async) make those appends
+  // durable here and report the first that failed since the last call. The runtime calls it
+  // before it commits positions: on an error it commits nothing and handles every message after
+  // the committed positions again (handlers are idempotent), so no output of a handled message
+  // is lost.
+  virtual result<void> flush() { return ok(); }
 };
 
 struct runtime_options {

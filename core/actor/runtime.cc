@@ -68,6 +68,10 @@ struct cell {
   };
   std::map<topic_partition, progress> handled;
   std::map<topic_partition, std::int64_t> committed_pos;
+  // Per partition, the lowest offset handled since the last commit: where handling resumes when
+  // the actor's flush() fails.
+  std::map<topic_partition, std::int64_t> uncommitted_from;
+  std::uint32_t flush_failures = 0;
   std::size_t since_commit = 0;
   std::map<std::pair<topic_partition, std::int64_t>, std::uint32_t> failures;
   actor_stats stats;
@@ -177,9 +181,11 @@ struct runtime::impl {
   static std::string group_of(const cell& c) { return "actor." + c.name; }
 
   void commit(cell& c) {
+    if (!flush(c)) return;
     std::vector<std::pair<topic_partition, offset>> pos;
     {
       std::lock_guard lk(c.mu);
+      c.uncommitted_from.clear();
       for (const auto& [tp, pr] : c.handled) {
         if (pr.next < 0) continue;
         auto it = c.committed_pos.find(tp);
@@ -207,8 +213,36 @@ struct runtime::impl {
     c.lag->set(static_cast<double>(lag));
   }
 
+  // Makes the outputs of every handled message durable before their positions are committed.
+  // When that fails, everything handled since the last commit is handled again.
+  bool flush(cell& c) {
+    std::string failure;
+    try {
+      auto r = c.a->flush();
+      if (!r) failure = describe(r.error());
+    } catch (const std::exception& e) {
+      failure = std::string("exception: ") + e.what();
+    }
+    if (failure.empty()) {
+      c.flush_failures = 0;
+      return true;
+    }
+    std::map<topic_partition, std::int64_t> from;
+    {
+      std::lock_guard lk(c.mu);
+      from = c.uncommitted_from;
+      c.uncommitted_from.clear();
+      ++c.stats.failures;
+    }
+    c.failed->inc();
+    log->warn("actor {}: its outputs could not be made durable ({}); handling again from the committed positions", c.name, failure);
+    if (!from.empty() && !stopping) restart(c, from, ++c.flush_failures);
+    return false;
+  }
+
   // With c.mu held.
   static void mark_done(cell& c, const topic_partition& tp, std::int64_t off) {
+    if (auto [it, fresh] = c.uncommitted_from.emplace(tp, off); !fresh && off < it->second) it->second = off;
     auto& pr = c.handled[tp];
     if (pr.next < 0 || off < pr.next) {
       if (pr.next < 0) pr.next = off;
@@ -348,16 +382,22 @@ struct runtime::impl {
   }
 
   void restart(cell& c, const topic_partition& tp, std::int64_t off, std::uint32_t attempts) {
+    restart(c, std::map<topic_partition, std::int64_t>{{tp, off}}, attempts);
+  }
+
+  // Handles every message from `from` (per partition) again, after a backoff.
+  void restart(cell& c, const std::map<topic_partition, std::int64_t>& from, std::uint32_t attempts) {
     {
       std::lock_guard lk(c.mu);
-      c.rewind[tp] = off;
+      for (const auto& [tp, off] : from) c.rewind[tp] = off;
       for (const auto& [ptp, pr] : c.handled) {
         if (pr.next < 0) continue;
         // Everything from the first unhandled offset is read again (handled ones are idempotent).
         auto it = c.rewind.find(ptp);
         if (!pr.done.empty() && (it == c.rewind.end() || it->second > pr.next)) c.rewind[ptp] = pr.next;
       }
-      if (auto& pr = c.handled[tp]; pr.next >= 0 && pr.next < off) c.rewind[tp] = pr.next;
+      for (const auto& [tp, off] : from)
+        if (auto& pr = c.handled[tp]; pr.next >= 0 && pr.next < off) c.rewind[tp] = pr.next;
       for (const auto& q : c.mailbox) {
         const topic_partition qtp{q.topic, q.partition};
         auto it = c.rewind.find(qtp);

@@ -12,8 +12,11 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "core/actor/actor.h"
@@ -44,7 +47,13 @@ class single_writer {
   // to append under. errc::conflict: this instance does not own `in` (the owner decides);
   // errc::timeout: the state did not catch up in time (retry). An owner that keeps state of its
   // own rebuilds it from the output partition whenever the returned epoch changes.
-  result<std::int64_t> prepare(actor::context& ctx, const topic_partition& in, const topic_name& output);
+  //
+  // With `knows_own_outcomes` (an owner that remembers what it decided until the state shows it,
+  // as prompt_owner does), a claim confirmed less than a second ago is trusted without waiting for
+  // the state to apply this instance's own latest outcomes, while this instance owns `in`. A
+  // claim by another instance meanwhile is still safe: the state refuses this instance's later
+  // writes (core/bus/fence.h).
+  result<std::int64_t> prepare(actor::context& ctx, const topic_partition& in, const topic_name& output, bool knows_own_outcomes = false);
 
   // For work without an input (a periodic head): the epoch when this instance's claim on `out` is
   // still the latest and the state has applied everything, else nullopt (never claims).
@@ -52,6 +61,22 @@ class single_writer {
 
   // Appends an outcome under `epoch`, to the output partition prepare() named.
   result<bus::append_result> append(const topic_partition& out, std::int64_t epoch, const events::Envelope& env);
+
+  // Like append(), without waiting for the write: the bus keeps a partition's appends in order,
+  // so the owner can decide the next command while this one is written with others in one group
+  // commit. `done` gets the outcome's position, or the failure, on the bus's writing thread (it
+  // must be quick and must not append). A failure also drops this instance's claim (the next
+  // prepare() checks it again, caught up) and is reported by the next flush().
+  void append_async(const topic_partition& out, std::int64_t epoch, const events::Envelope& env,
+                    std::function<void(const result<bus::append_result>&)> done);
+  // Waits until every append_async() so far is written.
+  void settle();
+  // settle(), then the first append_async() failure since the last flush(), if any. The owning
+  // actor returns it from actor::flush().
+  result<void> flush();
+
+  // Whether the state has applied the event at (out, off).
+  bool applied(const topic_partition& out, offset off) const;
 
  private:
   result<void> caught_up(const topic_partition& out);
@@ -62,7 +87,14 @@ class single_writer {
   owned_state st_;
   std::chrono::milliseconds catch_up_;
   std::mutex mu_;
-  std::map<topic_partition, std::int64_t> mine_;   // output partition -> the offset of this instance's claim
+  std::condition_variable settled_;
+  struct held_claim {
+    std::int64_t offset;                              // of this instance's claim
+    std::chrono::steady_clock::time_point checked;    // when the state last confirmed it, caught up
+  };
+  std::map<topic_partition, held_claim> mine_;             // output partition -> this instance's claim
+  std::size_t in_flight_ = 0;                         // append_async() calls not yet written
+  std::optional<error> failed_;                       // the first failure since the last flush()
 };
 
 }  // namespace nf::command

@@ -280,4 +280,80 @@ TEST_F(ActorRuntime, StopDrainsTheMailboxAndCommitsEverythingHandled) {
   for (int i = 0; i < 100; ++i) EXPECT_EQ(all.count("k" + std::to_string(i)), 1u);
 }
 
+// Records what it handled; its first flush() fails, as when an output append was lost.
+class flaky_flush_actor : public actor::actor {
+ public:
+  std::string name() const override { return "flaky"; }
+  std::vector<std::string> subscriptions() const override { return {"in"}; }
+  result<void> handle(const bus::message& m, ::nf::actor::context&) override {
+    std::lock_guard lk(mu);
+    handled.push_back(m.key);
+    return ok();
+  }
+  result<void> flush() override {
+    std::lock_guard lk(mu);
+    ++flushes;
+    if (failed) return ok();
+    failed = true;
+    handled_before_failure = handled;
+    return error{errc::unavailable, "an output append failed"};
+  }
+
+  std::mutex mu;
+  bool failed = false;
+  int flushes = 0;
+  std::vector<std::string> handled, handled_before_failure;
+};
+
+TEST_F(ActorRuntime, AFailedFlushCommitsNothingAndHandlesEverythingSinceTheCommittedPositionsAgain) {
+  produce(10);
+  manual_clock clk;
+  auto a = std::make_shared<flaky_flush_actor>();
+  actor::runtime_options ro;
+  ro.clock = &clk;
+  ro.timers = &clk;
+  actor::runtime rt(*bus_, ro);
+  config::actor_settings s;
+  s.backoff_initial_ms = 100;
+  rt.add(a, s);
+  ASSERT_TRUE(rt.start());
+  // The failed flush restarts the actor after a backoff, and no position past a handled message
+  // was committed (at most where handling resumes: the first offset).
+  ASSERT_TRUE(test::wait_until([&] { return clk.pending() == 1 && rt.stats("flaky").restarts == 1; }));
+  for (int p = 0; p < 2; ++p) {
+    auto c = bus_->committed("actor.flaky", {topic_name{"in"}, partition_id{p}});
+    ASSERT_TRUE(c);
+    if (c->has_value()) {
+      EXPECT_EQ((*c)->get(), 0) << p;
+    }
+  }
+  std::vector<std::string> before;
+  {
+    std::lock_guard lk(a->mu);
+    before = a->handled_before_failure;
+  }
+  ASSERT_FALSE(before.empty());
+  clk.advance(100ms);
+  ASSERT_TRUE(test::wait_until([&] {
+    std::lock_guard lk(a->mu);
+    return a->handled.size() == 10 + before.size();
+  }));
+  rt.stop();
+  // What was handled before the failed flush is handled again; the rest once; and the positions
+  // committed at the end cover every input.
+  std::multiset<std::string> all(a->handled.begin(), a->handled.end());
+  const std::set<std::string> again(before.begin(), before.end());
+  for (int i = 0; i < 10; ++i) {
+    const auto key = "k" + std::to_string(i);
+    EXPECT_EQ(all.count(key), again.count(key) ? 2u : 1u) << key;
+  }
+  std::int64_t committed = 0;
+  for (int p = 0; p < 2; ++p) {
+    auto c = bus_->committed("actor.flaky", {topic_name{"in"}, partition_id{p}});
+    ASSERT_TRUE(c);
+    if (c->has_value()) committed += (*c)->get();
+  }
+  EXPECT_EQ(committed, 10);
+}
+
 }  // namespace

@@ -8,6 +8,8 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -240,6 +242,72 @@ TEST(Fencing, ADeposedSingleWriterCannotDecideAndWhatItStillAppendsIsRefused) {
   }
   a.feed->stop();
   b.feed->stop();
+}
+
+TEST(Fencing, AnOwnerThatKnowsItsOutcomesDecidesWithoutWaitingAndAFailedAsyncAppendDropsItsClaim) {
+  test::temp_dir dir;
+  auto bus = test::open_test_bus(dir.path() / "bus");
+  const topic_name in{"fenced.in"}, out{"fenced.out"};
+  ASSERT_TRUE(bus->create_topic(in, {1, -1, -1}));
+  ASSERT_TRUE(bus->create_topic(out, {1, -1, -1}));
+  recording proj;
+  auto st = projection::store::open({(dir.path() / "a").string(), false}).value();
+  ASSERT_TRUE(st->attach(proj));
+  projection::feed feed(*st, proj, *bus);
+  ASSERT_TRUE(feed.start());
+  command::single_writer writer(*bus, "writer", "local", command::owned_state{*st, proj, feed}, 5s);
+  ownership ctx;
+  const topic_partition tin{in, partition_id{0}}, tout{out, partition_id{0}};
+  auto env = [](const std::string& what) {
+    event::new_event ev;
+    ev.type = "test.decided";
+    ev.payload_json = json{{"what", what}}.dump();
+    return event::build(ev).value();
+  };
+  auto e1 = writer.prepare(ctx, tin, out, true);
+  ASSERT_TRUE(e1) << describe(e1.error());
+  // Outcomes queued without waiting, each decided under the same claim, land in order after it.
+  std::mutex mu;
+  std::vector<std::int64_t> offsets;
+  for (int i = 0; i < 20; ++i) {
+    auto e = writer.prepare(ctx, tin, out, true);
+    ASSERT_TRUE(e);
+    EXPECT_EQ(*e, *e1);
+    writer.append_async(tout, *e, env("n" + std::to_string(i)), [&](const nf::result<bus::append_result>& r) {
+      ASSERT_TRUE(r);
+      std::lock_guard lk(mu);
+      offsets.push_back(r->off.get());
+    });
+  }
+  ASSERT_TRUE(writer.flush());
+  ASSERT_EQ(offsets.size(), 20u);
+  for (std::size_t i = 0; i < offsets.size(); ++i) EXPECT_EQ(offsets[i], *e1 + 1 + static_cast<std::int64_t>(i));
+  // An append that fails is reported by the next flush (once), and the claim is dropped: the next
+  // decision claims again.
+  std::optional<errc> failed;
+  writer.append_async(tout, *e1, env(std::string(2 << 20, 'x')), [&](const nf::result<bus::append_result>& r) {
+    if (!r) failed = r.error().code;
+  });
+  auto f = writer.flush();
+  ASSERT_FALSE(f);
+  EXPECT_EQ(f.error().code, errc::too_large) << f.error().message;
+  EXPECT_EQ(failed, errc::too_large);
+  EXPECT_TRUE(writer.flush());
+  auto e2 = writer.prepare(ctx, tin, out, true);
+  ASSERT_TRUE(e2) << describe(e2.error());
+  EXPECT_EQ(*e2, *e1 + 21) << "a new claim after the outcomes";
+  // Another instance claims: a trusted claim still answers at once (what it writes is refused by
+  // the state), and once the input is no longer this instance's, it re-reads and does not decide.
+  const auto theirs = bus->append(out, std::vector<bus::record>{claim_record("other")}).value()[0];
+  ASSERT_TRUE(feed.wait_applied(tout, theirs.off, 5s));
+  auto trusted = writer.prepare(ctx, tin, out, true);
+  ASSERT_TRUE(trusted);
+  EXPECT_EQ(*trusted, *e2);
+  ctx.owns_input = false;
+  auto again = writer.prepare(ctx, tin, out, true);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, errc::conflict) << again.error().message;
+  feed.stop();
 }
 
 // A context whose caused() (called by the evidence actor after it prepared its claim and before it
