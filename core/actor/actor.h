@@ -32,9 +32,18 @@ namespace nf::actor {
 
 inline constexpr const char* kDeadLetterTopic = "platform.deadletter";
 
-// Declares the core's own event types (platform.dead_lettered) in the registry.
+// Declares the core's own event types (platform.dead_lettered and the actions on dead letters)
+// in the registry.
 void register_events(event::type_registry& reg);
 inline constexpr const char* kDeadLetterType = "platform.dead_lettered";
+// Dead letters handed back: every actor's group also reads kReplayTopic and handles the parked
+// event of each kReplayRequested that names it, once, then appends kReplayed (or kReplayFailed,
+// with the error) to kDeadLetterTopic. kDiscarded marks a dead letter an operator gave up on.
+inline constexpr const char* kReplayTopic = "platform.deadletter.replays";
+inline constexpr const char* kReplayRequested = "platform.deadletter_replay_requested";
+inline constexpr const char* kReplayed = "platform.deadletter_replayed";
+inline constexpr const char* kReplayFailed = "platform.deadletter_replay_failed";
+inline constexpr const char* kDiscarded = "platform.deadletter_discarded";
 
 class context {
  public:

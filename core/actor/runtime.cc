@@ -22,7 +22,10 @@
 
 namespace nf::actor {
 
-void register_events(event::type_registry& reg) { reg.add(kDeadLetterType, events::DeadLetter::descriptor(), "core"); }
+void register_events(event::type_registry& reg) {
+  reg.add(kDeadLetterType, events::DeadLetter::descriptor(), "core");
+  for (const char* t : {kReplayRequested, kReplayed, kReplayFailed, kDiscarded}) reg.add(t, events::DeadLetterAction::descriptor(), "core");
+}
 
 namespace asio = boost::asio;
 
@@ -296,7 +299,91 @@ struct runtime::impl {
     }
   }
 
+  // A replay request: the parked event is handed back to the actor that parked it (only that
+  // one; every other actor passes it by), once, and what came of it is appended to the dead
+  // letter topic. A failure is recorded, not retried: the operator replays again after fixing.
+  void replay(cell& c, const bus::message& m) {
+    const topic_partition tp{m.topic, m.partition};
+    events::DeadLetterAction a;
+    auto req = event::from_message(m);
+    if (!req || req->type() != kReplayRequested || !req->payload().UnpackTo(&a)) {
+      log->warn("actor {}: {}@{} is not a dead letter replay request; passed by", c.name, to_string(tp), m.off.get());
+      finish(c, tp, m.off.get(), 0);
+      return;
+    }
+    if (a.actor() != c.name) {
+      finish(c, tp, m.off.get(), 0);
+      return;
+    }
+    const auto& dl = a.dead_letter();
+    bus::message original;
+    original.topic = topic_name{dl.source_topic()};
+    original.partition = partition_id{dl.source_partition()};
+    original.off = offset{dl.source_offset()};
+    original.key = dl.original_key();
+    original.value = dl.original();
+    auto env = event::from_message(original);
+    message_context ctx(bus, c, *clk, opts.region, env ? &env.value() : nullptr);
+    std::string failure;
+    try {
+      auto r = c.a->handle(original, ctx);
+      if (!r) failure = describe(r.error());
+    } catch (const std::exception& e) {
+      failure = std::string("exception: ") + e.what();
+    } catch (...) {
+      failure = "unknown exception";
+    }
+    events::DeadLetterAction outcome;
+    outcome.set_dead_letter_id(a.dead_letter_id());
+    outcome.set_actor(c.name);
+    outcome.set_by(a.by());
+    outcome.set_tenant(a.tenant());
+    outcome.set_reason(failure);
+    events::Envelope out;
+    out.set_id(event::derive_id(*event::event_id::from_raw(req->id()), c.name + "/replay", 0).raw());
+    out.set_type(failure.empty() ? kReplayed : kReplayFailed);
+    out.set_schema_version(1);
+    out.set_key(a.dead_letter_id());
+    out.set_tenant_id(a.tenant());
+    out.set_causation_id(req->id());
+    out.set_correlation_id(req->correlation_id().empty() ? req->id() : req->correlation_id());
+    out.set_origin_region(opts.region);
+    out.set_occurred_at(clk->now_ms());
+    out.mutable_payload()->PackFrom(outcome);
+    const auto rec = event::to_record(out);
+    if (auto r = bus.append(topic_name{kDeadLetterTopic}, std::span<const bus::record>(&rec, 1)); !r) {
+      // Not recorded: handled again after a backoff (its outputs carry the same ids).
+      log->error("actor {}: cannot record the replay of dead letter {}: {}", c.name, a.dead_letter_id(), describe(r.error()));
+      restart(c, tp, m.off.get(), 1);
+      return;
+    }
+    if (failure.empty()) {
+      metrics::registry::global().get_counter("nf_deadletters_replayed_total", "Dead letters handed back to their actor and handled", {{"actor", c.name}}).inc();
+      log->info("actor {} handled dead letter {} ({}@{}) on replay", c.name, a.dead_letter_id(), dl.source_topic(), dl.source_offset());
+    } else {
+      metrics::registry::global().get_counter("nf_deadletters_replay_failures_total", "Dead letter replays whose handler failed again", {{"actor", c.name}}).inc();
+      log->warn("actor {}: replay of dead letter {} failed: {}", c.name, a.dead_letter_id(), failure);
+    }
+    finish(c, tp, m.off.get(), ctx.emitted);
+  }
+
+  // A message handled (or passed by): marks it and commits when due.
+  void finish(cell& c, const topic_partition& tp, std::int64_t off, std::uint64_t emitted) {
+    bool commit_now = false;
+    {
+      std::lock_guard lk(c.mu);
+      mark_done(c, tp, off);
+      c.failures.erase({tp, off});
+      ++c.stats.handled;
+      c.stats.emitted += emitted;
+      commit_now = ++c.since_commit >= opts.commit_every;
+    }
+    c.handled_total->inc();
+    if (commit_now) commit(c);
+  }
+
   void handle_one(cell& c, const bus::message& m) {
+    if (m.topic.get() == kReplayTopic) return replay(c, m);
     const topic_partition tp{m.topic, m.partition};
     auto env = event::from_message(m);
     message_context ctx(bus, c, *clk, opts.region, env ? &env.value() : nullptr);
@@ -309,20 +396,7 @@ struct runtime::impl {
     } catch (...) {
       failure = "unknown exception";
     }
-    if (failure.empty()) {
-      bool commit_now = false;
-      {
-        std::lock_guard lk(c.mu);
-        mark_done(c, tp, m.off.get());
-        c.failures.erase({tp, m.off.get()});
-        ++c.stats.handled;
-        c.stats.emitted += ctx.emitted;
-        commit_now = ++c.since_commit >= opts.commit_every;
-      }
-      c.handled_total->inc();
-      if (commit_now) commit(c);
-      return;
-    }
+    if (failure.empty()) return finish(c, tp, m.off.get(), ctx.emitted);
 
     std::uint32_t attempts;
     {
@@ -614,9 +688,9 @@ void runtime::add(std::shared_ptr<actor> a, const config::actor_settings& settin
 
 result<void> runtime::start() {
   auto& im = *impl_;
-  auto topics = im.bus.describe_topic(topic_name{kDeadLetterTopic});
-  if (!topics) {
-    auto r = im.bus.create_topic(topic_name{kDeadLetterTopic}, bus::topic_config{1, -1, -1});
+  for (const char* t : {kDeadLetterTopic, kReplayTopic}) {
+    if (im.bus.describe_topic(topic_name{t})) continue;
+    auto r = im.bus.create_topic(topic_name{t}, bus::topic_config{1, -1, -1});
     if (!r && r.error().code != errc::already_exists) return r;
   }
   for (auto& c : im.cells) NF_TRY(im.recover(*c));
@@ -624,6 +698,8 @@ result<void> runtime::start() {
     bus::consumer_options o;
     o.group = impl::group_of(*c);
     o.subscriptions = c->a->subscriptions();
+    // Replay requests for dead letters, read by every actor (each takes those naming it).
+    if (!bus::subscribed_by(o.subscriptions, kReplayTopic)) o.subscriptions.emplace_back(kReplayTopic);
     o.reset = bus::reset_policy::earliest;
     NF_TRY_ASSIGN(c->consumer, im.bus.make_consumer(o));
   }

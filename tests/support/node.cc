@@ -10,6 +10,7 @@
 #include "actors/evidence/feature.h"
 #include "actors/missions/feature.h"
 #include "actors/producing/feature.h"
+#include "actors/deadletters/feature.h"
 #include "actors/tenancy/feature.h"
 #include "tests/support/http_client.h"
 
@@ -39,6 +40,8 @@ in_process_node::in_process_node(const std::string& name, node_setup s)
   if (s.missions) features.push_back(missions::make_feature());
   if (s.evidence) features.push_back(evidence::make_feature());
   if (s.producing) features.push_back(producing::make_feature());
+  if (s.deadletters) features.push_back(deadletters::make_feature());
+  for (const auto& make : s.extra) features.push_back(make());
   feature::node_options no;
   no.http.listen = "127.0.0.1:0";
   no.http.subscriber_buffer = s.subscriber_buffer;

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -23,6 +24,9 @@ struct node_setup {
   bool missions = true;
   bool evidence = true;
   bool producing = true;
+  bool deadletters = true;
+  // More features, after those above (a test's own, with an actor it controls).
+  std::vector<std::function<std::unique_ptr<feature::feature>()>> extra = {};
   bool sync = false;                     // fsync on every commit
   std::size_t subscriber_buffer = 1024;
   std::chrono::milliseconds wait_for_timeout{5'000};  // NF-Wait-For
