@@ -325,13 +325,23 @@ struct runtime::impl {
     auto env = event::from_message(original);
     message_context ctx(bus, c, *clk, opts.region, env ? &env.value() : nullptr);
     std::string failure;
-    try {
-      auto r = c.a->handle(original, ctx);
-      if (!r) failure = describe(r.error());
-    } catch (const std::exception& e) {
-      failure = std::string("exception: ") + e.what();
-    } catch (...) {
-      failure = "unknown exception";
+    // With several instances (Kafka), the source partition may be another member's: only its
+    // owner may handle the event (a decision actor would leave it to the owner, who never sees
+    // it), so the replay is recorded as failed, saying why, rather than as done.
+    const topic_partition source{original.topic, original.partition};
+    const auto mine = c.consumer->assignment();
+    if (bus::subscribed_by(c.a->subscriptions(), source.topic.get()) && std::find(mine.begin(), mine.end(), source) == mine.end()) {
+      failure = to_string(source) + " is assigned to another instance of " + c.name + "'s group, which alone may handle its events; " +
+                "this instance holds " + to_string(tp) + ": replay it again once both are on one instance";
+    } else {
+      try {
+        auto r = c.a->handle(original, ctx);
+        if (!r) failure = describe(r.error());
+      } catch (const std::exception& e) {
+        failure = std::string("exception: ") + e.what();
+      } catch (...) {
+        failure = "unknown exception";
+      }
     }
     events::DeadLetterAction outcome;
     outcome.set_dead_letter_id(a.dead_letter_id());

@@ -356,4 +356,85 @@ TEST_F(ActorRuntime, AFailedFlushCommitsNothingAndHandlesEverythingSinceTheCommi
   EXPECT_EQ(committed, 10);
 }
 
+// Fails on keys starting with "bad" until fixed.
+class parker : public actor::actor {
+ public:
+  std::string name() const override { return "parker"; }
+  std::vector<std::string> subscriptions() const override { return {"in"}; }
+  result<void> handle(const bus::message& m, ::nf::actor::context&) override {
+    if (m.key.starts_with("bad") && !fixed) return error{errc::invalid_argument, "not yet"};
+    ++handled;
+    return ok();
+  }
+  std::atomic<bool> fixed{false};
+  std::atomic<int> handled{0};
+};
+
+// With two members in an actor's group, the one holding platform.deadletter.replays handles a
+// replay only of an event from a partition it owns; the other replay is recorded as failed,
+// saying why, instead of as done.
+TEST_F(ActorRuntime, AReplayOfAnEventFromAnotherMembersPartitionIsRecordedAsFailedNotDone) {
+  auto a = std::make_shared<parker>();
+  auto b = std::make_shared<parker>();
+  config::actor_settings s;
+  s.max_failures = 1;
+  actor::runtime ra(*bus_, {}), rb(*bus_, {});
+  ra.add(a, s);
+  rb.add(b, s);
+  ASSERT_TRUE(ra.start());
+  ASSERT_TRUE(rb.start());
+  auto count_in = [](const std::vector<topic_partition>& tps, const std::string& topic) {
+    return std::count_if(tps.begin(), tps.end(), [&](const topic_partition& tp) { return tp.topic.get() == topic; });
+  };
+  ASSERT_TRUE(test::wait_until([&] {
+    auto x = ra.assignments()["parker"], y = rb.assignments()["parker"];
+    return count_in(x, "in") == 1 && count_in(y, "in") == 1 && count_in(x, actor::kReplayTopic) + count_in(y, actor::kReplayTopic) == 1;
+  }));
+  for (int p = 0; p < 2; ++p) {
+    event::new_event e;
+    e.type = "test.input";
+    e.key = "bad" + std::to_string(p);
+    e.payload_json = "{}";
+    auto rec = event::to_record(event::build(e).value());
+    rec.partition = partition_id{p};
+    ASSERT_TRUE(bus_->append(topic_name{"in"}, std::span<const bus::record>(&rec, 1)));
+  }
+  ASSERT_TRUE(test::wait_until([&] { return count(actor::kDeadLetterTopic, 1) == 2; }));
+  a->fixed = true;
+  b->fixed = true;
+  for (const auto& m : read_topic(actor::kDeadLetterTopic, 1)) {
+    auto parked = event::from_message(m).value();
+    events::DeadLetter dl;
+    ASSERT_TRUE(parked.payload().UnpackTo(&dl));
+    events::DeadLetterAction req;
+    req.set_dead_letter_id(event::event_id::from_raw(parked.id())->to_string());
+    req.set_actor("parker");
+    req.set_by("test");
+    *req.mutable_dead_letter() = dl;
+    event::new_event e;
+    e.type = actor::kReplayRequested;
+    e.key = req.dead_letter_id();
+    e.message = &req;
+    auto rec = event::to_record(event::build(e).value());
+    ASSERT_TRUE(bus_->append(topic_name{actor::kReplayTopic}, std::span<const bus::record>(&rec, 1)));
+  }
+  ASSERT_TRUE(test::wait_until([&] { return count(actor::kDeadLetterTopic, 1) == 4; }));
+  int replayed = 0, failed = 0;
+  for (const auto& m : read_topic(actor::kDeadLetterTopic, 1)) {
+    auto env = event::from_message(m).value();
+    events::DeadLetterAction out;
+    if (env.type() == actor::kReplayed) ++replayed;
+    if (env.type() == actor::kReplayFailed) {
+      ++failed;
+      ASSERT_TRUE(env.payload().UnpackTo(&out));
+      EXPECT_NE(out.reason().find("is assigned to another instance of parker's group"), std::string::npos) << out.reason();
+    }
+  }
+  EXPECT_EQ(replayed, 1);
+  EXPECT_EQ(failed, 1);
+  EXPECT_EQ(a->handled + b->handled, 1);
+  ra.stop();
+  rb.stop();
+}
+
 }  // namespace
