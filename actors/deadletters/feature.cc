@@ -37,6 +37,7 @@ class deadletters_feature final : public feature::feature {
     details["deadlettersLag"] = feed_->lag();
     return true;
   }
+  std::vector<projection::projection*> projections() override { return {&proj_}; }
   void stop() override {
     if (feed_) feed_->stop();
   }

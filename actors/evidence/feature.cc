@@ -71,6 +71,7 @@ class evidence_feature final : public feature::feature {
     details["ledgerLag"] = feed_->lag();
     return feed_->caught_up();
   }
+  std::vector<projection::projection*> projections() override { return {&proj_}; }
   void stop() override {
     if (feed_) feed_->stop();
   }

@@ -57,6 +57,7 @@ class missions_feature final : public feature::feature {
     details["projectionLag"] = feed_->lag();
     return feed_->caught_up();
   }
+  std::vector<projection::projection*> projections() override { return {&proj_}; }
   void stop() override {
     if (gateway_) gateway_->stop();
     if (feed_) feed_->stop();

@@ -50,6 +50,7 @@ class producing_feature final : public feature::feature {
     // its end; what matters is that every id appended before the start is indexed.
     return routes_ && routes_->index_ready();
   }
+  std::vector<projection::projection*> projections() override { return {&proj_}; }
   void stop() override {
     if (feed_) feed_->stop();
   }

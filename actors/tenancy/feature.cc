@@ -152,6 +152,7 @@ class tenancy_feature final : public feature::feature {
 
   http::admission* admission() override { return access_ ? &*access_ : nullptr; }
 
+  std::vector<projection::projection*> projections() override { return {&tenants_, &usage_, &audit_}; }
   void stop() override {
     // The last audit records and request meters reach the bus before the read models stop.
     if (access_) access_->stop();

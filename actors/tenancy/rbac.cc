@@ -20,7 +20,7 @@ std::set<std::string> with(std::set<std::string> base, std::initializer_list<con
 }
 
 // Permissions no tenant role can hold: the platform admin's alone.
-bool platform_only(std::string_view p) { return p == "tenants:create" || p == "cluster:read"; }
+bool platform_only(std::string_view p) { return p == "tenants:create" || p == "cluster:read" || p == "cluster:write"; }
 
 const std::map<std::string, std::set<std::string>, std::less<>>& builtins() {
   static const auto m = [] {
@@ -44,7 +44,8 @@ const std::vector<std::string>& permission_catalogue() {
     std::set<std::string> all;
     for (const auto& [_, perms] : builtins()) all.insert(perms.begin(), perms.end());
     all.insert("tenants:create");  // platform admin only
-    all.insert("cluster:read");    // platform admin only: the instances and their addresses
+    all.insert("cluster:read");    // platform admin only: the instances and their addresses, read models
+    all.insert("cluster:write");   // platform admin only: rebuilding read models
     return std::vector<std::string>(all.begin(), all.end());
   }();
   return c;

@@ -24,6 +24,7 @@
 #include "apps/nexus-forge/client_commands.h"
 #include "actors/producing/commands.h"
 #include "apps/nexus-forge/doctor_commands.h"
+#include "apps/nexus-forge/projection_commands.h"
 #include "core/actor/actor.h"
 #include "core/base/number.h"
 #include "core/bus/factory.h"
@@ -541,6 +542,26 @@ int main(int argc, char** argv) {
                    "that are ahead of it");
   doctor->add_flag("--json", da.json, "one JSON report");
 
+  nf::cli::projections_args proj_args;
+  auto* projections_cmd = app.add_subcommand(
+      "projections", "every read model: generation, applied positions, lag in events and ms, rebuild state; --digest adds each "
+                     "state's SHA-256 (through --server, or on a stopped data dir)");
+  projections_cmd->add_option("--config,-c", config_path, "configuration file (JSON)")->capture_default_str();
+  projections_cmd->add_option("--server", proj_args.server, "a running server, http://HOST:PORT");
+  projections_cmd->add_option("--key", proj_args.key, "API key with --server (default: $NF_API_KEY)");
+  projections_cmd->add_flag("--digest", proj_args.digest, "compute each digest (reads the whole state)");
+  projections_cmd->add_flag("--json", proj_args.json, "JSON output");
+  auto* rebuild_cmd = app.add_subcommand(
+      "rebuild", "rebuild a read model from the log into a new generation and swap it in (online through --server: queries keep "
+                 "using the old one until the swap); progress on stderr; reports both digests");
+  rebuild_cmd->add_option("name", proj_args.name, "the projection (see `projections`)");
+  rebuild_cmd->add_flag("--all", proj_args.all, "every projection, one after the other");
+  rebuild_cmd->add_option("--config,-c", config_path, "configuration file (JSON)")->capture_default_str();
+  rebuild_cmd->add_option("--server", proj_args.server, "a running server, http://HOST:PORT");
+  rebuild_cmd->add_option("--key", proj_args.key, "API key with --server (default: $NF_API_KEY)");
+  rebuild_cmd->add_flag("--json", proj_args.json, "a JSON report: generations, events, seconds, old and new digest");
+  rebuild_cmd->add_flag("--quiet,-q", proj_args.quiet, "no progress on stderr");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -598,6 +619,19 @@ int main(int argc, char** argv) {
     if (*sub) {
       sa.config = config_path;
       return nf::cli::subscribe(sa);
+    }
+    if (*projections_cmd || *rebuild_cmd) {
+      std::vector<nf::projection::projection*> all;
+      for (const auto& f : features)
+        for (auto* p : f->projections()) all.push_back(p);
+      std::optional<nf::config::config> cfg;
+      if (proj_args.server.empty()) {
+        auto loaded = load_config(config_path);
+        if (!loaded) return fail(loaded.error());
+        cfg = std::move(*loaded);
+      }
+      const nf::config::config* c = cfg ? &*cfg : nullptr;
+      return *projections_cmd ? nf::cli::projections(proj_args, c, all) : nf::cli::rebuild(proj_args, c, all);
     }
     if (*doctor) {
       auto cfg = load_config(config_path);

@@ -97,6 +97,9 @@ class feature {
   virtual std::vector<note> notes() const { return {}; }
   // The admission it provides for every route (at most one feature does), valid after start.
   virtual http::admission* admission() { return nullptr; }
+  // Its read models (owned by the feature; valid before start(), so offline commands can
+  // describe and rebuild them): GET /projections, `nexus-forge projections` and `rebuild`.
+  virtual std::vector<projection::projection*> projections() { return {}; }
   // Stops what start began. Called after the HTTP server and the actor runtime stopped, in
   // reverse start order, before the bus closes.
   virtual void stop() = 0;

@@ -2,6 +2,7 @@
 #include "core/feature/node.h"
 
 #include "core/feature/cluster.h"
+#include "core/feature/projections.h"
 #include "core/log/log.h"
 #include "core/streams/routes.h"
 
@@ -46,6 +47,12 @@ result<void> node::start() {
     }
     started_.push_back(f.get());
   }
+  // Every feature's read models: described, digested and rebuilt online (core/feature/projections.h).
+  std::vector<projection::projection*> all;
+  for (auto* f : started_)
+    for (auto* p : f->projections()) all.push_back(p);
+  projections_ = std::make_unique<projection_ops>(store_, bus_, std::move(all), clk);
+  projections_->add_routes(routes_);
   topic_routes_ = std::make_unique<topic_routes_holder>(bus_, visibility_);
   topic_routes_->routes.add_to(routes_);
   if (auto r = actors_->start(); !r) {
@@ -149,6 +156,7 @@ void node::stop() {
     actors_started_ = false;
   }
   feeds_.clear();
+  projections_.reset();  // waits for a running rebuild
   for (auto it = started_.rbegin(); it != started_.rend(); ++it) (*it)->stop();
   started_.clear();
 }

@@ -440,6 +440,12 @@ class store_impl final : public store {
     return out;
   }
 
+  result<std::uint64_t> generation(const projection& p) override {
+    NF_TRY_ASSIGN(auto* st, state_of(p));
+    std::shared_lock rl(st->cf_mu);
+    return st->gen;
+  }
+
   result<std::string> digest(const projection& p) override {
     NF_TRY_ASSIGN(auto r, reader(p));
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();

@@ -93,6 +93,8 @@ class store {
   // Point reads of a few keys from one consistent view (RocksDB MultiGet), without a snapshot:
   // cheaper than a reader for a request that needs two or three keys.
   virtual result<std::vector<std::optional<std::string>>> get_many(const projection& p, std::span<const std::string> keys) = 0;
+  // The projection's generation: 0 at first, one more at each rebuild.
+  virtual result<std::uint64_t> generation(const projection& p) = 0;
   // SHA-256 over every key and value of the state (offsets excluded), hex.
   virtual result<std::string> digest(const projection& p) = 0;
   // Reads every block of every table file back and checks its checksum.
