@@ -19,6 +19,7 @@
 #include "core/bus/factory.h"
 #include "core/projection/projection.h"
 #include "projections/audit/audit.h"
+#include "projections/deadletters/deadletters.h"
 #include "projections/ledger/ledger.h"
 #include "projections/missions/missions.h"
 #include "projections/producing/producing.h"
@@ -45,7 +46,8 @@ struct read_models {
   usage::usage_projection usage;
   audit::audit_projection audit;
   producing::producing_projection producing;
-  std::vector<projection::projection*> all() { return {&missions, &ledger, &tenants, &usage, &audit, &producing}; }
+  deadletters::deadletters_projection deadletters;
+  std::vector<projection::projection*> all() { return {&missions, &ledger, &tenants, &usage, &audit, &producing, &deadletters}; }
 };
 
 result<ends_map> end_offsets(bus::event_bus& b) {
