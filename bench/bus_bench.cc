@@ -213,12 +213,34 @@ void BM_ProjectionRebuild(benchmark::State& st) {
   st.SetItemsProcessed(total);
 }
 
+// The digest GET /projections?digest=true and `rebuild` report: every key and value of a state
+// of kRebuild keys, in key order, through SHA-256 (against BM_RawIteratorScan: the scan alone).
+void BM_ProjectionDigest(benchmark::State& st) {
+  scratch dir;
+  auto b = filled_bus(dir.path / "bus", kRebuild);
+  auto s = b ? projection::store::open({(dir.path / "proj").string(), false}) : result<std::unique_ptr<projection::store>>(error{errc::internal, "bus"});
+  last_value p;
+  if (!s || !(*s)->attach(p) || !(*s)->rebuild(p, *b)) {
+    st.SkipWithError("setup");
+    return;
+  }
+  std::int64_t total = 0;
+  for (auto _ : st) {
+    auto d = (*s)->digest(p);
+    if (!d) st.SkipWithError("digest");
+    benchmark::DoNotOptimize(d);
+    total += kRebuild;
+  }
+  st.SetItemsProcessed(total);
+}
+
 }  // namespace
 
 BENCHMARK(BM_RawIteratorScan)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(1.0);
 BENCHMARK(BM_EmbeddedSequentialRead)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(1.0);
 BENCHMARK(BM_RawWalOffWriteBatch)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(1.0);
 BENCHMARK(BM_ProjectionRebuild)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(1.0);
+BENCHMARK(BM_ProjectionDigest)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(1.0);
 // Appends last: they leave gigabytes of dirty pages whose writeback would slow what follows.
 BENCHMARK(BM_RawWriteBatch)->ArgNames({"batch", "sync"})->ArgsProduct({{1, 100}, {0, 1}})->UseRealTime()->MinTime(1.0);
 BENCHMARK(BM_EmbeddedAppend)->ArgNames({"batch", "sync"})->ArgsProduct({{1, 100}, {0, 1}})->UseRealTime()->MinTime(1.0);
@@ -229,7 +251,8 @@ int main(int argc, char** argv) {
   nf::bench::ratio_reporter reporter(
       {{"BM_EmbeddedAppend", "BM_RawWriteBatch"},
        {"BM_EmbeddedSequentialRead", "BM_RawIteratorScan"},
-       {"BM_ProjectionRebuild", "BM_RawWalOffWriteBatch"}},
+       {"BM_ProjectionRebuild", "BM_RawWalOffWriteBatch"},
+       {"BM_ProjectionDigest", "BM_RawIteratorScan"}},
       {{"BM_EmbeddedAppend", 0.8}, {"BM_EmbeddedSequentialRead", 0.7}, {"BM_ProjectionRebuild", 0.7}});
   benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();
