@@ -63,12 +63,12 @@ projection_ops::projection_ops(projection::store& store, bus::event_bus& bus, st
     : store_(store), bus_(bus), all_(std::move(all)), clk_(clk) {}
 
 projection_ops::~projection_ops() {
-  std::vector<std::thread> ts;
+  std::map<std::string, std::thread> ts;
   {
     std::lock_guard lk(mu_);
     ts.swap(threads_);
   }
-  for (auto& t : ts)
+  for (auto& [name, t] : ts)
     if (t.joinable()) t.join();
 }
 
@@ -113,7 +113,10 @@ result<nlohmann::json> projection_ops::start_rebuild(projection::projection& p) 
   r.state = "running";
   r.started_ms = clk_.now_ms();
   r.from_gen = gen;
-  threads_.emplace_back([this, &p] { run_rebuild(p); });
+  // The previous rebuild of this projection has ended (its state is not running): reap its thread.
+  auto& t = threads_[p.name()];
+  if (t.joinable()) t.join();
+  t = std::thread([this, &p] { run_rebuild(p); });
   return to_json(r);
 }
 

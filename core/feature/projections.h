@@ -71,7 +71,7 @@ class projection_ops {
   const nf::clock& clk_;
   std::mutex mu_;
   std::map<std::string, rebuild_state> rebuilds_;
-  std::vector<std::thread> threads_;
+  std::map<std::string, std::thread> threads_;  // the latest rebuild of each projection
 };
 
 }  // namespace nf::feature
