@@ -551,6 +551,7 @@ int main(int argc, char** argv) {
   projections_cmd->add_option("--key", proj_args.key, "API key with --server (default: $NF_API_KEY)");
   projections_cmd->add_flag("--digest", proj_args.digest, "compute each digest (reads the whole state)");
   projections_cmd->add_flag("--json", proj_args.json, "JSON output");
+  projections_cmd->add_flag("--quiet,-q", proj_args.quiet, "no progress on stderr while digests are computed");
   auto* rebuild_cmd = app.add_subcommand(
       "rebuild", "rebuild a read model from the log into a new generation and swap it in (online through --server: queries keep "
                  "using the old one until the swap); progress on stderr; reports both digests");

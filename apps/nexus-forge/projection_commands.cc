@@ -110,7 +110,14 @@ int projections(const projections_args& a, const config::config* cfg, const std:
     auto o = open_offline(*cfg, all);
     if (!o) return fail(o.error());
     for (auto* p : all) {
-      auto d = feature::describe_projection(*o->store, *o->bus, *p, a.digest, system_clock::instance());
+      // Digests read every key: say how far along each is.
+      bool told = false;
+      auto d = feature::describe_projection(*o->store, *o->bus, *p, a.digest, system_clock::instance(), [&](std::uint64_t keys) {
+        if (a.quiet) return;
+        std::cerr << "\rdigest of " << p->name() << ": " << keys << " keys read" << std::flush;
+        told = true;
+      });
+      if (told) std::cerr << "\n";
       if (!d) return fail(d.error());
       list.push_back(std::move(*d));
     }

@@ -25,7 +25,7 @@ std::optional<std::int64_t> timestamp_at(bus::event_bus& bus, const topic_partit
 }  // namespace
 
 result<nlohmann::json> describe_projection(projection::store& store, bus::event_bus& bus, const projection::projection& p, bool with_digest,
-                                           const nf::clock& clk) {
+                                           const nf::clock& clk, const std::function<void(std::uint64_t)>& digest_progress) {
   NF_TRY_ASSIGN(auto gen, store.generation(p));
   NF_TRY_ASSIGN(auto applied, store.last_applied(p));
   NF_TRY_ASSIGN(auto topics, bus.list_topics());
@@ -53,7 +53,7 @@ result<nlohmann::json> describe_projection(projection::store& store, bus::event_
   json out{{"name", p.name()}, {"generation", gen}, {"topics", patterns}, {"positions", std::move(positions)}, {"lagEvents", lag},
            {"lagMs", lag_ms}};
   if (with_digest) {
-    NF_TRY_ASSIGN(auto d, store.digest(p));
+    NF_TRY_ASSIGN(auto d, store.digest(p, digest_progress));
     out["digest"] = d;
   }
   return out;

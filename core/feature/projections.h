@@ -30,8 +30,9 @@ namespace nf::feature {
 
 // {name, generation, topics, positions[{topic, partition, applied, end, lag}], lagEvents, lagMs,
 //  digest (with `with_digest`)}
+// `digest_progress` is passed to store::digest (keys read so far).
 result<nlohmann::json> describe_projection(projection::store& store, bus::event_bus& bus, const projection::projection& p, bool with_digest,
-                                           const nf::clock& clk);
+                                           const nf::clock& clk, const std::function<void(std::uint64_t)>& digest_progress = {});
 
 class projection_ops {
  public:

@@ -446,7 +446,7 @@ class store_impl final : public store {
     return st->gen;
   }
 
-  result<std::string> digest(const projection& p) override {
+  result<std::string> digest(const projection& p, const std::function<void(std::uint64_t keys)>& progress) override {
     NF_TRY_ASSIGN(auto r, reader(p));
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();
     EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
@@ -455,9 +455,11 @@ class store_impl final : public store {
       EVP_DigestUpdate(ctx, len.data(), len.size());
       EVP_DigestUpdate(ctx, s.data(), s.size());
     };
+    std::uint64_t keys = 0;
     auto res = r->scan("", [&](std::string_view k, std::string_view v) {
       feed(k);
       feed(v);
+      if (progress && (++keys & 0xffff) == 0) progress(keys);
       return true;
     });
     unsigned char md[EVP_MAX_MD_SIZE];

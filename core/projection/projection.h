@@ -96,7 +96,8 @@ class store {
   // The projection's generation: 0 at first, one more at each rebuild.
   virtual result<std::uint64_t> generation(const projection& p) = 0;
   // SHA-256 over every key and value of the state (offsets excluded), hex.
-  virtual result<std::string> digest(const projection& p) = 0;
+  // `progress`, when given, is told how many keys were read so far, every 65,536 keys.
+  virtual result<std::string> digest(const projection& p, const std::function<void(std::uint64_t keys)>& progress = {}) = 0;
   // Reads every block of every table file back and checks its checksum.
   virtual result<void> verify_checksums() = 0;
   // Replays all events of the projection's topics into a fresh column family and swaps it in.

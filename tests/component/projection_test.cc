@@ -145,6 +145,33 @@ TEST(Projection, BatchIsAtomicAndRetriesAreHarmless) {
   EXPECT_EQ((*s)->last_applied(p)->at(tp0).get(), 3);
 }
 
+TEST(Projection, ADigestReportsItsProgressAndIsTheSameWithoutIt) {
+  test::temp_dir dir;
+  auto s = projection::store::open({(dir.path() / "store").string(), false});
+  ASSERT_TRUE(s);
+  test::ledger_projection p;
+  ASSERT_TRUE((*s)->attach(p));
+  constexpr std::int64_t kKeys = 140'000;
+  for (std::int64_t off = 0; off < kKeys;) {
+    std::vector<bus::message> batch;
+    for (int i = 0; i < 10'000; ++i, ++off)
+      batch.push_back(bus::message{topic_name{"ledger"}, partition_id{0}, offset{off}, 0, "k" + std::to_string(off), "1", {}});
+    ASSERT_TRUE((*s)->apply(p, batch));
+  }
+  std::vector<std::uint64_t> told;
+  auto with = (*s)->digest(p, [&](std::uint64_t keys) { told.push_back(keys); });
+  ASSERT_TRUE(with);
+  // Every 65,536 keys of the state (its projection writes more than one key per event).
+  std::uint64_t keys = 0;
+  ASSERT_TRUE((*(*s)->reader(p))->scan("", [&](std::string_view, std::string_view) { return ++keys, true; }));
+  std::vector<std::uint64_t> expected;
+  for (std::uint64_t k = 65'536; k <= keys; k += 65'536) expected.push_back(k);
+  ASSERT_GE(expected.size(), 2u);
+  EXPECT_EQ(told, expected);
+  EXPECT_EQ(*with, *(*s)->digest(p));
+  EXPECT_EQ(with->size(), 64u);
+}
+
 TEST(Projection, GetManyReadsWhatTheReaderReadsAndRefusesReservedKeys) {
   test::temp_dir dir;
   auto s = projection::store::open({(dir.path() / "store").string(), false});
