@@ -21,22 +21,8 @@ using namespace nf;
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-struct answer {
-  int status = 0;
-  json body;
-  std::string raw;
-};
-
-answer ask(test::in_process_node& n, const std::string& method, const std::string& target, const std::string& body,
-           const std::string& key = test::kAdminKey, const std::string& type = "application/json") {
-  const std::string raw = n.respond(method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + key +
-                                    "\r\nContent-Type: " + type + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
-  answer a;
-  a.raw = raw;
-  a.status = std::stoi(raw.substr(9, 3));
-  a.body = json::parse(raw.substr(raw.find("\r\n\r\n") + 4), nullptr, false);
-  return a;
-}
+using test::answer;
+using test::ask;
 
 std::vector<bus::message> read_all(bus::event_bus& b, const std::string& topic) { return test::read_topic(b, topic); }
 

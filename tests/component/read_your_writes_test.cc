@@ -29,7 +29,7 @@ struct answer {
   }
 };
 
-answer ask(test::in_process_node& n, const std::string& method, const std::string& target, const std::string& body = "",
+answer exchange(test::in_process_node& n, const std::string& method, const std::string& target, const std::string& body = "",
            const std::string& extra = "") {
   const std::string raw = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + std::string(test::kAdminKey) +
                           "\r\nContent-Type: application/json\r\n" + extra + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
@@ -54,7 +54,7 @@ std::string prompt(int i) {
 TEST(ReadYourWrites, AWriteNamesItsPositionAndAReadWithItSeesTheWrite) {
   test::in_process_node n("ryw");
   for (int i = 1; i <= 20; ++i) {
-    auto w = ask(n, "POST", "/missions", prompt(i));
+    auto w = exchange(n, "POST", "/missions", prompt(i));
     ASSERT_EQ(w.status, 202) << w.body.dump();
     const auto token = w.header("NF-Position");
     ASSERT_FALSE(token.empty()) << w.head;
@@ -63,10 +63,10 @@ TEST(ReadYourWrites, AWriteNamesItsPositionAndAReadWithItSeesTheWrite) {
     ASSERT_EQ(positions->size(), 1u);
     EXPECT_EQ((*positions)[0].tp.topic.get(), "mission.prompts");
     EXPECT_EQ((*positions)[0].off.get(), w.body["offset"].get<std::int64_t>());
-    auto r = ask(n, "GET", "/missions/" + w.body["id"].get<std::string>(), "", "NF-Wait-For: " + token + "\r\n");
+    auto r = exchange(n, "GET", "/missions/" + w.body["id"].get<std::string>(), "", "NF-Wait-For: " + token + "\r\n");
     EXPECT_EQ(r.status, 200) << r.body.dump();
     // An idempotent repeat names the original position.
-    auto again = ask(n, "POST", "/missions", prompt(i));
+    auto again = exchange(n, "POST", "/missions", prompt(i));
     EXPECT_EQ(again.status, 202);
     EXPECT_EQ(*bus::decode_position_token(again.header("NF-Position"), *n.bus().cluster_id()), *positions);
   }
@@ -76,12 +76,12 @@ TEST(ReadYourWrites, BadAndForeignTokensAre400NamingTheHeader) {
   test::in_process_node n("ryw-bad");
   const auto foreign = bus::encode_position_token("some-other-cluster", {{{topic_name{"mission.prompts"}, partition_id{0}}, offset{0}}});
   for (const std::string& token : {std::string("garbage!"), std::string("AAAAAAAAAAAAAAAAAAAA"), foreign}) {
-    auto r = ask(n, "GET", "/missions", "", "NF-Wait-For: " + token + "\r\n");
+    auto r = exchange(n, "GET", "/missions", "", "NF-Wait-For: " + token + "\r\n");
     EXPECT_EQ(r.status, 400) << token;
     EXPECT_EQ(r.body["error"]["code"], "invalid_header") << r.body.dump();
     EXPECT_EQ(r.body["error"]["field"], "NF-Wait-For") << r.body.dump();
   }
-  auto r = ask(n, "GET", "/missions", "", "NF-Wait-For: " + foreign + "\r\n");
+  auto r = exchange(n, "GET", "/missions", "", "NF-Wait-For: " + foreign + "\r\n");
   EXPECT_NE(r.body["error"]["message"].get<std::string>().find("another cluster"), std::string::npos) << r.body.dump();
 }
 
@@ -91,7 +91,7 @@ TEST(ReadYourWrites, APositionNotReachedInTimeIs503NotCaughtUpWithRetryAfter) {
   test::in_process_node n("ryw-late", s);
   const auto ahead = bus::encode_position_token(*n.bus().cluster_id(), {{{topic_name{"mission.prompts"}, partition_id{0}}, offset{1'000'000}}});
   const auto started = std::chrono::steady_clock::now();
-  auto r = ask(n, "GET", "/missions", "", "NF-Wait-For: " + ahead + "\r\n");
+  auto r = exchange(n, "GET", "/missions", "", "NF-Wait-For: " + ahead + "\r\n");
   const auto took = std::chrono::steady_clock::now() - started;
   EXPECT_EQ(r.status, 503) << r.body.dump();
   EXPECT_EQ(r.body["error"]["code"], "not_caught_up");

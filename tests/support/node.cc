@@ -65,4 +65,15 @@ int in_process_node::listen() {
   return *p;
 }
 
+answer ask(in_process_node& n, const std::string& method, const std::string& target, const std::string& body, const std::string& key,
+           const std::string& type) {
+  const std::string raw = n.respond(method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + key +
+                                    "\r\nContent-Type: " + type + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+  answer a;
+  a.raw = raw;
+  a.status = std::stoi(raw.substr(9, 3));
+  a.body = nlohmann::json::parse(raw.substr(raw.find("\r\n\r\n") + 4), nullptr, false);
+  return a;
+}
+
 }  // namespace nf::test

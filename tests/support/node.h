@@ -16,6 +16,7 @@
 #include "core/config/config.h"
 #include "core/feature/node.h"
 #include "core/projection/projection.h"
+#include "tests/support/http_client.h"
 
 namespace nf::test {
 
@@ -55,5 +56,16 @@ class in_process_node {
   std::unique_ptr<projection::store> store_;
   std::unique_ptr<feature::node> node_;
 };
+
+// A request sent through the node's raw-request path as an API client sends it (bearer key,
+// Content-Type, Content-Length), and its answer: status, body parsed as JSON (discarded if it is
+// not), and the raw response.
+struct answer {
+  int status = 0;
+  nlohmann::json body;
+  std::string raw;
+};
+answer ask(in_process_node& n, const std::string& method, const std::string& target, const std::string& body = "",
+           const std::string& key = kAdminKey, const std::string& type = "application/json");
 
 }  // namespace nf::test
