@@ -18,13 +18,6 @@
 #include "core/bus/embedded.h"
 #include "core/bus/factory.h"
 #include "core/projection/projection.h"
-#include "projections/audit/audit.h"
-#include "projections/deadletters/deadletters.h"
-#include "projections/ledger/ledger.h"
-#include "projections/missions/missions.h"
-#include "projections/producing/producing.h"
-#include "projections/tenants/tenants.h"
-#include "projections/usage/usage.h"
 
 namespace nf::cli {
 namespace {
@@ -36,18 +29,6 @@ using ends_map = std::map<topic_partition, std::int64_t>;
 struct finding {
   std::string area;  // bus, projections, ledger
   std::string message;
-};
-
-// The read models `serve` keeps, by name.
-struct read_models {
-  missions::missions_projection missions;
-  ledger::ledger_projection ledger;
-  tenants::tenants_projection tenants;
-  usage::usage_projection usage;
-  audit::audit_projection audit;
-  producing::producing_projection producing;
-  deadletters::deadletters_projection deadletters;
-  std::vector<projection::projection*> all() { return {&missions, &ledger, &tenants, &usage, &audit, &producing, &deadletters}; }
 };
 
 result<ends_map> end_offsets(bus::event_bus& b) {
@@ -85,7 +66,7 @@ result<ends_map> salvage_ends(const bus::embedded_options& base) {
 
 }  // namespace
 
-int doctor(const doctor_args& a, const config::config& cfg) {
+int doctor(const doctor_args& a, const config::config& cfg, const std::vector<projection::projection*>& read_models) {
   auto fail = [](const std::string& msg) {
     std::cerr << "error: " << msg << "\n";
     return 2;
@@ -150,7 +131,6 @@ int doctor(const doctor_args& a, const config::config& cfg) {
   }
 
   // ---- read models ----
-  read_models models;
   std::vector<std::string> rebuilt;
   if (bus) {
     say("checking the read models...");
@@ -159,7 +139,7 @@ int doctor(const doctor_args& a, const config::config& cfg) {
     if (auto v = (*store)->verify_checksums(); !v) problems.push_back({"projections", v.error().message});
     auto ends = end_offsets(*bus);
     if (!ends) return fail(ends.error().message);
-    for (auto* p : models.all()) {
+    for (auto* p : read_models) {
       if (auto r = (*store)->attach(*p); !r) return fail(r.error().message);
       auto applied = (*store)->last_applied(*p);
       if (!applied) return fail(applied.error().message);

@@ -4,7 +4,10 @@
 // read models that are ahead of it.
 #pragma once
 
+#include <vector>
+
 #include "core/config/config.h"
+#include "core/projection/projection.h"
 
 namespace nf::cli {
 
@@ -15,6 +18,7 @@ struct doctor_args {
 
 // Exit codes: 0 nothing wrong (or everything repaired), 1 problems found, 2 cannot run (e.g. a
 // server owns the data directory).
-int doctor(const doctor_args& a, const config::config& cfg);
+// `read_models`: every feature's (feature::projections()).
+int doctor(const doctor_args& a, const config::config& cfg, const std::vector<projection::projection*>& read_models);
 
 }  // namespace nf::cli

@@ -621,10 +621,11 @@ int main(int argc, char** argv) {
       sa.config = config_path;
       return nf::cli::subscribe(sa);
     }
+    // Every feature's read models, for the commands that check, describe or rebuild them.
+    std::vector<nf::projection::projection*> all;
+    for (const auto& f : features)
+      for (auto* p : f->projections()) all.push_back(p);
     if (*projections_cmd || *rebuild_cmd) {
-      std::vector<nf::projection::projection*> all;
-      for (const auto& f : features)
-        for (auto* p : f->projections()) all.push_back(p);
       std::optional<nf::config::config> cfg;
       if (proj_args.server.empty()) {
         auto loaded = load_config(config_path);
@@ -637,7 +638,7 @@ int main(int argc, char** argv) {
     if (*doctor) {
       auto cfg = load_config(config_path);
       if (!cfg) return fail(cfg.error());
-      return nf::cli::doctor(da, *cfg);
+      return nf::cli::doctor(da, *cfg, all);
     }
     if (*replay) {
       ra.config = config_path;
