@@ -69,7 +69,7 @@ result<void> ledger_audit::run(bool progress) {
   std::optional<std::int64_t> claim;  // the ledger has one writer at a time (core/bus/fence.h)
   NF_TRY(read_range(bus_, tp, begin.get(), end.get(), [&](const bus::message& m) {
     const auto verdict = bus::judge(m, claim);
-    auto env = event::from_message(m);
+    auto env = event::from_message_as_stored(m);
     if (verdict == bus::fence_verdict::claim) {
       // an owner's claim: not part of the tree
     } else if (verdict == bus::fence_verdict::stale) {

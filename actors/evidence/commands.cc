@@ -71,7 +71,7 @@ result<ledger_check> check_ledger(const config::config& cfg, bus::event_bus& bus
         ++i;
       }
       if (i < refs.size() && refs[i].offset == m.off.get()) {
-        auto env = event::from_message(m);
+        auto env = event::from_message_as_stored(m);
         const auto where = to_string(tp) + "@" + std::to_string(m.off.get());
         if (!env)
           audit.problems.push_back({refs[i].index, std::nullopt, "leaf " + std::to_string(refs[i].index) + ": its event at " + where + " is unreadable"});
@@ -204,7 +204,7 @@ result<std::unique_ptr<replay_verifier>> replay_verifier::open(bus::event_bus& b
 }
 
 json replay_verifier::check(const bus::message& m) {
-  auto env = event::from_message(m);
+  auto env = event::from_message_as_stored(m);
   if (!env) {
     ++failed_;
     return json{{"ok", false}, {"reason", "unreadable: " + env.error().message}};

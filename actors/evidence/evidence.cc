@@ -40,7 +40,7 @@ state evolve(state s, const input& in) {
 }
 
 result<input> decode(const bus::message& m) {
-  NF_TRY_ASSIGN(auto env, event::from_message(m));
+  NF_TRY_ASSIGN(auto env, event::from_message_as_stored(m));
   const auto where = to_string(topic_partition{m.topic, m.partition}) + "@" + std::to_string(m.off.get());
   auto id = event::event_id::from_raw(env.id());
   if (!id) return error{errc::corruption, "event without a 16-byte id at " + where};

@@ -25,11 +25,6 @@ std::optional<refusal> read_event(json& j, const std::string& where, const std::
     if (k != "type" && k != "key" && k != "payload" && k != "id" && k != "headers" && k != "expectedVersion")
       return bad(where, field(k.c_str()), "unknown field '" + k + "'", "unknown_field");
   }
-  if (j.contains("expectedVersion"))
-    return bad(where, field("expectedVersion"),
-               "'expectedVersion' (optimistic concurrency on a key) is not supported by this route; decisions that need it go "
-               "through their feature's routes",
-               "unsupported_field");
   auto t = j.find("type");
   if (t == j.end() || !t->is_string() || t->get_ref<const std::string&>().empty())
     return bad(where, field("type"), "'type' is required: a string such as mission.prompted");
@@ -38,6 +33,21 @@ std::optional<refusal> read_event(json& j, const std::string& where, const std::
     if (!k->is_string()) return bad(where, field("key"), "'key' must be a string");
     out.key = k->get<std::string>();
     if (out.key.size() > 1024) return bad(where, field("key"), "'key' is longer than 1024 bytes");
+  }
+  if (auto v = j.find("expectedVersion"); v != j.end() && !v->is_null()) {
+    const auto explain = "'expectedVersion' is the key's version before this event: a number from 0, \"no_stream\" (0) or \"any\"";
+    if (v->is_string()) {
+      const auto& s = v->get_ref<const std::string&>();
+      if (s == "no_stream") out.expected_version = 0;
+      else if (s != "any") return bad(where, field("expectedVersion"), explain);
+    } else if (v->is_number_unsigned() ? v->get<std::uint64_t>() <= static_cast<std::uint64_t>(INT64_MAX)
+                                       : v->is_number_integer() && v->get<std::int64_t>() >= 0) {
+      out.expected_version = v->get<std::int64_t>();
+    } else {
+      return bad(where, field("expectedVersion"), explain);
+    }
+    if (out.expected_version && out.key.empty())
+      return bad(where, field("expectedVersion"), "'expectedVersion' needs a 'key': versions are counted per key");
   }
   auto p = j.find("payload");
   if (p == j.end() || !p->is_object()) return bad(where, field("payload"), "'payload' is required: a JSON object");

@@ -24,6 +24,9 @@ struct incoming {
   nlohmann::json payload;                      // a JSON object, as parsed (event::build takes it as it is)
   std::optional<event::event_id> id;           // client-chosen: the append is idempotent
   std::map<std::string, std::string> headers;
+  // expectedVersion: the key's version just before this event (0 or "no_stream": the key has none
+  // yet); unset or "any": whatever it is. Needs a key.
+  std::optional<std::int64_t> expected_version;
   std::string where;                           // "event", "events[3]" or "line 4", for messages
   // With a client id: SHA-256 (hex) of what identifies the event's content (type, key, payload,
   // headers), which a retry with the same id must repeat. Empty without an id.

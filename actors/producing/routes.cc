@@ -34,7 +34,11 @@ json event_schema() {
                                {"key", http::schema::string("aggregate key; decides the partition")},
                                {"payload", json{{"type", "object"}}},
                                {"id", http::schema::string("UUID chosen by the client: the append is idempotent")},
-                               {"headers", json{{"type", "object"}, {"additionalProperties", {{"type", "string"}}}}}},
+                               {"headers", json{{"type", "object"}, {"additionalProperties", {{"type", "string"}}}}},
+                               {"expectedVersion",
+                                json{{"description", "the key's version before this event, on a topic with keyVersions: a number "
+                                                     "(0: the key has no event yet), \"no_stream\" or \"any\""},
+                                     {"oneOf", {json{{"type", "integer"}, {"minimum", 0}}, json{{"type", "string"}, {"enum", {"no_stream", "any"}}}}}}}},
                               {"type", "payload"});
 }
 
@@ -53,6 +57,7 @@ json topic_schema() {
                                {"partitions", http::schema::integer()},
                                {"retentionMs", http::schema::integer()},
                                {"acceptUnknownTypes", http::schema::boolean()},
+                               {"keyVersions", http::schema::boolean()},
                                {"tenant", http::schema::string()},
                                {"offsets", http::schema::array(json{{"type", "object"}})}},
                               {"name", "partitions"});
@@ -90,9 +95,12 @@ void routes::add_to(http::route_table& t) {
                        {400, {"an invalid event: names it (events[i] or line N) and the field", http::schema::ref("Error")}},
                        {403, {"a topic the platform writes", http::schema::ref("Error")}},
                        {404, {"no such topic", http::schema::ref("Error")}},
-                       {409, {"a client id appended before with other content", http::schema::ref("Error")}},
+                       {409, {"a client id appended before with other content, or a key not at its expectedVersion "
+                              "(wrong_expected_version: nothing of the batch was appended)",
+                              http::schema::ref("Error")}},
                        {413, {"too many events, or an event too large: names the limit", http::schema::ref("Error")}},
-                       {415, {"neither application/json nor application/x-ndjson", http::schema::ref("Error")}}},
+                       {415, {"neither application/json nor application/x-ndjson", http::schema::ref("Error")}},
+                       {501, {"expectedVersion on a bus that cannot check it (Kafka)", http::schema::ref("Error")}}},
          .deferred = [this](const http::route_context& c, http::answer_fn answer) { produce(c, std::move(answer)); },
          .blocking = !bus_.appends_async()});
   t.add({.method = http::verb::post, .path = "/topics", .perm = perm::topics_write,
@@ -100,9 +108,14 @@ void routes::add_to(http::route_table& t) {
          .body = http::schema::object({{"name", http::schema::string()},
                                        {"partitions", http::schema::integer()},
                                        {"retentionMs", http::schema::integer()},
-                                       {"acceptUnknownTypes", http::schema::boolean()}},
+                                       {"acceptUnknownTypes", http::schema::boolean()},
+                                       {"keyVersions", http::schema::boolean()}},
                                       {"name"}),
-         .responses = {{201, {"created", topic_schema()}}, {400, err}, {403, err}, {409, {"the topic exists", http::schema::ref("Error")}}},
+         .responses = {{201, {"created", topic_schema()}},
+                       {400, err},
+                       {403, err},
+                       {409, {"the topic exists", http::schema::ref("Error")}},
+                       {501, {"keyVersions on a bus that cannot check expected versions (Kafka)", http::schema::ref("Error")}}},
          .handler = [this](const http::route_context& c) { return create_topic(c); },
          .blocking = true});
   t.add({.method = http::verb::get, .path = "/topics/{topic}", .perm = perm::read,
@@ -259,6 +272,7 @@ std::variant<routes::prepared, http::response> routes::prepare(const http::route
     auto env = event::build(ev, e.payload);
     if (!env) return http::error_response(status::bad_request, "invalid_event", e.where + ": " + env.error().message, req, e.where + ".payload");
     auto rec = event::to_record(*env);
+    rec.expected_version = e.expected_version;
     if (e.id) {
       rec.headers.push_back({kDigestHeader, e.digest});
       any_client_id = true;
@@ -321,6 +335,8 @@ http::response routes::appended(const http::route_context& c, const prepared& p,
   if (!at) {
     const auto& e = at.error();
     if (e.code == errc::too_large) return http::error_response(status::payload_too_large, "event_too_large", e.message, req);
+    if (e.code == errc::wrong_expected_version) return http::error_response(status::conflict, "wrong_expected_version", e.message, req);
+    if (e.code == errc::unsupported) return http::error_response(status::not_implemented, "not_implemented", e.message, req);
     return http::error_response(http::status_for(e.code), "append_failed", e.message, req);
   }
   std::vector<placed> where;
@@ -430,7 +446,8 @@ http::response routes::create_topic(const http::route_context& c) {
   auto body = http::parse_body(req);
   if (!body) return http::bad_body(body.error(), req);
   for (const auto& item : body->items())
-    if (item.key() != "name" && item.key() != "partitions" && item.key() != "retentionMs" && item.key() != "acceptUnknownTypes")
+    if (item.key() != "name" && item.key() != "partitions" && item.key() != "retentionMs" && item.key() != "acceptUnknownTypes" &&
+        item.key() != "keyVersions")
       return http::error_response(status::bad_request, "unknown_field", "unknown field '" + item.key() + "'", req, item.key());
   if (!body->contains("name") || !(*body)["name"].is_string()) return http::invalid_field("name", "'name' is required: a topic name", req);
   const std::string name = (*body)["name"].get<std::string>();
@@ -452,6 +469,15 @@ http::response routes::create_topic(const http::route_context& c) {
     if (!(*body)["acceptUnknownTypes"].is_boolean()) return http::wrong_type("acceptUnknownTypes", "a boolean", req);
     accept_unknown = (*body)["acceptUnknownTypes"].get<bool>();
   }
+  bool key_versions = false;
+  if (body->contains("keyVersions")) {
+    if (!(*body)["keyVersions"].is_boolean()) return http::wrong_type("keyVersions", "a boolean", req);
+    key_versions = (*body)["keyVersions"].get<bool>();
+    // The embedded bus checks expected versions in its group commit; a Kafka broker cannot.
+    if (key_versions && bus_.kind() != "embedded")
+      return http::error_response(status::not_implemented, "not_implemented",
+                                  "'keyVersions' needs the embedded bus: a Kafka broker cannot check an expected version", req, "keyVersions");
+  }
   const auto owner = namespace_owner(name);
   if (!c.who.platform_admin) {
     if (owner != c.who.tenant || c.who.tenant.empty())
@@ -462,7 +488,7 @@ http::response routes::create_topic(const http::route_context& c) {
     return http::error_response(status::forbidden, "forbidden", "'" + name + "' is in a namespace the platform writes", req, "name");
   if (auto exists = bus_.describe_topic(topic_name{name}); exists)
     return http::error_response(status::conflict, "conflict", "topic '" + name + "' exists", req, "name");
-  if (auto r = bus_.create_topic(topic_name{name}, {partitions, retention_ms, -1}); !r) {
+  if (auto r = bus_.create_topic(topic_name{name}, {partitions, retention_ms, -1, key_versions}); !r) {
     if (r.error().code == errc::already_exists)
       return http::error_response(status::conflict, "conflict", "topic '" + name + "' exists", req, "name");
     return http::error_response(http::status_for(r.error().code), "bus_error", r.error().message, req);
@@ -488,7 +514,8 @@ http::response routes::create_topic(const http::route_context& c) {
   if (!at) return http::error_response(http::status_for(at.error().code), "append_failed", at.error().message, req);
   const topic_partition tp{topic_name{kTopicsTopic}, (*at)[0].partition};
   c.wrote(tp, (*at)[0].off);
-  json out{{"name", name}, {"partitions", partitions}, {"retentionMs", retention_ms}, {"acceptUnknownTypes", accept_unknown}, {"tenant", owner}};
+  json out{{"name", name},       {"partitions", partitions}, {"retentionMs", retention_ms}, {"acceptUnknownTypes", accept_unknown},
+           {"keyVersions", key_versions}, {"tenant", owner}};
   if (!feed_.wait_applied(tp, (*at)[0].off, opts_.read_your_writes_timeout)) {
     out["visible"] = false;
     return http::json_response(status::accepted, out, req);
@@ -508,6 +535,7 @@ http::response routes::describe(const http::route_context& c) {
            {"partitions", info->config.partitions},
            {"retentionMs", info->config.retention_ms},
            {"acceptUnknownTypes", accepts_unknown(topic, *settings)},
+           {"keyVersions", info->config.key_versions},
            {"tenant", namespace_owner(topic)}};
   if (*settings) out["createdAt"] = (**settings).value("createdAt", "");
   // Offsets show how much was written: the platform admin's, or the namespace owner's.

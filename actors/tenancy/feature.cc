@@ -75,7 +75,7 @@ class tenancy_feature final : public feature::feature {
     return out;
   }
   std::vector<::nf::feature::topic_spec> topics() const override {
-    return {{topic_name{tenants::kTenantsTopic}},
+    return {{.name = topic_name{tenants::kTenantsTopic}, .key_versions = true},
             {topic_name{audit::kAuditTopic}},
             {topic_name{usage::kUsageTopic}},
             {.name = topic_name{kCommandsTopic}, .partitions_like = topic_name{tenants::kTenantsTopic}}};

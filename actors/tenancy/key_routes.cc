@@ -7,8 +7,20 @@
 
 namespace nf::tenancy {
 
+namespace {
+
+// The tenant's version after a change, where the bus counts it (0: it does not, as on Kafka).
+response with_version(response res, const bus::append_result& r) {
+  if (r.version > 0) res.set(http::field::etag, http::etag(r.version));
+  return res;
+}
+
+}  // namespace
+
 response routes::create_key(const context& c, const std::string& id, const request& req) {
   if (auto denied = authorize(c, id, perm::keys_write, req)) return *denied;
+  auto expected = http::if_match(req);
+  if (!expected) return error_response(http::status::bad_request, "invalid_header", expected.error().message, req, "If-Match");
   auto body = parse_body(req);
   if (!body) return bad_body(body.error(), req);
   if (auto bad = only_fields(*body, {"role", "name"}, req)) return *bad;
@@ -36,16 +48,18 @@ response routes::create_key(const context& c, const std::string& id, const reque
   created.set_digest(key.digest);
   created.set_role(role);
   created.set_name(name);
-  auto r = append("tenancy.key_created", id, created);
-  if (!r) return append_error(r.error(), req);
+  auto r = append("tenancy.key_created", id, created, *expected);
+  if (!r) return change_failed(r.error(), req);
   const json answer{{"key", key.secret}, {"keyId", key.key_id}, {"role", role}, {"name", name}, {"tenantId", id}};
   if (!wait(*r)) return not_visible_yet(answer, req);
-  return json_response(http::status::created, answer, req);
+  return with_version(json_response(http::status::created, answer, req), *r);
 }
 
 
 response routes::revoke_key(const context& c, const std::string& id, const std::string& key_id, const request& req) {
   if (auto denied = authorize(c, id, perm::keys_write, req)) return *denied;
+  auto expected = http::if_match(req);
+  if (!expected) return error_response(http::status::bad_request, "invalid_header", expected.error().message, req, "If-Match");
   auto doc = view_.get(id);
   if (!doc) return error_response(status_for(doc.error().code), "internal", doc.error().message, req);
   if (!*doc || !(**doc)["keys"].contains(key_id))
@@ -54,15 +68,17 @@ response routes::revoke_key(const context& c, const std::string& id, const std::
   events::ApiKeyRevoked revoked;
   revoked.set_tenant_id(id);
   revoked.set_key_id(key_id);
-  auto r = append("tenancy.key_revoked", id, revoked);
-  if (!r) return append_error(r.error(), req);
+  auto r = append("tenancy.key_revoked", id, revoked, *expected);
+  if (!r) return change_failed(r.error(), req);
   if (!wait(*r)) return not_visible_yet(json{{"keyId", key_id}, {"revoked", true}}, req);
-  return json_response(http::status::ok, json{{"keyId", key_id}, {"revoked", true}}, req);
+  return with_version(json_response(http::status::ok, json{{"keyId", key_id}, {"revoked", true}}, req), *r);
 }
 
 
 response routes::define_role(const context& c, const std::string& id, const request& req) {
   if (auto denied = authorize(c, id, perm::roles_write, req)) return *denied;
+  auto expected = http::if_match(req);
+  if (!expected) return error_response(http::status::bad_request, "invalid_header", expected.error().message, req, "If-Match");
   // The platform admin passes authorize() for any id: a role of a tenant that does not exist
   // would be an event the tenants read model cannot fold.
   {
@@ -93,10 +109,10 @@ response routes::define_role(const context& c, const std::string& id, const requ
   defined.set_tenant_id(id);
   defined.set_role(name);
   for (const auto& p : *perms) defined.add_permissions(p);
-  auto r = append("tenancy.role_defined", id, defined);
-  if (!r) return append_error(r.error(), req);
+  auto r = append("tenancy.role_defined", id, defined, *expected);
+  if (!r) return change_failed(r.error(), req);
   if (!wait(*r)) return not_visible_yet(json{{"name", name}, {"permissions", *perms}}, req);
-  return json_response(http::status::created, json{{"name", name}, {"permissions", *perms}}, req);
+  return with_version(json_response(http::status::created, json{{"name", name}, {"permissions", *perms}}, req), *r);
 }
 
 

@@ -121,6 +121,13 @@ void routes::add_to(http::route_table& t) {
            .blocking = true, .authorize_in_handler = true});
   };
   const http::response_doc not_found{"unknown tenant (or another tenant's)", http::schema::ref("Error")};
+  const http::response_doc stale{"If-Match names an older version of the tenant: someone changed it since (version_mismatch)",
+                                 http::schema::ref("Error")};
+  const http::response_doc unchecked{"If-Match on a bus that cannot check it (Kafka)", http::schema::ref("Error")};
+  const http::param_doc if_match{.name = "If-Match",
+                                 .description = "the tenant's ETag as read: change it only if nobody changed it since (412 otherwise)",
+                                 .schema = json{{"type", "string"}},
+                                 .in = "header"};
   const http::response_doc pending{"appended; the read model has not shown it yet", schemas::pending()};
   on(verb::post, "/tenants", perm::tenants_create, "Create a tenant (platform admin)", schemas::tenant_create(),
      {{201, {"the tenant", schemas::tenant()}}, {202, pending}, {409, {"the id or a domain is taken", http::schema::ref("Error")}}}, {},
@@ -129,21 +136,26 @@ void routes::add_to(http::route_table& t) {
      {{200, {"the tenants", schemas::tenant_list()}}}, {},
      [this](const context& c, const http::route_context& rc) { return list(c, rc.req); });
   on(verb::get, "/tenants/{id}", perm::tenants_read, "A tenant: plan, effective limits, usage, keys and roles", std::nullopt,
-     {{200, {"the tenant", schemas::tenant()}}, {404, not_found}}, {},
+     {{200, {.description = "the tenant; its ETag is its version", .schema = schemas::tenant(), .etag = true}}, {404, not_found}}, {},
      [this](const context& c, const http::route_context& rc) { return show(c, rc.path_param("id"), rc.req); });
   on(verb::patch, "/tenants/{id}", perm::tenants_write, "Change domains (tenants:write); plan, quotas, status (platform admin)",
-     schemas::tenant_patch(), {{200, {"the tenant", schemas::tenant()}}, {202, pending}, {404, not_found}, {409, {"a domain is taken", http::schema::ref("Error")}}},
-     {}, [this](const context& c, const http::route_context& rc) { return patch(c, rc.path_param("id"), rc.req); });
+     schemas::tenant_patch(),
+     {{200, {.description = "the tenant as changed", .schema = schemas::tenant(), .etag = true}}, {202, pending}, {404, not_found},
+      {409, {"a domain is taken", http::schema::ref("Error")}}, {412, stale}, {501, unchecked}},
+     {if_match}, [this](const context& c, const http::route_context& rc) { return patch(c, rc.path_param("id"), rc.req); });
   on(verb::post, "/tenants/{id}/keys", perm::keys_write, "Create an API key (the secret is in this answer only)", schemas::key_create(),
-     {{201, {"the key", schemas::key_created()}}, {202, {"the key; the read model has not shown it yet", schemas::key_created()}}, {404, not_found}},
-     {}, [this](const context& c, const http::route_context& rc) { return create_key(c, rc.path_param("id"), rc.req); });
+     {{201, {.description = "the key", .schema = schemas::key_created(), .etag = true}},
+      {202, {"the key; the read model has not shown it yet", schemas::key_created()}}, {404, not_found}, {412, stale}, {501, unchecked}},
+     {if_match}, [this](const context& c, const http::route_context& rc) { return create_key(c, rc.path_param("id"), rc.req); });
   on(verb::delete_, "/tenants/{id}/keys/{keyId}", perm::keys_write, "Revoke an API key (effective on its next request)", std::nullopt,
-     {{200, {"revoked", schemas::key_revoked()}}, {202, {"revoked; the read model has not shown it yet", schemas::key_revoked()}}, {404, not_found}}, {},
-     [this](const context& c, const http::route_context& rc) { return revoke_key(c, rc.path_param("id"), rc.path_param("keyId"), rc.req); });
+     {{200, {.description = "revoked", .schema = schemas::key_revoked(), .etag = true}},
+      {202, {"revoked; the read model has not shown it yet", schemas::key_revoked()}}, {404, not_found}, {412, stale}, {501, unchecked}},
+     {if_match}, [this](const context& c, const http::route_context& rc) { return revoke_key(c, rc.path_param("id"), rc.path_param("keyId"), rc.req); });
   on(verb::post, "/tenants/{id}/roles", perm::roles_write, "Define a custom role", schemas::role_define(),
-     {{201, {"the role", schemas::role()}}, {202, {"the role; the read model has not shown it yet", schemas::role()}}, {404, not_found},
-      {409, {"a built-in role name", http::schema::ref("Error")}}},
-     {}, [this](const context& c, const http::route_context& rc) { return define_role(c, rc.path_param("id"), rc.req); });
+     {{201, {.description = "the role", .schema = schemas::role(), .etag = true}},
+      {202, {"the role; the read model has not shown it yet", schemas::role()}}, {404, not_found},
+      {409, {"a built-in role name", http::schema::ref("Error")}}, {412, stale}, {501, unchecked}},
+     {if_match}, [this](const context& c, const http::route_context& rc) { return define_role(c, rc.path_param("id"), rc.req); });
   if (audit_)
     on(verb::get, "/tenants/{id}/audit", perm::audit_read, "The audit log: requests and changes, oldest first", std::nullopt,
        {{200, {"audit records", schemas::audit_page()}}, {404, not_found}},
@@ -182,7 +194,8 @@ std::optional<http::response> routes::authorize(const context& c, const std::str
   return std::nullopt;
 }
 
-result<bus::append_result> routes::append(const std::string& type, const std::string& tenant, const google::protobuf::Message& payload) {
+result<bus::append_result> routes::append(const std::string& type, const std::string& tenant, const google::protobuf::Message& payload,
+                                          std::optional<std::int64_t> expected) {
   event::new_event ev;
   ev.type = type;
   ev.key = tenant;
@@ -190,9 +203,19 @@ result<bus::append_result> routes::append(const std::string& type, const std::st
   ev.region = opts_.region;
   ev.occurred_at = clk_.now_ms();
   NF_TRY_ASSIGN(auto env, event::build(ev, payload));
-  const auto rec = event::to_record(env);
+  auto rec = event::to_record(env);
+  rec.expected_version = expected;
   NF_TRY_ASSIGN(auto res, bus_.append(topic_name{tenants::kTenantsTopic}, std::span<const bus::record>(&rec, 1)));
   return res[0];
+}
+
+http::response routes::change_failed(const error& e, const http::request& req) const {
+  if (e.code == errc::wrong_expected_version) return http::version_mismatch(e, req);
+  if (e.code == errc::unsupported)
+    return error_response(http::status::not_implemented, "not_implemented",
+                          "If-Match is checked by the embedded bus; on Kafka this change cannot be made conditional yet (" + e.message + ")",
+                          req, "If-Match");
+  return append_error(e, req);
 }
 
 bool routes::wait(const bus::append_result& r) {
@@ -304,10 +327,11 @@ response routes::list(const context& c, const request& req) {
 
 response routes::show(const context& c, const std::string& id, const request& req) {
   if (auto denied = authorize(c, id, perm::tenants_read, req)) return *denied;
-  auto doc = view_.get(id);
-  if (!doc) return error_response(status_for(doc.error().code), "internal", doc.error().message, req);
-  if (!*doc) return error_response(http::status::not_found, "not_found", "unknown tenant '" + id + "'", req);
-  auto& d = **doc;
+  auto got = view_.get_versioned(id);
+  if (!got) return error_response(status_for(got.error().code), "internal", got.error().message, req);
+  if (!*got) return error_response(http::status::not_found, "not_found", "unknown tenant '" + id + "'", req);
+  auto& d = (*got)->doc;
+  d["version"] = (*got)->version;
   auto lim = limits_of(d);
   if (!lim) return http::failure(lim.error(), req);
   d["limits"] = to_json(*lim);
@@ -320,7 +344,9 @@ response routes::show(const context& c, const std::string& id, const request& re
     // Alerts of the current periods: this month's (stored bytes, reservations) and its days'.
     if (auto alerts = usage_->alerts(tenant_id{id}, usage::utc_date(clk_.now_ms()).substr(0, 7))) d["alerts"] = *alerts;
   }
-  return json_response(http::status::ok, d, req);
+  auto res = json_response(http::status::ok, d, req);
+  res.set(http::field::etag, http::etag((*got)->version));
+  return res;
 }
 
 response routes::patch(const context& c, const std::string& id, const request& req) {
@@ -333,9 +359,16 @@ response routes::patch(const context& c, const std::string& id, const request& r
     return error_response(http::status::forbidden, "forbidden", "plan, quotas and status are changed by the platform admin", req);
   }
   if (auto denied = authorize(c, id, perm::tenants_write, req)) return *denied;
-  auto doc = view_.get(id);
+  auto expected = http::if_match(req);
+  if (!expected) return error_response(http::status::bad_request, "invalid_header", expected.error().message, req, "If-Match");
+  auto doc = view_.get_versioned(id);
   if (!doc) return error_response(status_for(doc.error().code), "internal", doc.error().message, req);
   if (!*doc) return error_response(http::status::not_found, "not_found", "unknown tenant '" + id + "'", req);
+  // What the read model shows is at least as old as the log: a stale tag fails here already.
+  if (*expected && **expected < (*doc)->version)
+    return http::version_mismatch({errc::wrong_expected_version, "tenant '" + id + "' is at version " + std::to_string((*doc)->version) +
+                                                                     ", not the expected " + std::to_string(**expected)},
+                                  req);
   events::TenantUpdated update;
   update.set_tenant_id(id);
   if (body->contains("plan")) {
@@ -363,8 +396,8 @@ response routes::patch(const context& c, const std::string& id, const request& r
       return error_response(http::status::bad_request, "invalid_field", "'status' must be active or suspended", req, "status");
     update.set_status(st);
   }
-  auto r = append("tenancy.tenant_updated", id, update);
-  if (!r) return append_error(r.error(), req);
+  auto r = append("tenancy.tenant_updated", id, update, *expected);
+  if (!r) return change_failed(r.error(), req);
   if (!wait(*r)) return not_visible_yet(json{{"id", id}}, req);
   if (auto lost = domains_taken(id, domains, req, true)) return *lost;
   return show(c, id, req);

@@ -62,8 +62,14 @@ class routes {
   http::response audit_log(const context& c, const std::string& id, const http::target& t, const http::request& req);
   // ok when the caller may use `p` in `tenant` (404 for another tenant, 403 naming it).
   std::optional<http::response> authorize(const context& c, const std::string& tenant, http::permission p, const http::request& req) const;
-  // Appends one typed tenancy event (its payload message is the one `type` registers).
-  result<bus::append_result> append(const std::string& type, const std::string& tenant, const google::protobuf::Message& payload);
+  // Appends one typed tenancy event (its payload message is the one `type` registers). With
+  // `expected`, only while the tenant is at that version (its ETag): errc::wrong_expected_version
+  // otherwise, checked by the bus in the same write.
+  result<bus::append_result> append(const std::string& type, const std::string& tenant, const google::protobuf::Message& payload,
+                                    std::optional<std::int64_t> expected = std::nullopt);
+  // The answer to a failed change: 412 version_mismatch for a stale If-Match, 501 where the bus
+  // cannot check one, else as append_error.
+  http::response change_failed(const error& e, const http::request& req) const;
   // Waits (bounded) until the tenants projection shows the append; false (logged, counted) when
   // it did not in time, and the answer says so with 503.
   bool wait(const bus::append_result& r);

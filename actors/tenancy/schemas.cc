@@ -58,7 +58,8 @@ json tenant() {
               {"roles", {{"type", "object"}}},
               {"reservations", {{"type", "object"}}},
               {"usage", {{"type", "object"}}},
-              {"alerts", {{"type", "array"}}}},
+              {"alerts", {{"type", "array"}}},
+              {"version", {{"type", "integer"}, {"minimum", 0}, {"description", "events about the tenant so far; also its ETag"}}}},
              {"id", "name", "plan", "status", "limits"});
 }
 

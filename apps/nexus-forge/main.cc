@@ -21,6 +21,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <nlohmann/json.hpp>
 
+#include "apps/nexus-forge/backup_commands.h"
 #include "apps/nexus-forge/client_commands.h"
 #include "actors/producing/commands.h"
 #include "apps/nexus-forge/doctor_commands.h"
@@ -563,6 +564,34 @@ int main(int argc, char** argv) {
   rebuild_cmd->add_flag("--json", proj_args.json, "a JSON report: generations, events, seconds, old and new digest");
   rebuild_cmd->add_flag("--quiet,-q", proj_args.quiet, "no progress on stderr");
 
+  nf::cli::backup_args bargs;
+  std::string backup_id;
+  auto* backup_cmd = app.add_subcommand("backup", "consistent point-in-time backups of a data dir (bus, read models, vault, keys)");
+  backup_cmd->require_subcommand(1);
+  auto* bcreate = backup_cmd->add_subcommand(
+      "create", "back up into DIR (a second backup into the same DIR copies only what is new); --server backs up a running server");
+  bcreate->add_option("dir", bargs.dir, "the backup directory (made if missing)")->required();
+  bcreate->add_option("--config,-c", config_path, "configuration file (JSON) of a stopped instance")->capture_default_str();
+  bcreate->add_option("--server", bargs.server, "a running server, http://HOST:PORT (DIR is then on its machine)");
+  bcreate->add_option("--key", bargs.key, "API key with --server (default: $NF_API_KEY)");
+  bcreate->add_flag("--json", bargs.json, "print the manifest as JSON");
+  bcreate->add_flag("--quiet,-q", bargs.quiet, "no progress on stderr");
+  auto* blist = backup_cmd->add_subcommand("list", "the finished backups in DIR");
+  blist->add_option("dir", bargs.dir, "the backup directory")->required();
+  blist->add_flag("--json", bargs.json, "the manifests as JSON");
+  auto* bverify = backup_cmd->add_subcommand("verify", "re-read every file of a backup against its checksum (exit 1 naming each damaged one)");
+  bverify->add_option("dir", bargs.dir, "the backup directory")->required();
+  bverify->add_option("id", backup_id, "the backup (default: the latest)");
+  bverify->add_flag("--json", bargs.json, "JSON report");
+  bverify->add_flag("--quiet,-q", bargs.quiet, "no progress on stderr");
+  auto* restore_cmd = app.add_subcommand("restore", "restore a backup into an empty data dir (the server must be stopped)");
+  restore_cmd->add_option("dir", bargs.dir, "the backup directory")->required();
+  restore_cmd->add_option("id", backup_id, "the backup (default: the latest)");
+  restore_cmd->add_option("--data-dir", bargs.data_dir, "the data directory to restore into (missing or empty)")->required();
+  restore_cmd->add_flag("--force", bargs.force, "replace what a stopped instance's data dir holds");
+  restore_cmd->add_flag("--json", bargs.json, "JSON report");
+  restore_cmd->add_flag("--quiet,-q", bargs.quiet, "no progress on stderr");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -634,6 +663,23 @@ int main(int argc, char** argv) {
       }
       const nf::config::config* c = cfg ? &*cfg : nullptr;
       return *projections_cmd ? nf::cli::projections(proj_args, c, all) : nf::cli::rebuild(proj_args, c, all);
+    }
+    if (*backup_cmd || *restore_cmd) {
+      if (!backup_id.empty()) {
+        auto id = nf::parse_number<std::uint32_t>(backup_id, "the backup id", 1);
+        if (!id) return fail(id.error());
+        bargs.id = *id;
+      }
+      if (*blist) return nf::cli::backup_list(bargs);
+      if (*bverify) return nf::cli::backup_verify(bargs);
+      if (*restore_cmd) return nf::cli::backup_restore(bargs);
+      std::optional<nf::config::config> cfg;
+      if (bargs.server.empty()) {
+        auto loaded = load_config(config_path);
+        if (!loaded) return fail(loaded.error());
+        cfg = std::move(*loaded);
+      }
+      return nf::cli::backup_create(bargs, cfg ? &*cfg : nullptr);
     }
     if (*doctor) {
       auto cfg = load_config(config_path);

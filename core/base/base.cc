@@ -15,6 +15,7 @@ const char* to_string(errc code) noexcept {
     case errc::already_exists: return "already_exists";
     case errc::too_large: return "too_large";
     case errc::conflict: return "conflict";
+    case errc::wrong_expected_version: return "wrong_expected_version";
     case errc::locked: return "locked";
     case errc::corruption: return "corruption";
     case errc::io_error: return "io_error";

@@ -14,7 +14,8 @@ enum class errc {
   not_found,         // topic, partition, key or file does not exist
   already_exists,
   too_large,         // size limit exceeded
-  conflict,          // optimistic concurrency or idempotency mismatch
+  conflict,          // idempotency mismatch, or a state that forbids the change
+  wrong_expected_version,  // an append's expected key version is not the key's current one
   locked,            // another process owns the resource
   corruption,        // stored data fails validation
   io_error,

@@ -26,6 +26,13 @@ struct header {
   bool operator==(const header&) const = default;
 };
 
+// Key versions (optimistic concurrency, as EventStoreDB's expected revision). On a topic that
+// tracks them (topic_config::key_versions), a key's version is the number of records appended
+// with that key so far: 0 before the first (no stream), n after the n-th. An append may name the
+// version a key must have just before a record; a mismatch appends nothing of the whole call and
+// is errc::wrong_expected_version naming the topic, key, expected and actual version.
+inline constexpr std::int64_t kNoStream = 0;
+
 // What a producer appends. The bus treats key and value as opaque bytes.
 struct record {
   std::string key;
@@ -33,12 +40,17 @@ struct record {
   std::int64_t timestamp_ms = 0;               // 0: the bus stamps the append time
   std::vector<header> headers;
   std::optional<partition_id> partition;       // unset: chosen by key (murmur2), or round-robin if key is empty
+  // Unset: any version. Set: the key's version just before this record (kNoStream: the key has
+  // no record yet); records earlier in the same append count. Needs a non-empty key on a topic
+  // with key_versions.
+  std::optional<std::int64_t> expected_version = std::nullopt;
 };
 
 struct append_result {
   partition_id partition;
   offset off;
   std::int64_t timestamp_ms;
+  std::int64_t version = 0;                    // the key's version after this record; 0 when not tracked
 };
 
 // What a consumer reads.
@@ -58,6 +70,7 @@ struct topic_config {
   std::int32_t partitions = 1;
   std::int64_t retention_ms = -1;              // -1: keep forever
   std::int64_t retention_bytes = -1;           // -1: unlimited; applies per partition
+  bool key_versions = false;                   // count records per key, so appends can expect a version
 };
 
 struct topic_info {
@@ -134,6 +147,14 @@ class event_bus {
   }
   // Whether append_async returns without waiting for the write, so an I/O thread may call it.
   virtual bool appends_async() const { return false; }
+
+  // Starts counting key versions on an existing topic (the embedded bus counts the records
+  // already there, so versions are the same as if the topic had tracked them from its creation).
+  // errc::unsupported where the bus cannot check expected versions itself (Kafka: decisions that
+  // need them go through the partition's owner).
+  virtual result<void> track_key_versions(const topic_name& topic) {
+    return error{errc::unsupported, "the " + std::string(kind()) + " bus does not check expected versions of topic '" + topic.get() + "'"};
+  }
 
   // First offset still stored, and the offset the next append will get.
   virtual result<offset> begin_offset(const topic_partition& tp) = 0;

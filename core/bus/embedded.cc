@@ -16,6 +16,7 @@
 #include <random>
 #include <set>
 #include <thread>
+#include <unordered_map>
 
 #include <nlohmann/json.hpp>
 #include <rocksdb/db.h>
@@ -159,6 +160,13 @@ std::string meta_begin_key(std::uint32_t id, std::int32_t part) {
   put_be32(k, static_cast<std::uint32_t>(part));
   return k;
 }
+// A key's version on a topic with key_versions (see bus.h): big-endian u64.
+std::string meta_version_key(std::uint32_t id, std::string_view key) {
+  std::string k("kver\x00", 5);
+  put_be32(k, id);
+  k.append(key);
+  return k;
+}
 std::string meta_group_key(const std::string& group, const topic_partition& tp) {
   std::string k("group\x00", 6);
   k += group;
@@ -260,7 +268,8 @@ std::string topic_json(const topic_state& t) {
   nlohmann::json j{{"id", t.id},
                    {"partitions", t.cfg.partitions},
                    {"retention_ms", t.cfg.retention_ms},
-                   {"retention_bytes", t.cfg.retention_bytes}};
+                   {"retention_bytes", t.cfg.retention_bytes},
+                   {"key_versions", t.cfg.key_versions}};
   return j.dump();
 }
 
@@ -479,6 +488,65 @@ class embedded_bus_impl final : public embedded_bus {
     return ok();
   }
 
+  result<void> track_key_versions(const topic_name& name) override {
+    NF_TRY(writable());
+    std::unique_lock lk(mu_);
+    NF_TRY_ASSIGN(auto* t, find_topic_locked(name));
+    if (t->cfg.key_versions) return ok();
+    // Become the writer, so no append lands between the count and the switch.
+    while (writer_active_) {
+      lk.unlock();
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      lk.lock();
+    }
+    writer_active_ = true;
+    const std::uint32_t id = t->id;
+    std::vector<std::pair<std::int64_t, std::int64_t>> ranges;  // [begin, end) per partition
+    for (const auto& p : t->parts) ranges.emplace_back(p.begin, p.end);
+    lk.unlock();
+    auto counted = [&]() -> result<std::size_t> {
+      std::unordered_map<std::string, std::int64_t> counts;
+      for (std::size_t part = 0; part < ranges.size(); ++part) {
+        const auto pi = static_cast<std::int32_t>(part);
+        std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), logcf_));
+        const std::string end_key = log_key(id, pi, ranges[part].second);
+        for (it->Seek(log_key(id, pi, ranges[part].first)); it->Valid() && it->key().compare(end_key) < 0; it->Next()) {
+          message m;
+          const auto off = static_cast<std::int64_t>(get_be64(it->key().data() + 8));
+          NF_TRY(decode_record(it->value(), m, [&] { return name.get() + "/" + std::to_string(part) + "@" + std::to_string(off); }));
+          if (!m.key.empty()) ++counts[m.key];
+        }
+        if (!it->status().ok()) return store::to_error(it->status(), "cannot read topic '" + name.get() + "'");
+      }
+      rocksdb::WriteBatch wb;
+      for (const auto& [key, n] : counts) {
+        std::string v;
+        put_be64(v, static_cast<std::uint64_t>(n));
+        (void)wb.Put(meta_, meta_version_key(id, key), v);
+      }
+      topic_state changed = {};
+      changed.name = t->name;
+      changed.id = id;
+      changed.cfg = t->cfg;
+      changed.cfg.key_versions = true;
+      (void)wb.Put(meta_, meta_topic_key(changed.name), topic_json(changed));
+      rocksdb::WriteOptions wo;
+      wo.sync = true;
+      if (auto st = db_->Write(wo, &wb); !st.ok()) return store::to_error(st, "cannot start key versions on topic '" + name.get() + "'");
+      return counts.size();
+    }();
+    lk.lock();
+    if (counted) t->cfg.key_versions = true;
+    writer_active_ = false;
+    if (!pending_.empty()) {
+      if (pending_.front()->finished) committer_cv_.notify_one();
+      else pending_.front()->cv.notify_one();
+    }
+    if (!counted) return std::move(counted).error();
+    log_->info("topic {} tracks key versions now ({} keys counted)", name.get(), *counted);
+    return ok();
+  }
+
   result<std::vector<topic_info>> list_topics() override {
     if (opts_.read_only) NF_TRY(catch_up());
     std::lock_guard lk(mu_);
@@ -627,6 +695,12 @@ class embedded_bus_impl final : public embedded_bus {
       }
     }
     return rep;
+  }
+
+  result<nf::store::db_backup> backup(const std::string& engine_dir, const std::string& metadata,
+                                      const nf::store::copy_progress& progress) override {
+    if (opts_.read_only) return error{errc::unsupported, "a read-only bus is not backed up; its owner backs it up"};
+    return nf::store::backup_db(*db_, engine_dir, metadata, progress);
   }
 
   result<std::vector<std::string>> clamp_committed_offsets() override {
@@ -842,6 +916,14 @@ class embedded_bus_impl final : public embedded_bus {
       if (r.partition && (r.partition->get() < 0 || r.partition->get() >= req.topic->cfg.partitions))
         return error{errc::invalid_argument, "partition " + std::to_string(r.partition->get()) + " out of range for topic '" +
                                                  topic.get() + "' with " + std::to_string(req.topic->cfg.partitions) + " partitions"};
+      if (!r.expected_version) continue;
+      if (!req.topic->cfg.key_versions)
+        return error{errc::invalid_argument, "topic '" + topic.get() + "' does not track key versions, so an append cannot expect one; "
+                                             "create the topic with key versions"};
+      if (r.key.empty()) return error{errc::invalid_argument, "an expected version needs a key (topic '" + topic.get() + "')"};
+      if (*r.expected_version < 0)
+        return error{errc::invalid_argument, "expected version " + std::to_string(*r.expected_version) + " of key '" + r.key +
+                                             "' is negative (0 is no stream)"};
     }
     pending_.push_back(&req);
     if (gathering_) gather_cv_.notify_one();
@@ -913,8 +995,23 @@ class embedded_bus_impl final : public embedded_bus {
     const std::int64_t now = clock_->now_ms();
     rocksdb::WriteBatch wb;
     std::string value;
+    std::unordered_map<std::string, std::int64_t> versions;  // key versions as this group leaves them
+    std::vector<std::int64_t> after;                          // of the request's records
     for (auto* req : group) {
       auto* t = req->topic;
+      after.clear();
+      if (t->cfg.key_versions) {
+        if (auto checked = check_versions(*req, versions, after); !checked) {
+          req->err = std::move(checked).error();  // nothing of this request is written; the others go on
+          continue;
+        }
+        for (std::size_t i = 0; i < req->records.size(); ++i) {
+          if (req->records[i].key.empty()) continue;
+          std::string v;
+          put_be64(v, static_cast<std::uint64_t>(after[i]));
+          (void)wb.Put(meta_, meta_version_key(t->id, req->records[i].key), v);
+        }
+      }
       req->results.reserve(req->records.size());
       for (const auto& r : req->records) {
         std::size_t pi;
@@ -928,7 +1025,8 @@ class embedded_bus_impl final : public embedded_bus {
         encode_record(value, r, ts, p.max_ts, p.next_pos);
         p.next_pos += static_cast<std::int64_t>(record_size(r));
         (void)wb.Put(logcf_, log_key(t->id, static_cast<std::int32_t>(pi), p.next), value);
-        req->results.push_back({partition_id{static_cast<std::int32_t>(pi)}, offset{p.next}, ts});
+        const std::size_t ri = req->results.size();
+        req->results.push_back({partition_id{static_cast<std::int32_t>(pi)}, offset{p.next}, ts, after.empty() ? 0 : after[ri]});
         ++p.next;
       }
     }
@@ -948,7 +1046,8 @@ class embedded_bus_impl final : public embedded_bus {
     write_groups_->inc();
     if (s.ok()) {
       for (auto& [key, before] : saved) key.first->parts[key.second].end = key.first->parts[key.second].next;
-      for (auto* req : group) req->topic->appended->inc(req->records.size());
+      for (auto* req : group)
+        if (!req->err) req->topic->appended->inc(req->records.size());
       // Only consumers reading a topic this group wrote wake up.
       for (auto* sl : sleepers_) {
         const bool reads = std::any_of(saved.begin(), saved.end(), [&](const auto& kv) {
@@ -996,6 +1095,42 @@ class embedded_bus_impl final : public embedded_bus {
     lk.lock();
   }
 
+  // On the group leader, with mu_ held: the version of every keyed record of `req` after it, in
+  // `after` (0 for records without a key), or the first expectation that does not hold. Reads
+  // versions from `versions` (earlier requests of this group) or the store; a request that holds
+  // adds its versions to `versions`.
+  result<void> check_versions(const append_request& req, std::unordered_map<std::string, std::int64_t>& versions,
+                              std::vector<std::int64_t>& after) {
+    std::unordered_map<std::string, std::int64_t> mine;
+    after.reserve(req.records.size());
+    for (const auto& r : req.records) {
+      if (r.key.empty()) {
+        after.push_back(0);
+        continue;
+      }
+      auto k = meta_version_key(req.topic->id, r.key);
+      std::int64_t current = 0;
+      if (auto m = mine.find(k); m != mine.end()) current = m->second;
+      else if (auto g = versions.find(k); g != versions.end()) current = g->second;
+      else {
+        std::string v;
+        auto s = db_->Get(rocksdb::ReadOptions(), meta_, k, &v);
+        if (s.ok() && v.size() == 8) current = static_cast<std::int64_t>(get_be64(v.data()));
+        else if (s.ok()) return error{errc::corruption, "the version of key '" + r.key + "' on topic '" + req.topic->name + "' is damaged"};
+        else if (!s.IsNotFound()) return store::to_error(s, "cannot read the version of key '" + r.key + "' on topic '" + req.topic->name + "'");
+      }
+      if (r.expected_version && *r.expected_version != current)
+        return error{errc::wrong_expected_version,
+                     "key '" + r.key + "' on topic '" + req.topic->name + "' is at version " + std::to_string(current) +
+                         (current == kNoStream ? " (no stream)" : "") + ", not the expected " + std::to_string(*r.expected_version) +
+                         (*r.expected_version == kNoStream ? " (no stream)" : "") + "; nothing of the append was written"};
+      mine[std::move(k)] = current + 1;
+      after.push_back(current + 1);
+    }
+    for (auto& [k, v] : mine) versions[k] = v;
+    return ok();
+  }
+
   result<void> load_topics_locked() {
     std::string v;
     auto s = db_->Get(rocksdb::ReadOptions(), meta_, "next_topic_id", &v);
@@ -1017,6 +1152,7 @@ class embedded_bus_impl final : public embedded_bus {
         slot->cfg.partitions = j["partitions"].get<std::int32_t>();
         slot->cfg.retention_ms = j.value("retention_ms", std::int64_t{-1});
         slot->cfg.retention_bytes = j.value("retention_bytes", std::int64_t{-1});
+        slot->cfg.key_versions = j.value("key_versions", false);
         slot->parts.resize(static_cast<std::size_t>(slot->cfg.partitions));
         attach_metrics(*slot);
         changed = true;

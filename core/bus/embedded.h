@@ -21,6 +21,7 @@
 
 #include "core/base/clock.h"
 #include "core/bus/bus.h"
+#include "core/store/backup.h"
 
 namespace rocksdb {
 class Env;
@@ -72,6 +73,11 @@ class embedded_bus : public event_bus {
   // set back to the end, so a consumer does not skip the offsets appended next. Returns what
   // was changed, one line each.
   virtual result<std::vector<std::string>> clamp_committed_offsets() = 0;
+  // A backup of the whole log (topics, records, group offsets, key versions) into a RocksDB
+  // backup engine directory (core/store/backup.h), live write-ahead log included: it holds every
+  // append acknowledged before it started. Appends go on meanwhile.
+  virtual result<nf::store::db_backup> backup(const std::string& engine_dir, const std::string& metadata,
+                                              const nf::store::copy_progress& progress = {}) = 0;
 };
 
 result<std::unique_ptr<embedded_bus>> open_embedded(const embedded_options& opts);

@@ -341,6 +341,10 @@ class kafka_bus final : public event_bus {
   result<std::vector<append_result>> append(const topic_name& topic, std::span<const record> records) override {
     if (records.empty()) return std::vector<append_result>{};
     NF_TRY(check_record_sizes(records, opts_.max_event_bytes));
+    for (const auto& r : records)
+      if (r.expected_version)
+        return error{errc::unsupported, "a Kafka broker cannot check the expected version of key '" + r.key + "' on topic '" + topic.get() +
+                                            "'; decisions that need one go through the partition's owner"};
     NF_TRY_ASSIGN(auto parts, partitions_of(topic.get(), false));
     if (parts == 0) return error{errc::not_found, "unknown topic '" + topic.get() + "'"};
     std::vector<delivery> slots(records.size());

@@ -61,7 +61,13 @@ result<events::Envelope> build(const new_event& e, const google::protobuf::Messa
 bus::record to_record(const events::Envelope& env);
 // Deterministic protobuf encoding (map entries sorted): the bytes the evidence ledger hashes.
 std::string canonical_bytes(const events::Envelope& env);
+// The envelope of a record, at its type's current schema version (type_registry::upcast): what
+// every consumer reads. errc::corruption for bytes that are no envelope; errc::unsupported for a
+// version the code cannot read (newer, or without upcasters), naming the record.
 result<events::Envelope> from_message(const bus::message& m);
+// The envelope exactly as it was written, never upcast: for what checks stored bytes (the
+// evidence ledger records and verifies events as they are in the log).
+result<events::Envelope> from_message_as_stored(const bus::message& m);
 
 // {"topic","partition","offset","timestamp","id","type",...,"payload":{...}}
 result<nlohmann::json> to_json(const bus::message& m);

@@ -1,10 +1,13 @@
 // The event type registry.
 #include "core/event/types.h"
 
+#include <algorithm>
 #include <mutex>
 #include <stdexcept>
 
 #include <google/protobuf/descriptor.h>
+
+#include "envelope.pb.h"
 
 namespace nf::event {
 
@@ -30,6 +33,40 @@ const type_info* type_registry::find(std::string_view name) const {
   std::shared_lock lk(mu_);
   auto it = types_.find(std::string(name));
   return it == types_.end() ? nullptr : &it->second;
+}
+
+void type_registry::add_upcaster(std::string_view type, std::uint32_t from, upcaster fn) {
+  std::unique_lock lk(mu_);
+  auto it = types_.find(std::string(type));
+  if (it == types_.end()) throw std::logic_error("an upcaster for '" + std::string(type) + "', which nobody declared");
+  if (from < 1 || from >= it->second.schema_version)
+    throw std::logic_error("an upcaster of '" + std::string(type) + "' from version " + std::to_string(from) + ", where the current version is " +
+                           std::to_string(it->second.schema_version));
+  upcasters_.try_emplace({std::string(type), from}, std::move(fn));  // features register at every start: the first stays
+}
+
+result<void> type_registry::upcast(events::Envelope& env) const {
+  std::shared_lock lk(mu_);
+  auto t = types_.find(env.type());
+  if (t == types_.end()) return ok();
+  const std::uint32_t current = t->second.schema_version;
+  std::uint32_t v = std::max<std::uint32_t>(env.schema_version(), 1);
+  if (v == current) return ok();
+  if (v > current)
+    return error{errc::unsupported, "event type '" + env.type() + "' version " + std::to_string(v) + " is newer than this code reads (up to " +
+                                        std::to_string(current) + "); upgrade nexus-forge to read it"};
+  events::Envelope out = env;
+  for (; v < current; ++v) {
+    auto step = upcasters_.find(std::pair<std::string, std::uint32_t>(env.type(), v));
+    if (step == upcasters_.end())
+      return error{errc::unsupported, "event type '" + env.type() + "' version " + std::to_string(v) + " cannot be read: no upcaster from it (the code reads version " +
+                                          std::to_string(current) + ")"};
+    if (auto r = step->second(out); !r)
+      return error{r.error().code, "upcasting '" + env.type() + "' from version " + std::to_string(v) + ": " + r.error().message};
+    out.set_schema_version(v + 1);
+  }
+  env = std::move(out);
+  return ok();
 }
 
 std::vector<type_info> type_registry::all() const {

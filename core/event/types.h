@@ -3,17 +3,29 @@
 // adds its own (platform.dead_lettered); the codec parses a known type's JSON payload strictly
 // into its message. Types nobody registered carry any JSON object (google.protobuf.Struct).
 // core/event knows no feature: it only holds what was registered.
+//
+// Schema evolution: a type's owner registers an upcaster per older version it still reads, each
+// turning version n into n + 1. event::from_message runs the chain on read, so every consumer,
+// projection, replay and export sees only the current version; an event of a version newer than
+// the code knows is refused with an error naming type and versions, never misread.
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
+#include "core/base/result.h"
+
 namespace google::protobuf {
 class Descriptor;
+}
+namespace nf::events {
+class Envelope;
 }
 
 namespace nf::event {
@@ -36,9 +48,22 @@ class type_registry {
   const type_info* find(std::string_view name) const;
   std::vector<type_info> all() const;
 
+  // Turns an envelope of version `from` into `from + 1`: it rewrites the payload (it may unpack
+  // an older message and pack the current one) and nothing else; the registry sets the version.
+  using upcaster = std::function<result<void>(events::Envelope& env)>;
+  // Registers the step from `from` (1 <= from < the type's current version; std::logic_error
+  // otherwise); the type must be declared first. Registering a step again keeps the first.
+  void add_upcaster(std::string_view type, std::uint32_t from, upcaster fn);
+  // Brings `env` to its type's current version by the chain of upcasters (nothing to do for the
+  // current version and for undeclared types; 0 counts as 1, the version before versions were
+  // stamped). errc::unsupported for a version newer than the code knows, or one no chain leads
+  // from; an upcaster's own error is returned naming the step. `env` is then left as it was read.
+  result<void> upcast(events::Envelope& env) const;
+
  private:
   mutable std::shared_mutex mu_;
   std::unordered_map<std::string, type_info> types_;
+  std::map<std::pair<std::string, std::uint32_t>, upcaster, std::less<>> upcasters_;
 };
 
 }  // namespace nf::event

@@ -17,9 +17,14 @@ result<void> ensure_topics(bus::event_bus& bus, const config::config& cfg, const
   for (const auto& t : topics) {
     auto info = bus.describe_topic(t.name);
     if (!info) {
-      auto r = bus.create_topic(t.name, {partitions_for(t, cfg), t.retention_ms, -1});
+      auto r = bus.create_topic(t.name, {partitions_for(t, cfg), t.retention_ms, -1, t.key_versions});
       if (!r && r.error().code != errc::already_exists) return r;
       info = bus.describe_topic(t.name);
+    }
+    // A topic made before its feature asked for key versions counts the records it holds.
+    if (t.key_versions && info && !info->config.key_versions) {
+      auto r = bus.track_key_versions(t.name);
+      if (!r && r.error().code != errc::unsupported) return r;
     }
     if (t.single_partition && info && info->config.partitions != 1)
       return error{errc::invalid_argument,

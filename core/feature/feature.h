@@ -37,6 +37,9 @@ struct topic_spec {
   // command and outcome share a partition number; see core/command/owner.h).
   std::optional<topic_name> partitions_like = std::nullopt;
   std::int64_t retention_ms = -1;      // when the topic is created; -1: keep forever
+  // Count records per key (bus::topic_config::key_versions), so appends can expect a version. On
+  // Kafka the bus does not check them (errc::unsupported from append).
+  bool key_versions = false;
 };
 
 // What the application gives a feature's subcommands: the configuration as every command loads it

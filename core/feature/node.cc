@@ -2,6 +2,7 @@
 #include "core/feature/node.h"
 
 #include "core/feature/cluster.h"
+#include "core/feature/backup.h"
 #include "core/feature/projections.h"
 #include "core/log/log.h"
 #include "core/streams/routes.h"
@@ -53,6 +54,9 @@ result<void> node::start() {
     for (auto* p : f->projections()) all.push_back(p);
   projections_ = std::make_unique<projection_ops>(store_, bus_, std::move(all), clk);
   projections_->add_routes(routes_);
+  // Backups of this instance while it serves (core/feature/backup.h).
+  backups_ = std::make_unique<backup_ops>(backup_sources{store_, bus_, cfg_.data_dir}, clk);
+  backups_->add_routes(routes_);
   topic_routes_ = std::make_unique<topic_routes_holder>(bus_, visibility_);
   topic_routes_->routes.add_to(routes_);
   if (auto r = actors_->start(); !r) {
@@ -157,6 +161,7 @@ void node::stop() {
   }
   feeds_.clear();
   projections_.reset();  // waits for a running rebuild
+  backups_.reset();      // and a running backup
   for (auto it = started_.rbegin(); it != started_.rend(); ++it) (*it)->stop();
   started_.clear();
 }

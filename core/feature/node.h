@@ -68,6 +68,7 @@ class node final : public http::read_your_writes {
   std::unique_ptr<class membership> members_;
   std::vector<projection::feed*> feeds_;
   std::unique_ptr<class projection_ops> projections_;
+  std::unique_ptr<class backup_ops> backups_;
   std::vector<feature*> started_;
   bool actors_started_ = false;
 };

@@ -3,6 +3,7 @@
 
 #include "core/base/sha256.h"
 
+#include <algorithm>
 #include <cctype>
 
 #include "core/base/hex.h"
@@ -159,11 +160,38 @@ std::optional<response> refuse_invalid_utf8(const request& req, const target& t)
   return std::nullopt;
 }
 
+std::string etag(std::int64_t version) { return "\"" + std::to_string(version) + "\""; }
+
+result<std::optional<std::int64_t>> if_match(const request& req) {
+  auto it = req.find(field::if_match);
+  if (it == req.end()) return std::optional<std::int64_t>{};
+  std::string_view v(it->value().data(), it->value().size());
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  if (v == "*") return std::optional<std::int64_t>{};
+  const auto bad = [](const std::string& why) {
+    return error{errc::invalid_argument, "If-Match " + why + "; send the ETag of the document as it was read, such as \"3\""};
+  };
+  if (v.starts_with("W/")) return bad("must be a strong entity tag (a weak one never matches)");
+  if (v.size() < 3 || v.front() != '"' || v.back() != '"') return bad("must be one quoted entity tag");
+  const auto digits = v.substr(1, v.size() - 2);
+  if (digits.size() > 18 || !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return bad("names no version of this document");
+  std::int64_t n = 0;
+  for (char c : digits) n = n * 10 + (c - '0');
+  return std::optional<std::int64_t>{n};
+}
+
+response version_mismatch(const error& e, const request& req) {
+  return error_response(status::precondition_failed, "version_mismatch", e.message, req);
+}
+
 status status_for(errc c) {
   switch (c) {
     case errc::invalid_argument: return status::bad_request;
     case errc::not_found: return status::not_found;
     case errc::conflict:
+    case errc::wrong_expected_version:
     case errc::already_exists: return status::conflict;
     case errc::too_large: return status::payload_too_large;
     case errc::unauthenticated: return status::unauthorized;

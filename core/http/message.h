@@ -3,6 +3,7 @@
 // with its limits, and the mapping from nf::errc to HTTP status codes. Knows no feature.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -69,6 +70,15 @@ result<std::optional<std::string>> string_field(const json& body, const char* na
 // otherwise 400 naming where the bytes are. Checked before anything (routing, audit, logs)
 // copies request text into JSON.
 std::optional<response> refuse_invalid_utf8(const request& req, const target& t);
+
+// Optimistic concurrency over HTTP: a document's version as a strong entity tag ("7"), and the
+// version an If-Match header asks for. nullopt without If-Match or with If-Match: * (any
+// version of an existing document); invalid_argument for a weak tag, a list or anything that is
+// not one quoted version (RFC 9110 section 13.1.1: If-Match compares strongly).
+std::string etag(std::int64_t version);
+result<std::optional<std::int64_t>> if_match(const request& req);
+// 412 version_mismatch: the document changed since the version the client sent.
+response version_mismatch(const error& e, const request& req);
 
 status status_for(errc c);
 // A failed append: 507 insufficient_storage when the disk is full, else append_failed with the

@@ -57,9 +57,12 @@ json operation(const route& r) {
     json rj{{"description", doc.description.empty() ? "answer" : doc.description}};
     if (!doc.schema.is_null()) rj["content"] = {{doc.content_type, {{"schema", doc.schema}}}};
     if (reads_your_writes && r.method != verb::get && code >= 200 && code < 300)
-      rj["headers"] = {{"NF-Position",
-                        {{"description", "where this write's events went; send it as NF-Wait-For to read them on any instance"},
-                         {"schema", {{"type", "string"}}}}}};
+      rj["headers"]["NF-Position"] = {{"description", "where this write's events went; send it as NF-Wait-For to read them on any instance"},
+                                      {"schema", {{"type", "string"}}}};
+    if (doc.etag)
+      rj["headers"]["ETag"] = {{"description", "the document's version (a quoted number); send it as If-Match to change the document "
+                                               "only if nobody changed it since"},
+                               {"schema", {{"type", "string"}}}};
     responses[std::to_string(code)] = rj;
   }
   if (r.stream == stream_kind::sse && !responses.contains("200"))

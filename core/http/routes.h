@@ -33,6 +33,7 @@ struct response_doc {
   std::string description = {};
   json schema = {};                       // null: no body documented
   std::string content_type = "application/json";
+  bool etag = false;                      // the answer carries an ETag: the document's version
 };
 
 // What a handler gets: the request, its parsed target, path parameters and the admitted caller.

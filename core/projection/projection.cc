@@ -42,6 +42,8 @@ std::string tp_key(const std::string& prefix, const topic_partition& tp) {
   for (int i = 3; i >= 0; --i) k.push_back(static_cast<char>((p >> (8 * i)) & 0xff));
   return k;
 }
+// Key versions (projection::counts_key_versions): prefix, topic, NUL, key.
+const std::string kVersionPrefix = std::string(kReservedPrefix) + "kver/";
 std::string offset_key(const topic_partition& tp) { return tp_key(kOffsetPrefix, tp); }
 std::string claim_key(const topic_partition& tp) { return tp_key(kClaimPrefix, tp); }
 
@@ -348,6 +350,11 @@ class store_impl final : public store {
     return nf::store::check(db_->VerifyChecksum(), "projection store '" + opts_.path + "'");
   }
 
+  result<nf::store::db_backup> backup(const std::string& engine_dir, const std::string& metadata,
+                                      const nf::store::copy_progress& progress) override {
+    return nf::store::backup_db(*db_, engine_dir, metadata, progress);
+  }
+
   result<void> attach(projection& p) override {
     std::lock_guard lk(mu_);
     if (states_.count(p.name())) return ok();
@@ -423,7 +430,8 @@ class store_impl final : public store {
     std::vector<rocksdb::Slice> slices;
     slices.reserve(keys.size());
     for (const auto& k : keys) {
-      if (std::string_view(k).starts_with(kReservedPrefix)) return error{errc::invalid_argument, "reserved key '" + k + "'"};
+      if (std::string_view(k).starts_with(kReservedPrefix) && !std::string_view(k).starts_with(kVersionPrefix))
+        return error{errc::invalid_argument, "reserved key '" + k + "'"};
       slices.emplace_back(k);
     }
     std::vector<rocksdb::PinnableSlice> values(keys.size());
@@ -606,6 +614,7 @@ class store_impl final : public store {
     std::map<topic_partition, std::int64_t> moved;
     std::map<topic_partition, std::optional<std::int64_t>> claimed;  // claims of this batch
     std::size_t applied = 0, fenced = 0, marks = 0;  // marks: claims and refused records, consumed not applied
+    std::map<std::string, std::int64_t> versions;     // counts_key_versions: as this batch leaves them
     for (const auto& m : batch) {
       topic_partition tp{m.topic, m.partition};
       auto mit = moved.find(tp);
@@ -616,6 +625,18 @@ class store_impl final : public store {
         at = nit == next.end() ? 0 : nit->second;
       }
       if (m.off.get() < at) continue;  // applied before: retries and overlaps are harmless
+      if (!m.key.empty() && p.counts_key_versions()) {
+        auto k = key_version_key(m.topic.get(), m.key);
+        auto vit = versions.find(k);
+        if (vit == versions.end()) {
+          std::string v;
+          auto s = db_->Get(rocksdb::ReadOptions(), cf, k, &v);
+          if (!s.ok() && !s.IsNotFound()) return nf::store::to_error(s, "projection " + p.name() + ": reading a key version");
+          NF_TRY_ASSIGN(auto current, parse_key_version(s.ok() ? std::optional<std::string>(std::move(v)) : std::nullopt));
+          vit = versions.emplace(std::move(k), current).first;
+        }
+        ++vit->second;
+      }
       if (m.find_header(bus::kClaimHeader) || m.find_header(bus::kEpochHeader)) {
         auto cit = claimed.find(tp);
         if (cit == claimed.end()) {
@@ -645,6 +666,7 @@ class store_impl final : public store {
     }
     for (const auto& [tp, c] : claimed)
       if (c) (void)wb.Put(cf, claim_key(tp), be64(*c));
+    for (const auto& [k, v] : versions) (void)wb.Put(cf, k, be64(v));
     if (moved.empty()) return applied;
     NF_TRY(w.finish());
     for (const auto& [tp, off] : moved) (void)wb.Put(cf, offset_key(tp), be64(off));
@@ -685,6 +707,20 @@ class store_impl final : public store {
 };
 
 }  // namespace
+
+std::string key_version_key(std::string_view topic, std::string_view key) {
+  std::string k = kVersionPrefix;
+  k.append(topic);
+  k.push_back('\0');
+  k.append(key);
+  return k;
+}
+
+result<std::int64_t> parse_key_version(const std::optional<std::string>& value) {
+  if (!value) return std::int64_t{0};
+  if (value->size() != 8) return error{errc::corruption, "a key version of " + std::to_string(value->size()) + " bytes (expected 8)"};
+  return read_be64(*value);
+}
 
 result<std::unique_ptr<store>> store::open(const store_options& opts) {
   auto s = std::make_unique<store_impl>(opts);

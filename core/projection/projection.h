@@ -27,6 +27,7 @@
 #include "core/base/result.h"
 #include "core/base/types.h"
 #include "core/bus/bus.h"
+#include "core/store/backup.h"
 
 namespace nf::projection {
 
@@ -63,7 +64,17 @@ class projection {
   // True for projections whose apply() reads state (a storage hint: lookups of absent keys get
   // a memtable filter).
   virtual bool reads_while_folding() const { return false; }
+  // True: the framework counts, per topic and key, every record it consumes with that key (claims
+  // and refused records included), in the same WriteBatch as the state. That is the bus's key
+  // version (core/bus/bus.h) as of the applied position, which documents serve as their ETag.
+  // Read it with key_version_key() through a reader or get_many().
+  virtual bool counts_key_versions() const { return false; }
 };
+
+// The framework's key holding the version of `key` on `topic` (counts_key_versions()).
+std::string key_version_key(std::string_view topic, std::string_view key);
+// Its value as a number; 0 (no stream) when absent.
+result<std::int64_t> parse_key_version(const std::optional<std::string>& value);
 
 struct store_options {
   std::string path;
@@ -100,6 +111,10 @@ class store {
   virtual result<std::string> digest(const projection& p, const std::function<void(std::uint64_t keys)>& progress = {}) = 0;
   // Reads every block of every table file back and checks its checksum.
   virtual result<void> verify_checksums() = 0;
+  // A backup of the whole store (every projection, every generation, the offsets) into a RocksDB
+  // backup engine directory (core/store/backup.h), while applies go on.
+  virtual result<nf::store::db_backup> backup(const std::string& engine_dir, const std::string& metadata,
+                                              const nf::store::copy_progress& progress = {}) = 0;
   // Replays all events of the projection's topics into a fresh column family and swaps it in.
   virtual result<std::uint64_t> rebuild(projection& p, bus::event_bus& bus,
                                         const std::function<void(const rebuild_progress&)>& progress = {}) = 0;

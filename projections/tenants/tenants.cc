@@ -151,6 +151,16 @@ result<std::optional<nlohmann::json>> tenants_view::get(const std::string& tenan
   return std::optional<json>{std::move(j)};
 }
 
+result<std::optional<tenants_view::versioned>> tenants_view::get_versioned(const std::string& tenant_id) const {
+  const std::string keys[] = {"t/" + tenant_id, ::nf::projection::key_version_key(kTenantsTopic, tenant_id)};
+  NF_TRY_ASSIGN(auto got, store_.get_many(proj_, keys));
+  if (!got[0]) return std::optional<versioned>{};
+  auto j = json::parse(*got[0], nullptr, false);
+  if (j.is_discarded()) return error{errc::corruption, "the document of tenant '" + tenant_id + "' is damaged"};
+  NF_TRY_ASSIGN(auto version, ::nf::projection::parse_key_version(got[1]));
+  return std::optional<versioned>{versioned{std::move(j), version}};
+}
+
 result<std::optional<std::string>> tenants_view::domain_owner(const std::string& domain) const {
   NF_TRY_ASSIGN(auto r, store_.reader(proj_));
   return r->get(domain_key(domain));

@@ -38,6 +38,8 @@ class tenants_projection final : public projection::projection {
   std::vector<std::string> topics() const override { return {kTenantsTopic}; }
   result<void> apply(const bus::message& m, ::nf::projection::state_writer& w) override;
   bool reads_while_folding() const override { return true; }
+  // A tenant's version (its ETag) is the number of records on tenancy.tenants keyed by its id.
+  bool counts_key_versions() const override { return true; }
 
  private:
   ::nf::projection::touched_set touched_;
@@ -47,6 +49,12 @@ class tenants_view {
  public:
   tenants_view(::nf::projection::store& store, const tenants_projection& proj) : store_(store), proj_(proj) {}
   result<std::optional<nlohmann::json>> get(const std::string& tenant_id) const;
+  struct versioned {
+    nlohmann::json doc;
+    std::int64_t version = 0;  // records keyed by the tenant's id on tenancy.tenants, as applied
+  };
+  // The document and its version from one consistent read.
+  result<std::optional<versioned>> get_versioned(const std::string& tenant_id) const;
   result<std::vector<nlohmann::json>> list() const;
   // The tenant a custom domain belongs to, if any.
   result<std::optional<std::string>> domain_owner(const std::string& domain) const;

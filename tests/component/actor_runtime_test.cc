@@ -10,7 +10,10 @@
 
 #include "core/actor/actor.h"
 #include "core/bus/embedded.h"
+#include "actors/missions/events.h"
 #include "deadletter.pb.h"
+#include "envelope.pb.h"
+#include "missions.pb.h"
 #include "tests/support/support.h"
 
 namespace {
@@ -206,6 +209,61 @@ TEST_F(ActorRuntime, PoisonEventGoesToDeadLetterAfterMaxFailuresAndActorMovesOn)
   auto original = event::from_message(bus::message{topic_name{"in"}, partition_id{0}, offset{0}, 0, "", dl.original(), {}});
   ASSERT_TRUE(original);
   EXPECT_EQ(original->key(), "k2");
+}
+
+// Decodes its input as every actor does (event::from_message), so it reads the current schema version.
+class decoding_actor : public actor::actor {
+ public:
+  std::string name() const override { return "decoder"; }
+  std::vector<std::string> subscriptions() const override { return {"in"}; }
+  result<void> handle(const bus::message& m, ::nf::actor::context&) override {
+    NF_TRY_ASSIGN(auto env, event::from_message(m));
+    std::lock_guard lk(mu);
+    versions.push_back(env.schema_version());
+    return ok();
+  }
+  std::mutex mu;
+  std::vector<std::uint32_t> versions;
+};
+
+TEST_F(ActorRuntime, AnEventOfASchemaVersionNewerThanTheCodeIsDeadLetteredNamingTypeAndVersion) {
+  missions::register_events(event::type_registry::global());
+  std::vector<bus::record> recs;
+  for (std::uint32_t version : {1u, 9u, 2u}) {
+    events::Envelope env;
+    env.set_id(event::new_uuidv7(1'700'000'000'000 + version).raw());
+    env.set_type("mission.prompted");
+    env.set_schema_version(version);
+    env.set_key("same-key");  // one partition: in this order
+    env.set_occurred_at(1'700'000'000'000);
+    env.mutable_payload()->PackFrom(events::MissionPrompt());
+    recs.push_back(event::to_record(env));
+  }
+  ASSERT_TRUE(bus_->append(topic_name{"in"}, recs));
+  manual_clock clk;
+  auto a = std::make_shared<decoding_actor>();
+  actor::runtime_options ro;
+  ro.clock = &clk;
+  ro.timers = &clk;
+  actor::runtime rt(*bus_, ro);
+  config::actor_settings s;
+  s.max_failures = 2;
+  s.backoff_initial_ms = 10;
+  rt.add(a, s);
+  ASSERT_TRUE(rt.start());
+  ASSERT_TRUE(test::wait_until([&] { return clk.pending() == 1; }));
+  clk.advance(std::chrono::milliseconds(10));
+  ASSERT_TRUE(test::wait_until([&] { return rt.stats("decoder").dead_lettered == 1 && rt.stats("decoder").handled == 2; }));
+  rt.stop();
+  {
+    std::lock_guard lk(a->mu);
+    EXPECT_EQ(a->versions, (std::vector<std::uint32_t>{2, 2}));  // the v1 event was upcast; the v2 one is current
+  }
+  auto dead = read_topic(actor::kDeadLetterTopic, 1);
+  ASSERT_EQ(dead.size(), 1u);
+  events::DeadLetter dl;
+  ASSERT_TRUE(event::from_message(dead[0])->payload().UnpackTo(&dl));
+  EXPECT_NE(dl.error().find("'mission.prompted' version 9 is newer than this code reads (up to 2)"), std::string::npos) << dl.error();
 }
 
 // Blocks in handle() until released, to fill the mailbox.

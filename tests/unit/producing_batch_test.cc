@@ -45,9 +45,23 @@ TEST(ProducingBatch, RefusalsNameTheEventAndTheField) {
   auto unknown = parse_events(R"({"type":"a.b","payload":{},"color":"red"})", body_format::json, {});
   ASSERT_TRUE(unknown.refused);
   EXPECT_EQ(unknown.refused->code, "unknown_field");
-  auto version = parse_events(R"({"type":"a.b","payload":{},"expectedVersion":1})", body_format::json, {});
-  ASSERT_TRUE(version.refused);
-  EXPECT_EQ(version.refused->code, "unsupported_field");
+  // expectedVersion: a number from 0, "no_stream" or "any", and only with a key.
+  for (const char* bad : {R"({"type":"a.b","payload":{},"expectedVersion":1})", R"({"type":"a.b","key":"k","payload":{},"expectedVersion":-1})",
+                          R"({"type":"a.b","key":"k","payload":{},"expectedVersion":"latest"})",
+                          R"({"type":"a.b","key":"k","payload":{},"expectedVersion":1.5})",
+                          R"({"type":"a.b","key":"k","payload":{},"expectedVersion":18446744073709551615})"}) {
+    auto version = parse_events(bad, body_format::json, {});
+    ASSERT_TRUE(version.refused) << bad;
+    EXPECT_EQ(version.refused->field, "expectedVersion") << bad;
+  }
+  auto versions = parse_events(R"({"events":[{"type":"a.b","key":"k","payload":{},"expectedVersion":3},)"
+                               R"({"type":"a.b","key":"k","payload":{},"expectedVersion":"no_stream"},)"
+                               R"({"type":"a.b","key":"k","payload":{},"expectedVersion":"any"}]})",
+                               body_format::json, {});
+  ASSERT_FALSE(versions.refused) << versions.refused->message;
+  EXPECT_EQ(versions.events[0].expected_version, 3);
+  EXPECT_EQ(versions.events[1].expected_version, 0);
+  EXPECT_FALSE(versions.events[2].expected_version.has_value());
   EXPECT_TRUE(parse_events("", body_format::ndjson, {}).refused);
   EXPECT_TRUE(parse_events(R"({"events":[]})", body_format::json, {}).refused);
 }
