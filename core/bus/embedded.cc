@@ -537,6 +537,7 @@ class embedded_bus_impl final : public embedded_bus {
     }();
     lk.lock();
     if (counted) t->cfg.key_versions = true;
+    version_cache_.clear();
     writer_active_ = false;
     if (!pending_.empty()) {
       if (pending_.front()->finished) committer_cv_.notify_one();
@@ -1046,6 +1047,9 @@ class embedded_bus_impl final : public embedded_bus {
     write_groups_->inc();
     if (s.ok()) {
       for (auto& [key, before] : saved) key.first->parts[key.second].end = key.first->parts[key.second].next;
+      // What the group wrote is what the store now holds: the cache stays exact (bounded by a reset).
+      if (version_cache_.size() + versions.size() > kVersionCacheEntries) version_cache_.clear();
+      for (auto& [k, v] : versions) version_cache_[k] = v;
       for (auto* req : group)
         if (!req->err) req->topic->appended->inc(req->records.size());
       // Only consumers reading a topic this group wrote wake up.
@@ -1112,6 +1116,7 @@ class embedded_bus_impl final : public embedded_bus {
       std::int64_t current = 0;
       if (auto m = mine.find(k); m != mine.end()) current = m->second;
       else if (auto g = versions.find(k); g != versions.end()) current = g->second;
+      else if (auto c = version_cache_.find(k); c != version_cache_.end()) current = c->second;
       else {
         std::string v;
         auto s = db_->Get(rocksdb::ReadOptions(), meta_, k, &v);
@@ -1240,6 +1245,10 @@ class embedded_bus_impl final : public embedded_bus {
   std::string cluster_id_;  // see cluster_id()
   std::uint32_t next_topic_id_ = 1;
   std::vector<append_request*> pending_;
+  // Key versions (meta_version_key -> version) as the store holds them, for the group leader's
+  // checks; written only after a group's write succeeded. Guarded by mu_.
+  static constexpr std::size_t kVersionCacheEntries = 200'000;
+  std::unordered_map<std::string, std::int64_t> version_cache_;
   std::condition_variable committer_cv_;  // a queued append is first in line, or stop
   std::thread committer_;                 // started by the first append_async
   bool writer_active_ = false;

@@ -168,16 +168,25 @@ std::string canonical_bytes(const events::Envelope& env) {
   return out;
 }
 
+namespace {
+
+error not_an_envelope(const bus::message& m) {
+  return error{errc::corruption, "record " + to_string(topic_partition{m.topic, m.partition}) + "@" + std::to_string(m.off.get()) +
+                                     " is not a valid event envelope"};
+}
+
+}  // namespace
+
 result<events::Envelope> from_message_as_stored(const bus::message& m) {
   events::Envelope env;
-  if (!env.ParseFromString(m.value))
-    return error{errc::corruption, "record " + to_string(topic_partition{m.topic, m.partition}) + "@" +
-                                       std::to_string(m.off.get()) + " is not a valid event envelope"};
+  if (!env.ParseFromString(m.value)) return not_an_envelope(m);
   return env;
 }
 
+// Parsed in place and returned once: this runs for every event every consumer reads.
 result<events::Envelope> from_message(const bus::message& m) {
-  NF_TRY_ASSIGN(auto env, from_message_as_stored(m));
+  events::Envelope env;
+  if (!env.ParseFromString(m.value)) return not_an_envelope(m);
   if (auto r = type_registry::global().upcast(env); !r)
     return error{r.error().code, "record " + to_string(topic_partition{m.topic, m.partition}) + "@" + std::to_string(m.off.get()) + ": " +
                                      r.error().message};

@@ -27,6 +27,7 @@ void type_registry::add(std::string_view name, const google::protobuf::Descripto
     return;
   }
   t = type_info{std::string(name), payload, schema_version, std::string(owner)};
+  generation_.fetch_add(1, std::memory_order_release);
 }
 
 const type_info* type_registry::find(std::string_view name) const {
@@ -46,11 +47,29 @@ void type_registry::add_upcaster(std::string_view type, std::uint32_t from, upca
 }
 
 result<void> type_registry::upcast(events::Envelope& env) const {
+  std::uint32_t v = std::max<std::uint32_t>(env.schema_version(), 1);
+  // This thread's view of current versions (0: undeclared), valid while generation_ stays.
+  struct seen_versions {
+    const type_registry* registry = nullptr;
+    std::uint64_t generation = ~std::uint64_t{0};
+    std::unordered_map<std::string, std::uint32_t> current;
+  };
+  thread_local seen_versions seen;
+  const auto gen = generation_.load(std::memory_order_acquire);
+  if (seen.registry != this || seen.generation != gen || seen.current.size() > 4096) {
+    seen.registry = this;
+    seen.generation = gen;
+    seen.current.clear();
+  }
+  if (auto c = seen.current.find(env.type()); c != seen.current.end() && (c->second == 0 || c->second == v)) return ok();
   std::shared_lock lk(mu_);
   auto t = types_.find(env.type());
-  if (t == types_.end()) return ok();
+  if (t == types_.end()) {
+    seen.current[env.type()] = 0;
+    return ok();
+  }
   const std::uint32_t current = t->second.schema_version;
-  std::uint32_t v = std::max<std::uint32_t>(env.schema_version(), 1);
+  seen.current[env.type()] = current;
   if (v == current) return ok();
   if (v > current)
     return error{errc::unsupported, "event type '" + env.type() + "' version " + std::to_string(v) + " is newer than this code reads (up to " +

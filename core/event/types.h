@@ -10,6 +10,7 @@
 // the code knows is refused with an error naming type and versions, never misread.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -64,6 +65,9 @@ class type_registry {
   mutable std::shared_mutex mu_;
   std::unordered_map<std::string, type_info> types_;
   std::map<std::pair<std::string, std::uint32_t>, upcaster, std::less<>> upcasters_;
+  // Moves on every add(): threads keep the current versions they looked up until it does, so the
+  // common case (an event already at its current version) takes no lock.
+  std::atomic<std::uint64_t> generation_{0};
 };
 
 }  // namespace nf::event
