@@ -129,9 +129,9 @@ result<json> read_manifest(const fs::path& dir, std::uint32_t id) {
   std::ifstream in(path);
   if (!in) return error{errc::not_found, "'" + dir.string() + "' has no backup " + std::to_string(id)};
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto j = json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("id") || !j["files"].is_array() || !j["projections"].is_object())
-    return error{errc::corruption, "the manifest '" + path.string() + "' is damaged"};
+  auto j = parse_manifest(text);
+  if (!j) return error{errc::corruption, "the manifest '" + path.string() + "' is damaged: " + j.error().message};
+  if ((*j)["id"].get<std::uint64_t>() != id) return error{errc::corruption, "the manifest '" + path.string() + "' names backup " + (*j)["id"].dump()};
   return j;
 }
 
@@ -202,7 +202,50 @@ result<void> not_owned(const fs::path& data_dir) {
   return ok();
 }
 
+bool is_hex64(const json& v) {
+  if (!v.is_string()) return false;
+  const auto& s = v.get_ref<const std::string&>();
+  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+bool is_count(const json& v) { return v.is_number_unsigned() || (v.is_number_integer() && v.get<std::int64_t>() >= 0); }
+
 }  // namespace
+
+result<json> parse_manifest(std::string_view text) {
+  if (text.size() > (64u << 20)) return error{errc::corruption, "larger than 64 MiB"};
+  auto j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return error{errc::corruption, "not a JSON object"};
+  auto bad = [](const std::string& field, const std::string& why) { return error{errc::corruption, "'" + field + "' " + why}; };
+  if (!j.contains("id") || !j["id"].is_number_unsigned() || j["id"].get<std::uint64_t>() < 1 || j["id"].get<std::uint64_t>() > UINT32_MAX)
+    return bad("id", "must be a backup number");
+  if (j.value("format", "") != kFormat) return bad("format", std::string("must be ") + kFormat);
+  for (const char* part : {"projections", "bus"}) {
+    if (!j.contains(part)) return bad(part, "is missing");
+    const auto& p = j[part];
+    if (std::string(part) == "bus" && p.is_null()) continue;
+    if (!p.is_object() || !p.contains("backupId") || !p["backupId"].is_number_unsigned() || p["backupId"].get<std::uint64_t>() > UINT32_MAX ||
+        !p.contains("bytes") || !is_count(p["bytes"]))
+      return bad(part, "must name a backup of the store ({backupId, bytes, files})");
+  }
+  if (!j.contains("files") || !j["files"].is_array()) return bad("files", "must be an array");
+  std::size_t i = 0;
+  for (const auto& f : j["files"]) {
+    const auto at = "files[" + std::to_string(i++) + "]";
+    if (!f.is_object()) return bad(at, "must be an object");
+    if (!f.contains("path") || !f["path"].is_string()) return bad(at + ".path", "must be a string");
+    const fs::path rel(f["path"].get<std::string>());
+    if (rel.empty() || rel.is_absolute() || std::any_of(rel.begin(), rel.end(), [](const fs::path& c) { return c == ".." || c == "."; }))
+      return bad(at + ".path", "must be a relative path inside the data dir");
+    if (!f.contains("sha256") || !is_hex64(f["sha256"])) return bad(at + ".sha256", "must be 64 lowercase hex digits");
+    if (!f.contains("bytes") || !is_count(f["bytes"])) return bad(at + ".bytes", "must be a size");
+    if (f.contains("mode") && (!f["mode"].is_number_integer() || f["mode"].get<std::int64_t>() < 0 || f["mode"].get<std::int64_t>() > 0777))
+      return bad(at + ".mode", "must be a permission mode from 0 to 0777");
+  }
+  for (const char* n : {"fileCount", "bytes"})
+    if (j.contains(n) && !is_count(j[n])) return bad(n, "must be a count");
+  return j;
+}
 
 result<json> create_backup(const backup_sources& src, const std::string& dir_text, const nf::clock& clk, const backup_progress_fn& progress) {
   const fs::path dir(dir_text);
@@ -238,7 +281,7 @@ result<json> create_backup(const backup_sources& src, const std::string& dir_tex
     const auto from = fs::path(src.data_dir) / rel;
     auto status = fs::status(from, ec);
     if (ec) continue;  // removed since it was listed
-    const int mode = static_cast<int>(status.permissions() & fs::perms::mask);
+    const int mode = static_cast<int>(status.permissions() & fs::perms::all);  // never setuid, setgid or sticky
     auto hashed = hash_file(from);
     if (!hashed && !fs::exists(from, ec)) continue;
     if (!hashed) return std::move(hashed).error();
@@ -368,9 +411,7 @@ result<json> restore_backup(const std::string& dir_text, std::optional<std::uint
   const auto total = m["files"].size();
   for (const auto& f : m["files"]) {
     const auto rel = fs::path(f["path"].get<std::string>());
-    if (rel.is_absolute() || rel.lexically_normal().string().starts_with(".."))
-      return error{errc::corruption, "backup " + m["id"].dump() + " names a file outside the data dir: '" + rel.string() + "'"};
-    const auto to = data_dir / rel;
+    const auto to = data_dir / rel;  // parse_manifest: relative, without '..'
     fs::create_directories(to.parent_path(), ec);
     NF_TRY_ASSIGN(auto copied, copy_hashed(dir / "files" / f["sha256"].get<std::string>(), to, f.value("mode", 0600)));
     if (copied.first != f["sha256"]) return error{errc::corruption, "'" + to.string() + "' changed while it was restored"};

@@ -51,6 +51,10 @@ struct backup_sources {
 // bytes (of everything the backup references), bytesCopied (new in this backup), fileCount}.
 result<nlohmann::json> create_backup(const backup_sources& src, const std::string& dir, const nf::clock& clk,
                                      const backup_progress_fn& progress = {});
+// A manifest as read from a backup directory (outside input: a backup may have been damaged or
+// tampered with): errc::corruption naming the first field that is not what create_backup writes.
+// Paths are relative without '..', hashes 64 lowercase hex digits, modes at most 0777.
+result<nlohmann::json> parse_manifest(std::string_view text);
 // Every finished backup's manifest, oldest first. invalid_argument when `dir` is not a backup directory.
 result<std::vector<nlohmann::json>> list_backups(const std::string& dir);
 // Re-reads every file of backup `id` (the latest when unset) against its checksum.
