@@ -247,10 +247,23 @@ result<json> parse_manifest(std::string_view text) {
   return j;
 }
 
+result<void> check_backup_target(const std::string& dir_text, const std::string& data_dir) {
+  const fs::path dir(dir_text);
+  std::error_code ec;
+  const auto target = fs::weakly_canonical(fs::absolute(dir, ec), ec);
+  const auto data = fs::weakly_canonical(fs::absolute(data_dir, ec), ec);
+  const auto [d, t] = std::mismatch(data.begin(), data.end(), target.begin(), target.end());
+  if (d == data.end())
+    return error{errc::invalid_argument, "'" + dir.string() + "' is inside the data directory '" + data_dir +
+                                             "': a backup there is lost with what it backs up; choose a directory elsewhere"};
+  if (fs::exists(dir, ec) && !is_empty_dir(dir)) NF_TRY(check_backup_dir(dir));
+  return ok();
+}
+
 result<json> create_backup(const backup_sources& src, const std::string& dir_text, const nf::clock& clk, const backup_progress_fn& progress) {
   const fs::path dir(dir_text);
   std::error_code ec;
-  if (fs::exists(dir, ec) && !is_empty_dir(dir)) NF_TRY(check_backup_dir(dir));
+  NF_TRY(check_backup_target(dir_text, src.data_dir));
   fs::create_directories(dir / "manifests", ec);
   if (!ec) fs::create_directories(dir / "files", ec);
   if (ec) return error{errc::io_error, "cannot create '" + dir.string() + "': " + ec.message()};
@@ -430,6 +443,7 @@ backup_ops::~backup_ops() {
 result<json> backup_ops::start(const std::string& dir) {
   if (dir.empty() || !fs::path(dir).is_absolute())
     return error{errc::invalid_argument, "'dir' must be an absolute path on the server's machine"};
+  NF_TRY(check_backup_target(dir, src_.data_dir));  // what can be refused at once is, with a 400
   std::lock_guard lk(mu_);
   if (state_["state"] == "running") return error{errc::conflict, "a backup is running (into " + state_.value("dir", std::string()) + ")"};
   if (thread_.joinable()) thread_.join();

@@ -51,6 +51,9 @@ struct backup_sources {
 // bytes (of everything the backup references), bytesCopied (new in this backup), fileCount}.
 result<nlohmann::json> create_backup(const backup_sources& src, const std::string& dir, const nf::clock& clk,
                                      const backup_progress_fn& progress = {});
+// invalid_argument when `dir` cannot take a backup of `data_dir`: inside it, or an existing
+// directory that is neither empty nor a backup directory.
+result<void> check_backup_target(const std::string& dir, const std::string& data_dir);
 // A manifest as read from a backup directory (outside input: a backup may have been damaged or
 // tampered with): errc::corruption naming the first field that is not what create_backup writes.
 // Paths are relative without '..', hashes 64 lowercase hex digits, modes at most 0777.

@@ -165,6 +165,8 @@ std::string etag(std::int64_t version) { return "\"" + std::to_string(version) +
 result<std::optional<std::int64_t>> if_match(const request& req) {
   auto it = req.find(field::if_match);
   if (it == req.end()) return std::optional<std::int64_t>{};
+  if (req.count(field::if_match) > 1)
+    return error{errc::invalid_argument, "If-Match must be sent once, with one entity tag, such as \"3\""};
   std::string_view v(it->value().data(), it->value().size());
   while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
   while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);

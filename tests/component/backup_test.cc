@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <fstream>
 
 #include "core/feature/backup.h"
 #include "tests/support/node.h"
@@ -60,6 +61,13 @@ TEST(BackupRoutes, ANodeBacksItselfUpWhileServingAndReportsTheManifest) {
   auto relative = test::ask(n, "POST", "/backups", R"({"dir":"backups"})");
   EXPECT_EQ(relative.status, 400) << relative.raw;
   EXPECT_EQ(relative.body["error"]["field"], "dir");
+  auto inside = test::ask(n, "POST", "/backups", json{{"dir", (n.dir() / "backups").string()}}.dump());
+  EXPECT_EQ(inside.status, 400) << inside.raw;
+  EXPECT_NE(inside.body["error"]["message"].get<std::string>().find("inside the data directory"), std::string::npos) << inside.raw;
+  std::filesystem::create_directories(dir.path() / "plain");
+  std::ofstream(dir.path() / "plain" / "x") << "x";
+  auto plain = test::ask(n, "POST", "/backups", json{{"dir", (dir.path() / "plain").string()}}.dump());
+  EXPECT_EQ(plain.status, 400) << plain.raw;
   const auto target = (dir.path() / "backups").string();
   auto started = test::ask(n, "POST", "/backups", json{{"dir", target}}.dump());
   ASSERT_EQ(started.status, 202) << started.raw;

@@ -133,6 +133,11 @@ TEST_F(OptimisticConcurrency, AMalformedIfMatchIsRefusedNamingTheHeader) {
     EXPECT_EQ(r.status, 400) << bad << ": " << r.body;
     EXPECT_EQ(json::parse(r.body)["error"]["field"], "If-Match") << bad;
   }
+  // Two If-Match headers are a list too: refused, not the first one taken.
+  const std::string raw = "PATCH /tenants/acme HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + std::string(test::kAdminKey) +
+                          "\r\nContent-Type: application/json\r\nIf-Match: \"1\"\r\nIf-Match: \"2\"\r\nContent-Length: 14\r\n\r\n{\"plan\":\"pro\"}";
+  const auto answer = n_.respond(raw);
+  EXPECT_EQ(answer.substr(9, 3), "400") << answer;
   EXPECT_EQ(json::parse(c.get("/tenants/acme").body)["plan"], "basic");
 }
 
