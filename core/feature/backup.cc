@@ -188,6 +188,15 @@ bool is_empty_dir(const fs::path& p) {
   return fs::is_directory(p, ec) && fs::directory_iterator(p, ec) == fs::directory_iterator();
 }
 
+// Empty, or holding only what a first backup killed before it wrote FORMAT leaves.
+bool is_unused_dir(const fs::path& p) {
+  std::error_code ec;
+  if (!fs::is_directory(p, ec)) return false;
+  for (const auto& e : fs::directory_iterator(p, ec))
+    if (e.path().filename() != "FORMAT.tmp") return false;
+  return !ec;
+}
+
 // errc::locked when a process holds the bus's OWNER lock under `data_dir`.
 result<void> not_owned(const fs::path& data_dir) {
   const auto owner = data_dir / "bus" / "OWNER";
@@ -256,7 +265,7 @@ result<void> check_backup_target(const std::string& dir_text, const std::string&
   if (d == data.end())
     return error{errc::invalid_argument, "'" + dir.string() + "' is inside the data directory '" + data_dir +
                                              "': a backup there is lost with what it backs up; choose a directory elsewhere"};
-  if (fs::exists(dir, ec) && !is_empty_dir(dir)) NF_TRY(check_backup_dir(dir));
+  if (fs::exists(dir, ec) && !is_unused_dir(dir)) NF_TRY(check_backup_dir(dir));
   return ok();
 }
 
@@ -264,10 +273,13 @@ result<json> create_backup(const backup_sources& src, const std::string& dir_tex
   const fs::path dir(dir_text);
   std::error_code ec;
   NF_TRY(check_backup_target(dir_text, src.data_dir));
+  // FORMAT first: a directory holding anything else of ours is a backup directory.
+  fs::create_directories(dir, ec);
+  if (ec) return error{errc::io_error, "cannot create '" + dir.string() + "': " + ec.message()};
+  if (!fs::exists(dir / "FORMAT", ec)) NF_TRY(write_atomically(dir / "FORMAT", std::string(kFormat) + "\n"));
   fs::create_directories(dir / "manifests", ec);
   if (!ec) fs::create_directories(dir / "files", ec);
   if (ec) return error{errc::io_error, "cannot create '" + dir.string() + "': " + ec.message()};
-  if (!fs::exists(dir / "FORMAT", ec)) NF_TRY(write_atomically(dir / "FORMAT", std::string(kFormat) + "\n"));
   NF_TRY_ASSIGN(auto lock, dir_lock::take(dir));
   const auto id = next_id(dir);
   const auto started = clk.now_ms();
