@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 
 #include <openssl/evp.h>
 
@@ -170,6 +171,32 @@ result<std::vector<fs::path>> instance_files(const fs::path& data_dir, const fs:
   return out;
 }
 
+// With the directory's lock held: store backups no manifest names are what a killed backup left
+// (it wrote the read models' backup, say, and died in the bus's); they are deleted.
+result<void> drop_unfinished(const fs::path& dir) {
+  std::set<std::pair<std::string, std::uint64_t>> named;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir / "manifests", ec)) {
+    if (e.path().extension() != ".json") continue;
+    std::ifstream in(e.path());
+    auto m = parse_manifest(std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()));
+    if (!m) return error{errc::corruption, "the manifest '" + e.path().string() + "' is damaged: " + m.error().message};
+    for (const char* part : {"projections", "bus"})
+      if (!(*m)[part].is_null()) named.emplace(part, (*m)[part]["backupId"].get<std::uint64_t>());
+  }
+  for (const char* part : {"projections", "bus"}) {
+    const auto engine = (dir / part).string();
+    if (!fs::is_directory(dir / part / "meta", ec)) continue;
+    NF_TRY_ASSIGN(auto all, store::list_db_backups(engine));
+    for (const auto& b : all)
+      if (!named.count({part, b.id})) {
+        nf::log::get("backup")->info("dropping {} backup {} in {}: no manifest names it (a backup that did not finish)", part, b.id, dir.string());
+        NF_TRY(store::delete_db_backup(engine, b.id));
+      }
+  }
+  return ok();
+}
+
 std::uint32_t next_id(const fs::path& dir) {
   std::uint32_t next = 1;
   std::error_code ec;
@@ -281,6 +308,7 @@ result<json> create_backup(const backup_sources& src, const std::string& dir_tex
   if (!ec) fs::create_directories(dir / "files", ec);
   if (ec) return error{errc::io_error, "cannot create '" + dir.string() + "': " + ec.message()};
   NF_TRY_ASSIGN(auto lock, dir_lock::take(dir));
+  NF_TRY(drop_unfinished(dir));
   const auto id = next_id(dir);
   const auto started = clk.now_ms();
   auto report = [&](const std::string& step, std::uint64_t bytes, std::uint64_t files = 0, std::uint64_t total = 0) {

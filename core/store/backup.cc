@@ -88,6 +88,15 @@ result<void> verify_db_backup(const std::string& engine_dir, std::uint32_t id) {
   return ok();
 }
 
+result<void> delete_db_backup(const std::string& engine_dir, std::uint32_t id) {
+  rocksdb::BackupEngine* raw = nullptr;
+  auto s = rocksdb::BackupEngine::Open(rocksdb::Env::Default(), engine_options(engine_dir), &raw);
+  if (!s.ok()) return to_error(s, "cannot open the backups in '" + engine_dir + "'");
+  std::unique_ptr<rocksdb::BackupEngine> engine(raw);
+  if (auto d = engine->DeleteBackup(id); !d.ok()) return to_error(d, "cannot delete backup " + std::to_string(id) + " in '" + engine_dir + "'");
+  return ok();
+}
+
 result<void> restore_db(const std::string& engine_dir, std::uint32_t id, const std::string& target) {
   NF_TRY_ASSIGN(auto engine, open_read_only(engine_dir));
   std::error_code ec;

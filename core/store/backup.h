@@ -35,6 +35,8 @@ result<db_backup> backup_db(rocksdb::DB& db, const std::string& engine_dir, cons
 result<std::vector<db_backup>> list_db_backups(const std::string& engine_dir);
 // corruption naming the file when a file of backup `id` is missing, has another size, or fails its checksum.
 result<void> verify_db_backup(const std::string& engine_dir, std::uint32_t id);
+// Deletes backup `id` of `engine_dir` (its shared files only when no other backup uses them).
+result<void> delete_db_backup(const std::string& engine_dir, std::uint32_t id);
 // Restores backup `id` into `target` (which must not hold a database). RocksDB reports no
 // progress while it restores; callers report per database.
 result<void> restore_db(const std::string& engine_dir, std::uint32_t id, const std::string& target);

@@ -239,6 +239,13 @@ TEST(BackupCli, AKilledBackupLeavesNothingHalfMadeAndTheNextOneSucceeds) {
   auto made = t::run({t::nexus_forge_binary(), "backup", "create", backups.string(), "--config", config, "--json", "-q"});
   ASSERT_EQ(made.exit_code, 0) << made.err;
   const auto id = json::parse(made.out)["id"].get<int>();
+  // What the killed backups wrote of the stores is gone: each store holds the one finished backup.
+  for (const char* store : {"projections", "bus"}) {
+    int kept = 0;
+    for (const auto& e : fs::directory_iterator(backups / store / "meta"))
+      if (e.is_regular_file() && e.path().filename().string()[0] != '.') ++kept;
+    EXPECT_EQ(kept, 1) << store;
+  }
   auto verified = t::run({t::nexus_forge_binary(), "backup", "verify", backups.string(), std::to_string(id)});
   ASSERT_EQ(verified.exit_code, 0) << verified.out << verified.err;
   const auto restored = dir.path() / "restored";
