@@ -255,13 +255,18 @@ result<json> parse_manifest(std::string_view text) {
   auto bad = [](const std::string& field, const std::string& why) { return error{errc::corruption, "'" + field + "' " + why}; };
   if (!j.contains("id") || !j["id"].is_number_unsigned() || j["id"].get<std::uint64_t>() < 1 || j["id"].get<std::uint64_t>() > UINT32_MAX)
     return bad("id", "must be a backup number");
-  if (j.value("format", "") != kFormat) return bad("format", std::string("must be ") + kFormat);
+  if (!j.contains("format") || !j["format"].is_string() || j["format"].get<std::string>() != kFormat)
+    return bad("format", std::string("must be ") + kFormat);
+  for (const char* n : {"busKind", "dataDir"})
+    if (j.contains(n) && !j[n].is_string()) return bad(n, "must be a string");
+  for (const char* n : {"createdAt", "finishedAt", "filesCopiedBytes"})
+    if (j.contains(n) && !is_count(j[n])) return bad(n, "must be a count");
   for (const char* part : {"projections", "bus"}) {
     if (!j.contains(part)) return bad(part, "is missing");
     const auto& p = j[part];
     if (std::string(part) == "bus" && p.is_null()) continue;
     if (!p.is_object() || !p.contains("backupId") || !p["backupId"].is_number_unsigned() || p["backupId"].get<std::uint64_t>() > UINT32_MAX ||
-        !p.contains("bytes") || !is_count(p["bytes"]))
+        !p.contains("bytes") || !is_count(p["bytes"]) || (p.contains("files") && !is_count(p["files"])))
       return bad(part, "must name a backup of the store ({backupId, bytes, files})");
   }
   if (!j.contains("files") || !j["files"].is_array()) return bad("files", "must be an array");

@@ -40,6 +40,9 @@ TEST(BackupManifest, WhatATamperedBackupCouldHoldIsRefusedNamingTheField) {
       {[](json& m) { m["files"][0]["sha256"] = std::string(64, 'A'); }, "files[0].sha256"},
       {[](json& m) { m["files"][0]["mode"] = 04755; }, "files[0].mode"},
       {[](json& m) { m["format"] = "nexus-forge-backup/9"; }, "format"},
+      {[](json& m) { m["format"] = nullptr; }, "format"},  // found by the fuzzer: threw instead of refusing
+      {[](json& m) { m["busKind"] = 5; }, "busKind"},
+      {[](json& m) { m["projections"]["files"] = "many"; }, "projections"},
       {[](json& m) { m["id"] = -1; }, "id"},
       {[](json& m) { m["bus"] = "yes"; }, "bus"},
       {[](json& m) { m.erase("projections"); }, "projections"},
