@@ -44,6 +44,9 @@ std::string tp_key(const std::string& prefix, const topic_partition& tp) {
 }
 // Key versions (projection::counts_key_versions): prefix, topic, NUL, key.
 const std::string kVersionPrefix = std::string(kReservedPrefix) + "kver/";
+// Present in a generation that has counted key versions since its first event: one folded by
+// code that did not count them lacks it, and is rebuilt before it is used (feed::start).
+const std::string kCountingMarker = std::string(kReservedPrefix) + "kver-counting";
 std::string offset_key(const topic_partition& tp) { return tp_key(kOffsetPrefix, tp); }
 std::string claim_key(const topic_partition& tp) { return tp_key(kClaimPrefix, tp); }
 
@@ -386,8 +389,23 @@ class store_impl final : public store {
     NF_TRY(tune_for(p, st->cf.get()));
     NF_TRY(load_offsets(st->cf.get(), kOffsetPrefix, st->next));
     NF_TRY(load_offsets(st->cf.get(), kClaimPrefix, st->claims));
+    // A generation that has applied nothing yet counts from its first event.
+    if (p.counts_key_versions() && st->next.empty())
+      NF_TRY(nf::store::check(db_->Put(rocksdb::WriteOptions(), st->cf.get(), kCountingMarker, ""), "projection " + p.name()));
     states_[p.name()] = std::move(st);
     return ok();
+  }
+
+  // True when `p` counts key versions but its generation was folded without counting them.
+  result<bool> lacks_version_counts(const projection& p) {
+    if (!p.counts_key_versions()) return false;
+    NF_TRY_ASSIGN(auto* st, state_of(p));
+    std::shared_lock rl(st->cf_mu);
+    std::string v;
+    auto s = db_->Get(rocksdb::ReadOptions(), st->cf.get(), kCountingMarker, &v);
+    if (s.IsNotFound()) return true;
+    NF_TRY(nf::store::check(s, "projection " + p.name()));
+    return false;
   }
 
   result<std::size_t> apply(projection& p, std::span<const bus::message> batch) override {
@@ -493,6 +511,8 @@ class store_impl final : public store {
       NF_TRY_ASSIGN(cf, create_cf_locked(name));
     }
     NF_TRY(tune_for(p, cf.get()));
+    if (p.counts_key_versions())
+      NF_TRY(nf::store::check(db_->Put(rocksdb::WriteOptions(), cf.get(), kCountingMarker, ""), "projection " + p.name()));
     std::map<topic_partition, std::int64_t> next, claims;
 
     // Plan: every partition of every topic, from its first stored offset to the current end.
@@ -908,6 +928,15 @@ void feed::on_applied(std::function<void()> fn) { impl_->listener = std::move(fn
 
 result<void> feed::start() {
   NF_TRY(impl_->st.attach(impl_->proj));
+  // Folded by code that did not count key versions (a data dir from before they existed): the
+  // counts must cover every event, so the read model is rebuilt once, before it serves.
+  if (auto* s = dynamic_cast<store_impl*>(&impl_->st)) {
+    NF_TRY_ASSIGN(const bool lacks, s->lacks_version_counts(impl_->proj));
+    if (lacks) {
+      nf::log::get("projection")->warn("projection {} starts counting key versions: rebuilding it from the log first", impl_->proj.name());
+      NF_TRY(impl_->st.rebuild(impl_->proj, impl_->bus));
+    }
+  }
   NF_TRY(impl_->run.verify_positions());
   if (impl_->listener) impl_->listener();
   impl_->refresh();

@@ -19,7 +19,8 @@ class docs_projection final : public ::nf::projection::projection {
   std::string name() const override { return "docs"; }
   std::vector<std::string> topics() const override { return {"docs"}; }
   result<void> apply(const bus::message& m, ::nf::projection::state_writer& w) override { return w.put("d/" + m.key, m.value); }
-  bool counts_key_versions() const override { return true; }
+  bool counts_key_versions() const override { return counting; }
+  bool counting = true;
 };
 
 std::map<std::string, std::int64_t> versions_in(::nf::projection::store& s, ::nf::projection::projection& p, const std::vector<std::string>& keys) {
@@ -75,6 +76,47 @@ TEST(ProjectionKeyVersions, EqualTheBusVersionsIncludingClaimsAndRefusedRecordsA
   ASSERT_TRUE(s->rebuild(p, *b));
   EXPECT_EQ(versions_in(*s, p, keys), bus_versions);
   EXPECT_EQ(*s->digest(p), *digest);  // versions sit with the offsets, outside the state digest
+}
+
+// A read model folded by code that did not count key versions (a data dir from before they
+// existed) is rebuilt once when it starts counting, so its counts cover every event.
+TEST(ProjectionKeyVersions, AReadModelFoldedWithoutCountsIsRebuiltOnceWhenItStartsCounting) {
+  test::temp_dir dir;
+  bus::embedded_options bo;
+  bo.path = (dir.path() / "bus").string();
+  bo.sync = false;
+  bo.retention_check_ms = 0;
+  auto b = std::move(bus::open_embedded(bo).value());
+  ASSERT_TRUE(b->create_topic(topic_name{"docs"}, {.partitions = 1, .key_versions = true}));
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(b->append(topic_name{"docs"}, std::vector<bus::record>{{.key = "a", .value = std::to_string(i)}}));
+  docs_projection p;
+  const auto store_dir = (dir.path() / "store").string();
+  {
+    auto s = std::move(projection::store::open({store_dir}).value());
+    p.counting = false;
+    ASSERT_TRUE(s->attach(p));
+    projection::runner run(*s, p, *b);
+    ASSERT_TRUE(run.catch_up());
+    EXPECT_EQ(versions_in(*s, p, {"a"})["a"], 0);  // not counted
+  }
+  p.counting = true;
+  auto s = std::move(projection::store::open({store_dir}).value());
+  {
+    projection::feed f(*s, p, *b);
+    ASSERT_TRUE(f.start());
+    f.stop();
+  }
+  EXPECT_EQ(*s->generation(p), 1u);  // rebuilt once
+  EXPECT_EQ(versions_in(*s, p, {"a"})["a"], 10);
+  ASSERT_TRUE(b->append(topic_name{"docs"}, std::vector<bus::record>{{.key = "a", .value = "10"}}));
+  {
+    projection::feed f(*s, p, *b);
+    ASSERT_TRUE(f.start());
+    ASSERT_TRUE(f.wait_applied({topic_name{"docs"}, partition_id{0}}, offset{10}, std::chrono::seconds(10)));
+    f.stop();
+  }
+  EXPECT_EQ(*s->generation(p), 1u);  // not again
+  EXPECT_EQ(versions_in(*s, p, {"a"})["a"], 11);
 }
 
 }  // namespace
