@@ -25,13 +25,12 @@ void publish(const state& s) {
 
 }  // namespace
 
-std::optional<leaf> decide(const state& s, const input& in) {
-  if (in.event_id.empty() || s.recorded.count(in.event_id)) return std::nullopt;
+std::optional<leaf> decide(const state& s, const input& in, bool in_ledger) {
+  if (in.event_id.empty() || in_ledger) return std::nullopt;
   return leaf{s.next_index, in};
 }
 
 state evolve(state s, const input& in) {
-  if (in.event_id.empty() || !s.recorded.insert(in.event_id).second) return s;
   ++s.next_index;
   const auto h = merkle::leaf_hash(in.data);
   s.tree.append(h);
@@ -118,7 +117,8 @@ const topic_partition kLedger{topic_name{kLedgerTopic}, partition_id{0}};
 }  // namespace
 
 result<void> actor::handle(const bus::message& m, ::nf::actor::context& ctx) {
-  if (!opts_.writer || !opts_.bus) return error{errc::invalid_argument, "the evidence actor needs its ledger writer and bus"};
+  if (!opts_.writer || !opts_.bus || !opts_.in_ledger)
+    return error{errc::invalid_argument, "the evidence actor needs its ledger writer, bus and ledger index"};
   const auto where = to_string(topic_partition{m.topic, m.partition}) + "@" + std::to_string(m.off.get());
   NF_TRY_ASSIGN(auto env, event::from_message(m));
   if (env.type() != kRecordRequested) return ok();
@@ -140,7 +140,8 @@ result<void> actor::handle(const bus::message& m, ::nf::actor::context& ctx) {
   if (recovery_error_) return *recovery_error_;
   input in{asked.event_id(), asked.data(), asked.mission_id(), asked.artifact_id(), asked.event_type(), asked.source_topic(),
            asked.source_partition(), asked.source_offset()};
-  if (auto l = decide(state_, in)) {
+  NF_TRY_ASSIGN(const bool known, opts_.in_ledger(in.event_id));
+  if (auto l = decide(state_, in, known)) {
     event::new_event ev;
     ev.type = kLeafAppended;
     ev.key = "ledger";

@@ -27,7 +27,7 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <unordered_set>
+#include <functional>
 #include <vector>
 
 #include "core/actor/actor.h"
@@ -45,9 +45,11 @@ inline constexpr const char* kRecordSubmitted = "evidence.record_submitted";
 inline constexpr const char* kCommandsTopic = "commands.evidence";
 inline constexpr const char* kRecordRequested = "evidence.record_requested";
 
+// What the actor keeps is bounded whatever the ledger's length: a frontier of O(log n) hashes and
+// the leaves since the last head. Which events have a leaf is the ledger read model's index
+// (options::in_ledger), not a set in memory.
 struct state {
   std::uint64_t next_index = 0;
-  std::unordered_set<std::string> recorded;   // event ids already in the ledger
   merkle::frontier tree;                      // every leaf
   merkle::frontier at_head;                   // the tree as of the last head
   std::optional<merkle::tree_head> last_head;
@@ -70,7 +72,9 @@ struct leaf {
   input recorded;
 };
 
-std::optional<leaf> decide(const state& s, const input& in);
+// `in_ledger`: the event already has a leaf. An event without an id is never a leaf.
+std::optional<leaf> decide(const state& s, const input& in, bool in_ledger);
+// Appends the decided (or, rebuilding, the read) leaf.
 state evolve(state s, const input& in);
 result<input> decode(const bus::message& m);
 
@@ -87,6 +91,9 @@ struct options {
   std::string region = "local";
   command::single_writer* writer = nullptr;      // required: the ledger's fenced writer
   bus::event_bus* bus = nullptr;                 // required: the ledger is read back after a claim
+  // Required: whether an event id has a leaf. Exact when it reads the ledger read model that
+  // `writer` waits for (prepare() returns once it has applied every ledger record).
+  std::function<result<bool>(const std::string& event_id)> in_ledger;
 };
 
 // The topics whose events become leaves.

@@ -54,6 +54,10 @@ class evidence_feature final : public feature::feature {
       eo.region = h.cfg.region;
       eo.writer = &*writer_;
       eo.bus = &h.bus;
+      eo.in_ledger = [store = &h.store, proj = &proj_](const std::string& id) -> result<bool> {
+        NF_TRY_ASSIGN(auto index, ledger::ledger_view(*store, *proj).index_of_event(id));
+        return index.has_value();
+      };
       h.actors.add(std::make_shared<actor>(eo), h.cfg.actor("evidence"));
     }
     route_options ro;

@@ -380,6 +380,10 @@ TEST(Fencing, AnEvidenceWriterOvertakenBetweenItsClaimAndItsAppendIsRefusedEvery
     o.head_every_leaves = 2;
     o.writer = i.writer.get();
     o.bus = b.get();
+    o.in_ledger = [&i](const std::string& id) -> result<bool> {
+      NF_TRY_ASSIGN(auto index, ledger::ledger_view(*i.st, i.proj).index_of_event(id));
+      return index.has_value();
+    };
     i.actor = std::make_unique<evidence::actor>(o);
   };
   instance a, c;

@@ -39,6 +39,10 @@ class EvidenceLedger : public ::testing::Test {
                                                                 std::chrono::seconds(10)));
     o.writer = writers_.back().get();
     o.bus = bus_.get();
+    o.in_ledger = [this](const std::string& id) -> result<bool> {
+      NF_TRY_ASSIGN(auto index, ledger::ledger_view(*store_, proj_).index_of_event(id));
+      return index.has_value();
+    };
     rt.add(std::make_shared<evidence::intake>(), {});
     auto a = std::make_shared<evidence::actor>(o);
     rt.add(a, {});

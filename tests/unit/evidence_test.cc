@@ -1,6 +1,8 @@
 // evidence decision logic: consecutive indices, one leaf per event id, heads checked before signing.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "actors/evidence/evidence.h"
 
 using namespace nf::evidence;
@@ -26,22 +28,26 @@ state with_leaves(std::initializer_list<const char*> ids) {
 
 TEST(Evidence, EachEventGetsOneLeafWithConsecutiveIndices) {
   state s;
+  std::set<std::string> ledger;  // what the ledger read model's index would answer
   std::vector<std::uint64_t> indices;
   for (const auto* id : {"e1", "e2", "e1", "e3", "e2"}) {
     auto e = in(id, std::string("bytes-") + id, "m1", "");
-    if (auto l = decide(s, e)) indices.push_back(l->index);
-    s = evolve(s, e);
+    if (auto l = decide(s, e, ledger.count(id) > 0)) {
+      indices.push_back(l->index);
+      s = evolve(s, e);
+      ledger.insert(id);
+    }
   }
   EXPECT_EQ(indices, (std::vector<std::uint64_t>{0, 1, 2}));
   EXPECT_EQ(s.next_index, 3u);
   EXPECT_EQ(s.tree.size(), 3u);
-  EXPECT_FALSE(decide(s, in("", "x", "", ""))) << "an event without an id is never a leaf";
+  EXPECT_FALSE(decide(s, in("", "x", "", ""), false)) << "an event without an id is never a leaf";
 }
 
-TEST(Evidence, StateRebuiltFromTheLedgerSkipsWhatIsAlreadyThere) {
+TEST(Evidence, AnEventTheLedgerHoldsGetsNoSecondLeaf) {
   auto s = with_leaves({"e1", "e2"});
-  EXPECT_FALSE(decide(s, in("e2", "b", "m", "")));
-  auto l = decide(s, in("e3", "c", "m", "a3"));
+  EXPECT_FALSE(decide(s, in("e2", "b", "m", ""), true));
+  auto l = decide(s, in("e3", "c", "m", "a3"), false);
   ASSERT_TRUE(l);
   EXPECT_EQ(l->index, 2u);
   EXPECT_EQ(l->recorded.artifact_id, "a3");
