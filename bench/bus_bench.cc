@@ -88,24 +88,31 @@ void BM_RawWriteBatch(benchmark::State& st) {
   st.SetBytesProcessed(static_cast<std::int64_t>(i * (kStoredRecord + 16)));
 }
 
-void BM_EmbeddedAppend(benchmark::State& st) {
-  const auto batch = static_cast<std::size_t>(st.range(0));
-  scratch dir;
+// An embedded bus in `dir` with one topic "bench" of one partition; null after SkipWithError.
+std::unique_ptr<bus::embedded_bus> append_bus(benchmark::State& st, const fs::path& dir, const bus::topic_config& cfg) {
   bus::embedded_options o;
-  o.path = dir.path.string();
+  o.path = dir.string();
   o.sync = st.range(1) != 0;
   o.retention_check_ms = 0;
   auto b = bus::open_embedded(o);
-  if (!b || !(*b)->create_topic(topic_name{"bench"}, {1, -1, -1})) {
+  if (!b || !(*b)->create_topic(topic_name{"bench"}, cfg)) {
     st.SkipWithError("open");
-    return;
+    return nullptr;
   }
+  return std::move(*b);
+}
+
+void BM_EmbeddedAppend(benchmark::State& st) {
+  const auto batch = static_cast<std::size_t>(st.range(0));
+  scratch dir;
+  auto b = append_bus(st, dir.path, {.partitions = 1});
+  if (!b) return;
   std::vector<bus::record> recs(batch);
   for (auto& r : recs) r.value.assign(kPayload, 'p');
   std::uint64_t i = 0;
   for (auto _ : st) {
     for (auto& r : recs) r.key = key_of(i++);
-    if (!(*b)->append(topic_name{"bench"}, recs)) st.SkipWithError("append");
+    if (!b->append(topic_name{"bench"}, recs)) st.SkipWithError("append");
   }
   st.SetItemsProcessed(static_cast<std::int64_t>(i));
   st.SetBytesProcessed(static_cast<std::int64_t>(i * (kStoredRecord + 16)));
@@ -117,15 +124,8 @@ void BM_EmbeddedAppend(benchmark::State& st) {
 void BM_ExpectedVersionAppend(benchmark::State& st) {
   const auto batch = static_cast<std::size_t>(st.range(0));
   scratch dir;
-  bus::embedded_options o;
-  o.path = dir.path.string();
-  o.sync = st.range(1) != 0;
-  o.retention_check_ms = 0;
-  auto b = bus::open_embedded(o);
-  if (!b || !(*b)->create_topic(topic_name{"bench"}, {.partitions = 1, .key_versions = true})) {
-    st.SkipWithError("open");
-    return;
-  }
+  auto b = append_bus(st, dir.path, {.partitions = 1, .key_versions = true});
+  if (!b) return;
   std::vector<bus::record> recs(batch);
   for (auto& r : recs) r.value.assign(kPayload, 'p');
   // 100,000 keys, each appended again every 100,000 records: most checks find a stored version.
@@ -138,7 +138,7 @@ void BM_ExpectedVersionAppend(benchmark::State& st) {
       r.key = key_of(k);
       r.expected_version = versions[k]++;
     }
-    if (!(*b)->append(topic_name{"bench"}, recs)) st.SkipWithError("append");
+    if (!b->append(topic_name{"bench"}, recs)) st.SkipWithError("append");
   }
   st.SetItemsProcessed(static_cast<std::int64_t>(i));
   st.SetBytesProcessed(static_cast<std::int64_t>(i * (kStoredRecord + 16)));

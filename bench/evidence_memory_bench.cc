@@ -14,6 +14,7 @@
 #include <string>
 
 #include "actors/evidence/evidence.h"
+#include "bench/rss.h"
 #include "core/log/log.h"
 #include "envelope.pb.h"
 #include "ledger.pb.h"
@@ -24,13 +25,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace nf;
 
-long rss_kb() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  return -1;
-}
+using nf::bench::rss_kb;
 
 std::string event_id(std::uint64_t n) {
   char buf[40];

@@ -10,16 +10,11 @@
 #include <string>
 
 #include "core/bus/embedded.h"
+#include "bench/rss.h"
 #include "core/log/log.h"
 
 namespace {
-long rss_kb() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  return -1;
-}
+using nf::bench::rss_kb;
 }  // namespace
 
 int main(int argc, char** argv) {

@@ -298,6 +298,9 @@ class kafka_bus final : public event_bus {
     NF_TRY(validate_topic_name(name.get()));
     if (cfg.partitions < 1 || cfg.partitions > 10'000)
       return error{errc::invalid_argument, "partitions must be between 1 and 10000, got " + std::to_string(cfg.partitions)};
+    if (cfg.key_versions)
+      return error{errc::unsupported, "a Kafka broker cannot count key versions of topic '" + name.get() +
+                                          "' or check an expected one; decisions that need them go through the partition's owner"};
     NF_TRY_ASSIGN(auto existing, partitions_of(name.get(), true));
     if (existing > 0) return error{errc::already_exists, "topic '" + name.get() + "' already exists"};
     if (opts_.mock) {

@@ -18,6 +18,8 @@ result<void> ensure_topics(bus::event_bus& bus, const config::config& cfg, const
     auto info = bus.describe_topic(t.name);
     if (!info) {
       auto r = bus.create_topic(t.name, {partitions_for(t, cfg), t.retention_ms, -1, t.key_versions});
+      // A bus that cannot keep key versions (Kafka) gets the topic without them.
+      if (!r && r.error().code == errc::unsupported && t.key_versions) r = bus.create_topic(t.name, {partitions_for(t, cfg), t.retention_ms, -1});
       if (!r && r.error().code != errc::already_exists) return r;
       info = bus.describe_topic(t.name);
     }

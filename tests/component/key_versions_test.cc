@@ -184,6 +184,9 @@ TEST(KeyVersions, TheKafkaBusRefusesAnExpectationItCannotCheck) {
   o.mock = mc->get();
   auto b = bus::open_kafka(o);
   ASSERT_TRUE(b) << b.error().message;
+  auto tracked = (*b)->create_topic(topic_name{"tracked"}, {.partitions = 1, .key_versions = true});
+  ASSERT_FALSE(tracked);
+  EXPECT_EQ(tracked.error().code, errc::unsupported);
   ASSERT_TRUE((*b)->create_topic(topic_name{"docs"}, {.partitions = 1}));
   auto r = put(**b, "docs", {rec("doc", 0)});
   ASSERT_FALSE(r);

@@ -8,6 +8,7 @@
 #include "core/bus/embedded.h"
 #include "core/bus/fence.h"
 #include "core/projection/projection.h"
+#include "tests/support/embedded_bus.h"
 #include "tests/support/support.h"
 
 namespace {
@@ -35,11 +36,7 @@ std::map<std::string, std::int64_t> versions_in(::nf::projection::store& s, ::nf
 
 TEST(ProjectionKeyVersions, EqualTheBusVersionsIncludingClaimsAndRefusedRecordsAndSurviveARebuild) {
   test::temp_dir dir;
-  bus::embedded_options bo;
-  bo.path = (dir.path() / "bus").string();
-  bo.sync = false;
-  bo.retention_check_ms = 0;
-  auto b = std::move(bus::open_embedded(bo).value());
+  auto b = test::open_test_bus(dir.path() / "bus");
   ASSERT_TRUE(b->create_topic(topic_name{"docs"}, {.partitions = 2, .key_versions = true}));
   std::map<std::string, std::int64_t> bus_versions;
   auto append = [&](bus::record r) -> std::int64_t {
@@ -82,11 +79,7 @@ TEST(ProjectionKeyVersions, EqualTheBusVersionsIncludingClaimsAndRefusedRecordsA
 // existed) is rebuilt once when it starts counting, so its counts cover every event.
 TEST(ProjectionKeyVersions, AReadModelFoldedWithoutCountsIsRebuiltOnceWhenItStartsCounting) {
   test::temp_dir dir;
-  bus::embedded_options bo;
-  bo.path = (dir.path() / "bus").string();
-  bo.sync = false;
-  bo.retention_check_ms = 0;
-  auto b = std::move(bus::open_embedded(bo).value());
+  auto b = test::open_test_bus(dir.path() / "bus");
   ASSERT_TRUE(b->create_topic(topic_name{"docs"}, {.partitions = 1, .key_versions = true}));
   for (int i = 0; i < 10; ++i) ASSERT_TRUE(b->append(topic_name{"docs"}, std::vector<bus::record>{{.key = "a", .value = std::to_string(i)}}));
   docs_projection p;
