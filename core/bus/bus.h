@@ -35,11 +35,11 @@ inline constexpr std::int64_t kNoStream = 0;
 
 // What a producer appends. The bus treats key and value as opaque bytes.
 struct record {
-  std::string key;
-  std::string value;
+  std::string key = {};
+  std::string value = {};
   std::int64_t timestamp_ms = 0;               // 0: the bus stamps the append time
-  std::vector<header> headers;
-  std::optional<partition_id> partition;       // unset: chosen by key (murmur2), or round-robin if key is empty
+  std::vector<header> headers = {};
+  std::optional<partition_id> partition = std::nullopt;  // unset: chosen by key (murmur2), or round-robin if key is empty
   // Unset: any version. Set: the key's version just before this record (kNoStream: the key has
   // no record yet); records earlier in the same append count. Needs a non-empty key on a topic
   // with key_versions.

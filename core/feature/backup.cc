@@ -498,14 +498,14 @@ result<json> backup_ops::start(const std::string& dir) {
     result<json> done = error{errc::internal, "the backup stopped unexpectedly"};
     nf::log::guarded("backup", [&] {
       done = create_backup(src_, dir, clk_, [&](const backup_progress& p) {
-        std::lock_guard lk(mu_);
+        std::lock_guard progress_lock(mu_);
         state_["step"] = p.step;
         state_["bytes"] = p.bytes;
         state_["files"] = p.files;
         state_["filesTotal"] = p.files_total;
       });
     });
-    std::lock_guard lk(mu_);
+    std::lock_guard finished_lock(mu_);
     state_["finishedAt"] = clk_.now_ms();
     if (done) {
       state_["state"] = "done";
