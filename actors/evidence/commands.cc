@@ -7,7 +7,6 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
-#include <set>
 
 #include <CLI/CLI.hpp>
 
@@ -23,6 +22,48 @@ namespace {
 
 using json = nlohmann::json;
 using clock_type = std::chrono::steady_clock;
+
+// The messages of [from, to) of one partition, read forward in chunks as callers ask for offsets
+// in increasing order.
+class ordered_reader {
+ public:
+  ordered_reader(bus::event_bus& bus, topic_partition tp, std::int64_t from, std::int64_t to) : bus_(bus), tp_(std::move(tp)), from_(from), to_(to), next_(from) {}
+
+  // The first message at or after `off` (nullptr when none is left before `to`).
+  result<const bus::message*> at_or_after(std::int64_t off) {
+    for (;;) {
+      while (pos_ < buf_.size() && buf_[pos_].off.get() < off) ++pos_;
+      if (pos_ < buf_.size()) return &buf_[pos_];
+      if (next_ >= to_) return static_cast<const bus::message*>(nullptr);
+      if (!reader_) {
+        NF_TRY_ASSIGN(reader_, bus_.make_consumer({}));
+        NF_TRY(reader_->assign({{tp_, offset{from_}}}));
+      }
+      NF_TRY_ASSIGN(auto msgs, reader_->poll(std::chrono::milliseconds(500), static_cast<std::size_t>(std::min<std::int64_t>(4096, to_ - next_))));
+      if (msgs.empty()) {
+        if (++idle_ > 20) return error{errc::timeout, "reading " + to_string(tp_) + " stalled at offset " + std::to_string(next_)};
+        continue;
+      }
+      idle_ = 0;
+      buf_.clear();
+      pos_ = 0;
+      for (auto& m : msgs) {
+        if (m.off.get() < next_ || m.off.get() >= to_) continue;
+        next_ = m.off.get() + 1;
+        buf_.push_back(std::move(m));
+      }
+    }
+  }
+
+ private:
+  bus::event_bus& bus_;
+  topic_partition tp_;
+  std::int64_t from_, to_, next_;
+  std::unique_ptr<bus::consumer> reader_;
+  std::vector<bus::message> buf_;
+  std::size_t pos_ = 0;
+  int idle_ = 0;
+};
 
 }  // namespace
 
@@ -40,86 +81,90 @@ result<std::string> verification_key(const std::string& public_key_file, const c
   return (*s)->public_key_pem();
 }
 
-result<ledger_check> check_ledger(const config::config& cfg, bus::event_bus& bus, const std::string& public_key_pem, bool progress) {
-  auto out = std::make_unique<ledger_audit>(bus, public_key_pem, false);
+result<ledger_check> check_ledger(const config::config& cfg, bus::event_bus& bus, const std::string& public_key_pem, bool progress,
+                                  const std::string& scratch_parent) {
+  auto out = std::make_unique<ledger_audit>(bus, public_key_pem, false, scratch_parent);
   auto& audit = *out;
   NF_TRY(audit.run(progress));
 
-  // Every leaf against the event it records, where that event still is in the log.
+  // Every leaf against the event it records, where that event still is in the log: each
+  // partition's references in offset order, against one read of the range they span.
   std::uint64_t sources_checked = 0, sources_gone = 0;
-  for (auto& source : audit.sources) {
-    // Named references, not structured bindings: the lambda below captures them.
-    const topic_partition& tp = source.first;
-    auto& refs = source.second;
-    std::sort(refs.begin(), refs.end(), [](const auto& x, const auto& y) { return x.offset < y.offset; });
+  for (const auto& [tp, span] : audit.source_partitions) {
     auto begin = bus.begin_offset(tp);
     auto end = bus.end_offset(tp);
-    if (!begin || !end) {
-      for (const auto& r : refs)
-        audit.problems.push_back({r.index, std::nullopt, "leaf " + std::to_string(r.index) + ": its event's topic " + to_string(tp) + " is missing"});
-      continue;
-    }
-    std::size_t i = 0;
-    while (i < refs.size() && refs[i].offset < begin->get()) ++i, ++sources_gone;
-    if (i == refs.size()) continue;
-    const std::int64_t to = std::min(end->get(), refs.back().offset + 1);
-    auto r = read_range(bus, tp, refs[i].offset, to, [&](const bus::message& m) {
-      while (i < refs.size() && refs[i].offset < m.off.get()) {
-        audit.problems.push_back({refs[i].index, std::nullopt,
-                                  "leaf " + std::to_string(refs[i].index) + ": its event at " + to_string(tp) + "@" +
-                                      std::to_string(refs[i].offset) + " is missing from the log"});
-        ++i;
+    const bool missing = !begin || !end;
+    const std::int64_t from = missing ? span.first : std::max(span.first, begin->get());
+    const std::int64_t to = missing ? span.first : std::min(end->get(), span.last + 1);
+    ordered_reader log(bus, tp, from, to);
+    std::optional<error> failed;
+    auto each = audit.each_source(tp, [&](const ledger_audit::source_ref& r) {
+      const auto at = to_string(tp) + "@" + std::to_string(r.offset);
+      if (missing) {
+        audit.add_problem({r.index, std::nullopt, "leaf " + std::to_string(r.index) + ": its event's topic " + to_string(tp) + " is missing"});
+        return true;
       }
-      if (i < refs.size() && refs[i].offset == m.off.get()) {
-        auto env = event::from_message_as_stored(m);
-        const auto where = to_string(tp) + "@" + std::to_string(m.off.get());
-        if (!env)
-          audit.problems.push_back({refs[i].index, std::nullopt, "leaf " + std::to_string(refs[i].index) + ": its event at " + where + " is unreadable"});
-        else if (merkle::leaf_hash(event::canonical_bytes(*env)) != refs[i].leaf_hash)
-          audit.problems.push_back({refs[i].index, std::nullopt,
-                                    "leaf " + std::to_string(refs[i].index) + ": the event at " + where +
-                                        " differs from the ledger's copy (one of them was changed)"});
-        ++sources_checked;
-        ++i;
+      if (r.offset < begin->get()) {
+        ++sources_gone;
+        return true;
       }
-      return i < refs.size();
+      if (r.offset >= end->get()) {
+        audit.add_problem({r.index, std::nullopt, "leaf " + std::to_string(r.index) + ": its event at " + at + " is beyond the end of the log"});
+        return true;
+      }
+      auto m = log.at_or_after(r.offset);
+      if (!m) {
+        failed = m.error();
+        return false;
+      }
+      if (!*m || (*m)->off.get() != r.offset) {  // the log skips it
+        audit.add_problem({r.index, std::nullopt, "leaf " + std::to_string(r.index) + ": its event at " + at + " is missing from the log"});
+        return true;
+      }
+      auto env = event::from_message_as_stored(**m);
+      if (!env)
+        audit.add_problem({r.index, std::nullopt, "leaf " + std::to_string(r.index) + ": its event at " + at + " is unreadable"});
+      else if (merkle::leaf_hash(event::canonical_bytes(*env)) != r.leaf_hash)
+        audit.add_problem({r.index, std::nullopt,
+                           "leaf " + std::to_string(r.index) + ": the event at " + at + " differs from the ledger's copy (one of them was changed)"});
+      ++sources_checked;
+      return true;
     });
-    if (!r) return r.error();
-    for (; i < refs.size(); ++i)
-      audit.problems.push_back({refs[i].index, std::nullopt,
-                                "leaf " + std::to_string(refs[i].index) + ": its event at " + to_string(tp) + "@" + std::to_string(refs[i].offset) +
-                                    " is beyond the end of the log"});
+    if (!each) return each.error();
+    if (failed) return *failed;
   }
 
   // Blobs: those leaves name, then everything else in the vault.
   evidence::vault vault(blob_dir(cfg));
   std::uint64_t blobs_checked = 0;
-  std::set<std::string> checked;
-  for (const auto& b : audit.blobs) {
-    const bool optional = b.sha256.front() == '?';
-    const auto sha = optional ? b.sha256.substr(1) : b.sha256;
-    if (optional && !vault.contains(sha)) continue;
+  auto named = audit.each_blob([&](std::uint64_t index, const std::string& name) {
+    const bool optional = !name.empty() && name.front() == '?';
+    const auto sha = optional ? name.substr(1) : name;
+    if (optional && !vault.contains(sha)) return true;
     auto bytes = vault.get(sha);
-    checked.insert(sha);
+    audit.remember('v', sha);
     ++blobs_checked;
-    if (!bytes) audit.problems.push_back({b.index, std::nullopt, "leaf " + std::to_string(b.index) + ": " + bytes.error().message});
-  }
+    if (!bytes) audit.add_problem({index, std::nullopt, "leaf " + std::to_string(index) + ": " + bytes.error().message});
+    return true;
+  });
+  if (!named) return named.error();
+  std::optional<error> failed;
   auto each = vault.each([&](const std::string& sha) {
-    if (checked.count(sha)) return true;
+    auto seen = audit.remembered('v', sha);
+    if (!seen) {
+      failed = seen.error();
+      return false;
+    }
+    if (*seen) return true;
     ++blobs_checked;
-    if (auto bytes = vault.get(sha); !bytes) audit.problems.push_back({std::nullopt, std::nullopt, bytes.error().message});
+    if (auto bytes = vault.get(sha); !bytes) audit.add_problem({std::nullopt, std::nullopt, bytes.error().message});
     return true;
   });
   if (!each) return each.error();
+  if (failed) return *failed;
 
   // The first bad leaf (lowest index) first, then heads, then the rest.
-  std::stable_sort(audit.problems.begin(), audit.problems.end(), [](const ledger_problem& x, const ledger_problem& y) {
-    auto rank = [](const ledger_problem& p) {
-      return p.index ? std::pair<int, std::uint64_t>{0, *p.index} : p.head_size ? std::pair<int, std::uint64_t>{1, *p.head_size}
-                                                                              : std::pair<int, std::uint64_t>{2, 0};
-    };
-    return rank(x) < rank(y);
-  });
+  audit.sort_problems();
   ledger_check c;
   c.audit = std::move(out);
   c.sources_checked = sources_checked;
@@ -138,7 +183,7 @@ int ledger_verify(const ledger_verify_args& a, const config::config& cfg) {
   if (!key) return fail(key.error().message);
   auto bus = bus::open_bus(cfg, bus::access::read_only);
   if (!bus) return fail(bus.error().message);
-  auto checked = check_ledger(cfg, **bus, *key, !a.quiet);
+  auto checked = check_ledger(cfg, **bus, *key, !a.quiet, a.scratch_dir);
   if (!checked) return fail(checked.error().message);
   auto& audit = *checked->audit;
   const auto sources_checked = checked->sources_checked, sources_gone = checked->sources_gone, blobs_checked = checked->blobs_checked;
@@ -162,6 +207,7 @@ int ledger_verify(const ledger_verify_args& a, const config::config& cfg) {
              {"sourcesPastRetention", sources_gone},
              {"blobsChecked", blobs_checked},
              {"problems", problems},
+             {"problemCount", audit.problems_total},
              {"seconds", seconds},
              {"leavesPerSecond", rate}};
     if (!ok && audit.problems.front().index) out["firstBadIndex"] = *audit.problems.front().index;
@@ -178,14 +224,14 @@ int ledger_verify(const ledger_verify_args& a, const config::config& cfg) {
       std::cout << "OK: every leaf, head and blob checks out\n";
     } else {
       const auto& first = audit.problems.front();
-      std::cout << "FAILED: " << audit.problems.size() << " problem(s); first "
+      std::cout << "FAILED: " << audit.problems_total << " problem(s); first "
                 << (first.index ? "bad leaf index " + std::to_string(*first.index)
                                 : first.head_size ? "bad head at size " + std::to_string(*first.head_size) : std::string("problem"))
                 << "\n";
       std::size_t shown = 0;
       for (const auto& p : audit.problems) {
         if (++shown > 20) {
-          std::cout << "  ... and " << audit.problems.size() - 20 << " more\n";
+          std::cout << "  ... and " << audit.problems_total - 20 << " more\n";
           break;
         }
         std::cout << "  " << p.message << "\n";
@@ -212,14 +258,18 @@ json replay_verifier::check(const bus::message& m) {
   const auto& t = env->type();
   if (t != "mission.artifact_recorded" && t != "mission.validation_reported" && t != "evidence.record_submitted") return nullptr;
   const auto id = event::event_id::from_raw(env->id());
-  auto it = id ? audit_->index_of_event.find(id->to_string()) : audit_->index_of_event.end();
-  if (it == audit_->index_of_event.end()) {
+  auto found = id ? audit_->index_of_event(id->to_string()) : result<std::optional<std::uint64_t>>(std::optional<std::uint64_t>{});
+  if (!found) {
+    ++failed_;
+    return json{{"ok", false}, {"reason", "the ledger's index cannot be read: " + found.error().message}};
+  }
+  if (!*found) {
     ++failed_;
     return json{{"ok", false}, {"reason", "not in the ledger"}};
   }
-  const auto index = it->second;
+  const auto index = **found;
   const auto lh = merkle::leaf_hash(event::canonical_bytes(*env));
-  auto stored = audit_->tree.node(0, index);
+  auto stored = audit_->tree().node(0, index);
   if (!stored || *stored != lh) {
     ++failed_;
     return json{{"ok", false}, {"index", index}, {"reason", "the event differs from leaf " + std::to_string(index)}};
@@ -229,7 +279,7 @@ json replay_verifier::check(const bus::message& m) {
     return json{{"ok", true}, {"index", index}, {"pending", "recorded after the latest signed head"}};
   }
   const auto& head = *audit_->latest_head;
-  auto proof = merkle::inclusion_proof(audit_->tree, index, head.size);
+  auto proof = merkle::inclusion_proof(audit_->tree(), index, head.size);
   if (!proof || !merkle::verify_inclusion(lh, index, head.size, *proof, head.root)) {
     ++failed_;
     return json{{"ok", false}, {"index", index}, {"reason", "no valid inclusion proof against the head at size " + std::to_string(head.size)}};
@@ -248,7 +298,9 @@ void add_commands(CLI::App& app, ledger_verify_args& args, const feature::comman
                 "every vault blob; exit 1 naming the first bad leaf index or head (read-only; works beside a server)");
   verify->add_option("--config,-c", args.config, "configuration file (JSON)")->capture_default_str();
   verify->add_option("--public-key", args.public_key, "the ledger's public key (PEM); default: the data dir's signing key");
-  verify->add_flag("--json", args.json, "one JSON summary with every problem");
+  verify->add_flag("--json", args.json, "one JSON summary with the problems (the first 1000 by rank, and problemCount)");
+  verify->add_option("--scratch-dir", args.scratch_dir,
+                     "where the audit keeps its per-leaf sets while it runs (removed after; default: the temporary directory)");
   verify->add_flag("--quiet,-q", args.quiet, "no progress on stderr");
   out.push_back({verify, [&args, ctx] {
                    auto cfg = ctx.load_config(args.config);

@@ -23,6 +23,7 @@ struct ledger_verify_args {
   std::string public_key;  // PEM file; empty: derived from the data dir's signing key
   bool json = false;
   bool quiet = false;
+  std::string scratch_dir;  // empty: the temporary directory
 };
 int ledger_verify(const ledger_verify_args& a, const config::config& cfg);
 
@@ -33,7 +34,10 @@ struct ledger_check {
   std::unique_ptr<ledger_audit> audit;
   std::uint64_t sources_checked = 0, sources_gone = 0, blobs_checked = 0;
 };
-result<ledger_check> check_ledger(const config::config& cfg, bus::event_bus& bus, const std::string& public_key_pem, bool progress);
+// Memory stays flat however long the ledger is: the per-leaf sets live in a scratch RocksDB under
+// `scratch_parent` (default: the temporary directory) for the duration of the check.
+result<ledger_check> check_ledger(const config::config& cfg, bus::event_bus& bus, const std::string& public_key_pem, bool progress,
+                                  const std::string& scratch_parent = {});
 
 // The public key to verify with: the file given, else the data dir's signing key (never created here).
 result<std::string> verification_key(const std::string& public_key_file, const config::config& cfg);

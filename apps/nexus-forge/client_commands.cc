@@ -266,7 +266,7 @@ int replay(const replay_args& a, const nf::config::config& cfg) {
   if (!a.quiet && total > 0) std::cerr << "replay: " << done << "/" << total << " events (100%)\n";
   if (verifier) {
     std::cerr << "verify: " << verifier->verified() << " proved against the latest signed head, " << verifier->pending()
-              << " recorded after it, " << verifier->failed() << " failed; ledger problems: " << verifier->audit().problems.size() << "\n";
+              << " recorded after it, " << verifier->failed() << " failed; ledger problems: " << verifier->audit().problems_total << "\n";
     if (verifier->failed() || !verifier->audit().problems.empty()) return 1;
   }
   return 0;

@@ -193,7 +193,7 @@ int doctor(const doctor_args& a, const config::config& cfg, const std::vector<pr
       std::size_t n = 0;
       for (const auto& p : checked->audit->problems) {
         if (++n > 20) {
-          problems.push_back({"ledger", "... and " + std::to_string(checked->audit->problems.size() - 20) + " more"});
+          problems.push_back({"ledger", "... and " + std::to_string(checked->audit->problems_total - 20) + " more"});
           break;
         }
         problems.push_back({"ledger", p.message});
