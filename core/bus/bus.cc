@@ -118,6 +118,15 @@ std::size_t record_size(const record& r) noexcept {
   return n;
 }
 
+result<void> check_cleanup(const topic_name& name, const topic_config& cfg) {
+  if (!cfg.compact) return ok();
+  if (cfg.retention_ms >= 0 || cfg.retention_bytes >= 0)
+    return error{errc::invalid_argument, "topic '" + name.get() + "': a compacted topic keeps every key's latest record, so it takes no retention"};
+  if (cfg.delete_retention_ms < 0)
+    return error{errc::invalid_argument, "topic '" + name.get() + "': delete retention must be 0 or more ms, got " + std::to_string(cfg.delete_retention_ms)};
+  return ok();
+}
+
 result<void> check_record_sizes(std::span<const record> records, std::size_t max_event_bytes) {
   for (std::size_t i = 0; i < records.size(); ++i) {
     const auto n = record_size(records[i]);

@@ -71,6 +71,12 @@ struct topic_config {
   std::int64_t retention_ms = -1;              // -1: keep forever
   std::int64_t retention_bytes = -1;           // -1: unlimited; applies per partition
   bool key_versions = false;                   // count records per key, so appends can expect a version
+  // Kafka's cleanup.policy=compact: the bus keeps at least the latest record of every key (offsets
+  // never change; reading from the start gives every key's latest value). A record with an empty
+  // value is a tombstone: it deletes its key, and is itself removed once it is older than
+  // delete_retention_ms. Every record needs a key. Not combined with retention_ms/retention_bytes.
+  bool compact = false;
+  std::int64_t delete_retention_ms = 86'400'000;  // Kafka's delete.retention.ms default: one day
 };
 
 struct topic_info {
@@ -182,6 +188,8 @@ std::string pattern_to_regex(std::string_view pattern);
 
 // Topic names: 1..249 characters of [a-zA-Z0-9._-], as Kafka requires.
 result<void> validate_topic_name(std::string_view name);
+// A compacted topic takes no retention and a non-negative delete_retention_ms (both buses).
+result<void> check_cleanup(const topic_name& name, const topic_config& cfg);
 
 // Total bytes an event occupies against max_event_bytes.
 std::size_t record_size(const record& r) noexcept;

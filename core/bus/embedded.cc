@@ -239,6 +239,7 @@ struct topic_state {
   std::vector<partition_state> parts;
   std::uint64_t round_robin = 0;
   metrics::counter* appended = nullptr;
+  metrics::counter* compacted = nullptr;
 };
 
 struct append_request {
@@ -270,6 +271,10 @@ std::string topic_json(const topic_state& t) {
                    {"retention_ms", t.cfg.retention_ms},
                    {"retention_bytes", t.cfg.retention_bytes},
                    {"key_versions", t.cfg.key_versions}};
+  if (t.cfg.compact) {
+    j["compact"] = true;
+    j["delete_retention_ms"] = t.cfg.delete_retention_ms;
+  }
   return j.dump();
 }
 
@@ -464,6 +469,7 @@ class embedded_bus_impl final : public embedded_bus {
     NF_TRY(validate_topic_name(name.get()));
     if (cfg.partitions < 1 || cfg.partitions > 10'000)
       return error{errc::invalid_argument, "partitions must be between 1 and 10000, got " + std::to_string(cfg.partitions)};
+    NF_TRY(check_cleanup(name, cfg));
     std::lock_guard lk(mu_);
     if (auto it = topics_.find(name.get()); it != topics_.end())
       return error{errc::already_exists, "topic '" + name.get() + "' already exists"};
@@ -630,21 +636,40 @@ class embedded_bus_impl final : public embedded_bus {
   result<offset> offset_for_time(const topic_partition& tp, std::int64_t ts_ms) override {
     std::uint32_t id;
     std::int64_t lo, hi;
+    bool compact;
     {
       std::lock_guard lk(mu_);
       NF_TRY_ASSIGN(auto* p, find_partition_locked(tp));
-      id = topics_.at(tp.topic.get())->id;
+      const auto& t = *topics_.at(tp.topic.get());
+      id = t.id;
+      compact = t.cfg.compact;
       lo = p->begin;
       hi = p->end;
     }
     // First offset in [lo, hi) whose max_ts >= ts_ms; max_ts is monotonic so this is exact:
-    // it is the first record whose own timestamp reaches ts_ms.
+    // it is the first record whose own timestamp reaches ts_ms. On a compacted topic an offset
+    // the cleaner emptied stands for the next record that is there.
+    const std::int64_t end = hi;
     while (lo < hi) {
       const std::int64_t mid = lo + (hi - lo) / 2;
       record_meta m{};
-      NF_TRY(read_meta(id, tp, mid, m));
+      if (compact) {
+        NF_TRY_ASSIGN(const bool found, read_meta_from(id, tp, mid, end, m));
+        if (!found) {
+          hi = mid;
+          continue;
+        }
+      } else {
+        NF_TRY(read_meta(id, tp, mid, m));
+      }
       if (m.max_ts >= ts_ms) hi = mid;
       else lo = mid + 1;
+    }
+    if (compact && lo < end) {  // the record itself, as Kafka answers
+      record_meta m{};
+      std::int64_t at = lo;
+      NF_TRY_ASSIGN(const bool found, read_meta_from(id, tp, lo, end, m, &at));
+      if (found) lo = at;
     }
     return offset{lo};
   }
@@ -667,10 +692,12 @@ class embedded_bus_impl final : public embedded_bus {
     if (auto s = db_->VerifyChecksum(); !s.ok()) rep.problems.push_back("table files of '" + opts_.path + "': " + s.ToString());
     std::vector<std::pair<std::string, std::uint32_t>> topics;
     std::map<std::string, std::vector<std::int64_t>> begins;
+    std::set<std::string> compacted;  // gaps there are records the cleaner removed
     {
       std::lock_guard lk(mu_);
       for (const auto& [name, t] : topics_) {
         topics.emplace_back(name, t->id);
+        if (t->cfg.compact) compacted.insert(name);
         for (const auto& p : t->parts) begins[name].push_back(p.begin);
       }
     }
@@ -684,7 +711,7 @@ class embedded_bus_impl final : public embedded_bus {
         for (it->Seek(log_key(id, p, expect)); it->Valid() && it->key().starts_with(prefix); it->Next()) {
           const auto off = static_cast<std::int64_t>(get_be64(it->key().data() + 8));
           const std::string where = name + "/" + std::to_string(part) + "@" + std::to_string(off);
-          if (off != expect && reported++ < 10)
+          if (off != expect && !compacted.count(name) && reported++ < 10)
             rep.problems.push_back(name + "/" + std::to_string(part) + ": offsets " + std::to_string(expect) + ".." +
                                    std::to_string(off - 1) + " are missing");
           message m;
@@ -808,6 +835,91 @@ class embedded_bus_impl final : public embedded_bus {
     return removed;
   }
 
+  // ---- compaction ----
+
+  result<std::uint64_t> compact() override {
+    NF_TRY(writable());
+    struct work {
+      std::uint32_t id;
+      topic_partition tp;
+      std::int64_t delete_retention_ms;
+      std::int64_t begin, end;
+      metrics::counter* removed;
+    };
+    std::vector<work> todo;
+    {
+      std::lock_guard lk(mu_);
+      for (const auto& [n, t] : topics_) {
+        if (!t->cfg.compact) continue;
+        for (std::size_t i = 0; i < t->parts.size(); ++i) {
+          const auto& p = t->parts[i];
+          if (p.end - p.begin > 1)
+            todo.push_back({t->id, {topic_name{n}, partition_id{static_cast<std::int32_t>(i)}}, t->cfg.delete_retention_ms, p.begin, p.end,
+                            t->compacted});
+        }
+      }
+    }
+    const std::int64_t now = clock_->now_ms();
+    std::uint64_t removed = 0;
+    for (const auto& w : todo) {
+      NF_TRY_ASSIGN(auto n, compact_partition(w.id, w.tp, w.begin, w.end, now - w.delete_retention_ms));
+      if (n == 0) continue;
+      removed += n;
+      w.removed->inc(static_cast<double>(n));
+      log_->info("compaction removed {} records of {} below offset {}", n, to_string(w.tp), w.end);
+    }
+    return removed;
+  }
+
+  // Reads [begin, end) of a compacted partition twice: for each key the offset of its latest
+  // record, then removes every record a later one of its key supersedes, and tombstones (empty
+  // values) written before `tombstones_before`. The last record of the range stays, so a reader
+  // that waits for the partition's last offset still gets it. Records appended meanwhile lie past
+  // `end`: the next sweep sees them.
+  result<std::uint64_t> compact_partition(std::uint32_t id, const topic_partition& tp, std::int64_t begin, std::int64_t end,
+                                          std::int64_t tombstones_before) {
+    const auto each = [&](const std::function<void(const message&)>& fn) -> result<void> {
+      rocksdb::ReadOptions ro;
+      const std::string upper = log_key(id, tp.partition.get(), end);
+      rocksdb::Slice upper_slice(upper);
+      ro.iterate_upper_bound = &upper_slice;
+      ro.fill_cache = false;
+      std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, logcf_));
+      for (it->Seek(log_key(id, tp.partition.get(), begin)); it->Valid(); it->Next()) {
+        if (it->key().size() != 16) return error{errc::corruption, "corrupt log key in " + to_string(tp)};
+        message m;
+        m.off = offset{static_cast<std::int64_t>(get_be64(it->key().data() + 8))};
+        NF_TRY(decode_record(it->value(), m, [&] { return to_string(tp) + "@" + std::to_string(m.off.get()); }));
+        fn(m);
+      }
+      return store::check(it->status(), "compacting " + to_string(tp));
+    };
+    std::unordered_map<std::string, std::int64_t> latest;
+    NF_TRY(each([&](const message& m) { latest[m.key] = m.off.get(); }));
+    rocksdb::WriteBatch wb;
+    std::uint64_t removed = 0;
+    rocksdb::WriteOptions wo;
+    wo.sync = opts_.sync;
+    std::optional<error> failed;
+    const auto flush = [&] {
+      if (wb.Count() == 0 || failed) return;
+      if (auto s = db_->Write(wo, &wb); !s.ok()) failed = store::to_error(s, "compacting " + to_string(tp));
+      wb.Clear();
+    };
+    NF_TRY(each([&](const message& m) {
+      if (m.off.get() >= end - 1) return;
+      const bool superseded = latest[m.key] != m.off.get();
+      const bool expired_tombstone = m.value.empty() && m.timestamp_ms < tombstones_before;
+      if (!superseded && !expired_tombstone) return;
+      (void)wb.Delete(logcf_, log_key(id, tp.partition.get(), m.off.get()));
+      ++removed;
+      if (wb.Count() >= 10'000) flush();
+    }));
+    flush();
+    if (failed) return *failed;
+    return removed;
+  }
+
   result<void> catch_up() override {
     if (!opts_.read_only) return ok();
     auto s = db_->TryCatchUpWithPrimary();
@@ -824,10 +936,13 @@ class embedded_bus_impl final : public embedded_bus {
     topic_partition tp;
     std::uint32_t id;
     std::int64_t from, to;
+    bool compact = false;  // gaps are records the cleaner removed
   };
 
-  // Reads [from, to) of one partition, at most `max` records.
-  result<void> read_range(const fetch_plan& f, std::size_t max, std::vector<message>& out) {
+  // Reads [from, to) of one partition, at most `max` records. Returns the offset to read next:
+  // after the last record read, or `to` when the range is exhausted (on a compacted topic a range
+  // may hold no record at all).
+  result<std::int64_t> read_range(const fetch_plan& f, std::size_t max, std::vector<message>& out) {
     rocksdb::ReadOptions ro;
     const std::string upper = log_key(f.id, f.tp.partition.get(), f.to);
     rocksdb::Slice upper_slice(upper);
@@ -840,7 +955,7 @@ class embedded_bus_impl final : public embedded_bus {
       const auto k = it->key();
       if (k.size() != 16) return error{errc::corruption, "corrupt log key in " + to_string(f.tp)};
       const auto off = static_cast<std::int64_t>(get_be64(k.data() + 8));
-      if (off != expect) {
+      if (off != expect && !f.compact) {
         // A gap can only come from retention racing this read; anything else is corruption.
         std::lock_guard lk(mu_);
         auto p = find_partition_locked(f.tp);
@@ -860,7 +975,7 @@ class embedded_bus_impl final : public embedded_bus {
       expect = off + 1;
     }
     if (!it->status().ok()) return store::to_error(it->status(), "reading " + to_string(f.tp));
-    return ok();
+    return n < max ? f.to : expect;
   }
 
   std::mutex mu_;
@@ -917,6 +1032,8 @@ class embedded_bus_impl final : public embedded_bus {
       if (r.partition && (r.partition->get() < 0 || r.partition->get() >= req.topic->cfg.partitions))
         return error{errc::invalid_argument, "partition " + std::to_string(r.partition->get()) + " out of range for topic '" +
                                                  topic.get() + "' with " + std::to_string(req.topic->cfg.partitions) + " partitions"};
+      if (req.topic->cfg.compact && r.key.empty())
+        return error{errc::invalid_argument, "topic '" + topic.get() + "' is compacted: every record needs a key"};
       if (!r.expected_version) continue;
       if (!req.topic->cfg.key_versions)
         return error{errc::invalid_argument, "topic '" + topic.get() + "' does not track key versions, so an append cannot expect one; "
@@ -955,6 +1072,27 @@ class embedded_bus_impl final : public embedded_bus {
   void attach_metrics(topic_state& t) {
     t.appended = &metrics::registry::global().get_counter("nf_bus_appended_events_total",
                                                            "Events appended to the bus, per topic", {{"topic", t.name}});
+    t.compacted = &metrics::registry::global().get_counter("nf_bus_compacted_records_total",
+                                                            "Records of compacted topics the cleaner removed, per topic", {{"topic", t.name}});
+  }
+
+  // The meta of the first record in [off, end); false when there is none.
+  result<bool> read_meta_from(std::uint32_t id, const topic_partition& tp, std::int64_t off, std::int64_t end, record_meta& m,
+                              std::int64_t* found_at = nullptr) {
+    rocksdb::ReadOptions ro;
+    const std::string upper = log_key(id, tp.partition.get(), end);
+    rocksdb::Slice upper_slice(upper);
+    ro.iterate_upper_bound = &upper_slice;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, logcf_));
+    it->Seek(log_key(id, tp.partition.get(), off));
+    if (!it->Valid()) {
+      if (!it->status().ok()) return store::to_error(it->status(), "reading " + to_string(tp));
+      return false;
+    }
+    const auto at = static_cast<std::int64_t>(get_be64(it->key().data() + 8));
+    NF_TRY(decode_meta(it->value(), m, [&] { return to_string(tp) + "@" + std::to_string(at); }));
+    if (found_at) *found_at = at;
+    return true;
   }
 
   result<void> read_meta(std::uint32_t id, const topic_partition& tp, std::int64_t off, record_meta& m) {
@@ -1158,6 +1296,8 @@ class embedded_bus_impl final : public embedded_bus {
         slot->cfg.retention_ms = j.value("retention_ms", std::int64_t{-1});
         slot->cfg.retention_bytes = j.value("retention_bytes", std::int64_t{-1});
         slot->cfg.key_versions = j.value("key_versions", false);
+        slot->cfg.compact = j.value("compact", false);
+        slot->cfg.delete_retention_ms = j.value("delete_retention_ms", std::int64_t{86'400'000});
         slot->parts.resize(static_cast<std::size_t>(slot->cfg.partitions));
         attach_metrics(*slot);
         changed = true;
@@ -1229,6 +1369,8 @@ class embedded_bus_impl final : public embedded_bus {
       lk.unlock();
       auto r = enforce_retention();
       if (!r) log_->error("retention sweep failed: {}", describe(r.error()));
+      auto c = compact();
+      if (!c) log_->error("compaction failed: {}", describe(c.error()));
       lk.lock();
     }
   }
@@ -1344,15 +1486,15 @@ class embedded_consumer final : public consumer {
       for (const auto& f : plan) {
         if (budget == 0) break;
         const std::size_t before = out.size();
-        NF_TRY(bus_.read_range(f, budget, out));
+        NF_TRY_ASSIGN(const auto next, bus_.read_range(f, budget, out));
         const std::size_t got = out.size() - before;
         budget -= got;
-        if (got > 0) {
+        if (next > f.from) {  // records read, or (compacted topics) a range the cleaner emptied
           std::lock_guard lk(mu_);
           auto it = positions_.find(f.tp);
           // The assignment may have changed while reading; keep positions of owned partitions only.
           if (it != positions_.end() && it->second == f.from) {
-            it->second = out.back().off.get() + 1;
+            it->second = next;
             consumed_[f.tp] = it->second;
           } else {
             out.resize(before);
@@ -1437,7 +1579,7 @@ class embedded_consumer final : public consumer {
       if (t == bus_.topics_.end()) continue;
       const auto& p = t->second->parts[static_cast<std::size_t>(tp.partition.get())];
       if (pos < p.begin) pos = p.begin;  // retention removed what we had not read yet
-      if (pos < p.end) plan.push_back({tp, t->second->id, pos, p.end});
+      if (pos < p.end) plan.push_back({tp, t->second->id, pos, p.end, t->second->cfg.compact});
     }
     return plan;
   }

@@ -64,10 +64,16 @@ class embedded_bus : public event_bus {
   // Deletes records older than each topic's retention_ms, and the oldest records beyond its
   // retention_bytes per partition. Returns how many records were removed.
   virtual result<std::uint64_t> enforce_retention() = 0;
+  // The cleaner of compacted topics (topic_config::compact), as Kafka's log cleaner: removes every
+  // record that a later record of the same key supersedes, and tombstones older than
+  // delete_retention_ms, never a partition's last record. Offsets never change; readers step over
+  // the gaps. Runs with the retention sweep; returns how many records were removed.
+  virtual result<std::uint64_t> compact() = 0;
   // Read-only instances: pick up what the owner has written since the last call.
   virtual result<void> catch_up() = 0;
   // Reads everything back: the checksum of every block of every table file, every log record
-  // (decoded), and the offsets of every partition (dense from begin to end).
+  // (decoded), and the offsets of every partition (dense from begin to end, except where the
+  // cleaner removed records of a compacted topic).
   virtual result<verify_report> verify() = 0;
   // Committed group offsets beyond the end of their partition (after records were lost) are
   // set back to the end, so a consumer does not skip the offsets appended next. Returns what

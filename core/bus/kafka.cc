@@ -301,6 +301,7 @@ class kafka_bus final : public event_bus {
     if (cfg.key_versions)
       return error{errc::unsupported, "a Kafka broker cannot count key versions of topic '" + name.get() +
                                           "' or check an expected one; decisions that need them go through the partition's owner"};
+    NF_TRY(check_cleanup(name, cfg));
     NF_TRY_ASSIGN(auto existing, partitions_of(name.get(), true));
     if (existing > 0) return error{errc::already_exists, "topic '" + name.get() + "' already exists"};
     if (opts_.mock) {
@@ -350,6 +351,9 @@ class kafka_bus final : public event_bus {
                                             "'; decisions that need one go through the partition's owner"};
     NF_TRY_ASSIGN(auto parts, partitions_of(topic.get(), false));
     if (parts == 0) return error{errc::not_found, "unknown topic '" + topic.get() + "'"};
+    if (compacted(topic))  // a broker refuses these too (a compacted topic cannot accept a message without a key)
+      for (const auto& r : records)
+        if (r.key.empty()) return error{errc::invalid_argument, "topic '" + topic.get() + "' is compacted: every record needs a key"};
     std::vector<delivery> slots(records.size());
     const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     for (std::size_t i = 0; i < records.size(); ++i) {
@@ -547,12 +551,23 @@ class kafka_bus final : public event_bus {
     return out;
   }
 
+  // Whether this instance knows the topic as compacted (it created it; for other topics the broker checks).
+  bool compacted(const topic_name& topic) {
+    std::lock_guard lk(mu_);
+    auto it = configs_.find(topic.get());
+    return it != configs_.end() && it->second.compact;
+  }
+
   result<void> admin_create(const std::string& name, const topic_config& cfg) {
     char errstr[512];
     rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(name.c_str(), cfg.partitions, -1, errstr, sizeof errstr);
     if (!nt) return error{errc::invalid_argument, std::string("create topic '") + name + "': " + errstr};
     if (cfg.retention_ms >= 0) rd_kafka_NewTopic_set_config(nt, "retention.ms", std::to_string(cfg.retention_ms).c_str());
     if (cfg.retention_bytes >= 0) rd_kafka_NewTopic_set_config(nt, "retention.bytes", std::to_string(cfg.retention_bytes).c_str());
+    if (cfg.compact) {
+      rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
+      rd_kafka_NewTopic_set_config(nt, "delete.retention.ms", std::to_string(cfg.delete_retention_ms).c_str());
+    }
     rd_kafka_t* rk = producer_->c_ptr();
     rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
     rd_kafka_AdminOptions_t* ao = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);

@@ -276,4 +276,55 @@ TYPED_TEST(BusConformance, ListsCreatedTopicsWithPartitionCounts) {
   EXPECT_EQ(this->b().create_topic(topic_name{"listed.one"}, {2, -1, -1}).error().code, errc::already_exists);
 }
 
+// Kafka's cleanup.policy=compact on both buses: a keyless record is refused, offsets never change,
+// and a reader from the start folds every key to its latest value (the embedded cleaner has run;
+// the mock broker keeps everything, which reads the same).
+TYPED_TEST(BusConformance, ACompactedTopicGivesEveryKeysLatestValueFromTheStartAtUnchangedOffsets) {
+  bus::topic_config cfg{.partitions = 1, .compact = true};
+  ASSERT_TRUE(this->b().create_topic(topic_name{"directory"}, cfg));
+  const std::vector<std::pair<std::string, std::string>> writes{{"a", "1"}, {"b", "1"}, {"a", "2"}, {"c", "1"},
+                                                                {"b", ""},  {"a", "3"}, {"d", "1"}};
+  std::vector<bus::record> recs;
+  for (const auto& [k, v] : writes) recs.push_back({.key = k, .value = v});
+  auto placed = this->b().append(topic_name{"directory"}, recs);
+  ASSERT_TRUE(placed) << placed.error().message;
+  std::vector<bus::record> keyless{{.value = "no key"}};
+  auto refused = this->b().append(topic_name{"directory"}, keyless);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, errc::invalid_argument);
+  EXPECT_NE(refused.error().message.find("needs a key"), std::string::npos) << refused.error().message;
+
+  if (auto* embedded = dynamic_cast<bus::embedded_bus*>(&this->b())) {
+    auto removed = embedded->compact();
+    ASSERT_TRUE(removed) << removed.error().message;
+    EXPECT_EQ(*removed, 3u) << "a@0, b@1 and a@2 are superseded; the tombstone stays for its delete retention";
+  }
+  const topic_partition tp{topic_name{"directory"}, partition_id{0}};
+  EXPECT_EQ(this->b().end_offset(tp)->get(), 7);
+  auto c = this->b().make_consumer({});
+  ASSERT_TRUE(c);
+  ASSERT_TRUE((*c)->assign({{tp, offset{0}}}));
+  std::map<std::string, std::string> folded;
+  std::int64_t last = -1;
+  ASSERT_TRUE(test::wait_until([&] {
+    auto got = (*c)->poll(200ms, 100);
+    if (!got) return false;
+    for (const auto& m : *got) {
+      EXPECT_GT(m.off.get(), last);
+      last = m.off.get();
+      EXPECT_EQ(m.key, writes[static_cast<std::size_t>(m.off.get())].first) << "offset " << m.off.get() << " moved";
+      EXPECT_EQ(m.value, writes[static_cast<std::size_t>(m.off.get())].second) << "offset " << m.off.get() << " moved";
+      if (m.value.empty()) folded.erase(m.key);
+      else folded[m.key] = m.value;
+    }
+    return last == 6;
+  }, 20s));
+  EXPECT_EQ(folded, (std::map<std::string, std::string>{{"a", "3"}, {"c", "1"}, {"d", "1"}}));
+
+  bus::topic_config both{.partitions = 1, .retention_ms = 60'000, .compact = true};
+  auto mixed = this->b().create_topic(topic_name{"compact-and-retention"}, both);
+  ASSERT_FALSE(mixed);
+  EXPECT_EQ(mixed.error().code, errc::invalid_argument);
+}
+
 }  // namespace
