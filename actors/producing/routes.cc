@@ -58,6 +58,8 @@ json topic_schema() {
                                {"retentionMs", http::schema::integer()},
                                {"acceptUnknownTypes", http::schema::boolean()},
                                {"keyVersions", http::schema::boolean()},
+                               {"cleanup", http::schema::enumeration({"delete", "compact"})},
+                               {"deleteRetentionMs", http::schema::integer()},
                                {"tenant", http::schema::string()},
                                {"offsets", http::schema::array(json{{"type", "object"}})}},
                               {"name", "partitions"});
@@ -109,7 +111,14 @@ void routes::add_to(http::route_table& t) {
                                        {"partitions", http::schema::integer()},
                                        {"retentionMs", http::schema::integer()},
                                        {"acceptUnknownTypes", http::schema::boolean()},
-                                       {"keyVersions", http::schema::boolean()}},
+                                       {"keyVersions", http::schema::boolean()},
+                                       {"cleanup", json{{"type", "string"},
+                                                        {"enum", {"delete", "compact"}},
+                                                        {"description", "compact: the bus keeps at least every key's latest event (Kafka's "
+                                                                        "cleanup.policy=compact); every event needs a key; no retentionMs"}}},
+                                       {"deleteRetentionMs", json{{"type", "integer"},
+                                                                  {"description", "compact: how long a tombstone (an event with an "
+                                                                                  "empty value) stays; default one day"}}}},
                                       {"name"}),
          .responses = {{201, {"created", topic_schema()}},
                        {400, err},
@@ -447,7 +456,7 @@ http::response routes::create_topic(const http::route_context& c) {
   if (!body) return http::bad_body(body.error(), req);
   for (const auto& item : body->items())
     if (item.key() != "name" && item.key() != "partitions" && item.key() != "retentionMs" && item.key() != "acceptUnknownTypes" &&
-        item.key() != "keyVersions")
+        item.key() != "keyVersions" && item.key() != "cleanup" && item.key() != "deleteRetentionMs")
       return http::error_response(status::bad_request, "unknown_field", "unknown field '" + item.key() + "'", req, item.key());
   if (!body->contains("name") || !(*body)["name"].is_string()) return http::invalid_field("name", "'name' is required: a topic name", req);
   const std::string name = (*body)["name"].get<std::string>();
@@ -474,6 +483,20 @@ http::response routes::create_topic(const http::route_context& c) {
     if (!(*body)["keyVersions"].is_boolean()) return http::wrong_type("keyVersions", "a boolean", req);
     key_versions = (*body)["keyVersions"].get<bool>();
   }
+  bus::topic_config tc{.partitions = partitions, .retention_ms = retention_ms, .key_versions = key_versions};
+  if (body->contains("cleanup")) {
+    const auto& cl = (*body)["cleanup"];
+    if (!cl.is_string() || (cl != "delete" && cl != "compact"))
+      return http::invalid_field("cleanup", "'cleanup' must be \"delete\" or \"compact\"", req);
+    tc.compact = cl == "compact";
+  }
+  if (body->contains("deleteRetentionMs")) {
+    auto d = int_field(*body, "deleteRetentionMs");
+    if (!d || *d < 0) return http::invalid_field("deleteRetentionMs", "'deleteRetentionMs' must be an integer of 0 or more", req);
+    if (!tc.compact) return http::invalid_field("deleteRetentionMs", "'deleteRetentionMs' applies to \"cleanup\": \"compact\" topics", req);
+    tc.delete_retention_ms = *d;
+  }
+  if (auto bad = bus::check_cleanup(topic_name{name}, tc); !bad) return http::invalid_field("cleanup", bad.error().message, req);
   const auto owner = namespace_owner(name);
   if (!c.who.platform_admin) {
     if (owner != c.who.tenant || c.who.tenant.empty())
@@ -484,7 +507,7 @@ http::response routes::create_topic(const http::route_context& c) {
     return http::error_response(status::forbidden, "forbidden", "'" + name + "' is in a namespace the platform writes", req, "name");
   if (auto exists = bus_.describe_topic(topic_name{name}); exists)
     return http::error_response(status::conflict, "conflict", "topic '" + name + "' exists", req, "name");
-  if (auto r = bus_.create_topic(topic_name{name}, {partitions, retention_ms, -1, key_versions}); !r) {
+  if (auto r = bus_.create_topic(topic_name{name}, tc); !r) {
     if (r.error().code == errc::already_exists)
       return http::error_response(status::conflict, "conflict", "topic '" + name + "' exists", req, "name");
     if (r.error().code == errc::unsupported)  // keyVersions on a bus that cannot keep them (Kafka)
@@ -513,7 +536,8 @@ http::response routes::create_topic(const http::route_context& c) {
   const topic_partition tp{topic_name{kTopicsTopic}, (*at)[0].partition};
   c.wrote(tp, (*at)[0].off);
   json out{{"name", name},       {"partitions", partitions}, {"retentionMs", retention_ms}, {"acceptUnknownTypes", accept_unknown},
-           {"keyVersions", key_versions}, {"tenant", owner}};
+           {"keyVersions", key_versions}, {"cleanup", tc.compact ? "compact" : "delete"}, {"tenant", owner}};
+  if (tc.compact) out["deleteRetentionMs"] = tc.delete_retention_ms;
   if (!feed_.wait_applied(tp, (*at)[0].off, opts_.read_your_writes_timeout)) {
     out["visible"] = false;
     return http::json_response(status::accepted, out, req);
@@ -534,7 +558,9 @@ http::response routes::describe(const http::route_context& c) {
            {"retentionMs", info->config.retention_ms},
            {"acceptUnknownTypes", accepts_unknown(topic, *settings)},
            {"keyVersions", info->config.key_versions},
+           {"cleanup", info->config.compact ? "compact" : "delete"},
            {"tenant", namespace_owner(topic)}};
+  if (info->config.compact) out["deleteRetentionMs"] = info->config.delete_retention_ms;
   if (*settings) out["createdAt"] = (**settings).value("createdAt", "");
   // Offsets show how much was written: the platform admin's, or the namespace owner's.
   if (c.who.platform_admin || (!c.who.tenant.empty() && namespace_owner(topic) == c.who.tenant)) {

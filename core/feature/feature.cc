@@ -17,9 +17,13 @@ result<void> ensure_topics(bus::event_bus& bus, const config::config& cfg, const
   for (const auto& t : topics) {
     auto info = bus.describe_topic(t.name);
     if (!info) {
-      auto r = bus.create_topic(t.name, {partitions_for(t, cfg), t.retention_ms, -1, t.key_versions});
+      bus::topic_config tc{.partitions = partitions_for(t, cfg), .retention_ms = t.retention_ms, .key_versions = t.key_versions, .compact = t.compact};
+      auto r = bus.create_topic(t.name, tc);
       // A bus that cannot keep key versions (Kafka) gets the topic without them.
-      if (!r && r.error().code == errc::unsupported && t.key_versions) r = bus.create_topic(t.name, {partitions_for(t, cfg), t.retention_ms, -1});
+      if (!r && r.error().code == errc::unsupported && t.key_versions) {
+        tc.key_versions = false;
+        r = bus.create_topic(t.name, tc);
+      }
       if (!r && r.error().code != errc::already_exists) return r;
       info = bus.describe_topic(t.name);
     }

@@ -40,6 +40,9 @@ struct topic_spec {
   // Count records per key (bus::topic_config::key_versions), so appends can expect a version. On
   // Kafka the bus does not check them (errc::unsupported from append).
   bool key_versions = false;
+  // Kafka's cleanup.policy=compact (bus::topic_config::compact): the bus keeps at least every key's
+  // latest record. For topics whose records are each a key's whole current state.
+  bool compact = false;
 };
 
 // What the application gives a feature's subcommands: the configuration as every command loads it

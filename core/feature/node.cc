@@ -28,7 +28,7 @@ node::~node() { stop(); }
 std::vector<topic_spec> node::topics(const std::vector<std::unique_ptr<feature>>& features) {
   std::vector<topic_spec> t{{.name = topic_name{actor::kDeadLetterTopic}, .partitions = 1},
                             {.name = topic_name{actor::kReplayTopic}, .partitions = 1},
-                            {.name = topic_name{kInstancesTopic}, .single_partition = true, .retention_ms = 3'600'000}};
+                            {.name = topic_name{kInstancesTopic}, .single_partition = true, .compact = true}};
   for (const auto& f : features)
     for (auto& spec : f->topics()) t.push_back(std::move(spec));
   return t;
