@@ -90,7 +90,10 @@ result<ledger_check> check_ledger(const config::config& cfg, bus::event_bus& bus
   // Every leaf against the event it records, where that event still is in the log: each
   // partition's references in offset order, against one read of the range they span.
   std::uint64_t sources_checked = 0, sources_gone = 0;
-  for (const auto& [tp, span] : audit.source_partitions) {
+  for (const auto& source : audit.source_partitions) {
+    // Named references, not structured bindings: the lambda below captures them.
+    const topic_partition& tp = source.first;
+    const ledger_audit::source_span& span = source.second;
     auto begin = bus.begin_offset(tp);
     auto end = bus.end_offset(tp);
     const bool missing = !begin || !end;

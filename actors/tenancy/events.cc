@@ -20,6 +20,8 @@ void register_events(event::type_registry& reg) {
   reg.add("tenancy.requests_metered", events::RequestsMetered::descriptor(), "tenancy");
   reg.add("tenancy.usage_alert", events::UsageAlert::descriptor(), "tenancy");
   reg.add("tenancy.quota_exceeded", events::QuotaExceeded::descriptor(), "tenancy");
+  reg.add("tenancy.change_requested", events::TenantChangeRequested::descriptor(), "tenancy");
+  reg.add("tenancy.change_refused", events::TenantChangeRefused::descriptor(), "tenancy");
 }
 
 }  // namespace nf::tenancy

@@ -134,6 +134,10 @@ class tenancy_feature final : public feature::feature {
     gateway_.emplace(h.bus);
     NF_TRY(gateway_->start({topic_name{tenants::kTenantsTopic}}));
     ro.commands = &*gateway_;
+    // A bus that does not count the tenants topic's key versions (Kafka) cannot check If-Match:
+    // then every change of a tenant is appended by its owner, which checks it.
+    NF_TRY_ASSIGN(const auto tenants_topic, h.bus.describe_topic(topic_name{tenants::kTenantsTopic}));
+    ro.owner_appends = !tenants_topic.config.key_versions;
     routes_.emplace(h.bus, h.store, ro, *access_, h.clock);
     routes_->add_to(h.routes);
     return ok();

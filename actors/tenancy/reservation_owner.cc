@@ -7,8 +7,62 @@
 
 namespace nf::tenancy {
 
+namespace {
+
+// The changes of a tenant that routes make (what the tenants read model folds).
+bool change_type(const std::string& t) {
+  return t == "tenancy.tenant_created" || t == "tenancy.tenant_updated" || t == "tenancy.key_created" || t == "tenancy.key_revoked" ||
+         t == "tenancy.role_defined" || t == "tenancy.reservation_released";
+}
+
+}  // namespace
+
+result<void> reservation_owner::change(const events::Envelope& cmd, const bus::message& m, ::nf::actor::context& ctx) {
+  const auto where = to_string(topic_partition{m.topic, m.partition}) + "@" + std::to_string(m.off.get());
+  events::TenantChangeRequested req;
+  if (!cmd.payload().UnpackTo(&req) || req.tenant_id().empty() || !change_type(req.type()))
+    return error{errc::invalid_argument, "tenancy.change_requested at " + where + " does not carry a TenantChangeRequested with a tenant and a change"};
+  if (req.change().type_url() != "type.googleapis.com/" + event::payload_type_of(req.type()))
+    return error{errc::invalid_argument, "tenancy.change_requested at " + where + ": a " + req.type() + " does not carry " + req.change().type_url()};
+  if (req.conditional() && req.expected_version() < 0)
+    return error{errc::invalid_argument, "tenancy.change_requested at " + where + " expects version " + std::to_string(req.expected_version())};
+
+  auto epoch = writer_.prepare(ctx, {m.topic, m.partition}, topic_name{tenants::kTenantsTopic});
+  if (!epoch && epoch.error().code == errc::conflict) {
+    nf::log::get("tenancy")->info("reservation_owner: {}; leaving {} to it", epoch.error().message, where);
+    return ok();
+  }
+  NF_TRY(epoch);
+
+  // The read model has applied every record of the partition: its count is the tenant's version.
+  NF_TRY_ASSIGN(const auto actual, view_.version(req.tenant_id()));
+  event::new_event ev;
+  ev.tenant = req.tenant_id();
+  events::TenantChangeRefused refused;
+  const bool applies = !req.conditional() || req.expected_version() == actual;
+  if (applies) {
+    ev.type = req.type();
+    ev.key = req.tenant_id();
+    ev.payload_json = "{}";  // the requested payload replaces it below
+    ev.headers[kVersionHeader] = std::to_string(actual + 1);
+  } else {
+    refused.set_tenant_id(req.tenant_id());
+    refused.set_type(req.type());
+    refused.set_expected_version(req.expected_version());
+    refused.set_actual_version(actual);
+    ev.type = kChangeRefused;
+    ev.key = req.tenant_id() + "/refused";
+    ev.message = &refused;
+  }
+  NF_TRY_ASSIGN(auto env, ctx.caused(std::move(ev)));
+  if (applies) *env.mutable_payload() = req.change();
+  NF_TRY(writer_.append({topic_name{tenants::kTenantsTopic}, m.partition}, *epoch, env));
+  return ok();
+}
+
 result<void> reservation_owner::handle(const bus::message& m, ::nf::actor::context& ctx) {
   NF_TRY_ASSIGN(auto cmd, event::from_message(m));
+  if (cmd.type() == kChangeRequested) return change(cmd, m, ctx);
   if (cmd.type() != kReservationRequested) return ok();
   const auto where = to_string(topic_partition{m.topic, m.partition}) + "@" + std::to_string(m.off.get());
   events::ReservationMade req;

@@ -1,14 +1,21 @@
-// reservation_owner: decides reservations against a tenant's quota. Each decision must see every
-// earlier one for the tenant, so one instance decides for it: the owner of the tenant's
-// partition of commands.tenancy in the group "actor.reservation_owner", from the tenants read
-// model caught up on that partition of tenancy.tenants (core/command/owner.h fences deposed
-// owners).
+// reservation_owner: the tenant's owner. It decides reservations against a tenant's quota and,
+// where the bus cannot check an expected version (Kafka), appends every change of a tenant. Each
+// decision must see every earlier one for the tenant, so one instance decides for it: the owner of
+// the tenant's partition of commands.tenancy in the group "actor.reservation_owner", from the
+// tenants read model caught up on that partition of tenancy.tenants (core/command/owner.h fences
+// deposed owners).
 //
 // In:  commands.tenancy  tenancy.reservation_requested (ReservationMade: the reservation asked for)
+//                        tenancy.change_requested (TenantChangeRequested: a change, maybe with an
+//                        expected version)
 // Out: tenancy.tenants   tenancy.reservation_made (the same payload) when the quota holds it, else
-//                        tenancy.reservation_refused (ReservationRefused: limit, used, requested)
+//                        tenancy.reservation_refused (ReservationRefused: limit, used, requested);
+//                        the change itself (its type and payload, the tenant's new version in the
+//                        nf-version header) when the version is as expected, else
+//                        tenancy.change_refused (TenantChangeRefused: expected, actual)
 // Ids are derived from the command: a command handled again after a crash finds its reservation
-// already made and answers with it, never reserving twice.
+// already made and answers with it, never reserving twice. A change handled again is appended
+// again under the same id; every change folds idempotently, and the caller got the first.
 #pragma once
 
 #include "core/actor/actor.h"
@@ -20,6 +27,10 @@ namespace nf::tenancy {
 inline constexpr const char* kCommandsTopic = "commands.tenancy";
 inline constexpr const char* kReservationRequested = "tenancy.reservation_requested";
 inline constexpr const char* kReservationRefused = "tenancy.reservation_refused";
+inline constexpr const char* kChangeRequested = "tenancy.change_requested";
+inline constexpr const char* kChangeRefused = "tenancy.change_refused";
+// On a change the owner appended: the tenant's version after it.
+inline constexpr const char* kVersionHeader = "nf-version";
 
 class reservation_owner final : public ::nf::actor::actor {
  public:
@@ -29,6 +40,8 @@ class reservation_owner final : public ::nf::actor::actor {
   result<void> handle(const bus::message& m, ::nf::actor::context& ctx) override;
 
  private:
+  result<void> change(const events::Envelope& cmd, const bus::message& m, ::nf::actor::context& ctx);
+
   command::single_writer& writer_;
   tenants::tenants_view view_;
 };

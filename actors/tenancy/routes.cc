@@ -10,6 +10,7 @@
 #include <random>
 
 #include "actors/tenancy/permissions.h"
+#include "actors/tenancy/reservation_owner.h"
 #include "actors/tenancy/route_helpers.h"
 #include "actors/tenancy/plans.h"
 #include "actors/tenancy/schemas.h"
@@ -123,7 +124,9 @@ void routes::add_to(http::route_table& t) {
   const http::response_doc not_found{"unknown tenant (or another tenant's)", http::schema::ref("Error")};
   const http::response_doc stale{"If-Match names an older version of the tenant: someone changed it since (version_mismatch)",
                                  http::schema::ref("Error")};
-  const http::response_doc unchecked{"If-Match on a bus that cannot check it (Kafka)", http::schema::ref("Error")};
+  const http::response_doc undecided{"the tenant's owner has not decided in time (Kafka: changes go through it); the change is kept "
+                                     "and will be decided (not_decided, Retry-After)",
+                                     http::schema::ref("Error")};
   const http::param_doc if_match{.name = "If-Match",
                                  .description = "the tenant's ETag as read: change it only if nobody changed it since (412 otherwise)",
                                  .schema = json{{"type", "string"}},
@@ -141,20 +144,20 @@ void routes::add_to(http::route_table& t) {
   on(verb::patch, "/tenants/{id}", perm::tenants_write, "Change domains (tenants:write); plan, quotas, status (platform admin)",
      schemas::tenant_patch(),
      {{200, {.description = "the tenant as changed", .schema = schemas::tenant(), .etag = true}}, {202, pending}, {404, not_found},
-      {409, {"a domain is taken", http::schema::ref("Error")}}, {412, stale}, {501, unchecked}},
+      {409, {"a domain is taken", http::schema::ref("Error")}}, {412, stale}, {503, undecided}},
      {if_match}, [this](const context& c, const http::route_context& rc) { return patch(c, rc.path_param("id"), rc.req); });
   on(verb::post, "/tenants/{id}/keys", perm::keys_write, "Create an API key (the secret is in this answer only)", schemas::key_create(),
      {{201, {.description = "the key", .schema = schemas::key_created(), .etag = true}},
-      {202, {"the key; the read model has not shown it yet", schemas::key_created()}}, {404, not_found}, {412, stale}, {501, unchecked}},
+      {202, {"the key; the read model has not shown it yet", schemas::key_created()}}, {404, not_found}, {412, stale}, {503, undecided}},
      {if_match}, [this](const context& c, const http::route_context& rc) { return create_key(c, rc.path_param("id"), rc.req); });
   on(verb::delete_, "/tenants/{id}/keys/{keyId}", perm::keys_write, "Revoke an API key (effective on its next request)", std::nullopt,
      {{200, {.description = "revoked", .schema = schemas::key_revoked(), .etag = true}},
-      {202, {"revoked; the read model has not shown it yet", schemas::key_revoked()}}, {404, not_found}, {412, stale}, {501, unchecked}},
+      {202, {"revoked; the read model has not shown it yet", schemas::key_revoked()}}, {404, not_found}, {412, stale}, {503, undecided}},
      {if_match}, [this](const context& c, const http::route_context& rc) { return revoke_key(c, rc.path_param("id"), rc.path_param("keyId"), rc.req); });
   on(verb::post, "/tenants/{id}/roles", perm::roles_write, "Define a custom role", schemas::role_define(),
      {{201, {.description = "the role", .schema = schemas::role(), .etag = true}},
       {202, {"the role; the read model has not shown it yet", schemas::role()}}, {404, not_found},
-      {409, {"a built-in role name", http::schema::ref("Error")}}, {412, stale}, {501, unchecked}},
+      {409, {"a built-in role name", http::schema::ref("Error")}}, {412, stale}, {503, undecided}},
      {if_match}, [this](const context& c, const http::route_context& rc) { return define_role(c, rc.path_param("id"), rc.req); });
   if (audit_)
     on(verb::get, "/tenants/{id}/audit", perm::audit_read, "The audit log: requests and changes, oldest first", std::nullopt,
@@ -196,6 +199,7 @@ std::optional<http::response> routes::authorize(const context& c, const std::str
 
 result<bus::append_result> routes::append(const std::string& type, const std::string& tenant, const google::protobuf::Message& payload,
                                           std::optional<std::int64_t> expected) {
+  if (opts_.owner_appends) return append_through_owner(type, tenant, payload, expected);
   event::new_event ev;
   ev.type = type;
   ev.key = tenant;
@@ -209,12 +213,50 @@ result<bus::append_result> routes::append(const std::string& type, const std::st
   return res[0];
 }
 
+// Where the bus cannot check an expected version (Kafka), every change is the tenant's owner's
+// to append: one writer per tenant, which checks the version against the read model it has
+// caught up, so a change never lands between another's check and its append.
+result<bus::append_result> routes::append_through_owner(const std::string& type, const std::string& tenant,
+                                                        const google::protobuf::Message& payload, std::optional<std::int64_t> expected) {
+  if (!opts_.commands) return error{errc::unavailable, "changes of tenants are decided by their owner, and this instance reaches none"};
+  events::TenantChangeRequested change;
+  change.set_tenant_id(tenant);
+  change.set_type(type);
+  change.mutable_change()->PackFrom(payload);
+  if (expected) {
+    change.set_conditional(true);
+    change.set_expected_version(*expected);
+  }
+  event::new_event cmd;
+  cmd.type = kChangeRequested;
+  cmd.key = tenant;
+  cmd.tenant = tenant;
+  cmd.message = &change;
+  cmd.region = opts_.region;
+  cmd.occurred_at = clk_.now_ms();
+  NF_TRY_ASSIGN(auto d, opts_.commands->submit(topic_name{kCommandsTopic}, cmd, opts_.decide));
+  if (d.outcome_event.type() == kChangeRefused) {
+    events::TenantChangeRefused why;
+    (void)d.outcome_event.payload().UnpackTo(&why);
+    return error{errc::wrong_expected_version, "tenant '" + tenant + "' is at version " + std::to_string(why.actual_version()) +
+                                                   ", not the expected " + std::to_string(why.expected_version())};
+  }
+  bus::append_result r{d.outcome.partition, d.outcome.off, d.outcome.timestamp_ms};
+  if (auto v = d.outcome_event.headers().find(kVersionHeader); v != d.outcome_event.headers().end())
+    if (auto n = parse_number<std::int64_t>(v->second, kVersionHeader)) r.version = *n;
+  return r;
+}
+
 http::response routes::change_failed(const error& e, const http::request& req) const {
   if (e.code == errc::wrong_expected_version) return http::version_mismatch(e, req);
-  if (e.code == errc::unsupported)
-    return error_response(http::status::not_implemented, "not_implemented",
-                          "If-Match is checked by the embedded bus; on Kafka this change cannot be made conditional yet (" + e.message + ")",
-                          req, "If-Match");
+  if (e.code == errc::timeout) {
+    auto res = error_response(http::status::service_unavailable, "not_decided",
+                              "the owner of the tenant has not decided within " + std::to_string(opts_.decide.count()) +
+                                  " ms; the change is kept and will be decided: read the tenant again before retrying",
+                              req);
+    res.set(http::field::retry_after, "1");
+    return res;
+  }
   return append_error(e, req);
 }
 

@@ -51,6 +51,9 @@ struct route_options {
   std::chrono::milliseconds wait{5'000};            // read-your-writes bound, and how long a decision may take
   ::nf::command::gateway* commands = nullptr;       // reservations are decided by their tenant's owner through it
   std::chrono::milliseconds decide{15'000};         // how long a reservation waits for its owner (longer than a rebalance)
+  // Every change of a tenant goes through its owner (reservation_owner) as a command, which checks
+  // If-Match there: for a bus that cannot check an expected version itself (Kafka).
+  bool owner_appends = false;
 };
 
 class routes {
@@ -64,11 +67,14 @@ class routes {
   std::optional<http::response> authorize(const context& c, const std::string& tenant, http::permission p, const http::request& req) const;
   // Appends one typed tenancy event (its payload message is the one `type` registers). With
   // `expected`, only while the tenant is at that version (its ETag): errc::wrong_expected_version
-  // otherwise, checked by the bus in the same write.
+  // otherwise, checked by the bus in the same write, or with owner_appends by the tenant's owner
+  // (append_through_owner: errc::timeout when it has not decided in time).
+  result<bus::append_result> append_through_owner(const std::string& type, const std::string& tenant,
+                                                  const google::protobuf::Message& payload, std::optional<std::int64_t> expected);
   result<bus::append_result> append(const std::string& type, const std::string& tenant, const google::protobuf::Message& payload,
                                     std::optional<std::int64_t> expected = std::nullopt);
-  // The answer to a failed change: 412 version_mismatch for a stale If-Match, 501 where the bus
-  // cannot check one, else as append_error.
+  // The answer to a failed change: 412 version_mismatch for a stale If-Match, 503 not_decided when
+  // the owner has not decided in time, else as append_error.
   http::response change_failed(const error& e, const http::request& req) const;
   // Waits (bounded) until the tenants projection shows the append; false (logged, counted) when
   // it did not in time, and the answer says so with 503.

@@ -161,6 +161,12 @@ result<std::optional<tenants_view::versioned>> tenants_view::get_versioned(const
   return std::optional<versioned>{versioned{std::move(j), version}};
 }
 
+result<std::int64_t> tenants_view::version(const std::string& tenant_id) const {
+  const std::string keys[] = {::nf::projection::key_version_key(kTenantsTopic, tenant_id)};
+  NF_TRY_ASSIGN(auto got, store_.get_many(proj_, keys));
+  return ::nf::projection::parse_key_version(got[0]);
+}
+
 result<std::optional<std::string>> tenants_view::domain_owner(const std::string& domain) const {
   NF_TRY_ASSIGN(auto r, store_.reader(proj_));
   return r->get(domain_key(domain));

@@ -55,6 +55,8 @@ class tenants_view {
   };
   // The document and its version from one consistent read.
   result<std::optional<versioned>> get_versioned(const std::string& tenant_id) const;
+  // The tenant's version alone (0 when nothing is keyed by its id), as applied.
+  result<std::int64_t> version(const std::string& tenant_id) const;
   result<std::vector<nlohmann::json>> list() const;
   // The tenant a custom domain belongs to, if any.
   result<std::optional<std::string>> domain_owner(const std::string& domain) const;

@@ -2,6 +2,8 @@
 // as `nexus-forge kafka-mock` on loopback). Each instance has its own data dir and port, as
 // behind a load balancer. Checks the decisions made by partition owners and read-your-writes
 // across instances with the real processes.
+#include <strings.h>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -529,6 +531,69 @@ TEST_F(Cluster, EveryInstanceExitsCleanlyWithinTenSecondsOfSigterm) {
   }
   EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
   servers_.clear();
+}
+
+// If-Match on Kafka: every change of a tenant is appended by the tenant's owner, which checks the
+// version. PATCHes racing with one ETag over every instance: exactly one wins each round, the
+// rest get 412, and the log holds exactly one tenant_updated per round.
+TEST_F(Cluster, PatchesRacingWithOneIfMatchOverEveryInstanceHaveExactlyOneWinner) {
+  {
+    auto a = client(0);
+    auto created = a.post("/tenants", json{{"id", "race"}, {"name", "race"}, {"plan", "basic"}}.dump());
+    ASSERT_TRUE(created.status == 201 || created.status == 202) << created.body;
+    for (int i = 0; i < kInstances; ++i)
+      ASSERT_TRUE(t::wait_until([&] { return client(i).get("/tenants/race").status == 200; }, 20s));
+  }
+  auto etag_of = [](const t::http_reply& r) {
+    for (const auto& [k, v] : r.headers)
+      if (strcasecmp(k.c_str(), "ETag") == 0) return v;
+    return std::string();
+  };
+  constexpr int kRounds = 4, kRacers = 6;
+  for (int round = 0; round < kRounds; ++round) {
+    // The version as every instance shows it once the last round is applied.
+    std::string tag;
+    ASSERT_TRUE(t::wait_until([&] {
+      auto r = client(round % kInstances).get("/tenants/race");
+      tag = etag_of(r);
+      return r.status == 200 && tag == "\"" + std::to_string(round + 1) + "\"";
+    }, 20s)) << "round " << round << ": " << tag;
+    std::vector<t::http_reply> replies(kRacers);
+    std::vector<std::thread> racers;
+    for (int i = 0; i < kRacers; ++i)
+      racers.emplace_back([&, i] {
+        auto c = client(i % kInstances);
+        const json body{{"quotas", {{"eventsPerDay", 1000 + round * 10 + i}}}};
+        replies[static_cast<std::size_t>(i)] = c.request("PATCH", "/tenants/race", body.dump(), "application/json", true, {{"If-Match", tag}});
+      });
+    for (auto& th : racers) th.join();
+    int won = 0;
+    for (const auto& r : replies) {
+      if (r.status == 200 || r.status == 202) {
+        ++won;
+        if (r.status == 200) {
+          EXPECT_EQ(etag_of(r), "\"" + std::to_string(round + 2) + "\"") << r.body;
+        }
+        continue;
+      }
+      ASSERT_EQ(r.status, 412) << r.body;
+      EXPECT_EQ(json::parse(r.body)["error"]["code"], "version_mismatch") << r.body;
+    }
+    EXPECT_EQ(won, 1) << "round " << round;
+  }
+  EXPECT_EQ(count_type(1, "tenancy.tenants", "tenancy.tenant_updated", "race"), kRounds);
+
+  // A stale tag names the current version; a current one on a key change moves it on.
+  auto c = client(2);
+  auto stale = c.request("PATCH", "/tenants/race", R"({"quotas":{"eventsPerDay":1}})", "application/json", true, {{"If-Match", "\"1\""}});
+  ASSERT_EQ(stale.status, 412) << stale.body;
+  EXPECT_NE(stale.body.find("at version " + std::to_string(kRounds + 1)), std::string::npos) << stale.body;
+  const std::string current = "\"" + std::to_string(kRounds + 1) + "\"";
+  auto key = c.request("POST", "/tenants/race/keys", R"({"name":"ci","role":"viewer"})", "application/json", true, {{"If-Match", current}});
+  ASSERT_TRUE(key.status == 201 || key.status == 202) << key.body;
+  if (key.status == 201) {
+    EXPECT_EQ(etag_of(key), "\"" + std::to_string(kRounds + 2) + "\"");
+  }
 }
 
 }  // namespace
