@@ -36,6 +36,7 @@ namespace fs = std::filesystem;
 constexpr const char* kFormat = "nexus-forge-log/1";
 constexpr const char* kLogCf = "log";
 constexpr std::uint8_t kRecordMagic = 0x01;
+constexpr std::size_t kCompactionMaxKeyBytes = 64 << 20;  // key bytes one pass of the cleaner maps at most
 
 // ---- key and value encoding -------------------------------------------------------------------
 
@@ -839,6 +840,7 @@ class embedded_bus_impl final : public embedded_bus {
 
   result<std::uint64_t> compact() override {
     NF_TRY(writable());
+    std::lock_guard one(compact_mu_);  // one cleaner at a time: the sweep, or a caller
     struct work {
       std::uint32_t id;
       topic_partition tp;
@@ -871,31 +873,54 @@ class embedded_bus_impl final : public embedded_bus {
     return removed;
   }
 
-  // Reads [begin, end) of a compacted partition twice: for each key the offset of its latest
-  // record, then removes every record a later one of its key supersedes, and tombstones (empty
-  // values) written before `tombstones_before`. The last record of the range stays, so a reader
-  // that waits for the partition's last offset still gets it. Records appended meanwhile lie past
-  // `end`: the next sweep sees them.
+  // One pass of the cleaner over [begin, end) of a compacted partition, in bounded memory (as
+  // Kafka's cleaner bounds its offset map). First, from where the last pass stopped, the offset of
+  // each key's latest record, until the map holds opts_.compaction_max_keys keys or 64 MiB of
+  // keys; then, over [begin, where the map stopped), it removes every record that a later record of
+  // a mapped key supersedes, and tombstones (empty values) written before `tombstones_before` that
+  // are their key's latest (every older record of the key goes in the same pass, so a key never
+  // comes back). The next pass maps on from there, and starts at the beginning again once a pass
+  // reached the end, so every record and tombstone is seen in turn. The last record of the range
+  // stays, so a reader that waits for the partition's last offset still gets it. Records appended
+  // meanwhile lie past `end`: a later pass sees them.
   result<std::uint64_t> compact_partition(std::uint32_t id, const topic_partition& tp, std::int64_t begin, std::int64_t end,
                                           std::int64_t tombstones_before) {
-    const auto each = [&](const std::function<void(const message&)>& fn) -> result<void> {
+    const auto each = [&](std::int64_t from, std::int64_t to, const std::function<bool(const message&)>& fn) -> result<void> {
       rocksdb::ReadOptions ro;
-      const std::string upper = log_key(id, tp.partition.get(), end);
+      const std::string upper = log_key(id, tp.partition.get(), to);
       rocksdb::Slice upper_slice(upper);
       ro.iterate_upper_bound = &upper_slice;
       ro.fill_cache = false;
       std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, logcf_));
-      for (it->Seek(log_key(id, tp.partition.get(), begin)); it->Valid(); it->Next()) {
+      for (it->Seek(log_key(id, tp.partition.get(), from)); it->Valid(); it->Next()) {
         if (it->key().size() != 16) return error{errc::corruption, "corrupt log key in " + to_string(tp)};
         message m;
         m.off = offset{static_cast<std::int64_t>(get_be64(it->key().data() + 8))};
         NF_TRY(decode_record(it->value(), m, [&] { return to_string(tp) + "@" + std::to_string(m.off.get()); }));
-        fn(m);
+        if (!fn(m)) break;
       }
       return store::check(it->status(), "compacting " + to_string(tp));
     };
+    std::int64_t& cursor = compact_cursor_[tp];
+    if (cursor < begin || cursor >= end) cursor = begin;
     std::unordered_map<std::string, std::int64_t> latest;
-    NF_TRY(each([&](const message& m) { latest[m.key] = m.off.get(); }));
+    std::size_t key_bytes = 0;
+    std::int64_t mapped_to = end;
+    NF_TRY(each(cursor, end, [&](const message& m) {
+      auto it = latest.find(m.key);
+      if (it != latest.end()) {
+        it->second = m.off.get();
+        return true;
+      }
+      if (latest.size() >= opts_.compaction_max_keys || key_bytes + m.key.size() > kCompactionMaxKeyBytes) {
+        mapped_to = m.off.get();
+        return false;
+      }
+      key_bytes += m.key.size();
+      latest.emplace(m.key, m.off.get());
+      return true;
+    }));
+    cursor = mapped_to >= end ? begin : mapped_to;
     rocksdb::WriteBatch wb;
     std::uint64_t removed = 0;
     rocksdb::WriteOptions wo;
@@ -906,14 +931,17 @@ class embedded_bus_impl final : public embedded_bus {
       if (auto s = db_->Write(wo, &wb); !s.ok()) failed = store::to_error(s, "compacting " + to_string(tp));
       wb.Clear();
     };
-    NF_TRY(each([&](const message& m) {
-      if (m.off.get() >= end - 1) return;
-      const bool superseded = latest[m.key] != m.off.get();
-      const bool expired_tombstone = m.value.empty() && m.timestamp_ms < tombstones_before;
-      if (!superseded && !expired_tombstone) return;
+    NF_TRY(each(begin, mapped_to, [&](const message& m) {
+      if (m.off.get() >= end - 1) return true;
+      auto it = latest.find(m.key);
+      if (it == latest.end()) return true;  // not mapped in this pass
+      const bool superseded = it->second > m.off.get();
+      const bool expired_tombstone = it->second == m.off.get() && m.value.empty() && m.timestamp_ms < tombstones_before;
+      if (!superseded && !expired_tombstone) return true;
       (void)wb.Delete(logcf_, log_key(id, tp.partition.get(), m.off.get()));
       ++removed;
       if (wb.Count() >= 10'000) flush();
+      return true;
     }));
     flush();
     if (failed) return *failed;
@@ -978,6 +1006,8 @@ class embedded_bus_impl final : public embedded_bus {
     return n < max ? f.to : expect;
   }
 
+  std::mutex compact_mu_;                            // held by compact(): one cleaner at a time
+  std::map<topic_partition, std::int64_t> compact_cursor_;  // where the cleaner's next map starts, per partition
   std::mutex mu_;
   std::condition_variable data_cv_;   // read-only consumers: new topics, wakeups
   std::vector<sleeper*> sleepers_;    // consumers waiting for appends to the topics they read

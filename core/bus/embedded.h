@@ -51,6 +51,9 @@ struct embedded_options {
   const nf::clock* clock = nullptr;            // null: the system clock
   std::shared_ptr<rocksdb::Env> env;           // null: the default; tests pass a fault-injecting one
   wal_recovery recovery = wal_recovery::strict;
+  // Keys one pass of the compacted-topic cleaner maps at most (and 64 MiB of them): its memory
+  // stays bounded however many keys a topic has; a larger topic is cleaned over several passes.
+  std::size_t compaction_max_keys = 1'000'000;
 };
 
 // What verify() found.

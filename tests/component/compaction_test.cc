@@ -1,7 +1,8 @@
 // The embedded bus's cleaner for compacted topics: it keeps every key's latest record at its
 // offset, removes tombstones after their delete retention (never a partition's last record),
 // survives a reopen, leaves key versions and verify() intact, and readers, groups and timestamp
-// lookups step over the gaps it leaves.
+// lookups step over the gaps it leaves. Its map is bounded: a topic of more keys is cleaned over
+// several passes.
 #include <map>
 
 #include <gtest/gtest.h>
@@ -15,9 +16,10 @@ namespace {
 using namespace nf;
 using namespace std::chrono_literals;
 
-std::unique_ptr<bus::embedded_bus> open_bus(const std::string& path, const nf::clock* clk = nullptr) {
+std::unique_ptr<bus::embedded_bus> open_bus(const std::string& path, const nf::clock* clk = nullptr, std::size_t max_keys = 1'000'000) {
   bus::embedded_options o;
   o.path = path;
+  o.compaction_max_keys = max_keys;
   o.sync = false;
   o.clock = clk;
   o.retention_check_ms = 0;
@@ -164,6 +166,54 @@ TEST(Compaction, ReadersGroupsAndTimestampLookupsStepOverTheGaps) {
   EXPECT_EQ(from.front().off.get(), 99);
   EXPECT_EQ(b->offset_for_time(kTp, start + 99'500)->get(), 100);
   EXPECT_EQ(b->offset_for_time(kTp, clk.now_ms() + 1)->get(), 102);
+}
+
+TEST(Compaction, AMapOfBoundedSizeCleansATopicOfManyKeysOverSeveralPassesAndNeverBringsAKeyBack) {
+  test::temp_dir dir;
+  manual_clock clk;
+  auto b = open_bus(dir.str(), &clk, 8);  // a pass maps at most 8 keys
+  ASSERT_TRUE(b->create_topic(kTp.topic, {.partitions = 1, .compact = true, .delete_retention_ms = 1'000}));
+  // 40 keys written 5 times each, round-robin; then tombstones for the first 10 keys and a last record.
+  std::map<std::string, std::string> expected;
+  for (int round = 0; round < 5; ++round)
+    for (int k = 0; k < 40; ++k) {
+      const auto key = "k" + std::to_string(k);
+      std::vector<bus::record> r{{.key = key, .value = std::to_string(round)}};
+      ASSERT_TRUE(b->append(kTp.topic, r));
+      expected[key] = std::to_string(round);
+    }
+  for (int k = 0; k < 10; ++k) {
+    std::vector<bus::record> r{{.key = "k" + std::to_string(k), .value = ""}};
+    ASSERT_TRUE(b->append(kTp.topic, r));
+    expected.erase("k" + std::to_string(k));
+  }
+  std::vector<bus::record> last{{.key = "end", .value = "1"}};
+  ASSERT_TRUE(b->append(kTp.topic, last));
+  expected["end"] = "1";
+  clk.advance(5s);  // every tombstone is past its delete retention
+
+  // The state read from the start is the same after every pass (no key comes back), and
+  // after enough passes only every live key's latest record is left (and the last record).
+  auto fold = [&] {
+    std::map<std::string, std::string> seen;
+    for (const auto& m : read_all(*b, kTp)) {
+      if (m.value.empty()) seen.erase(m.key);
+      else seen[m.key] = m.value;
+    }
+    return seen;
+  };
+  std::uint64_t total = 0;
+  int passes = 0;
+  for (; passes < 40; ++passes) {
+    auto n = b->compact();
+    ASSERT_TRUE(n) << n.error().message;
+    EXPECT_EQ(fold(), expected) << "after pass " << passes;
+    total += *n;
+    if (read_all(*b, kTp).size() == 31u && *n == 0) break;
+  }
+  EXPECT_GT(passes, 3) << "one pass cannot map 41 keys";
+  EXPECT_EQ(read_all(*b, kTp).size(), 31u) << "30 live keys and the last record";
+  EXPECT_EQ(total, 211u - 31u);
 }
 
 }  // namespace

@@ -75,17 +75,35 @@ TEST(Projections, EveryFeaturesReadModelIsListedWithItsGenerationPositionsAndLag
 
 TEST(Projections, AnOnlineRebuildUnderWritesSwapsInAGenerationEqualToARebuildFromTheLog) {
   test::in_process_node n("projections-rebuild");
-  for (int i = 0; i < 20; ++i) ASSERT_EQ(ask(n, "POST", "/missions", mission(i)).status, 202);
-  const auto before = ask(n, "GET", "/projections/missions?digest=true").body;
+  constexpr int kBefore = 200;
+  for (int i = 0; i < kBefore; ++i) ASSERT_EQ(ask(n, "POST", "/missions", mission(i)).status, 202);
+  // The missions' own flow (the actor's events after each 202) has settled: the digest holds still.
+  json before;
+  ASSERT_TRUE(test::wait_until([&] {
+    if (ask(n, "GET", "/projections/missions").body["lagEvents"] != 0) return false;
+    before = ask(n, "GET", "/projections/missions?digest=true").body;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    return ask(n, "GET", "/projections/missions?digest=true").body["digest"] == before["digest"];
+  }, 30s));
+  // Writes start once the rebuild has taken the old generation's digest, and go on through its
+  // replay and swap.
+  const auto started = ask(n, "POST", "/projections/missions/rebuild");
+  ASSERT_EQ(started.status, 202) << started.raw;
+  ASSERT_TRUE(test::wait_until([&] { return ask(n, "GET", "/projections/missions").body["rebuild"].contains("oldDigest"); }, 30s));
   std::atomic<bool> writing{true};
-  std::atomic<int> written{20}, failed_reads{0};
+  std::atomic<int> written{kBefore}, failed_reads{0};
   std::thread writer([&] {
-    for (int i = 20; i < 400 && writing; ++i) {
+    for (int i = kBefore; i < kBefore + 400 && writing; ++i) {
       if (ask(n, "POST", "/missions", mission(i)).status == 202) ++written;
       if (ask(n, "GET", "/missions?limit=5").status != 200) ++failed_reads;
     }
   });
-  const auto first = rebuild(n, "missions");
+  json first;
+  EXPECT_TRUE(test::wait_until([&]() -> bool {
+    first = ask(n, "GET", "/projections/missions").body["rebuild"];
+    return first.value("state", "") == "done" || first.value("state", "") == "failed";
+  }, 30s));
+  EXPECT_EQ(first["state"], "done") << first.dump();
   writing = false;
   writer.join();
   EXPECT_EQ(first["fromGeneration"], 0);
