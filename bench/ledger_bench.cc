@@ -202,11 +202,7 @@ struct verify_fixture {
         merkle::tree_head h{i + 1, f.root(), 1, {}};
         h.signature = sign->sign(h).value();
         events::TreeHead t;
-        t.set_tree_size(h.size);
-        t.set_root_hash(std::string(reinterpret_cast<const char*>(h.root.data()), 32));
-        t.set_timestamp_ms(h.timestamp_ms);
-        t.set_signature(h.signature);
-        t.set_key_id(std::string(reinterpret_cast<const char*>(sign->key_id().data()), 32));
+        evidence::fill_tree_head(t, h, sign->key_id());
         events::Envelope he;
         he.set_type(evidence::kTreeHead);
         he.mutable_payload()->PackFrom(t);

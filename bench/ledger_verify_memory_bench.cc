@@ -112,11 +112,7 @@ int write_ledger(const fs::path& dir, std::uint64_t leaves) {
       merkle::tree_head h{at + n, f.root(), static_cast<std::int64_t>(at + n), {}};
       h.signature = must(sign->sign(h), "sign");
       events::TreeHead t;
-      t.set_tree_size(h.size);
-      t.set_root_hash(std::string(reinterpret_cast<const char*>(h.root.data()), 32));
-      t.set_timestamp_ms(h.timestamp_ms);
-      t.set_signature(h.signature);
-      t.set_key_id(std::string(reinterpret_cast<const char*>(sign->key_id().data()), 32));
+      evidence::fill_tree_head(t, h, sign->key_id());
       events::Envelope he;
       he.set_type(evidence::kTreeHead);
       he.set_key("ledger");

@@ -167,6 +167,14 @@ result<void> actor::tick(::nf::actor::context& ctx) {
   return emit_head(ctx, *epoch, true);
 }
 
+void fill_tree_head(events::TreeHead& out, const merkle::tree_head& h, const merkle::hash& key_id) {
+  out.set_tree_size(h.size);
+  out.set_root_hash(bytes_of(h.root));
+  out.set_timestamp_ms(h.timestamp_ms);
+  out.set_signature(h.signature);
+  out.set_key_id(bytes_of(key_id));
+}
+
 result<void> actor::emit_head(::nf::actor::context& ctx, std::int64_t epoch, bool from_tick) {
   NF_TRY_ASSIGN(auto h, next_head(state_, ctx.clock().now_ms()));
   NF_TRY_ASSIGN(h.signature, opts_.signer->sign(h));
@@ -176,11 +184,7 @@ result<void> actor::emit_head(::nf::actor::context& ctx, std::int64_t epoch, boo
   ev.occurred_at = h.timestamp_ms;
   ev.region = opts_.region;
   events::TreeHead head;
-  head.set_tree_size(h.size);
-  head.set_root_hash(bytes_of(h.root));
-  head.set_timestamp_ms(h.timestamp_ms);
-  head.set_signature(h.signature);
-  head.set_key_id(bytes_of(opts_.signer->key_id()));
+  fill_tree_head(head, h, opts_.signer->key_id());
   ev.message = &head;
   events::Envelope out;
   if (from_tick) {

@@ -35,6 +35,10 @@
 #include "core/merkle/merkle.h"
 #include "core/merkle/tree_head.h"
 
+namespace nf::events {
+class TreeHead;
+}
+
 namespace nf::evidence {
 
 inline constexpr const char* kLedgerTopic = "evidence.ledger";
@@ -82,6 +86,8 @@ result<input> decode(const bus::message& m);
 // not_found when no leaf waits for a head.
 result<merkle::tree_head> next_head(const state& s, std::int64_t now_ms);
 state with_head(state s, const merkle::tree_head& h);
+// The TreeHead payload of a signed head (`h.signature` set), signed with the key `key_id`.
+void fill_tree_head(events::TreeHead& out, const merkle::tree_head& h, const merkle::hash& key_id);
 
 struct options {
   std::shared_ptr<const merkle::signer> signer;  // null: leaves only, no heads

@@ -48,11 +48,7 @@ struct ledger_log {
     merkle::tree_head h{f.size(), f.root(), static_cast<std::int64_t>(f.size()), {}};
     h.signature = sign->sign(h).value();
     events::TreeHead t;
-    t.set_tree_size(h.size);
-    t.set_root_hash(std::string(reinterpret_cast<const char*>(h.root.data()), 32));
-    t.set_timestamp_ms(h.timestamp_ms);
-    t.set_signature(h.signature);
-    t.set_key_id(std::string(reinterpret_cast<const char*>(sign->key_id().data()), 32));
+    evidence::fill_tree_head(t, h, sign->key_id());
     events::Envelope env;
     env.set_type(evidence::kTreeHead);
     env.set_key("ledger");
