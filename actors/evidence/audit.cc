@@ -11,7 +11,7 @@
 #include <iostream>
 
 #include "actors/evidence/evidence.h"
-#include "actors/evidence/vault.h"
+#include "core/store/vault.h"
 #include "core/event/codec.h"
 #include "ledger.pb.h"
 #include "missions.pb.h"
@@ -26,7 +26,7 @@ std::string hash_of_hex(const std::string& checksum) {
   if (checksum.rfind("sha256:", 0) != 0) return {};
   auto hex = checksum.substr(7);
   std::transform(hex.begin(), hex.end(), hex.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return evidence::vault::valid_name(hex) ? hex : std::string();
+  return store::vault::valid_name(hex) ? hex : std::string();
 }
 
 }  // namespace

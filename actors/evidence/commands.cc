@@ -12,7 +12,7 @@
 
 #include "actors/evidence/evidence.h"
 #include "actors/evidence/keys.h"
-#include "actors/evidence/vault.h"
+#include "core/store/vault.h"
 #include "core/bus/factory.h"
 #include "core/event/codec.h"
 #include "core/merkle/merkle.h"
@@ -138,7 +138,7 @@ result<ledger_check> check_ledger(const config::config& cfg, bus::event_bus& bus
   }
 
   // Blobs: those leaves name, then everything else in the vault.
-  evidence::vault vault(blob_dir(cfg));
+  store::vault vault(blob_dir(cfg));
   std::uint64_t blobs_checked = 0;
   auto named = audit.each_blob([&](std::uint64_t index, const std::string& name) {
     const bool optional = !name.empty() && name.front() == '?';

@@ -1,6 +1,8 @@
 // The evidence feature's key and vault locations.
 #include "actors/evidence/keys.h"
 
+#include "core/store/vault.h"
+
 #include <filesystem>
 
 #include "actors/evidence/settings.h"
@@ -12,7 +14,7 @@ result<std::string> signing_key_path(const config::config& cfg) {
   return s.signing_key.empty() ? cfg.data_dir + "/ledger/tree-head.key" : s.signing_key;
 }
 
-std::string blob_dir(const config::config& cfg) { return cfg.data_dir + "/evidence/blobs"; }
+std::string blob_dir(const config::config& cfg) { return store::vault_dir(cfg.data_dir); }
 
 result<std::shared_ptr<merkle::signer>> load_signer(const config::config& cfg) {
   NF_TRY_ASSIGN(const auto path, signing_key_path(cfg));

@@ -224,7 +224,7 @@ response routes::record(const http::route_context& rc, const http::caller& who, 
 }
 
 response routes::put_blob(const http::caller& who, const std::string& name, const request& req) {
-  if (!evidence::vault::valid_name(name))
+  if (!store::vault::valid_name(name))
     return error_response(http::status::bad_request, "invalid_field", "the blob name must be 64 lowercase hex digits (its SHA-256)", req, "sha256");
   if (req.body().size() > opts_.max_record_bytes)
     return error_response(http::status::payload_too_large, "payload_too_large",
@@ -240,7 +240,7 @@ response routes::put_blob(const http::caller& who, const std::string& name, cons
 }
 
 response routes::get_blob(const http::caller& who, const std::string& name, const request& req) {
-  if (!evidence::vault::valid_name(name))
+  if (!store::vault::valid_name(name))
     return error_response(http::status::bad_request, "invalid_field", "the blob name must be 64 lowercase hex digits (its SHA-256)", req, "sha256");
   // Another tenant's blob answers exactly as a blob that does not exist.
   const auto absent = [&] { return error_response(http::status::not_found, "not_found", "no blob " + name, req, "sha256"); };

@@ -24,7 +24,7 @@
 #include <string>
 #include <thread>
 
-#include "actors/evidence/vault.h"
+#include "core/store/vault.h"
 #include "core/base/clock.h"
 #include "core/bus/bus.h"
 #include "core/http/routes.h"
@@ -72,7 +72,7 @@ class routes {
   route_options opts_;
   ledger::node_cache cache_;
   ledger::ledger_view view_;
-  vault vault_;
+  store::vault vault_;
   const nf::clock& clk_;
   std::string key_id_hex_;
   std::thread warm_;  // loads the node cache at start; proofs are served meanwhile

@@ -1,4 +1,4 @@
-// The evidence vault: blobs stored content-addressed by SHA-256 under a directory
+// The vault: blobs stored content-addressed by SHA-256 under a directory
 // (<dir>/<first two hex digits>/<64 hex digits>), written to a temporary file, fsynced and
 // renamed into place, so a blob is either absent or whole. Every read recomputes the hash: a
 // blob whose bytes no longer match its name is reported as corrupt, never served.
@@ -11,7 +11,11 @@
 #include "core/base/result.h"
 #include "core/base/types.h"
 
-namespace nf::evidence {
+namespace nf::store {
+
+// The data dir's vault, shared by the features that store blobs (evidence uploads, marketplace
+// packages). The path predates the marketplace and stays, so existing data dirs keep their blobs.
+inline std::string vault_dir(std::string_view data_dir) { return std::string(data_dir) + "/evidence/blobs"; }
 
 class vault {
  public:
@@ -41,4 +45,4 @@ class vault {
   std::string dir_;
 };
 
-}  // namespace nf::evidence
+}  // namespace nf::store

@@ -1,5 +1,5 @@
-// Evidence vault on the file system.
-#include "actors/evidence/vault.h"
+// The vault on the file system.
+#include "core/store/vault.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -14,7 +14,7 @@
 #include "core/base/hex.h"
 #include "core/merkle/merkle.h"
 
-namespace nf::evidence {
+namespace nf::store {
 namespace fs = std::filesystem;
 
 namespace {
@@ -154,4 +154,4 @@ bool vault::owned_by(const std::string& sha, const tenant_id& owner) const {
   return fs::exists(owner_path(sha, tenant), ec);
 }
 
-}  // namespace nf::evidence
+}  // namespace nf::store
