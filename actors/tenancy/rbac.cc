@@ -29,7 +29,7 @@ const std::map<std::string, std::set<std::string>, std::less<>>& builtins() {
     r["auditor"] = with(viewer(), {"audit:read"});
     r["developer"] = with(viewer(), {"missions:write", "events:write", "marketplace:publish", "marketplace:install", "workflows:write",
                                      "ledger:write", "reservations:write"});
-    r["admin"] = with(r["developer"], {"keys:read", "keys:write", "roles:write", "audit:read", "topics:write", "deadletters:read",
+    r["admin"] = with(r["developer"], {"keys:read", "keys:write", "roles:write", "audit:read", "topics:write", "deadletters:read", "marketplace:review",
                                         "deadletters:write"});
     r["owner"] = with(r["admin"], {"tenants:write"});
     return r;

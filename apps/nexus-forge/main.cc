@@ -38,6 +38,7 @@
 #include "actors/missions/feature.h"
 #include "actors/producing/feature.h"
 #include "actors/deadletters/feature.h"
+#include "actors/marketplace/feature.h"
 #include "actors/tenancy/feature.h"
 #include "core/feature/node.h"
 
@@ -90,6 +91,7 @@ std::vector<std::unique_ptr<nf::feature::feature>> all_features() {
   f.push_back(nf::evidence::make_feature());
   f.push_back(nf::producing::make_feature());
   f.push_back(nf::deadletters::make_feature());
+  f.push_back(nf::marketplace::make_feature());
   return f;
 }
 

@@ -36,6 +36,14 @@ result<void> section_reader::get(const char* key, std::int64_t& out) const {
   return ok();
 }
 
+result<void> section_reader::get(const char* key, bool& out) const {
+  auto it = j_.find(key);
+  if (it == j_.end()) return ok();
+  if (!it->is_boolean()) return bad(key, "expected true or false");
+  out = it->get<bool>();
+  return ok();
+}
+
 result<void> section_reader::get(const char* key, std::vector<std::string>& out) const {
   auto it = j_.find(key);
   if (it == j_.end()) return ok();

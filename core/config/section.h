@@ -32,6 +32,7 @@ class section_reader {
   // Each leaves `out` unchanged when the key is absent.
   result<void> get(const char* key, std::string& out) const;
   result<void> get(const char* key, std::int64_t& out) const;
+  result<void> get(const char* key, bool& out) const;
   result<void> get(const char* key, std::vector<std::string>& out) const;  // an array of non-empty strings
   // invalid_argument "config key '<section>.<key>': <why>".
   error bad(const char* key, const std::string& why) const;

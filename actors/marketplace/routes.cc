@@ -1,0 +1,379 @@
+#include "actors/marketplace/routes.h"
+
+#include <algorithm>
+
+#include "actors/marketplace/catalog.h"
+#include "actors/marketplace/events.h"
+#include "actors/marketplace/manifest.h"
+#include "actors/marketplace/resolver.h"
+#include "actors/marketplace/schemas.h"
+#include "core/event/codec.h"
+#include "core/http/message.h"
+#include "core/log/log.h"
+#include "marketplace.pb.h"
+
+namespace nf::marketplace {
+namespace {
+
+using json = nlohmann::json;
+using http::status;
+
+http::response_doc error_doc(const char* why) { return {why, http::schema::ref("Error")}; }
+
+std::string plain(const std::string& v) { return v.substr(0, v.find('+')); }
+
+viewer viewer_of(const http::caller& who) { return viewer{who.tenant, who.platform_admin}; }
+
+// A refusal's code as an HTTP answer.
+http::response refused(const events::MarketplaceRefused& r, const http::request& req) {
+  status st = status::conflict;
+  if (r.code() == "not_found") st = status::not_found;
+  else if (r.code() == "not_installed") st = status::forbidden;
+  else if (r.code() == "files_missing") st = status::service_unavailable;
+  return http::error_response(st, r.code(), r.message(), req);
+}
+
+events::AgentManifest to_proto(const manifest& m) {
+  events::AgentManifest p;
+  p.set_name(m.name);
+  p.set_version(m.ver.to_string_with_build());
+  p.set_description(m.description);
+  p.set_category(m.category);
+  for (const auto& c : m.capabilities) p.add_capabilities(c);
+  for (const auto& c : m.protocols) p.add_protocols(c);
+  for (const auto& [k, v] : m.dependencies) (*p.mutable_dependencies())[k] = v;
+  p.set_entrypoint(m.entrypoint);
+  if (m.selftest) p.set_selftest(*m.selftest);
+  p.set_visibility(m.visibility);
+  return p;
+}
+
+}  // namespace
+
+routes::routes(projection::store& store, marketplace_projection& proj, projection::feed& feed, command::gateway& gateway, store::vault& vault,
+               const nf::clock& clk, route_options opts)
+    : feed_(feed), gateway_(gateway), vault_(vault), view_(store, proj), clk_(clk), opts_(std::move(opts)) {}
+
+void routes::add_to(http::route_table& t) {
+  const http::param_doc name{"name", "the agent name", json{{"type", "string"}, {"pattern", "^[a-z0-9][a-z0-9-]{0,63}$"}}, true, "path"};
+  const http::param_doc version{"version", "a SemVer 2.0.0 version", json{{"type", "string"}, {"minLength", 5}, {"maxLength", 256}}, true, "path"};
+  // Base64 makes the body a third larger than the files.
+  const std::size_t max_body = static_cast<std::size_t>(opts_.limits.max_package_bytes) / 3 * 4 + (1u << 20);
+  t.add({.method = http::verb::post, .path = "/marketplace/agents", .perm = perm::publish,
+         .summary = "Publish a version of an agent (agent.json and its files); the pipeline runs after the answer", .tag = "marketplace",
+         .body = schemas::publish_body(),
+         .responses = {{202, {"submitted; follow GET /marketplace/agents/{name}/{version}", schemas::publish_accepted()}},
+                       {400, error_doc("an invalid manifest or file, naming its field")},
+                       {409, error_doc("the version exists (duplicate_version) or the name is another publisher's (name_taken)")},
+                       {503, error_doc("no decision in time; retry")}},
+         .handler = [this](const http::route_context& c) { return publish(c); },
+         .max_body = max_body});
+  t.add({.method = http::verb::get, .path = "/marketplace/agents/{name}", .perm = perm::read, .summary = "An agent and its versions",
+         .tag = "marketplace", .params = {name},
+         .responses = {{200, {"the agent", schemas::agent_doc()}}, {404, error_doc("no such agent (for this caller)")}},
+         .handler = [this](const http::route_context& c) { return get_agent(c); }});
+  t.add({.method = http::verb::get, .path = "/marketplace/agents/{name}/{version}", .perm = perm::read,
+         .summary = "A version: status, findings, benchmark, review, ledger leaf", .tag = "marketplace", .params = {name, version},
+         .responses = {{200, {"the version", schemas::version_doc()}}, {404, error_doc("no such version (for this caller)")}},
+         .handler = [this](const http::route_context& c) { return get_version(c); }});
+  t.add({.method = http::verb::get, .path = "/marketplace/agents/{name}/{version}/files", .perm = perm::read,
+         .summary = "One file of a version, its bytes (X-Content-SHA256 names their digest)", .tag = "marketplace",
+         .params = {name, version, {"path", "the file's path in the package", json{{"type", "string"}, {"minLength", 1}}, true}},
+         .responses = {{200, {"the file's bytes", json{{"type", "string"}}}}, {404, error_doc("no such version or file")}},
+         .handler = [this](const http::route_context& c) { return get_file(c); }});
+  t.add({.method = http::verb::post, .path = "/marketplace/agents/{name}/{version}/review", .perm = perm::review,
+         .summary = "Approve or reject a version pending review", .tag = "marketplace", .params = {name, version},
+         .body = schemas::review_body(),
+         .responses = {{200, {"the reviewed version", schemas::version_doc()}},
+                       {403, error_doc("a public version is reviewed by the platform admin")},
+                       {404, error_doc("no such version")},
+                       {409, error_doc("the version is not pending review")}},
+         .handler = [this](const http::route_context& c) { return review(c); }});
+  t.add({.method = http::verb::post, .path = "/marketplace/agents/{name}/{version}/yank", .perm = perm::publish,
+         .summary = "Yank a version: hidden from resolution, still installable by exact version", .tag = "marketplace",
+         .params = {name, version}, .body = schemas::yank_body(),
+         .responses = {{200, {"the yanked version", schemas::version_doc()}},
+                       {404, error_doc("no such version")},
+                       {409, error_doc("not approved, or already yanked")}},
+         .handler = [this](const http::route_context& c) { return yank(c); }});
+  t.add({.method = http::verb::post, .path = "/marketplace/agents/{name}/{version}/installs", .perm = perm::install,
+         .summary = "Record that the caller's tenant installed this version (nexus-forge install does)", .tag = "marketplace",
+         .params = {name, version},
+         .responses = {{200, {"recorded", schemas::installed()}}, {404, error_doc("no such version")}, {409, error_doc("not approved")}},
+         .handler = [this](const http::route_context& c) { return installs(c); }});
+  t.add({.method = http::verb::post, .path = "/marketplace/agents/{name}/ratings", .perm = perm::install,
+         .summary = "Rate an agent the caller's tenant installed (1-5 stars; the latest rating of a tenant counts)", .tag = "marketplace",
+         .params = {name}, .body = schemas::rating_body(),
+         .responses = {{200, {"the agent", schemas::agent_doc()}},
+                       {403, error_doc("the tenant has not installed the agent")},
+                       {404, error_doc("no such agent")}},
+         .handler = [this](const http::route_context& c) { return rate(c); }});
+  t.add({.method = http::verb::get, .path = "/marketplace/resolve", .perm = perm::read,
+         .summary = "Resolve an agent and its dependencies: highest approved, non-yanked versions in install order", .tag = "marketplace",
+         .params = {{"name", "the agent", json{{"type", "string"}, {"pattern", "^[a-z0-9][a-z0-9-]{0,63}$"}}, true},
+                    {"range", "an npm range (default *)", http::schema::string()}},
+         .responses = {{200, {"the resolution", schemas::resolution()}},
+                       {400, error_doc("an invalid name or range")},
+                       {409, error_doc("unsatisfiable (with the chain of requirements) or a dependency cycle")}},
+         .handler = [this](const http::route_context& c) { return resolve_route(c); }});
+}
+
+std::variant<command::decided, http::response> routes::decide(const http::route_context& c, const char* type, const std::string& name,
+                                                              const google::protobuf::Message& payload) {
+  event::new_event cmd;
+  cmd.type = type;
+  cmd.key = name;
+  cmd.tenant = c.who.tenant;
+  cmd.message = &payload;
+  cmd.region = opts_.region;
+  cmd.occurred_at = clk_.now_ms();
+  auto d = gateway_.submit(topic_name{kCommands}, cmd, opts_.decision_timeout);
+  if (!d && d.error().code == errc::timeout) {
+    auto res = http::error_response(status::service_unavailable, "not_decided",
+                                    "the owner of agent '" + name + "' has not decided within " + std::to_string(opts_.decision_timeout.count()) +
+                                        " ms; the request is kept and will be decided",
+                                    c.req);
+    res.set(http::field::retry_after, "1");
+    return res;
+  }
+  if (!d) return http::append_error(d.error(), c.req);
+  if (d->outcome_event.type() == kRefused) {
+    events::MarketplaceRefused why;
+    (void)d->outcome_event.payload().UnpackTo(&why);
+    return refused(why, c.req);
+  }
+  const topic_partition tp{d->outcome.topic, d->outcome.partition};
+  c.wrote(tp, d->outcome.off);
+  if (!feed_.wait_applied(tp, d->outcome.off, opts_.read_your_writes_timeout))
+    nf::log::get("marketplace")->warn("the marketplace read model did not reach {}@{} within {} ms", to_string(tp), d->outcome.off.get(),
+                                      opts_.read_your_writes_timeout.count());
+  return std::move(*d);
+}
+
+std::variant<json, http::response> routes::visible_version(const http::route_context& c, const std::string& name, const std::string& version) {
+  auto doc = view_.version(name, plain(version));
+  if (!doc) return http::failure(doc.error(), c.req);
+  if (!*doc || !may_see(**doc, viewer_of(c.who)))
+    return http::error_response(status::not_found, "not_found", "no version " + name + "@" + plain(version), c.req);
+  return std::move(**doc);
+}
+
+http::response routes::publish(const http::route_context& c) {
+  const auto& req = c.req;
+  auto body = http::parse_body(req);
+  if (!body) return http::bad_body(body.error(), req);
+  if (!body->is_object()) return http::invalid_field("body", "must be an object with manifest and files", req);
+  for (const auto& [k, _] : body->items())
+    if (k != "manifest" && k != "files") return http::invalid_field(k, "unknown field", req);
+  if (!body->contains("manifest")) return http::invalid_field("manifest", "is required (the package's agent.json)", req);
+  if (!body->contains("files")) return http::invalid_field("files", "is required (relative path -> base64 content)", req);
+  auto parsed = parse_manifest((*body)["manifest"]);
+  if (auto* e = std::get_if<manifest_error>(&parsed)) return http::invalid_field("manifest." + e->field, e->message, req);
+  const auto& man = std::get<manifest>(parsed);
+  auto files = parse_files((*body)["files"], opts_.limits);
+  if (auto* e = std::get_if<manifest_error>(&files)) return http::invalid_field(e->field, e->message, req);
+  const auto& fs = std::get<std::vector<package_file>>(files);
+  const bool has_entry = std::any_of(fs.begin(), fs.end(), [&](const package_file& f) { return f.path == man.entrypoint && !f.symlink; });
+  if (!has_entry) return http::invalid_field("manifest.entrypoint", "'" + man.entrypoint + "' is not one of the package's files", req);
+  if (auto q = c.quota()) return *q;
+
+  // The files and the provenance document go to the vault first; the command names their digests.
+  events::AgentSubmitted s;
+  *s.mutable_manifest() = to_proto(man);
+  std::vector<json> entries;
+  for (const auto& f : fs) {
+    std::string sha;
+    if (!f.symlink) {
+      auto put = vault_.put(f.bytes);
+      if (!put) return http::failure(put.error(), req);
+      sha = *put;
+    }
+    auto* pf = s.add_files();
+    pf->set_path(f.path);
+    pf->set_sha256(sha);
+    pf->set_size(f.bytes.size());
+    pf->set_executable(f.executable);
+    if (f.symlink) pf->set_symlink(*f.symlink);
+    entries.push_back(file_entry(f.path, sha, f.bytes.size(), f.executable, f.symlink));
+  }
+  auto digest = vault_.put(provenance_document(man, std::move(entries)));
+  if (!digest) return http::failure(digest.error(), req);
+  s.set_digest(*digest);
+  s.set_publisher(c.who.principal);
+  auto d = decide(c, kPublishRequested, man.name, s);
+  if (auto* r = std::get_if<http::response>(&d)) return std::move(*r);
+  return http::json_response(status::accepted,
+                             json{{"name", man.name}, {"version", man.ver.to_string()}, {"status", "submitted"}, {"digest", *digest}}, req);
+}
+
+http::response routes::get_agent(const http::route_context& c) {
+  const std::string& name = c.path_param("name");
+  auto agent = view_.agent(name);
+  if (!agent) return http::failure(agent.error(), c.req);
+  auto docs = view_.versions(name);
+  if (!docs) return http::failure(docs.error(), c.req);
+  const auto v = viewer_of(c.who);
+  json versions = json::array();
+  for (const auto& d : *docs)
+    if (may_see(d, v)) versions.push_back({{"version", d.value("version", "")}, {"status", d.value("status", "")}, {"yanked", d.value("yanked", false)}});
+  if (!*agent || versions.empty()) return http::error_response(status::not_found, "not_found", "no agent " + name, c.req);
+  std::sort(versions.begin(), versions.end(), [](const json& a, const json& b) {
+    auto va = parse_version(a["version"].get<std::string>()), vb = parse_version(b["version"].get<std::string>());
+    return va && vb ? compare(*vb, *va) < 0 : a["version"] > b["version"];
+  });
+  const auto& a = **agent;
+  const auto latest = latest_version(a, v);
+  return http::json_response(status::ok,
+                             json{{"name", name},
+                                  {"latest", latest ? json(*latest) : json(nullptr)},
+                                  {"versions", versions},
+                                  {"ratingAverage", a.value("ratingAverage", 0.0)},
+                                  {"ratingCount", a.value("ratingCount", 0)},
+                                  {"installs", a.value("installs", 0)}},
+                             c.req);
+}
+
+http::response routes::get_version(const http::route_context& c) {
+  auto doc = visible_version(c, c.path_param("name"), c.path_param("version"));
+  if (auto* r = std::get_if<http::response>(&doc)) return std::move(*r);
+  auto& d = std::get<json>(doc);
+  d.erase("commandId");
+  return http::json_response(status::ok, d, c.req);
+}
+
+http::response routes::get_file(const http::route_context& c) {
+  auto doc = visible_version(c, c.path_param("name"), c.path_param("version"));
+  if (auto* r = std::get_if<http::response>(&doc)) return std::move(*r);
+  const auto& d = std::get<json>(doc);
+  auto it = c.t.query.find("path");
+  if (it == c.t.query.end()) return http::invalid_field("path", "is required", c.req);
+  for (const auto& f : d.value("files", json::array())) {
+    if (f.value("path", "") != it->second) continue;
+    if (f.contains("symlink")) return http::error_response(status::not_found, "not_found", "'" + it->second + "' is a symbolic link", c.req);
+    auto bytes = vault_.get(f.value("sha256", ""));
+    if (!bytes) return http::failure(bytes.error(), c.req);
+    http::response res{status::ok, c.req.version()};
+    res.set(http::field::content_type, "application/octet-stream");
+    res.set(http::field::server, "nexus-forge");
+    res.set("X-Content-SHA256", f.value("sha256", ""));
+    res.keep_alive(c.req.keep_alive());
+    res.body() = std::move(*bytes);
+    res.prepare_payload();
+    return res;
+  }
+  return http::error_response(status::not_found, "not_found", "no file '" + it->second + "' in " + d.value("name", "") + "@" + d.value("version", ""),
+                              c.req);
+}
+
+http::response routes::review(const http::route_context& c) {
+  auto body = http::parse_body(c.req);
+  if (!body) return http::bad_body(body.error(), c.req);
+  if (!body->is_object()) return http::invalid_field("body", "must be an object", c.req);
+  for (const auto& [k, _] : body->items())
+    if (k != "decision" && k != "feedback") return http::invalid_field(k, "unknown field", c.req);
+  const auto decision = body->value("decision", json());
+  if (!decision.is_string() || (decision != "approve" && decision != "reject"))
+    return http::invalid_field("decision", "must be \"approve\" or \"reject\"", c.req);
+  if (body->contains("feedback") && (!(*body)["feedback"].is_string() || (*body)["feedback"].get<std::string>().size() > 4000))
+    return http::invalid_field("feedback", "must be text of at most 4000 characters", c.req);
+  const std::string name = c.path_param("name"), version = plain(c.path_param("version"));
+  auto doc = visible_version(c, name, version);
+  if (auto* r = std::get_if<http::response>(&doc)) return std::move(*r);
+  const auto& d = std::get<json>(doc);
+  if (!c.who.platform_admin && (d["manifest"].value("visibility", "public") != "tenant" || d.value("tenantId", "") != c.who.tenant))
+    return http::error_response(status::forbidden, "forbidden",
+                                "a public version is reviewed by the platform admin; a tenant reviews only its own tenant-only agents", c.req);
+  events::AgentReviewed r;
+  r.set_name(name);
+  r.set_version(version);
+  r.set_decision(decision.get<std::string>());
+  r.set_feedback(body->value("feedback", ""));
+  r.set_reviewer(c.who.principal);
+  auto out = decide(c, kReviewRequested, name, r);
+  if (auto* res = std::get_if<http::response>(&out)) return std::move(*res);
+  return get_version(c);
+}
+
+http::response routes::yank(const http::route_context& c) {
+  auto body = http::parse_body(c.req);
+  if (!body) return http::bad_body(body.error(), c.req);
+  if (!body->is_object()) return http::invalid_field("body", "must be an object", c.req);
+  for (const auto& [k, _] : body->items())
+    if (k != "reason") return http::invalid_field(k, "unknown field", c.req);
+  const auto reason = body->value("reason", json());
+  if (!reason.is_string() || reason.get<std::string>().empty() || reason.get<std::string>().size() > 2000)
+    return http::invalid_field("reason", "must be text of 1 to 2000 characters", c.req);
+  const std::string name = c.path_param("name"), version = plain(c.path_param("version"));
+  auto doc = visible_version(c, name, version);
+  if (auto* r = std::get_if<http::response>(&doc)) return std::move(*r);
+  if (!c.who.platform_admin && std::get<json>(doc).value("tenantId", "") != c.who.tenant)
+    return http::error_response(status::forbidden, "forbidden", "only the publisher or the platform admin yanks a version", c.req);
+  events::AgentYanked y;
+  y.set_name(name);
+  y.set_version(version);
+  y.set_reason(reason.get<std::string>());
+  y.set_by(c.who.principal);
+  auto out = decide(c, kYankRequested, name, y);
+  if (auto* res = std::get_if<http::response>(&out)) return std::move(*res);
+  return get_version(c);
+}
+
+http::response routes::installs(const http::route_context& c) {
+  const std::string name = c.path_param("name"), version = plain(c.path_param("version"));
+  auto doc = visible_version(c, name, version);
+  if (auto* r = std::get_if<http::response>(&doc)) return std::move(*r);
+  if (auto q = c.quota()) return *q;
+  events::AgentInstalled i;
+  i.set_name(name);
+  i.set_version(version);
+  auto out = decide(c, kInstallRequested, name, i);
+  if (auto* res = std::get_if<http::response>(&out)) return std::move(*res);
+  return http::json_response(status::ok, json{{"name", name}, {"version", version}, {"installed", true}}, c.req);
+}
+
+http::response routes::rate(const http::route_context& c) {
+  auto body = http::parse_body(c.req);
+  if (!body) return http::bad_body(body.error(), c.req);
+  if (!body->is_object()) return http::invalid_field("body", "must be an object", c.req);
+  for (const auto& [k, _] : body->items())
+    if (k != "stars" && k != "text") return http::invalid_field(k, "unknown field", c.req);
+  const auto stars = body->value("stars", json());
+  if (!stars.is_number_integer() || stars.get<std::int64_t>() < 1 || stars.get<std::int64_t>() > 5)
+    return http::invalid_field("stars", "must be an integer from 1 to 5", c.req);
+  if (body->contains("text") && (!(*body)["text"].is_string() || (*body)["text"].get<std::string>().size() > 4000))
+    return http::invalid_field("text", "must be text of at most 4000 characters", c.req);
+  const std::string name = c.path_param("name");
+  events::AgentRated r;
+  r.set_name(name);
+  r.set_stars(static_cast<std::uint32_t>(stars.get<std::int64_t>()));
+  r.set_text(body->value("text", ""));
+  auto out = decide(c, kRatingRequested, name, r);
+  if (auto* res = std::get_if<http::response>(&out)) return std::move(*res);
+  return get_agent(c);
+}
+
+http::response routes::resolve_route(const http::route_context& c) {
+  auto name = c.t.query.find("name");
+  if (name == c.t.query.end() || !valid_package_name(name->second))
+    return http::invalid_field("name", "must be an agent name ([a-z0-9][a-z0-9-]{0,63})", c.req);
+  auto rit = c.t.query.find("range");
+  const std::string text = rit == c.t.query.end() || rit->second.empty() ? std::string("*") : rit->second;
+  if (auto r = range::parse(text); !r) return http::invalid_field("range", r.error().message, c.req);
+  std::optional<error> failure;
+  const auto source = source_for(view_, viewer_of(c.who), &failure);
+  auto res = resolve(name->second, text, source);
+  if (failure) return http::failure(*failure, c.req);
+  if (auto* f = std::get_if<resolve_failure>(&res)) {
+    if (f->what == resolve_failure::kind::invalid) return http::invalid_field("range", f->message, c.req);
+    auto body = json{{"error", to_string(f->what)}, {"message", f->message}};
+    if (f->what == resolve_failure::kind::unsatisfiable) body["explanation"] = f->explanation;
+    if (f->what == resolve_failure::kind::cycle) body["cycle"] = f->cycle;
+    return http::json_response(f->what == resolve_failure::kind::too_complex ? status::unprocessable_entity : status::conflict, body, c.req);
+  }
+  const auto& r = std::get<resolution>(res);
+  json resolved = json::array();
+  for (const auto& p : r.packages) resolved.push_back({{"name", p.name}, {"version", p.ver.to_string()}, {"sha256", p.digest}});
+  return http::json_response(status::ok, json{{"resolved", resolved}, {"order", r.order}}, c.req);
+}
+
+}  // namespace nf::marketplace
