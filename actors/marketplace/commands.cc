@@ -143,9 +143,10 @@ int resolve_cmd(const cli_args& a) {
       std::cout << j.dump() << "\n";
       return 1;
     }
-    std::cerr << "error: " << j.value("message", "") << "\n";
-    if (j.contains("explanation"))
-      for (const auto& line : j["explanation"].value("derivation", json::array()))
+    const auto& e = j.value("error", json::object());
+    std::cerr << "error: " << e.value("message", "") << " (" << e.value("code", "") << ")\n";
+    if (e.contains("explanation"))
+      for (const auto& line : e["explanation"].value("derivation", json::array()))
         std::cerr << "  " << line.value("line", 0) << ". " << line.value("text", "") << "\n";
     return 1;
   }

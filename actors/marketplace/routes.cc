@@ -365,9 +365,10 @@ http::response routes::resolve_route(const http::route_context& c) {
   if (failure) return http::failure(*failure, c.req);
   if (auto* f = std::get_if<resolve_failure>(&res)) {
     if (f->what == resolve_failure::kind::invalid) return http::invalid_field("range", f->message, c.req);
-    auto body = json{{"error", to_string(f->what)}, {"message", f->message}};
-    if (f->what == resolve_failure::kind::unsatisfiable) body["explanation"] = f->explanation;
-    if (f->what == resolve_failure::kind::cycle) body["cycle"] = f->cycle;
+    json err{{"code", to_string(f->what)}, {"message", f->message}};
+    if (f->what == resolve_failure::kind::unsatisfiable) err["explanation"] = f->explanation;
+    if (f->what == resolve_failure::kind::cycle) err["cycle"] = f->cycle;
+    const json body{{"error", std::move(err)}};
     return http::json_response(f->what == resolve_failure::kind::too_complex ? status::unprocessable_entity : status::conflict, body, c.req);
   }
   const auto& r = std::get<resolution>(res);

@@ -136,9 +136,11 @@ result<selftest_result> run_selftest(const std::string& command, const std::vect
     out.signal = WTERMSIG(status);
     out.exit_status = -1;
   }
+  // A command the shell ran and a signal killed shows as the shell's exit status 128 + signal.
+  const int sig = out.signal ? out.signal : (out.exit_status > 128 && out.exit_status < 128 + 65 ? out.exit_status - 128 : 0);
   if (killed_for_time) out.limit_hit = "wall_time";
-  else if (out.signal == SIGXCPU || (out.signal == SIGKILL && out.cpu_ms >= static_cast<std::int64_t>(limits.cpu.count()) * 1000)) out.limit_hit = "cpu_time";
-  else if (out.signal == SIGXFSZ) out.limit_hit = "file_size";
+  else if (sig == SIGXCPU || (sig == SIGKILL && out.cpu_ms >= static_cast<std::int64_t>(limits.cpu.count()) * 1000)) out.limit_hit = "cpu_time";
+  else if (sig == SIGXFSZ) out.limit_hit = "file_size";
   else if (static_cast<std::uint64_t>(out.peak_rss_kb) * 1024 >= limits.memory_bytes) out.limit_hit = "memory";
   return out;
 }
