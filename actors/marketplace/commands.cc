@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -161,6 +162,35 @@ int resolve_cmd(const cli_args& a) {
   return 0;
 }
 
+int search_cmd(const cli_args& a) {
+  std::string target = "/marketplace/agents?q=" + http::url_encode(a.query) + "&page=" + std::to_string(a.page) +
+                       "&per_page=" + std::to_string(a.per_page);
+  if (!a.category.empty()) target += "&category=" + http::url_encode(a.category);
+  if (!a.protocol.empty()) target += "&protocol=" + http::url_encode(a.protocol);
+  if (!a.capability.empty()) target += "&capability=" + http::url_encode(a.capability);
+  if (a.min_rating > 0) target += "&min_rating=" + std::to_string(a.min_rating);
+  if (a.explain) target += "&explain=true";
+  std::string err;
+  const auto r = client::read_after_write(a.server, target, err, client::key_or_env(a.key));
+  int rc = 0;
+  auto j = reply_json(r, rc, err, {200});
+  if (!j) return rc;
+  if (a.json) {
+    std::cout << j->dump() << "\n";
+    return 0;
+  }
+  for (const auto& h : (*j)["items"]) {
+    std::printf("%-32s %-12s %5.3f  %.1f★ (%lld)  %lld installs  %s\n", h.value("name", "").c_str(), h.value("version", "").c_str(),
+                h.value("score", 0.0), h.value("rating", 0.0), static_cast<long long>(h.value("ratingCount", 0)),
+                static_cast<long long>(h.value("installs", 0)), h.value("description", "").substr(0, 60).c_str());
+    if (h.contains("explain"))
+      std::printf("%-32s relevance %.3f, rating %.3f, usage %.3f\n", "", h["explain"].value("relevance", 0.0), h["explain"].value("rating", 0.0),
+                  h["explain"].value("usage", 0.0));
+  }
+  std::cout << j->value("total", 0) << " match(es), page " << j->value("page", 1) << "\n";
+  return 0;
+}
+
 int show(const cli_args& a) {
   const auto [name, version] = split_spec(a.spec);
   std::string err;
@@ -241,6 +271,18 @@ void add_commands(CLI::App& app, cli_args& a, std::vector<feature::feature::comm
   res->add_option("spec", a.spec, "NAME or NAME@RANGE (npm range syntax)")->required();
   common(res, a);
   out.push_back({res, [&a] { return resolve_cmd(a); }});
+
+  auto* se = app.add_subcommand("search", "search the marketplace (relevance, rating and usage)");
+  se->add_option("query", a.query, "words to find");
+  se->add_option("--category", a.category, "only this category");
+  se->add_option("--protocol", a.protocol, "only agents speaking this protocol");
+  se->add_option("--capability", a.capability, "only agents with this capability");
+  se->add_option("--min-rating", a.min_rating, "only agents rated at least this")->check(CLI::Range(0.0, 5.0));
+  se->add_option("--page", a.page, "page number")->check(CLI::Range(1, 10000))->capture_default_str();
+  se->add_option("--per-page", a.per_page, "results per page")->check(CLI::Range(1, 100))->capture_default_str();
+  se->add_flag("--explain", a.explain, "show each score's parts");
+  common(se, a);
+  out.push_back({se, [&a] { return search_cmd(a); }});
 
   auto* agent = app.add_subcommand("agent", "marketplace agents: show, review, yank");
   agent->require_subcommand(1);

@@ -1,6 +1,7 @@
 // The marketplace's subcommands, through a running server's /marketplace routes:
 //   nexus-forge publish DIR | --git PATH --ref REF   [--wait] [--json]
 //   nexus-forge resolve NAME[@RANGE]                  [--json]
+//   nexus-forge search QUERY [--category C] [--protocol P] [--capability X] [--min-rating R] [--page N] [--explain] [--json]
 //   nexus-forge agent show NAME[@VERSION]             [--json]
 //   nexus-forge agent review NAME@VERSION approve|reject [--feedback TEXT]
 //   nexus-forge agent yank NAME@VERSION --reason TEXT
@@ -18,6 +19,10 @@ struct cli_args {
   std::string dir, git, ref = "HEAD";
   std::string spec;  // NAME[@RANGE] or NAME@VERSION
   std::string decision, feedback, reason;
+  std::string query, category, protocol, capability;
+  double min_rating = 0;
+  int page = 1, per_page = 20;
+  bool explain = false;
   bool wait = false;
   bool json = false;
   int timeout_ms = 60'000;

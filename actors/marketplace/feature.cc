@@ -1,12 +1,17 @@
 // The marketplace feature: read model, registry actor, routes and commands.
 #include "actors/marketplace/feature.h"
 
+#include <mutex>
 #include <optional>
+#include <set>
+
+#include "core/log/log.h"
 
 #include "actors/marketplace/commands.h"
 #include "actors/marketplace/events.h"
 #include "actors/marketplace/registry.h"
 #include "actors/marketplace/routes.h"
+#include "actors/marketplace/search.h"
 #include "actors/marketplace/settings.h"
 #include "core/command/gateway.h"
 #include "core/command/owner.h"
@@ -34,7 +39,14 @@ class marketplace_feature final : public feature::feature {
   result<void> start(::nf::feature::host& h) override {
     NF_TRY_ASSIGN(settings_, marketplace_settings_of(h.cfg));
     vault_.emplace(store::vault_dir(h.cfg.data_dir));
+    // The search index follows the read model: built whole at start (and after a rebuild swaps a
+    // new generation in), then each agent the read model changed is read again once committed.
+    proj_.on_agent_changed([this](const std::string& name) {
+      std::lock_guard lk(dirty_mu_);
+      dirty_.insert(name);
+    });
     feed_.emplace(h.store, proj_, h.bus);
+    feed_->on_applied([this, &store = h.store] { refresh_index(store); });
     NF_TRY(feed_->start());
     h.feeds.push_back(&*feed_);
     writer_.emplace(h.bus, "marketplace_registry", h.cfg.region, ::nf::command::owned_state{h.store, proj_, *feed_},
@@ -57,7 +69,7 @@ class marketplace_feature final : public feature::feature {
     opts.limits.max_files = static_cast<std::size_t>(settings_.max_files);
     opts.limits.max_file_bytes = static_cast<std::uint64_t>(settings_.max_file_bytes);
     opts.limits.max_package_bytes = static_cast<std::uint64_t>(settings_.max_package_bytes);
-    routes_.emplace(h.store, proj_, *feed_, *gateway_, *vault_, h.clock, opts);
+    routes_.emplace(h.store, proj_, *feed_, *gateway_, *vault_, index_, h.clock, opts);
     routes_->add_to(h.routes);
     return ok();
   }
@@ -73,6 +85,34 @@ class marketplace_feature final : public feature::feature {
   }
 
  private:
+  void refresh_index(projection::store& store) {
+    const marketplace_view view(store, proj_);
+    auto gen = store.generation(proj_);
+    std::set<std::string> names;
+    {
+      std::lock_guard lk(dirty_mu_);
+      names.swap(dirty_);
+    }
+    if (!gen) return;
+    if (!generation_ || *generation_ != *gen) {
+      index_.clear();
+      auto r = view.each_agent([this](const nlohmann::json& a) {
+        index_.upsert(a);
+        return true;
+      });
+      if (!r) {
+        nf::log::get("marketplace")->error("the search index cannot be built: {}", r.error().message);
+        return;
+      }
+      generation_ = *gen;
+      return;
+    }
+    for (const auto& n : names) {
+      auto a = view.agent(n);
+      if (a && *a) index_.upsert(**a);
+    }
+  }
+
   cli_args cli_;
   marketplace_settings settings_;
   marketplace_projection proj_;
@@ -81,6 +121,10 @@ class marketplace_feature final : public feature::feature {
   std::optional<::nf::command::single_writer> writer_;
   std::optional<::nf::command::gateway> gateway_;
   std::optional<routes> routes_;
+  search_index index_;
+  std::mutex dirty_mu_;
+  std::set<std::string> dirty_;             // agents changed since the index last read them
+  std::optional<std::uint64_t> generation_;  // of the read model the index was built from
 };
 
 }  // namespace

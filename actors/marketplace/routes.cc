@@ -51,8 +51,8 @@ events::AgentManifest to_proto(const manifest& m) {
 }  // namespace
 
 routes::routes(projection::store& store, marketplace_projection& proj, projection::feed& feed, command::gateway& gateway, store::vault& vault,
-               const nf::clock& clk, route_options opts)
-    : feed_(feed), gateway_(gateway), vault_(vault), view_(store, proj), clk_(clk), opts_(std::move(opts)) {}
+               const search_index& index, const nf::clock& clk, route_options opts)
+    : feed_(feed), gateway_(gateway), vault_(vault), index_(index), view_(store, proj), clk_(clk), opts_(std::move(opts)) {}
 
 void routes::add_to(http::route_table& t) {
   const http::param_doc name{"name", "the agent name", json{{"type", "string"}, {"pattern", "^[a-z0-9][a-z0-9-]{0,63}$"}}, true, "path"};
@@ -68,6 +68,18 @@ void routes::add_to(http::route_table& t) {
                        {503, error_doc("no decision in time; retry")}},
          .handler = [this](const http::route_context& c) { return publish(c); },
          .max_body = max_body});
+  t.add({.method = http::verb::get, .path = "/marketplace/agents", .perm = perm::read,
+         .summary = "Search agents: BM25 relevance over name, capabilities and description, with rating and usage", .tag = "marketplace",
+         .params = {{"q", "words to find (every word must match; at most 32)", json{{"type", "string"}, {"maxLength", 512}}},
+                    {"category", "only this category", http::schema::string()},
+                    {"min_rating", "only agents rated at least this (0-5)", json{{"type", "number"}, {"minimum", 0}, {"maximum", 5}}},
+                    {"protocol", "only agents speaking this protocol", http::schema::string()},
+                    {"capability", "only agents with this capability", http::schema::string()},
+                    {"page", "page number, from 1", json{{"type", "integer"}, {"minimum", 1}, {"maximum", 10000}}},
+                    {"per_page", "results per page (1-100, default 20)", json{{"type", "integer"}, {"minimum", 1}, {"maximum", 100}}},
+                    {"explain", "true: each score's parts", json{{"type", "string"}, {"enum", {"true", "false"}}}}},
+         .responses = {{200, {"a page of agents, best first", schemas::search_page()}}, {400, error_doc("a parameter out of range")}},
+         .handler = [this](const http::route_context& c) { return search(c); }});
   t.add({.method = http::verb::get, .path = "/marketplace/agents/{name}", .perm = perm::read, .summary = "An agent and its versions",
          .tag = "marketplace", .params = {name},
          .responses = {{200, {"the agent", schemas::agent_doc()}}, {404, error_doc("no such agent (for this caller)")}},
@@ -375,6 +387,57 @@ http::response routes::resolve_route(const http::route_context& c) {
   json resolved = json::array();
   for (const auto& p : r.packages) resolved.push_back({{"name", p.name}, {"version", p.ver.to_string()}, {"sha256", p.digest}});
   return http::json_response(status::ok, json{{"resolved", resolved}, {"order", r.order}}, c.req);
+}
+
+http::response routes::search(const http::route_context& c) {
+  search_query q;
+  q.who = viewer_of(c.who);
+  const auto& query = c.t.query;
+  auto get = [&](const char* k) -> std::optional<std::string> {
+    auto it = query.find(k);
+    if (it == query.end()) return std::nullopt;
+    return it->second;
+  };
+  auto integer = [&](const char* k, std::size_t lo, std::size_t hi, std::size_t& out) -> std::optional<http::response> {
+    auto v = get(k);
+    if (!v) return std::nullopt;
+    if (v->empty() || v->size() > 6 || v->find_first_not_of("0123456789") != std::string::npos || std::stoul(*v) < lo || std::stoul(*v) > hi)
+      return http::invalid_field(k, "must be an integer from " + std::to_string(lo) + " to " + std::to_string(hi), c.req);
+    out = std::stoul(*v);
+    return std::nullopt;
+  };
+  if (auto v = get("q")) {
+    if (v->size() > 512) return http::invalid_field("q", "at most 512 characters", c.req);
+    if (tokenize(*v).size() > 32) return http::invalid_field("q", "at most 32 words", c.req);
+    q.q = *v;
+  }
+  if (auto v = get("category"); v && !v->empty()) q.category = *v;
+  if (auto v = get("protocol"); v && !v->empty()) q.protocol = *v;
+  if (auto v = get("capability"); v && !v->empty()) q.capability = *v;
+  if (auto v = get("min_rating")) {
+    char* end = nullptr;
+    const double r = std::strtod(v->c_str(), &end);
+    if (v->empty() || end != v->c_str() + v->size() || !(r >= 0 && r <= 5)) return http::invalid_field("min_rating", "must be a number from 0 to 5", c.req);
+    q.min_rating = r;
+  }
+  if (auto bad = integer("page", 1, 10000, q.page)) return *bad;
+  if (auto bad = integer("per_page", 1, 100, q.per_page)) return *bad;
+  if (auto v = get("explain")) {
+    if (*v != "true" && *v != "false") return http::invalid_field("explain", "must be true or false", c.req);
+    q.explain = *v == "true";
+  }
+  const auto page = index_.search(q);
+  json items = json::array();
+  for (const auto& h : page.items) {
+    json j{{"name", h.name},           {"version", h.version},         {"description", h.description}, {"category", h.category},
+           {"capabilities", h.capabilities}, {"protocols", h.protocols}, {"rating", h.rating},           {"ratingCount", h.rating_count},
+           {"installs", h.installs},   {"score", h.score}};
+    if (q.explain)
+      j["explain"] = {{"relevance", h.relevance}, {"rating", h.rating_part}, {"usage", h.usage_part},
+                      {"weights", {{"relevance", 0.4}, {"rating", 0.3}, {"usage", 0.3}}}};
+    items.push_back(std::move(j));
+  }
+  return http::json_response(status::ok, json{{"items", items}, {"total", page.total}, {"page", q.page}, {"perPage", q.per_page}}, c.req);
 }
 
 }  // namespace nf::marketplace

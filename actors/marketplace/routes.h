@@ -8,6 +8,8 @@
 //   POST /marketplace/agents/{name}/{version}/installs    marketplace:install  records an install -> 200
 //   POST /marketplace/agents/{name}/ratings               marketplace:install  {stars, text} -> 200 the agent
 //   GET  /marketplace/resolve?name=&range=                marketplace:read     {resolved, order} or 409 unsatisfiable / dependency_cycle
+//   GET  /marketplace/agents?q=&category=&min_rating=&protocol=&capability=&page=&per_page=&explain=
+//                                                         marketplace:read     ranked search (search.h)
 // Files are stored in the vault before the command is written, so the command carries digests
 // only. Every write is decided by the owner of the agent name's partition (registry.h) through
 // the command gateway and answered once this instance's read model shows the outcome.
@@ -22,6 +24,7 @@
 #include <variant>
 
 #include "actors/marketplace/package.h"
+#include "actors/marketplace/search.h"
 #include "core/base/clock.h"
 #include "core/command/gateway.h"
 #include "core/http/routes.h"
@@ -51,7 +54,7 @@ struct route_options {
 class routes {
  public:
   routes(projection::store& store, marketplace_projection& proj, projection::feed& feed, command::gateway& gateway, store::vault& vault,
-         const nf::clock& clk, route_options opts);
+         const search_index& index, const nf::clock& clk, route_options opts);
   void add_to(http::route_table& table);
 
  private:
@@ -64,6 +67,7 @@ class routes {
   http::response installs(const http::route_context& c);
   http::response rate(const http::route_context& c);
   http::response resolve_route(const http::route_context& c);
+  http::response search(const http::route_context& c);
 
   // Sends a command to the name's owner and waits for its outcome: the outcome event, or the
   // answer (a refusal's 4xx, 503 when no decision came in time).
@@ -76,6 +80,7 @@ class routes {
   projection::feed& feed_;
   command::gateway& gateway_;
   store::vault& vault_;
+  const search_index& index_;
   marketplace_view view_;
   const nf::clock& clk_;
   route_options opts_;

@@ -83,4 +83,23 @@ json resolution() {
              {"resolved", "order"});
 }
 
+json search_page() {
+  const json number{{"type", "number"}, {"minimum", 0}, {"maximum", 1}};
+  const json hit = obj({{"name", str()},
+                        {"version", str()},
+                        {"description", str()},
+                        {"category", str()},
+                        {"capabilities", {{"type", "array"}, {"items", str()}}},
+                        {"protocols", {{"type", "array"}, {"items", str()}}},
+                        {"rating", {{"type", "number"}}},
+                        {"ratingCount", {{"type", "integer"}}},
+                        {"installs", {{"type", "integer"}}},
+                        {"score", number},
+                        {"explain", obj({{"relevance", number}, {"rating", number}, {"usage", number}, {"weights", {{"type", "object"}}}},
+                                        {"relevance", "rating", "usage"})}},
+                       {"name", "version", "score"});
+  return obj({{"items", {{"type", "array"}, {"items", hit}}}, {"total", {{"type", "integer"}}}, {"page", {{"type", "integer"}}}, {"perPage", {{"type", "integer"}}}},
+             {"items", "total", "page", "perPage"});
+}
+
 }  // namespace nf::marketplace::schemas

@@ -15,5 +15,6 @@ nlohmann::json yank_body();
 nlohmann::json rating_body();
 nlohmann::json installed();
 nlohmann::json resolution();
+nlohmann::json search_page();
 
 }  // namespace nf::marketplace::schemas

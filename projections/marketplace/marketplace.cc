@@ -81,7 +81,7 @@ const std::map<std::string, std::string>& stage_of() {
 }
 
 // The agent document's view of one version changed: its status and whether it is yanked.
-result<void> note_version(::nf::projection::state_writer& w, const json& doc) {
+result<void> note_version(::nf::projection::state_writer& w, const json& doc, const std::function<void(const std::string&)>& changed) {
   const std::string name = doc.value("name", "");
   const std::string key = "a/" + name;
   NF_TRY_ASSIGN(auto cur, load(w, key));
@@ -103,6 +103,7 @@ result<void> note_version(::nf::projection::state_writer& w, const json& doc) {
                                                {"visibility", man.value("visibility", "public")}};
   }
   a["updatedAt"] = doc.value("updatedAt", std::int64_t{0});
+  if (changed) changed(name);
   return w.put(key, a.dump());
 }
 
@@ -157,7 +158,7 @@ result<void> marketplace_projection::apply(const bus::message& m, ::nf::projecti
              {"commandId", cause ? cause->to_string() : std::string()},
              {"position", {{"topic", m.topic.get()}, {"partition", m.partition.get()}, {"offset", m.off.get()}}}};
     NF_TRY(w.put(key, doc.dump()));
-    return note_version(w, doc);
+    return note_version(w, doc, changed_);
   }
 
   if (auto st = stage_of().find(type); st != stage_of().end()) {
@@ -188,7 +189,7 @@ result<void> marketplace_projection::apply(const bus::message& m, ::nf::projecti
     }
     d["updatedAt"] = at;
     NF_TRY(w.put(key, d.dump()));
-    return note_version(w, d);
+    return note_version(w, d, changed_);
   }
 
   if (type == kApproved || type == kRejected) {
@@ -210,7 +211,7 @@ result<void> marketplace_projection::apply(const bus::message& m, ::nf::projecti
       if (leaf) d["leafIndex"] = std::stoull(*leaf);
     }
     NF_TRY(w.put(key, d.dump()));
-    return note_version(w, d);
+    return note_version(w, d, changed_);
   }
 
   if (type == kYanked) {
@@ -225,7 +226,7 @@ result<void> marketplace_projection::apply(const bus::message& m, ::nf::projecti
     (*doc)["yank"] = {{"reason", y.reason()}, {"by", y.by()}, {"at", at}};
     (*doc)["updatedAt"] = at;
     NF_TRY(w.put(key, doc->dump()));
-    return note_version(w, *doc);
+    return note_version(w, *doc, changed_);
   }
 
   if (type == kRated) {
@@ -250,6 +251,7 @@ result<void> marketplace_projection::apply(const bus::message& m, ::nf::projecti
     a["ratingCount"] = count;
     a["ratingAverage"] = count ? static_cast<double>(sum) / static_cast<double>(count) : 0.0;
     NF_TRY(w.put(rkey, json{{"stars", r.stars()}, {"text", r.text()}, {"tenantId", env.tenant_id()}, {"at", at}, {"eventId", event_id}}.dump()));
+    if (changed_) changed_(r.name());
     return w.put("a/" + r.name(), a.dump());
   }
 
@@ -271,6 +273,7 @@ result<void> marketplace_projection::apply(const bus::message& m, ::nf::projecti
     (*agent)["installs"] = agent->value("installs", std::int64_t{0}) + 1;
     if (!cur) (*agent)["installTenants"] = agent->value("installTenants", std::int64_t{0}) + 1;
     NF_TRY(w.put(ikey, rec.dump()));
+    if (changed_) changed_(i.name());
     return w.put("a/" + i.name(), agent->dump());
   }
   return ok();  // refusals and other types are not part of this read model

@@ -33,10 +33,17 @@ inline constexpr const char* kRefused = "marketplace.request_refused";          
 
 class marketplace_projection final : public projection::projection {
  public:
+  // Told the name of every agent whose document apply() changes (before the batch commits; a
+  // batch that fails is applied again, so a listener re-reads committed state later, e.g. from
+  // the feed's on_applied). Set before the feed starts.
+  void on_agent_changed(std::function<void(const std::string& name)> fn) { changed_ = std::move(fn); }
   std::string name() const override { return "marketplace"; }
   std::vector<std::string> topics() const override { return {kAgentsTopic, kLedgerTopic}; }
   result<void> apply(const bus::message& m, ::nf::projection::state_writer& w) override;
   bool reads_while_folding() const override { return true; }
+
+ private:
+  std::function<void(const std::string&)> changed_;
 };
 
 class marketplace_view {

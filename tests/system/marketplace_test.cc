@@ -328,4 +328,47 @@ TEST_F(Marketplace, AServerKilledInThePipelineFinishesItOnceAfterARestart) {
   EXPECT_EQ(seen["marketplace.agent_pending_review"], 1);
 }
 
+TEST_F(Marketplace, SearchFollowsTheReadModelAndIsRebuiltAtStart) {
+  auto m1 = manifest("pdf-reader", "1.0.0");
+  m1["description"] = "Reads PDF files and extracts tables";
+  auto m2 = manifest("table-tool", "1.0.0");
+  m2["description"] = "Cleans tables from spreadsheets and pdf exports";
+  auto m3 = manifest("mailer", "1.0.0");
+  m3["description"] = "Sends mail";
+  for (const auto& m : {m1, m2, m3}) {
+    publish_and_settle(package(m));
+    approve(m["name"], "1.0.0");
+  }
+  auto names = [&](const std::string& target) {
+    std::vector<std::string> out;
+    auto page = expect(call("GET", target), 200);
+    for (const auto& h : page["items"]) out.push_back(h["name"]);
+    return out;
+  };
+  EXPECT_EQ(names("/marketplace/agents?q=pdf%20tables"), (std::vector<std::string>{"pdf-reader", "table-tool"}));
+  // Usage and rating move the order: table-tool installed and rated 5 by a tenant.
+  const auto key = tenant_key("reader", "developer");
+  expect(call("POST", "/marketplace/agents/table-tool/1.0.0/installs", nullptr, key), 200);
+  expect(call("POST", "/marketplace/agents/table-tool/ratings", {{"stars", 5}}, key), 200);
+  EXPECT_EQ(names("/marketplace/agents?q=pdf%20tables"), (std::vector<std::string>{"table-tool", "pdf-reader"}));
+  auto explained = expect(call("GET", "/marketplace/agents?q=pdf&explain=true&per_page=1"), 200);
+  ASSERT_EQ(explained["items"].size(), 1u);
+  EXPECT_EQ(explained["total"], 2);
+  const auto& e = explained["items"][0]["explain"];
+  EXPECT_NEAR(explained["items"][0]["score"].get<double>(),
+              0.4 * e["relevance"].get<double>() + 0.3 * e["rating"].get<double>() + 0.3 * e["usage"].get<double>(), 1e-9);
+  EXPECT_EQ(names("/marketplace/agents?min_rating=4"), std::vector<std::string>{"table-tool"});
+  expect(call("GET", "/marketplace/agents?per_page=101"), 400);
+  expect(call("GET", "/marketplace/agents?min_rating=six"), 400);
+  // Yanking the only version takes the agent out.
+  expect(call("POST", "/marketplace/agents/mailer/1.0.0/yank", {{"reason", "retired"}}), 200);
+  EXPECT_TRUE(names("/marketplace/agents?q=mail").empty());
+  // After a restart the index is built again from the read model.
+  EXPECT_EQ(srv_->stop(), 0);
+  srv_ = std::make_unique<t::server>(config_);
+  http_ = std::make_unique<t::http_client>("127.0.0.1", srv_->port());
+  EXPECT_EQ(names("/marketplace/agents?q=pdf%20tables"), (std::vector<std::string>{"table-tool", "pdf-reader"}));
+  EXPECT_TRUE(names("/marketplace/agents?q=mail").empty());
+}
+
 }  // namespace
