@@ -44,6 +44,7 @@ result<input> decode(const bus::message& m) {
   auto id = event::event_id::from_raw(env.id());
   if (!id) return error{errc::corruption, "event without a 16-byte id at " + where};
   input in{id->to_string(), event::canonical_bytes(env), env.key(), {}, env.type(), m.topic.get(), m.partition.get(), m.off.get()};
+  if (auto h = env.headers().find("nf-public"); h != env.headers().end() && h->second == "true") in.readable_by_all = true;
   auto payload = event::payload_json(env);
   if (payload) {
     in.artifact_id = payload->value("artifactId", "");
@@ -104,6 +105,7 @@ result<void> intake::handle(const bus::message& m, ::nf::actor::context& ctx) {
   leaf.set_source_topic(in.source_topic);
   leaf.set_source_partition(in.source_partition);
   leaf.set_source_offset(in.source_offset);
+  leaf.set_readable_by_all(in.readable_by_all);
   event::new_event ev;
   ev.type = kRecordRequested;
   ev.key = "ledger";

@@ -69,6 +69,7 @@ struct input {
   std::string source_topic;
   std::int32_t source_partition = 0;
   std::int64_t source_offset = 0;
+  bool readable_by_all = false;  // the event carries nf-public: true
 };
 
 struct leaf {

@@ -29,6 +29,9 @@ using http::append_error;
 
 namespace {
 
+// A tenant reads its own leaves, and leaves of published provenance (readable_by_all).
+bool readable(const http::caller& who, const events::LedgerLeaf& leaf) { return leaf.readable_by_all() || who.sees(leaf.tenant_id()); }
+
 std::string hex(const merkle::hash& h) { return merkle::to_hex(h); }
 
 json hex_array(const std::vector<merkle::hash>& hs) {
@@ -290,7 +293,7 @@ response routes::entry(const http::caller& who, const std::string& index, const 
   auto i = parse_u64(index);
   if (!i) return error_response(http::status::bad_request, "invalid_field", "the index must be a non-negative integer", req, "index");
   auto e = view_.get(*i);
-  if ((!e && e.error().code == errc::not_found) || (e && !who.sees(e->leaf.tenant_id())))
+  if ((!e && e.error().code == errc::not_found) || (e && !readable(who, e->leaf)))
     return error_response(http::status::not_found, "not_found", "no leaf " + index, req, "index");
   if (!e) return internal(e.error(), req);
   return json_response(http::status::ok,
@@ -335,7 +338,7 @@ response routes::inclusion(const http::caller& who, const http::target& t, const
     if (!who.platform_admin) {
       auto owner = view_.get(**found);
       if (!owner) return internal(owner.error(), req);
-      if (!who.sees(owner->leaf.tenant_id())) return absent();
+      if (!readable(who, owner->leaf)) return absent();
     }
     index = **found;
   } else {
@@ -348,7 +351,7 @@ response routes::inclusion(const http::caller& who, const http::target& t, const
                           "leaf " + std::to_string(index) + " is not in the tree of size " + std::to_string(size), req, "tree_size");
   auto e = view_.get(index);
   if (!e) return internal(e.error(), req);
-  if (!who.sees(e->leaf.tenant_id())) return error_response(http::status::not_found, "not_found", "no leaf " + std::to_string(index), req, "index");
+  if (!readable(who, e->leaf)) return error_response(http::status::not_found, "not_found", "no leaf " + std::to_string(index), req, "index");
   auto path = view_.inclusion(index, size);
   if (!path) return internal(path.error(), req);
   auto root = view_.root(size);
@@ -423,7 +426,7 @@ response routes::search(const http::caller& who, const http::target& t, const re
     if (!who.platform_admin) {
       auto e = view_.get(i);
       if (!e) return internal(e.error(), req);
-      if (!who.sees(e->leaf.tenant_id())) continue;
+      if (!readable(who, e->leaf)) continue;
     }
     indices.push_back(i);
   }

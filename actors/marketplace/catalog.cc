@@ -45,8 +45,9 @@ candidate candidate_of(const json& doc) {
   return c;
 }
 
-package_source source_for(const marketplace_view& view, const viewer& v, std::optional<error>* failure) {
-  return [&view, v, failure](std::string_view name) -> std::optional<std::vector<candidate>> {
+package_source source_for(const marketplace_view& view, const viewer& v, std::optional<error>* failure,
+                          std::optional<std::pair<std::string, std::string>> pinned) {
+  return [&view, v, failure, pinned](std::string_view name) -> std::optional<std::vector<candidate>> {
     auto docs = view.versions(std::string(name));
     if (!docs) {
       if (failure && !*failure) *failure = docs.error();
@@ -57,7 +58,9 @@ package_source source_for(const marketplace_view& view, const viewer& v, std::op
     bool any_visible = false;
     for (const auto& d : *docs) {
       any_visible = any_visible || may_see(d, v);
-      if (usable(d, v)) out.push_back(candidate_of(d));
+      const bool pin = pinned && pinned->first == name && pinned->second == d.value("version", "") && d.value("status", "") == "approved" &&
+                       may_see(d, v);
+      if (usable(d, v) || pin) out.push_back(candidate_of(d));
     }
     if (!any_visible) return std::nullopt;  // another tenant's private agent does not exist for this caller
     return out;

@@ -31,7 +31,9 @@ std::optional<std::string> latest_version(const nlohmann::json& agent_doc, const
 candidate candidate_of(const nlohmann::json& version_doc);
 
 // The resolver's view of the marketplace for `v`: usable versions by name. A store error is kept
-// in `*failure` (the resolution then fails with it).
-package_source source_for(const marketplace_view& view, const viewer& v, std::optional<error>* failure);
+// in `*failure` (the resolution then fails with it). `pinned` ("name", "version"): that exact
+// version is a candidate even when yanked (a yanked version stays installable by exact version).
+package_source source_for(const marketplace_view& view, const viewer& v, std::optional<error>* failure,
+                          std::optional<std::pair<std::string, std::string>> pinned = std::nullopt);
 
 }  // namespace nf::marketplace

@@ -16,7 +16,15 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "actors/marketplace/manifest.h"
+#include "actors/marketplace/package.h"
+#include "actors/marketplace/semver.h"
 #include "core/base/base64.h"
+#include "core/base/hex.h"
+#include "core/merkle/merkle.h"
+#include "core/merkle/tree_head.h"
+#include "envelope.pb.h"
+#include "ledger.pb.h"
 #include "core/http/client.h"
 #include "core/http/message.h"
 
@@ -191,6 +199,288 @@ int search_cmd(const cli_args& a) {
   return 0;
 }
 
+// ---- install ----------------------------------------------------------------------------------
+//
+// Everything is downloaded and verified into staging directories first (each file's SHA-256, the
+// package digest recomputed from the manifest and the files, the ledger leaf that records that
+// digest, its inclusion proof against a signed tree head whose signature checks); only when every
+// package passes are the staging directories renamed into place, dependencies first. A mismatch
+// anywhere removes the staging directories: nothing is half-installed.
+
+struct verified {
+  std::string name, version, digest;
+  std::uint64_t leaf = 0;
+  std::string staged;  // the staging directory
+};
+
+struct install_failure {
+  std::string message;
+};
+
+class installer {
+ public:
+  explicit installer(const cli_args& a) : a_(a), key_(client::key_or_env(a.key)) {}
+
+  json get(const std::string& target) {
+    std::string err;
+    auto r = client::read_after_write(a_.server, target, err, key_);
+    if (!r) throw install_failure{err};
+    if (r->status != 200) {
+      auto j = json::parse(r->body, nullptr, false);
+      const std::string msg = j.is_object() && j.contains("error") ? j["error"].value("message", r->body) : r->body;
+      throw install_failure{target + ": HTTP " + std::to_string(r->status) + ": " + msg};
+    }
+    auto j = json::parse(r->body, nullptr, false);
+    if (j.is_discarded()) throw install_failure{target + ": the answer is not JSON"};
+    return j;
+  }
+  std::string get_bytes(const std::string& target) {
+    std::string err;
+    auto r = client::call(a_.server, http::verb::get, target, "", err, key_);
+    if (!r) throw install_failure{err};
+    if (r->status != 200) throw install_failure{target + ": HTTP " + std::to_string(r->status)};
+    return r->body;
+  }
+
+  // The ledger's key (pinned by --ledger-key when given) and its latest signed head.
+  void load_head() {
+    const auto k = get("/ledger/public-key");
+    pem_ = k.value("public_key_pem", "");
+    if (!a_.ledger_key.empty()) {
+      std::ifstream in(a_.ledger_key);
+      std::stringstream ss;
+      ss << in.rdbuf();
+      if (!in || ss.str().empty()) throw install_failure{"cannot read the ledger key '" + a_.ledger_key + "'"};
+      if (ss.str() != pem_) throw install_failure{"the server's ledger key is not the one in " + a_.ledger_key};
+    }
+    key_id_ = k.value("key_id", "");
+    const auto h = get("/ledger/tree-head");
+    head_.size = h.value("tree_size", std::uint64_t{0});
+    auto root = merkle::from_hex(h.value("root_hash", ""));
+    auto sig = from_hex(h.value("signature", ""));
+    if (!root || !sig) throw install_failure{"the tree head is malformed"};
+    head_.root = *root;
+    head_.timestamp_ms = h.value("timestamp", std::int64_t{0});
+    head_.signature = *sig;
+    auto ok = merkle::verify_head(head_, pem_);
+    if (!ok || !*ok) throw install_failure{"the ledger's tree head at size " + std::to_string(head_.size) + " does not carry a valid signature"};
+  }
+
+  verified fetch(const std::string& name, const std::string& version, const std::string& expected_digest, const std::string& stage_root) {
+    const auto doc = get("/marketplace/agents/" + name + "/" + version);
+    const std::string digest = doc.value("digest", "");
+    const std::string who = name + "@" + version;
+    if (digest != expected_digest)
+      throw install_failure{who + ": package digest: expected " + expected_digest + ", the server's version has " + digest};
+    if (doc.value("status", "") != "approved") throw install_failure{who + " is " + doc.value("status", "") + ", not approved"};
+    if (!doc.contains("leafIndex")) throw install_failure{who + " is not in the evidence ledger yet; try again shortly"};
+    const std::uint64_t leaf_index = doc["leafIndex"].get<std::uint64_t>();
+
+    // The leaf records the digest...
+    const auto entry = get("/ledger/entries/" + std::to_string(leaf_index));
+    const auto data = from_base64(entry.value("data", ""));
+    if (!data) throw install_failure{who + ": ledger leaf " + std::to_string(leaf_index) + " has no readable data"};
+    events::Envelope env;
+    events::EvidenceRecord rec;
+    if (!env.ParseFromString(*data) || env.type() != "evidence.record_submitted" || !env.payload().UnpackTo(&rec) ||
+        rec.kind() != "marketplace.package")
+      throw install_failure{who + ": ledger leaf " + std::to_string(leaf_index) + " is not a marketplace package record"};
+    if (rec.sha256() != digest)
+      throw install_failure{who + ": ledger leaf " + std::to_string(leaf_index) + " records digest " + rec.sha256() + ", not " + digest};
+    // ...and is in the signed tree.
+    if (leaf_index >= head_.size) {
+      for (int i = 0; i < 50 && leaf_index >= head_.size; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        load_head();
+      }
+      if (leaf_index >= head_.size) throw install_failure{who + ": no signed tree head covers ledger leaf " + std::to_string(leaf_index) + " yet"};
+    }
+    const auto proof = get("/ledger/proof/inclusion?index=" + std::to_string(leaf_index) + "&tree_size=" + std::to_string(head_.size));
+    std::vector<merkle::hash> path;
+    for (const auto& h : proof.value("audit_path", json::array())) {
+      auto p = merkle::from_hex(h.get<std::string>());
+      if (!p) throw install_failure{who + ": the inclusion proof is malformed"};
+      path.push_back(*p);
+    }
+    if (!merkle::verify_inclusion(merkle::leaf_hash(*data), leaf_index, head_.size, path, head_.root))
+      throw install_failure{who + ": the inclusion proof of ledger leaf " + std::to_string(leaf_index) + " does not verify against the signed head"};
+
+    // Every file's bytes, and the digest recomputed from the manifest and the files.
+    auto parsed = parse_manifest(doc["manifest"]);
+    if (auto* e = std::get_if<manifest_error>(&parsed)) throw install_failure{who + ": its manifest field " + e->field + ": " + e->message};
+    std::string templ = (fs::path(stage_root) / (".staging-" + name + "-XXXXXX")).string();
+    if (!::mkdtemp(templ.data())) throw install_failure{"cannot create a staging directory in " + stage_root};
+    staged_.push_back(templ);
+    std::vector<json> entries;
+    for (const auto& f : doc.value("files", json::array())) {
+      const std::string path_in = f.value("path", ""), want = f.value("sha256", "");
+      if (!valid_package_path(path_in)) throw install_failure{who + ": file path '" + path_in + "' leaves the package"};
+      const fs::path out = fs::path(templ) / path_in;
+      fs::create_directories(out.parent_path());
+      std::optional<std::string> link;
+      if (f.contains("symlink")) {
+        link = f["symlink"].get<std::string>();
+        fs::create_symlink(*link, out);
+      } else {
+        const std::string bytes = get_bytes("/marketplace/agents/" + name + "/" + version + "/files?path=" + http::url_encode(path_in));
+        const std::string got = merkle::to_hex(merkle::sha256(bytes));
+        if (got != want) throw install_failure{who + ": file " + path_in + ": expected sha256 " + want + ", got " + got};
+        std::ofstream o(out, std::ios::binary);
+        o.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+        if (!o) throw install_failure{"cannot write " + out.string()};
+        if (f.value("executable", false)) fs::permissions(out, fs::perms(0755));
+      }
+      entries.push_back(file_entry(path_in, want, f.value("size", std::uint64_t{0}), f.value("executable", false), link));
+    }
+    const std::string recomputed = merkle::to_hex(merkle::sha256(provenance_document(std::get<manifest>(parsed), std::move(entries))));
+    if (recomputed != digest) throw install_failure{who + ": package digest: expected " + digest + ", the files give " + recomputed};
+    std::ofstream(fs::path(templ) / ".nexus-forge-package.json")
+        << json{{"name", name}, {"version", version}, {"sha256", digest}, {"leafIndex", leaf_index}}.dump() << "\n";
+    return verified{name, version, digest, leaf_index, templ};
+  }
+
+  void discard() {
+    std::error_code ec;
+    for (const auto& d : staged_) fs::remove_all(d, ec);
+    staged_.clear();
+  }
+  void keep() { staged_.clear(); }
+  const std::string& key_id() const { return key_id_; }
+  std::uint64_t head_size() const { return head_.size; }
+
+ private:
+  const cli_args& a_;
+  std::string key_;
+  std::string pem_, key_id_;
+  merkle::tree_head head_;
+  std::vector<std::string> staged_;
+};
+
+// What is installed at dir/<name>/<version>, by digest ("" when nothing).
+std::string installed_digest(const fs::path& target) {
+  std::ifstream in(target / ".nexus-forge-package.json");
+  if (!in) return "";
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto j = json::parse(ss.str(), nullptr, false);
+  return j.is_object() ? j.value("sha256", "") : std::string();
+}
+
+int install(const cli_args& a) {
+  const auto [name, range_text] = split_spec(a.spec);
+  if (!valid_package_name(name)) return client::fail("'" + name + "' is not an agent name");
+  auto wanted = range::parse(range_text.empty() ? "*" : range_text);
+  if (!wanted) return client::fail("range '" + range_text + "': " + wanted.error().message);
+  installer in(a);
+  struct planned {
+    std::string name, version, digest;
+  };
+  std::vector<planned> plan;
+  json lock_in;
+  try {
+    if (a.frozen) {
+      // Exactly the lock: it must name the request and meet its range, and the server must still
+      // serve the same bytes.
+      std::ifstream lf(a.lock);
+      std::stringstream ss;
+      ss << lf.rdbuf();
+      lock_in = json::parse(ss.str(), nullptr, false);
+      if (!lf || !lock_in.is_object()) return client::fail("--frozen: cannot read the lockfile " + a.lock);
+      std::map<std::string, json> locked;
+      for (const auto& p : lock_in.value("packages", json::array())) locked[p.value("name", "")] = p;
+      auto it = locked.find(name);
+      if (it == locked.end()) return client::fail("--frozen: the lock does not name " + name);
+      auto v = parse_version(it->second.value("version", ""));
+      if (!v || !wanted->satisfied_by(*v))
+        return client::fail("--frozen: the lock has " + name + "@" + it->second.value("version", "") + ", which " +
+                            (range_text.empty() ? std::string("*") : range_text) + " does not admit");
+      for (const auto& o : lock_in.value("order", json::array())) {
+        const std::string ov = o.get<std::string>();
+        const auto at = ov.find('@');
+        const auto& p = locked[ov.substr(0, at)];
+        plan.push_back({ov.substr(0, at), ov.substr(at + 1), p.value("sha256", "")});
+      }
+    } else {
+      const auto r = in.get("/marketplace/resolve?name=" + http::url_encode(name) + "&range=" + http::url_encode(range_text.empty() ? "*" : range_text));
+      std::map<std::string, std::string> digests;
+      for (const auto& p : r["resolved"]) digests[p.value("name", "") + "@" + p.value("version", "")] = p.value("sha256", "");
+      for (const auto& o : r["order"]) {
+        const std::string ov = o.get<std::string>();
+        const auto at = ov.find('@');
+        plan.push_back({ov.substr(0, at), ov.substr(at + 1), digests[ov]});
+      }
+    }
+  } catch (const install_failure& f) {
+    return client::fail(f.message);
+  }
+  const fs::path dir(a.install_dir);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return client::fail("cannot create " + dir.string() + ": " + ec.message());
+
+  std::vector<verified> done;
+  std::vector<std::string> skipped;
+  try {
+    in.load_head();
+    std::size_t i = 0;
+    for (const auto& p : plan) {
+      ++i;
+      if (!a.json) std::cerr << "[" << i << "/" << plan.size() << "] " << p.name << "@" << p.version << ": downloading and verifying\n";
+      const auto have = installed_digest(dir / p.name / p.version);
+      if (have == p.digest) {
+        skipped.push_back(p.name + "@" + p.version);
+        continue;
+      }
+      if (!have.empty()) throw install_failure{(dir / p.name / p.version).string() + " holds another package (" + have + ")"};
+      done.push_back(in.fetch(p.name, p.version, p.digest, dir.string()));
+    }
+  } catch (const install_failure& f) {
+    in.discard();
+    std::cerr << "error: " << f.message << "\n";
+    std::cerr << "nothing was installed\n";
+    return 1;
+  } catch (const std::exception& e) {
+    in.discard();
+    return client::fail(std::string("install failed: ") + e.what() + "; nothing was installed");
+  }
+  // Every package verified: into place, dependencies first.
+  for (const auto& v : done) {
+    const fs::path target = dir / v.name / v.version;
+    fs::create_directories(target.parent_path(), ec);
+    fs::rename(v.staged, target, ec);
+    if (ec) {
+      in.discard();
+      return client::fail("cannot move " + v.staged + " to " + target.string() + ": " + ec.message());
+    }
+    if (!a.json) std::cerr << "installed " << v.name << "@" << v.version << " (leaf " << v.leaf << ")\n";
+  }
+  in.keep();
+  // Each install is recorded for the tenant (verified usage, for ratings).
+  for (const auto& v : done) {
+    std::string err;
+    auto r = client::call(a.server, http::verb::post, "/marketplace/agents/" + v.name + "/" + v.version + "/installs", "", err, client::key_or_env(a.key));
+    if (!r || r->status != 200) std::cerr << "warning: the install of " << v.name << "@" << v.version << " was not recorded: " << (r ? r->body : err) << "\n";
+  }
+  json packages = json::array(), order = json::array();
+  for (const auto& p : plan) order.push_back(p.name + "@" + p.version);
+  for (const auto& v : done) packages.push_back({{"name", v.name}, {"version", v.version}, {"sha256", v.digest}, {"leafIndex", v.leaf}});
+  if (!a.frozen) {
+    json lock{{"lockfileVersion", 1}, {"request", a.spec}, {"ledgerKeyId", in.key_id()}, {"packages", json::array()}, {"order", order}};
+    std::map<std::string, json> all;
+    for (const auto& v : done) all[v.name] = {{"name", v.name}, {"version", v.version}, {"sha256", v.digest}, {"leafIndex", v.leaf}};
+    for (const auto& p : plan)
+      if (!all.count(p.name)) all[p.name] = {{"name", p.name}, {"version", p.version}, {"sha256", p.digest}};
+    for (auto& [n, p] : all) lock["packages"].push_back(p);
+    const std::string tmp = a.lock + ".tmp";
+    std::ofstream(tmp) << lock.dump(2) << "\n";
+    fs::rename(tmp, a.lock, ec);
+    if (ec) return client::fail("cannot write the lockfile " + a.lock + ": " + ec.message());
+  }
+  if (a.json) std::cout << json{{"installed", packages}, {"alreadyInstalled", skipped}, {"order", order}, {"treeSize", in.head_size()}}.dump() << "\n";
+  else std::cout << done.size() << " installed, " << skipped.size() << " already there, into " << dir.string() << "\n";
+  return 0;
+}
+
 int show(const cli_args& a) {
   const auto [name, version] = split_spec(a.spec);
   std::string err;
@@ -283,6 +573,15 @@ void add_commands(CLI::App& app, cli_args& a, std::vector<feature::feature::comm
   se->add_flag("--explain", a.explain, "show each score's parts");
   common(se, a);
   out.push_back({se, [&a] { return search_cmd(a); }});
+
+  auto* ins = app.add_subcommand("install", "install an agent and its dependencies, verifying every file and each package's ledger proof");
+  ins->add_option("spec", a.spec, "NAME or NAME@RANGE")->required();
+  ins->add_option("--dir", a.install_dir, "where agents go (<dir>/<name>/<version>/)")->capture_default_str();
+  ins->add_option("--lock", a.lock, "the lockfile written (or read with --frozen)")->capture_default_str();
+  ins->add_flag("--frozen", a.frozen, "install exactly the lockfile, or fail naming what differs");
+  ins->add_option("--ledger-key", a.ledger_key, "the ledger's public key (PEM) to pin; default: the server's");
+  common(ins, a);
+  out.push_back({ins, [&a] { return install(a); }});
 
   auto* agent = app.add_subcommand("agent", "marketplace agents: show, review, yank");
   agent->require_subcommand(1);

@@ -2,6 +2,7 @@
 //   nexus-forge publish DIR | --git PATH --ref REF   [--wait] [--json]
 //   nexus-forge resolve NAME[@RANGE]                  [--json]
 //   nexus-forge search QUERY [--category C] [--protocol P] [--capability X] [--min-rating R] [--page N] [--explain] [--json]
+//   nexus-forge install NAME[@RANGE] [--dir agents] [--frozen] [--lock FILE] [--ledger-key PEM] [--json]
 //   nexus-forge agent show NAME[@VERSION]             [--json]
 //   nexus-forge agent review NAME@VERSION approve|reject [--feedback TEXT]
 //   nexus-forge agent yank NAME@VERSION --reason TEXT
@@ -23,6 +24,8 @@ struct cli_args {
   double min_rating = 0;
   int page = 1, per_page = 20;
   bool explain = false;
+  std::string install_dir = "agents", lock = "nexus-forge.lock", ledger_key;
+  bool frozen = false;
   bool wait = false;
   bool json = false;
   int timeout_ms = 60'000;

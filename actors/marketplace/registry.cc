@@ -337,6 +337,8 @@ result<void> registry::review(decision& d, const events::Envelope& cmd) {
   ev.key = name + "@" + version;
   ev.tenant = doc->value("tenantId", "");
   ev.message = &rec;
+  // A public package's provenance is for everyone to check (the ledger lets every tenant read it).
+  if ((*doc)["manifest"].value("visibility", "public") == "public") ev.headers["nf-public"] = "true";
   NF_TRY_ASSIGN(auto env, d.ctx.caused(std::move(ev)));
   const auto record = event::to_record(env);
   NF_TRY(bus_.append(topic_name{"evidence.records"}, std::span<const bus::record>(&record, 1)));

@@ -372,7 +372,10 @@ http::response routes::resolve_route(const http::route_context& c) {
   const std::string text = rit == c.t.query.end() || rit->second.empty() ? std::string("*") : rit->second;
   if (auto r = range::parse(text); !r) return http::invalid_field("range", r.error().message, c.req);
   std::optional<error> failure;
-  const auto source = source_for(view_, viewer_of(c.who), &failure);
+  // An exact version may be a yanked one: it stays installable by its exact version.
+  std::optional<std::pair<std::string, std::string>> pinned;
+  if (auto exact = parse_version(text)) pinned = std::make_pair(name->second, exact->to_string());
+  const auto source = source_for(view_, viewer_of(c.who), &failure, pinned);
   auto res = resolve(name->second, text, source);
   if (failure) return http::failure(*failure, c.req);
   if (auto* f = std::get_if<resolve_failure>(&res)) {

@@ -167,7 +167,14 @@ void search_index::upsert(const json& agent) {
 
 void search_index::clear() {
   std::unique_lock lk(impl_->mu);
-  impl_ = std::make_unique<impl>();
+  auto& ix = *impl_;
+  ix.docs.clear();
+  ix.free_ids.clear();
+  ix.ids.clear();
+  ix.postings.clear();
+  for (auto& t : ix.total_len) t = 0;
+  ix.live = 0;
+  ix.installs.clear();
 }
 
 std::size_t search_index::size() const {

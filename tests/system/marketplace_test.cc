@@ -371,4 +371,131 @@ TEST_F(Marketplace, SearchFollowsTheReadModelAndIsRebuiltAtStart) {
   EXPECT_TRUE(names("/marketplace/agents?q=mail").empty());
 }
 
+// ---- nexus-forge install ----------------------------------------------------------------------
+
+class Install : public Marketplace {
+ protected:
+  void SetUp() override {
+    Marketplace::SetUp();
+    auto lib = manifest("text-lib", "1.0.0");
+    publish_and_settle(package(lib, {{"run.sh", "#!/bin/sh\necho lib\n"}, {"data/words.txt", "alpha\nbeta\n"}}));
+    approve("text-lib", "1.0.0");
+    publish_and_settle(package(manifest("writer-agent", "2.1.0", {{"text-lib", "^1.0.0"}})));
+    approve("writer-agent", "2.1.0");
+    // Both leaves are under a signed head before anything is installed.
+    ASSERT_TRUE(t::wait_until([&] {
+      auto doc = json::parse(call("GET", "/marketplace/agents/writer-agent/2.1.0").body);
+      auto head = json::parse(call("GET", "/ledger/tree-head").body, nullptr, false);
+      return doc.contains("leafIndex") && head.is_object() && head.value("tree_size", 0) > doc["leafIndex"].get<int>();
+    }));
+    key_ = tenant_key("installer", "developer");
+  }
+  t::run_result install(const std::vector<std::string>& extra, int port = 0) {
+    std::vector<std::string> argv{t::nexus_forge_binary(), "install"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    for (const auto& a : std::vector<std::string>{"--server", "http://127.0.0.1:" + std::to_string(port ? port : srv_->port()), "--dir", agents_,
+                                                  "--lock", lock_})
+      argv.push_back(a);
+    return t::run(argv, {"NF_API_KEY=" + key_, "NF_STATE_DIR=" + (dir_.path() / "state").string()});
+  }
+  bool nothing_installed() const {
+    if (!std::filesystem::exists(agents_)) return true;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(agents_))
+      if (e.is_regular_file()) return false;
+    return true;
+  }
+  std::string key_;
+  std::string agents_ = (dir_.path() / "agents").string(), lock_ = (dir_.path() / "nexus-forge.lock").string();
+};
+
+std::string read_file(const std::string& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+TEST_F(Install, InstallsTheClosureVerifiedWritesTheLockAndRecordsTheInstalls) {
+  auto r = install({"writer-agent@^2", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto out = json::parse(r.out);
+  EXPECT_EQ(out["order"], json::array({"text-lib@1.0.0", "writer-agent@2.1.0"}));
+  EXPECT_EQ(read_file(agents_ + "/text-lib/1.0.0/data/words.txt"), "alpha\nbeta\n");
+  EXPECT_EQ(read_file(agents_ + "/writer-agent/2.1.0/run.sh"), "#!/bin/sh\necho ok\n");
+  const auto lock = json::parse(read_file(lock_));
+  ASSERT_EQ(lock["packages"].size(), 2u);
+  for (const auto& p : lock["packages"]) {
+    const auto doc = json::parse(call("GET", "/marketplace/agents/" + p["name"].get<std::string>() + "/" + p["version"].get<std::string>()).body);
+    EXPECT_EQ(p["sha256"], doc["digest"]);
+    EXPECT_EQ(p["leafIndex"], doc["leafIndex"]);
+  }
+  // The installs count for the tenant: it may rate now.
+  EXPECT_EQ(expect(call("GET", "/marketplace/agents/writer-agent"), 200)["installs"], 1);
+  expect(call("POST", "/marketplace/agents/writer-agent/ratings", {{"stars", 4}}, key_), 200);
+  // Again: already there, nothing downloaded.
+  r = install({"writer-agent", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["alreadyInstalled"].size(), 2u);
+}
+
+TEST_F(Install, FrozenInstallsExactlyTheLockOrNamesWhatDiffers) {
+  ASSERT_EQ(install({"writer-agent"}).exit_code, 0);
+  // A newer text-lib does not move a frozen install.
+  publish_and_settle(package(manifest("text-lib", "1.1.0")));
+  approve("text-lib", "1.1.0");
+  std::filesystem::remove_all(agents_);
+  auto r = install({"writer-agent", "--frozen", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(std::filesystem::exists(agents_ + "/text-lib/1.0.0/run.sh"));
+  EXPECT_FALSE(std::filesystem::exists(agents_ + "/text-lib/1.1.0"));
+  // A lock whose digest is not the server's bytes: refused, naming both digests.
+  auto lock = json::parse(read_file(lock_));
+  const std::string real = lock["packages"][0]["sha256"];
+  lock["packages"][0]["sha256"] = std::string(64, 'e');
+  std::ofstream(lock_) << lock.dump();
+  std::filesystem::remove_all(agents_);
+  r = install({"writer-agent", "--frozen"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("package digest: expected " + std::string(64, 'e') + ", the server's version has " + real), std::string::npos) << r.err;
+  EXPECT_TRUE(nothing_installed());
+  // A range the lock does not meet.
+  r = install({"writer-agent@^3", "--frozen"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("the lock has writer-agent@2.1.0, which ^3 does not admit"), std::string::npos) << r.err;
+}
+
+TEST_F(Install, TamperedBytesDigestsOrProofsAbortAndLeaveNothingInstalled) {
+  const std::string proxy = std::string(NF_SOURCE_DIR) + "/tests/system/tamper_proxy.py";
+  for (const std::string mode : {"file", "proof", "digest"}) {
+    t::child p({"/usr/bin/python3", proxy, std::to_string(srv_->port()), mode});
+    std::string port;
+    ASSERT_TRUE(p.read_line(port)) << p.stderr_text();
+    auto r = install({"writer-agent"}, std::stoi(port));
+    EXPECT_EQ(r.exit_code, 1) << mode << ": " << r.err;
+    if (mode == "file") {
+      // Package, file, expected and actual digest.
+      EXPECT_NE(r.err.find("text-lib@1.0.0: file "), std::string::npos) << r.err;
+      EXPECT_NE(r.err.find(": expected sha256 "), std::string::npos) << r.err;
+      EXPECT_NE(r.err.find(", got "), std::string::npos) << r.err;
+    } else if (mode == "proof") {
+      EXPECT_NE(r.err.find("does not verify against the signed head"), std::string::npos) << r.err;
+    } else {
+      // The server's answers agree with each other; the ledger leaf does not.
+      EXPECT_NE(r.err.find("text-lib@1.0.0: ledger leaf "), std::string::npos) << r.err;
+      EXPECT_NE(r.err.find(" records digest "), std::string::npos) << r.err;
+    }
+    EXPECT_NE(r.err.find("nothing was installed"), std::string::npos) << r.err;
+    EXPECT_TRUE(nothing_installed()) << mode;
+    EXPECT_FALSE(std::filesystem::exists(lock_)) << mode;
+  }
+  // Straight to the server, it installs.
+  EXPECT_EQ(install({"writer-agent"}).exit_code, 0);
+}
+
+TEST_F(Install, AYankedVersionStaysInstallableByItsExactVersion) {
+  expect(call("POST", "/marketplace/agents/writer-agent/2.1.0/yank", {{"reason", "superseded"}}), 200);
+  EXPECT_EQ(install({"writer-agent"}).exit_code, 1);
+  auto r = install({"writer-agent@2.1.0"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(std::filesystem::exists(agents_ + "/writer-agent/2.1.0/run.sh"));
+}
+
 }  // namespace
