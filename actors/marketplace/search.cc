@@ -66,6 +66,26 @@ struct search_index::impl {
   std::uint64_t total_len[3] = {0, 0, 0};
   std::size_t live = 0;
   std::map<std::int64_t, std::size_t> installs;  // installs -> how many agents have that many
+  // Per document, packed for the scoring loop (the documents themselves are cold).
+  struct hot {
+    std::uint32_t len[3] = {0, 0, 0};
+    double rating = 0;
+    std::int64_t installs = 0;
+    double log_installs = 0;  // log(1 + installs), for the usage part
+    bool live = false, is_public = false;
+  };
+  std::vector<hot> hots;
+  void sync_hot(std::uint32_t id) {
+    if (hots.size() < docs.size()) hots.resize(docs.size());
+    const auto& d = docs[id];
+    auto& h = hots[id];
+    for (int f = 0; f < 3; ++f) h.len[f] = d.len[f];
+    h.rating = d.rating;
+    h.installs = d.installs;
+    h.log_installs = std::log1p(static_cast<double>(d.installs));
+    h.live = d.live;
+    h.is_public = d.visibility == "public";
+  }
 
   void remove(std::uint32_t id) {
     auto& d = docs[id];
@@ -80,6 +100,7 @@ struct search_index::impl {
     if (auto it = installs.find(d.installs); it != installs.end() && --it->second == 0) installs.erase(it);
     ids.erase(d.name);
     d = document{};
+    sync_hot(id);
     free_ids.push_back(id);
     --live;
   }
@@ -117,6 +138,7 @@ struct search_index::impl {
     d.live = true;
     ids[d.name] = id;
     docs[id] = std::move(d);
+    sync_hot(id);
     ++live;
   }
 };
@@ -147,6 +169,7 @@ void search_index::upsert(const json& agent) {
     }
     d.rating = agent.value("ratingAverage", 0.0);
     d.rating_count = agent.value("ratingCount", std::int64_t{0});
+    impl_->sync_hot(it->second);
     return;
   }
   if (it != impl_->ids.end()) impl_->remove(it->second);
@@ -190,20 +213,24 @@ search_page search_index::search(const search_query& q) const {
   std::sort(tokens.begin(), tokens.end());
   tokens.erase(std::unique(tokens.begin(), tokens.end()), tokens.end());
 
-  auto allowed = [&](const document& d) {
-    if (!d.live) return false;
-    if (d.visibility != "public" && !q.who.admin && d.tenant != q.who.tenant) return false;
+  const bool filtered = q.category || q.protocol || q.capability;
+  auto allowed = [&](std::uint32_t id) {
+    const auto& h = ix.hots[id];
+    if (!h.live || h.rating < q.min_rating) return false;
+    if (h.is_public && !filtered) return true;
+    const auto& d = ix.docs[id];
+    if (!h.is_public && !q.who.admin && d.tenant != q.who.tenant) return false;
     if (q.category && d.category != *q.category) return false;
     if (q.protocol && std::find(d.protocols.begin(), d.protocols.end(), *q.protocol) == d.protocols.end()) return false;
     if (q.capability && std::find(d.capabilities.begin(), d.capabilities.end(), *q.capability) == d.capabilities.end()) return false;
-    return d.rating >= q.min_rating;
+    return true;
   };
 
   // Relevance per matching document (every token present).
   std::vector<std::pair<std::uint32_t, double>> matched;
   if (tokens.empty()) {
     for (std::uint32_t id = 0; id < ix.docs.size(); ++id)
-      if (allowed(ix.docs[id])) matched.emplace_back(id, 0.0);
+      if (allowed(id)) matched.emplace_back(id, 0.0);
   } else {
     std::vector<const std::vector<posting>*> lists;
     for (const auto& t : tokens) {
@@ -215,23 +242,39 @@ search_page search_index::search(const search_query& q) const {
     const double n = static_cast<double>(std::max<std::size_t>(ix.live, 1));
     double avg[3];
     for (int f = 0; f < 3; ++f) avg[f] = std::max(1.0, static_cast<double>(ix.total_len[f]) / n);
-    std::vector<double> acc(ix.docs.size(), 0.0);
-    std::vector<std::uint8_t> hits(ix.docs.size(), 0);
+    // Per-document accumulators, reused across queries on this thread: an entry counts only when
+    // its stamp is this query's, so nothing is cleared between queries.
+    struct slot {
+      std::uint64_t stamp = 0;
+      double acc = 0;
+      std::size_t hits = 0;
+    };
+    thread_local std::vector<slot> slots;
+    thread_local std::uint64_t stamp = 0;
+    if (slots.size() < ix.docs.size()) slots.resize(ix.docs.size());
+    ++stamp;
     for (std::size_t k = 0; k < lists.size(); ++k) {
       const double df = static_cast<double>(lists[k]->size());
       const double idf = std::log(1.0 + (n - df + 0.5) / (df + 0.5));
       for (const auto& p : *lists[k]) {
-        if (hits[p.doc] != k) continue;  // missed an earlier (rarer) token
-        const auto& d = ix.docs[p.doc];
+        auto& sl = slots[p.doc];
+        if (k == 0) {
+          sl = slot{stamp, 0.0, 0};
+        } else if (sl.stamp != stamp || sl.hits != k) {
+          continue;  // missed an earlier (rarer) token
+        }
+        const auto& h = ix.hots[p.doc];
         double tf = 0;
         for (int f = 0; f < 3; ++f)
-          if (p.tf[f]) tf += kWeight[f] * p.tf[f] / (1.0 - kB + kB * d.len[f] / avg[f]);
-        acc[p.doc] += idf * tf / (kK1 + tf);
-        hits[p.doc] = static_cast<std::uint8_t>(k + 1);
+          if (p.tf[f]) tf += kWeight[f] * p.tf[f] / (1.0 - kB + kB * h.len[f] / avg[f]);
+        sl.acc += idf * tf / (kK1 + tf);
+        sl.hits = k + 1;
       }
     }
-    for (const auto& p : *lists[0])
-      if (hits[p.doc] == lists.size() && allowed(ix.docs[p.doc])) matched.emplace_back(p.doc, acc[p.doc]);
+    for (const auto& p : *lists[0]) {
+      const auto& sl = slots[p.doc];
+      if (sl.stamp == stamp && sl.hits == lists.size() && allowed(p.doc)) matched.emplace_back(p.doc, sl.acc);
+    }
   }
   out.total = matched.size();
   if (matched.empty()) return out;
@@ -245,11 +288,12 @@ search_page search_index::search(const search_query& q) const {
   };
   std::vector<scored> all;
   all.reserve(matched.size());
+  const double log_max = max_installs > 0 ? std::log1p(max_installs) : 0.0;
   for (const auto& [id, r] : matched) {
-    const auto& d = ix.docs[id];
+    const auto& h = ix.hots[id];
     const double rel = best > 0 ? r / best : 0.0;
-    const double rat = std::clamp(d.rating / 5.0, 0.0, 1.0);
-    const double use = max_installs > 0 ? std::log1p(static_cast<double>(d.installs)) / std::log1p(max_installs) : 0.0;
+    const double rat = std::clamp(h.rating / 5.0, 0.0, 1.0);
+    const double use = log_max > 0 ? h.log_installs / log_max : 0.0;
     all.push_back({id, 0.4 * rel + 0.3 * rat + 0.3 * use, rel, rat, use});
   }
   const std::size_t per = std::clamp<std::size_t>(q.per_page, 1, 100);
