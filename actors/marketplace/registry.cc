@@ -386,7 +386,17 @@ result<void> registry::install(decision& d, const events::Envelope& cmd) {
   // A yanked version stays installable by its exact version; what is not approved is not.
   if (doc->value("status", "") != "approved")
     return d.refuse(writer_, name, version, "wrong_status", name + "@" + version + " is " + doc->value("status", "") + ", not approved");
+  // The tenant's installedAgents quota counts distinct agents: a new one beyond it is refused.
+  NF_TRY_ASSIGN(const bool again, view_.installed(name, d.tenant));
+  if (!again && i.installed_agents_limit() >= 0) {
+    NF_TRY_ASSIGN(const auto count, view_.installed_agents(d.tenant));
+    if (count >= i.installed_agents_limit())
+      return d.refuse(writer_, name, version, "quota_exceeded",
+                      "installedAgents quota exceeded: the tenant has installed " + std::to_string(count) + " agents of its limit of " +
+                          std::to_string(i.installed_agents_limit()));
+  }
   i.set_version(version);
+  i.set_installed_agents_limit(0);  // the command's, not the fact's
   NF_TRY(d.emit(writer_, kInstalled, name, i));
   return ok();
 }

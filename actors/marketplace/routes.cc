@@ -30,6 +30,7 @@ http::response refused(const events::MarketplaceRefused& r, const http::request&
   if (r.code() == "not_found") st = status::not_found;
   else if (r.code() == "not_installed") st = status::forbidden;
   else if (r.code() == "files_missing") st = status::service_unavailable;
+  else if (r.code() == "quota_exceeded") st = status::too_many_requests;
   return http::error_response(st, r.code(), r.message(), req);
 }
 
@@ -111,7 +112,10 @@ void routes::add_to(http::route_table& t) {
   t.add({.method = http::verb::post, .path = "/marketplace/agents/{name}/{version}/installs", .perm = perm::install,
          .summary = "Record that the caller's tenant installed this version (nexus-forge install does)", .tag = "marketplace",
          .params = {name, version},
-         .responses = {{200, {"recorded", schemas::installed()}}, {404, error_doc("no such version")}, {409, error_doc("not approved")}},
+         .responses = {{200, {"recorded", schemas::installed()}},
+                       {404, error_doc("no such version")},
+                       {409, error_doc("not approved")},
+                       {429, error_doc("a new agent beyond the tenant's installedAgents quota")}},
          .handler = [this](const http::route_context& c) { return installs(c); }});
   t.add({.method = http::verb::post, .path = "/marketplace/agents/{name}/ratings", .perm = perm::install,
          .summary = "Rate an agent the caller's tenant installed (1-5 stars; the latest rating of a tenant counts)", .tag = "marketplace",
@@ -338,6 +342,8 @@ http::response routes::installs(const http::route_context& c) {
   events::AgentInstalled i;
   i.set_name(name);
   i.set_version(version);
+  const auto limit = c.who.limits.find("installedAgents");
+  i.set_installed_agents_limit(limit == c.who.limits.end() || c.who.platform_admin ? -1 : limit->second);
   auto out = decide(c, kInstallRequested, name, i);
   if (auto* res = std::get_if<http::response>(&out)) return std::move(*res);
   return http::json_response(status::ok, json{{"name", name}, {"version", version}, {"installed", true}}, c.req);

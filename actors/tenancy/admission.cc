@@ -33,6 +33,7 @@ http::caller caller_of(context c) {
   out.principal = c.principal;
   out.roles = c.roles;
   out.platform_admin = c.platform_admin;
+  for (const auto q : kQuotas) out.limits.emplace(std::string(name(q)), c.quota[q]);
   out.detail = std::make_shared<const admitted>(std::move(c));
   return out;
 }

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -41,6 +42,9 @@ struct caller {
   std::string principal;              // who, e.g. "key:<key id>", "jwt:<sub>", "platform"
   std::vector<std::string> roles;
   bool platform_admin = false;
+  // The caller's quotas as the admission knows them, by name ("installedAgents", ...): a feature
+  // that enforces one of its own reads it here. Absent or -1: unlimited.
+  std::map<std::string, std::int64_t, std::less<>> limits;
   std::shared_ptr<const caller_detail> detail;
   // Whether the caller may see a resource owned by `tenant_id`.
   bool sees(std::string_view tenant_id) const { return platform_admin || tenant_id == tenant; }

@@ -271,7 +271,12 @@ result<void> marketplace_projection::apply(const bus::message& m, ::nf::projecti
     if (std::find(rec["versions"].begin(), rec["versions"].end(), json(plain(i.version()))) == rec["versions"].end())
       rec["versions"].push_back(plain(i.version()));
     (*agent)["installs"] = agent->value("installs", std::int64_t{0}) + 1;
-    if (!cur) (*agent)["installTenants"] = agent->value("installTenants", std::int64_t{0}) + 1;
+    if (!cur) {
+      (*agent)["installTenants"] = agent->value("installTenants", std::int64_t{0}) + 1;
+      // How many distinct agents the tenant installed (its installedAgents quota counts these).
+      NF_TRY_ASSIGN(auto n, w.get("ti/" + env.tenant_id()));
+      NF_TRY(w.put("ti/" + env.tenant_id(), std::to_string((n ? std::stoll(*n) : 0) + 1)));
+    }
     NF_TRY(w.put(ikey, rec.dump()));
     if (changed_) changed_(i.name());
     return w.put("a/" + i.name(), agent->dump());
@@ -329,6 +334,13 @@ result<bool> marketplace_view::installed(const std::string& name, const std::str
   const std::vector<std::string> keys{"i/" + name + "/" + tenant};
   NF_TRY_ASSIGN(auto got, store_.get_many(proj_, keys));
   return got[0].has_value();
+}
+
+result<std::int64_t> marketplace_view::installed_agents(const std::string& tenant) const {
+  const std::vector<std::string> keys{"ti/" + tenant};
+  NF_TRY_ASSIGN(auto got, store_.get_many(proj_, keys));
+  if (!got[0]) return std::int64_t{0};
+  return static_cast<std::int64_t>(std::stoll(*got[0]));
 }
 
 result<std::vector<json>> marketplace_view::rejected(std::size_t limit) const {

@@ -59,6 +59,8 @@ class marketplace_view {
   // The tenant's rating of the agent, and whether it installed it.
   result<std::optional<nlohmann::json>> rating(const std::string& name, const std::string& tenant) const;
   result<bool> installed(const std::string& name, const std::string& tenant) const;
+  // How many distinct agents the tenant installed.
+  result<std::int64_t> installed_agents(const std::string& tenant) const;
   // Events it could not fold: {type, eventId, topic, partition, offset, reason}.
   result<std::vector<nlohmann::json>> rejected(std::size_t limit = 1000) const;
 

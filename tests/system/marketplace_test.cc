@@ -300,6 +300,23 @@ TEST_F(Marketplace, OnlyATenantThatInstalledAnAgentRatesItAndItsLatestRatingCoun
   expect(call("POST", "/marketplace/agents/rated/ratings", {{"stars", "5"}}, a), 400);
 }
 
+TEST_F(Marketplace, InstallsCountAgainstTheTenantsInstalledAgentsQuota) {
+  for (const char* n : {"first-agent", "second-agent"}) {
+    publish_and_settle(package(manifest(n, "1.0.0")));
+    approve(n, "1.0.0");
+  }
+  expect(call("POST", "/tenants", {{"id", "small"}, {"name", "small"}, {"plan", "basic"}, {"quotas", {{"installedAgents", 1}}}}), 201);
+  const auto key = expect(call("POST", "/tenants/small/keys", {{"role", "developer"}}), 201)["key"].get<std::string>();
+  expect(call("POST", "/marketplace/agents/first-agent/1.0.0/installs", nullptr, key), 200);
+  auto refused = expect(call("POST", "/marketplace/agents/second-agent/1.0.0/installs", nullptr, key), 429);
+  EXPECT_EQ(refused["error"]["code"], "quota_exceeded");
+  EXPECT_NE(refused["error"]["message"].get<std::string>().find("installed 1 agents of its limit of 1"), std::string::npos);
+  // The same agent again is no new agent.
+  expect(call("POST", "/marketplace/agents/first-agent/1.0.0/installs", nullptr, key), 200);
+  // The platform admin has no quota.
+  expect(call("POST", "/marketplace/agents/second-agent/1.0.0/installs"), 200);
+}
+
 TEST_F(Marketplace, AServerKilledInThePipelineFinishesItOnceAfterARestart) {
   // The selftest takes two seconds; the server is SIGKILLed while it runs.
   expect(call("POST", "/marketplace/agents", package(manifest("slow", "1.0.0", {}, "sleep 2"))), 202);
