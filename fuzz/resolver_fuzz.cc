@@ -45,9 +45,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::map<std::string, std::size_t> pos;
   for (std::size_t i = 0; i < sol.order.size(); ++i) pos[sol.order[i].substr(0, sol.order[i].find('@'))] = i;
   for (const auto& p : sol.packages) {
+    // Of candidates that share a version, the resolver keeps the first (as published first).
     const candidate* c = nullptr;
     for (const auto& k : reg[p.name])
-      if (compare(k.ver, p.ver) == 0) c = &k;
+      if (!c && compare(k.ver, p.ver) == 0) c = &k;
     if (!c) std::abort();
     for (const auto& d : c->dependencies) {
       auto it = chosen.find(d.name);

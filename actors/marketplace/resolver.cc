@@ -430,9 +430,16 @@ class solver {
       ic.dep_empty = allowed.versions() == 0;
       vset self(packages_[static_cast<std::size_t>(pkg)].versions.size());
       self.set(static_cast<std::size_t>(vi));
-      ic.terms.push_back({pkg, self});
       const vset not_dep = ~allowed;
-      if (!not_dep.is_full()) ic.terms.push_back({q, not_dep});
+      if (q == pkg) {
+        // A package that needs itself: one term. Met by its own version, it says nothing.
+        const vset only = self & not_dep;
+        if (only.versions() == 0) continue;
+        ic.terms.push_back({pkg, only});
+      } else {
+        ic.terms.push_back({pkg, self});
+        if (!not_dep.is_full()) ic.terms.push_back({q, not_dep});
+      }
       const int id = add_incompat(std::move(ic));
       index_incompat(id);
       out.push_back(id);

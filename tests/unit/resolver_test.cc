@@ -117,6 +117,21 @@ TEST(Resolver, ACycleIsNamedByItsPath) {
   EXPECT_EQ(f.message, "dependency cycle: a@1.0.0 -> b@1.0.0 -> c@1.0.0 -> a@1.0.0");
 }
 
+TEST(Resolver, APackageThatNeedsItselfIsACycleOrCannotBeInstalled) {
+  // Found by fuzz/resolver_fuzz.cc: a self-dependency once gave an incompatibility with two terms
+  // on one package, which the conflict resolution could not backjump from.
+  registry reg{{"app", {{"1.0.0", {{"self", "^1.0.0"}}}}},
+               {"self", {{"1.0.0", {{"self", "^2.0.0"}}}, {"2.0.0", {{"self", "^2.0.0"}}}}}};
+  auto r = resolve("app", "*", source_of(reg));
+  ASSERT_TRUE(std::holds_alternative<resolve_failure>(r));
+  EXPECT_EQ(std::get<resolve_failure>(r).what, resolve_failure::kind::unsatisfiable);
+  EXPECT_NE(std::get<resolve_failure>(r).message.find("self@1.0.0 needs self ^2.0.0"), std::string::npos) << std::get<resolve_failure>(r).message;
+  r = resolve("self", "2.0.0", source_of(reg));
+  ASSERT_TRUE(std::holds_alternative<resolve_failure>(r));
+  EXPECT_EQ(std::get<resolve_failure>(r).what, resolve_failure::kind::cycle);
+  EXPECT_EQ(std::get<resolve_failure>(r).cycle, (std::vector<std::string>{"self@2.0.0", "self@2.0.0"}));
+}
+
 TEST(Resolver, PrereleasesFollowNpmsRule) {
   registry reg{{"app", {{"1.0.0", {}}, {"1.1.0-beta.1", {}}, {"2.0.0-rc.1", {}}}}};
   EXPECT_EQ(versions_of(solved(resolve("app", "^1.0.0", source_of(reg)))).at("app"), "1.0.0");
