@@ -526,7 +526,7 @@ result<json> package_body(const std::string& dir) {
   std::error_code ec;
   for (fs::recursive_directory_iterator it(root, fs::directory_options::none, ec), end; it != end; it.increment(ec)) {
     if (ec) return error{errc::io_error, "cannot read '" + dir + "': " + ec.message()};
-    const auto rel = fs::relative(it->path(), root).generic_string();
+    const auto rel = it->path().lexically_relative(root).generic_string();  // not fs::relative: it follows links
     if (rel == ".git" || rel.rfind(".git/", 0) == 0) {
       if (it->is_directory()) it.disable_recursion_pending();
       continue;

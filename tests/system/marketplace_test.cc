@@ -515,4 +515,86 @@ TEST_F(Install, AYankedVersionStaysInstallableByItsExactVersion) {
   EXPECT_TRUE(std::filesystem::exists(agents_ + "/writer-agent/2.1.0/run.sh"));
 }
 
+// ---- the command line ---------------------------------------------------------------------------
+
+TEST_F(Install, TheCommandLinePublishesFromADirectoryAndAGitRefReviewsResolvesAndSearches) {
+  namespace fs = std::filesystem;
+  auto nf = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), t::nexus_forge_binary());
+    for (const auto& a : std::vector<std::string>{"--server", "http://127.0.0.1:" + std::to_string(srv_->port())}) args.push_back(a);
+    return t::run(args, {std::string("NF_API_KEY=") + t::kAdminKey, "NF_STATE_DIR=" + (dir_.path() / "state").string()});
+  };
+  // A package directory with an executable and a symlink.
+  const fs::path pkg = dir_.path() / "cli-agent";
+  fs::create_directories(pkg / "bin");
+  auto m = manifest("cli-agent", "0.1.0", {{"text-lib", "^1.0.0"}}, "sh bin/run.sh");
+  m["entrypoint"] = "bin/run.sh";
+  std::ofstream(pkg / "agent.json") << m.dump();
+  std::ofstream(pkg / "bin" / "run.sh") << "#!/bin/sh\necho cli\n";
+  fs::permissions(pkg / "bin" / "run.sh", fs::perms(0755));
+  fs::create_symlink("bin/run.sh", pkg / "start");
+  auto r = nf({"publish", pkg.string(), "--wait"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("cli-agent@0.1.0 pending_review"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("cli-agent@0.1.0: submitted"), std::string::npos) << r.err;
+  auto doc = json::parse(call("GET", "/marketplace/agents/cli-agent/0.1.0").body);
+  bool exec = false, link = false;
+  for (const auto& f : doc["files"]) {
+    exec = exec || (f["path"] == "bin/run.sh" && f["executable"] == true);
+    link = link || (f["path"] == "start" && f.value("symlink", "") == "bin/run.sh");
+  }
+  EXPECT_TRUE(exec && link) << doc["files"].dump();
+  r = nf({"agent", "review", "cli-agent@0.1.0", "approve", "--feedback", "ok"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("cli-agent@0.1.0 approved"), std::string::npos) << r.out;
+
+  // The same package at a git ref: the ref's content, not the working tree's.
+  const fs::path repo = dir_.path() / "repo";
+  fs::create_directories(repo);
+  auto git = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"/usr/bin/git", "-C", repo.string(), "-c", "user.email=t@example.com", "-c", "user.name=t"});
+    return t::run(args);
+  };
+  ASSERT_EQ(git({"init", "-q"}).exit_code, 0);
+  m["version"] = "0.2.0";
+  std::ofstream(repo / "agent.json") << m.dump();
+  fs::create_directories(repo / "bin");
+  std::ofstream(repo / "bin" / "run.sh") << "#!/bin/sh\necho tagged\n";
+  ASSERT_EQ(git({"add", "."}).exit_code, 0);
+  ASSERT_EQ(git({"commit", "-q", "-m", "v0.2.0"}).exit_code, 0);
+  ASSERT_EQ(git({"tag", "v0.2.0"}).exit_code, 0);
+  std::ofstream(repo / "bin" / "run.sh") << "#!/bin/sh\necho not committed\n";
+  r = nf({"publish", "--git", repo.string(), "--ref", "v0.2.0", "--wait", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["status"], "pending_review");
+  EXPECT_EQ(call("GET", "/marketplace/agents/cli-agent/0.2.0/files?path=bin/run.sh").body, "#!/bin/sh\necho tagged\n");
+  r = nf({"publish", "--git", repo.string(), "--ref", "no-such-ref"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("git archive"), std::string::npos) << r.err;
+
+  // Resolve, search, show, yank.
+  r = nf({"resolve", "cli-agent@^0.1", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["order"], json::array({"text-lib@1.0.0", "cli-agent@0.1.0"}));
+  r = nf({"resolve", "cli-agent@^9"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("the request needs cli-agent ^9, which no published version satisfies"), std::string::npos) << r.err;
+  r = nf({"search", "cli", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["items"][0]["name"], "cli-agent");
+  r = nf({"agent", "yank", "cli-agent@0.1.0", "--reason", "bad"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = nf({"agent", "show", "cli-agent@0.1.0", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["yanked"], true);
+  r = nf({"publish", (dir_.path() / "missing").string()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("agent.json"), std::string::npos);
+  for (const char* cmd : {"publish", "resolve", "search", "install"}) {
+    auto h = t::run({t::nexus_forge_binary(), cmd, "--help"});
+    EXPECT_EQ(h.exit_code, 0) << cmd;
+    EXPECT_NE(h.out.find("--server"), std::string::npos) << cmd;
+  }
+}
+
 }  // namespace
