@@ -14,7 +14,7 @@ result<std::string> signing_key_path(const config::config& cfg) {
   return s.signing_key.empty() ? cfg.data_dir + "/ledger/tree-head.key" : s.signing_key;
 }
 
-std::string blob_dir(const config::config& cfg) { return store::vault_dir(cfg.data_dir); }
+std::string blob_dir(const config::config& cfg) { return store::vault_dir(cfg.data_dir, cfg.vault_dir); }
 
 result<std::shared_ptr<merkle::signer>> load_signer(const config::config& cfg) {
   NF_TRY_ASSIGN(const auto path, signing_key_path(cfg));

@@ -38,7 +38,7 @@ class marketplace_feature final : public feature::feature {
   }
   result<void> start(::nf::feature::host& h) override {
     NF_TRY_ASSIGN(settings_, marketplace_settings_of(h.cfg));
-    vault_.emplace(store::vault_dir(h.cfg.data_dir));
+    vault_.emplace(store::vault_dir(h.cfg.data_dir, h.cfg.vault_dir));
     // The search index follows the read model: built whole at start (and after a rebuild swaps a
     // new generation in), then each agent the read model changed is read again once committed.
     proj_.on_agent_changed([this](const std::string& name) {

@@ -120,6 +120,9 @@ result<void> registry::publish(decision& d, const events::Envelope& cmd) {
   if (existing) {
     // This command's own submission, read back after a crash: carry on where it stopped.
     if (cmd_id && existing->value("commandId", "") == cmd_id->to_string()) return pipeline(d, s, existing->value("status", ""));
+    // The same bytes from the same tenant again (a retry after a lost answer): not a new version.
+    if (existing->value("digest", "") == s.digest() && existing->value("tenantId", "") == d.tenant)
+      return d.refuse(writer_, name, version, "same_package", name + "@" + version + " is already published with this content");
     return d.refuse(writer_, name, version, "duplicate_version",
                     name + "@" + version + " is already published; versions are immutable, publish a new version");
   }

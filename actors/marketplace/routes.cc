@@ -135,7 +135,7 @@ void routes::add_to(http::route_table& t) {
 }
 
 std::variant<command::decided, http::response> routes::decide(const http::route_context& c, const char* type, const std::string& name,
-                                                              const google::protobuf::Message& payload) {
+                                                              const google::protobuf::Message& payload, bool keep_refusal) {
   event::new_event cmd;
   cmd.type = type;
   cmd.key = name;
@@ -153,7 +153,7 @@ std::variant<command::decided, http::response> routes::decide(const http::route_
     return res;
   }
   if (!d) return http::append_error(d.error(), c.req);
-  if (d->outcome_event.type() == kRefused) {
+  if (d->outcome_event.type() == kRefused && !keep_refusal) {
     events::MarketplaceRefused why;
     (void)d->outcome_event.payload().UnpackTo(&why);
     return refused(why, c.req);
@@ -216,8 +216,25 @@ http::response routes::publish(const http::route_context& c) {
   if (!digest) return http::failure(digest.error(), req);
   s.set_digest(*digest);
   s.set_publisher(c.who.principal);
-  auto d = decide(c, kPublishRequested, man.name, s);
+  // A retry of a publish whose answer was lost (the same tenant, the same bytes) answers as the
+  // first did, from the read model, or from the owner when this instance has not seen it yet.
+  auto repeat = [&]() -> std::optional<http::response> {
+    auto doc = view_.version(man.name, man.ver.to_string());
+    if (!doc || !*doc || (**doc).value("digest", "") != *digest || (**doc).value("tenantId", "") != c.who.tenant) return std::nullopt;
+    return http::json_response(status::accepted,
+                               json{{"name", man.name}, {"version", man.ver.to_string()}, {"status", (**doc).value("status", "")}, {"digest", *digest}},
+                               req);
+  };
+  if (auto r = repeat()) return *r;
+  auto d = decide(c, kPublishRequested, man.name, s, /*keep_refusal=*/true);
   if (auto* r = std::get_if<http::response>(&d)) return std::move(*r);
+  if (std::get<command::decided>(d).outcome_event.type() == kRefused) {
+    events::MarketplaceRefused why;
+    (void)std::get<command::decided>(d).outcome_event.payload().UnpackTo(&why);
+    if (why.code() == "same_package")
+      if (auto again = repeat()) return *again;
+    return refused(why, req);
+  }
   return http::json_response(status::accepted,
                              json{{"name", man.name}, {"version", man.ver.to_string()}, {"status", "submitted"}, {"digest", *digest}}, req);
 }

@@ -69,10 +69,11 @@ class routes {
   http::response resolve_route(const http::route_context& c);
   http::response search(const http::route_context& c);
 
-  // Sends a command to the name's owner and waits for its outcome: the outcome event, or the
-  // answer (a refusal's 4xx, 503 when no decision came in time).
+  // Sends a command to the name's owner and waits for its outcome (and for this instance's read
+  // model to show it): the outcome event, or the answer (a refusal's 4xx unless `keep_refusal`,
+  // 503 when no decision came in time).
   std::variant<command::decided, http::response> decide(const http::route_context& c, const char* type, const std::string& name,
-                                                        const google::protobuf::Message& payload);
+                                                        const google::protobuf::Message& payload, bool keep_refusal = false);
   // The version as the caller may see it, or the 404 (500) answer.
   std::variant<nlohmann::json, http::response> visible_version(const http::route_context& c, const std::string& name,
                                                                const std::string& version);

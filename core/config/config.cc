@@ -100,10 +100,11 @@ void positive(std::int64_t v, const std::string& key) {
 }
 
 void parse_into(const json& root, config& c) {
-  std::set<std::string> keys{"data_dir", "region", "log_level", "shutdown_timeout_ms", "instance", "http", "bus", "topics", "actors"};
+  std::set<std::string> keys{"data_dir", "vault_dir", "region", "log_level", "shutdown_timeout_ms", "instance", "http", "bus", "topics", "actors"};
   for (const auto& [name, check] : registered_sections()) keys.insert(name);
   reader r(root, "", keys);
   r.get("data_dir", c.data_dir);
+  r.get("vault_dir", c.vault_dir);
   r.get("shutdown_timeout_ms", c.shutdown_timeout_ms);
   positive(c.shutdown_timeout_ms, "shutdown_timeout_ms");
   r.get("region", c.region);
@@ -210,6 +211,7 @@ void parse_into(const json& root, config& c) {
 
 void apply_env(config& c, const env_lookup& env) {
   if (auto v = env("NF_DATA_DIR")) c.data_dir = *v;
+  if (auto v = env("NF_VAULT_DIR")) c.vault_dir = *v;
   if (auto v = env("NF_REGION")) c.region = *v;
   if (auto v = env("NF_LOG_LEVEL")) c.log_level = *v;
   if (auto v = env("NF_HTTP_LISTEN")) c.http.listen = *v;

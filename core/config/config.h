@@ -72,6 +72,9 @@ struct http_settings {
 
 struct config {
   std::string data_dir = "./data";
+  // The vault (content-addressed blobs: evidence uploads, marketplace packages); empty:
+  // <data_dir>/evidence/blobs. Instances of a cluster share one (a network file system).
+  std::string vault_dir;
   std::string region = "local";
   std::string log_level = "info";
   std::int64_t shutdown_timeout_ms = 10'000;     // after SIGTERM/SIGINT the process exits within this long

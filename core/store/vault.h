@@ -13,9 +13,12 @@
 
 namespace nf::store {
 
-// The data dir's vault, shared by the features that store blobs (evidence uploads, marketplace
-// packages). The path predates the marketplace and stays, so existing data dirs keep their blobs.
-inline std::string vault_dir(std::string_view data_dir) { return std::string(data_dir) + "/evidence/blobs"; }
+// The vault shared by the features that store blobs (evidence uploads, marketplace packages):
+// `configured` (the config's vault_dir) when set, else the data dir's. The default path predates
+// the marketplace and stays, so existing data dirs keep their blobs.
+inline std::string vault_dir(std::string_view data_dir, std::string_view configured = {}) {
+  return configured.empty() ? std::string(data_dir) + "/evidence/blobs" : std::string(configured);
+}
 
 class vault {
  public:

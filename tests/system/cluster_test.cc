@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/base/base64.h"
 #include "tests/support/http_client.h"
 #include "tests/support/server.h"
 #include "tests/support/support.h"
@@ -25,6 +26,7 @@
 namespace {
 
 namespace t = nf::test;
+std::string nf_base64(const std::string& s) { return nf::to_base64(s); }
 using nlohmann::json;
 using namespace std::chrono_literals;
 
@@ -39,7 +41,9 @@ class Cluster : public ::testing::Test {
   void SetUp() override {
     config_ = (dir_.path() / "nf.json").string();
     // Every instance signs tree heads with the same key (in a cluster the ledger has one key).
+    // ...and one vault (the marketplace's package files are read by the owner of the name).
     std::ofstream(config_) << json{{"ledger", {{"head_every_ms", 100}, {"signing_key", (dir_.path() / "tree-head.key").string()}}},
+                                   {"vault_dir", (dir_.path() / "vault").string()},
                                    {"bus", {{"kafka", {{"session_timeout_ms", 3000}, {"fetch_wait_ms", 10}}}}},
                                    {"auth", {{"platform_admin_key_sha256", t::kAdminKeySha256}}}}
                                   .dump();
@@ -106,6 +110,58 @@ t::http_reply post_decided(t::http_client& c, const json& body) {
     std::this_thread::sleep_for(200ms);
   }
   return r;
+}
+
+// Marketplace commands go to the owner of the agent name's partition, whichever instance took them.
+t::http_reply post_retrying(t::http_client& c, const std::string& target, const json& body) {
+  t::http_reply r;
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    r = c.post(target, body.dump());
+    if (r.status != 503) return r;
+    std::this_thread::sleep_for(200ms);
+  }
+  return r;
+}
+
+json agent_package(const std::string& version, const std::string& text) {
+  return {{"manifest", {{"name", "cluster-agent"}, {"version", version}, {"description", "runs on a cluster"}, {"category", "tools"},
+                        {"protocols", {"nexus"}}, {"entrypoint", "run.sh"}}},
+          {"files", {{"run.sh", nf_base64(text)}}}};
+}
+
+TEST_F(Cluster, OneAgentVersionPublishedConcurrentlyToEveryInstanceIsAcceptedOnceAndReviewedAnywhere) {
+  // The same new version, with different bytes, from every instance at once: one is the version.
+  std::vector<t::http_reply> replies(kInstances);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kInstances; ++i)
+    threads.emplace_back([&, i] {
+      auto c = client(i);
+      replies[static_cast<std::size_t>(i)] = post_retrying(c, "/marketplace/agents", agent_package("1.0.0", "echo " + std::to_string(i) + "\n"));
+    });
+  for (auto& th : threads) th.join();
+  int accepted = 0, duplicate = 0;
+  for (const auto& r : replies) {
+    if (r.status == 202) ++accepted;
+    else if (r.status == 409 && r.body.find("duplicate_version") != std::string::npos) ++duplicate;
+    else ADD_FAILURE() << r.status << " " << r.body;
+  }
+  EXPECT_EQ(accepted, 1);
+  EXPECT_EQ(duplicate, kInstances - 1);
+  // Its pipeline ran on the owner; every instance shows it; a review on another one approves it.
+  for (int i = 0; i < kInstances; ++i)
+    ASSERT_TRUE(t::wait_until([&] { return client(i).get("/marketplace/agents/cluster-agent/1.0.0").body.find("pending_review") != std::string::npos; }, 30s))
+        << "instance " << i;
+  auto c1 = client(1);
+  auto reviewed = post_retrying(c1, "/marketplace/agents/cluster-agent/1.0.0/review", {{"decision", "approve"}});
+  ASSERT_EQ(reviewed.status, 200) << reviewed.body;
+  auto c2 = client(2);
+  ASSERT_TRUE(t::wait_until([&] { return c2.get("/marketplace/resolve?name=cluster-agent").status == 200; }, 30s));
+  EXPECT_EQ(json::parse(c2.get("/marketplace/resolve?name=cluster-agent").body)["order"], json::array({"cluster-agent@1.0.0"}));
+  // A second review, from any instance, is refused: it was reviewed once.
+  auto c0 = client(0);
+  EXPECT_EQ(post_retrying(c0, "/marketplace/agents/cluster-agent/1.0.0/review", {{"decision", "reject"}}).status, 409);
+  EXPECT_EQ(count_type(0, "marketplace.agents", "marketplace.agent_submitted", "cluster-agent"), 1);
+  EXPECT_EQ(count_type(0, "marketplace.agents", "marketplace.agent_approved", "cluster-agent"), 1);
 }
 
 TEST_F(Cluster, OneMissionIdPostedConcurrentlyToEveryInstanceGivesOnePrompt) {

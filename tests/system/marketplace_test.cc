@@ -126,9 +126,13 @@ TEST_F(Marketplace, APackageGoesThroughEveryStageToReviewAndApproval) {
   EXPECT_NE(data->find(doc["digest"].get<std::string>()), std::string::npos);
   // Reviewed once: a second review is refused.
   expect(call("POST", "/marketplace/agents/summarizer/1.2.0-rc.1/review", {{"decision", "reject"}}), 409);
-  // Versions are immutable.
+  // Versions are immutable: other bytes under the version are refused; the same bytes again (a
+  // retry after a lost answer) answer as the first publish, with the version's status now.
   auto dup = expect(call("POST", "/marketplace/agents", package(manifest("summarizer", "1.2.0-rc.1+other"))), 409);
   EXPECT_EQ(dup["error"]["code"], "duplicate_version");
+  auto again = expect(call("POST", "/marketplace/agents", package(manifest("summarizer", "1.2.0-rc.1+build.5", {}, "sh run.sh"))), 202);
+  EXPECT_EQ(again["status"], "approved");
+  EXPECT_EQ(again["digest"], doc["digest"]);
 }
 
 TEST_F(Marketplace, BadInputIsRefusedNamingTheFieldAndNothingIsStored) {
