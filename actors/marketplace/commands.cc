@@ -18,6 +18,7 @@
 
 #include "actors/marketplace/manifest.h"
 #include "actors/marketplace/package.h"
+#include "actors/marketplace/scan.h"
 #include "actors/marketplace/semver.h"
 #include "core/base/base64.h"
 #include "core/base/hex.h"
@@ -312,16 +313,18 @@ class installer {
     if (!::mkdtemp(templ.data())) throw install_failure{"cannot create a staging directory in " + stage_root};
     staged_.push_back(templ);
     std::vector<json> entries;
+    std::vector<std::pair<fs::path, std::string>> links;  // made after every file, so no file is written through one
     for (const auto& f : doc.value("files", json::array())) {
       const std::string path_in = f.value("path", ""), want = f.value("sha256", "");
       if (!valid_package_path(path_in)) throw install_failure{who + ": file path '" + path_in + "' leaves the package"};
       const fs::path out = fs::path(templ) / path_in;
-      fs::create_directories(out.parent_path());
       std::optional<std::string> link;
       if (f.contains("symlink")) {
-        link = f["symlink"].get<std::string>();
-        fs::create_symlink(*link, out);
+        link = f["symlink"].is_string() ? f["symlink"].get<std::string>() : std::string();
+        if (!link_stays_inside(path_in, *link)) throw install_failure{who + ": " + path_in + " links to '" + *link + "', outside the package"};
+        links.emplace_back(out, *link);
       } else {
+        fs::create_directories(out.parent_path());
         const std::string bytes = get_bytes("/marketplace/agents/" + name + "/" + version + "/files?path=" + http::url_encode(path_in));
         const std::string got = merkle::to_hex(merkle::sha256(bytes));
         if (got != want) throw install_failure{who + ": file " + path_in + ": expected sha256 " + want + ", got " + got};
@@ -331,6 +334,12 @@ class installer {
         if (f.value("executable", false)) fs::permissions(out, fs::perms(0755));
       }
       entries.push_back(file_entry(path_in, want, f.value("size", std::uint64_t{0}), f.value("executable", false), link));
+    }
+    for (const auto& [at, target] : links) {
+      std::error_code ec;
+      fs::create_directories(at.parent_path(), ec);
+      fs::create_symlink(target, at, ec);
+      if (ec) throw install_failure{who + ": cannot make the link " + at.string() + ": " + ec.message()};
     }
     const std::string recomputed = merkle::to_hex(merkle::sha256(provenance_document(std::get<manifest>(parsed), std::move(entries))));
     if (recomputed != digest) throw install_failure{who + ": package digest: expected " + digest + ", the files give " + recomputed};

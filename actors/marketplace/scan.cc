@@ -197,6 +197,8 @@ bool link_inside(const std::string& path, const std::string& target) {
 
 }  // namespace
 
+bool link_stays_inside(const std::string& path, const std::string& target) { return link_inside(path, target); }
+
 bool looks_binary(std::string_view bytes) { return bytes.substr(0, 8000).find('\0') != std::string_view::npos; }
 
 bool scan_report::passed() const {

@@ -56,6 +56,9 @@ scan_report scan(const std::vector<scan_file>& files, const scan_options& opts =
 // the gained names.
 std::vector<std::string> flag_gained(scan_report& report, const std::set<std::string>& previous, const std::string& previous_version);
 
+// Whether a symbolic link at `path` (in a package) to `target` stays inside the package.
+bool link_stays_inside(const std::string& path, const std::string& target);
+
 // Whether the bytes look binary (a NUL in the first 8,000 bytes, as git decides).
 bool looks_binary(std::string_view bytes);
 

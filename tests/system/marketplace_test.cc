@@ -485,7 +485,7 @@ TEST_F(Install, FrozenInstallsExactlyTheLockOrNamesWhatDiffers) {
 
 TEST_F(Install, TamperedBytesDigestsOrProofsAbortAndLeaveNothingInstalled) {
   const std::string proxy = std::string(NF_SOURCE_DIR) + "/tests/system/tamper_proxy.py";
-  for (const std::string mode : {"file", "proof", "digest"}) {
+  for (const std::string mode : {"file", "proof", "digest", "link"}) {
     t::child p({"/usr/bin/python3", proxy, std::to_string(srv_->port()), mode});
     std::string port;
     ASSERT_TRUE(p.read_line(port)) << p.stderr_text();
@@ -498,6 +498,8 @@ TEST_F(Install, TamperedBytesDigestsOrProofsAbortAndLeaveNothingInstalled) {
       EXPECT_NE(r.err.find(", got "), std::string::npos) << r.err;
     } else if (mode == "proof") {
       EXPECT_NE(r.err.find("does not verify against the signed head"), std::string::npos) << r.err;
+    } else if (mode == "link") {
+      EXPECT_NE(r.err.find("text-lib@1.0.0: escape links to '../../../../../tmp', outside the package"), std::string::npos) << r.err;
     } else {
       // The server's answers agree with each other; the ledger leaf does not.
       EXPECT_NE(r.err.find("text-lib@1.0.0: ledger leaf "), std::string::npos) << r.err;

@@ -6,6 +6,7 @@ usage: tamper_proxy.py SERVER_PORT MODE
   MODE file:   flips the first byte of every package file (GET .../files?path=...)
   MODE proof:  changes the first hash of every inclusion proof (GET /ledger/proof/inclusion)
   MODE digest: changes the package digest in every version document and resolution
+  MODE link:   adds a symbolic link out of the package to every version document
 Listens on 127.0.0.1 (a free port, printed on the first line); stops by itself after 120 s."""
 import http.server
 import json
@@ -29,6 +30,11 @@ def alter(path, body):
         else:
             h = doc["leaf_hash"]
             doc["root_hash"] = ("0" if h[0] != "0" else "1") + h[1:]
+        return json.dumps(doc).encode()
+    if mode == "link" and path.startswith("/marketplace/agents/") and "/files?" not in path:
+        doc = json.loads(body)
+        if isinstance(doc, dict) and "files" in doc:
+            doc["files"].insert(0, {"path": "escape", "symlink": "../../../../../tmp", "sha256": "", "size": 0, "executable": False})
         return json.dumps(doc).encode()
     if mode == "digest" and path.startswith("/marketplace/") and not "/files?" in path:
         text = body.decode()
