@@ -2,13 +2,19 @@
 // - BM_CronNextFire: the next fire time of schedules of mixed density (every 15 minutes on
 //   weekdays, 02:30 on the 1st and 15th, noon on Mondays in January), against BM_MinuteScan,
 //   which finds the same times by testing every minute from the start (what a scheduler without
-//   a calendar-aware search does).
+//   a calendar-aware search does);
+// - BM_ExpressionEval: a parsed transform expression (two paths, a comparison, a function call, a
+//   conditional and a string function) against BM_HandWrittenLookups, the same reads and checks
+//   written directly in C++ over the same JSON (what the expression stands for).
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <vector>
 
 #include "actors/workflows/cron.h"
+#include "actors/workflows/expression.h"
 #include "bench/ratio_reporter.h"
 
 namespace {
@@ -61,14 +67,52 @@ void BM_MinuteScan(benchmark::State& st) {
   st.SetItemsProcessed(n);
 }
 
+const nlohmann::json& scope() {
+  static const nlohmann::json s = nlohmann::json::parse(
+      R"({"inputs":{"customer":"Ada","order":{"total":120.5}},"vars":{"threshold":100,"tags":["x","y"]}})");
+  return s;
+}
+
+void BM_ExpressionEval(benchmark::State& st) {
+  const auto e = expression::parse("inputs.order.total > vars.threshold && contains(vars.tags, 'y') ? upper(inputs.customer) : 'none'").value();
+  std::int64_t n = 0;
+  for (auto _ : st) {
+    benchmark::DoNotOptimize(e.eval(scope()));
+    ++n;
+  }
+  st.SetItemsProcessed(n);
+}
+
+void BM_HandWrittenLookups(benchmark::State& st) {
+  std::int64_t n = 0;
+  for (auto _ : st) {
+    const auto& s = scope();
+    const auto& tags = s["vars"]["tags"];
+    nlohmann::json out;
+    if (s["inputs"]["order"]["total"].get<double>() > s["vars"]["threshold"].get<double>() &&
+        std::find(tags.begin(), tags.end(), nlohmann::json("y")) != tags.end()) {
+      std::string c = s["inputs"]["customer"].get<std::string>();
+      for (auto& ch : c) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+      out = c;
+    } else {
+      out = "none";
+    }
+    benchmark::DoNotOptimize(out);
+    ++n;
+  }
+  st.SetItemsProcessed(n);
+}
+
 }  // namespace
 
+BENCHMARK(BM_ExpressionEval)->MinTime(0.5);
+BENCHMARK(BM_HandWrittenLookups)->MinTime(0.5);
 BENCHMARK(BM_CronNextFire)->MinTime(0.5);
 BENCHMARK(BM_MinuteScan)->MinTime(0.5);
 
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
-  nf::bench::ratio_reporter reporter({{"BM_CronNextFire", "BM_MinuteScan"}}, {});
+  nf::bench::ratio_reporter reporter({{"BM_CronNextFire", "BM_MinuteScan"}, {"BM_ExpressionEval", "BM_HandWrittenLookups"}}, {});
   benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();
   return 0;
