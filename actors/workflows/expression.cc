@@ -5,6 +5,8 @@
 #include <cmath>
 #include <map>
 
+#include "core/base/text.h"
+
 namespace nf::workflows {
 
 using json = nlohmann::json;
@@ -285,6 +287,9 @@ const char* type_name(const json& v) {
   }
 }
 
+// A value as JSON text; bytes that are not UTF-8 (from the scope) become U+FFFD, never an exception.
+std::string text(const json& v) { return v.dump(-1, ' ', false, json::error_handler_t::replace); }
+
 // An integer JSON value when the double is one (within the exactly representable range).
 json number(double d) {
   if (std::nearbyint(d) == d && std::fabs(d) < 9007199254740992.0) return json(static_cast<std::int64_t>(d));
@@ -357,7 +362,7 @@ class evaluator {
 
  private:
   result<json> bounded(const node& n, json v) {
-    if (v.is_string() ? v.get_ref<const std::string&>().size() > kMaxValueBytes : (v.is_array() || v.is_object()) && v.dump().size() > kMaxValueBytes)
+    if (v.is_string() ? v.get_ref<const std::string&>().size() > kMaxValueBytes : (v.is_array() || v.is_object()) && text(v).size() > kMaxValueBytes)
       return at_error(n.at, "the value is larger than 1 MiB");
     return v;
   }
@@ -517,7 +522,7 @@ class evaluator {
       for (const auto& v : args[0]) {
         if (!first) out += args[1].get_ref<const std::string&>();
         first = false;
-        out += v.is_string() ? v.get<std::string>() : v.dump();
+        out += v.is_string() ? v.get<std::string>() : text(v);
         if (out.size() > kMaxValueBytes) return at_error(n.at, "the value is larger than 1 MiB");
       }
       return json(out);
@@ -525,14 +530,14 @@ class evaluator {
     if (f == "concat") {
       std::string out;
       for (const auto& v : args) {
-        out += v.is_string() ? v.get<std::string>() : v.dump();
+        out += v.is_string() ? v.get<std::string>() : text(v);
         if (out.size() > kMaxValueBytes) return at_error(n.at, "the value is larger than 1 MiB");
       }
       return json(out);
     }
     if (f == "to_string") {
       NF_CHECK(arity(1, 1));
-      return bounded(n, json(args[0].is_string() ? args[0].get<std::string>() : args[0].dump()));
+      return bounded(n, json(args[0].is_string() ? args[0].get<std::string>() : text(args[0])));
     }
     if (f == "to_number") {
       NF_CHECK(arity(1, 1));
@@ -584,6 +589,11 @@ class evaluator {
 
 result<expression> expression::parse(std::string_view text) {
   if (text.size() > kMaxText) return at_error(kMaxText, "the expression is longer than 4096 characters");
+  if (!valid_utf8(text)) {
+    std::size_t at = 0;
+    while (at < text.size() && valid_utf8(text.substr(0, at + 1))) ++at;
+    return at_error(at + 1, "the expression is not valid UTF-8");
+  }
   NF_TRY_ASSIGN(auto toks, lex(text));
   parser p(std::move(toks));
   NF_TRY_ASSIGN(int root, p.parse_all());

@@ -91,6 +91,8 @@ TEST(Expression, ErrorsSayWhere) {
   EXPECT_EQ(err("len(1, 2)"), "at 1: len() takes 1 argument(s), not 2");
   EXPECT_EQ(err("upper(1)"), "at 1: upper() argument 1 must be a string, not number");
   EXPECT_EQ(err("inputs.order.items['x']"), "at 19: an array index is an integer, not string");
+  // Found by fuzz/expression_fuzz.cc: a string literal that is not UTF-8 once threw from JSON output.
+  EXPECT_EQ(err("[false, '\xa7']"), "at 10: the expression is not valid UTF-8");
 }
 
 TEST(Expression, LimitsHold) {
