@@ -5,7 +5,10 @@
 //   a calendar-aware search does);
 // - BM_ExpressionEval: a parsed transform expression (two paths, a comparison, a function call, a
 //   conditional and a string function) against BM_HandWrittenLookups, the same reads and checks
-//   written directly in C++ over the same JSON (what the expression stands for).
+//   written directly in C++ over the same JSON (what the expression stands for);
+// - BM_SchemaValidate: an order (id, status, 20 items with price and quantity) checked against a
+//   compiled schema of their types, bounds and required fields, against BM_SchemaWalk, a walk
+//   over the same document touching every value (the least work any validation does).
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -15,6 +18,7 @@
 
 #include "actors/workflows/cron.h"
 #include "actors/workflows/expression.h"
+#include "actors/workflows/json_schema.h"
 #include "bench/ratio_reporter.h"
 
 namespace {
@@ -103,8 +107,47 @@ void BM_HandWrittenLookups(benchmark::State& st) {
   st.SetItemsProcessed(n);
 }
 
+const nlohmann::json& order() {
+  static const nlohmann::json o = [] {
+    nlohmann::json j{{"id", "order-1"}, {"status", "paid"}, {"items", nlohmann::json::array()}};
+    for (int i = 0; i < 20; ++i) j["items"].push_back({{"sku", "s" + std::to_string(i)}, {"price", 1.5 * i}, {"qty", i % 5 + 1}});
+    return j;
+  }();
+  return o;
+}
+
+void BM_SchemaValidate(benchmark::State& st) {
+  const auto s = json_schema::compile(nlohmann::json::parse(R"({"type":"object","required":["id","items"],"properties":{
+      "id":{"type":"string","minLength":1},"status":{"enum":["new","paid"]},
+      "items":{"type":"array","maxItems":100,"items":{"type":"object","required":["sku","price"],"additionalProperties":false,
+        "properties":{"sku":{"type":"string"},"price":{"type":"number","minimum":0},"qty":{"type":"integer","minimum":1,"maximum":99}}}}}})"))
+                     .value();
+  std::int64_t n = 0;
+  for (auto _ : st) {
+    benchmark::DoNotOptimize(s.validate(order()));
+    ++n;
+  }
+  st.SetItemsProcessed(n);
+}
+
+void BM_SchemaWalk(benchmark::State& st) {
+  std::int64_t n = 0;
+  for (auto _ : st) {
+    std::size_t seen = 0;
+    const auto& o = order();
+    seen += o["id"].is_string() + o["status"].is_string();
+    for (const auto& it : o["items"])
+      for (const auto& [k, v] : it.items()) seen += k.size() + v.is_number();
+    benchmark::DoNotOptimize(seen);
+    ++n;
+  }
+  st.SetItemsProcessed(n);
+}
+
 }  // namespace
 
+BENCHMARK(BM_SchemaValidate)->MinTime(0.5);
+BENCHMARK(BM_SchemaWalk)->MinTime(0.5);
 BENCHMARK(BM_ExpressionEval)->MinTime(0.5);
 BENCHMARK(BM_HandWrittenLookups)->MinTime(0.5);
 BENCHMARK(BM_CronNextFire)->MinTime(0.5);
@@ -112,7 +155,8 @@ BENCHMARK(BM_MinuteScan)->MinTime(0.5);
 
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
-  nf::bench::ratio_reporter reporter({{"BM_CronNextFire", "BM_MinuteScan"}, {"BM_ExpressionEval", "BM_HandWrittenLookups"}}, {});
+  nf::bench::ratio_reporter reporter({{"BM_CronNextFire", "BM_MinuteScan"}, {"BM_ExpressionEval", "BM_HandWrittenLookups"},
+                                      {"BM_SchemaValidate", "BM_SchemaWalk"}}, {});
   benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();
   return 0;

@@ -8,7 +8,7 @@ PACKAGES=(
   libboost-dev libboost-program-options-dev libcli11-dev
   libspdlog-dev nlohmann-json3-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  kcat python3-kafka python3-croniter curl openssl git tar
+  kcat python3-kafka python3-croniter python3-jsonschema curl openssl git tar
   clang libclang-rt-14-dev
 )
 # Node.js and npm run test tools (the OpenAPI checks); the machine image usually has them.
