@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "core/base/text.h"
+
 namespace nf::marketplace {
 namespace {
 
@@ -22,17 +24,6 @@ std::optional<std::uint64_t> numeric(std::string_view s) {
   for (char c : s) v = v * 10 + static_cast<std::uint64_t>(c - '0');
   if (v > kMaxSafe) return std::nullopt;
   return v;
-}
-
-std::vector<std::string_view> split(std::string_view s, char sep) {
-  std::vector<std::string_view> out;
-  std::size_t at = 0;
-  for (;;) {
-    const auto next = s.find(sep, at);
-    out.push_back(s.substr(at, next == std::string_view::npos ? std::string_view::npos : next - at));
-    if (next == std::string_view::npos) return out;
-    at = next + 1;
-  }
 }
 
 // Dot-separated prerelease identifiers: numeric without leading zeros, or alphanumeric with a

@@ -1,6 +1,8 @@
 #include "actors/workflows/cron.h"
 
 #include <algorithm>
+
+#include "core/base/text.h"
 #include <array>
 #include <cctype>
 #include <chrono>
@@ -17,17 +19,6 @@ struct field_spec {
 
 constexpr const char* kMonths[] = {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"};
 constexpr const char* kDays[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
-
-std::vector<std::string_view> split(std::string_view s, char sep) {
-  std::vector<std::string_view> out;
-  std::size_t at = 0;
-  for (;;) {
-    const auto next = s.find(sep, at);
-    out.push_back(s.substr(at, next == std::string_view::npos ? std::string_view::npos : next - at));
-    if (next == std::string_view::npos) return out;
-    at = next + 1;
-  }
-}
 
 // A number or, where the field has them, a name.
 std::optional<int> value(std::string_view v, const field_spec& f) {

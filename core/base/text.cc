@@ -92,4 +92,15 @@ std::size_t json_depth(std::string_view s, std::size_t limit) noexcept {
   return deepest;
 }
 
+std::vector<std::string_view> split(std::string_view s, char sep) {
+  std::vector<std::string_view> out;
+  std::size_t at = 0;
+  for (;;) {
+    const auto next = s.find(sep, at);
+    out.push_back(s.substr(at, next == std::string_view::npos ? std::string_view::npos : next - at));
+    if (next == std::string_view::npos) return out;
+    at = next + 1;
+  }
+}
+
 }  // namespace nf

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace nf {
 
@@ -19,6 +20,9 @@ std::string sanitize_utf8(std::string_view s);
 // strings; stops counting once `limit` is exceeded (and returns limit + 1). Linear, no recursion,
 // no allocation: safe to run on any input before a parser that recurses.
 std::size_t json_depth(std::string_view s, std::size_t limit) noexcept;
+
+// `s` cut at every `sep`: n separators give n + 1 pieces (empty ones included).
+std::vector<std::string_view> split(std::string_view s, char sep);
 
 // The nesting depth every JSON document from outside may have (objects and arrays).
 inline constexpr std::size_t kMaxJsonDepth = 64;

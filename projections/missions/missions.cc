@@ -8,6 +8,7 @@
 #include "core/event/codec.h"
 #include "core/log/log.h"
 #include "core/metrics/metrics.h"
+#include "core/projection/rejected.h"
 
 namespace nf::missions {
 namespace {
@@ -61,18 +62,7 @@ std::optional<std::string> missing_field(const json& payload, std::initializer_l
 // (never folded with empty fields, never skipped in silence), logged and counted.
 result<void> reject(::nf::projection::state_writer& w, const bus::message& m, const std::string& type, const std::string& event_id,
                     const std::string& reason) {
-  nf::log::get("missions")->warn("{} {} at {}@{}: {}; kept as rejected", type, event_id, to_string(topic_partition{m.topic, m.partition}),
-                                 m.off.get(), reason);
-  metrics::registry::global()
-      .get_counter("nf_projection_rejected_events_total", "Events a read model could not fold (kept with the reason)",
-                   {{"projection", "missions"}})
-      .inc();
-  char off[24];
-  std::snprintf(off, sizeof off, "%020lld", static_cast<long long>(m.off.get()));
-  return w.put("r/" + m.topic.get() + "/" + std::to_string(m.partition.get()) + "/" + off,
-               json{{"type", type}, {"eventId", event_id}, {"topic", m.topic.get()}, {"partition", m.partition.get()}, {"offset", m.off.get()},
-                    {"reason", reason}}
-                   .dump());
+  return ::nf::projection::keep_rejected(w, "missions", "r/", m, type, event_id, reason);
 }
 
 }  // namespace
