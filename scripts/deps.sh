@@ -6,7 +6,7 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
   librdkafka-dev librocksdb-dev libprotobuf-dev protobuf-compiler
   libboost-dev libboost-program-options-dev libcli11-dev
-  libspdlog-dev nlohmann-json3-dev libssl-dev
+  libspdlog-dev nlohmann-json3-dev libssl-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   kcat python3-kafka python3-croniter python3-jsonschema curl openssl git tar
   clang libclang-rt-14-dev

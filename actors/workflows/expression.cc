@@ -604,6 +604,32 @@ result<expression> expression::parse(std::string_view text) {
   return e;
 }
 
+std::vector<expression::reference> expression::references() const {
+  std::vector<reference> out;
+  if (!nodes_) return out;
+  const auto& ns = *nodes_;
+  std::vector<int> parent(ns.size(), -1);  // the member or index node reading a node's value
+  for (std::size_t i = 0; i < ns.size(); ++i)
+    if ((ns[i].k == node::kind::member || ns[i].k == node::kind::index) && !ns[i].kids.empty())
+      parent[static_cast<std::size_t>(ns[i].kids[0])] = static_cast<int>(i);
+  for (std::size_t i = 0; i < ns.size(); ++i) {
+    if (ns[i].k != node::kind::root) continue;
+    reference r{ns[i].at, {ns[i].name}};
+    for (int p = parent[i]; p >= 0; p = parent[static_cast<std::size_t>(p)]) {
+      const auto& n = ns[static_cast<std::size_t>(p)];
+      if (n.k == node::kind::member) {
+        r.path.push_back(n.name);
+        continue;
+      }
+      const auto& idx = ns[static_cast<std::size_t>(n.kids[1])];
+      if (idx.k != node::kind::literal || !idx.value.is_string()) break;
+      r.path.push_back(idx.value.get<std::string>());
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
 result<json> expression::eval(const json& scope) const {
   if (!nodes_ || root_ < 0) return error{errc::invalid_argument, "an empty expression"};
   evaluator ev(*nodes_, scope);

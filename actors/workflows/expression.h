@@ -35,6 +35,16 @@ class expression {
   result<nlohmann::json> eval(const nlohmann::json& scope) const;
   const std::string& text() const { return text_; }
 
+  // The names an expression reads: each path's root and the member names that follow it
+  // (`nodes.fetch.output` -> {"nodes", "fetch", "output"}; an index by a string literal counts
+  // as a member, any other index ends the path), with the root's position. The workflow compiler
+  // checks them against what a node can see.
+  struct reference {
+    std::size_t at = 0;
+    std::vector<std::string> path;
+  };
+  std::vector<reference> references() const;
+
   struct node;
 
  private:
