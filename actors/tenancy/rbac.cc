@@ -30,7 +30,7 @@ const std::map<std::string, std::set<std::string>, std::less<>>& builtins() {
     r["developer"] = with(viewer(), {"missions:write", "events:write", "marketplace:publish", "marketplace:install", "workflows:write",
                                      "ledger:write", "reservations:write"});
     r["admin"] = with(r["developer"], {"keys:read", "keys:write", "roles:write", "audit:read", "topics:write", "deadletters:read", "marketplace:review",
-                                        "deadletters:write"});
+                                        "deadletters:write", "workflows:approve"});
     r["owner"] = with(r["admin"], {"tenants:write"});
     return r;
   }();

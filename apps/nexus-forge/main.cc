@@ -39,6 +39,7 @@
 #include "actors/producing/feature.h"
 #include "actors/deadletters/feature.h"
 #include "actors/marketplace/feature.h"
+#include "actors/workflows/feature.h"
 #include "actors/tenancy/feature.h"
 #include "core/feature/node.h"
 
@@ -92,6 +93,7 @@ std::vector<std::unique_ptr<nf::feature::feature>> all_features() {
   f.push_back(nf::producing::make_feature());
   f.push_back(nf::deadletters::make_feature());
   f.push_back(nf::marketplace::make_feature());
+  f.push_back(nf::workflows::make_feature());
   return f;
 }
 

@@ -1,0 +1,393 @@
+// The engine actor: commands in, decided run steps out, as the fenced single writer of each
+// workflow.runs partition it owns; and the effects waiting nodes ask for.
+#include <thread>
+
+#include "actors/workflows/engine.h"
+#include "core/base/sha256.h"
+#include "core/event/codec.h"
+#include "core/http/client.h"
+#include "core/log/log.h"
+#include "core/metrics/metrics.h"
+#include "workflows.pb.h"
+
+namespace nf::workflows {
+
+using json = nlohmann::json;
+
+namespace {
+
+json parse_or(const std::string& text, json fallback) {
+  if (text.empty()) return fallback;
+  auto j = json::parse(text, nullptr, false);
+  return j.is_discarded() ? fallback : j;
+}
+
+// A child run's id: derived from the parent's run, node and attempt, so asking again after a
+// crash names the same child.
+std::string child_run_id(const std::string& parent, const std::string& node, int attempt) {
+  auto p = event::event_id::parse(parent);
+  const auto base = p ? *p : event::derive_id(event::event_id{}, parent, 0);
+  return event::derive_id(base, "child:" + node, static_cast<std::uint64_t>(attempt)).to_string();
+}
+
+}  // namespace
+
+engine::engine(command::single_writer& writer, workflows_view view, definition_cache& defs, bus::event_bus& bus, engine_options opts)
+    : writer_(writer), view_(view), defs_(defs), bus_(bus), opts_(std::move(opts)) {}
+
+engine::~engine() {
+  {
+    std::lock_guard lk(jobs_mu_);
+    stopping_ = true;
+  }
+  jobs_cv_.notify_all();
+  for (auto& t : workers_) t.join();
+}
+
+// HTTP requests run on a few threads of the engine's own, never on the actor's strand.
+void engine::post(std::function<void()> job) {
+  std::lock_guard lk(jobs_mu_);
+  jobs_.push_back(std::move(job));
+  if (workers_.size() < 4 && jobs_.size() > workers_.size() - busy_) {
+    workers_.emplace_back([this] {
+      for (;;) {
+        std::function<void()> j;
+        {
+          std::unique_lock lk2(jobs_mu_);
+          jobs_cv_.wait(lk2, [this] { return stopping_ || !jobs_.empty(); });
+          if (jobs_.empty()) return;
+          j = std::move(jobs_.front());
+          jobs_.pop_front();
+          ++busy_;
+        }
+        j();
+        std::lock_guard lk2(jobs_mu_);
+        --busy_;
+      }
+    });
+  }
+  jobs_cv_.notify_one();
+}
+
+result<void> engine::flush() {
+  auto r = writer_.flush();
+  if (!r) on_restart();
+  return r;
+}
+
+void engine::on_restart() {
+  // Documents may hold events whose appends failed: read them again from the read model.
+  std::lock_guard lk(mu_);
+  runs_.clear();
+  epochs_.clear();
+}
+
+void engine::evict_applied() {
+  std::lock_guard lk(mu_);
+  if (runs_.size() < 1024) return;
+  for (auto it = runs_.begin(); it != runs_.end();) {
+    const auto& c = it->second;
+    const bool settled = c.in_flight == 0 && (c.last_offset < 0 || writer_.applied({topic_name{kRunsTopic}, partition_id{c.partition}}, offset{c.last_offset}));
+    it = settled ? runs_.erase(it) : std::next(it);
+  }
+}
+
+result<engine::cached*> engine::load(const std::string& run_id, std::int32_t partition) {
+  {
+    std::lock_guard lk(mu_);
+    auto it = runs_.find(run_id);
+    if (it != runs_.end()) return &it->second;
+  }
+  NF_TRY_ASSIGN(auto doc, view_.run(run_id));
+  std::lock_guard lk(mu_);
+  auto& c = runs_[run_id];
+  c.doc = doc ? std::move(*doc) : json();
+  c.partition = partition;
+  return &c;
+}
+
+result<void> engine::handle(const bus::message& m, ::nf::actor::context& ctx) {
+  NF_TRY_ASSIGN(auto cmd, event::from_message(m));
+  const std::string& type = cmd.type();
+  const std::string run_id = m.key;
+  if (run_id.empty()) return error{errc::invalid_argument, type + " at " + to_string(topic_partition{m.topic, m.partition}) + "@" + std::to_string(m.off.get()) + " has no run id key"};
+
+  auto epoch = writer_.prepare(ctx, {m.topic, m.partition}, topic_name{kRunsTopic}, /*knows_own_outcomes=*/true);
+  if (!epoch && epoch.error().code == errc::conflict) return ok();  // another instance owns it now
+  NF_TRY(epoch);
+  const std::int32_t p = m.partition.get();
+  {
+    std::lock_guard lk(mu_);
+    auto e = epochs_.find(p);
+    if (e == epochs_.end() || e->second != *epoch) {
+      // A new claim: what this instance remembered of the partition may be stale.
+      for (auto it = runs_.begin(); it != runs_.end();) it = it->second.partition == p ? runs_.erase(it) : std::next(it);
+      epochs_[p] = *epoch;
+    }
+  }
+  evict_applied();
+  NF_TRY_ASSIGN(cached * c, load(run_id, p));
+  ctx_ = &ctx;
+  struct reset_ctx {
+    ::nf::actor::context** p;
+    ~reset_ctx() { *p = nullptr; }
+  } guard{&ctx_};
+
+  const topic_partition out{topic_name{kRunsTopic}, m.partition};
+  std::string tenant = c->doc.is_object() ? c->doc.value("tenantId", "") : cmd.tenant_id();
+  auto emit = [&](const char* t, const google::protobuf::Message& msg) -> result<void> {
+    event::new_event ev;
+    ev.type = t;
+    ev.key = run_id;
+    ev.tenant = tenant;
+    ev.message = &msg;
+    NF_TRY_ASSIGN(auto env, ctx.caused(std::move(ev)));
+    std::string why;
+    NF_TRY_ASSIGN(bool took, fold_run(c->doc, env, p, &why));
+    if (!took) return error{errc::internal, "the engine decided " + std::string(t) + ", which the run's fold refuses: " + why};
+    {
+      std::lock_guard lk(mu_);
+      ++c->in_flight;
+    }
+    writer_.append_async(out, *epoch, env, [this, run_id](const result<bus::append_result>& r) {
+      std::lock_guard lk(mu_);
+      auto it = runs_.find(run_id);
+      if (it == runs_.end()) return;
+      if (it->second.in_flight) --it->second.in_flight;
+      if (r) it->second.last_offset = std::max(it->second.last_offset, r->off.get());
+    });
+    return ok();
+  };
+  auto refuse = [&](const char* code, const std::string& message) -> result<void> {
+    events::RunRefused r;
+    r.set_run_id(run_id);
+    r.set_command(type);
+    r.set_code(code);
+    r.set_message(message);
+    return emit(kRefused, r);
+  };
+
+  if (type == kRunRequested) {
+    events::RunStart s;
+    if (!cmd.payload().UnpackTo(&s) || s.run_id() != run_id || s.workflow_id().empty())
+      return error{errc::invalid_argument, "workflow.run_requested for " + run_id + " does not carry a RunStart with that run id"};
+    if (c->doc.is_object()) {
+      const auto& d = c->doc;
+      const bool same = d.value("inputsSha256", "") == s.inputs_sha256() && d.value("workflowId", "") == s.workflow_id() && d.value("tenantId", "") == cmd.tenant_id();
+      // A child asked for again (its parent's engine restarted): tell the parent again if it ended.
+      if (same && run_ended(d.value("status", "")) && d.contains("parent")) notify_parent(d);
+      return refuse(same ? "repeat" : "conflict", same ? "run " + run_id + " exists with the same inputs" : "run " + run_id + " exists with other inputs");
+    }
+    auto def = defs_.get(cmd.tenant_id(), s.workflow_id(), s.version());
+    if (!def) {
+      if (def.error().code == errc::not_found || def.error().code == errc::invalid_argument) return refuse("not_found", def.error().message);
+      return std::move(def).error();
+    }
+    s.set_variables_json((*def)->variables.dump());
+    NF_TRY(emit(kRunStarted, s));
+    metrics::registry::global().get_counter("nf_workflow_runs_started_total", "Workflow runs started").inc();
+    run_decider d(**def, c->doc, ctx.clock().now_ms(), emit, *this);
+    return d.advance();
+  }
+
+  events::RunCommand rc;
+  if (!cmd.payload().UnpackTo(&rc)) return error{errc::invalid_argument, type + " for " + run_id + " does not carry a RunCommand"};
+  const bool from_user = type == kCancelRequested || type == kApprovalGiven || type == kStepRequested || type == kContinueRequested;
+  if (!c->doc.is_object()) {
+    if (from_user) return refuse("not_found", "no run " + run_id);
+    return ok();
+  }
+  auto def = defs_.get(tenant, c->doc.value("workflowId", ""), c->doc.value("version", std::int64_t{0}));
+  if (!def) return std::move(def).error();  // the definitions read model is behind: tried again
+  run_decider d(**def, c->doc, ctx.clock().now_ms(), emit, *this);
+  auto answer = [&](result<void> r, const char* code) -> result<void> {
+    if (!r && r.error().code == errc::conflict) return refuse(code, r.error().message);
+    return r;
+  };
+  if (type == kCancelRequested) return answer(d.cancel(rc.by(), rc.reason()), "wrong_state");
+  if (type == kApprovalGiven) return answer(d.approve(rc.node(), rc.approved(), rc.by(), rc.comment()), "not_waiting");
+  if (type == kStepRequested) return answer(d.resume(true), "wrong_state");
+  if (type == kContinueRequested) return answer(d.resume(false), "wrong_state");
+  if (type == kTimerDue) return d.timer_due(rc.node(), rc.attempt(), rc.timer());
+  if (type == kNodeResult) {
+    if (rc.error_code().empty()) {
+      const auto output = parse_or(rc.output_json(), json::object());
+      return d.node_result(rc.node(), rc.attempt(), &output, "", "");
+    }
+    return d.node_result(rc.node(), rc.attempt(), nullptr, rc.error_code(), rc.error_message());
+  }
+  return ok();  // not a command of this engine
+}
+
+result<void> engine::tick(::nf::actor::context& ctx) {
+  if (!partitions_) {
+    auto info = bus_.describe_topic(topic_name{kCommands});
+    if (!info) return ok();
+    partitions_ = info->config.partitions;
+  }
+  const auto now = ctx.clock().now_ms();
+  const auto steady = std::chrono::steady_clock::now();
+  std::size_t asked = 0;
+  for (std::int32_t p = 0; p < partitions_; ++p) {
+    if (!ctx.owns({topic_name{kCommands}, partition_id{p}})) continue;
+    NF_TRY(view_.due_timers(p, now, [&](const std::string& run, const std::string& node, int attempt, const std::string& timer, std::int64_t at) {
+      const std::string key = run + "/" + node + "/" + std::to_string(attempt) + "/" + timer;
+      auto it = asked_.find(key);
+      if (it != asked_.end() && steady - it->second < opts_.timer_retry) return true;
+      events::RunCommand rc;
+      rc.set_run_id(run);
+      rc.set_node(node);
+      rc.set_attempt(attempt);
+      rc.set_timer(timer);
+      event::new_event ev;
+      ev.type = kTimerDue;
+      ev.key = run;
+      ev.message = &rc;
+      auto r = ctx.emit(topic_name{kCommands}, std::move(ev));
+      if (!r) {
+        nf::log::get("workflows")->warn("timer {} due at {} could not be asked for: {}", key, at, r.error().message);
+        return false;
+      }
+      metrics::registry::global().get_gauge("nf_workflow_timer_lag_ms", "How late the last due timer was asked for, in ms").set(static_cast<double>(now - at));
+      asked_[key] = steady;
+      return ++asked < 10'000;
+    }));
+  }
+  if (asked_.size() > 100'000 || (asked == 0 && !asked_.empty())) {
+    for (auto it = asked_.begin(); it != asked_.end();) it = steady - it->second > opts_.timer_retry * 4 ? asked_.erase(it) : std::next(it);
+  }
+  return ok();
+}
+
+// ---------------- effects ----------------
+
+result<json> engine::emit_event(const json& doc, const std::string& node, const json& wait) {
+  const auto topic = wait.value("topic", "");
+  bool allowed = false;
+  for (const auto& pat : opts_.emit_topics) {
+    if (!pat.empty() && pat.back() == '*' ? topic.compare(0, pat.size() - 1, pat, 0, pat.size() - 1) == 0 : pat == topic) allowed = true;
+  }
+  if (!allowed) return error{errc::permission_denied, "node '" + node + "' may not write topic '" + topic + "' (workflows.emit_topics)"};
+  if (!ctx_) return error{errc::internal, "emit_event outside a command"};
+  event::new_event ev;
+  ev.type = wait.value("type", "");
+  ev.key = wait["key"].is_string() ? wait["key"].get<std::string>() : wait["key"].dump();
+  ev.tenant = doc.value("tenantId", "");
+  ev.payload_json = wait.value("payload", json::object()).dump();
+  ev.headers["nf-workflow-run"] = doc.value("runId", "");
+  NF_TRY_ASSIGN(auto env, ctx_->caused(std::move(ev)));
+  const auto rec = event::to_record(env);
+  NF_TRY_ASSIGN(auto pos, bus_.append(topic_name{topic}, std::span<const bus::record>(&rec, 1)));
+  const auto id = event::event_id::from_raw(env.id());
+  return json{{"eventId", id ? id->to_string() : ""}, {"topic", topic}, {"partition", pos.at(0).partition.get()}, {"offset", pos.at(0).off.get()}};
+}
+
+result<void> engine::start_wait(const json& doc, const std::string& node, int attempt, const json& wait) {
+  const auto kind = wait.value("kind", "");
+  const std::string run_id = doc.value("runId", "");
+  if (kind == "child") {
+    if (!ctx_) return error{errc::internal, "a child run outside a command"};
+    events::RunStart s;
+    s.set_run_id(child_run_id(run_id, node, attempt));
+    s.set_workflow_id(wait.value("workflow", ""));
+    std::int64_t v = wait.value("version", std::int64_t{0});
+    if (!v) {
+      NF_TRY_ASSIGN(auto latest, view_.latest_version(doc.value("tenantId", ""), s.workflow_id()));
+      if (!latest) return error{errc::invalid_argument, "sub-workflow " + s.workflow_id() + " is not defined"};
+      v = *latest;
+    }
+    s.set_version(v);
+    const auto inputs = wait.value("inputs", json::object()).dump();
+    s.set_inputs_json(inputs);
+    s.set_inputs_sha256(sha256_hex(inputs));
+    s.set_parent_run_id(run_id);
+    s.set_parent_node(node);
+    s.set_parent_attempt(attempt);
+    s.set_started_by(doc.value("startedBy", ""));
+    event::new_event ev;
+    ev.type = kRunRequested;
+    ev.key = s.run_id();
+    ev.tenant = doc.value("tenantId", "");
+    ev.message = &s;
+    NF_TRY(ctx_->emit(topic_name{kCommands}, std::move(ev)));
+    return ok();
+  }
+  if (kind == "http") {
+    const auto url = wait.value("url", json("")).is_string() ? wait["url"].get<std::string>() : std::string();
+    // http://host[:port]/path, and the host (with its port) on the allowlist.
+    if (url.rfind("http://", 0) != 0) return error{errc::invalid_argument, "node '" + node + "': only http:// URLs are sent, not '" + url + "'"};
+    const auto slash = url.find('/', 7);
+    const std::string hostport = url.substr(7, slash == std::string::npos ? std::string::npos : slash - 7);
+    const std::string host = hostport.substr(0, hostport.find(':'));
+    bool allowed = false;
+    for (const auto& a : opts_.http_allow) allowed = allowed || a == hostport || a == host;
+    if (!allowed) return error{errc::permission_denied, "node '" + node + "': host '" + hostport + "' is not on workflows.http_allow"};
+    const std::string target = slash == std::string::npos ? "/" : url.substr(slash);
+    const std::string method = wait.value("method", "GET");
+    const std::string body = wait.contains("body") ? wait["body"].dump() : std::string();
+    const std::string tenant = doc.value("tenantId", "");
+    post([this, run_id, node, attempt, hostport, target, method, body, tenant] {
+      events::RunCommand rc;
+      rc.set_run_id(run_id);
+      rc.set_node(node);
+      rc.set_attempt(attempt);
+      try {
+        std::string err;
+        auto r = http::client::call("http://" + hostport, boost::beast::http::string_to_verb(method), target, body, err, "");
+        if (!r) {
+          rc.set_error_code("http");
+          rc.set_error_message(err);
+        } else {
+          auto parsed = json::parse(r->body, nullptr, false);
+          json out{{"out", {{"status", r->status}, {"body", parsed.is_discarded() ? json(r->body) : parsed}}}};
+          if (r->status >= 500) {
+            rc.set_error_code("http_" + std::to_string(r->status));
+            rc.set_error_message("HTTP " + std::to_string(r->status));
+          } else {
+            rc.set_output_json(out.dump(-1, ' ', false, json::error_handler_t::replace));
+          }
+        }
+        event::new_event ev;
+        ev.type = kNodeResult;
+        ev.key = run_id;
+        ev.tenant = tenant;
+        ev.message = &rc;
+        auto env = event::build(ev, rc);
+        if (!env) throw std::runtime_error(env.error().message);
+        const auto rec = event::to_record(*env);
+        auto a = bus_.append(topic_name{kCommands}, std::span<const bus::record>(&rec, 1));
+        if (!a) nf::log::get("workflows")->error("http_request result of run {} node {} could not be appended: {}", run_id, node, a.error().message);
+      } catch (const std::exception& e) {
+        nf::log::get("workflows")->error("http_request of run {} node {}: {}", run_id, node, e.what());
+      }
+    });
+    return ok();
+  }
+  return error{errc::unsupported, "node kind '" + kind + "' is not run by this engine yet"};
+}
+
+void engine::notify_parent(const json& doc) {
+  if (!ctx_ || !doc.contains("parent")) return;
+  const auto& parent = doc["parent"];
+  events::RunCommand rc;
+  rc.set_run_id(parent.value("runId", ""));
+  rc.set_node(parent.value("node", ""));
+  rc.set_attempt(parent.value("attempt", 1));
+  const auto status = doc.value("status", "");
+  if (status == "completed") {
+    rc.set_output_json(json{{"out", doc.value("outputs", json::object())}}.dump(-1, ' ', false, json::error_handler_t::replace));
+  } else {
+    rc.set_error_code(status == "cancelled" ? "child_cancelled" : "child_failed");
+    rc.set_error_message("sub-workflow run " + doc.value("runId", "") + " " + status +
+                         (doc.contains("error") ? ": " + doc["error"].value("message", "") : std::string()));
+  }
+  event::new_event ev;
+  ev.type = kNodeResult;
+  ev.key = rc.run_id();
+  ev.tenant = doc.value("tenantId", "");
+  ev.message = &rc;
+  auto r = ctx_->emit(topic_name{kCommands}, std::move(ev));
+  if (!r) nf::log::get("workflows")->error("run {} could not tell its parent {}: {}", doc.value("runId", ""), rc.run_id(), r.error().message);
+}
+
+}  // namespace nf::workflows

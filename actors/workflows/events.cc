@@ -1,0 +1,20 @@
+#include "actors/workflows/events.h"
+
+#include "actors/workflows/engine.h"
+#include "workflows.pb.h"
+
+namespace nf::workflows {
+
+void register_events(event::type_registry& reg) {
+  reg.add(kDefined, events::WorkflowDefined::descriptor(), "workflows");
+  for (const char* t : {kRunRequested, kRunStarted}) reg.add(t, events::RunStart::descriptor(), "workflows");
+  for (const char* t : {kCancelRequested, kApprovalGiven, kStepRequested, kContinueRequested, kTimerDue, kNodeResult})
+    reg.add(t, events::RunCommand::descriptor(), "workflows");
+  for (const char* t : {kNodeScheduled, kNodeStarted, kNodeWaiting, kNodeCompleted, kNodeFailed, kNodeSkipped, kRetryScheduled, kTimerSet, kTimerFired,
+                        kRunPaused, kRunResumed})
+    reg.add(t, events::NodeStep::descriptor(), "workflows");
+  for (const char* t : {kRunCompleted, kRunFailed, kRunCancelled}) reg.add(t, events::RunEnded::descriptor(), "workflows");
+  reg.add(kRefused, events::RunRefused::descriptor(), "workflows");
+}
+
+}  // namespace nf::workflows

@@ -1,0 +1,530 @@
+#include "actors/workflows/routes.h"
+
+#include <set>
+
+#include "actors/workflows/nodes.h"
+#include "core/base/sha256.h"
+#include "core/event/codec.h"
+#include "core/log/log.h"
+#include "workflows.pb.h"
+
+namespace nf::workflows {
+
+using json = nlohmann::json;
+using http::status;
+
+namespace {
+
+http::response_doc error_doc(const char* why) { return {why, http::schema::ref("Error")}; }
+const json kObject{{"type", "object"}};
+
+http::response problems_response(const std::vector<problem>& ps, const http::request& req) {
+  json list = json::array();
+  for (const auto& p : ps) list.push_back(to_json(p));
+  const auto& first = ps.at(0);
+  json e{{"code", "invalid_definition"}, {"message", to_string(first) + (ps.size() > 1 ? " (and " + std::to_string(ps.size() - 1) + " more)" : std::string())}};
+  e["field"] = first.node.empty() ? first.field : "nodes." + first.node + (first.field.empty() ? std::string() : "." + first.field);
+  return http::json_response(status::bad_request, json{{"error", e}, {"problems", list}}, req);
+}
+
+http::response yaml_response(const json& doc, const http::request& req) {
+  http::response res{status::ok, req.version()};
+  res.set(http::field::content_type, "application/yaml");
+  res.set(http::field::server, "nexus-forge");
+  res.keep_alive(req.keep_alive());
+  res.body() = to_yaml(doc);
+  res.prepare_payload();
+  return res;
+}
+
+std::string content_type(const http::request& req) {
+  auto it = req.find(http::field::content_type);
+  return it == req.end() ? std::string("application/json") : std::string(it->value());
+}
+
+// A run id from an idempotency key: the same tenant, workflow and key name the same run.
+std::string keyed_run_id(const std::string& tenant, const std::string& workflow, const std::string& key) {
+  const auto h = sha256_hex(tenant + '\0' + workflow + '\0' + key);
+  return event::derive_id(event::event_id{}, h, 0).to_string();
+}
+
+json run_refusal_body(const events::RunRefused& r) { return json{{"error", {{"code", r.code()}, {"message", r.message()}}}}; }
+
+status refusal_status(const std::string& code) {
+  if (code == "not_found") return status::not_found;
+  return status::conflict;
+}
+
+}  // namespace
+
+routes::routes(bus::event_bus& bus, projection::store& store, workflows_projection& proj, projection::feed& feed, command::gateway& gateway,
+               definition_cache& defs, const nf::clock& clk, route_options opts)
+    : bus_(bus), view_(store, proj), feed_(feed), gateway_(gateway), defs_(defs), clk_(clk), opts_(std::move(opts)) {}
+
+void routes::add_to(http::route_table& t) {
+  const http::param_doc id{"id", "the workflow id", http::schema::string(), true, "path"};
+  const http::param_doc run{"id", "the run id", http::schema::string(), true, "path"};
+  const http::param_doc format{"format", "json (default) or yaml", http::schema::enumeration({"json", "yaml"})};
+  t.add({.method = http::verb::get, .path = "/workflows/nodes", .perm = perm::read, .summary = "The node library: every node type, its config schema and ports",
+         .tag = "workflows", .responses = {{200, {"the node types", http::schema::array(kObject)}}},
+         .handler = [](const http::route_context& c) { return http::json_response(status::ok, node_registry::builtin().describe(), c.req); }});
+  t.add({.method = http::verb::post, .path = "/workflows/validate", .perm = perm::read, .summary = "Compile a definition without storing it",
+         .tag = "workflows", .body = kObject,
+         .responses = {{200, {"{valid, problems}", kObject}}, {400, error_doc("a body that is not JSON or YAML")}},
+         .handler = [this](const http::route_context& c) { return validate(c); }});
+  t.add({.method = http::verb::post, .path = "/workflows", .perm = perm::write, .summary = "Define a new version of a workflow (JSON, or YAML with Content-Type application/yaml)",
+         .tag = "workflows", .body = kObject,
+         .responses = {{201, {"{workflowId, version, digest}", kObject}},
+                       {400, error_doc("the definition does not compile: every problem, with its node")},
+                       {409, error_doc("the version exists (versions are immutable)")}},
+         .handler = [this](const http::route_context& c) { return define(c); }});
+  t.add({.method = http::verb::get, .path = "/workflows", .perm = perm::read, .summary = "The tenant's workflows and their latest versions", .tag = "workflows",
+         .responses = {{200, {"{workflows}", kObject}}}, .handler = [this](const http::route_context& c) { return list(c); }});
+  t.add({.method = http::verb::get, .path = "/workflows/{id}", .perm = perm::read, .summary = "A workflow's latest version", .tag = "workflows",
+         .params = {id, format}, .responses = {{200, {"the version", kObject}}, {404, error_doc("no such workflow")}},
+         .handler = [this](const http::route_context& c) { return get_version(c, true); }});
+  t.add({.method = http::verb::get, .path = "/workflows/{id}/versions/{v}", .perm = perm::read, .summary = "One version of a workflow", .tag = "workflows",
+         .params = {id, {"v", "the version", http::schema::integer(), true, "path"}, format},
+         .responses = {{200, {"the version", kObject}}, {400, error_doc("a version that is not a number")}, {404, error_doc("no such version")}},
+         .handler = [this](const http::route_context& c) { return get_version(c, false); }});
+  t.add({.method = http::verb::get, .path = "/workflows/{id}/metrics", .perm = perm::read, .summary = "Per node: executions, failures, p50 and p95 duration",
+         .tag = "workflows", .params = {id}, .responses = {{200, {"{nodes}", kObject}}},
+         .handler = [this](const http::route_context& c) { return metrics(c); }});
+  t.add({.method = http::verb::post, .path = "/workflows/{id}/runs", .perm = perm::write, .summary = "Start a run (pinned to a version, the latest by default)",
+         .tag = "workflows", .params = {id}, .body = kObject,
+         .responses = {{201, {"{runId, status}", kObject}},
+                       {200, {"the run this idempotencyKey started before, with the same inputs", kObject}},
+                       {400, error_doc("inputs of the wrong type, unknown breakpoints, naming the field")},
+                       {404, error_doc("no such workflow or version")},
+                       {409, error_doc("the idempotencyKey started a run with other inputs")}},
+         .handler = [this](const http::route_context& c) { return start(c); }});
+  t.add({.method = http::verb::get, .path = "/runs", .perm = perm::read, .summary = "Search runs (newest first)", .tag = "workflows",
+         .params = {{"workflow", "a workflow id"}, {"status", "running, paused, completed, failed or cancelled"}, {"started_after", "unix ms", http::schema::integer()},
+                    {"after", "the page token of the previous page"}, {"limit", "at most 1000", http::schema::integer()}},
+         .responses = {{200, {"{runs, next}", kObject}}, {400, error_doc("a bad parameter")}},
+         .handler = [this](const http::route_context& c) { return list_runs(c); }});
+  t.add({.method = http::verb::get, .path = "/runs/{id}", .perm = perm::read, .summary = "A run: status, every node's status, attempts, inputs, outputs and timings",
+         .tag = "workflows", .params = {run}, .responses = {{200, {"the run", kObject}}, {404, error_doc("no such run")}},
+         .handler = [this](const http::route_context& c) { return get_run(c); }});
+  t.add({.method = http::verb::get, .path = "/runs/{id}/history", .perm = perm::read, .summary = "A run's events, paged", .tag = "workflows",
+         .params = {run, {"after", "the last seq of the previous page", http::schema::integer()}, {"limit", "at most 1000", http::schema::integer()}},
+         .responses = {{200, {"{events, next}", kObject}}, {404, error_doc("no such run")}},
+         .handler = [this](const http::route_context& c) { return history(c); }});
+  struct cmd {
+    const char* path;
+    const char* type;
+    http::permission p;
+    const char* summary;
+  };
+  for (const auto& k : {cmd{"/runs/{id}/cancel", kCancelRequested, perm::write, "Cancel a run"},
+                        cmd{"/runs/{id}/step", kStepRequested, perm::write, "Debugging: run the paused node, then pause again"},
+                        cmd{"/runs/{id}/continue", kContinueRequested, perm::write, "Debugging: run on (to the next breakpoint)"},
+                        cmd{"/runs/{id}/approve", kApprovalGiven, perm::approve, "Approve the approval node the run waits at"},
+                        cmd{"/runs/{id}/reject", kApprovalGiven, perm::approve, "Reject the approval node the run waits at"}}) {
+    const bool rejects = std::string(k.path).find("reject") != std::string::npos;
+    t.add({.method = http::verb::post, .path = k.path, .perm = k.p, .summary = k.summary, .tag = "workflows", .params = {run}, .body = kObject,
+           .responses = {{200, {"the run", kObject}}, {404, error_doc("no such run")}, {409, error_doc("the run's state does not allow it")}},
+           .handler = [this, type = k.type, rejects](const http::route_context& c) { return run_command(c, rejects ? "reject" : type); }});
+  }
+  t.add({.method = http::verb::post, .path = "/runs/{id}/reset", .perm = perm::write,
+         .summary = "Start a new run from a node, reusing the original's outputs before it (the original is untouched)", .tag = "workflows",
+         .params = {run}, .body = kObject,
+         .responses = {{201, {"{runId, resetOf}", kObject}}, {400, error_doc("an unknown node or bad inputs")}, {404, error_doc("no such run")}},
+         .handler = [this](const http::route_context& c) { return reset(c); }});
+}
+
+std::variant<command::decided, http::response> routes::decide(const http::route_context& c, const char* type, const std::string& run_id,
+                                                              const google::protobuf::Message& payload) {
+  event::new_event cmd;
+  cmd.type = type;
+  cmd.key = run_id;
+  cmd.tenant = c.who.tenant;
+  cmd.message = &payload;
+  cmd.region = opts_.region;
+  cmd.occurred_at = clk_.now_ms();
+  auto d = gateway_.submit(topic_name{kCommands}, cmd, opts_.decision_timeout);
+  if (!d && d.error().code == errc::timeout) {
+    auto res = http::error_response(status::service_unavailable, "not_decided",
+                                    "the owner of run " + run_id + " has not decided within " + std::to_string(opts_.decision_timeout.count()) +
+                                        " ms; the request is kept and will be decided",
+                                    c.req);
+    res.set(http::field::retry_after, "1");
+    return res;
+  }
+  if (!d) return http::append_error(d.error(), c.req);
+  const topic_partition tp{d->outcome.topic, d->outcome.partition};
+  c.wrote(tp, d->outcome.off);
+  if (!feed_.wait_applied(tp, d->outcome.off, opts_.read_your_writes_timeout))
+    nf::log::get("workflows")->warn("the workflows read model did not reach {}@{} within {} ms", to_string(tp), d->outcome.off.get(),
+                                    opts_.read_your_writes_timeout.count());
+  return std::move(*d);
+}
+
+std::variant<json, http::response> routes::visible_run(const http::route_context& c, const std::string& run_id) {
+  auto doc = view_.run(run_id);
+  if (!doc) return http::failure(doc.error(), c.req);
+  if (!*doc || !c.who.sees((**doc).value("tenantId", ""))) return http::error_response(status::not_found, "not_found", "no run " + run_id, c.req);
+  return std::move(**doc);
+}
+
+http::response routes::validate(const http::route_context& c) {
+  auto doc = parse_document(c.req.body(), content_type(c.req));
+  if (!doc) return http::bad_body(doc.error(), c.req);
+  auto compiled = compile(*doc, defs_.env_for(c.who.tenant));
+  json problems = json::array();
+  for (const auto& p : compiled.problems) problems.push_back(to_json(p));
+  json out{{"valid", compiled.problems.empty()}, {"problems", problems}};
+  if (compiled.def) out["order"] = [&] {
+    json o = json::array();
+    for (const auto& n : compiled.def->nodes) o.push_back(n.id);
+    return o;
+  }();
+  return http::json_response(status::ok, out, c.req);
+}
+
+http::response routes::define(const http::route_context& c) {
+  if (c.who.tenant.empty()) return http::invalid_field("tenant", "a workflow belongs to a tenant: call with a tenant's credentials", c.req);
+  auto doc = parse_document(c.req.body(), content_type(c.req));
+  if (!doc) return http::bad_body(doc.error(), c.req);
+  auto compiled = compile(*doc, defs_.env_for(c.who.tenant));
+  if (!compiled.def) return problems_response(compiled.problems, c.req);
+  const auto& def = *compiled.def;
+  auto existing = view_.definition(c.who.tenant, def.id, def.version);
+  if (!existing) return http::failure(existing.error(), c.req);
+  if (*existing) {
+    if ((**existing).value("document", json()) == def.document)  // the same document again: answered as the first time
+      return http::json_response(status::ok, json{{"workflowId", def.id}, {"version", def.version}, {"digest", (**existing).value("digest", "")}}, c.req);
+    return http::error_response(status::conflict, "version_exists", "version " + std::to_string(def.version) + " of " + def.id + " exists; versions are immutable", c.req,
+                                "version");
+  }
+  if (auto q = c.quota()) return *q;
+  auto stream = view_.definition_stream_version(c.who.tenant, def.id);
+  if (!stream) return http::failure(stream.error(), c.req);
+  events::WorkflowDefined w;
+  w.set_workflow_id(def.id);
+  w.set_version(def.version);
+  w.set_document_json(def.document.dump());
+  w.set_digest(sha256_hex(w.document_json()));
+  w.set_defined_by(c.who.principal);
+  event::new_event ev;
+  ev.type = kDefined;
+  ev.key = c.who.tenant + "/" + def.id;
+  ev.tenant = c.who.tenant;
+  ev.region = opts_.region;
+  ev.occurred_at = clk_.now_ms();
+  auto env = event::build(ev, w);
+  if (!env) return http::failure(env.error(), c.req);
+  auto rec = event::to_record(*env);
+  rec.expected_version = *stream;
+  auto a = bus_.append(topic_name{kDefinitionsTopic}, std::span<const bus::record>(&rec, 1));
+  if (!a && a.error().code == errc::unsupported) {
+    // A bus that does not check key versions (Kafka): the read model keeps the first record of
+    // a version and refuses a later one, so versions stay immutable all the same.
+    rec.expected_version.reset();
+    a = bus_.append(topic_name{kDefinitionsTopic}, std::span<const bus::record>(&rec, 1));
+  }
+  if (!a && a.error().code == errc::wrong_expected_version)
+    return http::error_response(status::conflict, "concurrent_definition", "another version of " + def.id + " was defined at the same time; send it again", c.req);
+  if (!a) return http::append_error(a.error(), c.req);
+  const topic_partition tp{topic_name{kDefinitionsTopic}, a->at(0).partition};
+  c.wrote(tp, a->at(0).off);
+  feed_.wait_applied(tp, a->at(0).off, opts_.read_your_writes_timeout);
+  return http::json_response(status::created, json{{"workflowId", def.id}, {"version", def.version}, {"digest", w.digest()}}, c.req);
+}
+
+http::response routes::list(const http::route_context& c) {
+  auto l = view_.definitions(c.who.tenant);
+  if (!l) return http::failure(l.error(), c.req);
+  return http::json_response(status::ok, json{{"workflows", *l}}, c.req);
+}
+
+http::response routes::get_version(const http::route_context& c, bool latest) {
+  const auto& id = c.path_param("id");
+  std::int64_t v = 0;
+  if (latest) {
+    auto l = view_.latest_version(c.who.tenant, id);
+    if (!l) return http::failure(l.error(), c.req);
+    if (!*l) return http::error_response(status::not_found, "not_found", "no workflow " + id, c.req);
+    v = **l;
+  } else {
+    const auto& vs = c.path_param("v");
+    if (vs.empty() || vs.size() > 12 || vs.find_first_not_of("0123456789") != std::string::npos) return http::invalid_field("v", "is a version number", c.req);
+    v = std::stoll(vs);
+  }
+  auto d = view_.definition(c.who.tenant, id, v);
+  if (!d) return http::failure(d.error(), c.req);
+  if (!*d) return http::error_response(status::not_found, "not_found", "no version " + std::to_string(v) + " of workflow " + id, c.req);
+  const auto fmt = c.t.param("format").value_or("json");
+  if (fmt == "yaml") return yaml_response((**d)["document"], c.req);
+  if (fmt != "json") return http::invalid_field("format", "is json or yaml", c.req);
+  return http::json_response(status::ok, **d, c.req);
+}
+
+http::response routes::metrics(const http::route_context& c) {
+  auto m = view_.metrics(c.who.tenant, c.path_param("id"));
+  if (!m) return http::failure(m.error(), c.req);
+  return http::json_response(status::ok, json{{"workflowId", c.path_param("id")}, {"nodes", *m}}, c.req);
+}
+
+http::response routes::start(const http::route_context& c) {
+  const auto& id = c.path_param("id");
+  if (c.who.tenant.empty()) return http::invalid_field("tenant", "a run belongs to a tenant: call with a tenant's credentials", c.req);
+  auto body = c.req.body().empty() ? result<json>(json::object()) : http::parse_body(c.req);
+  if (!body) return http::bad_body(body.error(), c.req);
+  if (!body->is_object()) return http::invalid_field("body", "is an object {version?, inputs, idempotencyKey?, debug?, breakpoints?, searchAttributes?}", c.req);
+  static const std::set<std::string> known{"version", "inputs", "idempotencyKey", "debug", "breakpoints", "searchAttributes"};
+  for (const auto& [k, _] : body->items())
+    if (!known.count(k)) return http::invalid_field(k, "unknown field", c.req);
+  std::int64_t v = 0;
+  if (body->contains("version")) {
+    if (!(*body)["version"].is_number_integer() || (*body)["version"].get<std::int64_t>() < 1) return http::invalid_field("version", "is a version number", c.req);
+    v = (*body)["version"].get<std::int64_t>();
+  } else {
+    auto l = view_.latest_version(c.who.tenant, id);
+    if (!l) return http::failure(l.error(), c.req);
+    if (!*l) return http::error_response(status::not_found, "not_found", "no workflow " + id, c.req);
+    v = **l;
+  }
+  auto def = defs_.get(c.who.tenant, id, v);
+  if (!def && def.error().code == errc::not_found) return http::error_response(status::not_found, "not_found", def.error().message, c.req);
+  if (!def) return http::failure(def.error(), c.req);
+  const json inputs = body->value("inputs", json::object());
+  if (!inputs.is_object()) return http::invalid_field("inputs", "is an object of the workflow's inputs", c.req);
+  for (const auto& [name, t] : (*def)->inputs) {
+    if (!inputs.contains(name)) return http::invalid_field("inputs." + name, std::string("is required (") + to_string(t) + ")", c.req);
+    if (!has_type(inputs[name], t)) return http::invalid_field("inputs." + name, std::string("is ") + to_string(t) + ", not " + to_string(type_of(inputs[name])), c.req);
+  }
+  for (const auto& [k, _] : inputs.items())
+    if (!std::any_of((*def)->inputs.begin(), (*def)->inputs.end(), [&](const auto& i) { return i.first == k; }))
+      return http::invalid_field("inputs." + k, "is not an input of " + id + " version " + std::to_string(v), c.req);
+  events::RunStart s;
+  s.set_workflow_id(id);
+  s.set_version(v);
+  s.set_inputs_json(inputs.dump());
+  s.set_inputs_sha256(sha256_hex(s.inputs_json() + '\0' + std::to_string(v)));
+  s.set_started_by(c.who.principal);
+  if (body->contains("debug")) {
+    if (!(*body)["debug"].is_boolean()) return http::invalid_field("debug", "is a bool", c.req);
+    s.set_debug((*body)["debug"].get<bool>());
+  }
+  if (body->contains("breakpoints")) {
+    const auto& b = (*body)["breakpoints"];
+    if (!b.is_array()) return http::invalid_field("breakpoints", "is a list of node ids", c.req);
+    for (const auto& n : b) {
+      if (!n.is_string() || !(*def)->node(n.get<std::string>())) return http::invalid_field("breakpoints", "'" + (n.is_string() ? n.get<std::string>() : n.dump()) + "' is not a node of " + id, c.req);
+      s.add_breakpoints(n.get<std::string>());
+    }
+    if (!s.breakpoints().empty()) s.set_debug(true);
+  }
+  if (body->contains("searchAttributes")) {
+    const auto& a = (*body)["searchAttributes"];
+    if (!a.is_object() || a.size() > 32) return http::invalid_field("searchAttributes", "is an object of at most 32 string values", c.req);
+    for (const auto& [k, val] : a.items()) {
+      if (!val.is_string() || k.empty() || k.size() > 64 || val.get<std::string>().size() > 256 || k.find_first_of("=/") != std::string::npos)
+        return http::invalid_field("searchAttributes." + k, "names are 1-64 characters without '=' or '/', values strings of at most 256", c.req);
+      (*s.mutable_search_attributes())[k] = val.get<std::string>();
+    }
+  }
+  std::string run_id;
+  if (body->contains("idempotencyKey")) {
+    const auto& k = (*body)["idempotencyKey"];
+    if (!k.is_string() || k.get<std::string>().empty() || k.get<std::string>().size() > 256) return http::invalid_field("idempotencyKey", "is a string of 1 to 256 characters", c.req);
+    s.set_idempotency_key(k.get<std::string>());
+    run_id = keyed_run_id(c.who.tenant, id, k.get<std::string>());
+  } else {
+    run_id = event::new_uuidv7(clk_.now_ms()).to_string();
+  }
+  s.set_run_id(run_id);
+  if (auto q = c.quota()) return *q;
+  auto d = decide(c, kRunRequested, run_id, s);
+  if (auto* r = std::get_if<http::response>(&d)) return std::move(*r);
+  const auto& out = std::get<command::decided>(d).outcome_event;
+  if (out.type() == kRefused) {
+    events::RunRefused why;
+    (void)out.payload().UnpackTo(&why);
+    if (why.code() == "repeat") return http::json_response(status::ok, json{{"runId", run_id}, {"existing", true}}, c.req);
+    return http::json_response(refusal_status(why.code()), run_refusal_body(why), c.req);
+  }
+  auto doc = view_.run(run_id);
+  json answer{{"runId", run_id}, {"workflowId", id}, {"version", v}};
+  if (doc && *doc) answer["status"] = (**doc).value("status", "");
+  return http::json_response(status::created, answer, c.req);
+}
+
+http::response routes::get_run(const http::route_context& c) {
+  auto r = visible_run(c, c.path_param("id"));
+  if (auto* res = std::get_if<http::response>(&r)) return std::move(*res);
+  return http::json_response(status::ok, std::get<json>(r), c.req);
+}
+
+http::response routes::list_runs(const http::route_context& c) {
+  run_query q;
+  q.tenant = c.who.tenant;
+  q.workflow = c.t.param("workflow").value_or("");
+  q.status = c.t.param("status").value_or("");
+  q.after = c.t.param("after").value_or("");
+  if (auto s = c.t.param("started_after")) {
+    if (s->size() > 16 || s->find_first_not_of("0123456789") != std::string::npos) return http::invalid_field("started_after", "is unix milliseconds", c.req);
+    q.started_after = std::stoll(*s);
+  }
+  if (auto l = c.t.param("limit")) {
+    if (l->size() > 4 || l->find_first_not_of("0123456789") != std::string::npos || std::stoi(*l) < 1 || std::stoi(*l) > 1000)
+      return http::invalid_field("limit", "is 1 to 1000", c.req);
+    q.limit = static_cast<std::size_t>(std::stoi(*l));
+  }
+  for (const auto& [k, v] : c.t.query)
+    if (k.rfind("attr.", 0) == 0 && k.size() > 5) q.attributes.emplace_back(k.substr(5), v);
+  auto r = view_.runs(q);
+  if (!r) return http::failure(r.error(), c.req);
+  json out{{"runs", r->first}};
+  if (!r->second.empty()) out["next"] = r->second;
+  return http::json_response(status::ok, out, c.req);
+}
+
+http::response routes::history(const http::route_context& c) {
+  auto r = visible_run(c, c.path_param("id"));
+  if (auto* res = std::get_if<http::response>(&r)) return std::move(*res);
+  std::int64_t after = 0;
+  std::size_t limit = 100;
+  if (auto a = c.t.param("after")) {
+    if (a->size() > 12 || a->find_first_not_of("0123456789") != std::string::npos) return http::invalid_field("after", "is a sequence number", c.req);
+    after = std::stoll(*a);
+  }
+  if (auto l = c.t.param("limit")) {
+    if (l->size() > 4 || l->find_first_not_of("0123456789") != std::string::npos || std::stoi(*l) < 1 || std::stoi(*l) > 1000)
+      return http::invalid_field("limit", "is 1 to 1000", c.req);
+    limit = static_cast<std::size_t>(std::stoi(*l));
+  }
+  auto h = view_.history(c.path_param("id"), after, limit);
+  if (!h) return http::failure(h.error(), c.req);
+  json out{{"runId", c.path_param("id")}, {"events", *h}};
+  if (h->size() == limit) out["next"] = h->back().value("seq", std::int64_t{0});
+  return http::json_response(status::ok, out, c.req);
+}
+
+http::response routes::run_command(const http::route_context& c, const char* type) {
+  const auto& run_id = c.path_param("id");
+  auto r = visible_run(c, run_id);
+  if (auto* res = std::get_if<http::response>(&r)) return std::move(*res);
+  auto body = c.req.body().empty() ? result<json>(json::object()) : http::parse_body(c.req);
+  if (!body) return http::bad_body(body.error(), c.req);
+  if (!body->is_object()) return http::invalid_field("body", "is an object", c.req);
+  events::RunCommand rc;
+  rc.set_run_id(run_id);
+  rc.set_by(c.who.principal);
+  for (const auto& [k, v] : body->items()) {
+    if (k == "node" || k == "comment" || k == "reason") {
+      if (!v.is_string() || v.get<std::string>().size() > 1000) return http::invalid_field(k, "is a string of at most 1000 characters", c.req);
+    } else {
+      return http::invalid_field(k, "unknown field (node, comment, reason)", c.req);
+    }
+  }
+  rc.set_node(body->value("node", ""));
+  rc.set_comment(body->value("comment", ""));
+  rc.set_reason(body->value("reason", ""));
+  const char* t = type;
+  if (std::string(type) == "reject") {
+    t = kApprovalGiven;
+    rc.set_approved(false);
+  } else if (std::string(type) == kApprovalGiven) {
+    rc.set_approved(true);
+  }
+  auto d = decide(c, t, run_id, rc);
+  if (auto* res = std::get_if<http::response>(&d)) return std::move(*res);
+  const auto& out = std::get<command::decided>(d).outcome_event;
+  if (out.type() == kRefused) {
+    events::RunRefused why;
+    (void)out.payload().UnpackTo(&why);
+    return http::json_response(refusal_status(why.code()), run_refusal_body(why), c.req);
+  }
+  auto doc = view_.run(run_id);
+  if (!doc || !*doc) return http::json_response(status::ok, json{{"runId", run_id}}, c.req);
+  return http::json_response(status::ok, **doc, c.req);
+}
+
+http::response routes::reset(const http::route_context& c) {
+  const auto& run_id = c.path_param("id");
+  auto r = visible_run(c, run_id);
+  if (auto* res = std::get_if<http::response>(&r)) return std::move(*res);
+  const auto& orig = std::get<json>(r);
+  auto body = http::parse_body(c.req);
+  if (!body) return http::bad_body(body.error(), c.req);
+  if (!body->is_object() || !body->contains("node") || !(*body)["node"].is_string()) return http::invalid_field("node", "is required: the node to run again from", c.req);
+  for (const auto& [k, _] : body->items())
+    if (k != "node" && k != "inputs") return http::invalid_field(k, "unknown field (node, inputs)", c.req);
+  const auto node = (*body)["node"].get<std::string>();
+  auto def = defs_.get(orig.value("tenantId", ""), orig.value("workflowId", ""), orig.value("version", std::int64_t{0}));
+  if (!def) return http::failure(def.error(), c.req);
+  if (!(*def)->node(node)) return http::invalid_field("node", "'" + node + "' is not a node of " + orig.value("workflowId", "") + " version " + std::to_string(orig.value("version", 0)), c.req);
+  json inputs = orig.value("inputs", json::object());
+  if (body->contains("inputs")) {
+    const auto& patch = (*body)["inputs"];
+    if (!patch.is_object()) return http::invalid_field("inputs", "is an object of inputs to change", c.req);
+    for (const auto& [k, v] : patch.items()) {
+      auto it = std::find_if((*def)->inputs.begin(), (*def)->inputs.end(), [&](const auto& i) { return i.first == k; });
+      if (it == (*def)->inputs.end()) return http::invalid_field("inputs." + k, "is not an input of the workflow", c.req);
+      if (!has_type(v, it->second)) return http::invalid_field("inputs." + k, std::string("is ") + to_string(it->second), c.req);
+      inputs[k] = v;
+    }
+  }
+  // The node and everything downstream of it run again, and so does every node that reads a
+  // changed input (found conservatively: a name in its bindings or config counts); other
+  // completed nodes are reused.
+  std::set<std::string> again{node};
+  std::vector<std::string> changed;
+  if (body->contains("inputs"))
+    for (const auto& [k, v] : (*body)["inputs"].items())
+      if (orig.value("inputs", json::object()).value(k, json()) != v) changed.push_back(k);
+  auto reads_changed = [&](const node_spec& spec) {
+    if (changed.empty()) return false;
+    std::string text = spec.config.dump();
+    for (const auto& [port, b] : spec.inputs) text += " " + b.source;
+    for (const auto& k : changed)
+      for (std::size_t at = text.find(k); at != std::string::npos; at = text.find(k, at + 1)) {
+        const bool left = at == 0 || !(std::isalnum(static_cast<unsigned char>(text[at - 1])) || text[at - 1] == '_');
+        const auto end = at + k.size();
+        const bool right = end >= text.size() || !(std::isalnum(static_cast<unsigned char>(text[end])) || text[end] == '_');
+        if (left && right) return true;
+      }
+    return false;
+  };
+  for (const auto& spec : (*def)->nodes) {
+    if (reads_changed(spec)) again.insert(spec.id);
+    for (const auto& a : spec.after)
+      if (again.count(a)) again.insert(spec.id);
+    if (!spec.handles.empty() && again.count(spec.handles)) again.insert(spec.id);
+  }
+  json reused = json::object();
+  for (const auto& spec : (*def)->nodes) {
+    if (again.count(spec.id)) continue;
+    const auto& n = orig["nodes"].contains(spec.id) ? orig["nodes"][spec.id] : json();
+    if (!n.is_object() || n.value("status", "") != "completed") continue;
+    reused[spec.id] = {{"output", n.value("output", json::object())}};
+    if (n.contains("vars")) reused[spec.id]["vars"] = n["vars"];
+  }
+  events::RunStart s;
+  const auto new_id = event::new_uuidv7(clk_.now_ms()).to_string();
+  s.set_run_id(new_id);
+  s.set_workflow_id(orig.value("workflowId", ""));
+  s.set_version(orig.value("version", std::int64_t{0}));
+  s.set_inputs_json(inputs.dump());
+  s.set_inputs_sha256(sha256_hex(s.inputs_json() + '\0' + std::to_string(s.version())));
+  s.set_reset_of(run_id);
+  s.set_reset_node(node);
+  s.set_reused_json(reused.dump());
+  s.set_started_by(c.who.principal);
+  for (const auto& [k, v] : orig.value("searchAttributes", json::object()).items())
+    if (v.is_string()) (*s.mutable_search_attributes())[k] = v.get<std::string>();
+  if (auto q = c.quota()) return *q;
+  auto d = decide(c, kRunRequested, new_id, s);
+  if (auto* res = std::get_if<http::response>(&d)) return std::move(*res);
+  const auto& out = std::get<command::decided>(d).outcome_event;
+  if (out.type() == kRefused) {
+    events::RunRefused why;
+    (void)out.payload().UnpackTo(&why);
+    return http::json_response(refusal_status(why.code()), run_refusal_body(why), c.req);
+  }
+  return http::json_response(status::created, json{{"runId", new_id}, {"resetOf", run_id}, {"node", node}, {"reused", reused.size()}}, c.req);
+}
+
+}  // namespace nf::workflows

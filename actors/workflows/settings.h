@@ -1,0 +1,25 @@
+// The workflows section of the config file:
+//   workflows.emit_topics   topics (or "prefix.*" patterns) emit_event nodes may write; default mission.*, app.*
+//   workflows.http_allow    hosts ("host" or "host:port") http_request nodes may call; default none
+//   workflows.timer_period_ms  how often due timers are looked for; default 20
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/base/result.h"
+#include "core/config/config.h"
+
+namespace nf::workflows {
+
+struct workflows_settings {
+  std::vector<std::string> emit_topics{"mission.*", "app.*"};
+  std::vector<std::string> http_allow;
+  std::int64_t timer_period_ms = 20;
+};
+
+result<workflows_settings> workflows_settings_of(const config::config& c);
+result<void> check_workflows_section(const std::string& json_text);
+
+}  // namespace nf::workflows

@@ -1,0 +1,101 @@
+// The workflows read model, folded from workflow.definitions (every version of every definition)
+// and workflow.runs (every step of every run). A run's document is a pure fold of its events
+// (fold_run); the engine applies the same fold to its own copy, so what it decides from and what
+// GET /runs/{id} shows never differ. Key layout and invariants: README.md.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/projection/projection.h"
+
+namespace nf::events {
+class Envelope;
+}
+
+namespace nf::workflows {
+
+inline constexpr const char* kDefinitionsTopic = "workflow.definitions";
+inline constexpr const char* kRunsTopic = "workflow.runs";
+
+// On workflow.definitions (WorkflowDefined), keyed by "<tenant>/<workflow id>".
+inline constexpr const char* kDefined = "workflow.defined";
+// On workflow.runs, keyed by the run id.
+inline constexpr const char* kRunStarted = "workflow.run_started";        // RunStart
+inline constexpr const char* kNodeScheduled = "workflow.node_scheduled";  // NodeStep ...
+inline constexpr const char* kNodeStarted = "workflow.node_started";
+inline constexpr const char* kNodeWaiting = "workflow.node_waiting";
+inline constexpr const char* kNodeCompleted = "workflow.node_completed";
+inline constexpr const char* kNodeFailed = "workflow.node_failed";
+inline constexpr const char* kNodeSkipped = "workflow.node_skipped";
+inline constexpr const char* kRetryScheduled = "workflow.retry_scheduled";
+inline constexpr const char* kTimerSet = "workflow.timer_set";
+inline constexpr const char* kTimerFired = "workflow.timer_fired";
+inline constexpr const char* kRunPaused = "workflow.run_paused";
+inline constexpr const char* kRunResumed = "workflow.run_resumed";      // ... NodeStep
+inline constexpr const char* kRunCompleted = "workflow.run_completed";  // RunEnded ...
+inline constexpr const char* kRunFailed = "workflow.run_failed";
+inline constexpr const char* kRunCancelled = "workflow.run_cancelled";  // ... RunEnded
+inline constexpr const char* kRefused = "workflow.command_refused";     // RunRefused
+
+bool run_ended(const std::string& status);
+
+// Folds one workflow.runs event into a run's document (null before run_started). Returns false
+// for an event the document cannot take (a step of a run that has not started, a second start),
+// which the read model keeps as rejected; the document is then unchanged.
+result<bool> fold_run(nlohmann::json& doc, const events::Envelope& env, std::int64_t partition, std::string* why);
+
+class workflows_projection final : public projection::projection {
+ public:
+  std::string name() const override { return "workflows"; }
+  std::vector<std::string> topics() const override { return {kDefinitionsTopic, kRunsTopic}; }
+  result<void> apply(const bus::message& m, ::nf::projection::state_writer& w) override;
+  bool reads_while_folding() const override { return true; }
+  bool counts_key_versions() const override { return true; }
+};
+
+struct run_query {
+  std::string tenant;
+  std::string workflow;          // empty: any
+  std::string status;            // empty: any
+  std::int64_t started_after = 0;
+  std::vector<std::pair<std::string, std::string>> attributes;  // all must match
+  std::string after;             // a page token: the last run id of the previous page
+  std::size_t limit = 100;
+};
+
+class workflows_view {
+ public:
+  workflows_view(::nf::projection::store& store, const workflows_projection& proj) : store_(store), proj_(proj) {}
+  // {workflowId, version, document, digest, definedBy, definedAt}
+  result<std::optional<nlohmann::json>> definition(const std::string& tenant, const std::string& id, std::int64_t version) const;
+  result<std::optional<std::int64_t>> latest_version(const std::string& tenant, const std::string& id) const;
+  // The key version of the definition stream (for expected_version on append).
+  result<std::int64_t> definition_stream_version(const std::string& tenant, const std::string& id) const;
+  // Every workflow of a tenant: {workflowId, latestVersion, name, versions}.
+  result<std::vector<nlohmann::json>> definitions(const std::string& tenant) const;
+  result<std::optional<nlohmann::json>> run(const std::string& run_id) const;
+  // Events of a run from sequence `after` (exclusive), at most `limit`.
+  result<std::vector<nlohmann::json>> history(const std::string& run_id, std::int64_t after, std::size_t limit) const;
+  // Matching runs, newest first, and the next page token (empty on the last page).
+  result<std::pair<std::vector<nlohmann::json>, std::string>> runs(const run_query& q) const;
+  // Timers of the partition due at `now_ms`: fn(run id, node, attempt, timer, at) until it returns false.
+  result<void> due_timers(std::int64_t partition, std::int64_t now_ms,
+                          const std::function<bool(const std::string&, const std::string&, int, const std::string&, std::int64_t)>& fn) const;
+  // Pending timers in all partitions.
+  result<std::uint64_t> pending_timers() const;
+  // Per node: {node, executions, failures, p50Ms, p95Ms}.
+  result<nlohmann::json> metrics(const std::string& tenant, const std::string& workflow) const;
+  result<std::vector<nlohmann::json>> rejected(std::size_t limit = 1000) const;
+
+ private:
+  ::nf::projection::store& store_;
+  const workflows_projection& proj_;
+};
+
+}  // namespace nf::workflows
