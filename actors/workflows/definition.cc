@@ -858,6 +858,8 @@ result<json> parse_document(std::string_view text, std::string_view content_type
 
 // ---- values ----
 
+result<binding> make_binding(const json& v) { return parse_binding(v); }
+
 std::string template_text(const json& v) {
   if (v.is_string()) return v.get<std::string>();
   return v.dump(-1, ' ', false, json::error_handler_t::replace);

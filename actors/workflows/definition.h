@@ -136,6 +136,10 @@ result<nlohmann::json> parse_yaml(std::string_view text);
 // YAML block style, strings double-quoted: parse_yaml(to_yaml(j)) == j.
 std::string to_yaml(const nlohmann::json& j);
 
+// A binding as written in a definition (a connection "node.port", "${...}", a text with ${...}
+// parts, or a literal). errc::invalid_argument when an expression does not parse.
+result<binding> make_binding(const nlohmann::json& v);
+
 // Resolves a binding against a run's scope ({inputs, vars, nodes: {id: {port: value}}, ...}).
 // A connection to a port that was not produced gives nullopt.
 result<std::optional<nlohmann::json>> resolve(const binding& b, const nlohmann::json& scope);

@@ -287,7 +287,7 @@ result<void> run_decider::end_run(const char* type, const std::string& node, con
   e.set_error_message(message);
   NF_TRY(emit_(type, e));
   count("nf_workflow_runs_total", "Workflow runs ended, by outcome", doc_.value("status", ""));
-  if (doc_.contains("parent")) fx_.notify_parent(doc_);
+  if (doc_.contains("parent") || doc_.contains("scheduleId")) fx_.notify_parent(doc_);
   return ok();
 }
 
@@ -309,7 +309,7 @@ result<void> run_decider::finish_if_done(const json& sc) {
   e.set_outputs_json(outputs.dump(-1, ' ', false, json::error_handler_t::replace));
   NF_TRY(emit_(kRunCompleted, e));
   count("nf_workflow_runs_total", "Workflow runs ended, by outcome", "completed");
-  if (doc_.contains("parent")) fx_.notify_parent(doc_);
+  if (doc_.contains("parent") || doc_.contains("scheduleId")) fx_.notify_parent(doc_);
   return ok();
 }
 
@@ -370,7 +370,7 @@ result<void> run_decider::cancel(const std::string& by, const std::string& reaso
   e.set_reason(reason);
   NF_TRY(emit_(kRunCancelled, e));
   count("nf_workflow_runs_total", "Workflow runs ended, by outcome", "cancelled");
-  if (doc_.contains("parent")) fx_.notify_parent(doc_);
+  if (doc_.contains("parent") || doc_.contains("scheduleId")) fx_.notify_parent(doc_);
   return ok();
 }
 

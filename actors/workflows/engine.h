@@ -35,6 +35,10 @@
 #include "core/command/owner.h"
 #include "projections/workflows/workflows.h"
 
+namespace nf::events {
+class Envelope;
+}
+
 namespace nf::workflows {
 
 inline constexpr const char* kCommands = "commands.workflows";
@@ -45,6 +49,14 @@ inline constexpr const char* kStepRequested = "workflow.step_requested";
 inline constexpr const char* kContinueRequested = "workflow.continue_requested";
 inline constexpr const char* kTimerDue = "workflow.timer_due";
 inline constexpr const char* kNodeResult = "workflow.node_result";        // ... RunCommand
+inline constexpr const char* kScheduleRequested = "workflow.schedule_requested";         // ScheduleSpec
+inline constexpr const char* kScheduleDue = "workflow.schedule_due";                     // ScheduleStep ...
+inline constexpr const char* kScheduleDeleteRequested = "workflow.schedule_delete_requested";
+inline constexpr const char* kScheduleRunDone = "workflow.schedule_run_done";           // ... ScheduleStep
+// Schedule ids start with this, so a key on workflow.runs says which document it is.
+inline constexpr const char* kSchedulePrefix = "sch-";
+// A fire time this much behind the clock counts as missed (catch-up after downtime).
+inline constexpr std::int64_t kLateFireMs = 60'000;
 
 // What a waiting node asks of the world. The engine actor implements it; tests record it.
 class effects {
@@ -55,7 +67,7 @@ class effects {
   // Starts a wait that completes later with a node_result command (a child run, an HTTP request).
   // errc::unsupported (or any error) fails the node with the message.
   virtual result<void> start_wait(const nlohmann::json& doc, const std::string& node, int attempt, const nlohmann::json& wait) = 0;
-  // A run that ended and has a parent: tell the parent's node.
+  // A run that ended and has a parent (or a schedule): tell the parent's node (or the schedule).
   virtual void notify_parent(const nlohmann::json& doc) = 0;
 };
 
@@ -140,6 +152,9 @@ class engine final : public ::nf::actor::actor, private effects {
     std::int32_t partition = 0;
   };
   result<cached*> load(const std::string& run_id, std::int32_t partition);
+  using emit_fn = std::function<result<void>(const char*, const google::protobuf::Message&)>;
+  result<void> handle_schedule(const events::Envelope& cmd, cached& c, ::nf::actor::context& ctx, const emit_fn& emit,
+                               const std::function<result<void>(const char*, const std::string&)>& refuse);
   void evict_applied();
 
   result<nlohmann::json> emit_event(const nlohmann::json& doc, const std::string& node, const nlohmann::json& wait) override;

@@ -2,6 +2,7 @@
 // workflow.runs partition it owns; and the effects waiting nodes ask for.
 #include <thread>
 
+#include "actors/workflows/cron.h"
 #include "actors/workflows/engine.h"
 #include "core/base/sha256.h"
 #include "core/event/codec.h"
@@ -98,7 +99,8 @@ result<engine::cached*> engine::load(const std::string& run_id, std::int32_t par
     auto it = runs_.find(run_id);
     if (it != runs_.end()) return &it->second;
   }
-  NF_TRY_ASSIGN(auto doc, view_.run(run_id));
+  const bool schedule = run_id.rfind(kSchedulePrefix, 0) == 0;
+  NF_TRY_ASSIGN(auto doc, schedule ? view_.schedule(run_id) : view_.run(run_id));
   std::lock_guard lk(mu_);
   auto& c = runs_[run_id];
   c.doc = doc ? std::move(*doc) : json();
@@ -143,7 +145,7 @@ result<void> engine::handle(const bus::message& m, ::nf::actor::context& ctx) {
     ev.message = &msg;
     NF_TRY_ASSIGN(auto env, ctx.caused(std::move(ev)));
     std::string why;
-    NF_TRY_ASSIGN(bool took, fold_run(c->doc, env, p, &why));
+    NF_TRY_ASSIGN(bool took, is_schedule_event(t) ? fold_schedule(c->doc, env, p, &why) : fold_run(c->doc, env, p, &why));
     if (!took) return error{errc::internal, "the engine decided " + std::string(t) + ", which the run's fold refuses: " + why};
     {
       std::lock_guard lk(mu_);
@@ -167,6 +169,8 @@ result<void> engine::handle(const bus::message& m, ::nf::actor::context& ctx) {
     return emit(kRefused, r);
   };
 
+  if (run_id.rfind(kSchedulePrefix, 0) == 0) return handle_schedule(cmd, *c, ctx, emit, refuse);
+
   if (type == kRunRequested) {
     events::RunStart s;
     if (!cmd.payload().UnpackTo(&s) || s.run_id() != run_id || s.workflow_id().empty())
@@ -178,11 +182,23 @@ result<void> engine::handle(const bus::message& m, ::nf::actor::context& ctx) {
       if (same && run_ended(d.value("status", "")) && d.contains("parent")) notify_parent(d);
       return refuse(same ? "repeat" : "conflict", same ? "run " + run_id + " exists with the same inputs" : "run " + run_id + " exists with other inputs");
     }
+    // A refused start of a scheduled run still ends that run for its schedule.
+    auto refuse_start = [&](const char* code, const std::string& message) -> result<void> {
+      NF_TRY(refuse(code, message));
+      if (!s.schedule_id().empty()) notify_parent(json{{"runId", run_id}, {"tenantId", cmd.tenant_id()}, {"scheduleId", s.schedule_id()}, {"status", "refused"}});
+      return ok();
+    };
     auto def = defs_.get(cmd.tenant_id(), s.workflow_id(), s.version());
     if (!def) {
-      if (def.error().code == errc::not_found || def.error().code == errc::invalid_argument) return refuse("not_found", def.error().message);
+      if (def.error().code == errc::not_found || def.error().code == errc::invalid_argument) return refuse_start("not_found", def.error().message);
       return std::move(def).error();
     }
+    // Inputs from outside the routes (a schedule, a trigger) are checked here as the route does.
+    const auto inputs = json::parse(s.inputs_json(), nullptr, false);
+    if (!inputs.is_object()) return refuse_start("invalid_inputs", "the inputs are not a JSON object");
+    for (const auto& [name, t] : (*def)->inputs)
+      if (!inputs.contains(name) || !has_type(inputs[name], t))
+        return refuse_start("invalid_inputs", "input '" + name + "' is " + (inputs.contains(name) ? std::string("not ") + to_string(t) : std::string("missing")));
     s.set_variables_json((*def)->variables.dump());
     NF_TRY(emit(kRunStarted, s));
     metrics::registry::global().get_counter("nf_workflow_runs_started_total", "Workflow runs started").inc();
@@ -252,10 +268,160 @@ result<void> engine::tick(::nf::actor::context& ctx) {
       asked_[key] = steady;
       return ++asked < 10'000;
     }));
+    NF_TRY(view_.due_schedules(p, now, [&](const std::string& sid, std::int64_t due) {
+      const std::string key = sid + "@" + std::to_string(due);
+      auto it = asked_.find(key);
+      if (it != asked_.end() && steady - it->second < opts_.timer_retry) return true;
+      events::ScheduleStep st;
+      st.set_schedule_id(sid);
+      st.set_due(due);
+      event::new_event ev;
+      ev.type = kScheduleDue;
+      ev.key = sid;
+      ev.message = &st;
+      auto r = ctx.emit(topic_name{kCommands}, std::move(ev));
+      if (!r) return false;
+      metrics::registry::global().get_gauge("nf_workflow_schedule_lag_ms", "How late the last due schedule was asked for, in ms").set(static_cast<double>(now - due));
+      asked_[key] = steady;
+      return ++asked < 10'000;
+    }));
   }
   if (asked_.size() > 100'000 || (asked == 0 && !asked_.empty())) {
     for (auto it = asked_.begin(); it != asked_.end();) it = steady - it->second > opts_.timer_retry * 4 ? asked_.erase(it) : std::next(it);
   }
+  return ok();
+}
+
+// ---------------- schedules ----------------
+
+result<void> engine::handle_schedule(const events::Envelope& cmd, cached& c, ::nf::actor::context& ctx, const emit_fn& emit,
+                                     const std::function<result<void>(const char*, const std::string&)>& refuse) {
+  const std::string& type = cmd.type();
+  const auto now = ctx.clock().now_ms();
+  if (type == kScheduleRequested) {
+    events::ScheduleSpec s;
+    if (!cmd.payload().UnpackTo(&s) || s.schedule_id().empty()) return error{errc::invalid_argument, "workflow.schedule_requested without a ScheduleSpec"};
+    if (c.doc.is_object()) return refuse("repeat", "schedule " + s.schedule_id() + " exists");
+    auto cron = parse_cron(s.cron());
+    if (!cron) return refuse("invalid", cron.error().message);
+    const auto next = next_fire(*cron, now);
+    s.set_next_due(next ? *next : 0);
+    return emit(kScheduleCreated, s);
+  }
+  events::ScheduleStep step;
+  if (!cmd.payload().UnpackTo(&step)) return error{errc::invalid_argument, type + " without a ScheduleStep"};
+  if (type == kScheduleDeleteRequested) {
+    if (!c.doc.is_object() || c.doc.value("deleted", false)) return refuse("not_found", "no schedule " + step.schedule_id());
+    return emit(kScheduleDeleted, step);
+  }
+  if (!c.doc.is_object() || c.doc.value("deleted", false)) return ok();
+  const std::string sid = c.doc.value("scheduleId", "");
+  const std::string tenant = c.doc.value("tenantId", "");
+  auto cron = parse_cron(c.doc.value("cron", ""));
+  if (!cron) return error{errc::corruption, "schedule " + sid + " holds a cron that does not parse: " + cron.error().message};
+
+  // Starts a run for fire time `t`, as the overlap policy says; every event carries `next_due`.
+  auto fire = [&](std::int64_t t, std::int64_t next_due) -> result<void> {
+    events::ScheduleStep out;
+    out.set_schedule_id(sid);
+    out.set_due(t);
+    out.set_next_due(next_due);
+    const auto overlap = c.doc.value("overlap", "skip");
+    const auto& active = c.doc["active"];
+    if (!active.empty() && overlap == "skip") {
+      out.set_reason("overlap");
+      return emit(kScheduleSkipped, out);
+    }
+    if (!active.empty() && overlap == "buffer_one") return emit(kScheduleBuffered, out);
+    if (overlap == "cancel_other")
+      for (const auto& r : active) {
+        events::RunCommand rc;
+        rc.set_run_id(r.get<std::string>());
+        rc.set_by("schedule:" + sid);
+        rc.set_reason("a newer run of schedule " + sid + " started (overlap cancel_other)");
+        event::new_event ev;
+        ev.type = kCancelRequested;
+        ev.key = rc.run_id();
+        ev.tenant = tenant;
+        ev.message = &rc;
+        NF_TRY(ctx.emit(topic_name{kCommands}, std::move(ev)));
+      }
+    const auto run_id = event::derive_id(event::derive_id(event::event_id{}, sid, 0), "fire", static_cast<std::uint64_t>(t)).to_string();
+    out.set_run_id(run_id);
+    NF_TRY(emit(kScheduleFired, out));
+    std::int64_t version = c.doc.value("version", std::int64_t{0});
+    if (!version) {
+      NF_TRY_ASSIGN(auto latest, view_.latest_version(tenant, c.doc.value("workflowId", "")));
+      version = latest.value_or(0);
+    }
+    events::RunStart s;
+    s.set_run_id(run_id);
+    s.set_workflow_id(c.doc.value("workflowId", ""));
+    s.set_version(version);
+    s.set_inputs_json(c.doc.value("inputs", json::object()).dump());
+    s.set_inputs_sha256(sha256_hex(s.inputs_json() + '\0' + std::to_string(version)));
+    s.set_started_by("schedule:" + sid);
+    s.set_schedule_id(sid);
+    (*s.mutable_search_attributes())["schedule"] = sid;
+    event::new_event ev;
+    ev.type = kRunRequested;
+    ev.key = run_id;
+    ev.tenant = tenant;
+    ev.message = &s;
+    NF_TRY(ctx.emit(topic_name{kCommands}, std::move(ev)));
+    return ok();
+  };
+
+  if (type == kScheduleRunDone) {
+    bool known = false;
+    for (const auto& r : c.doc["active"]) known = known || r == step.run_id();
+    if (!known) return ok();
+    events::ScheduleStep ended;
+    ended.set_schedule_id(sid);
+    ended.set_run_id(step.run_id());
+    ended.set_reason(step.reason());
+    NF_TRY(emit(kScheduleRunEnded, ended));
+    if (c.doc.contains("buffered") && c.doc["active"].empty()) return fire(c.doc["buffered"].get<std::int64_t>(), c.doc.value("nextDue", std::int64_t{0}));
+    return ok();
+  }
+  if (type != kScheduleDue) return ok();
+  if (c.doc.value("nextDue", std::int64_t{0}) != step.due()) return ok();  // asked again, or already past: once per due time
+  // Every fire time from this one up to now: more than one, or one long past, is a catch-up.
+  std::vector<std::int64_t> times{step.due()};
+  while (times.size() < 100'000) {
+    auto n = next_fire(*cron, times.back());
+    if (!n || *n > now) break;
+    times.push_back(*n);
+  }
+  const auto after = next_fire(*cron, std::max(now, times.back()));
+  const std::int64_t next_due = after ? *after : 0;
+  std::vector<std::int64_t> to_fire;
+  std::int64_t missed = 0;
+  if (times.size() == 1 && now - times[0] <= kLateFireMs) {
+    to_fire = times;
+  } else {
+    const auto catchup = c.doc.value("catchup", "latest");
+    const auto window = c.doc.value("catchupWindowMs", std::int64_t{0});
+    for (auto t : times) {
+      const bool in_window = window <= 0 || now - t <= window;
+      if (catchup == "all" && in_window) to_fire.push_back(t);
+      else ++missed;
+    }
+    if (catchup == "latest" && (window <= 0 || now - times.back() <= window)) {
+      to_fire = {times.back()};
+      missed = static_cast<std::int64_t>(times.size()) - 1;
+    }
+  }
+  if (missed > 0) {
+    events::ScheduleStep skip;
+    skip.set_schedule_id(sid);
+    skip.set_due(times.front());
+    skip.set_missed(missed);
+    skip.set_reason("missed");
+    skip.set_next_due(next_due);
+    NF_TRY(emit(kScheduleSkipped, skip));
+  }
+  for (auto t : to_fire) NF_TRY(fire(t, next_due));
   return ok();
 }
 
@@ -363,11 +529,26 @@ result<void> engine::start_wait(const json& doc, const std::string& node, int at
     });
     return ok();
   }
+  if (kind == "event") return ok();  // the event watch (triggers.h) completes it
   return error{errc::unsupported, "node kind '" + kind + "' is not run by this engine yet"};
 }
 
 void engine::notify_parent(const json& doc) {
-  if (!ctx_ || !doc.contains("parent")) return;
+  if (!ctx_) return;
+  if (doc.contains("scheduleId")) {
+    events::ScheduleStep st;
+    st.set_schedule_id(doc["scheduleId"].get<std::string>());
+    st.set_run_id(doc.value("runId", ""));
+    st.set_reason(doc.value("status", ""));
+    event::new_event ev;
+    ev.type = kScheduleRunDone;
+    ev.key = st.schedule_id();
+    ev.tenant = doc.value("tenantId", "");
+    ev.message = &st;
+    auto r = ctx_->emit(topic_name{kCommands}, std::move(ev));
+    if (!r) nf::log::get("workflows")->error("run {} could not tell its schedule {}: {}", doc.value("runId", ""), st.schedule_id(), r.error().message);
+  }
+  if (!doc.contains("parent")) return;
   const auto& parent = doc["parent"];
   events::RunCommand rc;
   rc.set_run_id(parent.value("runId", ""));

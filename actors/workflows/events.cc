@@ -15,6 +15,11 @@ void register_events(event::type_registry& reg) {
     reg.add(t, events::NodeStep::descriptor(), "workflows");
   for (const char* t : {kRunCompleted, kRunFailed, kRunCancelled}) reg.add(t, events::RunEnded::descriptor(), "workflows");
   reg.add(kRefused, events::RunRefused::descriptor(), "workflows");
+  for (const char* t : {kScheduleRequested, kScheduleCreated}) reg.add(t, events::ScheduleSpec::descriptor(), "workflows");
+  for (const char* t : {kScheduleDue, kScheduleDeleteRequested, kScheduleRunDone, kScheduleFired, kScheduleSkipped, kScheduleBuffered, kScheduleRunEnded,
+                        kScheduleDeleted})
+    reg.add(t, events::ScheduleStep::descriptor(), "workflows");
+  for (const char* t : {kTriggerDefined, kTriggerDeleted}) reg.add(t, events::TriggerDefined::descriptor(), "workflows");
 }
 
 }  // namespace nf::workflows

@@ -8,6 +8,7 @@
 #include "actors/workflows/events.h"
 #include "actors/workflows/routes.h"
 #include "actors/workflows/settings.h"
+#include "actors/workflows/triggers.h"
 #include "core/command/gateway.h"
 #include "core/command/owner.h"
 #include "projections/workflows/workflows.h"
@@ -46,6 +47,8 @@ class workflows_feature final : public feature::feature {
     eo.timer_period = std::chrono::milliseconds(settings_.timer_period_ms);
     if (h.cfg.actor("workflow_engine").enabled)
       h.actors.add(std::make_shared<engine>(*writer_, workflows_view(h.store, proj_), *defs_, h.bus, eo), h.cfg.actor("workflow_engine"));
+    if (h.cfg.actor("workflow_triggers").enabled && !settings_.trigger_topics.empty())
+      h.actors.add(std::make_shared<event_watch>(workflows_view(h.store, proj_), settings_.trigger_topics), h.cfg.actor("workflow_triggers"));
     gateway_.emplace(h.bus);
     NF_TRY(gateway_->start({topic_name{kRunsTopic}}));
     route_options opts;

@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "actors/workflows/cron.h"
 #include "actors/workflows/nodes.h"
 #include "core/base/sha256.h"
 #include "core/event/codec.h"
@@ -126,6 +127,32 @@ void routes::add_to(http::route_table& t) {
            .responses = {{200, {"the run", kObject}}, {404, error_doc("no such run")}, {409, error_doc("the run's state does not allow it")}},
            .handler = [this, type = k.type, rejects](const http::route_context& c) { return run_command(c, rejects ? "reject" : type); }});
   }
+  const http::param_doc sid{"sid", "the schedule id", http::schema::string(), true, "path"};
+  t.add({.method = http::verb::post, .path = "/workflows/{id}/schedules", .perm = perm::write,
+         .summary = "Schedule runs by a 5-field cron (UTC), with an overlap and a catch-up policy", .tag = "workflows", .params = {id}, .body = kObject,
+         .responses = {{201, {"the schedule with its next fire times", kObject}}, {400, error_doc("a bad cron, inputs or policy, naming the field")},
+                       {404, error_doc("no such workflow")}},
+         .handler = [this](const http::route_context& c) { return create_schedule(c); }});
+  t.add({.method = http::verb::get, .path = "/workflows/{id}/schedules", .perm = perm::read, .summary = "A workflow's schedules", .tag = "workflows",
+         .params = {id}, .responses = {{200, {"{schedules}", kObject}}}, .handler = [this](const http::route_context& c) { return get_schedules(c, false); }});
+  t.add({.method = http::verb::get, .path = "/workflows/{id}/schedules/{sid}", .perm = perm::read,
+         .summary = "A schedule: the next 5 fire times, the last fire and how many were missed", .tag = "workflows", .params = {id, sid},
+         .responses = {{200, {"the schedule", kObject}}, {404, error_doc("no such schedule")}},
+         .handler = [this](const http::route_context& c) { return get_schedules(c, true); }});
+  t.add({.method = http::verb::delete_, .path = "/workflows/{id}/schedules/{sid}", .perm = perm::write, .summary = "Delete a schedule", .tag = "workflows",
+         .params = {id, sid}, .responses = {{200, {"deleted", kObject}}, {404, error_doc("no such schedule")}},
+         .handler = [this](const http::route_context& c) { return delete_schedule(c); }});
+  t.add({.method = http::verb::post, .path = "/workflows/{id}/triggers", .perm = perm::write,
+         .summary = "Start a run for every matching event (exactly once per event)", .tag = "workflows", .params = {id}, .body = kObject,
+         .responses = {{201, {"the trigger", kObject}}, {400, error_doc("a bad topic, filter or input binding, naming the field")},
+                       {404, error_doc("no such workflow")}},
+         .handler = [this](const http::route_context& c) { return create_trigger(c); }});
+  t.add({.method = http::verb::get, .path = "/workflows/{id}/triggers", .perm = perm::read, .summary = "A workflow's triggers", .tag = "workflows",
+         .params = {id}, .responses = {{200, {"{triggers}", kObject}}}, .handler = [this](const http::route_context& c) { return list_triggers(c); }});
+  t.add({.method = http::verb::delete_, .path = "/workflows/{id}/triggers/{tid}", .perm = perm::write, .summary = "Delete a trigger", .tag = "workflows",
+         .params = {id, {"tid", "the trigger id", http::schema::string(), true, "path"}},
+         .responses = {{200, {"deleted", kObject}}, {404, error_doc("no such trigger")}},
+         .handler = [this](const http::route_context& c) { return delete_trigger(c); }});
   t.add({.method = http::verb::post, .path = "/runs/{id}/reset", .perm = perm::write,
          .summary = "Start a new run from a node, reusing the original's outputs before it (the original is untouched)", .tag = "workflows",
          .params = {run}, .body = kObject,
@@ -513,7 +540,8 @@ http::response routes::reset(const http::route_context& c) {
   s.set_reset_node(node);
   s.set_reused_json(reused.dump());
   s.set_started_by(c.who.principal);
-  for (const auto& [k, v] : orig.value("searchAttributes", json::object()).items())
+  const json attributes = orig.value("searchAttributes", json::object());
+  for (const auto& [k, v] : attributes.items())
     if (v.is_string()) (*s.mutable_search_attributes())[k] = v.get<std::string>();
   if (auto q = c.quota()) return *q;
   auto d = decide(c, kRunRequested, new_id, s);
@@ -525,6 +553,240 @@ http::response routes::reset(const http::route_context& c) {
     return http::json_response(refusal_status(why.code()), run_refusal_body(why), c.req);
   }
   return http::json_response(status::created, json{{"runId", new_id}, {"resetOf", run_id}, {"node", node}, {"reused", reused.size()}}, c.req);
+}
+
+// ---------------- schedules ----------------
+
+json routes::schedule_view(json doc) const {
+  auto cron = parse_cron(doc.value("cron", ""));
+  json next = json::array();
+  if (cron && !doc.value("deleted", false)) {
+    const auto from = std::max(clk_.now_ms(), doc.value("nextDue", std::int64_t{0}) - 1);
+    for (auto t : next_fires(*cron, from, 5)) next.push_back(t);
+    // A fire time that is due but not yet fired comes first.
+    const auto due = doc.value("nextDue", std::int64_t{0});
+    if (due > 0 && due <= clk_.now_ms()) next.insert(next.begin(), due);
+    while (next.size() > 5) next.erase(next.end() - 1);
+  }
+  doc["next"] = next;
+  doc.erase("partition");
+  return doc;
+}
+
+http::response routes::create_schedule(const http::route_context& c) {
+  const auto& id = c.path_param("id");
+  if (c.who.tenant.empty()) return http::invalid_field("tenant", "a schedule belongs to a tenant: call with a tenant's credentials", c.req);
+  auto body = http::parse_body(c.req);
+  if (!body) return http::bad_body(body.error(), c.req);
+  if (!body->is_object()) return http::invalid_field("body", "is an object {cron, inputs, overlap, catchup, catchupWindowMs?, version?}", c.req);
+  static const std::set<std::string> known{"cron", "inputs", "overlap", "catchup", "catchupWindowMs", "version"};
+  for (const auto& [k, _] : body->items())
+    if (!known.count(k)) return http::invalid_field(k, "unknown field", c.req);
+  if (!body->contains("cron") || !(*body)["cron"].is_string()) return http::invalid_field("cron", "is required: 5 fields (minute hour day-of-month month day-of-week), UTC", c.req);
+  auto cron = parse_cron((*body)["cron"].get<std::string>());
+  if (!cron) return http::invalid_field("cron", cron.error().message, c.req);
+  const auto overlap = body->value("overlap", json("skip"));
+  if (!overlap.is_string() || (overlap != "skip" && overlap != "buffer_one" && overlap != "allow_all" && overlap != "cancel_other"))
+    return http::invalid_field("overlap", "is skip, buffer_one, allow_all or cancel_other", c.req);
+  const auto catchup = body->value("catchup", json("latest"));
+  if (!catchup.is_string() || (catchup != "none" && catchup != "latest" && catchup != "all")) return http::invalid_field("catchup", "is none, latest or all", c.req);
+  std::int64_t window = 0;
+  if (body->contains("catchupWindowMs")) {
+    if (!(*body)["catchupWindowMs"].is_number_integer() || (*body)["catchupWindowMs"].get<std::int64_t>() < 0) return http::invalid_field("catchupWindowMs", "is an integer of at least 0 (0: no bound)", c.req);
+    window = (*body)["catchupWindowMs"].get<std::int64_t>();
+  }
+  std::int64_t v = 0;
+  if (body->contains("version")) {
+    if (!(*body)["version"].is_number_integer() || (*body)["version"].get<std::int64_t>() < 1) return http::invalid_field("version", "is a version number", c.req);
+    v = (*body)["version"].get<std::int64_t>();
+  }
+  auto latest = view_.latest_version(c.who.tenant, id);
+  if (!latest) return http::failure(latest.error(), c.req);
+  if (!*latest) return http::error_response(status::not_found, "not_found", "no workflow " + id, c.req);
+  auto def = defs_.get(c.who.tenant, id, v ? v : **latest);
+  if (!def && def.error().code == errc::not_found) return http::error_response(status::not_found, "not_found", def.error().message, c.req);
+  if (!def) return http::failure(def.error(), c.req);
+  const json inputs = body->value("inputs", json::object());
+  if (!inputs.is_object()) return http::invalid_field("inputs", "is an object of the workflow's inputs", c.req);
+  for (const auto& [name, t] : (*def)->inputs)
+    if (!inputs.contains(name) || !has_type(inputs[name], t)) return http::invalid_field("inputs." + name, std::string("is required: ") + to_string(t), c.req);
+  events::ScheduleSpec s;
+  const auto sid = kSchedulePrefix + event::new_uuidv7(clk_.now_ms()).to_string();
+  s.set_schedule_id(sid);
+  s.set_workflow_id(id);
+  s.set_version(v);
+  s.set_cron((*body)["cron"].get<std::string>());
+  s.set_inputs_json(inputs.dump());
+  s.set_overlap(overlap.get<std::string>());
+  s.set_catchup(catchup.get<std::string>());
+  s.set_catchup_window_ms(window);
+  s.set_created_by(c.who.principal);
+  if (auto q = c.quota()) return *q;
+  auto d = decide(c, kScheduleRequested, sid, s);
+  if (auto* r = std::get_if<http::response>(&d)) return std::move(*r);
+  const auto& out = std::get<command::decided>(d).outcome_event;
+  if (out.type() == kRefused) {
+    events::RunRefused why;
+    (void)out.payload().UnpackTo(&why);
+    return http::json_response(refusal_status(why.code()), run_refusal_body(why), c.req);
+  }
+  auto doc = view_.schedule(sid);
+  if (!doc || !*doc) return http::json_response(status::created, json{{"scheduleId", sid}}, c.req);
+  return http::json_response(status::created, schedule_view(**doc), c.req);
+}
+
+http::response routes::get_schedules(const http::route_context& c, bool one) {
+  if (!one) {
+    auto l = view_.schedules(c.who.tenant, c.path_param("id"));
+    if (!l) return http::failure(l.error(), c.req);
+    json out = json::array();
+    for (auto& d : *l) out.push_back(schedule_view(std::move(d)));
+    return http::json_response(status::ok, json{{"schedules", out}}, c.req);
+  }
+  auto d = view_.schedule(c.path_param("sid"));
+  if (!d) return http::failure(d.error(), c.req);
+  if (!*d || !c.who.sees((**d).value("tenantId", "")) || (**d).value("workflowId", "") != c.path_param("id") || (**d).value("deleted", false))
+    return http::error_response(status::not_found, "not_found", "no schedule " + c.path_param("sid") + " of workflow " + c.path_param("id"), c.req);
+  return http::json_response(status::ok, schedule_view(std::move(**d)), c.req);
+}
+
+http::response routes::delete_schedule(const http::route_context& c) {
+  const auto& sid = c.path_param("sid");
+  auto d = view_.schedule(sid);
+  if (!d) return http::failure(d.error(), c.req);
+  if (!*d || !c.who.sees((**d).value("tenantId", "")) || (**d).value("workflowId", "") != c.path_param("id") || (**d).value("deleted", false))
+    return http::error_response(status::not_found, "not_found", "no schedule " + sid + " of workflow " + c.path_param("id"), c.req);
+  events::ScheduleStep st;
+  st.set_schedule_id(sid);
+  auto r = decide(c, kScheduleDeleteRequested, sid, st);
+  if (auto* res = std::get_if<http::response>(&r)) return std::move(*res);
+  const auto& out = std::get<command::decided>(r).outcome_event;
+  if (out.type() == kRefused) {
+    events::RunRefused why;
+    (void)out.payload().UnpackTo(&why);
+    return http::json_response(refusal_status(why.code()), run_refusal_body(why), c.req);
+  }
+  return http::json_response(status::ok, json{{"scheduleId", sid}, {"deleted", true}}, c.req);
+}
+
+// ---------------- triggers ----------------
+
+http::response routes::create_trigger(const http::route_context& c) {
+  const auto& id = c.path_param("id");
+  if (c.who.tenant.empty()) return http::invalid_field("tenant", "a trigger belongs to a tenant: call with a tenant's credentials", c.req);
+  auto body = http::parse_body(c.req);
+  if (!body) return http::bad_body(body.error(), c.req);
+  if (!body->is_object() || !body->contains("on_event") || !(*body)["on_event"].is_object())
+    return http::invalid_field("on_event", "is required: {topic, type?, filter?}", c.req);
+  for (const auto& [k, _] : body->items())
+    if (k != "on_event" && k != "inputs" && k != "version") return http::invalid_field(k, "unknown field (on_event, inputs, version)", c.req);
+  const auto& on = (*body)["on_event"];
+  for (const auto& [k, _] : on.items())
+    if (k != "topic" && k != "type" && k != "filter") return http::invalid_field("on_event." + k, "unknown field (topic, type, filter)", c.req);
+  if (!on.contains("topic") || !on["topic"].is_string() || on["topic"].get<std::string>().empty() || on["topic"].get<std::string>().size() > 249)
+    return http::invalid_field("on_event.topic", "is a topic name or a pattern with '*'", c.req);
+  const auto topic = on["topic"].get<std::string>();
+  if (topic.rfind("workflow.", 0) == 0 || topic.rfind("commands.", 0) == 0 || topic.rfind("tenancy.", 0) == 0 || topic.rfind("platform.", 0) == 0)
+    return http::invalid_field("on_event.topic", "'" + topic + "' is one of the platform's own topics", c.req);
+  if (on.contains("type") && !on["type"].is_string()) return http::invalid_field("on_event.type", "is an event type", c.req);
+  std::string filter;
+  if (on.contains("filter")) {
+    if (!on["filter"].is_string()) return http::invalid_field("on_event.filter", "is an expression over `event`", c.req);
+    filter = on["filter"].get<std::string>();
+    auto e = expression::parse(filter);
+    if (!e) return http::invalid_field("on_event.filter", e.error().message, c.req);
+    for (const auto& r : e->references())
+      if (r.path[0] != "event") return http::invalid_field("on_event.filter", "at " + std::to_string(r.at) + ": only `event` can be read here, not '" + r.path[0] + "'", c.req);
+  }
+  std::int64_t v = body->value("version", json(0)).is_number_integer() ? body->value("version", std::int64_t{0}) : -1;
+  if (v < 0) return http::invalid_field("version", "is a version number", c.req);
+  auto latest = view_.latest_version(c.who.tenant, id);
+  if (!latest) return http::failure(latest.error(), c.req);
+  if (!*latest) return http::error_response(status::not_found, "not_found", "no workflow " + id, c.req);
+  auto def = defs_.get(c.who.tenant, id, v ? v : **latest);
+  if (!def && def.error().code == errc::not_found) return http::error_response(status::not_found, "not_found", def.error().message, c.req);
+  if (!def) return http::failure(def.error(), c.req);
+  const json inputs = body->value("inputs", json::object());
+  if (!inputs.is_object()) return http::invalid_field("inputs", "is an object: input name -> a value or ${...} over `event`", c.req);
+  for (const auto& [k, b] : inputs.items()) {
+    if (!std::any_of((*def)->inputs.begin(), (*def)->inputs.end(), [&](const auto& i) { return i.first == k; }))
+      return http::invalid_field("inputs." + k, "is not an input of " + id, c.req);
+    if (b.is_string() && b.get<std::string>().find("${") != std::string::npos) {
+      const auto& text = b.get<std::string>();
+      for (std::size_t at = text.find("${"); at != std::string::npos; at = text.find("${", at + 2)) {
+        const auto end = text.find('}', at);
+        if (end == std::string::npos) return http::invalid_field("inputs." + k, "'${' is not closed", c.req);
+        auto e = expression::parse(std::string_view(text).substr(at + 2, end - at - 2));
+        if (!e) return http::invalid_field("inputs." + k, e.error().message, c.req);
+        for (const auto& r : e->references())
+          if (r.path[0] != "event") return http::invalid_field("inputs." + k, "only `event` can be read here, not '" + r.path[0] + "'", c.req);
+      }
+    }
+  }
+  for (const auto& [name, t] : (*def)->inputs)
+    if (!inputs.contains(name)) return http::invalid_field("inputs." + name, std::string("is required (") + to_string(t) + ")", c.req);
+  events::TriggerDefined tr;
+  tr.set_trigger_id("trg-" + event::new_uuidv7(clk_.now_ms()).to_string());
+  tr.set_workflow_id(id);
+  tr.set_topic(topic);
+  tr.set_type(on.value("type", ""));
+  tr.set_filter(filter);
+  tr.set_inputs_json(inputs.dump());
+  tr.set_version(v);
+  tr.set_defined_by(c.who.principal);
+  event::new_event ev;
+  ev.type = kTriggerDefined;
+  ev.key = c.who.tenant + "/" + id;
+  ev.tenant = c.who.tenant;
+  ev.region = opts_.region;
+  ev.occurred_at = clk_.now_ms();
+  auto env = event::build(ev, tr);
+  if (!env) return http::failure(env.error(), c.req);
+  const auto rec = event::to_record(*env);
+  auto a = bus_.append(topic_name{kDefinitionsTopic}, std::span<const bus::record>(&rec, 1));
+  if (!a) return http::append_error(a.error(), c.req);
+  const topic_partition tp{topic_name{kDefinitionsTopic}, a->at(0).partition};
+  c.wrote(tp, a->at(0).off);
+  feed_.wait_applied(tp, a->at(0).off, opts_.read_your_writes_timeout);
+  return http::json_response(status::created,
+                             json{{"triggerId", tr.trigger_id()}, {"workflowId", id}, {"on_event", {{"topic", topic}, {"type", tr.type()}, {"filter", filter}}}, {"inputs", inputs}},
+                             c.req);
+}
+
+http::response routes::list_triggers(const http::route_context& c) {
+  auto all = view_.triggers();
+  if (!all) return http::failure(all.error(), c.req);
+  json out = json::array();
+  for (const auto& t : *all)
+    if (t.value("tenantId", "") == c.who.tenant && t.value("workflowId", "") == c.path_param("id")) out.push_back(t);
+  return http::json_response(status::ok, json{{"triggers", out}}, c.req);
+}
+
+http::response routes::delete_trigger(const http::route_context& c) {
+  auto all = view_.triggers();
+  if (!all) return http::failure(all.error(), c.req);
+  for (const auto& t : *all) {
+    if (t.value("tenantId", "") != c.who.tenant || t.value("workflowId", "") != c.path_param("id") || t.value("triggerId", "") != c.path_param("tid")) continue;
+    events::TriggerDefined tr;
+    tr.set_trigger_id(t.value("triggerId", ""));
+    tr.set_workflow_id(t.value("workflowId", ""));
+    tr.set_deleted(true);
+    event::new_event ev;
+    ev.type = kTriggerDeleted;
+    ev.key = c.who.tenant + "/" + tr.workflow_id();
+    ev.tenant = c.who.tenant;
+    ev.occurred_at = clk_.now_ms();
+    auto env = event::build(ev, tr);
+    if (!env) return http::failure(env.error(), c.req);
+    const auto rec = event::to_record(*env);
+    auto a = bus_.append(topic_name{kDefinitionsTopic}, std::span<const bus::record>(&rec, 1));
+    if (!a) return http::append_error(a.error(), c.req);
+    const topic_partition tp{topic_name{kDefinitionsTopic}, a->at(0).partition};
+    c.wrote(tp, a->at(0).off);
+    feed_.wait_applied(tp, a->at(0).off, opts_.read_your_writes_timeout);
+    return http::json_response(status::ok, json{{"triggerId", tr.trigger_id()}, {"deleted", true}}, c.req);
+  }
+  return http::error_response(status::not_found, "not_found", "no trigger " + c.path_param("tid") + " of workflow " + c.path_param("id"), c.req);
 }
 
 }  // namespace nf::workflows

@@ -13,6 +13,12 @@
 //   POST /runs/{id}/cancel|step|continue         workflows:write
 //   POST /runs/{id}/approve|reject               workflows:approve  {node?, comment?}
 //   POST /runs/{id}/reset                        workflows:write    {node, inputs?} -> a new run reusing outputs before node
+//   POST /workflows/{id}/schedules               workflows:write    {cron, inputs, overlap, catchup, catchupWindowMs?, version?}
+//   GET  /workflows/{id}/schedules[/{sid}]       workflows:read     with the next 5 fire times, the last fire and the missed count
+//   DELETE /workflows/{id}/schedules/{sid}       workflows:write
+//   POST /workflows/{id}/triggers                workflows:write    {on_event: {topic, type?, filter?}, inputs?, version?}
+//   GET  /workflows/{id}/triggers                workflows:read
+//   DELETE /workflows/{id}/triggers/{tid}        workflows:write
 // Definitions are versioned documents appended with the stream's expected version (two writers
 // of one version: one wins, the other gets 409). Run commands are decided by the run's owner
 // (engine.h) through the command gateway.
@@ -60,6 +66,14 @@ class routes {
   http::response history(const http::route_context& c);
   http::response run_command(const http::route_context& c, const char* type);
   http::response reset(const http::route_context& c);
+  http::response create_schedule(const http::route_context& c);
+  http::response get_schedules(const http::route_context& c, bool one);
+  http::response delete_schedule(const http::route_context& c);
+  http::response create_trigger(const http::route_context& c);
+  http::response list_triggers(const http::route_context& c);
+  http::response delete_trigger(const http::route_context& c);
+  // A schedule document with its next five fire times.
+  nlohmann::json schedule_view(nlohmann::json doc) const;
   // Submits a command and waits for the decision and this instance's read model of it.
   std::variant<command::decided, http::response> decide(const http::route_context& c, const char* type, const std::string& run_id,
                                                         const google::protobuf::Message& payload);

@@ -2,6 +2,7 @@
 //   workflows.emit_topics   topics (or "prefix.*" patterns) emit_event nodes may write; default mission.*, app.*
 //   workflows.http_allow    hosts ("host" or "host:port") http_request nodes may call; default none
 //   workflows.timer_period_ms  how often due timers are looked for; default 20
+//   workflows.trigger_topics   topics (or patterns) triggers and wait_for_event nodes may name; default mission.*, app.*
 #pragma once
 
 #include <cstdint>
@@ -17,6 +18,7 @@ struct workflows_settings {
   std::vector<std::string> emit_topics{"mission.*", "app.*"};
   std::vector<std::string> http_allow;
   std::int64_t timer_period_ms = 20;
+  std::vector<std::string> trigger_topics{"mission.*", "app.*"};
 };
 
 result<workflows_settings> workflows_settings_of(const config::config& c);

@@ -20,6 +20,7 @@ node::node(const config::config& cfg, bus::event_bus& bus, projection::store& st
     : cfg_(cfg), bus_(bus), store_(store), features_(std::move(features)), opts_(std::move(o)) {
   actor::runtime_options ro;
   ro.region = cfg_.region;
+  ro.clock = opts_.clock;
   actors_ = std::make_unique<actor::runtime>(bus_, ro);
 }
 

@@ -94,6 +94,8 @@ result<bool> fold_run(json& doc, const events::Envelope& env, std::int64_t parti
                {"partition", partition},
                {"steps", 1}};
     if (!s.idempotency_key().empty()) doc["idempotencyKey"] = s.idempotency_key();
+    if (!s.schedule_id().empty()) doc["scheduleId"] = s.schedule_id();
+    if (!s.trigger_id().empty()) doc["trigger"] = {{"triggerId", s.trigger_id()}, {"eventId", s.cause_event_id()}};
     if (!s.parent_run_id().empty()) doc["parent"] = {{"runId", s.parent_run_id()}, {"node", s.parent_node()}, {"attempt", s.parent_attempt()}};
     if (!s.reset_of().empty()) {
       doc["resetOf"] = {{"runId", s.reset_of()}, {"node", s.reset_node()}};
@@ -209,6 +211,61 @@ result<bool> fold_run(json& doc, const events::Envelope& env, std::int64_t parti
   return true;
 }
 
+bool is_schedule_event(const std::string& t) { return t.rfind("workflow.schedule_", 0) == 0; }
+
+result<bool> fold_schedule(json& doc, const events::Envelope& env, std::int64_t partition, std::string* why) {
+  auto no = [&](std::string w) {
+    if (why) *why = std::move(w);
+    return false;
+  };
+  const std::string& type = env.type();
+  const std::int64_t at = env.occurred_at();
+  if (type == kScheduleCreated) {
+    events::ScheduleSpec s;
+    if (!env.payload().UnpackTo(&s) || s.schedule_id().empty() || s.workflow_id().empty()) return no("the schedule has no id or workflow");
+    if (!doc.is_null()) return no("schedule " + s.schedule_id() + " created twice");
+    doc = json{{"scheduleId", s.schedule_id()}, {"tenantId", env.tenant_id()}, {"workflowId", s.workflow_id()}, {"version", s.version()},
+               {"cron", s.cron()}, {"inputs", parse_or(s.inputs_json(), json::object())}, {"overlap", s.overlap()}, {"catchup", s.catchup()},
+               {"catchupWindowMs", s.catchup_window_ms()}, {"nextDue", s.next_due()}, {"active", json::array()}, {"fired", 0}, {"missed", 0},
+               {"skipped", 0}, {"createdAt", at}, {"createdBy", s.created_by()}, {"updatedAt", at}, {"partition", partition}};
+    return true;
+  }
+  events::ScheduleStep s;
+  if (!env.payload().UnpackTo(&s)) return no("the schedule step carries no ScheduleStep");
+  if (doc.is_null()) return no("a " + type + " of a schedule that was not created");
+  if (doc.value("deleted", false)) return no("a " + type + " after the schedule was deleted");
+  doc["updatedAt"] = at;
+  if (type == kScheduleFired) {
+    doc["active"].push_back(s.run_id());
+    doc["fired"] = doc.value("fired", 0) + 1;
+    doc["missed"] = doc.value("missed", std::int64_t{0}) + s.missed();
+    doc["lastFire"] = {{"due", s.due()}, {"runId", s.run_id()}, {"at", at}};
+    doc["nextDue"] = s.next_due();
+    if (doc.contains("buffered") && doc["buffered"] == s.due()) doc.erase("buffered");
+  } else if (type == kScheduleSkipped) {
+    if (s.reason() == "overlap") doc["skipped"] = doc.value("skipped", 0) + 1;
+    doc["missed"] = doc.value("missed", std::int64_t{0}) + s.missed();
+    doc["lastSkip"] = {{"due", s.due()}, {"reason", s.reason()}, {"at", at}};
+    doc["nextDue"] = s.next_due();
+  } else if (type == kScheduleBuffered) {
+    doc["buffered"] = s.due();
+    doc["nextDue"] = s.next_due();
+  } else if (type == kScheduleRunEnded) {
+    auto& a = doc["active"];
+    for (auto it = a.begin(); it != a.end(); ++it)
+      if (*it == s.run_id()) {
+        a.erase(it);
+        break;
+      }
+  } else if (type == kScheduleDeleted) {
+    doc["deleted"] = true;
+    doc["nextDue"] = 0;
+  } else {
+    return no("an unknown schedule event " + type);
+  }
+  return true;
+}
+
 result<void> workflows_projection::apply(const bus::message& m, ::nf::projection::state_writer& w) {
   auto env_r = event::from_message(m);
   if (!env_r) return std::move(env_r).error();
@@ -219,6 +276,16 @@ result<void> workflows_projection::apply(const bus::message& m, ::nf::projection
   auto reject = [&](const std::string& reason) { return ::nf::projection::keep_rejected(w, "workflows", "x/", m, type, event_id, reason); };
 
   if (m.topic.get() == kDefinitionsTopic) {
+    if (type == kTriggerDefined || type == kTriggerDeleted) {
+      events::TriggerDefined t;
+      if (!env.payload().UnpackTo(&t) || t.trigger_id().empty() || t.workflow_id().empty()) return reject("the trigger has no id or workflow");
+      const std::string key = "tr/" + env.tenant_id() + "/" + t.workflow_id() + "/" + t.trigger_id();
+      if (type == kTriggerDeleted) return w.del(key);
+      json doc{{"triggerId", t.trigger_id()}, {"tenantId", env.tenant_id()}, {"workflowId", t.workflow_id()}, {"topic", t.topic()}, {"type", t.type()},
+               {"filter", t.filter()}, {"inputs", parse_or(t.inputs_json(), json::object())}, {"version", t.version()}, {"definedBy", t.defined_by()},
+               {"definedAt", env.occurred_at()}};
+      return w.put(key, doc.dump());
+    }
     if (type != kDefined) return reject("not a definition event");
     events::WorkflowDefined d;
     if (!env.payload().UnpackTo(&d) || d.workflow_id().empty() || d.version() < 1) return reject("the definition has no id or version");
@@ -237,6 +304,23 @@ result<void> workflows_projection::apply(const bus::message& m, ::nf::projection
   // workflow.runs
   const std::string& run_id = m.key;
   if (run_id.empty()) return reject("a run event without a key");
+  if (is_schedule_event(type)) {
+    const std::string skey = "s/" + run_id;
+    NF_TRY_ASSIGN(auto scur, load(w, skey));
+    json sdoc = scur ? std::move(*scur) : json();
+    const std::int64_t before_due = sdoc.is_object() ? sdoc.value("nextDue", std::int64_t{0}) : 0;
+    std::string swhy;
+    NF_TRY_ASSIGN(bool stook, fold_schedule(sdoc, env, m.partition.get(), &swhy));
+    if (!stook) return reject(swhy);
+    const std::int64_t after_due = sdoc.value("nextDue", std::int64_t{0});
+    if (before_due != after_due || type == kScheduleCreated) {
+      if (before_due > 0) NF_TRY(w.del("sd/" + pad(m.partition.get(), 5) + "/" + pad(before_due) + "/" + run_id));
+      if (after_due > 0) NF_TRY(w.put("sd/" + pad(m.partition.get(), 5) + "/" + pad(after_due) + "/" + run_id, ""));
+    }
+    if (type == kScheduleCreated)
+      NF_TRY(w.put("sw/" + sdoc.value("tenantId", "") + "/" + sdoc.value("workflowId", "") + "/" + run_id, ""));
+    return w.put(skey, sdoc.dump());
+  }
   const std::string rkey = "r/" + run_id;
   NF_TRY_ASSIGN(auto cur, load(w, rkey));
   json doc = cur ? std::move(*cur) : json();
@@ -264,6 +348,13 @@ result<void> workflows_projection::apply(const bus::message& m, ::nf::projection
         NF_TRY(w.put(okey, orig->dump()));
       }
     }
+  } else if (type == kNodeWaiting) {
+    events::NodeStep s;
+    env.payload().UnpackTo(&s);
+    const auto wait = parse_or(s.wait_json(), json::object());
+    if (wait.value("kind", "") == "event" && wait.contains("topic") && wait["topic"].is_string())
+      NF_TRY(w.put("we/" + wait["topic"].get<std::string>() + "/" + run_id + "/" + s.node(),
+                   json{{"runId", run_id}, {"node", s.node()}, {"attempt", s.attempt()}, {"tenantId", tenant}, {"wait", wait}}.dump()));
   } else if (type == kTimerSet) {
     events::NodeStep s;
     env.payload().UnpackTo(&s);
@@ -282,6 +373,8 @@ result<void> workflows_projection::apply(const bus::message& m, ::nf::projection
     if (bn.is_object() && bn.contains("timers"))
       for (auto it = bn["timers"].begin(); it != bn["timers"].end(); ++it)
         NF_TRY(w.del(timer_key(m.partition.get(), it.value().value("at", std::int64_t{0}), run_id, s.node(), it.value().value("attempt", 1), it.key())));
+    if (bn.is_object() && bn.contains("wait") && bn["wait"].value("kind", "") == "event" && bn["wait"]["topic"].is_string())
+      NF_TRY(w.del("we/" + bn["wait"]["topic"].get<std::string>() + "/" + run_id + "/" + s.node()));
     if (!(type == kNodeFailed && s.will_retry()) && !doc["nodes"][s.node()].value("reused", false)) {
       const std::string mkey = "m/" + tenant + "/" + doc.value("workflowId", "") + "/" + s.node();
       NF_TRY_ASSIGN(auto mcur, load(w, mkey));
@@ -295,11 +388,14 @@ result<void> workflows_projection::apply(const bus::message& m, ::nf::projection
     }
   }
   if (run_ended(doc.value("status", "")) && before.is_object()) {
-    // Every timer of an ended run is dropped.
-    for (auto it = before["nodes"].begin(); it != before["nodes"].end(); ++it)
+    // Every timer and event wait of an ended run is dropped.
+    for (auto it = before["nodes"].begin(); it != before["nodes"].end(); ++it) {
+      if (it.value().contains("wait") && it.value()["wait"].value("kind", "") == "event" && it.value()["wait"]["topic"].is_string())
+        NF_TRY(w.del("we/" + it.value()["wait"]["topic"].get<std::string>() + "/" + run_id + "/" + it.key()));
       if (it.value().contains("timers"))
         for (auto t = it.value()["timers"].begin(); t != it.value()["timers"].end(); ++t)
           NF_TRY(w.del(timer_key(m.partition.get(), t.value().value("at", std::int64_t{0}), run_id, it.key(), t.value().value("attempt", 1), t.key())));
+    }
   }
   return w.put(rkey, doc.dump());
 }
@@ -422,6 +518,61 @@ result<void> workflows_view::due_timers(std::int64_t partition, std::int64_t now
     if (at > now_ms) return false;
     return fn(std::string(parts[1]), std::string(parts[2]), std::stoi(std::string(parts[3])), std::string(parts[4]), at);
   });
+}
+
+result<void> workflows_view::due_schedules(std::int64_t partition, std::int64_t now_ms, const std::function<bool(const std::string&, std::int64_t)>& fn) const {
+  NF_TRY_ASSIGN(auto r, store_.reader(proj_));
+  const std::string prefix = "sd/" + pad(partition, 5) + "/";
+  return r->scan(prefix, [&](std::string_view key, std::string_view) {
+    const auto rest = key.substr(prefix.size());
+    const auto slash = rest.find('/');
+    if (slash == std::string_view::npos) return true;
+    const auto due = std::stoll(std::string(rest.substr(0, slash)));
+    if (due > now_ms) return false;
+    return fn(std::string(rest.substr(slash + 1)), due);
+  });
+}
+
+result<std::optional<json>> workflows_view::schedule(const std::string& schedule_id) const { return read_json(store_, proj_, "s/" + schedule_id); }
+
+result<std::vector<json>> workflows_view::schedules(const std::string& tenant, const std::string& workflow) const {
+  NF_TRY_ASSIGN(auto r, store_.reader(proj_));
+  std::vector<std::string> ids;
+  const std::string prefix = "sw/" + tenant + "/" + workflow + "/";
+  NF_TRY(r->scan(prefix, [&](std::string_view key, std::string_view) {
+    ids.emplace_back(key.substr(prefix.size()));
+    return ids.size() < 10'000;
+  }));
+  std::vector<json> out;
+  for (const auto& id : ids) {
+    NF_TRY_ASSIGN(auto d, r->get("s/" + id));
+    if (!d) continue;
+    auto j = json::parse(*d, nullptr, false);
+    if (!j.is_discarded() && !j.value("deleted", false)) out.push_back(std::move(j));
+  }
+  return out;
+}
+
+result<std::vector<json>> workflows_view::triggers() const {
+  NF_TRY_ASSIGN(auto r, store_.reader(proj_));
+  std::vector<json> out;
+  NF_TRY(r->scan("tr/", [&](std::string_view, std::string_view value) {
+    auto j = json::parse(value, nullptr, false);
+    if (!j.is_discarded()) out.push_back(std::move(j));
+    return true;
+  }));
+  return out;
+}
+
+result<std::vector<json>> workflows_view::event_waits(const std::string& topic) const {
+  NF_TRY_ASSIGN(auto r, store_.reader(proj_));
+  std::vector<json> out;
+  NF_TRY(r->scan("we/" + topic + "/", [&](std::string_view, std::string_view value) {
+    auto j = json::parse(value, nullptr, false);
+    if (!j.is_discarded()) out.push_back(std::move(j));
+    return out.size() < 100'000;
+  }));
+  return out;
 }
 
 result<std::uint64_t> workflows_view::pending_timers() const {

@@ -42,6 +42,20 @@ inline constexpr const char* kRunCompleted = "workflow.run_completed";  // RunEn
 inline constexpr const char* kRunFailed = "workflow.run_failed";
 inline constexpr const char* kRunCancelled = "workflow.run_cancelled";  // ... RunEnded
 inline constexpr const char* kRefused = "workflow.command_refused";     // RunRefused
+// Schedules, on workflow.runs keyed by the schedule id.
+inline constexpr const char* kScheduleCreated = "workflow.schedule_created";      // ScheduleSpec
+inline constexpr const char* kScheduleFired = "workflow.schedule_fired";          // ScheduleStep ...
+inline constexpr const char* kScheduleSkipped = "workflow.schedule_skipped";
+inline constexpr const char* kScheduleBuffered = "workflow.schedule_buffered";
+inline constexpr const char* kScheduleRunEnded = "workflow.schedule_run_ended";
+inline constexpr const char* kScheduleDeleted = "workflow.schedule_deleted";      // ... ScheduleStep
+// Triggers, on workflow.definitions keyed by "<tenant>/<workflow id>".
+inline constexpr const char* kTriggerDefined = "workflow.trigger_defined";        // TriggerDefined
+inline constexpr const char* kTriggerDeleted = "workflow.trigger_deleted";
+
+bool is_schedule_event(const std::string& type);
+// Folds one schedule event into the schedule's document (null before schedule_created).
+result<bool> fold_schedule(nlohmann::json& doc, const events::Envelope& env, std::int64_t partition, std::string* why);
 
 bool run_ended(const std::string& status);
 
@@ -87,6 +101,14 @@ class workflows_view {
   // Timers of the partition due at `now_ms`: fn(run id, node, attempt, timer, at) until it returns false.
   result<void> due_timers(std::int64_t partition, std::int64_t now_ms,
                           const std::function<bool(const std::string&, const std::string&, int, const std::string&, std::int64_t)>& fn) const;
+  // Schedules of the partition due at `now_ms`: fn(schedule id, due) until it returns false.
+  result<void> due_schedules(std::int64_t partition, std::int64_t now_ms, const std::function<bool(const std::string&, std::int64_t)>& fn) const;
+  result<std::optional<nlohmann::json>> schedule(const std::string& schedule_id) const;
+  result<std::vector<nlohmann::json>> schedules(const std::string& tenant, const std::string& workflow) const;
+  // Every trigger not deleted: {triggerId, tenantId, workflowId, topic, type, filter, inputs, version}.
+  result<std::vector<nlohmann::json>> triggers() const;
+  // Runs waiting for an event on `topic`: {runId, node, attempt, tenantId, wait}.
+  result<std::vector<nlohmann::json>> event_waits(const std::string& topic) const;
   // Pending timers in all partitions.
   result<std::uint64_t> pending_timers() const;
   // Per node: {node, executions, failures, p50Ms, p95Ms}.

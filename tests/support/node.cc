@@ -44,6 +44,7 @@ in_process_node::in_process_node(const std::string& name, node_setup s)
   for (const auto& make : s.extra) features.push_back(make());
   feature::node_options no;
   no.http.listen = "127.0.0.1:0";
+  no.clock = s.clock;
   no.http.subscriber_buffer = s.subscriber_buffer;
   no.http.wait_for_timeout = s.wait_for_timeout;
   node_ = std::make_unique<feature::node>(cfg_, *bus_, *store_, std::move(features), no);

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/base/clock.h"
 #include "core/bus/embedded.h"
 #include "core/config/config.h"
 #include "core/feature/node.h"
@@ -29,6 +30,7 @@ struct node_setup {
   // More features, after those above (a test's own, with an actor it controls).
   std::vector<std::function<std::unique_ptr<feature::feature>()>> extra = {};
   bool sync = false;                     // fsync on every commit
+  const nf::clock* clock = nullptr;      // null: the system clock (a manual_clock steps time by hand)
   std::size_t subscriber_buffer = 1024;
   std::chrono::milliseconds wait_for_timeout{5'000};  // NF-Wait-For
   std::string admin_key_sha256 = {};     // empty: the tests' kAdminKeySha256

@@ -1,0 +1,229 @@
+// Schedules, triggers and event waits on an in-process node whose clock the test steps by hand:
+// each due time fires once, the next five fire times are shown, catch-up after downtime follows
+// its policy, overlapping runs follow theirs; a trigger starts one run per matching event even
+// when the event is read twice; a wait_for_event node ends with the event it waited for.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "actors/workflows/feature.h"
+#include "core/base/clock.h"
+#include "core/base/rfc3339.h"
+#include "core/event/codec.h"
+#include "tests/support/node.h"
+#include "tests/support/support.h"
+
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+namespace t = nf::test;
+
+// Monday 2026-01-05 00:00:30 UTC.
+constexpr std::int64_t kStart = 1767571230000;
+constexpr std::int64_t kMinute = 60'000;
+
+class WorkflowSchedules : public ::testing::Test {
+ protected:
+  WorkflowSchedules() : clock_(kStart), node_("wfsched", setup()) {
+    auto tenant = t::ask(node_, "POST", "/tenants", json{{"id", "acme"}, {"name", "acme"}, {"plan", "enterprise"}}.dump());
+    EXPECT_EQ(tenant.status, 201) << tenant.raw;
+    key_ = t::ask(node_, "POST", "/tenants/acme/keys", json{{"role", "admin"}}.dump()).body["key"].get<std::string>();
+  }
+  t::node_setup setup() {
+    t::node_setup s;
+    s.clock = &clock_;
+    s.extra.push_back([] { return nf::workflows::make_feature(); });
+    return s;
+  }
+  t::answer ask(const std::string& method, const std::string& target, const json& body = nullptr) {
+    return t::ask(node_, method, target, body.is_null() ? "" : body.dump(), key_);
+  }
+  void define(const json& wf) {
+    auto r = ask("POST", "/workflows", wf);
+    ASSERT_EQ(r.status, 201) << r.raw;
+  }
+  json schedule(const std::string& wf, const json& body) {
+    auto r = ask("POST", "/workflows/" + wf + "/schedules", body);
+    EXPECT_EQ(r.status, 201) << r.raw;
+    return r.body;
+  }
+  json get_schedule(const std::string& wf, const std::string& sid) {
+    auto r = ask("GET", "/workflows/" + wf + "/schedules/" + sid);
+    EXPECT_EQ(r.status, 200) << r.raw;
+    return r.body;
+  }
+  json wait_schedule(const std::string& wf, const std::string& sid, const std::function<bool(const json&)>& ok) {
+    json d;
+    EXPECT_TRUE(t::wait_until([&] {
+      d = get_schedule(wf, sid);
+      return ok(d);
+    }, 10s)) << d.dump(2);
+    return d;
+  }
+  json runs(const std::string& wf) { return ask("GET", "/runs?workflow=" + wf).body["runs"]; }
+
+  nf::manual_clock clock_;
+  t::in_process_node node_;
+  std::string key_;
+};
+
+const json kQuick = json::parse(R"({"id": "quick", "version": 1, "nodes": [{"id": "a", "type": "noop"}]})");
+const json kWaits = json::parse(R"({"id": "waits", "version": 1, "nodes": [{"id": "ask", "type": "approval"}]})");
+
+TEST_F(WorkflowSchedules, EachDueTimeFiresOnceAndTheNextFiveAreShown) {
+  define(kQuick);
+  auto s = schedule("quick", {{"cron", "*/5 * * * *"}, {"inputs", json::object()}, {"overlap", "allow_all"}});
+  const auto sid = s["scheduleId"].get<std::string>();
+  ASSERT_EQ(s["next"].size(), 5u) << s.dump();
+  EXPECT_EQ(s["next"][0], kStart - 30'000 + 5 * kMinute);
+  EXPECT_EQ(s["next"][4], kStart - 30'000 + 25 * kMinute);
+  clock_.advance(5min);
+  auto d = wait_schedule("quick", sid, [](const json& x) { return x.value("fired", 0) == 1; });
+  EXPECT_EQ(d["lastFire"]["due"], kStart - 30'000 + 5 * kMinute);
+  EXPECT_EQ(d["next"][0], kStart - 30'000 + 10 * kMinute);
+  // More ticks at the same time fire nothing more.
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(get_schedule("quick", sid)["fired"], 1);
+  ASSERT_TRUE(t::wait_until([&] { return runs("quick").size() == 1 && runs("quick")[0]["status"] == "completed"; }, 10s)) << runs("quick").dump();
+  EXPECT_EQ(runs("quick")[0]["searchAttributes"]["schedule"], sid);
+  clock_.advance(5min);
+  wait_schedule("quick", sid, [](const json& x) { return x.value("fired", 0) == 2; });
+  EXPECT_TRUE(t::wait_until([&] { return runs("quick").size() == 2; }, 10s));
+  // Deleted: nothing fires any more.
+  EXPECT_EQ(ask("DELETE", "/workflows/quick/schedules/" + sid).status, 200);
+  clock_.advance(10min);
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(runs("quick").size(), 2u);
+  EXPECT_EQ(ask("GET", "/workflows/quick/schedules/" + sid).status, 404);
+}
+
+TEST_F(WorkflowSchedules, CatchUpAfterDowntimeFollowsItsPolicy) {
+  define(kQuick);
+  const auto latest = schedule("quick", {{"cron", "* * * * *"}, {"catchup", "latest"}, {"overlap", "allow_all"}})["scheduleId"].get<std::string>();
+  const auto none = schedule("quick", {{"cron", "* * * * *"}, {"catchup", "none"}, {"overlap", "allow_all"}})["scheduleId"].get<std::string>();
+  const auto all = schedule("quick", {{"cron", "* * * * *"}, {"catchup", "all"}, {"catchupWindowMs", 5 * kMinute}, {"overlap", "allow_all"}})["scheduleId"].get<std::string>();
+  // Thirty minutes pass at once: fire times 00:01 .. 00:30 are all due.
+  clock_.advance(30min);
+  auto l = wait_schedule("quick", latest, [](const json& x) { return x.value("fired", 0) == 1; });
+  EXPECT_EQ(l["missed"], 29);
+  EXPECT_EQ(l["lastFire"]["due"], kStart - 30'000 + 30 * kMinute);
+  auto n = wait_schedule("quick", none, [](const json& x) { return x.value("missed", 0) == 30; });
+  EXPECT_EQ(n["fired"], 0);
+  auto a = wait_schedule("quick", all, [](const json& x) { return x.value("fired", 0) == 5; });
+  EXPECT_EQ(a["missed"], 25);
+  for (const auto& d : {l, n, a}) EXPECT_EQ(d["next"][0], kStart - 30'000 + 31 * kMinute) << d.dump();
+  EXPECT_TRUE(t::wait_until([&] { return runs("quick").size() == 6; }, 10s)) << runs("quick").dump();
+}
+
+TEST_F(WorkflowSchedules, OverlappingRunsAreSkippedBufferedOrCancelled) {
+  define(kWaits);
+  const auto skip = schedule("waits", {{"cron", "* * * * *"}, {"overlap", "skip"}})["scheduleId"].get<std::string>();
+  const auto buffer = schedule("waits", {{"cron", "* * * * *"}, {"overlap", "buffer_one"}})["scheduleId"].get<std::string>();
+  const auto cancel = schedule("waits", {{"cron", "* * * * *"}, {"overlap", "cancel_other"}})["scheduleId"].get<std::string>();
+  clock_.advance(1min);
+  for (const auto& sid : {skip, buffer, cancel}) wait_schedule("waits", sid, [](const json& x) { return x.value("fired", 0) == 1; });
+  clock_.advance(1min);
+  auto s = wait_schedule("waits", skip, [](const json& x) { return x.value("skipped", 0) == 1; });
+  EXPECT_EQ(s["fired"], 1);
+  auto b = wait_schedule("waits", buffer, [](const json& x) { return x.contains("buffered"); });
+  EXPECT_EQ(b["fired"], 1);
+  auto c = wait_schedule("waits", cancel, [](const json& x) { return x.value("fired", 0) == 2; });
+  // The cancelled run ends and leaves the schedule's active runs.
+  wait_schedule("waits", cancel, [](const json& x) { return x["active"].size() == 1; });
+  // Approving the buffered schedule's run lets the buffered fire start.
+  const auto first = b["active"][0].get<std::string>();
+  ASSERT_TRUE(t::wait_until([&] { return ask("GET", "/runs/" + first).body["nodes"]["ask"].value("status", "") == "waiting"; }, 10s));
+  EXPECT_EQ(ask("POST", "/runs/" + first + "/approve", json::object()).status, 200);
+  auto b2 = wait_schedule("waits", buffer, [](const json& x) { return x.value("fired", 0) == 2; });
+  EXPECT_FALSE(b2.contains("buffered"));
+}
+
+TEST_F(WorkflowSchedules, BadSchedulesAreRefusedNamingTheField) {
+  define(kQuick);
+  auto r = ask("POST", "/workflows/quick/schedules", json{{"cron", "61 * * * *"}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.body["error"]["field"], "cron");
+  EXPECT_NE(r.body["error"]["message"].get<std::string>().find("minute"), std::string::npos) << r.raw;
+  r = ask("POST", "/workflows/quick/schedules", json{{"cron", "* * * * *"}, {"overlap", "sometimes"}});
+  EXPECT_EQ(r.body["error"]["field"], "overlap");
+  r = ask("POST", "/workflows/quick/schedules", json{{"cron", "* * * * *"}, {"catchup", "most"}});
+  EXPECT_EQ(r.body["error"]["field"], "catchup");
+  EXPECT_EQ(ask("POST", "/workflows/absent/schedules", json{{"cron", "* * * * *"}}).status, 404);
+  EXPECT_TRUE(ask("GET", "/workflows/quick/schedules").body["schedules"].empty());
+}
+
+// An event of tenant acme on a topic, appended as a producer would.
+void produce(t::in_process_node& n, const std::string& topic, const std::string& type, const std::string& key, const json& payload, const std::string& id) {
+  (void)n.bus().create_topic(nf::topic_name{topic}, nf::bus::topic_config{});
+  nf::event::new_event ev;
+  ev.type = type;
+  ev.key = key;
+  ev.tenant = "acme";
+  ev.payload_json = payload.dump();
+  ev.id = *nf::event::event_id::parse(id);
+  auto env = nf::event::build(ev);
+  ASSERT_TRUE(env) << env.error().message;
+  const auto rec = nf::event::to_record(*env);
+  ASSERT_TRUE(n.bus().append(nf::topic_name{topic}, std::span<const nf::bus::record>(&rec, 1)));
+}
+
+TEST_F(WorkflowSchedules, ATriggerStartsOneRunPerMatchingEvent) {
+  define(json::parse(R"({"id": "onorder", "version": 1, "inputs": {"total": "number", "order": "string"},
+                         "nodes": [{"id": "t", "type": "transform", "config": {"expression": "total * 2"}}], "outputs": {"double": "t.out"}})"));
+  auto bad = ask("POST", "/workflows/onorder/triggers", json{{"on_event", {{"topic", "app.orders"}, {"filter", "vars.x > 1"}}}, {"inputs", {{"total", 1}, {"order", "x"}}}});
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(bad.body["error"]["field"], "on_event.filter");
+  auto tr = ask("POST", "/workflows/onorder/triggers",
+                json{{"on_event", {{"topic", "app.orders"}, {"type", "order.placed"}, {"filter", "event.payload.total > 100"}}},
+                     {"inputs", {{"total", "${event.payload.total}"}, {"order", "${event.key}"}}}});
+  ASSERT_EQ(tr.status, 201) << tr.raw;
+  produce(node_, "app.orders", "order.placed", "o-1", {{"total", 150}}, "0190a0b0-0000-7000-8000-000000000001");
+  produce(node_, "app.orders", "order.placed", "o-2", {{"total", 50}}, "0190a0b0-0000-7000-8000-000000000002");   // filtered out
+  produce(node_, "app.orders", "order.shipped", "o-3", {{"total", 500}}, "0190a0b0-0000-7000-8000-000000000003");  // another type
+  produce(node_, "app.orders", "order.placed", "o-1", {{"total", 150}}, "0190a0b0-0000-7000-8000-000000000001");  // the same event again
+  ASSERT_TRUE(t::wait_until([&] { return runs("onorder").size() == 1 && runs("onorder")[0]["status"] == "completed"; }, 10s)) << runs("onorder").dump();
+  std::this_thread::sleep_for(300ms);
+  ASSERT_EQ(runs("onorder").size(), 1u);
+  auto run = ask("GET", "/runs/" + runs("onorder")[0]["runId"].get<std::string>()).body;
+  EXPECT_EQ(run["outputs"]["double"], 300);
+  EXPECT_EQ(run["inputs"]["order"], "o-1");
+  EXPECT_EQ(run["trigger"]["eventId"], "0190a0b0-0000-7000-8000-000000000001");
+}
+
+TEST_F(WorkflowSchedules, AWaitForEventNodeEndsWithTheEventItsCorrelationNames) {
+  define(json::parse(R"({"id": "paid", "version": 1, "inputs": {"order": "string"},
+                         "nodes": [{"id": "w", "type": "wait_for_event", "config": {"topic": "app.payments", "type": "payment.received", "correlation": "order"}, "timeout_ms": 600000}],
+                         "outputs": {"amount": "${nodes.w.event.payload.amount}"}})"));
+  auto r = ask("POST", "/workflows/paid/runs", json{{"inputs", {{"order", "o-9"}}}});
+  ASSERT_EQ(r.status, 201) << r.raw;
+  const auto id = r.body["runId"].get<std::string>();
+  ASSERT_TRUE(t::wait_until([&] { return ask("GET", "/runs/" + id).body["nodes"]["w"].value("status", "") == "waiting"; }, 10s));
+  produce(node_, "app.payments", "payment.received", "o-8", {{"amount", 1}}, "0190a0b0-0000-7000-8000-000000000011");  // another order
+  produce(node_, "app.payments", "payment.received", "o-9", {{"amount", 42}}, "0190a0b0-0000-7000-8000-000000000012");
+  json d;
+  ASSERT_TRUE(t::wait_until([&] {
+    d = ask("GET", "/runs/" + id).body;
+    return d.value("status", "") == "completed";
+  }, 10s)) << d.dump(2);
+  EXPECT_EQ(d["outputs"]["amount"], 42);
+  // The timeout's timer went with the node.
+  EXPECT_FALSE(d["nodes"]["w"].contains("timers"));
+}
+
+TEST_F(WorkflowSchedules, AWaitThatOutlivesItsTimeoutFailsWithCodeTimeout) {
+  define(json::parse(R"({"id": "late", "version": 1,
+                         "nodes": [{"id": "w", "type": "wait_for_event", "config": {"topic": "app.payments"}, "timeout_ms": 1000}]})"));
+  auto r = ask("POST", "/workflows/late/runs", json{{"inputs", json::object()}});
+  ASSERT_EQ(r.status, 201) << r.raw;
+  const auto id = r.body["runId"].get<std::string>();
+  ASSERT_TRUE(t::wait_until([&] { return ask("GET", "/runs/" + id).body["nodes"]["w"].value("status", "") == "waiting"; }, 10s));
+  clock_.advance(2s);
+  json d;
+  ASSERT_TRUE(t::wait_until([&] {
+    d = ask("GET", "/runs/" + id).body;
+    return d.value("status", "") == "failed";
+  }, 10s)) << d.dump(2);
+  EXPECT_EQ(d["error"]["code"], "timeout");
+}
+
+}  // namespace
