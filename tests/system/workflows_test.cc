@@ -6,6 +6,8 @@
 #include <signal.h>
 
 #include <fstream>
+#include <random>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -372,6 +374,86 @@ TEST_F(Workflows, ADelayFiresOnceOnTimeAfterSigkill) {
   int fired = 0;
   for (const auto& e : history(id)) fired += e["type"] == "workflow.timer_fired";
   EXPECT_EQ(fired, 1);
+}
+
+}  // namespace
+
+namespace {
+
+// 200 runs with retries and timers, each SIGKILL of the server at a random point, restarts, and
+// every run still ends exactly once with the outputs an uninterrupted server gives.
+TEST_F(Workflows, TwoHundredRunsSurviveSigkillsAtRandomPointsExactlyOnce) {
+  json wf{{"id", "crashy"}, {"version", 1}, {"inputs", {{"n", "number"}}}, {"variables", {{"acc", 0}}},
+          {"nodes", {{{"id", "square"}, {"type", "transform"}, {"config", {{"expression", "n * n"}}}},
+                     {{"id", "keep"}, {"type", "set_variable"}, {"config", {{"name", "acc"}}}, {"inputs", {{"value", "square.out"}}}},
+                     {{"id", "pause"}, {"type", "delay"}, {"config", {{"ms", 200}}}, {"inputs", {{"in", "keep.out"}}}},
+                     {{"id", "flaky"}, {"type", "http_request"}, {"config", {{"url", "http://127.0.0.1:9/"}}}, {"on_error", "continue"},
+                      {"retry", {{"max_attempts", 3}, {"initial_backoff_ms", 40}, {"jitter", 0.5}}}, {"inputs", {{"body", "pause.out"}}}},
+                     {{"id", "even"}, {"type", "condition"}, {"config", {{"expression", "n % 2 == 0"}}}, {"inputs", {{"value", "flaky.out"}}}},
+                     {{"id", "label"}, {"type", "template"}, {"config", {{"text", "even ${acc}"}}}, {"inputs", {{"go", "even.true"}}}}}},
+          {"outputs", {{"acc", "${acc}"}, {"label", "label.out"}}}};
+  constexpr int kRuns = 200;
+  auto start_all = [&](std::map<int, std::string>& ids) {
+    for (int i = 0; i < kRuns; ++i) {
+      if (ids.count(i)) continue;
+      auto r = call("POST", "/workflows/crashy/runs", {{"inputs", {{"n", i}}}, {"idempotencyKey", "k" + std::to_string(i)}});
+      if (r.status == 201 || r.status == 200) ids[i] = json::parse(r.body)["runId"].get<std::string>();
+    }
+  };
+  auto outputs = [&](const std::map<int, std::string>& ids) {
+    std::map<int, json> out;
+    EXPECT_TRUE(t::wait_until([&] {
+      for (const auto& [i, id] : ids) {
+        if (out.count(i)) continue;
+        auto r = call("GET", "/runs/" + id);
+        if (r.status != 200) return false;
+        auto d = json::parse(r.body);
+        if (d.value("status", "") == "completed" || d.value("status", "") == "failed") out[i] = d;
+      }
+      return out.size() == ids.size();
+    }, 120s)) << out.size() << " of " << ids.size() << " ended";
+    return out;
+  };
+
+  // The reference: an uninterrupted server.
+  expect(call("POST", "/workflows", wf), 201);
+  std::map<int, std::string> ref_ids;
+  start_all(ref_ids);
+  ASSERT_EQ(ref_ids.size(), static_cast<std::size_t>(kRuns));
+  auto reference = outputs(ref_ids);
+
+  // The same runs in another tenant, with the server SIGKILLed at random points meanwhile.
+  dev_ = tenant_key("initech", "developer");
+  expect(call("POST", "/workflows", wf), 201);
+  std::mt19937 rng(42);
+  std::map<int, std::string> ids;
+  for (int kill = 0; kill < 4; ++kill) {
+    start_all(ids);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50 + rng() % 400));
+    srv_->proc().signal(SIGKILL);
+    srv_->proc().wait();
+    start();
+  }
+  start_all(ids);
+  ASSERT_EQ(ids.size(), static_cast<std::size_t>(kRuns));
+  auto got = outputs(ids);
+  for (int i = 0; i < kRuns; ++i) {
+    ASSERT_EQ(got[i]["status"], "completed") << got[i].dump(2);
+    EXPECT_EQ(got[i]["outputs"], reference[i]["outputs"]) << i;
+    EXPECT_EQ(got[i]["nodes"]["flaky"]["attempts"], 3) << i;
+    // Exactly once: one start, one end, each timer fired once, each node completed once.
+    std::map<std::string, int> seen;
+    std::map<std::string, int> completed;
+    for (const auto& e : history(ids[i])) {
+      seen[e["type"].get<std::string>()]++;
+      if (e["type"] == "workflow.node_completed") completed[e["node"].get<std::string>()]++;
+    }
+    EXPECT_EQ(seen["workflow.run_started"], 1) << i;
+    EXPECT_EQ(seen["workflow.run_completed"], 1) << i;
+    EXPECT_EQ(seen["workflow.timer_fired"], seen["workflow.timer_set"]) << i;
+    EXPECT_EQ(seen["workflow.timer_set"], 3) << i;  // the delay and two retry backoffs
+    for (const auto& [node, n] : completed) EXPECT_EQ(n, 1) << i << " " << node;
+  }
 }
 
 }  // namespace
