@@ -326,6 +326,7 @@ result<void> run_decider::timer_due(const std::string& node, int attempt, const 
   f.set_node(node);
   f.set_attempt(attempt);
   f.set_timer(timer);
+  f.set_at(n["timers"][timer].value("at", std::int64_t{0}));  // when it was due: how late it fired is in the log
   NF_TRY(emit_(kTimerFired, f));
   count("nf_workflow_timers_fired_total", "Workflow timers fired, by kind", timer);
   if (timer == "delay") {

@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -128,7 +129,7 @@ class definition_cache {
 struct engine_options {
   std::vector<std::string> emit_topics{"mission.*", "app.*"};  // emit_event may write these
   std::vector<std::string> http_allow;                          // http_request may call these hosts ("host" or "host:port")
-  std::chrono::milliseconds timer_period{20};
+  std::chrono::milliseconds timer_period{10};
   std::chrono::milliseconds timer_retry{5000};  // a timer_due not yet decided is asked again after this
 };
 
@@ -143,6 +144,8 @@ class engine final : public ::nf::actor::actor, private effects {
   void on_restart() override;
   std::chrono::milliseconds tick_period() const override { return opts_.timer_period; }
   result<void> tick(::nf::actor::context& ctx) override;
+  // Due timers and schedules go before new runs waiting in the mailbox: their time is now.
+  int priority(const bus::message& m) const override;
 
  private:
   struct cached {
@@ -168,8 +171,25 @@ class engine final : public ::nf::actor::actor, private effects {
   engine_options opts_;
   std::mutex mu_;
   std::unordered_map<std::string, cached> runs_;
+  std::size_t evict_at_ = 1024;
   std::map<std::int32_t, std::int64_t> epochs_;
   std::map<std::string, std::chrono::steady_clock::time_point> asked_;  // timer keys asked for
+  // Pending timers of the partitions this instance owns, in due order: read from the read model
+  // when a partition is gained and again every few seconds (which also picks up those another
+  // owner set), and added to as this instance sets them; a due entry is asked for and dropped.
+  struct timer_ref {
+    std::string run, node, timer;
+    int attempt = 0;
+    auto operator<=>(const timer_ref&) const = default;
+  };
+  struct partition_timers {
+    std::set<std::pair<std::int64_t, timer_ref>> due;
+    std::chrono::steady_clock::time_point loaded{};
+    bool ever_loaded = false;
+    int loads = 0;
+  };
+  std::mutex timers_mu_;
+  std::map<std::int32_t, partition_timers> timers_;
   ::nf::actor::context* ctx_ = nullptr;  // the handler's, while it runs
   std::int32_t partitions_ = 0;
 

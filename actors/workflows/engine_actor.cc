@@ -85,12 +85,15 @@ void engine::on_restart() {
 
 void engine::evict_applied() {
   std::lock_guard lk(mu_);
-  if (runs_.size() < 1024) return;
+  // Documents the read model shows as they are here are dropped; a sweep runs when the map has
+  // doubled since the last one left it, so its cost per message stays constant.
+  if (runs_.size() < evict_at_) return;
   for (auto it = runs_.begin(); it != runs_.end();) {
     const auto& c = it->second;
     const bool settled = c.in_flight == 0 && (c.last_offset < 0 || writer_.applied({topic_name{kRunsTopic}, partition_id{c.partition}}, offset{c.last_offset}));
     it = settled ? runs_.erase(it) : std::next(it);
   }
+  evict_at_ = std::max<std::size_t>(1024, runs_.size() * 2);
 }
 
 result<engine::cached*> engine::load(const std::string& run_id, std::int32_t partition) {
@@ -146,6 +149,11 @@ result<void> engine::handle(const bus::message& m, ::nf::actor::context& ctx) {
     NF_TRY_ASSIGN(auto env, ctx.caused(std::move(ev)));
     std::string why;
     NF_TRY_ASSIGN(bool took, is_schedule_event(t) ? fold_schedule(c->doc, env, p, &why) : fold_run(c->doc, env, p, &why));
+    if (std::string_view(t) == kTimerSet) {
+      const auto& step = static_cast<const events::NodeStep&>(msg);
+      std::lock_guard lk(timers_mu_);
+      timers_[p].due.insert({step.at(), timer_ref{run_id, step.node(), step.timer(), step.attempt()}});
+    }
     if (!took) return error{errc::internal, "the engine decided " + std::string(t) + ", which the run's fold refuses: " + why};
     {
       std::lock_guard lk(mu_);
@@ -235,6 +243,12 @@ result<void> engine::handle(const bus::message& m, ::nf::actor::context& ctx) {
   return ok();  // not a command of this engine
 }
 
+int engine::priority(const bus::message& m) const {
+  for (const auto& h : m.headers)
+    if (h.name == event::kTypeHeader) return h.value == kTimerDue || h.value == kScheduleDue ? 1 : 0;
+  return 0;
+}
+
 result<void> engine::tick(::nf::actor::context& ctx) {
   if (!partitions_) {
     auto info = bus_.describe_topic(topic_name{kCommands});
@@ -244,30 +258,72 @@ result<void> engine::tick(::nf::actor::context& ctx) {
   const auto now = ctx.clock().now_ms();
   const auto steady = std::chrono::steady_clock::now();
   std::size_t asked = 0;
+  // The due commands of one tick go to the bus in one append (one group commit).
+  std::vector<bus::record> batch;
+  std::vector<std::string> keys;
+  auto add = [&](const char* type, const std::string& key, const google::protobuf::Message& msg, const std::string& asked_key) {
+    event::new_event ev;
+    ev.type = type;
+    ev.key = key;
+    ev.message = &msg;
+    ev.occurred_at = now;
+    auto env = event::build(ev, msg);
+    if (!env) {
+      nf::log::get("workflows")->error("{} for {} cannot be built: {}", type, key, env.error().message);
+      return;
+    }
+    batch.push_back(event::to_record(*env));
+    keys.push_back(asked_key);
+  };
   for (std::int32_t p = 0; p < partitions_; ++p) {
-    if (!ctx.owns({topic_name{kCommands}, partition_id{p}})) continue;
-    NF_TRY(view_.due_timers(p, now, [&](const std::string& run, const std::string& node, int attempt, const std::string& timer, std::int64_t at) {
-      const std::string key = run + "/" + node + "/" + std::to_string(attempt) + "/" + timer;
-      auto it = asked_.find(key);
-      if (it != asked_.end() && steady - it->second < opts_.timer_retry) return true;
-      events::RunCommand rc;
-      rc.set_run_id(run);
-      rc.set_node(node);
-      rc.set_attempt(attempt);
-      rc.set_timer(timer);
-      event::new_event ev;
-      ev.type = kTimerDue;
-      ev.key = run;
-      ev.message = &rc;
-      auto r = ctx.emit(topic_name{kCommands}, std::move(ev));
-      if (!r) {
-        nf::log::get("workflows")->warn("timer {} due at {} could not be asked for: {}", key, at, r.error().message);
-        return false;
+    if (!ctx.owns({topic_name{kCommands}, partition_id{p}})) {
+      std::lock_guard lk(timers_mu_);
+      timers_.erase(p);
+      continue;
+    }
+    std::vector<std::pair<std::int64_t, timer_ref>> found;
+    bool reload = false;
+    {
+      std::lock_guard lk(timers_mu_);
+      auto& pt = timers_[p];
+      // Once on gaining the partition, once more a little later (for timers its last owner set
+      // that the read model had not applied yet), then now and then as a safety net.
+      reload = !pt.ever_loaded || (pt.loads < 2 && steady - pt.loaded > std::chrono::seconds(2)) || steady - pt.loaded > std::chrono::seconds(60);
+    }
+    if (reload) {
+      NF_TRY(view_.due_timers(p, INT64_MAX, [&](const std::string& run, const std::string& node, int attempt, const std::string& timer, std::int64_t at) {
+        found.push_back({at, timer_ref{run, node, timer, attempt}});
+        return true;
+      }));
+    }
+    std::vector<std::pair<std::int64_t, timer_ref>> due_now;
+    {
+      std::lock_guard lk(timers_mu_);
+      auto& pt = timers_[p];
+      if (reload) {
+        for (auto& f : found) pt.due.insert(std::move(f));
+        pt.loaded = steady;
+        pt.ever_loaded = true;
+        ++pt.loads;
       }
+      while (!pt.due.empty() && pt.due.begin()->first <= now && asked < 20'000) {
+        due_now.push_back(*pt.due.begin());
+        pt.due.erase(pt.due.begin());
+        ++asked;
+      }
+    }
+    for (const auto& [at, t] : due_now) {
+      const std::string key = t.run + "/" + t.node + "/" + std::to_string(t.attempt) + "/" + t.timer;
+      auto it = asked_.find(key);
+      if (it != asked_.end() && steady - it->second < opts_.timer_retry) continue;
+      events::RunCommand rc;
+      rc.set_run_id(t.run);
+      rc.set_node(t.node);
+      rc.set_attempt(t.attempt);
+      rc.set_timer(t.timer);
+      add(kTimerDue, t.run, rc, key);
       metrics::registry::global().get_gauge("nf_workflow_timer_lag_ms", "How late the last due timer was asked for, in ms").set(static_cast<double>(now - at));
-      asked_[key] = steady;
-      return ++asked < 10'000;
-    }));
+    }
     NF_TRY(view_.due_schedules(p, now, [&](const std::string& sid, std::int64_t due) {
       const std::string key = sid + "@" + std::to_string(due);
       auto it = asked_.find(key);
@@ -275,16 +331,18 @@ result<void> engine::tick(::nf::actor::context& ctx) {
       events::ScheduleStep st;
       st.set_schedule_id(sid);
       st.set_due(due);
-      event::new_event ev;
-      ev.type = kScheduleDue;
-      ev.key = sid;
-      ev.message = &st;
-      auto r = ctx.emit(topic_name{kCommands}, std::move(ev));
-      if (!r) return false;
+      add(kScheduleDue, sid, st, key);
       metrics::registry::global().get_gauge("nf_workflow_schedule_lag_ms", "How late the last due schedule was asked for, in ms").set(static_cast<double>(now - due));
-      asked_[key] = steady;
-      return ++asked < 10'000;
+      return ++asked < 20'000;
     }));
+  }
+  if (!batch.empty()) {
+    auto r = bus_.append(topic_name{kCommands}, batch);
+    if (!r) {
+      nf::log::get("workflows")->warn("{} due timers and schedules could not be asked for: {}", batch.size(), r.error().message);
+    } else {
+      for (const auto& k : keys) asked_[k] = steady;
+    }
   }
   if (asked_.size() > 100'000 || (asked == 0 && !asked_.empty())) {
     for (auto it = asked_.begin(); it != asked_.end();) it = steady - it->second > opts_.timer_retry * 4 ? asked_.erase(it) : std::next(it);

@@ -1,7 +1,7 @@
 // The workflows section of the config file:
 //   workflows.emit_topics   topics (or "prefix.*" patterns) emit_event nodes may write; default mission.*, app.*
 //   workflows.http_allow    hosts ("host" or "host:port") http_request nodes may call; default none
-//   workflows.timer_period_ms  how often due timers are looked for; default 20
+//   workflows.timer_period_ms  how often due timers are looked for; default 10
 //   workflows.trigger_topics   topics (or patterns) triggers and wait_for_event nodes may name; default mission.*, app.*
 #pragma once
 
@@ -17,7 +17,7 @@ namespace nf::workflows {
 struct workflows_settings {
   std::vector<std::string> emit_topics{"mission.*", "app.*"};
   std::vector<std::string> http_allow;
-  std::int64_t timer_period_ms = 20;
+  std::int64_t timer_period_ms = 10;
   std::vector<std::string> trigger_topics{"mission.*", "app.*"};
 };
 

@@ -186,7 +186,17 @@ class snapshot_reader final : public state_reader {
     return std::optional<std::string>{std::move(v)};
   }
   result<void> scan(std::string_view prefix, const std::function<bool(std::string_view, std::string_view)>& fn) override {
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro_, cf_.get()));
+    // The iterator stops at the prefix's end: deleted keys after it are never stepped over.
+    std::string upper(prefix);
+    while (!upper.empty() && static_cast<unsigned char>(upper.back()) == 0xff) upper.pop_back();
+    rocksdb::Slice bound;
+    rocksdb::ReadOptions ro = ro_;
+    if (!upper.empty()) {
+      upper.back() = static_cast<char>(static_cast<unsigned char>(upper.back()) + 1);
+      bound = rocksdb::Slice(upper);
+      ro.iterate_upper_bound = &bound;
+    }
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf_.get()));
     for (it->Seek(rocksdb::Slice(prefix.data(), prefix.size())); it->Valid(); it->Next()) {
       const auto k = it->key();
       if (!k.starts_with(rocksdb::Slice(prefix.data(), prefix.size())) || k.starts_with(kReservedPrefix)) break;
