@@ -7,6 +7,7 @@ namespace nf::workflows {
 
 void register_events(event::type_registry& reg) {
   reg.add(kDefined, events::WorkflowDefined::descriptor(), "workflows");
+  reg.add(kTemplateDefined, events::WorkflowDefined::descriptor(), "workflows");
   for (const char* t : {kRunRequested, kRunStarted}) reg.add(t, events::RunStart::descriptor(), "workflows");
   for (const char* t : {kCancelRequested, kApprovalGiven, kStepRequested, kContinueRequested, kTimerDue, kNodeResult})
     reg.add(t, events::RunCommand::descriptor(), "workflows");

@@ -4,6 +4,7 @@
 
 #include "actors/workflows/cron.h"
 #include "actors/workflows/nodes.h"
+#include "actors/workflows/templates.h"
 #include "core/base/sha256.h"
 #include "core/event/codec.h"
 #include "core/log/log.h"
@@ -69,6 +70,24 @@ void routes::add_to(http::route_table& t) {
   t.add({.method = http::verb::get, .path = "/workflows/nodes", .perm = perm::read, .summary = "The node library: every node type, its config schema and ports",
          .tag = "workflows", .responses = {{200, {"the node types", http::schema::array(kObject)}}},
          .handler = [](const http::route_context& c) { return http::json_response(status::ok, node_registry::builtin().describe(), c.req); }});
+  const http::param_doc tname{"name", "the template's name", http::schema::string(), true, "path"};
+  t.add({.method = http::verb::get, .path = "/workflows/templates", .perm = perm::read, .summary = "Workflow templates: the shipped ones and the tenant's own",
+         .tag = "workflows", .responses = {{200, {"{templates}", kObject}}}, .handler = [this](const http::route_context& c) { return list_templates(c); }});
+  t.add({.method = http::verb::post, .path = "/workflows/templates", .perm = perm::write, .summary = "Add a version of a tenant's own template (JSON or YAML)",
+         .tag = "workflows", .body = kObject,
+         .responses = {{201, {"{template, version}", kObject}}, {400, error_doc("an invalid template, naming the field")}, {409, error_doc("the version exists")}},
+         .handler = [this](const http::route_context& c) { return add_template(c); }});
+  t.add({.method = http::verb::post, .path = "/workflows/templates/{name}/preview", .perm = perm::read,
+         .summary = "The definition a template gives with these params, compiled; nothing is stored", .tag = "workflows", .params = {tname}, .body = kObject,
+         .responses = {{200, {"{definition, valid, problems}", kObject}}, {400, error_doc("bad params, naming params.<name>")}, {404, error_doc("no such template")}},
+         .handler = [this](const http::route_context& c) { return use_template(c, false); }});
+  t.add({.method = http::verb::post, .path = "/workflows/templates/{name}/instantiate", .perm = perm::write,
+         .summary = "Define a workflow from a template", .tag = "workflows", .params = {tname}, .body = kObject,
+         .responses = {{201, {"{workflowId, version, digest, template, templateVersion}", kObject}},
+                       {400, error_doc("bad params, or a definition that does not compile")},
+                       {404, error_doc("no such template")},
+                       {409, error_doc("that workflow version exists")}},
+         .handler = [this](const http::route_context& c) { return use_template(c, true); }});
   t.add({.method = http::verb::post, .path = "/workflows/validate", .perm = perm::read, .summary = "Compile a definition without storing it",
          .tag = "workflows", .body = kObject,
          .responses = {{200, {"{valid, problems}", kObject}}, {400, error_doc("a body that is not JSON or YAML")}},
@@ -213,14 +232,21 @@ http::response routes::define(const http::route_context& c) {
   if (c.who.tenant.empty()) return http::invalid_field("tenant", "a workflow belongs to a tenant: call with a tenant's credentials", c.req);
   auto doc = parse_document(c.req.body(), content_type(c.req));
   if (!doc) return http::bad_body(doc.error(), c.req);
-  auto compiled = compile(*doc, defs_.env_for(c.who.tenant));
+  return store_definition(c, *doc, json::object());
+}
+
+http::response routes::store_definition(const http::route_context& c, const json& doc, const json& extra) {
+  auto compiled = compile(doc, defs_.env_for(c.who.tenant));
   if (!compiled.def) return problems_response(compiled.problems, c.req);
   const auto& def = *compiled.def;
   auto existing = view_.definition(c.who.tenant, def.id, def.version);
   if (!existing) return http::failure(existing.error(), c.req);
   if (*existing) {
-    if ((**existing).value("document", json()) == def.document)  // the same document again: answered as the first time
-      return http::json_response(status::ok, json{{"workflowId", def.id}, {"version", def.version}, {"digest", (**existing).value("digest", "")}}, c.req);
+    if ((**existing).value("document", json()) == def.document) {  // the same document again: answered as the first time
+      json again{{"workflowId", def.id}, {"version", def.version}, {"digest", (**existing).value("digest", "")}};
+      again.update(extra);
+      return http::json_response(status::ok, again, c.req);
+    }
     return http::error_response(status::conflict, "version_exists", "version " + std::to_string(def.version) + " of " + def.id + " exists; versions are immutable", c.req,
                                 "version");
   }
@@ -256,7 +282,9 @@ http::response routes::define(const http::route_context& c) {
   const topic_partition tp{topic_name{kDefinitionsTopic}, a->at(0).partition};
   c.wrote(tp, a->at(0).off);
   feed_.wait_applied(tp, a->at(0).off, opts_.read_your_writes_timeout);
-  return http::json_response(status::created, json{{"workflowId", def.id}, {"version", def.version}, {"digest", w.digest()}}, c.req);
+  json created{{"workflowId", def.id}, {"version", def.version}, {"digest", w.digest()}};
+  created.update(extra);
+  return http::json_response(status::created, created, c.req);
 }
 
 http::response routes::list(const http::route_context& c) {
@@ -787,6 +815,106 @@ http::response routes::delete_trigger(const http::route_context& c) {
     return http::json_response(status::ok, json{{"triggerId", tr.trigger_id()}, {"deleted", true}}, c.req);
   }
   return http::error_response(status::not_found, "not_found", "no trigger " + c.path_param("tid") + " of workflow " + c.path_param("id"), c.req);
+}
+
+// ---------------- templates ----------------
+
+http::response routes::list_templates(const http::route_context& c) {
+  json out = json::array();
+  auto brief = [](const json& t, bool shipped) {
+    json b{{"template", t["template"]}, {"version", t["version"]}, {"shipped", shipped}};
+    for (const char* f : {"category", "title", "description", "params", "example_inputs"})
+      if (t.contains(f)) b[f] = t[f];
+    return b;
+  };
+  for (const auto& t : shipped_templates()) out.push_back(brief(t, true));
+  if (!c.who.tenant.empty()) {
+    auto own = view_.tenant_templates(c.who.tenant);
+    if (!own) return http::failure(own.error(), c.req);
+    for (const auto& t : *own) out.push_back(brief(t, false));
+  }
+  return http::json_response(status::ok, json{{"templates", out}}, c.req);
+}
+
+http::response routes::add_template(const http::route_context& c) {
+  if (c.who.tenant.empty()) return http::invalid_field("tenant", "a template belongs to a tenant: call with a tenant's credentials", c.req);
+  auto doc = parse_document(c.req.body(), content_type(c.req));
+  if (!doc) return http::bad_body(doc.error(), c.req);
+  if (auto ok_t = check_template(*doc); !ok_t) {
+    const auto& m = ok_t.error().message;
+    const auto colon = m.find(':');
+    return http::invalid_field(colon == std::string::npos ? "template" : m.substr(0, colon), colon == std::string::npos ? m : m.substr(colon + 2), c.req);
+  }
+  const auto name = (*doc)["template"].get<std::string>();
+  for (const auto& t : shipped_templates())
+    if (t["template"] == name) return http::error_response(status::conflict, "name_taken", "'" + name + "' is a shipped template's name", c.req, "template");
+  const auto v = (*doc)["version"].get<std::int64_t>();
+  auto existing = view_.tenant_template(c.who.tenant, name, v);
+  if (!existing) return http::failure(existing.error(), c.req);
+  if (*existing) return http::error_response(status::conflict, "version_exists", "version " + std::to_string(v) + " of template " + name + " exists", c.req, "version");
+  if (auto q = c.quota()) return *q;
+  events::WorkflowDefined w;
+  w.set_workflow_id(name);
+  w.set_version(v);
+  w.set_document_json(doc->dump());
+  w.set_digest(sha256_hex(w.document_json()));
+  w.set_defined_by(c.who.principal);
+  event::new_event ev;
+  ev.type = kTemplateDefined;
+  ev.key = c.who.tenant + "/template:" + name;
+  ev.tenant = c.who.tenant;
+  ev.region = opts_.region;
+  ev.occurred_at = clk_.now_ms();
+  auto env = event::build(ev, w);
+  if (!env) return http::failure(env.error(), c.req);
+  const auto rec = event::to_record(*env);
+  auto a = bus_.append(topic_name{kDefinitionsTopic}, std::span<const bus::record>(&rec, 1));
+  if (!a) return http::append_error(a.error(), c.req);
+  const topic_partition tp{topic_name{kDefinitionsTopic}, a->at(0).partition};
+  c.wrote(tp, a->at(0).off);
+  feed_.wait_applied(tp, a->at(0).off, opts_.read_your_writes_timeout);
+  return http::json_response(status::created, json{{"template", name}, {"version", v}}, c.req);
+}
+
+http::response routes::use_template(const http::route_context& c, bool store) {
+  const auto& name = c.path_param("name");
+  auto body = c.req.body().empty() ? result<json>(json::object()) : http::parse_body(c.req);
+  if (!body) return http::bad_body(body.error(), c.req);
+  if (!body->is_object()) return http::invalid_field("body", "is an object {params, version?}", c.req);
+  for (const auto& [k, _] : body->items())
+    if (k != "params" && k != "version") return http::invalid_field(k, "unknown field (params, version)", c.req);
+  std::int64_t v = 0;
+  if (body->contains("version")) {
+    if (!(*body)["version"].is_number_integer() || (*body)["version"].get<std::int64_t>() < 1) return http::invalid_field("version", "is a version number", c.req);
+    v = (*body)["version"].get<std::int64_t>();
+  }
+  std::optional<json> tpl;
+  if (!c.who.tenant.empty()) {
+    auto own = view_.tenant_template(c.who.tenant, name, v);
+    if (!own) return http::failure(own.error(), c.req);
+    tpl = *own;
+  }
+  if (!tpl)
+    for (const auto& t : shipped_templates())
+      if (t["template"] == name && (!v || t["version"] == v)) tpl = t;
+  if (!tpl) return http::error_response(status::not_found, "not_found", "no template " + name + (v ? " version " + std::to_string(v) : std::string()), c.req);
+  auto def = instantiate(*tpl, body->value("params", json::object()));
+  if (!def) {
+    const auto& m = def.error().message;
+    const auto colon = m.find(':');
+    return http::invalid_field(colon == std::string::npos ? "params" : m.substr(0, colon), colon == std::string::npos ? m : m.substr(colon + 2), c.req);
+  }
+  const json extra{{"template", name}, {"templateVersion", (*tpl)["version"]}};
+  if (store) {
+    if (c.who.tenant.empty()) return http::invalid_field("tenant", "a workflow belongs to a tenant: call with a tenant's credentials", c.req);
+    return store_definition(c, *def, extra);
+  }
+  auto compiled = compile(*def, defs_.env_for(c.who.tenant));
+  json problems = json::array();
+  for (const auto& p : compiled.problems) problems.push_back(to_json(p));
+  json out{{"definition", compiled.def ? compiled.def->document : canonical(*def)}, {"valid", compiled.problems.empty()}, {"problems", problems}};
+  out.update(extra);
+  return http::json_response(status::ok, out, c.req);
 }
 
 }  // namespace nf::workflows

@@ -19,6 +19,10 @@
 //   POST /workflows/{id}/triggers                workflows:write    {on_event: {topic, type?, filter?}, inputs?, version?}
 //   GET  /workflows/{id}/triggers                workflows:read
 //   DELETE /workflows/{id}/triggers/{tid}        workflows:write
+//   GET  /workflows/templates                    workflows:read     shipped and the tenant's own
+//   POST /workflows/templates                    workflows:write    a tenant's own template version (JSON or YAML)
+//   POST /workflows/templates/{name}/preview     workflows:read     {params, version?} -> {definition, valid, problems}
+//   POST /workflows/templates/{name}/instantiate workflows:write    {params, version?} -> a new workflow version
 // Definitions are versioned documents appended with the stream's expected version (two writers
 // of one version: one wins, the other gets 409). Run commands are decided by the run's owner
 // (engine.h) through the command gateway.
@@ -57,6 +61,11 @@ class routes {
  private:
   http::response validate(const http::route_context& c);
   http::response define(const http::route_context& c);
+  // Compiles and stores a definition document for the caller's tenant (what POST /workflows does).
+  http::response store_definition(const http::route_context& c, const nlohmann::json& doc, const nlohmann::json& extra);
+  http::response list_templates(const http::route_context& c);
+  http::response add_template(const http::route_context& c);
+  http::response use_template(const http::route_context& c, bool store);
   http::response list(const http::route_context& c);
   http::response get_version(const http::route_context& c, bool latest);
   http::response metrics(const http::route_context& c);

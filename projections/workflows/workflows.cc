@@ -286,6 +286,19 @@ result<void> workflows_projection::apply(const bus::message& m, ::nf::projection
                {"definedAt", env.occurred_at()}};
       return w.put(key, doc.dump());
     }
+    if (type == kTemplateDefined) {
+      events::WorkflowDefined d;
+      if (!env.payload().UnpackTo(&d) || d.workflow_id().empty() || d.version() < 1) return reject("the template has no name or version");
+      const std::string key = "tp/" + env.tenant_id() + "/" + d.workflow_id() + "/" + pad(d.version(), 12);
+      NF_TRY_ASSIGN(auto cur, w.get(key));
+      if (cur) return reject("version " + std::to_string(d.version()) + " of template " + d.workflow_id() + " is defined already");
+      json doc{{"document", parse_or(d.document_json(), json::object())}, {"definedBy", d.defined_by()}, {"definedAt", env.occurred_at()}};
+      NF_TRY(w.put(key, doc.dump()));
+      const std::string lkey = "tpl/" + env.tenant_id() + "/" + d.workflow_id();
+      NF_TRY_ASSIGN(auto latest, w.get(lkey));
+      if (!latest || std::stoll(*latest) < d.version()) NF_TRY(w.put(lkey, std::to_string(d.version())));
+      return ok();
+    }
     if (type != kDefined) return reject("not a definition event");
     events::WorkflowDefined d;
     if (!env.payload().UnpackTo(&d) || d.workflow_id().empty() || d.version() < 1) return reject("the definition has no id or version");
@@ -572,6 +585,37 @@ result<std::vector<json>> workflows_view::event_waits(const std::string& topic) 
     if (!j.is_discarded()) out.push_back(std::move(j));
     return out.size() < 100'000;
   }));
+  return out;
+}
+
+result<std::optional<json>> workflows_view::tenant_template(const std::string& tenant, const std::string& name, std::int64_t version) const {
+  std::int64_t v = version;
+  if (!v) {
+    std::vector<std::string> keys{"tpl/" + tenant + "/" + name};
+    NF_TRY_ASSIGN(auto got, store_.get_many(proj_, keys));
+    if (!got[0]) return std::optional<json>{};
+    v = std::stoll(*got[0]);
+  }
+  NF_TRY_ASSIGN(auto d, read_json(store_, proj_, "tp/" + tenant + "/" + name + "/" + pad(v, 12)));
+  if (!d) return d;
+  return std::optional<json>((*d)["document"]);
+}
+
+result<std::vector<json>> workflows_view::tenant_templates(const std::string& tenant) const {
+  NF_TRY_ASSIGN(auto r, store_.reader(proj_));
+  std::vector<std::pair<std::string, std::int64_t>> latest;
+  const std::string prefix = "tpl/" + tenant + "/";
+  NF_TRY(r->scan(prefix, [&](std::string_view key, std::string_view value) {
+    latest.emplace_back(std::string(key.substr(prefix.size())), std::stoll(std::string(value)));
+    return latest.size() < 10'000;
+  }));
+  std::vector<json> out;
+  for (const auto& [name, v] : latest) {
+    NF_TRY_ASSIGN(auto d, r->get("tp/" + tenant + "/" + name + "/" + pad(v, 12)));
+    if (!d) continue;
+    auto j = json::parse(*d, nullptr, false);
+    if (!j.is_discarded() && j.contains("document")) out.push_back(std::move(j["document"]));
+  }
   return out;
 }
 

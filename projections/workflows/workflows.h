@@ -52,6 +52,9 @@ inline constexpr const char* kScheduleDeleted = "workflow.schedule_deleted";    
 // Triggers, on workflow.definitions keyed by "<tenant>/<workflow id>".
 inline constexpr const char* kTriggerDefined = "workflow.trigger_defined";        // TriggerDefined
 inline constexpr const char* kTriggerDeleted = "workflow.trigger_deleted";
+// A tenant's own template version (WorkflowDefined: workflow_id is the template's name), on
+// workflow.definitions keyed by "<tenant>/template:<name>".
+inline constexpr const char* kTemplateDefined = "workflow.template_defined";
 
 bool is_schedule_event(const std::string& type);
 // Folds one schedule event into the schedule's document (null before schedule_created).
@@ -109,6 +112,10 @@ class workflows_view {
   result<std::vector<nlohmann::json>> triggers() const;
   // Runs waiting for an event on `topic`: {runId, node, attempt, tenantId, wait}.
   result<std::vector<nlohmann::json>> event_waits(const std::string& topic) const;
+  // A tenant's template: the given version, or the latest when 0.
+  result<std::optional<nlohmann::json>> tenant_template(const std::string& tenant, const std::string& name, std::int64_t version) const;
+  // Every template of a tenant, latest versions.
+  result<std::vector<nlohmann::json>> tenant_templates(const std::string& tenant) const;
   // Pending timers in all partitions.
   result<std::uint64_t> pending_timers() const;
   // Per node: {node, executions, failures, p50Ms, p95Ms}.

@@ -7,6 +7,7 @@
 
 #include <fstream>
 #include <random>
+#include <set>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -454,6 +455,66 @@ TEST_F(Workflows, TwoHundredRunsSurviveSigkillsAtRandomPointsExactlyOnce) {
     EXPECT_EQ(seen["workflow.timer_set"], 3) << i;  // the delay and two retry backoffs
     for (const auto& [node, n] : completed) EXPECT_EQ(n, 1) << i << " " << node;
   }
+}
+
+}  // namespace
+
+namespace {
+
+TEST_F(Workflows, EveryShippedTemplateInstantiatesAndRuns) {
+  auto list = expect(call("GET", "/workflows/templates"), 200)["templates"];
+  ASSERT_GE(list.size(), 10u);
+  std::set<std::string> categories;
+  for (const auto& t : list) {
+    ASSERT_TRUE(t["shipped"].get<bool>());
+    categories.insert(t["category"].get<std::string>());
+    const auto name = t["template"].get<std::string>();
+    auto pre = expect(call("POST", "/workflows/templates/" + name + "/preview", {{"params", json::object()}}), 200, name);
+    EXPECT_TRUE(pre["valid"].get<bool>()) << name << " " << pre.dump();
+    auto made = expect(call("POST", "/workflows/templates/" + name + "/instantiate", {{"params", {{"id", "t-" + name}}}}), 201, name);
+    EXPECT_EQ(made["template"], name);
+    const auto id = run("t-" + name, {{"inputs", t["example_inputs"]}});
+    // A run that waits for an approval gets one.
+    auto d = until(id, [&](const json& doc) {
+      for (const auto& [node, n] : doc["nodes"].items())
+        if (n.is_object() && n.value("status", "") == "waiting" && n.contains("wait") && n["wait"].is_object() && n["wait"].value("kind", "") == "approval")
+          call("POST", "/runs/" + id + "/approve", {{"node", node}, {"comment", "ok"}}, admin_);
+      const auto s = doc.value("status", "");
+      return s == "completed" || s == "failed" || s == "cancelled";
+    });
+    EXPECT_EQ(d["status"], "completed") << name << " " << d.dump(2);
+    EXPECT_FALSE(d["outputs"].empty()) << name;
+  }
+  EXPECT_GE(categories.size(), 6u);
+  // Parameters are checked by name and type; nothing is stored.
+  auto bad = expect(call("POST", "/workflows/templates/order-handling/preview", {{"params", {{"approval_over", "lots"}}}}), 400);
+  EXPECT_EQ(bad["error"]["field"], "params.approval_over");
+  bad = expect(call("POST", "/workflows/templates/order-handling/instantiate", {{"params", {{"colour", 1}}}}), 400);
+  EXPECT_EQ(bad["error"]["field"], "params.colour");
+  expect(call("POST", "/workflows/templates/absent/preview", json::object()), 404);
+  // A parameter changes the definition: a lower approval limit makes the example order wait.
+  auto low = expect(call("POST", "/workflows/templates/order-handling/preview", {{"params", {{"approval_over", 10}}}}), 200);
+  EXPECT_NE(low["definition"].dump().find("input.value > 10"), std::string::npos) << low.dump();
+  // A tenant's own template, versioned like definitions.
+  const std::string own = R"(template: greet
+version: 1
+category: custom
+params: {who: {type: string}}
+definition:
+  id: "greet-{{who}}"
+  version: 1
+  nodes: [{id: say, type: template, config: {text: "hello {{who}}"}}]
+  outputs: {text: say.out}
+)";
+  expect(call_text("POST", "/workflows/templates", own, "application/yaml"), 201);
+  expect(call_text("POST", "/workflows/templates", own, "application/yaml"), 409);
+  EXPECT_EQ(expect(call("POST", "/workflows/templates/greet/instantiate", json::object()), 400)["error"]["field"], "params.who");
+  expect(call("POST", "/workflows/templates/greet/instantiate", {{"params", {{"who", "ada"}}}}), 201);
+  auto g = ended(run("greet-ada", {{"inputs", json::object()}}));
+  EXPECT_EQ(g["outputs"]["text"], "hello ada");
+  // Another tenant does not see it.
+  auto theirs = expect(call("GET", "/workflows/templates", nullptr, tenant_key("globex", "developer")), 200)["templates"];
+  for (const auto& t : theirs) EXPECT_NE(t["template"], "greet");
 }
 
 }  // namespace
