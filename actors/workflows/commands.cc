@@ -181,6 +181,32 @@ int export_doc(const cli_args& a) {
   return 0;
 }
 
+int schedule(const cli_args& a) {
+  auto inputs = inputs_of(a.inputs);
+  if (!inputs) return client::fail(inputs.error().message);
+  json body{{"cron", a.cron}, {"inputs", *inputs}, {"overlap", a.overlap}, {"catchup", a.catchup}};
+  if (a.version) body["version"] = a.version;
+  std::string err;
+  auto r = client::call(a.server, http::verb::post, "/workflows/" + http::url_encode(a.id) + "/schedules", body.dump(), err, client::key_or_env(a.key));
+  if (!r) return client::fail(err);
+  return print(a, *r, 201, [](const json& j) {
+    std::cout << "schedule " << j.value("scheduleId", "") << " (" << j.value("cron", "") << ", UTC) fires next at";
+    for (const auto& t : j.value("next", json::array())) std::cout << " " << t.get<std::int64_t>();
+    std::cout << " (unix ms)\n";
+  });
+}
+
+int templates(const cli_args& a) {
+  std::string err;
+  auto r = client::call(a.server, http::verb::get, "/workflows/templates", "", err, client::key_or_env(a.key));
+  if (!r) return client::fail(err);
+  return print(a, *r, 200, [](const json& j) {
+    for (const auto& t : j["templates"])
+      std::cout << t.value("template", "") << " v" << t.value("version", 0) << "  (" << t.value("category", "") << ")  " << t.value("title", "")
+                << (t.value("shipped", false) ? "" : "  [yours]") << "\n";
+  });
+}
+
 int nodes(const cli_args& a) {
   std::string err;
   auto r = client::call(a.server, http::verb::get, "/workflows/nodes", "", err, client::key_or_env(a.key));
@@ -237,6 +263,18 @@ void add_commands(CLI::App& app, cli_args& a, std::vector<feature::feature::comm
   ex->add_option("--format", a.format, "yaml or json")->capture_default_str();
   common(ex);
   out.push_back({ex, [&a] { return export_doc(a); }});
+  auto* sc = wf->add_subcommand("schedule", "schedule runs of a workflow by a cron (5 fields, UTC)");
+  sc->add_option("ID", a.id, "the workflow id")->required();
+  sc->add_option("--cron", a.cron, "minute hour day-of-month month day-of-week")->required();
+  sc->add_option("--input", a.inputs, "NAME=VALUE for every run; repeatable");
+  sc->add_option("--overlap", a.overlap, "skip, buffer_one, allow_all or cancel_other")->capture_default_str();
+  sc->add_option("--catchup", a.catchup, "none, latest or all")->capture_default_str();
+  sc->add_option("--version", a.version, "pin a version (default: the latest when it fires)");
+  common(sc);
+  out.push_back({sc, [&a] { return schedule(a); }});
+  auto* tp = wf->add_subcommand("templates", "the workflow templates (shipped and your tenant's)");
+  common(tp);
+  out.push_back({tp, [&a] { return templates(a); }});
   auto* no = wf->add_subcommand("nodes", "the node library");
   common(no);
   out.push_back({no, [&a] { return nodes(a); }});

@@ -6,6 +6,8 @@
 //   nexus-forge workflow history RUN
 //   nexus-forge workflow reset RUN --node N [--input k=v ...]
 //   nexus-forge workflow export ID [--version N] [--format yaml|json]
+//   nexus-forge workflow schedule ID --cron '*/15 * * * *' [--input k=v] [--overlap P] [--catchup P]
+//   nexus-forge workflow templates
 //   nexus-forge workflow nodes
 // Every one has --server, --key and --json.
 #pragma once
@@ -20,6 +22,7 @@ namespace nf::workflows {
 struct cli_args {
   std::string server = "http://127.0.0.1:8080", key;
   std::string file, id, run, node, format = "yaml", idempotency_key;
+  std::string cron, overlap = "skip", catchup = "latest";
   std::vector<std::string> inputs;
   std::int64_t version = 0;
   bool wait = false;

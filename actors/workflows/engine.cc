@@ -49,7 +49,8 @@ json run_scope(const json& doc) {
 json run_decider::scope() const { return run_scope(doc_); }
 
 result<void> run_decider::advance() {
-  if (run_ended(doc_.value("status", "")) || doc_.value("status", "") == "paused") return ok();
+  const auto status = doc_.value("status", "");
+  if (run_ended(status) || status == "paused" || status == "queued") return ok();
   json sc = scope();
   for (const auto& spec : def_.nodes) {
     if (run_ended(doc_.value("status", "")) || doc_.value("status", "") == "paused") return ok();
@@ -287,7 +288,7 @@ result<void> run_decider::end_run(const char* type, const std::string& node, con
   e.set_error_message(message);
   NF_TRY(emit_(type, e));
   count("nf_workflow_runs_total", "Workflow runs ended, by outcome", doc_.value("status", ""));
-  if (doc_.contains("parent") || doc_.contains("scheduleId")) fx_.notify_parent(doc_);
+  if (doc_.contains("parent") || doc_.contains("scheduleId") || doc_.contains("slots")) fx_.notify_parent(doc_);
   return ok();
 }
 
@@ -309,7 +310,7 @@ result<void> run_decider::finish_if_done(const json& sc) {
   e.set_outputs_json(outputs.dump(-1, ' ', false, json::error_handler_t::replace));
   NF_TRY(emit_(kRunCompleted, e));
   count("nf_workflow_runs_total", "Workflow runs ended, by outcome", "completed");
-  if (doc_.contains("parent") || doc_.contains("scheduleId")) fx_.notify_parent(doc_);
+  if (doc_.contains("parent") || doc_.contains("scheduleId") || doc_.contains("slots")) fx_.notify_parent(doc_);
   return ok();
 }
 
@@ -371,7 +372,7 @@ result<void> run_decider::cancel(const std::string& by, const std::string& reaso
   e.set_reason(reason);
   NF_TRY(emit_(kRunCancelled, e));
   count("nf_workflow_runs_total", "Workflow runs ended, by outcome", "cancelled");
-  if (doc_.contains("parent") || doc_.contains("scheduleId")) fx_.notify_parent(doc_);
+  if (doc_.contains("parent") || doc_.contains("scheduleId") || doc_.contains("slots")) fx_.notify_parent(doc_);
   return ok();
 }
 

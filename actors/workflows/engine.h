@@ -54,6 +54,11 @@ inline constexpr const char* kScheduleRequested = "workflow.schedule_requested";
 inline constexpr const char* kScheduleDue = "workflow.schedule_due";                     // ScheduleStep ...
 inline constexpr const char* kScheduleDeleteRequested = "workflow.schedule_delete_requested";
 inline constexpr const char* kScheduleRunDone = "workflow.schedule_run_done";           // ... ScheduleStep
+inline constexpr const char* kSlotRequested = "workflow.slot_requested";  // SlotStep ...
+inline constexpr const char* kSlotReleased = "workflow.slot_released";
+inline constexpr const char* kAdmitRun = "workflow.admit_run";            // ... SlotStep, to the run
+// Concurrency slot ids start with this (slt-q-<tenant>, slt-k-<tenant>-<workflow>-<key digest>).
+inline constexpr const char* kSlotPrefix = "slt-";
 // Schedule ids start with this, so a key on workflow.runs says which document it is.
 inline constexpr const char* kSchedulePrefix = "sch-";
 // A fire time this much behind the clock counts as missed (catch-up after downtime).
@@ -156,6 +161,7 @@ class engine final : public ::nf::actor::actor, private effects {
   };
   result<cached*> load(const std::string& run_id, std::int32_t partition);
   using emit_fn = std::function<result<void>(const char*, const google::protobuf::Message&)>;
+  result<void> handle_slot(const events::Envelope& cmd, cached& c, ::nf::actor::context& ctx, const emit_fn& emit);
   result<void> handle_schedule(const events::Envelope& cmd, cached& c, ::nf::actor::context& ctx, const emit_fn& emit,
                                const std::function<result<void>(const char*, const std::string&)>& refuse);
   void evict_applied();

@@ -103,7 +103,8 @@ result<engine::cached*> engine::load(const std::string& run_id, std::int32_t par
     if (it != runs_.end()) return &it->second;
   }
   const bool schedule = run_id.rfind(kSchedulePrefix, 0) == 0;
-  NF_TRY_ASSIGN(auto doc, schedule ? view_.schedule(run_id) : view_.run(run_id));
+  const bool slot = run_id.rfind(kSlotPrefix, 0) == 0;
+  NF_TRY_ASSIGN(auto doc, schedule ? view_.schedule(run_id) : slot ? view_.slot(run_id) : view_.run(run_id));
   std::lock_guard lk(mu_);
   auto& c = runs_[run_id];
   c.doc = doc ? std::move(*doc) : json();
@@ -148,7 +149,9 @@ result<void> engine::handle(const bus::message& m, ::nf::actor::context& ctx) {
     ev.message = &msg;
     NF_TRY_ASSIGN(auto env, ctx.caused(std::move(ev)));
     std::string why;
-    NF_TRY_ASSIGN(bool took, is_schedule_event(t) ? fold_schedule(c->doc, env, p, &why) : fold_run(c->doc, env, p, &why));
+    NF_TRY_ASSIGN(bool took, is_schedule_event(t) ? fold_schedule(c->doc, env, p, &why)
+                             : is_slot_event(t)   ? fold_slot(c->doc, env, &why)
+                                                  : fold_run(c->doc, env, p, &why));
     if (std::string_view(t) == kTimerSet) {
       const auto& step = static_cast<const events::NodeStep&>(msg);
       std::lock_guard lk(timers_mu_);
@@ -178,6 +181,7 @@ result<void> engine::handle(const bus::message& m, ::nf::actor::context& ctx) {
   };
 
   if (run_id.rfind(kSchedulePrefix, 0) == 0) return handle_schedule(cmd, *c, ctx, emit, refuse);
+  if (run_id.rfind(kSlotPrefix, 0) == 0) return handle_slot(cmd, *c, ctx, emit);
 
   if (type == kRunRequested) {
     events::RunStart s;
@@ -208,12 +212,52 @@ result<void> engine::handle(const bus::message& m, ::nf::actor::context& ctx) {
       if (!inputs.contains(name) || !has_type(inputs[name], t))
         return refuse_start("invalid_inputs", "input '" + name + "' is " + (inputs.contains(name) ? std::string("not ") + to_string(t) : std::string("missing")));
     s.set_variables_json((*def)->variables.dump());
+    // A definition's concurrency key: one more slot, named by the key's value for these inputs.
+    if ((*def)->concurrency_key) {
+      const auto key = resolve(*(*def)->concurrency_key, run_scope(json{{"inputs", inputs}, {"runId", run_id}}));
+      if (!key) return refuse_start("invalid_inputs", "concurrency key: " + key.error().message);
+      const auto text = *key ? template_text(**key) : std::string();
+      s.add_slots(std::string(kSlotPrefix) + "k-" + cmd.tenant_id() + "-" + s.workflow_id() + "-" + sha256_hex(text).substr(0, 32));
+      s.add_slot_limits((*def)->concurrency_limit);
+    }
     NF_TRY(emit(kRunStarted, s));
+    if (s.slots_size() > 0) {
+      // Queued until every slot is granted (workflow.admit_run).
+      for (int i = 0; i < s.slots_size(); ++i) {
+        events::SlotStep req;
+        req.set_slot_id(s.slots(i));
+        req.set_run_id(run_id);
+        req.set_limit(i < s.slot_limits_size() ? s.slot_limits(i) : 1);
+        event::new_event ev;
+        ev.type = kSlotRequested;
+        ev.key = req.slot_id();
+        ev.tenant = cmd.tenant_id();
+        ev.message = &req;
+        NF_TRY(ctx.emit(topic_name{kCommands}, std::move(ev)));
+      }
+      return ok();
+    }
     metrics::registry::global().get_counter("nf_workflow_runs_started_total", "Workflow runs started").inc();
     run_decider d(**def, c->doc, ctx.clock().now_ms(), emit, *this);
     return d.advance();
   }
 
+  if (type == kAdmitRun) {
+    events::SlotStep adm;
+    if (!cmd.payload().UnpackTo(&adm)) return error{errc::invalid_argument, "workflow.admit_run without a SlotStep"};
+    if (!c->doc.is_object() || run_ended(c->doc.value("status", ""))) return ok();  // it ended: its release frees the slot
+    bool waiting = false;
+    for (const auto& w : c->doc.value("waitingSlots", json::array())) waiting = waiting || w == adm.slot_id();
+    if (!waiting) return ok();
+    auto def = defs_.get(tenant, c->doc.value("workflowId", ""), c->doc.value("version", std::int64_t{0}));
+    if (!def) return std::move(def).error();
+    events::NodeStep st;
+    st.set_run_id(run_id);
+    st.set_node(adm.slot_id());
+    NF_TRY(emit(kRunAdmitted, st));
+    run_decider d(**def, c->doc, ctx.clock().now_ms(), emit, *this);
+    return d.advance();
+  }
   events::RunCommand rc;
   if (!cmd.payload().UnpackTo(&rc)) return error{errc::invalid_argument, type + " for " + run_id + " does not carry a RunCommand"};
   const bool from_user = type == kCancelRequested || type == kApprovalGiven || type == kStepRequested || type == kContinueRequested;
@@ -346,6 +390,57 @@ result<void> engine::tick(::nf::actor::context& ctx) {
   }
   if (asked_.size() > 100'000 || (asked == 0 && !asked_.empty())) {
     for (auto it = asked_.begin(); it != asked_.end();) it = steady - it->second > opts_.timer_retry * 4 ? asked_.erase(it) : std::next(it);
+  }
+  return ok();
+}
+
+// ---------------- concurrency slots ----------------
+
+result<void> engine::handle_slot(const events::Envelope& cmd, cached& c, ::nf::actor::context& ctx, const emit_fn& emit) {
+  events::SlotStep s;
+  if (!cmd.payload().UnpackTo(&s) || s.run_id().empty()) return error{errc::invalid_argument, cmd.type() + " without a SlotStep"};
+  auto admit = [&](const std::string& run) -> result<void> {
+    events::SlotStep a;
+    a.set_slot_id(s.slot_id());
+    a.set_run_id(run);
+    event::new_event ev;
+    ev.type = kAdmitRun;
+    ev.key = run;
+    ev.tenant = cmd.tenant_id();
+    ev.message = &a;
+    NF_TRY(ctx.emit(topic_name{kCommands}, std::move(ev)));
+    return ok();
+  };
+  auto holds = [&](const char* list, const std::string& run) {
+    if (!c.doc.is_object()) return false;
+    for (const auto& r : c.doc.value(list, json::array()))
+      if (r == run) return true;
+    return false;
+  };
+  if (cmd.type() == kSlotRequested) {
+    if (holds("holders", s.run_id())) return admit(s.run_id());  // asked again: answered again
+    if (holds("queue", s.run_id())) return ok();
+    const auto held = c.doc.is_object() ? c.doc["holders"].size() : 0;
+    if (static_cast<std::int64_t>(held) < s.limit()) {
+      NF_TRY(emit(kSlotGranted, s));
+      return admit(s.run_id());
+    }
+    metrics::registry::global().get_counter("nf_workflow_runs_queued_total", "Workflow runs that waited for a concurrency slot").inc();
+    return emit(kSlotQueued, s);
+  }
+  if (cmd.type() != kSlotReleased) return ok();
+  if (!holds("holders", s.run_id()) && !holds("queue", s.run_id())) return ok();
+  events::SlotStep freed;
+  freed.set_slot_id(s.slot_id());
+  freed.set_run_id(s.run_id());
+  NF_TRY(emit(kSlotFreed, freed));
+  const auto limit = c.doc.value("limit", std::int64_t{1});
+  while (!c.doc["queue"].empty() && static_cast<std::int64_t>(c.doc["holders"].size()) < limit) {
+    events::SlotStep next;
+    next.set_slot_id(s.slot_id());
+    next.set_run_id(c.doc["queue"][0].get<std::string>());
+    NF_TRY(emit(kSlotGranted, next));
+    NF_TRY(admit(next.run_id()));
   }
   return ok();
 }
@@ -593,6 +688,19 @@ result<void> engine::start_wait(const json& doc, const std::string& node, int at
 
 void engine::notify_parent(const json& doc) {
   if (!ctx_) return;
+  if (doc.contains("slots") && run_ended(doc.value("status", "")))
+    for (const auto& s : doc["slots"]) {
+      events::SlotStep rel;
+      rel.set_slot_id(s.get<std::string>());
+      rel.set_run_id(doc.value("runId", ""));
+      event::new_event ev;
+      ev.type = kSlotReleased;
+      ev.key = rel.slot_id();
+      ev.tenant = doc.value("tenantId", "");
+      ev.message = &rel;
+      auto r = ctx_->emit(topic_name{kCommands}, std::move(ev));
+      if (!r) nf::log::get("workflows")->error("run {} could not release slot {}: {}", doc.value("runId", ""), rel.slot_id(), r.error().message);
+    }
   if (doc.contains("scheduleId")) {
     events::ScheduleStep st;
     st.set_schedule_id(doc["scheduleId"].get<std::string>());

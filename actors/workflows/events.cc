@@ -20,6 +20,8 @@ void register_events(event::type_registry& reg) {
   for (const char* t : {kScheduleDue, kScheduleDeleteRequested, kScheduleRunDone, kScheduleFired, kScheduleSkipped, kScheduleBuffered, kScheduleRunEnded,
                         kScheduleDeleted})
     reg.add(t, events::ScheduleStep::descriptor(), "workflows");
+  for (const char* t : {kSlotRequested, kSlotReleased, kAdmitRun, kSlotGranted, kSlotQueued, kSlotFreed}) reg.add(t, events::SlotStep::descriptor(), "workflows");
+  reg.add(kRunAdmitted, events::NodeStep::descriptor(), "workflows");
   for (const char* t : {kTriggerDefined, kTriggerDeleted}) reg.add(t, events::TriggerDefined::descriptor(), "workflows");
 }
 

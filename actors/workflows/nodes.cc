@@ -209,7 +209,7 @@ std::vector<std::unique_ptr<node_type>> library() {
        }});
 
   add({"while", "control", "Starts from `initial` as `state` and applies `update` while `condition` holds, at most `max_iterations` times.",
-       object_schema({{"condition", kExpr}, {"update", kExpr}, {"max_iterations", {{"type", "integer"}, {"minimum", 1}, {"maximum", 1000000}}}},
+       object_schema({{"condition", kExpr}, {"update", kExpr}, {"max_iterations", {{"type", "integer"}, {"minimum", 1}, {"maximum", 100000}}}},
                      {"condition", "update"}),
        fixed({{"initial", value_type::any, false, "the first state"}}),
        fixed({{"out", value_type::any, false, "the last state"}, {"iterations", value_type::number, false, "how many updates ran"}}), false, false,

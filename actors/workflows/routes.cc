@@ -350,7 +350,7 @@ http::response routes::start(const http::route_context& c) {
     if (!has_type(inputs[name], t)) return http::invalid_field("inputs." + name, std::string("is ") + to_string(t) + ", not " + to_string(type_of(inputs[name])), c.req);
   }
   for (const auto& [k, _] : inputs.items())
-    if (!std::any_of((*def)->inputs.begin(), (*def)->inputs.end(), [&](const auto& i) { return i.first == k; }))
+    if (!std::any_of((*def)->inputs.begin(), (*def)->inputs.end(), [&name = k](const auto& i) { return i.first == name; }))
       return http::invalid_field("inputs." + k, "is not an input of " + id + " version " + std::to_string(v), c.req);
   events::RunStart s;
   s.set_workflow_id(id);
@@ -390,6 +390,11 @@ http::response routes::start(const http::route_context& c) {
     run_id = event::new_uuidv7(clk_.now_ms()).to_string();
   }
   s.set_run_id(run_id);
+  // The tenant's concurrentRuns: runs beyond it wait queued for a slot.
+  if (auto lim = c.who.limits.find("concurrentRuns"); lim != c.who.limits.end() && lim->second >= 0) {
+    s.add_slots(std::string(kSlotPrefix) + "q-" + c.who.tenant);
+    s.add_slot_limits(lim->second);
+  }
   if (auto q = c.quota()) return *q;
   auto d = decide(c, kRunRequested, run_id, s);
   if (auto* r = std::get_if<http::response>(&d)) return std::move(*r);
@@ -516,7 +521,7 @@ http::response routes::reset(const http::route_context& c) {
     const auto& patch = (*body)["inputs"];
     if (!patch.is_object()) return http::invalid_field("inputs", "is an object of inputs to change", c.req);
     for (const auto& [k, v] : patch.items()) {
-      auto it = std::find_if((*def)->inputs.begin(), (*def)->inputs.end(), [&](const auto& i) { return i.first == k; });
+      auto it = std::find_if((*def)->inputs.begin(), (*def)->inputs.end(), [&name = k](const auto& i) { return i.first == name; });
       if (it == (*def)->inputs.end()) return http::invalid_field("inputs." + k, "is not an input of the workflow", c.req);
       if (!has_type(v, it->second)) return http::invalid_field("inputs." + k, std::string("is ") + to_string(it->second), c.req);
       inputs[k] = v;
@@ -571,6 +576,10 @@ http::response routes::reset(const http::route_context& c) {
   const json attributes = orig.value("searchAttributes", json::object());
   for (const auto& [k, v] : attributes.items())
     if (v.is_string()) (*s.mutable_search_attributes())[k] = v.get<std::string>();
+  if (auto lim = c.who.limits.find("concurrentRuns"); lim != c.who.limits.end() && lim->second >= 0) {
+    s.add_slots(std::string(kSlotPrefix) + "q-" + c.who.tenant);
+    s.add_slot_limits(lim->second);
+  }
   if (auto q = c.quota()) return *q;
   auto d = decide(c, kRunRequested, new_id, s);
   if (auto* res = std::get_if<http::response>(&d)) return std::move(*res);
@@ -737,7 +746,7 @@ http::response routes::create_trigger(const http::route_context& c) {
   const json inputs = body->value("inputs", json::object());
   if (!inputs.is_object()) return http::invalid_field("inputs", "is an object: input name -> a value or ${...} over `event`", c.req);
   for (const auto& [k, b] : inputs.items()) {
-    if (!std::any_of((*def)->inputs.begin(), (*def)->inputs.end(), [&](const auto& i) { return i.first == k; }))
+    if (!std::any_of((*def)->inputs.begin(), (*def)->inputs.end(), [&name = k](const auto& i) { return i.first == name; }))
       return http::invalid_field("inputs." + k, "is not an input of " + id, c.req);
     if (b.is_string() && b.get<std::string>().find("${") != std::string::npos) {
       const auto& text = b.get<std::string>();

@@ -95,6 +95,11 @@ result<bool> fold_run(json& doc, const events::Envelope& env, std::int64_t parti
                {"steps", 1}};
     if (!s.idempotency_key().empty()) doc["idempotencyKey"] = s.idempotency_key();
     if (!s.schedule_id().empty()) doc["scheduleId"] = s.schedule_id();
+    if (s.slots_size() > 0) {
+      doc["slots"] = std::vector<std::string>(s.slots().begin(), s.slots().end());
+      doc["waitingSlots"] = doc["slots"];
+      doc["status"] = "queued";
+    }
     if (!s.trigger_id().empty()) doc["trigger"] = {{"triggerId", s.trigger_id()}, {"eventId", s.cause_event_id()}};
     if (!s.parent_run_id().empty()) doc["parent"] = {{"runId", s.parent_run_id()}, {"node", s.parent_node()}, {"attempt", s.parent_attempt()}};
     if (!s.reset_of().empty()) {
@@ -138,6 +143,19 @@ result<bool> fold_run(json& doc, const events::Envelope& env, std::int64_t parti
   if (run_ended(doc.value("status", ""))) return no("a " + type + " after run " + doc.value("runId", "") + " ended");
   doc["updatedAt"] = at;
   doc["steps"] = doc.value("steps", 0) + 1;
+  if (type == kRunAdmitted) {
+    auto& w = doc["waitingSlots"];
+    for (auto it = w.begin(); it != w.end(); ++it)
+      if (*it == s.node()) {
+        w.erase(it);
+        break;
+      }
+    if (w.empty() && doc.value("status", "") == "queued") {
+      doc["status"] = "running";
+      doc["admittedAt"] = at;
+    }
+    return true;
+  }
   if (type == kRunPaused) {
     doc["status"] = "paused";
     doc["paused"] = s.node();
@@ -208,6 +226,37 @@ result<bool> fold_run(json& doc, const events::Envelope& env, std::int64_t parti
   } else {
     return no("an unknown run event " + type);
   }
+  return true;
+}
+
+bool is_slot_event(const std::string& t) { return t == kSlotGranted || t == kSlotQueued || t == kSlotFreed; }
+
+result<bool> fold_slot(json& doc, const events::Envelope& env, std::string* why) {
+  events::SlotStep s;
+  if (!env.payload().UnpackTo(&s) || s.slot_id().empty() || s.run_id().empty()) {
+    if (why) *why = "the slot step has no slot or run";
+    return false;
+  }
+  if (doc.is_null()) doc = json{{"slotId", s.slot_id()}, {"tenantId", env.tenant_id()}, {"holders", json::array()}, {"queue", json::array()}};
+  if (s.limit() > 0) doc["limit"] = s.limit();
+  auto drop = [&](json& list) {
+    for (auto it = list.begin(); it != list.end(); ++it)
+      if (*it == s.run_id()) {
+        list.erase(it);
+        return true;
+      }
+    return false;
+  };
+  const std::string& type = env.type();
+  if (type == kSlotGranted) {
+    drop(doc["queue"]);
+    doc["holders"].push_back(s.run_id());
+  } else if (type == kSlotQueued) {
+    doc["queue"].push_back(s.run_id());
+  } else if (type == kSlotFreed) {
+    if (!drop(doc["holders"])) drop(doc["queue"]);
+  }
+  doc["updatedAt"] = env.occurred_at();
   return true;
 }
 
@@ -317,6 +366,15 @@ result<void> workflows_projection::apply(const bus::message& m, ::nf::projection
   // workflow.runs
   const std::string& run_id = m.key;
   if (run_id.empty()) return reject("a run event without a key");
+  if (is_slot_event(type)) {
+    const std::string lkey = "sl/" + run_id;
+    NF_TRY_ASSIGN(auto lcur, load(w, lkey));
+    json ldoc = lcur ? std::move(*lcur) : json();
+    std::string lwhy;
+    NF_TRY_ASSIGN(bool ltook, fold_slot(ldoc, env, &lwhy));
+    if (!ltook) return reject(lwhy);
+    return w.put(lkey, ldoc.dump());
+  }
   if (is_schedule_event(type)) {
     const std::string skey = "s/" + run_id;
     NF_TRY_ASSIGN(auto scur, load(w, skey));
@@ -545,6 +603,8 @@ result<void> workflows_view::due_schedules(std::int64_t partition, std::int64_t 
     return fn(std::string(rest.substr(slash + 1)), due);
   });
 }
+
+result<std::optional<json>> workflows_view::slot(const std::string& slot_id) const { return read_json(store_, proj_, "sl/" + slot_id); }
 
 result<std::optional<json>> workflows_view::schedule(const std::string& schedule_id) const { return read_json(store_, proj_, "s/" + schedule_id); }
 

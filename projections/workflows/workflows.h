@@ -49,6 +49,15 @@ inline constexpr const char* kScheduleSkipped = "workflow.schedule_skipped";
 inline constexpr const char* kScheduleBuffered = "workflow.schedule_buffered";
 inline constexpr const char* kScheduleRunEnded = "workflow.schedule_run_ended";
 inline constexpr const char* kScheduleDeleted = "workflow.schedule_deleted";      // ... ScheduleStep
+// Concurrency slots, on workflow.runs keyed by the slot id.
+inline constexpr const char* kSlotGranted = "workflow.slot_granted";    // SlotStep ...
+inline constexpr const char* kSlotQueued = "workflow.slot_queued";
+inline constexpr const char* kSlotFreed = "workflow.slot_freed";        // ... SlotStep
+// On a run: one of the slots it waits for was granted (SlotStep).
+inline constexpr const char* kRunAdmitted = "workflow.run_admitted";
+bool is_slot_event(const std::string& type);
+result<bool> fold_slot(nlohmann::json& doc, const events::Envelope& env, std::string* why);
+
 // Triggers, on workflow.definitions keyed by "<tenant>/<workflow id>".
 inline constexpr const char* kTriggerDefined = "workflow.trigger_defined";        // TriggerDefined
 inline constexpr const char* kTriggerDeleted = "workflow.trigger_deleted";
@@ -112,6 +121,7 @@ class workflows_view {
   result<std::vector<nlohmann::json>> triggers() const;
   // Runs waiting for an event on `topic`: {runId, node, attempt, tenantId, wait}.
   result<std::vector<nlohmann::json>> event_waits(const std::string& topic) const;
+  result<std::optional<nlohmann::json>> slot(const std::string& slot_id) const;
   // A tenant's template: the given version, or the latest when 0.
   result<std::optional<nlohmann::json>> tenant_template(const std::string& tenant, const std::string& name, std::int64_t version) const;
   // Every template of a tenant, latest versions.

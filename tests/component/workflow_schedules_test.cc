@@ -2,6 +2,8 @@
 // each due time fires once, the next five fire times are shown, catch-up after downtime follows
 // its policy, overlapping runs follow theirs; a trigger starts one run per matching event even
 // when the event is read twice; a wait_for_event node ends with the event it waited for.
+#include <thread>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -17,6 +19,12 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 namespace t = nf::test;
+
+// A node's status in a run document ("" before the node has one).
+std::string node_status(const json& run, const std::string& node) {
+  if (!run.is_object() || !run.contains("nodes") || !run["nodes"].contains(node) || !run["nodes"][node].is_object()) return "";
+  return run["nodes"][node].value("status", "");
+}
 
 // Monday 2026-01-05 00:00:30 UTC.
 constexpr std::int64_t kStart = 1767571230000;
@@ -132,7 +140,7 @@ TEST_F(WorkflowSchedules, OverlappingRunsAreSkippedBufferedOrCancelled) {
   wait_schedule("waits", cancel, [](const json& x) { return x["active"].size() == 1; });
   // Approving the buffered schedule's run lets the buffered fire start.
   const auto first = b["active"][0].get<std::string>();
-  ASSERT_TRUE(t::wait_until([&] { return ask("GET", "/runs/" + first).body["nodes"]["ask"].value("status", "") == "waiting"; }, 10s));
+  ASSERT_TRUE(t::wait_until([&] { return node_status(ask("GET", "/runs/" + first).body, "ask") == "waiting"; }, 10s));
   EXPECT_EQ(ask("POST", "/runs/" + first + "/approve", json::object()).status, 200);
   auto b2 = wait_schedule("waits", buffer, [](const json& x) { return x.value("fired", 0) == 2; });
   EXPECT_FALSE(b2.contains("buffered"));
@@ -197,7 +205,7 @@ TEST_F(WorkflowSchedules, AWaitForEventNodeEndsWithTheEventItsCorrelationNames) 
   auto r = ask("POST", "/workflows/paid/runs", json{{"inputs", {{"order", "o-9"}}}});
   ASSERT_EQ(r.status, 201) << r.raw;
   const auto id = r.body["runId"].get<std::string>();
-  ASSERT_TRUE(t::wait_until([&] { return ask("GET", "/runs/" + id).body["nodes"]["w"].value("status", "") == "waiting"; }, 10s));
+  ASSERT_TRUE(t::wait_until([&] { return node_status(ask("GET", "/runs/" + id).body, "w") == "waiting"; }, 10s));
   produce(node_, "app.payments", "payment.received", "o-8", {{"amount", 1}}, "0190a0b0-0000-7000-8000-000000000011");  // another order
   produce(node_, "app.payments", "payment.received", "o-9", {{"amount", 42}}, "0190a0b0-0000-7000-8000-000000000012");
   json d;
@@ -216,7 +224,7 @@ TEST_F(WorkflowSchedules, AWaitThatOutlivesItsTimeoutFailsWithCodeTimeout) {
   auto r = ask("POST", "/workflows/late/runs", json{{"inputs", json::object()}});
   ASSERT_EQ(r.status, 201) << r.raw;
   const auto id = r.body["runId"].get<std::string>();
-  ASSERT_TRUE(t::wait_until([&] { return ask("GET", "/runs/" + id).body["nodes"]["w"].value("status", "") == "waiting"; }, 10s));
+  ASSERT_TRUE(t::wait_until([&] { return node_status(ask("GET", "/runs/" + id).body, "w") == "waiting"; }, 10s));
   clock_.advance(2s);
   json d;
   ASSERT_TRUE(t::wait_until([&] {
@@ -224,6 +232,62 @@ TEST_F(WorkflowSchedules, AWaitThatOutlivesItsTimeoutFailsWithCodeTimeout) {
     return d.value("status", "") == "failed";
   }, 10s)) << d.dump(2);
   EXPECT_EQ(d["error"]["code"], "timeout");
+}
+
+TEST_F(WorkflowSchedules, RunsBeyondAConcurrencyLimitWaitQueuedInOrder) {
+  define(json::parse(R"({"id": "serial", "version": 1, "inputs": {"customer": "string"},
+                         "concurrency": {"key": "${customer}", "limit": 1},
+                         "nodes": [{"id": "ask", "type": "approval"}]})"));
+  auto start = [&](const std::string& customer) {
+    auto r = ask("POST", "/workflows/serial/runs", json{{"inputs", {{"customer", customer}}}});
+    EXPECT_EQ(r.status, 201) << r.raw;
+    return r.body["runId"].get<std::string>();
+  };
+  auto status = [&](const std::string& id) { return ask("GET", "/runs/" + id).body.value("status", ""); };
+  auto waiting = [&](const std::string& id) {
+    return t::wait_until([&] { return node_status(ask("GET", "/runs/" + id).body, "ask") == "waiting"; }, 10s);
+  };
+  const auto a1 = start("acme-corp"), a2 = start("acme-corp"), b1 = start("globex");
+  ASSERT_TRUE(waiting(a1));
+  ASSERT_TRUE(waiting(b1));
+  std::this_thread::sleep_for(200ms);
+  auto q = ask("GET", "/runs/" + a2).body;
+  EXPECT_EQ(q["status"], "queued") << q.dump(2);
+  EXPECT_EQ(q["waitingSlots"].size(), 1u);
+  EXPECT_TRUE(q["nodes"].empty());
+  // The first ends: the queued one runs.
+  EXPECT_EQ(ask("POST", "/runs/" + a1 + "/approve", json::object()).status, 200);
+  ASSERT_TRUE(waiting(a2));
+  EXPECT_EQ(status(a2), "running");
+  // A queued run can be cancelled, and leaves the queue.
+  const auto a3 = start("acme-corp");
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(status(a3), "queued");
+  EXPECT_EQ(ask("POST", "/runs/" + a3 + "/cancel", json::object()).status, 200);
+  EXPECT_EQ(ask("POST", "/runs/" + a2 + "/approve", json::object()).status, 200);
+  EXPECT_TRUE(t::wait_until([&] { return status(a2) == "completed"; }, 10s));
+  EXPECT_EQ(status(a3), "cancelled");
+  const auto a4 = start("acme-corp");
+  EXPECT_TRUE(waiting(a4));
+}
+
+TEST_F(WorkflowSchedules, TheTenantsConcurrentRunsQuotaQueuesTheRest) {
+  // A tenant of the basic plan: concurrentRuns 2.
+  ASSERT_EQ(t::ask(node_, "POST", "/tenants", json{{"id", "tiny"}, {"name", "tiny"}, {"plan", "basic"}}.dump()).status, 201);
+  const auto key = t::ask(node_, "POST", "/tenants/tiny/keys", json{{"role", "admin"}}.dump()).body["key"].get<std::string>();
+  auto as_tiny = [&](const std::string& method, const std::string& target, const json& body) {
+    return t::ask(node_, method, target, body.is_null() ? "" : body.dump(), key);
+  };
+  ASSERT_EQ(as_tiny("POST", "/workflows", kWaits).status, 201);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) ids.push_back(as_tiny("POST", "/workflows/waits/runs", json{{"inputs", json::object()}}).body["runId"].get<std::string>());
+  auto status = [&](const std::string& id) { return as_tiny("GET", "/runs/" + id, nullptr).body.value("status", ""); };
+  ASSERT_TRUE(t::wait_until([&] { return status(ids[0]) == "running" && status(ids[1]) == "running"; }, 10s));
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(status(ids[2]), "queued");
+  ASSERT_TRUE(t::wait_until([&] { return node_status(as_tiny("GET", "/runs/" + ids[0], nullptr).body, "ask") == "waiting"; }, 10s));
+  EXPECT_EQ(as_tiny("POST", "/runs/" + ids[0] + "/approve", json::object()).status, 200);
+  EXPECT_TRUE(t::wait_until([&] { return status(ids[2]) == "running"; }, 10s)) << status(ids[2]);
 }
 
 }  // namespace

@@ -23,6 +23,12 @@ using nlohmann::json;
 using namespace std::chrono_literals;
 namespace t = nf::test;
 
+// A node's status in a run document ("" before the node has one).
+std::string node_status(const json& run, const std::string& node) {
+  if (!run.is_object() || !run.contains("nodes") || !run["nodes"].contains(node) || !run["nodes"][node].is_object()) return "";
+  return run["nodes"][node].value("status", "");
+}
+
 class Workflows : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -48,11 +54,11 @@ class Workflows : public ::testing::Test {
     EXPECT_EQ(r.status, status) << what << " " << r.body;
     return json::parse(r.body, nullptr, false);
   }
-  std::string tenant_key(const std::string& id, const std::string& role) {
+  std::string tenant_key(const std::string& id, const std::string& role, const std::string& plan = "basic") {
     auto admin = [&](const std::string& m, const std::string& target, const json& body) {
       return http_->request(m, target, body.is_null() ? "" : body.dump(), "application/json", true, t::key_headers(t::kAdminKey));
     };
-    if (admin("GET", "/tenants/" + id, nullptr).status == 404) expect(admin("POST", "/tenants", {{"id", id}, {"name", id}, {"plan", "basic"}}), 201);
+    if (admin("GET", "/tenants/" + id, nullptr).status == 404) expect(admin("POST", "/tenants", {{"id", id}, {"name", id}, {"plan", plan}}), 201);
     return expect(admin("POST", "/tenants/" + id + "/keys", {{"role", role}}), 201)["key"].get<std::string>();
   }
   std::string run(const std::string& wf, const json& body) {
@@ -266,7 +272,7 @@ TEST_F(Workflows, ApprovalsNeedThePermissionAndPassTheValueOn) {
           {"outputs", {{"result", "ship.out"}}}};
   expect(call("POST", "/workflows", wf), 201);
   const auto id = run("release", {{"inputs", {{"build", "v7"}}}});
-  until(id, [](const json& d) { return d["nodes"].contains("ask") && d["nodes"]["ask"].value("status", "") == "waiting"; });
+  until(id, [](const json& d) { return d["nodes"].contains("ask") && node_status(d, "ask") == "waiting"; });
   expect(call("POST", "/runs/" + id + "/approve", {{"comment", "ok"}}), 403);  // a developer may not approve
   expect(call("POST", "/runs/" + id + "/approve", {{"comment", "go"}}, admin_), 200);
   auto d = ended(id);
@@ -277,12 +283,12 @@ TEST_F(Workflows, ApprovalsNeedThePermissionAndPassTheValueOn) {
   expect(call("POST", "/runs/" + id + "/approve", json::object(), admin_), 409);
   // A rejection takes the other port; a cancel ends a waiting run.
   const auto r2 = run("release", {{"inputs", {{"build", "v8"}}}});
-  until(r2, [](const json& d2) { return d2["nodes"].contains("ask") && d2["nodes"]["ask"].value("status", "") == "waiting"; });
+  until(r2, [](const json& d2) { return d2["nodes"].contains("ask") && node_status(d2, "ask") == "waiting"; });
   expect(call("POST", "/runs/" + r2 + "/reject", json::object(), admin_), 200);
   auto rej = ended(r2);
   EXPECT_EQ(rej["nodes"]["ship"]["status"], "skipped");
   const auto r3 = run("release", {{"inputs", {{"build", "v9"}}}});
-  until(r3, [](const json& d3) { return d3["nodes"].contains("ask") && d3["nodes"]["ask"].value("status", "") == "waiting"; });
+  until(r3, [](const json& d3) { return d3["nodes"].contains("ask") && node_status(d3, "ask") == "waiting"; });
   expect(call("POST", "/runs/" + r3 + "/cancel", {{"reason", "not today"}}), 200);
   EXPECT_EQ(ended(r3)["status"], "cancelled");
   expect(call("POST", "/runs/" + r3 + "/cancel", json::object()), 409);
@@ -416,7 +422,8 @@ TEST_F(Workflows, TwoHundredRunsSurviveSigkillsAtRandomPointsExactlyOnce) {
     return out;
   };
 
-  // The reference: an uninterrupted server.
+  // The reference: an uninterrupted server. (Tenants whose concurrentRuns admits all 200 at once.)
+  dev_ = tenant_key("reference", "developer", "enterprise");
   expect(call("POST", "/workflows", wf), 201);
   std::map<int, std::string> ref_ids;
   start_all(ref_ids);
@@ -424,7 +431,7 @@ TEST_F(Workflows, TwoHundredRunsSurviveSigkillsAtRandomPointsExactlyOnce) {
   auto reference = outputs(ref_ids);
 
   // The same runs in another tenant, with the server SIGKILLed at random points meanwhile.
-  dev_ = tenant_key("initech", "developer");
+  dev_ = tenant_key("initech", "developer", "enterprise");
   expect(call("POST", "/workflows", wf), 201);
   std::mt19937 rng(42);
   std::map<int, std::string> ids;
@@ -515,6 +522,63 @@ definition:
   // Another tenant does not see it.
   auto theirs = expect(call("GET", "/workflows/templates", nullptr, tenant_key("globex", "developer")), 200)["templates"];
   for (const auto& t : theirs) EXPECT_NE(t["template"], "greet");
+}
+
+}  // namespace
+
+namespace {
+
+TEST_F(Workflows, TheCommandLineAppliesRunsExportsAndSchedules) {
+  const auto server = "http://127.0.0.1:" + std::to_string(srv_->port());
+  const std::vector<std::string> env{"NF_API_KEY=" + dev_, "NF_STATE_DIR=" + (dir_.path() / "state").string()};
+  const auto file = (dir_.path() / "orders.yaml").string();
+  std::ofstream(file) << kOrders;
+  auto nf = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), t::nexus_forge_binary());
+    args.push_back("--server");
+    args.push_back(server);
+    return t::run(args, env);
+  };
+  auto v = nf({"workflow", "validate", file});
+  EXPECT_EQ(v.exit_code, 0) << v.err;
+  EXPECT_NE(v.out.find("valid (5 nodes)"), std::string::npos) << v.out;
+  const auto bad = (dir_.path() / "bad.json").string();
+  std::ofstream(bad) << R"({"id": "bad", "version": 1, "nodes": [{"id": "a", "type": "teleport"}]})";
+  auto vb = nf({"workflow", "validate", bad});
+  EXPECT_EQ(vb.exit_code, 1);
+  EXPECT_NE(vb.out.find("node 'a': type: unknown node type 'teleport'"), std::string::npos) << vb.out;
+  auto a = nf({"workflow", "apply", file});
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  EXPECT_NE(a.out.find("defined orders version 1"), std::string::npos) << a.out;
+  auto r = nf({"workflow", "run", "orders", "--input", "qty=10", "--input", "price=12.5", "--input", "customer=ada", "--wait"});
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  EXPECT_NE(r.out.find("completed"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("ada pays 125 (gold)"), std::string::npos) << r.out;
+  auto j = nf({"workflow", "run", "orders", "--input", "qty=1", "--input", "price=1", "--input", "customer=bob", "--json"});
+  ASSERT_EQ(j.exit_code, 0) << j.err;
+  const auto run_id = json::parse(j.out)["runId"].get<std::string>();
+  ended(run_id);
+  auto h = nf({"workflow", "history", run_id, "--json"});
+  ASSERT_EQ(h.exit_code, 0) << h.err;
+  EXPECT_EQ(json::parse(h.out)["events"].back()["type"], "workflow.run_completed");
+  auto ex = nf({"workflow", "export", "orders", "--format", "yaml"});
+  ASSERT_EQ(ex.exit_code, 0) << ex.err;
+  EXPECT_NE(ex.out.find("\"id\": \"orders\""), std::string::npos) << ex.out;
+  auto s = nf({"workflow", "schedule", "orders", "--cron", "0 9 * * mon", "--input", "qty=1", "--input", "price=1", "--input", "customer=c", "--json"});
+  ASSERT_EQ(s.exit_code, 0) << s.err << s.out;
+  EXPECT_EQ(json::parse(s.out)["next"].size(), 5u);
+  auto sbad = nf({"workflow", "schedule", "orders", "--cron", "0 25 * * *"});
+  EXPECT_EQ(sbad.exit_code, 1);
+  EXPECT_NE(sbad.err.find("hour"), std::string::npos) << sbad.err;
+  auto tp = nf({"workflow", "templates"});
+  ASSERT_EQ(tp.exit_code, 0) << tp.err;
+  EXPECT_NE(tp.out.find("order-handling v1"), std::string::npos) << tp.out;
+  auto rs = nf({"workflow", "reset", run_id, "--node", "note"});
+  ASSERT_EQ(rs.exit_code, 0) << rs.err;
+  EXPECT_NE(rs.out.find("outputs reused"), std::string::npos) << rs.out;
+  auto help = nf({"workflow", "run", "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("--idempotency-key"), std::string::npos);
 }
 
 }  // namespace
