@@ -198,6 +198,21 @@ result<void> run_decider::run_attempt(const node_spec& spec, int attempt, json& 
         sc["nodes"][spec.id] = json{{"out", *pos}};
         return ok();
       }
+      // What the wait needs from outside starts first: a wait that cannot start (an agent not
+      // installed, a host off the allowlist) fails the node without ever showing it waiting.
+      // Starting again after a crash is safe: children, missions and tasks have derived ids.
+      if (kind != "approval") {
+        auto started = fx_.start_wait(doc_, spec.id, attempt, out.wait);
+        if (!started) {
+          const auto code = started.error().code == errc::permission_denied ? std::string("forbidden")
+                            : started.error().code == errc::unsupported      ? std::string("unavailable")
+                                                                              : kind;
+          NF_TRY(on_failure(spec, attempt, code, started.error().message,
+                            started.error().code == errc::unavailable || started.error().code == errc::io_error || started.error().code == errc::timeout));
+          sc = scope();
+          return ok();
+        }
+      }
       events::NodeStep s;
       s.set_run_id(doc_.value("runId", ""));
       s.set_node(spec.id);
@@ -212,13 +227,6 @@ result<void> run_decider::run_attempt(const node_spec& spec, int attempt, json& 
         t.set_timer("timeout");
         t.set_at(now_ + spec.timeout_ms);
         NF_TRY(emit_(kTimerSet, t));
-      }
-      if (kind != "approval") {
-        auto started = fx_.start_wait(doc_, spec.id, attempt, out.wait);
-        if (!started) {
-          NF_TRY(on_failure(spec, attempt, kind == "http" ? "http" : "unavailable", started.error().message, started.error().code == errc::unavailable));
-          sc = scope();
-        }
       }
       return ok();
     }

@@ -9,6 +9,7 @@
 #include "core/http/client.h"
 #include "core/log/log.h"
 #include "core/metrics/metrics.h"
+#include "missions.pb.h"
 #include "workflows.pb.h"
 
 namespace nf::workflows {
@@ -683,6 +684,44 @@ result<void> engine::start_wait(const json& doc, const std::string& node, int at
     return ok();
   }
   if (kind == "event") return ok();  // the event watch (triggers.h) completes it
+  if (kind == "mission") {
+    // The missions feature's command contract (events/missions.proto); its lifecycle event ends
+    // the wait (the event watch). The mission id is derived from run, node and attempt, so asking
+    // again is a repeat the prompt owner declines.
+    if (!ctx_) return error{errc::internal, "a mission outside a command"};
+    events::MissionPrompt prompt;
+    prompt.set_id(wait.value("missionId", ""));
+    prompt.set_objective(wait.value("prompt", ""));
+    const auto pr = wait.value("priority", "normal");
+    prompt.set_priority(pr == "critical" || pr == "high" ? events::P0 : pr == "low" ? events::P2 : events::P1);
+    prompt.set_originating_spec("nf-workflow://" + run_id + "/" + node);
+    const auto now = ctx_->clock().now_ms();
+    prompt.mutable_created_at()->set_seconds(now / 1000);
+    prompt.mutable_created_at()->set_nanos(static_cast<std::int32_t>((now % 1000) * 1'000'000));
+    if (prompt.objective().empty()) return error{errc::invalid_argument, "node '" + node + "': the mission's prompt is empty"};
+    event::new_event ev;
+    ev.type = "mission.prompt_requested";
+    ev.key = prompt.id();
+    ev.tenant = doc.value("tenantId", "");
+    ev.message = &prompt;
+    NF_TRY(ctx_->emit(topic_name{"commands.missions"}, std::move(ev)));
+    return ok();
+  }
+  if (kind == "agent") {
+    const auto agent = wait.value("agent", "");
+    NF_TRY_ASSIGN(bool has, view_.installed(doc.value("tenantId", ""), agent));
+    if (!has) return error{errc::permission_denied, "node '" + node + "': agent '" + agent + "' is not installed by tenant " + doc.value("tenantId", "")};
+    if (!ctx_) return error{errc::internal, "an agent task outside a command"};
+    event::new_event ev;
+    ev.type = "agent.task_requested";
+    ev.key = agent;
+    ev.tenant = doc.value("tenantId", "");
+    ev.payload_json = json{{"agent", agent}, {"version", wait.value("version", "")}, {"correlationId", wait.value("correlationId", "")},
+                           {"task", wait.value("task", json::object())}, {"runId", run_id}, {"node", node}, {"attempt", attempt}}
+                          .dump(-1, ' ', false, json::error_handler_t::replace);
+    NF_TRY(ctx_->emit(topic_name{kAgentTasksTopic}, std::move(ev)));
+    return ok();
+  }
   return error{errc::unsupported, "node kind '" + kind + "' is not run by this engine yet"};
 }
 

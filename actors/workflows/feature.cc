@@ -31,7 +31,9 @@ class workflows_feature final : public feature::feature {
   std::vector<::nf::feature::topic_spec> topics() const override {
     return {{.name = topic_name{kDefinitionsTopic}, .key_versions = true},
             {topic_name{kRunsTopic}},
-            {.name = topic_name{kCommands}, .partitions_like = topic_name{kRunsTopic}}};
+            {.name = topic_name{kCommands}, .partitions_like = topic_name{kRunsTopic}},
+            {topic_name{kAgentTasksTopic}},
+            {topic_name{kAgentResultsTopic}}};
   }
   result<void> start(::nf::feature::host& h) override {
     NF_TRY_ASSIGN(settings_, workflows_settings_of(h.cfg));
@@ -47,7 +49,7 @@ class workflows_feature final : public feature::feature {
     eo.timer_period = std::chrono::milliseconds(settings_.timer_period_ms);
     if (h.cfg.actor("workflow_engine").enabled)
       h.actors.add(std::make_shared<engine>(*writer_, workflows_view(h.store, proj_), *defs_, h.bus, eo), h.cfg.actor("workflow_engine"));
-    if (h.cfg.actor("workflow_triggers").enabled && !settings_.trigger_topics.empty())
+    if (h.cfg.actor("workflow_triggers").enabled)
       h.actors.add(std::make_shared<event_watch>(workflows_view(h.store, proj_), settings_.trigger_topics), h.cfg.actor("workflow_triggers"));
     gateway_.emplace(h.bus);
     NF_TRY(gateway_->start({topic_name{kRunsTopic}}));

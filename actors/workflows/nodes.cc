@@ -3,6 +3,7 @@
 #include <functional>
 #include <set>
 
+#include "core/base/sha256.h"
 #include "core/log/log.h"
 
 namespace nf::workflows {
@@ -124,6 +125,15 @@ result<std::string> render(const std::string& text, const json& scope) {
 }
 
 node_outcome expr_failed(const error& e) { return node_outcome::fail("expression", e.message, false); }
+
+// An id (UUID text) derived from the run, node, attempt and purpose: asking again after a crash
+// names the same mission or task.
+std::string derived_uuid(const node_call& c, const char* purpose) {
+  auto h = sha256_hex(std::string(purpose) + ":" + c.run_id + "/" + c.spec.id + "/" + std::to_string(c.attempt));
+  h[12] = '8';
+  h[16] = "89ab"[h[16] % 4];
+  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" + h.substr(20, 12);
+}
 
 std::vector<std::unique_ptr<node_type>> library() {
   std::vector<std::unique_ptr<node_type>> out;
@@ -392,13 +402,14 @@ std::vector<std::unique_ptr<node_type>> library() {
          return o;
        }});
 
-  add({"mission", "effects", "Creates a mission from `prompt` and waits until it is validated or failed; `out` is {missionId, status}.",
-       object_schema({{"priority", {{"enum", {"low", "normal", "high", "critical"}}}}, {"agent", kString}}),
+  add({"mission", "effects", "Creates a mission from `prompt` (priority low, normal, high or critical) and waits until it is validated (`out`: {missionId, status}) or failed (the node fails with code mission_failed).",
+       object_schema({{"priority", {{"enum", {"low", "normal", "high", "critical"}}}}}),
        fixed({{"prompt", value_type::string, true, "the mission's prompt"}}), fixed({{"out", value_type::object, false, "{missionId, status}"}}), false, true, {}, {},
        [](const node_call& c) {
          node_outcome o;
          o.k = node_outcome::kind::wait;
-         o.wait = {{"kind", "mission"}, {"prompt", c.inputs.value("prompt", "")}, {"priority", c.spec.config.value("priority", "normal")}, {"agent", c.spec.config.value("agent", "")}};
+         o.wait = {{"kind", "mission"}, {"missionId", derived_uuid(c, "mission")}, {"prompt", c.inputs.value("prompt", "")},
+                   {"priority", c.spec.config.value("priority", "normal")}};
          return o;
        }});
 
@@ -416,13 +427,14 @@ std::vector<std::unique_ptr<node_type>> library() {
          return o;
        }});
 
-  add({"agent_invoke", "effects", "Sends `task` to an installed marketplace agent (as a task event) and waits for its result event; `out` is the result.",
+  add({"agent_invoke", "effects", "Sends `task` to a marketplace agent the tenant installed (agent.task_requested on agent.tasks) and waits for its result (agent.task_completed or agent.task_failed on agent.results, with the same correlationId); `out` is the result.",
        object_schema({{"agent", {{"type", "string"}, {"minLength", 1}}}, {"version", kString}}, {"agent"}),
        fixed({{"task", value_type::object, true, "the task"}}), fixed({{"out", value_type::any, false, "the agent's result"}}), false, true, {}, {},
        [](const node_call& c) {
          node_outcome o;
          o.k = node_outcome::kind::wait;
-         o.wait = {{"kind", "agent"}, {"agent", c.spec.config["agent"]}, {"version", c.spec.config.value("version", "")}, {"task", c.inputs.value("task", json::object())}};
+         o.wait = {{"kind", "agent"}, {"agent", c.spec.config["agent"]}, {"version", c.spec.config.value("version", "")},
+                   {"correlationId", derived_uuid(c, "agent-task")}, {"task", c.inputs.value("task", json::object())}};
          return o;
        }});
   return out;

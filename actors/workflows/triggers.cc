@@ -102,8 +102,45 @@ result<void> event_watch::handle(const bus::message& m, ::nf::actor::context& ct
 
   NF_TRY_ASSIGN(auto waits, view_.event_waits(m.topic.get()));
   for (const auto& w : waits) {
-    if (w.value("tenantId", "") != env->tenant_id()) continue;
     const auto& wait = w["wait"];
+    const auto kind = wait.value("kind", "");
+    if (kind == "mission" || kind == "agent") {
+      // A mission's lifecycle or an agent's result names its wait by the id the node derived.
+      const auto& p = ev["payload"];
+      events::RunCommand rc;
+      rc.set_run_id(w.value("runId", ""));
+      rc.set_node(w.value("node", ""));
+      rc.set_attempt(w.value("attempt", 1));
+      if (kind == "mission") {
+        if (!p.is_object() || p.value("missionId", "") != wait.value("missionId", "")) continue;
+        if (env->type() == "mission.validated") rc.set_output_json(json{{"out", {{"missionId", p["missionId"]}, {"status", "validated"}}}}.dump());
+        else if (env->type() == "mission.failed") {
+          rc.set_error_code("mission_failed");
+          rc.set_error_message("mission " + p["missionId"].get<std::string>() + " failed");
+        } else {
+          continue;
+        }
+      } else {
+        if (!env->tenant_id().empty() && env->tenant_id() != w.value("tenantId", "")) continue;
+        if (!p.is_object() || p.value("correlationId", "") != wait.value("correlationId", "")) continue;
+        if (env->type() == "agent.task_completed") {
+          rc.set_output_json(json{{"out", p.value("output", json())}}.dump(-1, ' ', false, json::error_handler_t::replace));
+        } else if (env->type() == "agent.task_failed") {
+          rc.set_error_code("agent_failed");
+          rc.set_error_message(p.contains("error") ? p["error"].dump() : std::string("the agent reported a failure"));
+        } else {
+          continue;
+        }
+      }
+      event::new_event out;
+      out.type = kNodeResult;
+      out.key = rc.run_id();
+      out.tenant = w.value("tenantId", "");
+      out.message = &rc;
+      NF_TRY(ctx.emit(topic_name{kCommands}, std::move(out)));
+      continue;
+    }
+    if (w.value("tenantId", "") != env->tenant_id()) continue;
     if (!wait.value("type", "").empty() && wait.value("type", "") != env->type()) continue;
     json wscope = scope;
     wscope["input"] = wait.value("input", json::object());

@@ -9,6 +9,7 @@
 // An event that is not an envelope is counted and skipped (it is nothing a trigger could match).
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <mutex>
 #include <string>
@@ -25,7 +26,14 @@ class event_watch final : public ::nf::actor::actor {
  public:
   event_watch(workflows_view view, std::vector<std::string> topics) : view_(view), topics_(std::move(topics)) {}
   std::string name() const override { return "workflow_triggers"; }
-  std::vector<std::string> subscriptions() const override { return topics_; }
+  // The trigger topics, and always the topics that end mission and agent_invoke waits.
+  std::vector<std::string> subscriptions() const override {
+    auto t = topics_;
+    // mission.lifecycle as a pattern: the missions feature may be off (the topic absent).
+    for (const std::string& always : {std::string(kMissionLifecycleTopic) + "*", std::string(kAgentResultsTopic)})
+      if (std::find(t.begin(), t.end(), always) == t.end()) t.push_back(always);
+    return t;
+  }
   result<void> handle(const bus::message& m, ::nf::actor::context& ctx) override;
 
  private:

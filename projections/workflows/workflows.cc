@@ -8,6 +8,7 @@
 #include "core/base/text.h"
 #include "core/event/codec.h"
 #include "core/projection/rejected.h"
+#include "marketplace.pb.h"
 #include "workflows.pb.h"
 
 namespace nf::workflows {
@@ -61,6 +62,14 @@ json step_json(const events::Envelope& env, std::int64_t seq) {
 }
 
 }  // namespace
+
+std::string wait_topic(const json& wait) {
+  const auto kind = wait.is_object() ? wait.value("kind", "") : std::string();
+  if (kind == "event" && wait.contains("topic") && wait["topic"].is_string()) return wait["topic"].get<std::string>();
+  if (kind == "mission") return kMissionLifecycleTopic;
+  if (kind == "agent") return kAgentResultsTopic;
+  return "";
+}
 
 bool run_ended(const std::string& s) { return s == "completed" || s == "failed" || s == "cancelled"; }
 
@@ -363,6 +372,16 @@ result<void> workflows_projection::apply(const bus::message& m, ::nf::projection
     return ok();
   }
 
+  if (m.topic.get() == kMarketplaceTopic) {
+    // Which agents each tenant installed (for agent_invoke).
+    if (type != kAgentInstalledType) return ok();
+    events::AgentInstalled in;
+    if (!env.payload().UnpackTo(&in) || in.name().empty()) return ok();
+    return w.put("ai/" + env.tenant_id() + "/" + in.name(), in.version());
+  }
+
+  if (m.topic.get() != kRunsTopic) return ok();  // another topic the marketplace pattern matched
+
   // workflow.runs
   const std::string& run_id = m.key;
   if (run_id.empty()) return reject("a run event without a key");
@@ -423,8 +442,9 @@ result<void> workflows_projection::apply(const bus::message& m, ::nf::projection
     events::NodeStep s;
     env.payload().UnpackTo(&s);
     const auto wait = parse_or(s.wait_json(), json::object());
-    if (wait.value("kind", "") == "event" && wait.contains("topic") && wait["topic"].is_string())
-      NF_TRY(w.put("we/" + wait["topic"].get<std::string>() + "/" + run_id + "/" + s.node(),
+    const auto topic = wait_topic(wait);
+    if (!topic.empty())
+      NF_TRY(w.put("we/" + topic + "/" + run_id + "/" + s.node(),
                    json{{"runId", run_id}, {"node", s.node()}, {"attempt", s.attempt()}, {"tenantId", tenant}, {"wait", wait}}.dump()));
   } else if (type == kTimerSet) {
     events::NodeStep s;
@@ -444,8 +464,7 @@ result<void> workflows_projection::apply(const bus::message& m, ::nf::projection
     if (bn.is_object() && bn.contains("timers"))
       for (auto it = bn["timers"].begin(); it != bn["timers"].end(); ++it)
         NF_TRY(w.del(timer_key(m.partition.get(), it.value().value("at", std::int64_t{0}), run_id, s.node(), it.value().value("attempt", 1), it.key())));
-    if (bn.is_object() && bn.contains("wait") && bn["wait"].value("kind", "") == "event" && bn["wait"]["topic"].is_string())
-      NF_TRY(w.del("we/" + bn["wait"]["topic"].get<std::string>() + "/" + run_id + "/" + s.node()));
+    if (bn.is_object() && bn.contains("wait") && !wait_topic(bn["wait"]).empty()) NF_TRY(w.del("we/" + wait_topic(bn["wait"]) + "/" + run_id + "/" + s.node()));
     if (!(type == kNodeFailed && s.will_retry()) && !doc["nodes"][s.node()].value("reused", false)) {
       const std::string mkey = "m/" + tenant + "/" + doc.value("workflowId", "") + "/" + s.node();
       NF_TRY_ASSIGN(auto mcur, load(w, mkey));
@@ -461,8 +480,7 @@ result<void> workflows_projection::apply(const bus::message& m, ::nf::projection
   if (run_ended(doc.value("status", "")) && before.is_object()) {
     // Every timer and event wait of an ended run is dropped.
     for (auto it = before["nodes"].begin(); it != before["nodes"].end(); ++it) {
-      if (it.value().contains("wait") && it.value()["wait"].value("kind", "") == "event" && it.value()["wait"]["topic"].is_string())
-        NF_TRY(w.del("we/" + it.value()["wait"]["topic"].get<std::string>() + "/" + run_id + "/" + it.key()));
+      if (it.value().contains("wait") && !wait_topic(it.value()["wait"]).empty()) NF_TRY(w.del("we/" + wait_topic(it.value()["wait"]) + "/" + run_id + "/" + it.key()));
       if (it.value().contains("timers"))
         for (auto t = it.value()["timers"].begin(); t != it.value()["timers"].end(); ++t)
           NF_TRY(w.del(timer_key(m.partition.get(), t.value().value("at", std::int64_t{0}), run_id, it.key(), t.value().value("attempt", 1), t.key())));
@@ -602,6 +620,12 @@ result<void> workflows_view::due_schedules(std::int64_t partition, std::int64_t 
     if (due > now_ms) return false;
     return fn(std::string(rest.substr(slash + 1)), due);
   });
+}
+
+result<bool> workflows_view::installed(const std::string& tenant, const std::string& agent) const {
+  std::vector<std::string> keys{"ai/" + tenant + "/" + agent};
+  NF_TRY_ASSIGN(auto got, store_.get_many(proj_, keys));
+  return got[0].has_value();
 }
 
 result<std::optional<json>> workflows_view::slot(const std::string& slot_id) const { return read_json(store_, proj_, "sl/" + slot_id); }

@@ -22,6 +22,12 @@ namespace nf::workflows {
 
 inline constexpr const char* kDefinitionsTopic = "workflow.definitions";
 inline constexpr const char* kRunsTopic = "workflow.runs";
+// Topics of the contracts other features publish that the model reads or waits on.
+inline constexpr const char* kMarketplaceTopic = "marketplace.agents";       // installs (for agent_invoke)
+inline constexpr const char* kAgentInstalledType = "marketplace.agent_installed";
+inline constexpr const char* kMissionLifecycleTopic = "mission.lifecycle";   // mission.validated | mission.failed
+inline constexpr const char* kAgentTasksTopic = "agent.tasks";               // agent.task_requested
+inline constexpr const char* kAgentResultsTopic = "agent.results";           // agent.task_completed | agent.task_failed
 
 // On workflow.definitions (WorkflowDefined), keyed by "<tenant>/<workflow id>".
 inline constexpr const char* kDefined = "workflow.defined";
@@ -70,6 +76,8 @@ bool is_schedule_event(const std::string& type);
 result<bool> fold_schedule(nlohmann::json& doc, const events::Envelope& env, std::int64_t partition, std::string* why);
 
 bool run_ended(const std::string& status);
+// The topic whose event ends a waiting node (its `wait`), or "" for waits that end otherwise.
+std::string wait_topic(const nlohmann::json& wait);
 
 // Folds one workflow.runs event into a run's document (null before run_started). Returns false
 // for an event the document cannot take (a step of a run that has not started, a second start),
@@ -79,7 +87,8 @@ result<bool> fold_run(nlohmann::json& doc, const events::Envelope& env, std::int
 class workflows_projection final : public projection::projection {
  public:
   std::string name() const override { return "workflows"; }
-  std::vector<std::string> topics() const override { return {kDefinitionsTopic, kRunsTopic}; }
+  // The marketplace's topic as a pattern: it may not exist (the feature off), and a pattern waits for it.
+  std::vector<std::string> topics() const override { return {kDefinitionsTopic, kRunsTopic, std::string(kMarketplaceTopic) + "*"}; }
   result<void> apply(const bus::message& m, ::nf::projection::state_writer& w) override;
   bool reads_while_folding() const override { return true; }
   bool counts_key_versions() const override { return true; }
@@ -122,6 +131,8 @@ class workflows_view {
   // Runs waiting for an event on `topic`: {runId, node, attempt, tenantId, wait}.
   result<std::vector<nlohmann::json>> event_waits(const std::string& topic) const;
   result<std::optional<nlohmann::json>> slot(const std::string& slot_id) const;
+  // Whether the tenant installed the marketplace agent.
+  result<bool> installed(const std::string& tenant, const std::string& agent) const;
   // A tenant's template: the given version, or the latest when 0.
   result<std::optional<nlohmann::json>> tenant_template(const std::string& tenant, const std::string& name, std::int64_t version) const;
   // Every template of a tenant, latest versions.

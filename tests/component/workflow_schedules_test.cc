@@ -11,6 +11,8 @@
 #include "core/base/clock.h"
 #include "core/base/rfc3339.h"
 #include "core/event/codec.h"
+#include "marketplace.pb.h"
+#include "missions.pb.h"
 #include "tests/support/node.h"
 #include "tests/support/support.h"
 
@@ -288,6 +290,92 @@ TEST_F(WorkflowSchedules, TheTenantsConcurrentRunsQuotaQueuesTheRest) {
   ASSERT_TRUE(t::wait_until([&] { return node_status(as_tiny("GET", "/runs/" + ids[0], nullptr).body, "ask") == "waiting"; }, 10s));
   EXPECT_EQ(as_tiny("POST", "/runs/" + ids[0] + "/approve", json::object()).status, 200);
   EXPECT_TRUE(t::wait_until([&] { return status(ids[2]) == "running"; }, 10s)) << status(ids[2]);
+}
+
+TEST_F(WorkflowSchedules, AMissionNodeCreatesAMissionAndWaitsForItsEnd) {
+  define(json::parse(R"({"id": "research", "version": 1, "inputs": {"goal": "string"},
+                         "nodes": [{"id": "m", "type": "mission", "config": {"priority": "high"}, "inputs": {"prompt": "${goal}"}}],
+                         "outputs": {"result": "m.out"}})"));
+  auto r = ask("POST", "/workflows/research/runs", json{{"inputs", {{"goal", "summarise the quarter"}}}});
+  ASSERT_EQ(r.status, 201) << r.raw;
+  const auto id = r.body["runId"].get<std::string>();
+  ASSERT_TRUE(t::wait_until([&] { return node_status(ask("GET", "/runs/" + id).body, "m") == "waiting"; }, 10s));
+  const auto mission = ask("GET", "/runs/" + id).body["nodes"]["m"]["wait"]["missionId"].get<std::string>();
+  // The mission exists, created through the missions feature's command, with the prompt.
+  json m;
+  ASSERT_TRUE(t::wait_until([&] {
+    auto g = ask("GET", "/missions/" + mission);
+    m = g.body;
+    return g.status == 200;
+  }, 10s)) << m.dump();
+  EXPECT_EQ(m["objective"], "summarise the quarter") << m.dump();
+  // Mission control reports it validated: the run ends with it.
+  nf::events::MissionStatusChanged changed;
+  changed.set_mission_id(mission);
+  changed.set_status(nf::events::validated);
+  changed.set_previous_status(nf::events::in_progress);
+  nf::event::new_event ev;
+  ev.type = "mission.validated";
+  ev.key = mission;
+  auto env = nf::event::build(ev, changed);
+  ASSERT_TRUE(env) << env.error().message;
+  const auto rec = nf::event::to_record(*env);
+  ASSERT_TRUE(node_.bus().append(nf::topic_name{"mission.lifecycle"}, std::span<const nf::bus::record>(&rec, 1)));
+  json d;
+  ASSERT_TRUE(t::wait_until([&] {
+    d = ask("GET", "/runs/" + id).body;
+    return d.value("status", "") == "completed";
+  }, 10s)) << d.dump(2);
+  EXPECT_EQ(d["outputs"]["result"]["missionId"], mission);
+  EXPECT_EQ(d["outputs"]["result"]["status"], "validated");
+}
+
+TEST_F(WorkflowSchedules, AnAgentInvokeNeedsTheAgentInstalledAndWaitsForItsResult) {
+  define(json::parse(R"({"id": "delegate", "version": 1, "inputs": {"text": "string"},
+                         "nodes": [{"id": "a", "type": "agent_invoke", "config": {"agent": "summarizer"}, "inputs": {"task": "${inputs}"}}],
+                         "outputs": {"summary": "${nodes.a.out.summary}"}})"));
+  // Not installed: the node fails at once, naming the agent.
+  auto r = ask("POST", "/workflows/delegate/runs", json{{"inputs", {{"text", "long text"}}}});
+  ASSERT_EQ(r.status, 201) << r.raw;
+  json d;
+  ASSERT_TRUE(t::wait_until([&] {
+    d = ask("GET", "/runs/" + r.body["runId"].get<std::string>()).body;
+    return d.value("status", "") == "failed";
+  }, 10s)) << d.dump(2);
+  EXPECT_EQ(d["error"]["code"], "forbidden");
+  EXPECT_NE(d["error"]["message"].get<std::string>().find("summarizer"), std::string::npos);
+  // The marketplace records the install; the read model folds it.
+  nf::events::AgentInstalled in;
+  in.set_name("summarizer");
+  in.set_version("1.0.0");
+  nf::event::new_event ev;
+  ev.type = "marketplace.agent_installed";
+  ev.key = "summarizer";
+  ev.tenant = "acme";
+  (void)node_.bus().create_topic(nf::topic_name{"marketplace.agents"}, nf::bus::topic_config{});
+  const auto rec = nf::event::to_record(*nf::event::build(ev, in));
+  ASSERT_TRUE(node_.bus().append(nf::topic_name{"marketplace.agents"}, std::span<const nf::bus::record>(&rec, 1)));
+  // The read model picks the marketplace's topic up (a pattern, checked every second): until it
+  // has folded the install, a run still fails as above.
+  std::string id;
+  ASSERT_TRUE(t::wait_until([&] {
+    r = ask("POST", "/workflows/delegate/runs", json{{"inputs", {{"text", "long text"}}}});
+    id = r.body["runId"].get<std::string>();
+    std::string st;
+    t::wait_until([&] {
+      st = node_status(ask("GET", "/runs/" + id).body, "a");
+      return st == "waiting" || st == "failed";
+    }, 5s);
+    return st == "waiting";
+  }, 15s));
+  const auto corr = ask("GET", "/runs/" + id).body["nodes"]["a"]["wait"]["correlationId"].get<std::string>();
+  produce(node_, "agent.results", "agent.task_completed", "summarizer", {{"correlationId", corr}, {"output", {{"summary", "short"}}}},
+          "0190a0b0-0000-7000-8000-000000000021");
+  ASSERT_TRUE(t::wait_until([&] {
+    d = ask("GET", "/runs/" + id).body;
+    return d.value("status", "") == "completed";
+  }, 10s)) << d.dump(2);
+  EXPECT_EQ(d["outputs"]["summary"], "short");
 }
 
 }  // namespace
