@@ -213,6 +213,44 @@ std::variant<json, http::response> routes::visible_run(const http::route_context
   return std::move(**doc);
 }
 
+// Appends a document event (a definition, trigger or template) to workflow.definitions under the
+// tenant's key, reports where it went, and waits for this instance's read model to show it.
+// `expected`: the stream's version the append expects (a bus that does not check versions, Kafka,
+// takes it without; the read model keeps a version's first record).
+std::optional<http::response> routes::append_document(const http::route_context& c, const char* type, const std::string& key,
+                                                      const google::protobuf::Message& msg, std::optional<std::int64_t> expected) {
+  event::new_event ev;
+  ev.type = type;
+  ev.key = key;
+  ev.tenant = c.who.tenant;
+  ev.region = opts_.region;
+  ev.occurred_at = clk_.now_ms();
+  auto env = event::build(ev, msg);
+  if (!env) return http::failure(env.error(), c.req);
+  auto rec = event::to_record(*env);
+  rec.expected_version = expected;
+  auto a = bus_.append(topic_name{kDefinitionsTopic}, std::span<const bus::record>(&rec, 1));
+  if (!a && a.error().code == errc::unsupported && rec.expected_version) {
+    rec.expected_version.reset();
+    a = bus_.append(topic_name{kDefinitionsTopic}, std::span<const bus::record>(&rec, 1));
+  }
+  if (!a && a.error().code == errc::wrong_expected_version)
+    return http::error_response(status::conflict, "concurrent_definition", "another version of " + key + " was written at the same time; send it again", c.req);
+  if (!a) return http::append_error(a.error(), c.req);
+  const topic_partition tp{topic_name{kDefinitionsTopic}, a->at(0).partition};
+  c.wrote(tp, a->at(0).off);
+  feed_.wait_applied(tp, a->at(0).off, opts_.read_your_writes_timeout);
+  return std::nullopt;
+}
+
+// The answer to a command the run's (or schedule's) owner refused, if it did.
+static std::optional<http::response> refusal(const events::Envelope& out, const http::request& req) {
+  if (out.type() != kRefused) return std::nullopt;
+  events::RunRefused why;
+  (void)out.payload().UnpackTo(&why);
+  return http::json_response(refusal_status(why.code()), run_refusal_body(why), req);
+}
+
 http::response routes::validate(const http::route_context& c) {
   auto doc = parse_document(c.req.body(), content_type(c.req));
   if (!doc) return http::bad_body(doc.error(), c.req);
@@ -259,29 +297,7 @@ http::response routes::store_definition(const http::route_context& c, const json
   w.set_document_json(def.document.dump());
   w.set_digest(sha256_hex(w.document_json()));
   w.set_defined_by(c.who.principal);
-  event::new_event ev;
-  ev.type = kDefined;
-  ev.key = c.who.tenant + "/" + def.id;
-  ev.tenant = c.who.tenant;
-  ev.region = opts_.region;
-  ev.occurred_at = clk_.now_ms();
-  auto env = event::build(ev, w);
-  if (!env) return http::failure(env.error(), c.req);
-  auto rec = event::to_record(*env);
-  rec.expected_version = *stream;
-  auto a = bus_.append(topic_name{kDefinitionsTopic}, std::span<const bus::record>(&rec, 1));
-  if (!a && a.error().code == errc::unsupported) {
-    // A bus that does not check key versions (Kafka): the read model keeps the first record of
-    // a version and refuses a later one, so versions stay immutable all the same.
-    rec.expected_version.reset();
-    a = bus_.append(topic_name{kDefinitionsTopic}, std::span<const bus::record>(&rec, 1));
-  }
-  if (!a && a.error().code == errc::wrong_expected_version)
-    return http::error_response(status::conflict, "concurrent_definition", "another version of " + def.id + " was defined at the same time; send it again", c.req);
-  if (!a) return http::append_error(a.error(), c.req);
-  const topic_partition tp{topic_name{kDefinitionsTopic}, a->at(0).partition};
-  c.wrote(tp, a->at(0).off);
-  feed_.wait_applied(tp, a->at(0).off, opts_.read_your_writes_timeout);
+  if (auto r = append_document(c, kDefined, c.who.tenant + "/" + def.id, w, *stream)) return std::move(*r);
   json created{{"workflowId", def.id}, {"version", def.version}, {"digest", w.digest()}};
   created.update(extra);
   return http::json_response(status::created, created, c.req);
@@ -403,8 +419,8 @@ http::response routes::start(const http::route_context& c) {
     events::RunRefused why;
     (void)out.payload().UnpackTo(&why);
     if (why.code() == "repeat") return http::json_response(status::ok, json{{"runId", run_id}, {"existing", true}}, c.req);
-    return http::json_response(refusal_status(why.code()), run_refusal_body(why), c.req);
   }
+  if (auto r = refusal(out, c.req)) return std::move(*r);
   auto doc = view_.run(run_id);
   json answer{{"runId", run_id}, {"workflowId", id}, {"version", v}};
   if (doc && *doc) answer["status"] = (**doc).value("status", "");
@@ -491,12 +507,7 @@ http::response routes::run_command(const http::route_context& c, const char* typ
   }
   auto d = decide(c, t, run_id, rc);
   if (auto* res = std::get_if<http::response>(&d)) return std::move(*res);
-  const auto& out = std::get<command::decided>(d).outcome_event;
-  if (out.type() == kRefused) {
-    events::RunRefused why;
-    (void)out.payload().UnpackTo(&why);
-    return http::json_response(refusal_status(why.code()), run_refusal_body(why), c.req);
-  }
+  if (auto refused = refusal(std::get<command::decided>(d).outcome_event, c.req)) return std::move(*refused);
   auto doc = view_.run(run_id);
   if (!doc || !*doc) return http::json_response(status::ok, json{{"runId", run_id}}, c.req);
   return http::json_response(status::ok, **doc, c.req);
@@ -583,12 +594,7 @@ http::response routes::reset(const http::route_context& c) {
   if (auto q = c.quota()) return *q;
   auto d = decide(c, kRunRequested, new_id, s);
   if (auto* res = std::get_if<http::response>(&d)) return std::move(*res);
-  const auto& out = std::get<command::decided>(d).outcome_event;
-  if (out.type() == kRefused) {
-    events::RunRefused why;
-    (void)out.payload().UnpackTo(&why);
-    return http::json_response(refusal_status(why.code()), run_refusal_body(why), c.req);
-  }
+  if (auto refused = refusal(std::get<command::decided>(d).outcome_event, c.req)) return std::move(*refused);
   return http::json_response(status::created, json{{"runId", new_id}, {"resetOf", run_id}, {"node", node}, {"reused", reused.size()}}, c.req);
 }
 
@@ -661,12 +667,7 @@ http::response routes::create_schedule(const http::route_context& c) {
   if (auto q = c.quota()) return *q;
   auto d = decide(c, kScheduleRequested, sid, s);
   if (auto* r = std::get_if<http::response>(&d)) return std::move(*r);
-  const auto& out = std::get<command::decided>(d).outcome_event;
-  if (out.type() == kRefused) {
-    events::RunRefused why;
-    (void)out.payload().UnpackTo(&why);
-    return http::json_response(refusal_status(why.code()), run_refusal_body(why), c.req);
-  }
+  if (auto refused = refusal(std::get<command::decided>(d).outcome_event, c.req)) return std::move(*refused);
   auto doc = view_.schedule(sid);
   if (!doc || !*doc) return http::json_response(status::created, json{{"scheduleId", sid}}, c.req);
   return http::json_response(status::created, schedule_view(**doc), c.req);
@@ -697,12 +698,7 @@ http::response routes::delete_schedule(const http::route_context& c) {
   st.set_schedule_id(sid);
   auto r = decide(c, kScheduleDeleteRequested, sid, st);
   if (auto* res = std::get_if<http::response>(&r)) return std::move(*res);
-  const auto& out = std::get<command::decided>(r).outcome_event;
-  if (out.type() == kRefused) {
-    events::RunRefused why;
-    (void)out.payload().UnpackTo(&why);
-    return http::json_response(refusal_status(why.code()), run_refusal_body(why), c.req);
-  }
+  if (auto refused = refusal(std::get<command::decided>(r).outcome_event, c.req)) return std::move(*refused);
   return http::json_response(status::ok, json{{"scheduleId", sid}, {"deleted", true}}, c.req);
 }
 
@@ -771,20 +767,7 @@ http::response routes::create_trigger(const http::route_context& c) {
   tr.set_inputs_json(inputs.dump());
   tr.set_version(v);
   tr.set_defined_by(c.who.principal);
-  event::new_event ev;
-  ev.type = kTriggerDefined;
-  ev.key = c.who.tenant + "/" + id;
-  ev.tenant = c.who.tenant;
-  ev.region = opts_.region;
-  ev.occurred_at = clk_.now_ms();
-  auto env = event::build(ev, tr);
-  if (!env) return http::failure(env.error(), c.req);
-  const auto rec = event::to_record(*env);
-  auto a = bus_.append(topic_name{kDefinitionsTopic}, std::span<const bus::record>(&rec, 1));
-  if (!a) return http::append_error(a.error(), c.req);
-  const topic_partition tp{topic_name{kDefinitionsTopic}, a->at(0).partition};
-  c.wrote(tp, a->at(0).off);
-  feed_.wait_applied(tp, a->at(0).off, opts_.read_your_writes_timeout);
+  if (auto r = append_document(c, kTriggerDefined, c.who.tenant + "/" + id, tr, std::nullopt)) return std::move(*r);
   return http::json_response(status::created,
                              json{{"triggerId", tr.trigger_id()}, {"workflowId", id}, {"on_event", {{"topic", topic}, {"type", tr.type()}, {"filter", filter}}}, {"inputs", inputs}},
                              c.req);
@@ -808,19 +791,7 @@ http::response routes::delete_trigger(const http::route_context& c) {
     tr.set_trigger_id(t.value("triggerId", ""));
     tr.set_workflow_id(t.value("workflowId", ""));
     tr.set_deleted(true);
-    event::new_event ev;
-    ev.type = kTriggerDeleted;
-    ev.key = c.who.tenant + "/" + tr.workflow_id();
-    ev.tenant = c.who.tenant;
-    ev.occurred_at = clk_.now_ms();
-    auto env = event::build(ev, tr);
-    if (!env) return http::failure(env.error(), c.req);
-    const auto rec = event::to_record(*env);
-    auto a = bus_.append(topic_name{kDefinitionsTopic}, std::span<const bus::record>(&rec, 1));
-    if (!a) return http::append_error(a.error(), c.req);
-    const topic_partition tp{topic_name{kDefinitionsTopic}, a->at(0).partition};
-    c.wrote(tp, a->at(0).off);
-    feed_.wait_applied(tp, a->at(0).off, opts_.read_your_writes_timeout);
+    if (auto r = append_document(c, kTriggerDeleted, c.who.tenant + "/" + tr.workflow_id(), tr, std::nullopt)) return std::move(*r);
     return http::json_response(status::ok, json{{"triggerId", tr.trigger_id()}, {"deleted", true}}, c.req);
   }
   return http::error_response(status::not_found, "not_found", "no trigger " + c.path_param("tid") + " of workflow " + c.path_param("id"), c.req);
@@ -868,20 +839,7 @@ http::response routes::add_template(const http::route_context& c) {
   w.set_document_json(doc->dump());
   w.set_digest(sha256_hex(w.document_json()));
   w.set_defined_by(c.who.principal);
-  event::new_event ev;
-  ev.type = kTemplateDefined;
-  ev.key = c.who.tenant + "/template:" + name;
-  ev.tenant = c.who.tenant;
-  ev.region = opts_.region;
-  ev.occurred_at = clk_.now_ms();
-  auto env = event::build(ev, w);
-  if (!env) return http::failure(env.error(), c.req);
-  const auto rec = event::to_record(*env);
-  auto a = bus_.append(topic_name{kDefinitionsTopic}, std::span<const bus::record>(&rec, 1));
-  if (!a) return http::append_error(a.error(), c.req);
-  const topic_partition tp{topic_name{kDefinitionsTopic}, a->at(0).partition};
-  c.wrote(tp, a->at(0).off);
-  feed_.wait_applied(tp, a->at(0).off, opts_.read_your_writes_timeout);
+  if (auto r = append_document(c, kTemplateDefined, c.who.tenant + "/template:" + name, w, std::nullopt)) return std::move(*r);
   return http::json_response(status::created, json{{"template", name}, {"version", v}}, c.req);
 }
 

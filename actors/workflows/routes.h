@@ -29,6 +29,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <variant>
 
@@ -81,6 +82,8 @@ class routes {
   http::response create_trigger(const http::route_context& c);
   http::response list_triggers(const http::route_context& c);
   http::response delete_trigger(const http::route_context& c);
+  std::optional<http::response> append_document(const http::route_context& c, const char* type, const std::string& key,
+                                                const google::protobuf::Message& msg, std::optional<std::int64_t> expected);
   // A schedule document with its next five fire times.
   nlohmann::json schedule_view(nlohmann::json doc) const;
   // Submits a command and waits for the decision and this instance's read model of it.
