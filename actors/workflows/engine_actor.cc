@@ -24,6 +24,19 @@ json parse_or(const std::string& text, json fallback) {
   return j.is_discarded() ? fallback : j;
 }
 
+// Appends a command for another aggregate (a child run, a parent, a schedule, a slot) to
+// commands.workflows, caused by the message being handled.
+result<void> send_command(::nf::actor::context& ctx, const char* type, const std::string& key, const std::string& tenant,
+                          const google::protobuf::Message& msg) {
+  event::new_event ev;
+  ev.type = type;
+  ev.key = key;
+  ev.tenant = tenant;
+  ev.message = &msg;
+  NF_TRY(ctx.emit(topic_name{kCommands}, std::move(ev)));
+  return ok();
+}
+
 // A child run's id: derived from the parent's run, node and attempt, so asking again after a
 // crash names the same child.
 std::string child_run_id(const std::string& parent, const std::string& node, int attempt) {
@@ -229,12 +242,7 @@ result<void> engine::handle(const bus::message& m, ::nf::actor::context& ctx) {
         req.set_slot_id(s.slots(i));
         req.set_run_id(run_id);
         req.set_limit(i < s.slot_limits_size() ? s.slot_limits(i) : 1);
-        event::new_event ev;
-        ev.type = kSlotRequested;
-        ev.key = req.slot_id();
-        ev.tenant = cmd.tenant_id();
-        ev.message = &req;
-        NF_TRY(ctx.emit(topic_name{kCommands}, std::move(ev)));
+        NF_TRY(send_command(ctx, kSlotRequested, req.slot_id(), cmd.tenant_id(), req));
       }
       return ok();
     }
@@ -404,12 +412,7 @@ result<void> engine::handle_slot(const events::Envelope& cmd, cached& c, ::nf::a
     events::SlotStep a;
     a.set_slot_id(s.slot_id());
     a.set_run_id(run);
-    event::new_event ev;
-    ev.type = kAdmitRun;
-    ev.key = run;
-    ev.tenant = cmd.tenant_id();
-    ev.message = &a;
-    NF_TRY(ctx.emit(topic_name{kCommands}, std::move(ev)));
+    NF_TRY(send_command(ctx, kAdmitRun, run, cmd.tenant_id(), a));
     return ok();
   };
   auto holds = [&](const char* list, const std::string& run) {
@@ -493,12 +496,7 @@ result<void> engine::handle_schedule(const events::Envelope& cmd, cached& c, ::n
         rc.set_run_id(r.get<std::string>());
         rc.set_by("schedule:" + sid);
         rc.set_reason("a newer run of schedule " + sid + " started (overlap cancel_other)");
-        event::new_event ev;
-        ev.type = kCancelRequested;
-        ev.key = rc.run_id();
-        ev.tenant = tenant;
-        ev.message = &rc;
-        NF_TRY(ctx.emit(topic_name{kCommands}, std::move(ev)));
+        NF_TRY(send_command(ctx, kCancelRequested, rc.run_id(), tenant, rc));
       }
     const auto run_id = event::derive_id(event::derive_id(event::event_id{}, sid, 0), "fire", static_cast<std::uint64_t>(t)).to_string();
     out.set_run_id(run_id);
@@ -517,12 +515,7 @@ result<void> engine::handle_schedule(const events::Envelope& cmd, cached& c, ::n
     s.set_started_by("schedule:" + sid);
     s.set_schedule_id(sid);
     (*s.mutable_search_attributes())["schedule"] = sid;
-    event::new_event ev;
-    ev.type = kRunRequested;
-    ev.key = run_id;
-    ev.tenant = tenant;
-    ev.message = &s;
-    NF_TRY(ctx.emit(topic_name{kCommands}, std::move(ev)));
+    NF_TRY(send_command(ctx, kRunRequested, run_id, tenant, s));
     return ok();
   };
 
@@ -624,12 +617,7 @@ result<void> engine::start_wait(const json& doc, const std::string& node, int at
     s.set_parent_node(node);
     s.set_parent_attempt(attempt);
     s.set_started_by(doc.value("startedBy", ""));
-    event::new_event ev;
-    ev.type = kRunRequested;
-    ev.key = s.run_id();
-    ev.tenant = doc.value("tenantId", "");
-    ev.message = &s;
-    NF_TRY(ctx_->emit(topic_name{kCommands}, std::move(ev)));
+    NF_TRY(send_command(*ctx_, kRunRequested, s.run_id(), doc.value("tenantId", ""), s));
     return ok();
   }
   if (kind == "http") {
@@ -732,12 +720,7 @@ void engine::notify_parent(const json& doc) {
       events::SlotStep rel;
       rel.set_slot_id(s.get<std::string>());
       rel.set_run_id(doc.value("runId", ""));
-      event::new_event ev;
-      ev.type = kSlotReleased;
-      ev.key = rel.slot_id();
-      ev.tenant = doc.value("tenantId", "");
-      ev.message = &rel;
-      auto r = ctx_->emit(topic_name{kCommands}, std::move(ev));
+      auto r = send_command(*ctx_, kSlotReleased, rel.slot_id(), doc.value("tenantId", ""), rel);
       if (!r) nf::log::get("workflows")->error("run {} could not release slot {}: {}", doc.value("runId", ""), rel.slot_id(), r.error().message);
     }
   if (doc.contains("scheduleId")) {
@@ -745,12 +728,7 @@ void engine::notify_parent(const json& doc) {
     st.set_schedule_id(doc["scheduleId"].get<std::string>());
     st.set_run_id(doc.value("runId", ""));
     st.set_reason(doc.value("status", ""));
-    event::new_event ev;
-    ev.type = kScheduleRunDone;
-    ev.key = st.schedule_id();
-    ev.tenant = doc.value("tenantId", "");
-    ev.message = &st;
-    auto r = ctx_->emit(topic_name{kCommands}, std::move(ev));
+    auto r = send_command(*ctx_, kScheduleRunDone, st.schedule_id(), doc.value("tenantId", ""), st);
     if (!r) nf::log::get("workflows")->error("run {} could not tell its schedule {}: {}", doc.value("runId", ""), st.schedule_id(), r.error().message);
   }
   if (!doc.contains("parent")) return;
@@ -767,12 +745,7 @@ void engine::notify_parent(const json& doc) {
     rc.set_error_message("sub-workflow run " + doc.value("runId", "") + " " + status +
                          (doc.contains("error") ? ": " + doc["error"].value("message", "") : std::string()));
   }
-  event::new_event ev;
-  ev.type = kNodeResult;
-  ev.key = rc.run_id();
-  ev.tenant = doc.value("tenantId", "");
-  ev.message = &rc;
-  auto r = ctx_->emit(topic_name{kCommands}, std::move(ev));
+  auto r = send_command(*ctx_, kNodeResult, rc.run_id(), doc.value("tenantId", ""), rc);
   if (!r) nf::log::get("workflows")->error("run {} could not tell its parent {}: {}", doc.value("runId", ""), rc.run_id(), r.error().message);
 }
 
