@@ -172,6 +172,11 @@ result<void> engine::handle(const bus::message& m, ::nf::actor::context& ctx) {
       timers_[p].due.insert({step.at(), timer_ref{run_id, step.node(), step.timer(), step.attempt()}});
     }
     if (!took) return error{errc::internal, "the engine decided " + std::string(t) + ", which the run's fold refuses: " + why};
+    // The aggregate's n-th event gets an id derived from its key and n, not from the command and
+    // the count of outputs so far: a command handled again after a crash decides from the state
+    // and emits only what is left, which must not reuse the ids of what the first handling wrote.
+    if (std::string_view(t) != kRefused)
+      env.set_id(event::derive_id(event::derive_id(event::event_id{}, run_id, 0), "step", static_cast<std::uint64_t>(c->doc.value("steps", std::int64_t{0}))).raw());
     {
       std::lock_guard lk(mu_);
       ++c->in_flight;

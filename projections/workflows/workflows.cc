@@ -266,6 +266,7 @@ result<bool> fold_slot(json& doc, const events::Envelope& env, std::string* why)
     if (!drop(doc["holders"])) drop(doc["queue"]);
   }
   doc["updatedAt"] = env.occurred_at();
+  doc["steps"] = doc.value("steps", 0) + 1;
   return true;
 }
 
@@ -285,7 +286,7 @@ result<bool> fold_schedule(json& doc, const events::Envelope& env, std::int64_t 
     doc = json{{"scheduleId", s.schedule_id()}, {"tenantId", env.tenant_id()}, {"workflowId", s.workflow_id()}, {"version", s.version()},
                {"cron", s.cron()}, {"inputs", parse_or(s.inputs_json(), json::object())}, {"overlap", s.overlap()}, {"catchup", s.catchup()},
                {"catchupWindowMs", s.catchup_window_ms()}, {"nextDue", s.next_due()}, {"active", json::array()}, {"fired", 0}, {"missed", 0},
-               {"skipped", 0}, {"createdAt", at}, {"createdBy", s.created_by()}, {"updatedAt", at}, {"partition", partition}};
+               {"skipped", 0}, {"createdAt", at}, {"createdBy", s.created_by()}, {"updatedAt", at}, {"partition", partition}, {"steps", 1}};
     return true;
   }
   events::ScheduleStep s;
@@ -293,6 +294,7 @@ result<bool> fold_schedule(json& doc, const events::Envelope& env, std::int64_t 
   if (doc.is_null()) return no("a " + type + " of a schedule that was not created");
   if (doc.value("deleted", false)) return no("a " + type + " after the schedule was deleted");
   doc["updatedAt"] = at;
+  doc["steps"] = doc.value("steps", 0) + 1;
   if (type == kScheduleFired) {
     doc["active"].push_back(s.run_id());
     doc["fired"] = doc.value("fired", 0) + 1;

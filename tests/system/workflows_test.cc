@@ -452,7 +452,11 @@ TEST_F(Workflows, TwoHundredRunsSurviveSigkillsAtRandomPointsExactlyOnce) {
     // Exactly once: one start, one end, each timer fired once, each node completed once.
     std::map<std::string, int> seen;
     std::map<std::string, int> completed;
-    for (const auto& e : history(ids[i])) {
+    std::set<std::string> event_ids;
+    const auto events = history(ids[i]);
+    for (const auto& e : events) event_ids.insert(e.value("eventId", ""));
+    EXPECT_EQ(event_ids.size(), events.size()) << i << ": every event of the run has an id of its own";
+    for (const auto& e : events) {
       seen[e["type"].get<std::string>()]++;
       if (e["type"] == "workflow.node_completed") completed[e["node"].get<std::string>()]++;
     }
