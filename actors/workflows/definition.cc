@@ -9,6 +9,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "actors/workflows/nodes.h"
+#include "core/base/text.h"
 
 namespace nf::workflows {
 
@@ -371,7 +372,10 @@ class compiler {
         else s.config = n["config"];
       }
       if (const auto* schema = reg->schema(s.type))
-        for (const auto& v : schema->validate(s.config, 20)) add(s.id, "config" + v.path, v.message);
+        for (const auto& v : schema->validate(s.config, 20)) {
+          add(s.id, "config" + v.path, v.message);
+          bad_config_.insert(s.id);
+        }
       if (n.contains("timeout_ms")) {
         if (!n["timeout_ms"].is_number_integer() || n["timeout_ms"].get<std::int64_t>() < 1) add(s.id, "timeout_ms", "is an integer of at least 1");
         else if (!type->waits()) add(s.id, "timeout_ms", "only a node that waits (" + s.type + " does not) takes a timeout");
@@ -399,8 +403,9 @@ class compiler {
       const auto* type = reg->find(s.type);
       if (!type) continue;
       inputs(ns[i], s, *type);
-      type->check(s, *def_, problems_);
-      if (s.type == "sub_workflow") sub_workflow(s);
+      // A type's own checks read its config as its schema describes it: only a config that passed.
+      if (!bad_config_.count(s.id)) type->check(s, *def_, problems_);
+      if (s.type == "sub_workflow" && !bad_config_.count(s.id)) sub_workflow(s);
     }
   }
 
@@ -678,6 +683,7 @@ class compiler {
   const compile_env& env_;
   definition* def_ = nullptr;
   std::set<std::string> ids_;
+  std::set<std::string> bad_config_;  // nodes whose config failed its schema
   std::vector<problem> problems_;
 };
 
@@ -750,6 +756,7 @@ result<json> from_yaml(const YAML::Node& n, int depth, std::size_t& count) {
         if (!kv.first.IsScalar())
           return error{errc::invalid_argument, "at line " + std::to_string(kv.first.Mark().line + 1) + ": a key must be a plain value"};
         const auto key = kv.first.Scalar();
+        if (!valid_utf8(key)) return error{errc::invalid_argument, "at line " + std::to_string(kv.first.Mark().line + 1) + ": a key is not valid UTF-8"};
         if (o.contains(key)) return error{errc::invalid_argument, "at line " + std::to_string(kv.first.Mark().line + 1) + ": the key '" + key + "' appears twice"};
         NF_TRY_ASSIGN(auto v, from_yaml(kv.second, depth + 1, count));
         o[key] = std::move(v);
@@ -758,6 +765,7 @@ result<json> from_yaml(const YAML::Node& n, int depth, std::size_t& count) {
     }
     case YAML::NodeType::Scalar: {
       const auto& s = n.Scalar();
+      if (!valid_utf8(s)) return error{errc::invalid_argument, "at line " + std::to_string(n.Mark().line + 1) + ": a value is not valid UTF-8"};
       // A quoted scalar (tag "!") is a string; a plain one follows YAML 1.2's core schema.
       if (n.Tag() == "!") return json(s);
       if (s == "null" || s == "Null" || s == "NULL" || s == "~" || s.empty()) return json(nullptr);
@@ -849,9 +857,10 @@ result<json> parse_document(std::string_view text, std::string_view content_type
   while (!ct.empty() && ct.back() == ' ') ct.pop_back();
   std::transform(ct.begin(), ct.end(), ct.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   if (ct == "application/yaml" || ct == "text/yaml" || ct == "application/x-yaml" || ct == "text/x-yaml") return parse_yaml(text);
+  if (json_depth(text, kMaxJsonDepth) > kMaxJsonDepth) return error{errc::invalid_argument, "invalid JSON: nested more than 64 deep"};
   try {
     return json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // a syntax error, or a number out of range (found by the definition fuzzer)
     return error{errc::invalid_argument, std::string("invalid JSON: ") + e.what()};
   }
 }

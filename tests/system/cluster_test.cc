@@ -653,3 +653,66 @@ TEST_F(Cluster, PatchesRacingWithOneIfMatchOverEveryInstanceHaveExactlyOneWinner
 }
 
 }  // namespace
+
+// Workflow runs on a cluster: each run's owner is the partition owner of its id, whichever
+// instance took the request; runs started round-robin over every instance, one instance
+// SIGKILLed and restarted meanwhile, each run ends once with its outputs, readable everywhere.
+TEST_F(Cluster, WorkflowRunsStartedOnEveryInstanceEndOnceThroughASigkill) {
+  auto admin = client(0);
+  ASSERT_EQ(admin.post("/tenants", json{{"id", "flows"}, {"name", "flows"}, {"plan", "enterprise"}}.dump()).status, 201);
+  const auto key = json::parse(admin.post("/tenants/flows/keys", json{{"role", "admin"}}.dump()).body)["key"].get<std::string>();
+  auto as = [&](int i) { return t::http_client("127.0.0.1", servers_[static_cast<std::size_t>(i)]->port(), t::key_headers(key)); };
+  const json wf{{"id", "clustered"}, {"version", 1}, {"inputs", {{"n", "number"}}},
+                {"nodes", {{{"id", "twice"}, {"type", "transform"}, {"config", {{"expression", "n * 2"}}}},
+                           {{"id", "pause"}, {"type", "delay"}, {"config", {{"ms", 300}}}, {"inputs", {{"in", "twice.out"}}}},
+                           {{"id", "plus"}, {"type", "transform"}, {"config", {{"expression", "input.v + 1"}}}, {"inputs", {{"v", "pause.out"}}}}}},
+                {"outputs", {{"r", "plus.out"}}}};
+  {
+    auto c = as(0);
+    ASSERT_EQ(c.post("/workflows", wf.dump()).status, 201);
+  }
+  // The definition reaches every instance's read model.
+  for (int i = 0; i < kInstances; ++i)
+    ASSERT_TRUE(t::wait_until([&] { return as(i).get("/workflows/clustered").status == 200; }, 30s)) << "instance " << i;
+  constexpr int kRuns = 30;
+  std::map<int, std::string> ids;
+  auto start_all = [&] {
+    for (int n = 0; n < kRuns; ++n) {
+      if (ids.count(n)) continue;
+      auto c = as(n % kInstances);
+      auto r = c.post("/workflows/clustered/runs", json{{"inputs", {{"n", n}}}, {"idempotencyKey", "k" + std::to_string(n)}}.dump());
+      if (r.status == 201 || r.status == 200) ids[n] = json::parse(r.body)["runId"].get<std::string>();
+    }
+  };
+  start_all();
+  servers_[1]->proc().signal(SIGKILL);
+  servers_[1]->proc().wait(30s);
+  start(1);
+  ASSERT_TRUE(t::wait_until([&] { return client(1).get("/readyz").status == 200; }, 60s));
+  ASSERT_TRUE(t::wait_until([&] {
+    start_all();
+    return ids.size() == static_cast<std::size_t>(kRuns);
+  }, 60s)) << ids.size();
+  for (const auto& entry : ids) {
+    const int n = entry.first;
+    const std::string id = entry.second;
+    json d;
+    ASSERT_TRUE(t::wait_until([&] {
+      auto r = as((n + 1) % kInstances).get("/runs/" + id);
+      if (r.status != 200) return false;
+      d = json::parse(r.body);
+      return d.value("status", "") == "completed";
+    }, 60s)) << n << " " << d.dump();
+    EXPECT_EQ(d["outputs"]["r"], n * 2 + 1) << n;
+    auto h = json::parse(as(n % kInstances).get("/runs/" + id + "/history?limit=1000").body)["events"];
+    int started = 0, ended = 0, fired = 0;
+    for (const auto& e : h) {
+      started += e["type"] == "workflow.run_started";
+      ended += e["type"] == "workflow.run_completed";
+      fired += e["type"] == "workflow.timer_fired";
+    }
+    EXPECT_EQ(started, 1) << n;
+    EXPECT_EQ(ended, 1) << n;
+    EXPECT_EQ(fired, 1) << n;
+  }
+}

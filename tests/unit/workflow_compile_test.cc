@@ -145,6 +145,17 @@ TEST(WorkflowCompile, HandlersRetriesAndTimeoutsAreChecked) {
   EXPECT_TRUE(mentions(c, "b", "only a node that waits"));
 }
 
+TEST(WorkflowCompile, AConfigOfTheWrongShapeIsReportedNotRead) {
+  // Found by the definition fuzzer: a type's checks read a config its schema had refused.
+  auto c = compile_doc(json::parse(R"({"id": "w", "version": 1, "variables": {"v": 0}, "nodes": [
+      {"id": "s", "type": "set_variable", "config": {"name": null}, "inputs": {"value": 1}},
+      {"id": "t", "type": "switch", "config": {"cases": [{"port": 3, "when": []}]}},
+      {"id": "u", "type": "sub_workflow", "config": {"workflow": 7}}]})"));
+  EXPECT_TRUE(mentions(c, "s", "config/name")) << ::testing::PrintToString(messages(c));
+  EXPECT_TRUE(mentions(c, "t", "config/cases/0/port"));
+  EXPECT_TRUE(mentions(c, "u", "config/workflow"));
+}
+
 TEST(WorkflowCompile, DocumentFieldsAreChecked) {
   auto c = compile_doc(json::parse(R"({"id": "-x", "version": 0, "nodes": [], "colour": 1, "inputs": {"a": "integer"}})"));
   EXPECT_TRUE(mentions(c, "", "id: is required")) << ::testing::PrintToString(messages(c));
@@ -217,6 +228,9 @@ TEST(WorkflowDocument, BadYamlAndJsonSayWhere) {
   auto dup = parse_yaml("a: 1\na: 2\n");
   ASSERT_FALSE(dup);
   EXPECT_NE(dup.error().message.find("appears twice"), std::string::npos);
+  auto big = parse_document("{\"id\": 1e777}", "application/json");  // out of range, found by the fuzzer
+  ASSERT_FALSE(big);
+  EXPECT_NE(big.error().message.find("invalid JSON"), std::string::npos);
   auto j = parse_document("{\"id\": ", "application/json");
   ASSERT_FALSE(j);
   EXPECT_NE(j.error().message.find("invalid JSON"), std::string::npos);
@@ -224,6 +238,10 @@ TEST(WorkflowDocument, BadYamlAndJsonSayWhere) {
   std::string bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
   char prev = 'a';
   for (char c = 'b'; c <= 'k'; ++c, ++prev) bomb += std::string(1, c) + ": &" + c + " [*" + prev + ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev + "]\n";
+  // Text that is not UTF-8 is refused with its line (found by the definition fuzzer).
+  auto bytes = parse_yaml("id: w\nname: \"\xd4\x9b\x9a\"\n");
+  ASSERT_FALSE(bytes);
+  EXPECT_NE(bytes.error().message.find("line 2: a value is not valid UTF-8"), std::string::npos) << bytes.error().message;
   auto b = parse_yaml(bomb);
   ASSERT_FALSE(b);
   EXPECT_NE(b.error().message.find("1,000,000"), std::string::npos) << b.error().message;
