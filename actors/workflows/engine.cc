@@ -322,12 +322,14 @@ result<void> run_decider::finish_if_done(const json& sc) {
   return ok();
 }
 
+// A command handled again after a crash may find its own effect recorded and the decisions after
+// it not: every path below ends in advance(), which does whatever is left (nothing, if nothing is).
 result<void> run_decider::timer_due(const std::string& node, int attempt, const std::string& timer) {
   if (run_ended(doc_.value("status", ""))) return ok();
   const auto* spec = def_.node(node);
-  if (!spec) return ok();
+  if (!spec) return advance();
   const auto& n = doc_["nodes"][node];
-  if (!n.is_object() || !n.contains("timers") || !n["timers"].contains(timer) || n["timers"][timer].value("attempt", 0) != attempt) return ok();
+  if (!n.is_object() || !n.contains("timers") || !n["timers"].contains(timer) || n["timers"][timer].value("attempt", 0) != attempt) return advance();
   const json pending = n.value("pendingOutput", json::object());
   const auto status = n.value("status", "");
   events::NodeStep f;
@@ -352,7 +354,7 @@ result<void> run_decider::timer_due(const std::string& node, int attempt, const 
 result<void> run_decider::node_result(const std::string& node, int attempt, const json* output, const std::string& code, const std::string& message) {
   if (run_ended(doc_.value("status", ""))) return ok();
   const auto* spec = def_.node(node);
-  if (!spec || status_of(doc_, node) != "waiting" || doc_["nodes"][node].value("attempts", 0) != attempt) return ok();  // late or repeated
+  if (!spec || status_of(doc_, node) != "waiting" || doc_["nodes"][node].value("attempts", 0) != attempt) return advance();  // late or repeated
   if (output) NF_TRY(complete(*spec, attempt, *output, json::object(), ""));
   else NF_TRY(on_failure(*spec, attempt, code, message, true));
   return advance();
@@ -368,6 +370,7 @@ result<void> run_decider::approve(const std::string& node, bool approved, const 
     NF_TRY(complete(spec, n.value("attempts", 1), out, json::object(), by));
     return advance();
   }
+  NF_TRY(advance());
   return error{errc::conflict, node.empty() ? "no node of run " + doc_.value("runId", "") + " waits for an approval"
                                             : "node '" + node + "' does not wait for an approval"};
 }
@@ -385,7 +388,10 @@ result<void> run_decider::cancel(const std::string& by, const std::string& reaso
 }
 
 result<void> run_decider::resume(bool step) {
-  if (doc_.value("status", "") != "paused") return error{errc::conflict, "run " + doc_.value("runId", "") + " is not paused (" + doc_.value("status", "") + ")"};
+  if (doc_.value("status", "") != "paused") {
+    NF_TRY(advance());
+    return error{errc::conflict, "run " + doc_.value("runId", "") + " is not paused (" + doc_.value("status", "") + ")"};
+  }
   events::NodeStep s;
   s.set_run_id(doc_.value("runId", ""));
   s.set_node(doc_.value("paused", ""));

@@ -211,7 +211,31 @@ result<void> engine::handle(const bus::message& m, ::nf::actor::context& ctx) {
       const bool same = d.value("inputsSha256", "") == s.inputs_sha256() && d.value("workflowId", "") == s.workflow_id() && d.value("tenantId", "") == cmd.tenant_id();
       // A child asked for again (its parent's engine restarted): tell the parent again if it ended.
       if (same && run_ended(d.value("status", "")) && d.contains("parent")) notify_parent(d);
-      return refuse(same ? "repeat" : "conflict", same ? "run " + run_id + " exists with the same inputs" : "run " + run_id + " exists with other inputs");
+      NF_TRY(refuse(same ? "repeat" : "conflict", same ? "run " + run_id + " exists with the same inputs" : "run " + run_id + " exists with other inputs"));
+      // The start may have been written and what followed it not (a crash): go on from there.
+      if (d.value("status", "") == "queued") {
+        // Ask again for the slots it still waits for (a slot answers a request it knows again).
+        const auto slots = d.value("slots", json::array());
+        const auto limits = d.value("slotLimits", json::array());
+        for (std::size_t i = 0; i < slots.size(); ++i) {
+          bool waiting = false;
+          for (const auto& w : d["waitingSlots"]) waiting = waiting || w == slots[i];
+          if (!waiting) continue;
+          events::SlotStep req;
+          req.set_slot_id(slots[i].get<std::string>());
+          req.set_run_id(run_id);
+          req.set_limit(i < limits.size() ? limits[i].get<std::int64_t>() : 1);
+          NF_TRY(send_command(ctx, kSlotRequested, req.slot_id(), cmd.tenant_id(), req));
+        }
+        return ok();
+      }
+      if (!run_ended(d.value("status", ""))) {
+        auto def = defs_.get(d.value("tenantId", ""), d.value("workflowId", ""), d.value("version", std::int64_t{0}));
+        if (!def) return std::move(def).error();
+        run_decider dd(**def, c->doc, ctx.clock().now_ms(), emit, *this);
+        return dd.advance();
+      }
+      return ok();
     }
     // A refused start of a scheduled run still ends that run for its schedule.
     auto refuse_start = [&](const char* code, const std::string& message) -> result<void> {
@@ -262,13 +286,15 @@ result<void> engine::handle(const bus::message& m, ::nf::actor::context& ctx) {
     if (!c->doc.is_object() || run_ended(c->doc.value("status", ""))) return ok();  // it ended: its release frees the slot
     bool waiting = false;
     for (const auto& w : c->doc.value("waitingSlots", json::array())) waiting = waiting || w == adm.slot_id();
-    if (!waiting) return ok();
     auto def = defs_.get(tenant, c->doc.value("workflowId", ""), c->doc.value("version", std::int64_t{0}));
     if (!def) return std::move(def).error();
-    events::NodeStep st;
-    st.set_run_id(run_id);
-    st.set_node(adm.slot_id());
-    NF_TRY(emit(kRunAdmitted, st));
+    if (waiting) {
+      events::NodeStep st;
+      st.set_run_id(run_id);
+      st.set_node(adm.slot_id());
+      NF_TRY(emit(kRunAdmitted, st));
+    }
+    // Admitted before (this command handled again after a crash): what followed may be missing.
     run_decider d(**def, c->doc, ctx.clock().now_ms(), emit, *this);
     return d.advance();
   }

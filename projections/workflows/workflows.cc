@@ -107,6 +107,7 @@ result<bool> fold_run(json& doc, const events::Envelope& env, std::int64_t parti
     if (s.slots_size() > 0) {
       doc["slots"] = std::vector<std::string>(s.slots().begin(), s.slots().end());
       doc["waitingSlots"] = doc["slots"];
+      doc["slotLimits"] = std::vector<std::int64_t>(s.slot_limits().begin(), s.slot_limits().end());
       doc["status"] = "queued";
     }
     if (!s.trigger_id().empty()) doc["trigger"] = {{"triggerId", s.trigger_id()}, {"eventId", s.cause_event_id()}};

@@ -704,7 +704,7 @@ TEST_F(Cluster, WorkflowRunsStartedOnEveryInstanceEndOnceThroughASigkill) {
       return d.value("status", "") == "completed";
     }, 60s)) << n << " " << d.dump();
     EXPECT_EQ(d["outputs"]["r"], n * 2 + 1) << n;
-    auto h = json::parse(as(n % kInstances).get("/runs/" + id + "/history?limit=1000").body)["events"];
+    auto h = json::parse(as((n + 1) % kInstances).get("/runs/" + id + "/history?limit=1000").body)["events"];
     int started = 0, ended = 0, fired = 0;
     for (const auto& e : h) {
       started += e["type"] == "workflow.run_started";

@@ -48,7 +48,10 @@ struct driven {
     s.set_variables_json(def->variables.dump());
     EXPECT_TRUE(emit(kRunStarted, s));
   }
+  int crash_after = -1;  // >= 0: the emit after that many more fails, as a crash would stop it
   result<void> emit(const char* type, const google::protobuf::Message& m) {
+    if (crash_after == 0) return error{errc::io_error, "crashed"};
+    if (crash_after > 0) --crash_after;
     event::new_event ev;
     ev.type = type;
     ev.key = "0190a0b0-0000-7000-8000-0000000000aa";
@@ -163,6 +166,35 @@ TEST(WorkflowEngine, RetryBackoffsFollowThePolicyAndReplayTheSame) {
   EXPECT_GE(delays[1], 150);
   EXPECT_LE(delays[1], 300);
   EXPECT_LE(delays[2], 500);
+}
+
+TEST(WorkflowEngine, ACommandHandledAgainAfterACrashFinishesWhatTheFirstHandlingStarted) {
+  // Found by the cluster test: the first handling of a timer_due wrote timer_fired and the node's
+  // completion, then the instance died; handled again, the timer no longer counts, and the run
+  // must still go on instead of stopping there.
+  driven r(json::parse(R"({"id": "c", "version": 1, "nodes": [
+      {"id": "wait", "type": "delay", "config": {"ms": 100}, "inputs": {"in": 1}},
+      {"id": "next", "type": "noop", "inputs": {"in": "wait.out"}},
+      {"id": "last", "type": "noop", "inputs": {"in": "next.out"}}]})"));
+  ASSERT_TRUE(r.decider().advance());
+  r.now += 100;
+  r.crash_after = 2;  // timer_fired and node_completed get written, nothing after
+  EXPECT_FALSE(r.decider().timer_due("wait", 1, "delay"));
+  EXPECT_EQ(r.doc["nodes"]["wait"]["status"], "completed");
+  EXPECT_FALSE(r.doc["nodes"].contains("next"));
+  r.crash_after = -1;
+  ASSERT_TRUE(r.decider().timer_due("wait", 1, "delay"));  // the same command again
+  EXPECT_EQ(r.doc["status"], "completed") << r.doc.dump(2);
+  EXPECT_EQ(r.replayed(), r.doc);
+  // The same for a result that arrives twice and an approval given twice.
+  driven a(json::parse(R"({"id": "a", "version": 1, "nodes": [
+      {"id": "ok", "type": "approval"}, {"id": "after", "type": "noop", "inputs": {"in": "ok.approved"}}]})"));
+  ASSERT_TRUE(a.decider().advance());
+  a.crash_after = 1;
+  EXPECT_FALSE(a.decider().approve("", true, "u", ""));
+  a.crash_after = -1;
+  EXPECT_FALSE(a.decider().approve("", true, "u", ""));  // nothing waits any more: refused...
+  EXPECT_EQ(a.doc["status"], "completed");               // ...but the run went on
 }
 
 // Generated workflows: a random DAG over transforms, conditions, joins, variables, delays and
