@@ -586,3 +586,38 @@ TEST_F(Workflows, TheCommandLineAppliesRunsExportsAndSchedules) {
 }
 
 }  // namespace
+
+namespace {
+
+// A UI follows runs live: GET /subscribe?topics=workflow.runs carries every step of the caller's
+// runs, and only the caller's tenant's.
+TEST_F(Workflows, ASubscriptionToWorkflowRunsStreamsEveryStepOfTheTenantsRuns) {
+  expect(call_text("POST", "/workflows", kOrders, "application/yaml"), 201);
+  const auto id = run("orders", {{"inputs", {{"qty", 10}, {"price", 12.5}, {"customer", "ada"}}}});
+  ASSERT_EQ(ended(id)["status"], "completed");
+  const auto steps = history(id).size();
+  t::sse_stream mine("127.0.0.1", srv_->port(), "/subscribe?topics=workflow.runs&from=earliest", "", t::key_headers(dev_));
+  ASSERT_EQ(mine.status(), 200);
+  std::vector<std::string> types;
+  std::set<std::string> tenants;
+  while (auto e = mine.next(1500ms)) {
+    if (e->data.empty()) continue;
+    const auto j = json::parse(e->data);
+    tenants.insert(j.value("tenantId", "?"));
+    if (j.value("key", "") == id) types.push_back(j.value("type", ""));
+  }
+  EXPECT_EQ(tenants, (std::set<std::string>{"acme"}));
+  ASSERT_EQ(types.size(), steps);
+  EXPECT_EQ(types.front(), "workflow.run_started");
+  EXPECT_EQ(types.back(), "workflow.run_completed");
+  // Another tenant's stream has none of them.
+  t::sse_stream theirs("127.0.0.1", srv_->port(), "/subscribe?topics=workflow.runs&from=earliest", "", t::key_headers(tenant_key("globex", "viewer")));
+  ASSERT_EQ(theirs.status(), 200);
+  while (auto e = theirs.next(1500ms)) {
+    if (!e->data.empty()) {
+      EXPECT_NE(json::parse(e->data).value("tenantId", ""), "acme") << e->data;
+    }
+  }
+}
+
+}  // namespace
