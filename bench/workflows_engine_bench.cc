@@ -7,6 +7,8 @@
 //   >= 20,000 transitions/s;
 // - BM_ConcurrentRuns10k: 10,000 runs that all wait on a delay at once: the process's resident
 //   memory once every one of them waits (target: within 1 GiB), and how long starting them took;
+// - BM_Run100kSteps: one run of 100,000 steps (100 nodes timing out and retried 125 times each):
+//   its time and the process's peak memory growth while it runs;
 // - BM_Timers100k: 100,000 runs, each waiting on a delay due 40 to 60 s after its start: every timer's
 //   lateness (when timer_fired was decided minus its due time), p50/p99/max (target: each within
 //   100 ms).
@@ -292,8 +294,47 @@ void BM_Timers100k(benchmark::State& st) {
   }
 }
 
+// One run of 100,000 steps: 100 nodes in parallel, each waiting for an event that never comes,
+// timing out after 1 ms and retried at once 125 times (8 events an attempt: started, waiting, the
+// timeout's timer set and fired, failed, retry scheduled, its timer set and fired). The run's document holds a node's
+// latest attempt, not its history, so memory stays flat; the history is paged from the read model.
+void BM_Run100kSteps(benchmark::State& st) {
+  for (auto _ : st) {
+    fixture f("bench-wf-100k");
+    (void)f;
+    json doc{{"id", "long"}, {"version", 1}, {"nodes", json::array()}};
+    for (int i = 0; i < 100; ++i)
+      doc["nodes"].push_back({{"id", "w" + std::to_string(i)}, {"type", "wait_for_event"}, {"config", {{"topic", "app.never"}}}, {"timeout_ms", 1},
+                              {"on_error", "continue"}, {"retry", {{"max_attempts", 125}, {"initial_backoff_ms", 0}, {"max_backoff_ms", 0}}}});
+    f.define(doc);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    const double rss0 = rss_mib();
+    const auto done0 = f.completed();
+    const auto base = f.end_of(workflows::kRunsTopic);
+    const auto t0 = std::chrono::steady_clock::now();
+    f.start_runs("long", 1, [](int) { return json::object(); }, "0190a0b0-0000-7000-8000-4");
+    double peak = rss0;
+    while (f.completed() - done0 < 1) {
+      if (std::chrono::steady_clock::now() - t0 > std::chrono::seconds(600)) {
+        st.SkipWithError("the run did not complete within 600 s");
+        return;
+      }
+      peak = std::max(peak, rss_mib());
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const auto steps = f.end_of(workflows::kRunsTopic) - base;
+    st.SetIterationTime(secs);
+    st.counters["steps"] = static_cast<double>(steps);
+    st.counters["steps_per_s"] = static_cast<double>(steps) / secs;
+    st.counters["rss_growth_peak_mib"] = peak - rss0;
+    st.SetItemsProcessed(steps);
+  }
+}
+
 }  // namespace
 
+BENCHMARK(BM_Run100kSteps)->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Transitions)->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_RawAppendSync)->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ConcurrentRuns10k)->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
