@@ -142,7 +142,7 @@ std::vector<std::unique_ptr<node_type>> library() {
   const port out_any{"out", value_type::any, false, "the result"};
 
   // ---------------- control ----------------
-  add({"noop", "control", "Does nothing; passes `in` on as `out` (a join point or a placeholder).",
+  add({"noop", "control", "Passes `in` on as `out` unchanged (a join point for several branches).",
        object_schema(json::object()), fixed({in_any}), fixed({out_any}), false, false, {}, {},
        [](const node_call& c) { return node_outcome::done({{"out", c.inputs.value("in", json())}}); }});
 

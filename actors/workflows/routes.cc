@@ -206,6 +206,21 @@ std::variant<command::decided, http::response> routes::decide(const http::route_
   return std::move(*d);
 }
 
+std::variant<std::shared_ptr<const definition>, http::response> routes::pinned_definition(const http::route_context& c, const std::string& id,
+                                                                                     std::int64_t version) {
+  std::int64_t v = version;
+  if (!v) {
+    auto latest = view_.latest_version(c.who.tenant, id);
+    if (!latest) return http::failure(latest.error(), c.req);
+    if (!*latest) return http::error_response(status::not_found, "not_found", "no workflow " + id, c.req);
+    v = **latest;
+  }
+  auto def = defs_.get(c.who.tenant, id, v);
+  if (!def && def.error().code == errc::not_found) return http::error_response(status::not_found, "not_found", def.error().message, c.req);
+  if (!def) return http::failure(def.error(), c.req);
+  return std::move(*def);
+}
+
 std::variant<json, http::response> routes::visible_run(const http::route_context& c, const std::string& run_id) {
   auto doc = view_.run(run_id);
   if (!doc) return http::failure(doc.error(), c.req);
@@ -643,15 +658,12 @@ http::response routes::create_schedule(const http::route_context& c) {
     if (!(*body)["version"].is_number_integer() || (*body)["version"].get<std::int64_t>() < 1) return http::invalid_field("version", "is a version number", c.req);
     v = (*body)["version"].get<std::int64_t>();
   }
-  auto latest = view_.latest_version(c.who.tenant, id);
-  if (!latest) return http::failure(latest.error(), c.req);
-  if (!*latest) return http::error_response(status::not_found, "not_found", "no workflow " + id, c.req);
-  auto def = defs_.get(c.who.tenant, id, v ? v : **latest);
-  if (!def && def.error().code == errc::not_found) return http::error_response(status::not_found, "not_found", def.error().message, c.req);
-  if (!def) return http::failure(def.error(), c.req);
+  auto pinned = pinned_definition(c, id, v);
+  if (auto* res = std::get_if<http::response>(&pinned)) return std::move(*res);
+  const auto def = std::get<std::shared_ptr<const definition>>(pinned);
   const json inputs = body->value("inputs", json::object());
   if (!inputs.is_object()) return http::invalid_field("inputs", "is an object of the workflow's inputs", c.req);
-  for (const auto& [name, t] : (*def)->inputs)
+  for (const auto& [name, t] : def->inputs)
     if (!inputs.contains(name) || !has_type(inputs[name], t)) return http::invalid_field("inputs." + name, std::string("is required: ") + to_string(t), c.req);
   events::ScheduleSpec s;
   const auto sid = kSchedulePrefix + event::new_uuidv7(clk_.now_ms()).to_string();
@@ -733,16 +745,13 @@ http::response routes::create_trigger(const http::route_context& c) {
   }
   std::int64_t v = body->value("version", json(0)).is_number_integer() ? body->value("version", std::int64_t{0}) : -1;
   if (v < 0) return http::invalid_field("version", "is a version number", c.req);
-  auto latest = view_.latest_version(c.who.tenant, id);
-  if (!latest) return http::failure(latest.error(), c.req);
-  if (!*latest) return http::error_response(status::not_found, "not_found", "no workflow " + id, c.req);
-  auto def = defs_.get(c.who.tenant, id, v ? v : **latest);
-  if (!def && def.error().code == errc::not_found) return http::error_response(status::not_found, "not_found", def.error().message, c.req);
-  if (!def) return http::failure(def.error(), c.req);
+  auto pinned = pinned_definition(c, id, v);
+  if (auto* res = std::get_if<http::response>(&pinned)) return std::move(*res);
+  const auto def = std::get<std::shared_ptr<const definition>>(pinned);
   const json inputs = body->value("inputs", json::object());
   if (!inputs.is_object()) return http::invalid_field("inputs", "is an object: input name -> a value or ${...} over `event`", c.req);
   for (const auto& [k, b] : inputs.items()) {
-    if (!std::any_of((*def)->inputs.begin(), (*def)->inputs.end(), [&name = k](const auto& i) { return i.first == name; }))
+    if (!std::any_of(def->inputs.begin(), def->inputs.end(), [&name = k](const auto& i) { return i.first == name; }))
       return http::invalid_field("inputs." + k, "is not an input of " + id, c.req);
     if (b.is_string() && b.get<std::string>().find("${") != std::string::npos) {
       const auto& text = b.get<std::string>();
@@ -756,7 +765,7 @@ http::response routes::create_trigger(const http::route_context& c) {
       }
     }
   }
-  for (const auto& [name, t] : (*def)->inputs)
+  for (const auto& [name, t] : def->inputs)
     if (!inputs.contains(name)) return http::invalid_field("inputs." + name, std::string("is required (") + to_string(t) + ")", c.req);
   events::TriggerDefined tr;
   tr.set_trigger_id("trg-" + event::new_uuidv7(clk_.now_ms()).to_string());

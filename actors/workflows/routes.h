@@ -89,6 +89,9 @@ class routes {
   // Submits a command and waits for the decision and this instance's read model of it.
   std::variant<command::decided, http::response> decide(const http::route_context& c, const char* type, const std::string& run_id,
                                                         const google::protobuf::Message& payload);
+  // The definition of `id` at `version` (0: the latest), or 404.
+  std::variant<std::shared_ptr<const definition>, http::response> pinned_definition(const http::route_context& c, const std::string& id,
+                                                                                   std::int64_t version);
   // The run, or 404 (also for another tenant's run).
   std::variant<nlohmann::json, http::response> visible_run(const http::route_context& c, const std::string& run_id);
 

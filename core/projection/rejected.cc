@@ -25,4 +25,15 @@ result<void> keep_rejected(state_writer& w, std::string_view projection, std::st
                    .dump());
 }
 
+result<std::vector<nlohmann::json>> read_rejected(store& s, const projection& p, std::string_view prefix, std::size_t limit) {
+  NF_TRY_ASSIGN(auto r, s.reader(p));
+  std::vector<nlohmann::json> out;
+  NF_TRY(r->scan(prefix, [&](std::string_view, std::string_view v) {
+    auto j = nlohmann::json::parse(v, nullptr, false);
+    if (!j.is_discarded()) out.push_back(std::move(j));
+    return out.size() < limit;
+  }));
+  return out;
+}
+
 }  // namespace nf::projection

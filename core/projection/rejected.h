@@ -6,6 +6,9 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "core/base/result.h"
 #include "core/bus/bus.h"
@@ -15,5 +18,8 @@ namespace nf::projection {
 
 result<void> keep_rejected(state_writer& w, std::string_view projection, std::string_view prefix, const bus::message& m,
                            const std::string& type, const std::string& event_id, const std::string& reason);
+
+// The kept events under `prefix`, in key order, at most `limit` (what GET /projections shows).
+result<std::vector<nlohmann::json>> read_rejected(store& s, const projection& p, std::string_view prefix, std::size_t limit);
 
 }  // namespace nf::projection

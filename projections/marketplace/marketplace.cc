@@ -333,15 +333,6 @@ result<std::int64_t> marketplace_view::installed_agents(const std::string& tenan
   return static_cast<std::int64_t>(std::stoll(*got[0]));
 }
 
-result<std::vector<json>> marketplace_view::rejected(std::size_t limit) const {
-  NF_TRY_ASSIGN(auto r, store_.reader(proj_));
-  std::vector<json> out;
-  NF_TRY(r->scan("x/", [&](std::string_view, std::string_view v) {
-    auto j = json::parse(v, nullptr, false);
-    if (!j.is_discarded()) out.push_back(std::move(j));
-    return out.size() < limit;
-  }));
-  return out;
-}
+result<std::vector<json>> marketplace_view::rejected(std::size_t limit) const { return ::nf::projection::read_rejected(store_, proj_, "x/", limit); }
 
 }  // namespace nf::marketplace

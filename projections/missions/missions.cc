@@ -181,16 +181,7 @@ result<void> missions_projection::apply(const bus::message& m, ::nf::projection:
   return ok();  // other event types on these topics are not part of this read model
 }
 
-result<std::vector<json>> missions_view::rejected(std::size_t limit) const {
-  NF_TRY_ASSIGN(auto r, store_.reader(proj_));
-  std::vector<json> out;
-  NF_TRY(r->scan("r/", [&](std::string_view, std::string_view v) {
-    auto j = json::parse(v, nullptr, false);
-    if (!j.is_discarded()) out.push_back(std::move(j));
-    return out.size() < limit;
-  }));
-  return out;
-}
+result<std::vector<json>> missions_view::rejected(std::size_t limit) const { return ::nf::projection::read_rejected(store_, proj_, "r/", limit); }
 
 result<std::optional<std::string>> missions_view::get_public(const std::string& mission_id) const {
   NF_TRY_ASSIGN(auto r, store_.reader(proj_));

@@ -736,15 +736,6 @@ result<json> workflows_view::metrics(const std::string& tenant, const std::strin
   return out;
 }
 
-result<std::vector<json>> workflows_view::rejected(std::size_t limit) const {
-  NF_TRY_ASSIGN(auto r, store_.reader(proj_));
-  std::vector<json> out;
-  NF_TRY(r->scan("x/", [&](std::string_view, std::string_view value) {
-    auto j = json::parse(value, nullptr, false);
-    if (!j.is_discarded()) out.push_back(std::move(j));
-    return out.size() < limit;
-  }));
-  return out;
-}
+result<std::vector<json>> workflows_view::rejected(std::size_t limit) const { return ::nf::projection::read_rejected(store_, proj_, "x/", limit); }
 
 }  // namespace nf::workflows
