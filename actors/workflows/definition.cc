@@ -851,12 +851,16 @@ std::string to_yaml(const json& j) {
   return std::string(out.c_str()) + "\n";
 }
 
-result<json> parse_document(std::string_view text, std::string_view content_type) {
+bool is_yaml_type(std::string_view content_type) {
   const auto semi = content_type.find(';');
   std::string ct(content_type.substr(0, semi));
   while (!ct.empty() && ct.back() == ' ') ct.pop_back();
   std::transform(ct.begin(), ct.end(), ct.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (ct == "application/yaml" || ct == "text/yaml" || ct == "application/x-yaml" || ct == "text/x-yaml") return parse_yaml(text);
+  return ct == "application/yaml" || ct == "text/yaml" || ct == "application/x-yaml" || ct == "text/x-yaml";
+}
+
+result<json> parse_document(std::string_view text, std::string_view content_type) {
+  if (is_yaml_type(content_type)) return parse_yaml(text);
   if (json_depth(text, kMaxJsonDepth) > kMaxJsonDepth) return error{errc::invalid_argument, "invalid JSON: nested more than 64 deep"};
   try {
     return json::parse(text);

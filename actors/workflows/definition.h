@@ -132,6 +132,8 @@ void check_references(const expression& e, const definition& def, node_spec* spe
 // Reads a definition body: YAML when `content_type` says so (application/yaml, text/yaml,
 // application/x-yaml), else JSON. errc::invalid_argument with the line and column.
 result<nlohmann::json> parse_document(std::string_view text, std::string_view content_type);
+// Whether a Content-Type names YAML (application/yaml, text/yaml and their x- forms).
+bool is_yaml_type(std::string_view content_type);
 result<nlohmann::json> parse_yaml(std::string_view text);
 // YAML block style, strings double-quoted: parse_yaml(to_yaml(j)) == j.
 std::string to_yaml(const nlohmann::json& j);

@@ -435,4 +435,10 @@ result<std::shared_ptr<const definition>> definition_cache::get(const std::strin
   return std::shared_ptr<const definition>(c.def);
 }
 
+void add_tenant_slot(events::RunStart& s, const std::string& tenant, std::optional<std::int64_t> limit) {
+  if (!limit || *limit < 0) return;
+  s.add_slots(std::string(kSlotPrefix) + "q-" + tenant);
+  s.add_slot_limits(*limit);
+}
+
 }  // namespace nf::workflows

@@ -38,6 +38,7 @@
 
 namespace nf::events {
 class Envelope;
+class RunStart;
 }
 
 namespace nf::workflows {
@@ -59,6 +60,11 @@ inline constexpr const char* kSlotReleased = "workflow.slot_released";
 inline constexpr const char* kAdmitRun = "workflow.admit_run";            // ... SlotStep, to the run
 // Concurrency slot ids start with this (slt-q-<tenant>, slt-k-<tenant>-<workflow>-<key digest>).
 inline constexpr const char* kSlotPrefix = "slt-";
+// A run started with the tenant's concurrentRuns `limit` (from the caller, or as a schedule or
+// trigger recorded it) holds the tenant's slot while it runs; nullopt or < 0: unlimited, no slot.
+// A child run holds none: it runs under its parent's (a slot of its own could wait forever on
+// the parent that waits for it).
+void add_tenant_slot(events::RunStart& s, const std::string& tenant, std::optional<std::int64_t> limit);
 // Schedule ids start with this, so a key on workflow.runs says which document it is.
 inline constexpr const char* kSchedulePrefix = "sch-";
 // A fire time this much behind the clock counts as missed (catch-up after downtime).

@@ -546,6 +546,7 @@ result<void> engine::handle_schedule(const events::Envelope& cmd, cached& c, ::n
     s.set_started_by("schedule:" + sid);
     s.set_schedule_id(sid);
     (*s.mutable_search_attributes())["schedule"] = sid;
+    if (c.doc.contains("concurrentRuns") && c.doc["concurrentRuns"].is_number_integer()) add_tenant_slot(s, tenant, c.doc["concurrentRuns"].get<std::int64_t>());
     NF_TRY(send_command(ctx, kRunRequested, run_id, tenant, s));
     return ok();
   };

@@ -44,6 +44,21 @@ std::string content_type(const http::request& req) {
   return it == req.end() ? std::string("application/json") : std::string(it->value());
 }
 
+// The caller's concurrentRuns quota, nullopt when unlimited.
+std::optional<std::int64_t> concurrent_runs(const http::caller& who) {
+  auto lim = who.limits.find("concurrentRuns");
+  if (lim == who.limits.end() || lim->second < 0) return std::nullopt;
+  return lim->second;
+}
+
+// A definition or template body that did not parse: code malformed_yaml for a YAML body (the
+// message names line and column), else what every JSON route answers.
+http::response bad_document(const error& e, const http::request& req) {
+  if (e.code == errc::invalid_argument && is_yaml_type(content_type(req)))
+    return http::error_response(status::bad_request, "malformed_yaml", e.message, req, "body");
+  return http::bad_body(e, req);
+}
+
 // A run id from an idempotency key: the same tenant, workflow and key name the same run.
 std::string keyed_run_id(const std::string& tenant, const std::string& workflow, const std::string& key) {
   const auto h = sha256_hex(tenant + '\0' + workflow + '\0' + key);
@@ -268,7 +283,7 @@ static std::optional<http::response> refusal(const events::Envelope& out, const 
 
 http::response routes::validate(const http::route_context& c) {
   auto doc = parse_document(c.req.body(), content_type(c.req));
-  if (!doc) return http::bad_body(doc.error(), c.req);
+  if (!doc) return bad_document(doc.error(), c.req);
   auto compiled = compile(*doc, defs_.env_for(c.who.tenant));
   json problems = json::array();
   for (const auto& p : compiled.problems) problems.push_back(to_json(p));
@@ -284,7 +299,7 @@ http::response routes::validate(const http::route_context& c) {
 http::response routes::define(const http::route_context& c) {
   if (c.who.tenant.empty()) return http::invalid_field("tenant", "a workflow belongs to a tenant: call with a tenant's credentials", c.req);
   auto doc = parse_document(c.req.body(), content_type(c.req));
-  if (!doc) return http::bad_body(doc.error(), c.req);
+  if (!doc) return bad_document(doc.error(), c.req);
   return store_definition(c, *doc, json::object());
 }
 
@@ -422,10 +437,7 @@ http::response routes::start(const http::route_context& c) {
   }
   s.set_run_id(run_id);
   // The tenant's concurrentRuns: runs beyond it wait queued for a slot.
-  if (auto lim = c.who.limits.find("concurrentRuns"); lim != c.who.limits.end() && lim->second >= 0) {
-    s.add_slots(std::string(kSlotPrefix) + "q-" + c.who.tenant);
-    s.add_slot_limits(lim->second);
-  }
+  add_tenant_slot(s, c.who.tenant, concurrent_runs(c.who));
   if (auto q = c.quota()) return *q;
   auto d = decide(c, kRunRequested, run_id, s);
   if (auto* r = std::get_if<http::response>(&d)) return std::move(*r);
@@ -602,10 +614,7 @@ http::response routes::reset(const http::route_context& c) {
   const json attributes = orig.value("searchAttributes", json::object());
   for (const auto& [k, v] : attributes.items())
     if (v.is_string()) (*s.mutable_search_attributes())[k] = v.get<std::string>();
-  if (auto lim = c.who.limits.find("concurrentRuns"); lim != c.who.limits.end() && lim->second >= 0) {
-    s.add_slots(std::string(kSlotPrefix) + "q-" + c.who.tenant);
-    s.add_slot_limits(lim->second);
-  }
+  add_tenant_slot(s, c.who.tenant, concurrent_runs(c.who));
   if (auto q = c.quota()) return *q;
   auto d = decide(c, kRunRequested, new_id, s);
   if (auto* res = std::get_if<http::response>(&d)) return std::move(*res);
@@ -676,6 +685,7 @@ http::response routes::create_schedule(const http::route_context& c) {
   s.set_catchup(catchup.get<std::string>());
   s.set_catchup_window_ms(window);
   s.set_created_by(c.who.principal);
+  if (auto lim = concurrent_runs(c.who)) s.set_concurrent_runs(*lim);
   if (auto q = c.quota()) return *q;
   auto d = decide(c, kScheduleRequested, sid, s);
   if (auto* r = std::get_if<http::response>(&d)) return std::move(*r);
@@ -776,6 +786,7 @@ http::response routes::create_trigger(const http::route_context& c) {
   tr.set_inputs_json(inputs.dump());
   tr.set_version(v);
   tr.set_defined_by(c.who.principal);
+  if (auto lim = concurrent_runs(c.who)) tr.set_concurrent_runs(*lim);
   if (auto r = append_document(c, kTriggerDefined, c.who.tenant + "/" + id, tr, std::nullopt)) return std::move(*r);
   return http::json_response(status::created,
                              json{{"triggerId", tr.trigger_id()}, {"workflowId", id}, {"on_event", {{"topic", topic}, {"type", tr.type()}, {"filter", filter}}}, {"inputs", inputs}},
@@ -828,7 +839,7 @@ http::response routes::list_templates(const http::route_context& c) {
 http::response routes::add_template(const http::route_context& c) {
   if (c.who.tenant.empty()) return http::invalid_field("tenant", "a template belongs to a tenant: call with a tenant's credentials", c.req);
   auto doc = parse_document(c.req.body(), content_type(c.req));
-  if (!doc) return http::bad_body(doc.error(), c.req);
+  if (!doc) return bad_document(doc.error(), c.req);
   if (auto ok_t = check_template(*doc); !ok_t) {
     const auto& m = ok_t.error().message;
     const auto colon = m.find(':');

@@ -91,6 +91,7 @@ result<void> event_watch::handle(const bus::message& m, ::nf::actor::context& ct
     s.set_trigger_id(t.value("triggerId", ""));
     s.set_cause_event_id(event_id);
     (*s.mutable_search_attributes())["trigger"] = t.value("triggerId", "");
+    if (t.contains("concurrentRuns") && t["concurrentRuns"].is_number_integer()) add_tenant_slot(s, env->tenant_id(), t["concurrentRuns"].get<std::int64_t>());
     event::new_event out;
     out.type = kRunRequested;
     out.key = s.run_id();

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "core/base/number.h"
 #include "core/base/text.h"
 #include "core/event/codec.h"
 #include "core/projection/rejected.h"
@@ -43,7 +44,8 @@ std::string timer_key(std::int64_t partition, std::int64_t at, const std::string
   return "t/" + pad(partition, 5) + "/" + pad(at) + "/" + run + "/" + node + "/" + std::to_string(attempt) + "/" + timer;
 }
 
-// A history entry: the event with its JSON text fields as JSON.
+// A history entry: the event (seq, type, `at` when it happened, eventId) with its payload's fields,
+// JSON text fields as JSON. A payload's own `at` (a retry's or timer's time) is `fireAt`.
 json step_json(const events::Envelope& env, std::int64_t seq) {
   json j{{"seq", seq}, {"type", env.type()}, {"at", env.occurred_at()}};
   auto id = event::event_id::from_raw(env.id());
@@ -54,8 +56,16 @@ json step_json(const events::Envelope& env, std::int64_t seq) {
       const auto& k = it.key();
       if (k.size() > 4 && k.compare(k.size() - 4, 4, "Json") == 0 && it.value().is_string())
         j[k.substr(0, k.size() - 4)] = parse_or(it.value().get<std::string>(), it.value());
-      else if (k != "runId")
+      else if (k == "at") {
+        std::int64_t at = 0;
+        const auto& v = it.value();
+        if (v.is_number_integer()) at = v.get<std::int64_t>();
+        else if (v.is_string())
+          if (auto n = parse_number<std::int64_t>(v.get<std::string>())) at = *n;
+        if (at != 0) j["fireAt"] = at;
+      } else if (k != "runId" && !j.contains(k)) {
         j[k] = it.value();
+      }
     }
   }
   return j;
@@ -288,6 +298,7 @@ result<bool> fold_schedule(json& doc, const events::Envelope& env, std::int64_t 
                {"cron", s.cron()}, {"inputs", parse_or(s.inputs_json(), json::object())}, {"overlap", s.overlap()}, {"catchup", s.catchup()},
                {"catchupWindowMs", s.catchup_window_ms()}, {"nextDue", s.next_due()}, {"active", json::array()}, {"fired", 0}, {"missed", 0},
                {"skipped", 0}, {"createdAt", at}, {"createdBy", s.created_by()}, {"updatedAt", at}, {"partition", partition}, {"steps", 1}};
+    if (s.has_concurrent_runs()) doc["concurrentRuns"] = s.concurrent_runs();
     return true;
   }
   events::ScheduleStep s;
@@ -345,6 +356,7 @@ result<void> workflows_projection::apply(const bus::message& m, ::nf::projection
       json doc{{"triggerId", t.trigger_id()}, {"tenantId", env.tenant_id()}, {"workflowId", t.workflow_id()}, {"topic", t.topic()}, {"type", t.type()},
                {"filter", t.filter()}, {"inputs", parse_or(t.inputs_json(), json::object())}, {"version", t.version()}, {"definedBy", t.defined_by()},
                {"definedAt", env.occurred_at()}};
+      if (t.has_concurrent_runs()) doc["concurrentRuns"] = t.concurrent_runs();
       return w.put(key, doc.dump());
     }
     if (type == kTemplateDefined) {

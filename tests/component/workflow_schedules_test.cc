@@ -162,13 +162,14 @@ TEST_F(WorkflowSchedules, BadSchedulesAreRefusedNamingTheField) {
   EXPECT_TRUE(ask("GET", "/workflows/quick/schedules").body["schedules"].empty());
 }
 
-// An event of tenant acme on a topic, appended as a producer would.
-void produce(t::in_process_node& n, const std::string& topic, const std::string& type, const std::string& key, const json& payload, const std::string& id) {
+// An event of a tenant (acme unless named) on a topic, appended as a producer would.
+void produce(t::in_process_node& n, const std::string& topic, const std::string& type, const std::string& key, const json& payload, const std::string& id,
+             const std::string& tenant = "acme") {
   (void)n.bus().create_topic(nf::topic_name{topic}, nf::bus::topic_config{});
   nf::event::new_event ev;
   ev.type = type;
   ev.key = key;
-  ev.tenant = "acme";
+  ev.tenant = tenant;
   ev.payload_json = payload.dump();
   ev.id = *nf::event::event_id::parse(id);
   auto env = nf::event::build(ev);
@@ -290,6 +291,48 @@ TEST_F(WorkflowSchedules, TheTenantsConcurrentRunsQuotaQueuesTheRest) {
   ASSERT_TRUE(t::wait_until([&] { return node_status(as_tiny("GET", "/runs/" + ids[0], nullptr).body, "ask") == "waiting"; }, 10s));
   EXPECT_EQ(as_tiny("POST", "/runs/" + ids[0] + "/approve", json::object()).status, 200);
   EXPECT_TRUE(t::wait_until([&] { return status(ids[2]) == "running"; }, 10s)) << status(ids[2]);
+}
+
+TEST_F(WorkflowSchedules, ScheduledAndTriggeredRunsCountAgainstTheQuotaToo) {
+  // concurrentRuns 2: two runs started over the API hold both; a scheduled and a triggered run
+  // wait queued until those end, and a child run holds no slot of its own (it runs under its
+  // parent's, which would otherwise wait for it forever).
+  ASSERT_EQ(t::ask(node_, "POST", "/tenants", json{{"id", "tiny"}, {"name", "tiny"}, {"plan", "basic"}}.dump()).status, 201);
+  const auto key = t::ask(node_, "POST", "/tenants/tiny/keys", json{{"role", "admin"}}.dump()).body["key"].get<std::string>();
+  auto as_tiny = [&](const std::string& method, const std::string& target, const json& body) {
+    return t::ask(node_, method, target, body.is_null() ? "" : body.dump(), key);
+  };
+  ASSERT_EQ(as_tiny("POST", "/workflows", kWaits).status, 201);
+  ASSERT_EQ(as_tiny("POST", "/workflows", json::parse(R"({"id": "parent", "version": 1,
+      "nodes": [{"id": "child", "type": "sub_workflow", "config": {"workflow": "waits"}}]})")).status, 201);
+  auto status = [&](const std::string& id) { return as_tiny("GET", "/runs/" + id, nullptr).body.value("status", ""); };
+  auto runs_of = [&](const std::string& attr) { return as_tiny("GET", "/runs?workflow=waits&" + attr, nullptr).body["runs"]; };
+  // A parent whose child waits for approval: two runs, one slot.
+  const auto parent = as_tiny("POST", "/workflows/parent/runs", json{{"inputs", json::object()}}).body["runId"].get<std::string>();
+  ASSERT_TRUE(t::wait_until([&] { return runs_of("status=running").size() == 1; }, 10s)) << runs_of("").dump();
+  const auto child = runs_of("status=running")[0]["runId"].get<std::string>();
+  const auto api = as_tiny("POST", "/workflows/waits/runs", json{{"inputs", json::object()}}).body["runId"].get<std::string>();
+  ASSERT_TRUE(t::wait_until([&] { return status(api) == "running"; }, 10s)) << status(api);
+  EXPECT_EQ(status(parent), "running");
+
+  auto sch = as_tiny("POST", "/workflows/waits/schedules", json{{"cron", "* * * * *"}, {"inputs", json::object()}, {"overlap", "allow_all"}});
+  ASSERT_EQ(sch.status, 201) << sch.raw;
+  ASSERT_EQ(as_tiny("POST", "/workflows/waits/triggers", json{{"on_event", {{"topic", "app.tiny"}}}, {"inputs", json::object()}}).status, 201);
+  clock_.advance(1min);
+  produce(node_, "app.tiny", "tiny.thing", "k", {{"x", 1}}, "0190a0b0-0000-7000-8000-0000000000a1", "tiny");
+  ASSERT_TRUE(t::wait_until([&] { return runs_of("attr.schedule=" + sch.body["scheduleId"].get<std::string>()).size() == 1 && runs_of("status=queued").size() == 2; }, 10s))
+      << runs_of("").dump();
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(runs_of("status=queued").size(), 2u) << runs_of("").dump();
+
+  // The API run ends: one of the two queued runs takes its slot; the parent's end frees the other.
+  ASSERT_TRUE(t::wait_until([&] { return node_status(as_tiny("GET", "/runs/" + api, nullptr).body, "ask") == "waiting"; }, 10s));
+  ASSERT_EQ(as_tiny("POST", "/runs/" + api + "/approve", json::object()).status, 200);
+  ASSERT_TRUE(t::wait_until([&] { return runs_of("status=queued").size() == 1; }, 10s)) << runs_of("").dump();
+  ASSERT_TRUE(t::wait_until([&] { return node_status(as_tiny("GET", "/runs/" + child, nullptr).body, "ask") == "waiting"; }, 10s));
+  ASSERT_EQ(as_tiny("POST", "/runs/" + child + "/approve", json::object()).status, 200);
+  ASSERT_TRUE(t::wait_until([&] { return status(parent) == "completed"; }, 10s)) << status(parent);
+  EXPECT_TRUE(t::wait_until([&] { return runs_of("status=queued").empty(); }, 10s)) << runs_of("").dump();
 }
 
 TEST_F(WorkflowSchedules, AMissionNodeCreatesAMissionAndWaitsForItsEnd) {

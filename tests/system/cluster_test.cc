@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <fstream>
@@ -44,6 +45,8 @@ class Cluster : public ::testing::Test {
     // ...and one vault (the marketplace's package files are read by the owner of the name).
     std::ofstream(config_) << json{{"ledger", {{"head_every_ms", 100}, {"signing_key", (dir_.path() / "tree-head.key").string()}}},
                                    {"vault_dir", (dir_.path() / "vault").string()},
+                                   // A topic of the application's, for triggers (the mock makes the config's topics).
+                                   {"topics", {{"app.orders", {{"partitions", 3}, {"accept_unknown_types", true}}}}},
                                    {"bus", {{"kafka", {{"session_timeout_ms", 3000}, {"fetch_wait_ms", 10}}}}},
                                    {"auth", {{"platform_admin_key_sha256", t::kAdminKeySha256}}}}
                                   .dump();
@@ -714,5 +717,82 @@ TEST_F(Cluster, WorkflowRunsStartedOnEveryInstanceEndOnceThroughASigkill) {
     EXPECT_EQ(started, 1) << n;
     EXPECT_EQ(ended, 1) << n;
     EXPECT_EQ(fired, 1) << n;
+  }
+}
+
+TEST_F(Cluster, TriggeredRunsStartOncePerEventAndAConcurrencyKeySerializesThemAcrossInstancesThroughASigkill) {
+  auto admin = client(0);
+  ASSERT_EQ(admin.post("/tenants", json{{"id", "flows"}, {"name", "flows"}, {"plan", "enterprise"}}.dump()).status, 201);
+  const auto key = json::parse(admin.post("/tenants/flows/keys", json{{"role", "admin"}}.dump()).body)["key"].get<std::string>();
+  auto as = [&](int i) { return t::http_client("127.0.0.1", servers_[static_cast<std::size_t>(i)]->port(), t::key_headers(key)); };
+  // One run at a time per customer, each holding its slot through a 150 ms delay.
+  const json wf{{"id", "ordered"}, {"version", 1}, {"inputs", {{"customer", "string"}, {"n", "number"}}},
+                {"concurrency", {{"key", "${inputs.customer}"}, {"limit", 1}}},
+                {"nodes", {{{"id", "pause"}, {"type", "delay"}, {"config", {{"ms", 150}}}},
+                           {{"id", "echo"}, {"type", "transform"}, {"config", {{"expression", "input.v"}}}, {"inputs", {{"v", "${inputs.n}"}}}}}},
+                {"outputs", {{"n", "echo.out"}}}};
+  ASSERT_EQ(as(0).post("/workflows", wf.dump()).status, 201);
+  auto tr = as(0).post("/workflows/ordered/triggers", json{{"on_event", {{"topic", "app.orders"}, {"type", "order.placed"}}},
+                                                            {"inputs", {{"customer", "${event.payload.customer}"}, {"n", "${event.payload.n}"}}}}
+                                                           .dump());
+  ASSERT_EQ(tr.status, 201) << tr.body;
+  const auto trigger = json::parse(tr.body)["triggerId"].get<std::string>();
+  // The trigger reaches every instance's event watch before the first event.
+  for (int i = 0; i < kInstances; ++i)
+    ASSERT_TRUE(t::wait_until([&] { return json::parse(as(i).get("/workflows/ordered/triggers").body)["triggers"].size() == 1; }, 30s)) << i;
+  constexpr int kEvents = 24;
+  auto produce = [&](int from, int to, bool without_1 = false) {
+    for (int n = from; n < to; ++n) {
+      const int via = without_1 && n % kInstances == 1 ? 0 : n % kInstances;
+      const json ev{{"type", "order.placed"}, {"key", "c" + std::to_string(n % 3)}, {"id", "0190a0b0-0000-7000-8000-" + std::string(10, '0') + (n < 10 ? "0" : "") + std::to_string(n)},
+                    {"payload", {{"customer", "c" + std::to_string(n % 3)}, {"n", n}}}};
+      auto r = as(via).post("/topics/app.orders/events", ev.dump());
+      ASSERT_EQ(r.status, 201) << r.body;
+    }
+  };
+  produce(0, kEvents / 2);
+  servers_[1]->proc().signal(SIGKILL);
+  servers_[1]->proc().wait(30s);
+  produce(kEvents / 2, kEvents, true);  // instance 1 is down: its share goes to instance 0
+  start(1);
+  ASSERT_TRUE(t::wait_until([&] { return client(1).get("/readyz").status == 200; }, 60s));
+  produce(0, 3);  // the same events again: no new runs
+
+  json runs;
+  ASSERT_TRUE(t::wait_until([&] {
+    auto r = as(2).get("/runs?workflow=ordered&status=completed&limit=100");
+    if (r.status != 200) return false;
+    runs = json::parse(r.body)["runs"];
+    return runs.size() >= static_cast<std::size_t>(kEvents);
+  }, 90s)) << runs.dump();
+  std::this_thread::sleep_for(1s);
+  runs = json::parse(as(0).get("/runs?workflow=ordered&limit=100").body)["runs"];
+  ASSERT_EQ(runs.size(), static_cast<std::size_t>(kEvents)) << runs.dump();
+  std::set<int> seen;
+  std::map<std::string, std::vector<std::pair<std::int64_t, std::int64_t>>> held;  // customer -> [admitted, ended]
+  for (const auto& run : runs) {
+    const auto id = run["runId"].get<std::string>();
+    auto d = json::parse(as(0).get("/runs/" + id).body);
+    EXPECT_EQ(d["status"], "completed") << d.dump();
+    EXPECT_EQ(d["searchAttributes"]["trigger"], trigger);
+    ASSERT_TRUE(d["outputs"]["n"].is_number()) << d.dump();
+    seen.insert(d["outputs"]["n"].get<int>());
+    auto h = json::parse(as(0).get("/runs/" + id + "/history?limit=1000").body)["events"];
+    std::int64_t admitted = -1, ended = -1;
+    int started = 0;
+    for (const auto& e : h) {
+      started += e["type"] == "workflow.run_started";
+      if (e["type"] == "workflow.run_admitted") admitted = e["at"].get<std::int64_t>();
+      if (e["type"] == "workflow.run_completed") ended = e["at"].get<std::int64_t>();
+    }
+    EXPECT_EQ(started, 1) << id;
+    ASSERT_GE(admitted, 0) << h.dump();
+    held[d["inputs"]["customer"].get<std::string>()].emplace_back(admitted, ended);
+  }
+  EXPECT_EQ(seen.size(), static_cast<std::size_t>(kEvents));
+  // No two runs of one customer held its slot at the same time, whichever instance ran them.
+  for (auto& [customer, spans] : held) {
+    std::sort(spans.begin(), spans.end());
+    for (std::size_t i = 1; i < spans.size(); ++i) EXPECT_LE(spans[i - 1].second, spans[i].first) << customer << " run " << i;
   }
 }

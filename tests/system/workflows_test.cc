@@ -163,6 +163,8 @@ TEST_F(Workflows, CompileErrorsNameEveryNodeAndStoreNothing) {
   expect(call("GET", "/workflows/broken"), 404);
   auto y = expect(call_text("POST", "/workflows", "id: [unclosed\n", "application/yaml"), 400);
   EXPECT_NE(y["error"]["message"].get<std::string>().find("line"), std::string::npos) << y.dump();
+  EXPECT_EQ(y["error"]["code"], "malformed_yaml") << y.dump();
+  EXPECT_EQ(expect(call_text("POST", "/workflows", "{\"id\": ", "application/json"), 400)["error"]["code"], "malformed_json");
   json cyc{{"id", "cyc"}, {"version", 1}, {"nodes", {{{"id", "a"}, {"type", "noop"}, {"inputs", {{"in", "b.out"}}}}, {{"id", "b"}, {"type", "noop"}, {"inputs", {{"in", "a.out"}}}}}}};
   auto c = expect(call("POST", "/workflows", cyc), 400);
   EXPECT_NE(c["error"]["message"].get<std::string>().find("cycle"), std::string::npos) << c.dump();
@@ -379,7 +381,17 @@ TEST_F(Workflows, ADelayFiresOnceOnTimeAfterSigkill) {
   EXPECT_GE(d["endedAt"].get<std::int64_t>(), due);
   EXPECT_LT(d["endedAt"].get<std::int64_t>(), due + 5000);
   int fired = 0;
-  for (const auto& e : history(id)) fired += e["type"] == "workflow.timer_fired";
+  for (const auto& e : history(id)) {
+    fired += e["type"] == "workflow.timer_fired";
+    // Each entry's `at` is when it happened; a timer's own time is `fireAt`.
+    ASSERT_TRUE(e["at"].is_number()) << e.dump();
+    if (e["type"] == "workflow.timer_set") {
+      EXPECT_EQ(e["fireAt"], due) << e.dump();
+    }
+    if (e["type"] == "workflow.timer_fired") {
+      EXPECT_GE(e["at"].get<std::int64_t>(), due) << e.dump();
+    }
+  }
   EXPECT_EQ(fired, 1);
 }
 
