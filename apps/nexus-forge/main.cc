@@ -40,6 +40,7 @@
 #include "actors/deadletters/feature.h"
 #include "actors/marketplace/feature.h"
 #include "actors/workflows/feature.h"
+#include "actors/regions/feature.h"
 #include "actors/tenancy/feature.h"
 #include "core/feature/node.h"
 
@@ -94,6 +95,7 @@ std::vector<std::unique_ptr<nf::feature::feature>> all_features() {
   f.push_back(nf::deadletters::make_feature());
   f.push_back(nf::marketplace::make_feature());
   f.push_back(nf::workflows::make_feature());
+  f.push_back(nf::regions::make_feature());
   return f;
 }
 

@@ -1,0 +1,194 @@
+#include "actors/regions/commands.h"
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "actors/regions/replicator.h"
+#include "actors/regions/settings.h"
+#include "core/base/text.h"
+#include "core/bus/factory.h"
+
+namespace nf::regions {
+
+namespace {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+std::atomic<bool> g_stop{false};
+extern "C" void on_stop_signal(int) { g_stop.store(true); }
+
+int fail(const std::string& message, int rc = 1) {
+  std::cerr << "error: " << message << "\n";
+  return rc;
+}
+
+std::vector<std::string> topic_list(const std::string& csv) {
+  std::vector<std::string> out;
+  for (auto part : split(csv, ',')) {
+    while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
+    while (!part.empty() && part.back() == ' ') part.remove_suffix(1);
+    if (!part.empty()) out.emplace_back(part);
+  }
+  return out;
+}
+
+struct opened {
+  std::unique_ptr<bus::event_bus> source, target;
+};
+
+// The source is read beside its server when it runs (read-only); the target is written.
+result<opened> open_pair(const config::config& cfg, const cli_args& a) {
+  if (a.from.empty() || a.to.empty()) return error{errc::invalid_argument, "--from and --to name two regions of the configuration"};
+  if (a.from == a.to) return error{errc::invalid_argument, "a link from region " + a.from + " to itself copies nothing"};
+  NF_TRY_ASSIGN(auto from, region_config(cfg, a.from));
+  NF_TRY_ASSIGN(auto to, region_config(cfg, a.to));
+  if (from.bus.kind == config::bus_kind::embedded && to.bus.kind == config::bus_kind::embedded && from.data_dir == to.data_dir)
+    return error{errc::invalid_argument, "regions " + a.from + " and " + a.to + " are the same data directory '" + from.data_dir + "'"};
+  opened o;
+  auto src = bus::open_bus(from, bus::access::read_only);
+  if (!src) return error{src.error().code, "region " + a.from + ": " + src.error().message};
+  o.source = std::move(*src);
+  auto dst = bus::open_bus(to, bus::access::owner);
+  if (!dst) return error{dst.error().code, "region " + a.to + ": " + dst.error().message};
+  o.target = std::move(*dst);
+  return o;
+}
+
+json lag_json(const std::vector<partition_state>& parts) {
+  json out = json::array();
+  for (const auto& p : parts)
+    out.push_back({{"topic", p.tp.topic.get()}, {"partition", p.tp.partition.get()}, {"next", p.next}, {"sourceEnd", p.source_end},
+                   {"lagEvents", p.lag_events()}, {"copied", p.copied}, {"skippedLoop", p.skipped_loop}, {"skippedSeen", p.skipped_seen}});
+  return out;
+}
+
+int mirror(const config::config& cfg, const cli_args& a) {
+  if (a.batch < 1 || a.batch > 100'000) return fail("--batch must be from 1 to 100000", 2);
+  auto pair = open_pair(cfg, a);
+  if (!pair) return fail(pair.error().message, 2);
+  target_guard guard(*pair->target);
+  replicator r(*pair->source, guard, link_options{a.from, a.to, topic_list(a.topics), static_cast<std::size_t>(a.batch)});
+  if (auto p = r.prepare(); !p) return fail(p.error().message, 2);
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
+  const auto started = std::chrono::steady_clock::now();
+  auto last_report = started;
+  auto last_refresh = started;
+  std::int64_t read = 0;
+  std::vector<partition_state> parts;
+  auto report = [&](bool final_line) {
+    std::int64_t copied = 0, lag = 0;
+    for (const auto& p : parts) {
+      copied += p.copied;
+      lag += p.lag_events();
+    }
+    if (a.quiet) return;
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    std::cerr << "\rmirror " << a.from << " -> " << a.to << ": " << copied << " copied, " << read - copied << " skipped, lag " << lag << " events ("
+              << static_cast<std::int64_t>(secs > 0 ? static_cast<double>(read) / secs : 0) << " read/s)   " << (final_line ? "\n" : "") << std::flush;
+  };
+  while (!g_stop.load()) {
+    auto n = r.step(200ms);
+    if (!n) return fail(n.error().message);
+    read += static_cast<std::int64_t>(*n);
+    const auto now = std::chrono::steady_clock::now();
+    const bool idle = *n == 0;
+    if (idle || now - last_report > 1s) {
+      auto l = r.lag();
+      if (!l) return fail(l.error().message);
+      parts = std::move(*l);
+      report(false);
+      last_report = now;
+      if (a.once && idle) {
+        bool caught_up = true;
+        for (const auto& p : parts) caught_up = caught_up && p.lag_events() == 0;
+        if (caught_up) break;
+      }
+    }
+    if (now - last_refresh > 5s) {
+      if (auto t = r.refresh_topics(); !t) return fail(t.error().message);
+      last_refresh = now;
+    }
+  }
+  auto l = r.lag();
+  if (!l) return fail(l.error().message);
+  parts = std::move(*l);
+  report(true);
+  if (a.json) {
+    std::int64_t copied = 0, loop = 0, seen = 0;
+    for (const auto& p : parts) {
+      copied += p.copied;
+      loop += p.skipped_loop;
+      seen += p.skipped_seen;
+    }
+    std::cout << json{{"from", a.from}, {"to", a.to}, {"copied", copied}, {"skippedLoop", loop}, {"skippedSeen", seen}, {"partitions", lag_json(parts)}}.dump() << "\n";
+  }
+  return 0;
+}
+
+int translate_cmd(const config::config& cfg, const cli_args& a) {
+  auto pair = open_pair(cfg, a);
+  if (!pair) return fail(pair.error().message, 2);
+  auto t = translate(*pair->source, *pair->target, a.group, a.from, topic_list(a.topics));
+  if (!t) return fail(t.error().message, 2);
+  if (a.apply && !t->empty()) {
+    bus::consumer_options co;
+    co.group = a.group;
+    auto c = pair->target->make_consumer(co);
+    if (!c) return fail(c.error().message);
+    std::vector<std::pair<topic_partition, offset>> at;
+    for (const auto& x : *t) at.emplace_back(x.tp, offset{x.target});
+    if (auto r = (*c)->commit(at); !r) return fail("committing group " + a.group + " in region " + a.to + ": " + r.error().message);
+  }
+  if (a.json) {
+    json out = json::array();
+    for (const auto& x : *t) out.push_back({{"topic", x.tp.topic.get()}, {"partition", x.tp.partition.get()}, {"source", x.source}, {"target", x.target}});
+    std::cout << json{{"group", a.group}, {"from", a.from}, {"to", a.to}, {"applied", a.apply}, {"partitions", out}}.dump() << "\n";
+    return 0;
+  }
+  if (t->empty()) std::cout << "group " << a.group << " has committed nothing in region " << a.from << " on these topics\n";
+  for (const auto& x : *t) std::cout << to_string(x.tp) << "\t" << a.from << " " << x.source << "\t-> " << a.to << " " << x.target << "\n";
+  if (a.apply) std::cout << "committed for group " << a.group << " in region " << a.to << "\n";
+  return 0;
+}
+
+}  // namespace
+
+void add_commands(CLI::App& app, cli_args& args, const feature::command_context& ctx, std::vector<feature::feature::command>& out) {
+  args.config = ctx.default_config;
+  auto* m = app.add_subcommand("mirror",
+                               "copy topics from one region to another, exactly once, with ids, keys, partitions, timestamps and headers kept; "
+                               "runs until SIGINT/SIGTERM, or with --once until caught up; progress on stderr");
+  auto common = [&args](CLI::App* s) {
+    s->add_option("--config,-c", args.config, "configuration file naming the regions (JSON)")->capture_default_str();
+    s->add_option("--from", args.from, "the source region (required)");
+    s->add_option("--to", args.to, "the target region (required)");
+    s->add_option("--topics", args.topics, "topics or patterns, comma-separated")->capture_default_str();
+    s->add_flag("--json", args.json, "JSON output");
+  };
+  common(m);
+  m->add_option("--batch", args.batch, "records read per poll")->capture_default_str();
+  m->add_flag("--once", args.once, "stop once every partition is caught up");
+  m->add_flag("--quiet,-q", args.quiet, "no progress on stderr");
+  auto* t = m->add_subcommand("translate",
+                              "a consumer group's committed positions in the source region as positions in the target region, so a consumer "
+                              "that fails over neither skips nor re-reads an event");
+  common(t);
+  t->add_option("--group", args.group, "the consumer group")->required();
+  t->add_flag("--apply", args.apply, "commit the translated positions for the group in the target region");
+  auto run = [&args, ctx](int (*fn)(const config::config&, const cli_args&)) {
+    auto cfg = ctx.load_config(args.config);
+    if (!cfg) return fail(cfg.error().message, 2);
+    return fn(*cfg, args);
+  };
+  out.push_back({t, [run] { return run(translate_cmd); }});
+  out.push_back({m, [run] { return run(mirror); }});
+}
+
+}  // namespace nf::regions

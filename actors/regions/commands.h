@@ -1,0 +1,28 @@
+// `nexus-forge mirror` (copy topics from one region to another until stopped, or --once until
+// caught up) and `nexus-forge mirror translate` (a consumer group's positions on the target).
+// Both open the regions' buses themselves: an embedded source is read beside its running
+// server; an embedded target must not be served by another process meanwhile.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/feature/feature.h"
+
+namespace nf::regions {
+
+struct cli_args {
+  std::string config;
+  std::string from, to;
+  std::string topics = "mission.*,marketplace.*,tenancy.*,workflow.*,evidence.*";
+  std::string group;
+  int batch = 1000;
+  bool once = false;
+  bool apply = false;
+  bool json = false;
+  bool quiet = false;
+};
+
+void add_commands(CLI::App& app, cli_args& args, const feature::command_context& ctx, std::vector<feature::feature::command>& out);
+
+}  // namespace nf::regions

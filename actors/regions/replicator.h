@@ -1,0 +1,125 @@
+// Cross-region replication: copies the events of chosen topics from one region's bus to
+// another's, and translates consumer positions between them.
+//
+// Each copied record keeps its key, value (the envelope, with its id and origin_region),
+// partition number, timestamp and headers, and gains two headers that make it its own checkpoint:
+//   nf-mirror  "<source region> <source offset>"   where this link read it
+//   nf-origin  "<origin region> <origin offset>"   where it was first written (kept across hops)
+// So the data and its checkpoint are one append: after a crash at any moment the link resumes
+// after the last record the target holds from its source, and nothing is copied twice or lost.
+// An event whose origin is the target region is never copied (no loops between two regions
+// with the same topic names), and per origin and partition the target's highest origin offset
+// is a watermark (an event reaching it again over another path is not copied again).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/base/result.h"
+#include "core/bus/bus.h"
+
+namespace nf::regions {
+
+inline constexpr const char* kMirrorHeader = "nf-mirror";
+inline constexpr const char* kOriginHeader = "nf-origin";
+
+// A position written in a header: "<region> <offset>".
+struct region_position {
+  std::string region;
+  std::int64_t offset = 0;
+};
+std::string to_header(const region_position& p);
+std::optional<region_position> parse_position(std::string_view header);
+
+struct link_options {
+  std::string from;                  // the source region's name
+  std::string to;                    // the target region's name
+  std::vector<std::string> topics;   // names or patterns ("mission.*")
+  std::size_t batch = 1000;          // records read per poll
+};
+
+// One partition of a link: where it stands.
+struct partition_state {
+  topic_partition tp;
+  std::int64_t next = 0;             // the next source offset to read
+  std::int64_t source_end = 0;       // the source's end offset when last looked at
+  std::int64_t last_copied_ts = 0;   // the source timestamp of the last record copied
+  std::int64_t copied = 0;           // records appended by this process
+  std::int64_t skipped_loop = 0;     // records whose origin is the target
+  std::int64_t skipped_seen = 0;     // records the target already had from their origin
+  std::int64_t lag_events() const { return source_end > next ? source_end - next : 0; }
+};
+
+// The origin watermarks of one target bus, shared by every link into it in this process: the
+// check and the append of a partition happen under one lock, so two links never both copy an
+// event that reached them over two paths.
+class target_guard {
+ public:
+  explicit target_guard(bus::event_bus& target) : target_(target) {}
+  bus::event_bus& bus() { return target_; }
+  std::mutex& lock_of(const topic_partition& tp);
+  // The highest origin offset of `origin` in the target partition (a backward scan the first
+  // time), -1 when none.
+  result<std::int64_t> watermark(const topic_partition& tp, const std::string& origin);
+  void advance(const topic_partition& tp, const std::string& origin, std::int64_t off);
+
+ private:
+  bus::event_bus& target_;
+  std::mutex mu_;
+  std::map<std::pair<std::string, std::int32_t>, std::unique_ptr<std::mutex>> locks_;
+  std::map<std::tuple<std::string, std::int32_t, std::string>, std::int64_t> marks_;
+};
+
+class replicator {
+ public:
+  // `source` and the guard's target outlive the replicator.
+  replicator(bus::event_bus& source, target_guard& target, link_options opts);
+  ~replicator();
+
+  // Resolves the topics (invalid_argument for a link to itself or a pattern matching no source
+  // topic), creates the missing target topics with the source's partition count (a target topic
+  // with fewer partitions is an error naming it) and finds where each partition resumes.
+  result<void> prepare();
+  // Copies what the source has, up to opts.batch records per poll; returns the records read
+  // (copied or skipped), 0 when there was nothing new within `wait`.
+  result<std::size_t> step(std::chrono::milliseconds wait);
+  // Looks for topics created on the source since prepare() that the patterns match.
+  result<void> refresh_topics();
+  // Each partition's state (source ends refreshed).
+  result<std::vector<partition_state>> lag();
+  const link_options& options() const { return opts_; }
+
+ private:
+  result<void> add_topic(const bus::topic_info& t);
+  result<void> copy(std::vector<bus::message>& batch);
+
+  bus::event_bus& source_;
+  target_guard& target_;
+  link_options opts_;
+  std::unique_ptr<bus::consumer> reader_;
+  std::map<topic_partition, partition_state> parts_;
+  std::vector<std::string> topics_;
+};
+
+// The last record of a target partition that came from `source_region` over a link: its source
+// offset, or nullopt when there is none (scanning back from the end in windows).
+result<std::optional<std::int64_t>> last_mirrored(bus::event_bus& target, const topic_partition& tp, const std::string& source_region);
+
+// A consumer group's committed position on the source, as the position on the target after
+// which it has read nothing: every event it had committed is before it and every one it had not
+// is at or after it (for the events the link copied; the target's own events keep their order).
+struct translated {
+  topic_partition tp;
+  std::int64_t source = 0;           // the group's committed offset on the source (next to read)
+  std::int64_t target = 0;           // the same position on the target
+};
+result<std::vector<translated>> translate(bus::event_bus& source, bus::event_bus& target, const std::string& group,
+                                         const std::string& source_region, const std::vector<std::string>& topics);
+
+}  // namespace nf::regions
