@@ -221,7 +221,7 @@ TEST_F(Mirror, AGroupsCommittedPositionsTranslateToTheFirstEventItHadNotRead) {
   for (int trial = 0; trial < 5; ++trial) {
     // The group committed somewhere random in each partition of a.
     const std::string group = "billing-" + std::to_string(trial);
-    auto c = bus("a").make_consumer({.group = group});
+    auto c = bus("a").make_consumer({.group = group, .subscriptions = {}});
     ASSERT_TRUE(c);
     std::vector<std::pair<nf::topic_partition, nf::offset>> at;
     for (std::int32_t p = 0; p < 3; ++p) {

@@ -1,0 +1,166 @@
+// `nexus-forge mirror` as a process: SIGKILLed 20 times at random moments while 100,000 events
+// are written to the source region, restarted each time; afterwards the target holds every
+// event exactly once, partition by partition in the source's order. Also the command's
+// refusals and `mirror translate`.
+#include <csignal>
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "core/event/codec.h"
+#include "tests/support/embedded_bus.h"
+#include "tests/support/support.h"
+
+namespace {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+namespace t = nf::test;
+
+const nf::topic_name kTopic{"mission.lifecycle"};
+
+void write_batch(nf::bus::event_bus& b, int from, int n) {
+  std::vector<nf::bus::record> recs;
+  for (int i = from; i < from + n; ++i) {
+    nf::event::new_event ev;
+    ev.type = "app.thing";
+    ev.key = "k" + std::to_string(i % 97);
+    ev.tenant = "acme";
+    ev.region = "a";
+    ev.payload_json = R"({"i":)" + std::to_string(i) + "}";
+    recs.push_back(nf::event::to_record(nf::event::build(ev).value()));
+  }
+  ASSERT_TRUE(b.append(kTopic, std::span<const nf::bus::record>(recs.data(), recs.size())));
+}
+
+std::map<std::int32_t, std::vector<std::string>> ids_by_partition(nf::bus::event_bus& b) {
+  std::map<std::int32_t, std::vector<std::string>> out;
+  for (const auto& m : t::read_topic(b, kTopic.get())) out[m.partition.get()].push_back(*m.find_header("nf-id"));
+  return out;
+}
+
+class MirrorCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    config_ = (dir_.path() / "nf.json").string();
+    std::ofstream(config_) << json{{"region", "a"},
+                                   {"data_dir", (dir_.path() / "a").string()},
+                                   {"regions", {{"a", {{"data_dir", (dir_.path() / "a").string()}}}, {"b", {{"data_dir", (dir_.path() / "b").string()}}}}}}
+                                  .dump();
+  }
+  std::vector<std::string> mirror_argv(std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv{t::nexus_forge_binary(), "mirror", "--config", config_, "--from", "a", "--to", "b", "--topics", "mission.*", "--quiet"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return argv;
+  }
+  std::string a_dir() const { return ((dir_.path() / "a") / "bus").string(); }
+  std::string b_dir() const { return ((dir_.path() / "b") / "bus").string(); }
+  t::temp_dir dir_;
+  std::string config_;
+};
+
+TEST_F(MirrorCli, TwentySigkillsDuringAHundredThousandEventsLeaveEveryEventOnceInOrder) {
+  auto a = t::open_test_bus(a_dir());
+  ASSERT_TRUE(a->create_topic(kTopic, {.partitions = 3}));
+  write_batch(*a, 0, 1000);
+  constexpr int kTotal = 100'000;
+  std::atomic<int> written{1000};
+  // The source region goes on taking writes while the mirror reads it beside them.
+  std::thread writer([&] {
+    while (written < kTotal) {
+      write_batch(*a, written, 500);
+      written += 500;
+      std::this_thread::sleep_for(30ms);
+    }
+  });
+  std::mt19937 rng(2026);
+  int kills = 0, midway = 0;
+  std::int64_t copied_before = 0;
+  while (kills < 20) {
+    t::child m(mirror_argv());
+    std::this_thread::sleep_for(std::chrono::milliseconds(150 + rng() % 400));
+    m.signal(SIGKILL);
+    EXPECT_EQ(m.wait(), 128 + SIGKILL) << m.stderr_text();
+    ++kills;
+    // What the target holds now: never less than before, and the kills land mid-stream.
+    auto b = t::open_test_bus(b_dir());
+    std::int64_t copied = 0;
+    if (b->describe_topic(kTopic))
+      for (std::int32_t p = 0; p < 3; ++p) copied += b->end_offset({kTopic, nf::partition_id{p}})->get();
+    EXPECT_GE(copied, copied_before);
+    if (copied > copied_before && copied < written) ++midway;
+    copied_before = copied;
+  }
+  EXPECT_GE(midway, 10) << "too few kills landed while the mirror was copying";
+  writer.join();
+  // Once more to the end.
+  auto done = t::run(mirror_argv({"--once", "--json"}));
+  ASSERT_EQ(done.exit_code, 0) << done.err;
+  const auto summary = json::parse(done.out);
+  EXPECT_EQ(summary["from"], "a");
+  for (const auto& p : summary["partitions"]) EXPECT_EQ(p["lagEvents"], 0) << p.dump();
+  auto b = t::open_test_bus(b_dir());
+  const auto want = ids_by_partition(*a);
+  const auto got = ids_by_partition(*b);
+  std::size_t n = 0;
+  for (const auto& [p, v] : want) n += v.size();
+  EXPECT_EQ(n, static_cast<std::size_t>(kTotal));
+  ASSERT_EQ(got.size(), want.size());
+  for (const auto& [p, v] : want) {
+    ASSERT_EQ(got.at(p).size(), v.size()) << "partition " << p;
+    EXPECT_TRUE(got.at(p) == v) << "partition " << p << " differs in order or content";
+  }
+}
+
+TEST_F(MirrorCli, BadLinksAreRefusedWithTheirReasonAndCopyNothing) {
+  {
+    auto a = t::open_test_bus(a_dir());
+    ASSERT_TRUE(a->create_topic(kTopic, {.partitions = 3}));
+    write_batch(*a, 0, 10);
+  }
+  auto self = t::run({t::nexus_forge_binary(), "mirror", "--config", config_, "--from", "a", "--to", "a", "--once"});
+  EXPECT_EQ(self.exit_code, 2);
+  EXPECT_NE(self.err.find("to itself"), std::string::npos) << self.err;
+  auto unknown = t::run({t::nexus_forge_binary(), "mirror", "--config", config_, "--from", "a", "--to", "mars", "--once"});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.err.find("no region 'mars' in the configuration; known: a (local), b"), std::string::npos) << unknown.err;
+  auto nothing = t::run({t::nexus_forge_binary(), "mirror", "--config", config_, "--from", "a", "--to", "b", "--topics", "orders.*", "--once"});
+  EXPECT_EQ(nothing.exit_code, 2);
+  EXPECT_NE(nothing.err.find("'orders.*' matches no topic of region a"), std::string::npos) << nothing.err;
+  auto help = t::run({t::nexus_forge_binary(), "mirror", "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("translate"), std::string::npos);
+
+  // Translation of a group that read half of each partition.
+  ASSERT_EQ(t::run(mirror_argv({"--once"})).exit_code, 0);
+  {
+    auto a = t::open_test_bus(a_dir());
+    auto c = a->make_consumer({.group = "billing", .subscriptions = {}});
+    ASSERT_TRUE(c);
+    std::vector<std::pair<nf::topic_partition, nf::offset>> at;
+    for (std::int32_t p = 0; p < 3; ++p) at.emplace_back(nf::topic_partition{kTopic, nf::partition_id{p}}, nf::offset{1});
+    ASSERT_TRUE((*c)->commit(at));
+  }
+  auto tr = t::run({t::nexus_forge_binary(), "mirror", "translate", "--config", config_, "--from", "a", "--to", "b", "--topics", "mission.*", "--group",
+                    "billing", "--apply", "--json"});
+  ASSERT_EQ(tr.exit_code, 0) << tr.err;
+  const auto j = json::parse(tr.out);
+  ASSERT_EQ(j["partitions"].size(), 3u) << tr.out;
+  for (const auto& p : j["partitions"]) {
+    EXPECT_EQ(p["source"], 1);
+    EXPECT_EQ(p["target"], 1);  // b holds only a's events: the same offsets
+  }
+  auto b = t::open_test_bus(b_dir());
+  for (std::int32_t p = 0; p < 3; ++p) {
+    auto committed = b->committed("billing", nf::topic_partition{kTopic, nf::partition_id{p}});
+    ASSERT_TRUE(committed && *committed);
+    EXPECT_EQ((*committed)->get(), 1);
+  }
+}
+
+}  // namespace
