@@ -1,7 +1,15 @@
 #include "actors/regions/feature.h"
 
+#include <map>
+#include <mutex>
+#include <optional>
+
 #include "actors/regions/commands.h"
+#include "actors/regions/links.h"
+#include "actors/regions/routes.h"
 #include "actors/regions/settings.h"
+#include "core/bus/factory.h"
+#include "projections/regions/regions.h"
 
 namespace nf::regions {
 
@@ -17,16 +25,71 @@ class regions_feature final : public feature::feature {
     ::nf::regions::add_commands(app, cli_, ctx, out);
     return out;
   }
-  std::vector<std::pair<std::string, config::section_check>> config_sections() const override { return {{"regions", check_regions_section}}; }
-  // The section is checked at load; serve reads it again so a bad one stops the start-up.
+  std::vector<std::pair<std::string, config::section_check>> config_sections() const override {
+    return {{"regions", check_regions_section}, {"mirror", check_mirror_section}};
+  }
   result<void> start(::nf::feature::host& h) override {
+    cfg_ = &h.cfg;
+    local_ = &h.bus;
     NF_TRY(regions_settings_of(h.cfg));
+    NF_TRY_ASSIGN(mirror_, mirror_settings_of(h.cfg));
+    proj_.set_topics(mirror_.topics);
+    feed_.emplace(h.store, proj_, h.bus);
+    NF_TRY(feed_->start());
+    h.feeds.push_back(&*feed_);
+    for (const auto& l : mirror_.links) {
+      NF_TRY_ASSIGN(auto* source, bus_of(l.from));
+      NF_TRY_ASSIGN(auto* target, bus_of(l.to));
+      auto& guard = guards_[l.to];
+      if (!guard) guard = std::make_unique<target_guard>(*target);
+      links_.push_back(std::make_unique<link_runner>(l, *source, *guard, std::chrono::milliseconds(mirror_.lag_refresh_ms), h.clock));
+    }
+    for (auto& l : links_) l->start();
+    routes_.emplace(route_deps{h.cfg, h.bus, mirror_, links_, [this](const std::string& r) { return bus_of(r); }}, h.store, proj_, *feed_);
+    routes_->add_to(h.routes);
     return ok();
   }
-  void stop() override {}
+  bool ready(nlohmann::json& details) const override {
+    if (!feed_) return false;
+    details["regionsLag"] = feed_->lag();
+    return feed_->caught_up();
+  }
+  // Offline (rebuild, digests) it folds the default mirror topics; serve sets the configured ones.
+  std::vector<projection::projection*> projections() override { return {&proj_}; }
+  void stop() override {
+    for (auto& l : links_) l->stop();
+    if (feed_) feed_->stop();
+    links_.clear();
+    guards_.clear();
+    std::lock_guard lk(mu_);
+    opened_.clear();
+  }
 
  private:
+  // The local bus, or another region's opened once: an embedded one read beside its server.
+  result<bus::event_bus*> bus_of(const std::string& region) {
+    if (region == cfg_->region) return local_;
+    std::lock_guard lk(mu_);
+    if (auto it = opened_.find(region); it != opened_.end()) return it->second.get();
+    NF_TRY_ASSIGN(auto rc, region_config(*cfg_, region));
+    auto b = bus::open_bus(rc, rc.bus.kind == config::bus_kind::embedded ? bus::access::read_only : bus::access::owner);
+    if (!b) return error{b.error().code, "region " + region + ": " + b.error().message};
+    auto* raw = b->get();
+    opened_[region] = std::move(*b);
+    return raw;
+  }
+
   cli_args cli_;
+  const config::config* cfg_ = nullptr;
+  bus::event_bus* local_ = nullptr;
+  mirror_settings mirror_;
+  regions_projection proj_{kDefaultMirrorTopics};
+  std::optional<projection::feed> feed_;
+  std::mutex mu_;
+  std::map<std::string, std::unique_ptr<bus::event_bus>> opened_;
+  std::map<std::string, std::unique_ptr<target_guard>> guards_;
+  std::vector<std::unique_ptr<link_runner>> links_;
+  std::optional<routes> routes_;
 };
 
 }  // namespace

@@ -266,11 +266,17 @@ result<void> replicator::copy(std::vector<bus::message>& batch) {
   return ok();
 }
 
-result<std::vector<partition_state>> replicator::lag() {
+result<std::vector<partition_state>> replicator::lag(bool timestamps) {
   std::vector<partition_state> out;
   for (auto& [tp, s] : parts_) {
     NF_TRY_ASSIGN(auto end, source_.end_offset(tp));
     s.source_end = end.get();
+    s.pending_since = 0;
+    if (timestamps && s.lag_events() > 0)
+      NF_TRY(read_range(source_, tp, s.next, s.source_end, [&](const bus::message& m) {
+        s.pending_since = m.timestamp_ms;
+        return false;
+      }));
     out.push_back(s);
   }
   return out;

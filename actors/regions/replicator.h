@@ -53,7 +53,10 @@ struct partition_state {
   std::int64_t copied = 0;           // records appended by this process
   std::int64_t skipped_loop = 0;     // records whose origin is the target
   std::int64_t skipped_seen = 0;     // records the target already had from their origin
+  std::int64_t pending_since = 0;    // the source timestamp of the first record not copied yet (0: none)
   std::int64_t lag_events() const { return source_end > next ? source_end - next : 0; }
+  // How long the oldest record not copied yet has waited, at `now_ms`.
+  std::int64_t lag_ms(std::int64_t now_ms) const { return lag_events() > 0 && pending_since > 0 && now_ms > pending_since ? now_ms - pending_since : 0; }
 };
 
 // The origin watermarks of one target bus, shared by every link into it in this process: the
@@ -91,8 +94,9 @@ class replicator {
   result<std::size_t> step(std::chrono::milliseconds wait);
   // Looks for topics created on the source since prepare() that the patterns match.
   result<void> refresh_topics();
-  // Each partition's state (source ends refreshed).
-  result<std::vector<partition_state>> lag();
+  // Each partition's state (source ends refreshed; with `timestamps`, also the source time of each
+  // lagging partition's first record not copied, one read each).
+  result<std::vector<partition_state>> lag(bool timestamps = false);
   const link_options& options() const { return opts_; }
 
  private:

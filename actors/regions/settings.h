@@ -11,6 +11,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "core/base/result.h"
 #include "core/config/config.h"
@@ -23,6 +24,31 @@ struct regions_settings {
 
 result<regions_settings> regions_settings_of(const config::config& c);
 result<void> check_regions_section(const std::string& json_text);
+
+// The mirror section: links serve runs, and what the regions read model maps.
+//   "mirror": {
+//     "topics": ["mission.*", ...],   topics whose copied records the offset map folds (default below)
+//     "links": [{"from": "us-east", "to": "eu-west", "topics": ["mission.*"], "batch": 1000}],
+//     "lag_refresh_ms": 1000
+//   }
+// A link's "to" defaults to the local region; its target must be the local bus or a Kafka
+// region (an embedded region's bus belongs to its own server: run the link there).
+inline const std::vector<std::string> kDefaultMirrorTopics = {"mission.*", "marketplace.*", "tenancy.*", "workflow.*", "evidence.*"};
+
+struct link_settings {
+  std::string from, to;
+  std::vector<std::string> topics = kDefaultMirrorTopics;
+  std::int64_t batch = 1000;
+};
+
+struct mirror_settings {
+  std::vector<std::string> topics = kDefaultMirrorTopics;
+  std::vector<link_settings> links;
+  std::int64_t lag_refresh_ms = 1000;
+};
+
+result<mirror_settings> mirror_settings_of(const config::config& c);
+result<void> check_mirror_section(const std::string& json_text);
 
 // The configuration of region `name`: the local one's own (`c`) when it is c.region and the
 // section does not name it, else c with that region's data_dir and bus. not_found naming the

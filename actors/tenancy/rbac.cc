@@ -20,7 +20,9 @@ std::set<std::string> with(std::set<std::string> base, std::initializer_list<con
 }
 
 // Permissions no tenant role can hold: the platform admin's alone.
-bool platform_only(std::string_view p) { return p == "tenants:create" || p == "cluster:read" || p == "cluster:write"; }
+bool platform_only(std::string_view p) {
+  return p == "tenants:create" || p == "cluster:read" || p == "cluster:write" || p == "regions:read" || p == "regions:write";
+}
 
 const std::map<std::string, std::set<std::string>, std::less<>>& builtins() {
   static const auto m = [] {
@@ -46,6 +48,8 @@ const std::vector<std::string>& permission_catalogue() {
     all.insert("tenants:create");  // platform admin only
     all.insert("cluster:read");    // platform admin only: the instances and their addresses, read models
     all.insert("cluster:write");   // platform admin only: rebuilding read models
+    all.insert("regions:read");    // platform admin only: regions, links, their lag, offset translation
+    all.insert("regions:write");   // platform admin only: failover and recovery
     return std::vector<std::string>(all.begin(), all.end());
   }();
   return c;

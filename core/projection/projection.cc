@@ -204,6 +204,18 @@ class snapshot_reader final : public state_reader {
     }
     return nf::store::check(it->status(), "projection scan");
   }
+  result<std::optional<std::pair<std::string, std::string>>> floor(std::string_view prefix, std::string_view key) override {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro_, cf_.get()));
+    it->SeekForPrev(rocksdb::Slice(key.data(), key.size()));
+    using found = std::optional<std::pair<std::string, std::string>>;
+    if (!it->Valid()) {
+      NF_TRY(nf::store::check(it->status(), "projection floor"));
+      return found{};
+    }
+    const auto k = it->key();
+    if (!k.starts_with(rocksdb::Slice(prefix.data(), prefix.size())) || k.starts_with(kReservedPrefix)) return found{};
+    return found{std::make_pair(k.ToString(), it->value().ToString())};
+  }
 
  private:
   std::shared_ptr<rocksdb::DB> db_;

@@ -51,6 +51,9 @@ class state_reader {
   // Calls fn for each key with the prefix, in key order, until fn returns false.
   virtual result<void> scan(std::string_view prefix,
                             const std::function<bool(std::string_view key, std::string_view value)>& fn) = 0;
+  // The greatest key with `prefix` that is <= `key`, with its value (nullopt when none): a
+  // lookup of the range a position falls in (keys that end in padded numbers).
+  virtual result<std::optional<std::pair<std::string, std::string>>> floor(std::string_view prefix, std::string_view key) = 0;
 };
 
 class projection {

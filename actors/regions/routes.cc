@@ -1,0 +1,103 @@
+#include "actors/regions/routes.h"
+
+#include <nlohmann/json.hpp>
+
+#include "core/projection/projection.h"
+
+namespace nf::regions {
+
+namespace {
+using json = nlohmann::json;
+using http::status;
+}  // namespace
+
+void routes::add_to(http::route_table& t) {
+  const http::response_doc err{"the error", http::schema::ref("Error")};
+  t.add({.method = http::verb::get, .path = "/regions", .perm = perm::read,
+         .summary = "The local region, the configured regions and the links this server runs, with their lag", .tag = "regions",
+         .responses = {{200, {"regions and links", http::schema::object({{"region", http::schema::string()},
+                                                                         {"regions", http::schema::array(json{{"type", "object"}})},
+                                                                         {"links", http::schema::array(json{{"type", "object"}})}})}}},
+         .handler = [this](const http::route_context& c) { return list(c); }});
+  t.add({.method = http::verb::get, .path = "/regions/translate", .perm = perm::read,
+         .summary = "A consumer group's committed positions in another region as positions in this one (exact; for a failover)",
+         .tag = "regions",
+         .params = {{"group", "the consumer group", http::schema::string(), true},
+                    {"from", "the region the group consumed in", http::schema::string(), true},
+                    {"to", "this region (the default)", http::schema::string()}},
+         .responses = {{200, {"the positions", http::schema::object({{"group", http::schema::string()}, {"partitions", http::schema::array(json{{"type", "object"}})}})}},
+                       {400, err},
+                       {404, err}},
+         .handler = [this](const http::route_context& c) { return translate(c); }});
+}
+
+http::response routes::list(const http::route_context& c) {
+  json regions = json::array();
+  regions.push_back({{"name", d_.cfg.region}, {"local", true}, {"bus", config::to_string(d_.cfg.bus.kind)}});
+  if (auto s = regions_settings_of(d_.cfg)) {
+    for (const auto& [name, text] : s->regions) {
+      if (name == d_.cfg.region) continue;
+      auto rc = region_config(d_.cfg, name);
+      regions.push_back({{"name", name}, {"local", false}, {"bus", rc ? config::to_string(rc->bus.kind) : "unknown"}});
+    }
+  }
+  json links = json::array();
+  for (const auto& l : d_.links) links.push_back(l->status());
+  return http::json_response(status::ok, json{{"region", d_.cfg.region}, {"regions", regions}, {"links", links}}, c.req);
+}
+
+http::response routes::translate(const http::route_context& c) {
+  const auto group = c.t.param("group");
+  const auto from = c.t.param("from");
+  if (!group || group->empty()) return http::invalid_field("group", "is required: the consumer group", c.req);
+  if (!from || from->empty()) return http::invalid_field("from", "is required: the region the group consumed in", c.req);
+  if (auto to = c.t.param("to"); to && *to != d_.cfg.region)
+    return http::invalid_field("to", "is this server's region (" + d_.cfg.region + "): ask the server of region " + *to, c.req);
+  if (*from == d_.cfg.region) return http::invalid_field("from", "is another region than this one (" + d_.cfg.region + ")", c.req);
+  auto source = d_.bus_of(*from);
+  if (!source) {
+    if (source.error().code == errc::not_found) return http::error_response(status::not_found, "not_found", source.error().message, c.req, "from");
+    return http::failure(source.error(), c.req);
+  }
+  // The committed positions of the group on every partition of the mirrored topics.
+  auto topics = (*source)->list_topics();
+  if (!topics) return http::failure(topics.error(), c.req);
+  std::vector<std::pair<topic_partition, std::int64_t>> committed;
+  for (const auto& t : *topics) {
+    if (!bus::subscribed_by(d_.mirror.topics, t.name.get())) continue;
+    for (std::int32_t p = 0; p < t.config.partitions; ++p) {
+      const topic_partition tp{t.name, partition_id{p}};
+      auto off = (*source)->committed(*group, tp);
+      if (!off) return http::failure(off.error(), c.req);
+      if (*off) committed.emplace_back(tp, (*off)->get());
+    }
+  }
+  // The map holds what this region's partitions hold now.
+  for (const auto& [tp, off] : committed) {
+    auto end = d_.local.end_offset(tp);
+    if (!end) {
+      if (end.error().code == errc::not_found) continue;  // nothing of that topic was copied here
+      return http::failure(end.error(), c.req);
+    }
+    if (end->get() > 0 && !feed_.wait_applied(tp, offset{end->get() - 1}, std::chrono::seconds(5)))
+      return http::error_response(status::service_unavailable, "not_ready", "the regions read model is behind " + to_string(tp) + "; try again", c.req);
+  }
+  auto mapped = view_.translate(*from, committed);
+  if (!mapped) return http::failure(mapped.error(), c.req);
+  json out = json::array();
+  for (std::size_t i = 0; i < committed.size(); ++i) {
+    std::int64_t target = 0;
+    if ((*mapped)[i]) {
+      target = *(*mapped)[i];
+    } else {
+      // Nothing before the committed position was copied: the target partition's start.
+      auto b = d_.local.begin_offset(committed[i].first);
+      target = b ? b->get() : 0;
+    }
+    out.push_back({{"topic", committed[i].first.topic.get()}, {"partition", committed[i].first.partition.get()}, {"source", committed[i].second},
+                   {"target", target}});
+  }
+  return http::json_response(status::ok, json{{"group", *group}, {"from", *from}, {"to", d_.cfg.region}, {"partitions", out}}, c.req);
+}
+
+}  // namespace nf::regions

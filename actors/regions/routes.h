@@ -1,0 +1,52 @@
+// The regions routes (platform admin only):
+//   GET /regions                       the local region, the configured ones, and every link serve
+//                                      runs with its state and lag per partition
+//   GET /regions/translate?group=&from=&to=
+//                                      a consumer group's committed positions in region `from` as
+//                                      positions in this region (`to`, default this one), from the
+//                                      regions read model's exact offset map
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "actors/regions/links.h"
+#include "actors/regions/settings.h"
+#include "core/http/routes.h"
+#include "core/projection/projection.h"
+#include "projections/regions/regions.h"
+
+namespace nf::regions {
+
+namespace perm {
+inline constexpr http::permission read{"regions:read"};
+}  // namespace perm
+
+struct route_deps {
+  const config::config& cfg;
+  bus::event_bus& local;
+  const mirror_settings& mirror;
+  std::vector<std::unique_ptr<link_runner>>& links;
+  // A region's bus for reading committed positions (opened once, on first use).
+  std::function<result<bus::event_bus*>(const std::string& region)> bus_of;
+};
+
+class routes {
+ public:
+  routes(route_deps deps, ::nf::projection::store& store, const regions_projection& proj, ::nf::projection::feed& feed)
+      : d_(std::move(deps)), view_(store, proj), feed_(feed) {}
+  void add_to(http::route_table& t);
+
+ private:
+  http::response list(const http::route_context& c);
+  http::response translate(const http::route_context& c);
+
+  route_deps d_;
+  regions_view view_;
+  ::nf::projection::feed& feed_;
+};
+
+}  // namespace nf::regions

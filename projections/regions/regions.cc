@@ -1,0 +1,101 @@
+#include "projections/regions/regions.h"
+
+#include <charconv>
+#include <cstdio>
+
+namespace nf::regions {
+
+namespace {
+
+constexpr std::string_view kMirrorHeader = "nf-mirror";
+
+std::string pad(std::int64_t v, int width) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%0*lld", width, static_cast<long long>(v));
+  return buf;
+}
+
+std::string part_prefix(const std::string& region, const topic_partition& tp) {
+  return region + "/" + tp.topic.get() + "/" + pad(tp.partition.get(), 5);
+}
+
+// "<a> <b> [<c>]": up to three non-negative numbers.
+bool parse_numbers(std::string_view s, std::int64_t* out, int n) {
+  for (int i = 0; i < n; ++i) {
+    while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out[i]);
+    if (ec != std::errc{} || out[i] < 0) return false;
+    s.remove_prefix(static_cast<std::size_t>(p - s.data()));
+  }
+  return s.empty();
+}
+
+}  // namespace
+
+result<void> regions_projection::apply(const bus::message& m, ::nf::projection::state_writer& w) {
+  const std::string* h = m.find_header(std::string(kMirrorHeader));
+  if (!h) return ok();  // the region's own event
+  const auto sp = h->rfind(' ');
+  std::int64_t source = -1;
+  if (sp == std::string::npos || sp == 0 || !parse_numbers(std::string_view(*h).substr(sp + 1), &source, 1))
+    return ok();  // not a header a link wrote; the record itself is the region's data, untouched
+  const std::string region = h->substr(0, sp);
+  const topic_partition tp{m.topic, m.partition};
+  const std::string last_key = "l/" + part_prefix(region, tp);
+  NF_TRY_ASSIGN(auto last, w.get(last_key));
+  std::int64_t run[3] = {0, 0, 0};
+  const bool has_last = last && parse_numbers(*last, run, 3);
+  // A source offset at or before the map's end was mapped already (the first copy stands).
+  if (has_last && source < run[0] + run[2]) return ok();
+  if (has_last && source == run[0] + run[2] && m.off.get() == run[1] + run[2]) {
+    ++run[2];
+  } else {
+    run[0] = source;
+    run[1] = m.off.get();
+    run[2] = 1;
+  }
+  NF_TRY(w.put("m/" + part_prefix(region, tp) + "/" + pad(run[0], 20), std::to_string(run[1]) + " " + std::to_string(run[2])));
+  return w.put(last_key, std::to_string(run[0]) + " " + std::to_string(run[1]) + " " + std::to_string(run[2]));
+}
+
+result<std::optional<offset_run>> regions_view::run_at(const std::string& source_region, const topic_partition& tp, std::int64_t source) const {
+  NF_TRY_ASSIGN(auto r, store_.reader(proj_));
+  const std::string prefix = "m/" + part_prefix(source_region, tp) + "/";
+  NF_TRY_ASSIGN(auto f, r->floor(prefix, prefix + pad(source, 20)));
+  if (!f) return std::optional<offset_run>{};
+  offset_run run;
+  std::int64_t v[2];
+  if (!parse_numbers(f->second, v, 2) || !parse_numbers(std::string_view(f->first).substr(prefix.size()), &run.source_start, 1))
+    return error{errc::corruption, "regions read model: a bad run at " + f->first};
+  run.target_start = v[0];
+  run.count = v[1];
+  return std::optional<offset_run>{run};
+}
+
+result<std::vector<std::optional<std::int64_t>>> regions_view::translate(const std::string& source_region,
+                                                                         const std::vector<std::pair<topic_partition, std::int64_t>>& committed) const {
+  NF_TRY_ASSIGN(auto r, store_.reader(proj_));
+  std::vector<std::optional<std::int64_t>> out;
+  out.reserve(committed.size());
+  for (const auto& [tp, next] : committed) {
+    // The last record the group had read is next - 1: the run holding it (or the last before it).
+    if (next <= 0) {
+      out.emplace_back();
+      continue;
+    }
+    const std::string prefix = "m/" + part_prefix(source_region, tp) + "/";
+    NF_TRY_ASSIGN(auto f, r->floor(prefix, prefix + pad(next - 1, 20)));
+    if (!f) {
+      out.emplace_back();
+      continue;
+    }
+    std::int64_t start = 0, v[2];
+    if (!parse_numbers(f->second, v, 2) || !parse_numbers(std::string_view(f->first).substr(prefix.size()), &start, 1))
+      return error{errc::corruption, "regions read model: a bad run at " + f->first};
+    const std::int64_t read_in_run = std::min(next - 1 - start + 1, v[1]);  // records of the run at or before next - 1
+    out.emplace_back(v[0] + read_in_run);
+  }
+  return out;
+}
+
+}  // namespace nf::regions
