@@ -23,10 +23,11 @@
 
 #include "core/base/result.h"
 #include "core/bus/bus.h"
+#include "core/event/codec.h"
 
 namespace nf::regions {
 
-inline constexpr const char* kMirrorHeader = "nf-mirror";
+using event::kMirrorHeader;  // "nf-mirror" (core/event/codec.h: actors pass such records by)
 inline constexpr const char* kOriginHeader = "nf-origin";
 
 // A position written in a header: "<region> <offset>".

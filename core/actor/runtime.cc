@@ -82,6 +82,7 @@ struct cell {
   metrics::gauge* depth = nullptr;
   metrics::gauge* lag = nullptr;            // events after the committed positions, as of the last commit
   metrics::counter* handled_total = nullptr;
+  metrics::counter* mirrored = nullptr;
   metrics::counter* failed = nullptr;
   metrics::counter* dead = nullptr;
 };
@@ -395,6 +396,11 @@ struct runtime::impl {
   void handle_one(cell& c, const bus::message& m) {
     if (m.topic.get() == kReplayTopic) return replay(c, m);
     const topic_partition tp{m.topic, m.partition};
+    if (m.find_header(event::kMirrorHeader)) {
+      // Copied from another region, which handled it: its effects arrive the same way.
+      c.mirrored->inc();
+      return finish(c, tp, m.off.get(), 0);
+    }
     auto env = event::from_message(m);
     message_context ctx(bus, c, *clk, opts.region, env ? &env.value() : nullptr);
     std::string failure;
@@ -691,6 +697,7 @@ void runtime::add(std::shared_ptr<actor> a, const config::actor_settings& settin
   c->lag = &reg.get_gauge("nf_consumer_lag_events", "Events after a consumer group's committed positions, as of its last commit",
                           {{"group", "actor." + c->name}});
   c->handled_total = &reg.get_counter("nf_actor_handled_total", "Messages handled by an actor", l);
+  c->mirrored = &reg.get_counter("nf_actor_mirrored_passed_total", "Events copied from another region, which handled them, passed by", l);
   c->failed = &reg.get_counter("nf_actor_failures_total", "Handler failures of an actor", l);
   c->dead = &reg.get_counter("nf_actor_dead_lettered_total", "Events an actor sent to platform.deadletter", l);
   impl_->cells.push_back(std::move(c));

@@ -24,6 +24,10 @@ namespace nf::event {
 inline constexpr const char* kTypeHeader = "nf-type";
 inline constexpr const char* kIdHeader = "nf-id";
 inline constexpr const char* kTenantHeader = "nf-tenant";
+// On a record a region link copied from another region: "<source region> <source offset>"
+// (actors/regions). Actors leave such records alone: the region that wrote the event handled it,
+// and its effects are copied too.
+inline constexpr const char* kMirrorHeader = "nf-mirror";
 
 // Full protobuf name of the payload message of a registered event type ("mission.prompted" ->
 // "nf.events.MissionPrompt", see types.h), or empty for types nobody registered, whose payload

@@ -3,11 +3,12 @@
 #include <charconv>
 #include <cstdio>
 
+#include "core/event/codec.h"
+
 namespace nf::regions {
 
 namespace {
 
-constexpr std::string_view kMirrorHeader = "nf-mirror";
 
 std::string pad(std::int64_t v, int width) {
   char buf[32];
@@ -33,7 +34,7 @@ bool parse_numbers(std::string_view s, std::int64_t* out, int n) {
 }  // namespace
 
 result<void> regions_projection::apply(const bus::message& m, ::nf::projection::state_writer& w) {
-  const std::string* h = m.find_header(std::string(kMirrorHeader));
+  const std::string* h = m.find_header(event::kMirrorHeader);
   if (!h) return ok();  // the region's own event
   const auto sp = h->rfind(' ');
   std::int64_t source = -1;

@@ -14,6 +14,8 @@
 
 #include "core/event/codec.h"
 #include "tests/support/embedded_bus.h"
+#include "tests/support/http_client.h"
+#include "tests/support/server.h"
 #include "tests/support/support.h"
 
 namespace {
@@ -161,6 +163,81 @@ TEST_F(MirrorCli, BadLinksAreRefusedWithTheirReasonAndCopyNothing) {
     ASSERT_TRUE(committed && *committed);
     EXPECT_EQ((*committed)->get(), 1);
   }
+}
+
+// Events of one topic read through a server's topic browser, partition by partition: id and type.
+std::map<int, std::vector<std::pair<std::string, std::string>>> browse(t::http_client& c, const std::string& topic) {
+  std::map<int, std::vector<std::pair<std::string, std::string>>> out;
+  for (int p = 0; p < 3; ++p) {
+    auto r = c.get("/topics/" + topic + "/events?partition=" + std::to_string(p) + "&from=0&limit=1000");
+    EXPECT_EQ(r.status, 200) << r.body;
+    if (r.status != 200) continue;
+    const auto page = json::parse(r.body);
+    for (const auto& e : page["items"]) out[p].emplace_back(e.value("id", ""), e.value("type", ""));
+  }
+  return out;
+}
+
+TEST(MirrorServe, ALinkInServeCopiesALiveRegionAndTranslatesItsGroups) {
+  t::temp_dir dir;
+  const auto a_dir = (dir.path() / "a").string(), b_dir = (dir.path() / "b").string();
+  const auto a_cfg = (dir.path() / "a.json").string(), b_cfg = (dir.path() / "b.json").string();
+  std::ofstream(a_cfg) << json{{"region", "a"}, {"data_dir", a_dir}, {"regions", {{"b", {{"data_dir", b_dir}}}}}}.dump();
+  std::ofstream(b_cfg) << json{{"region", "b"},
+                               {"data_dir", b_dir},
+                               {"regions", {{"a", {{"data_dir", a_dir}}}}},
+                               {"mirror", {{"links", {{{"from", "a"}, {"topics", {"mission.*", "tenancy.*"}}}}}, {"lag_refresh_ms", 100}}}}
+                              .dump();
+  t::server a(a_cfg);
+  t::server b(b_cfg);
+  t::http_client ca("127.0.0.1", a.port(), t::admin_headers()), cb("127.0.0.1", b.port(), t::admin_headers());
+  ASSERT_EQ(ca.post("/tenants", json{{"id", "acme"}, {"name", "acme"}, {"plan", "enterprise"}}.dump()).status, 201);
+  const auto key = json::parse(ca.post("/tenants/acme/keys", json{{"role", "admin"}}.dump()).body)["key"].get<std::string>();
+  t::http_client acme("127.0.0.1", a.port(), t::key_headers(key));
+  for (int i = 0; i < 30; ++i) {
+    auto r = acme.post("/missions", json{{"id", t::uuid(i)}, {"objective", "mirrored"}, {"priority", "P1"}, {"originatingSpec", "https://spec/1"}}.dump());
+    ASSERT_EQ(r.status, 202) << r.body;
+  }
+  // Region a's actors answered each prompt; b gets the prompts and the answers, and its own
+  // actors leave the copies alone (nothing of b's own is added).
+  ASSERT_TRUE(t::wait_until([&] {
+    auto la = browse(ca, "mission.lifecycle"), lb = browse(cb, "mission.lifecycle");
+    std::size_t n = 0;
+    for (const auto& [p, v] : la) n += v.size();
+    return n >= 30 && la == lb;
+  }, 30s)) << [&] {
+    std::string out;
+    for (auto* c : {&ca, &cb})
+      for (const auto& [p, v] : browse(*c, "mission.lifecycle")) out += " p" + std::to_string(p) + ":" + std::to_string(v.size());
+    return out;
+  }();
+  EXPECT_EQ(browse(ca, "mission.prompts"), browse(cb, "mission.prompts"));
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(browse(ca, "mission.lifecycle"), browse(cb, "mission.lifecycle"));
+
+  auto regions = json::parse(cb.get("/regions").body);
+  EXPECT_EQ(regions["region"], "b");
+  ASSERT_EQ(regions["links"].size(), 1u) << regions.dump();
+  const auto& link = regions["links"][0];
+  EXPECT_EQ(link["from"], "a");
+  EXPECT_EQ(link["state"], "running") << link.dump();
+  EXPECT_TRUE(t::wait_until([&] { return json::parse(cb.get("/regions").body)["links"][0]["lagEvents"] == 0; }, 10s));
+  EXPECT_NE(cb.get("/metrics").body.find("nf_region_lag_events{"), std::string::npos);
+  // The tenant and its key were copied too: the key works in b, but only the platform admin
+  // sees regions.
+  t::http_client acme_b("127.0.0.1", b.port(), t::key_headers(key));
+  ASSERT_TRUE(t::wait_until([&] { return acme_b.get("/missions/" + t::uuid(0)).status == 200; }, 10s)) << acme_b.get("/missions/" + t::uuid(0)).body;
+  EXPECT_EQ(acme_b.get("/regions").status, 403);
+
+  // The missions actor's group in a, as positions in b: b holds only a's events, so the same.
+  auto tr = cb.get("/regions/translate?group=actor.mission_control&from=a");
+  ASSERT_EQ(tr.status, 200) << tr.body;
+  const auto tj = json::parse(tr.body);
+  EXPECT_FALSE(tj["partitions"].empty()) << tj.dump();
+  for (const auto& p : tj["partitions"]) EXPECT_EQ(p["target"], p["source"]) << p.dump();
+  EXPECT_EQ(cb.get("/regions/translate?group=g&from=mars").status, 404);
+  EXPECT_EQ(cb.get("/regions/translate?group=g&from=b").status, 400);
+  EXPECT_EQ(cb.get("/regions/translate?from=a").status, 400);
 }
 
 }  // namespace
