@@ -5,11 +5,13 @@
 #include <optional>
 
 #include "actors/regions/commands.h"
+#include "actors/regions/heartbeat.h"
 #include "actors/regions/links.h"
 #include "actors/regions/routes.h"
 #include "actors/regions/settings.h"
 #include "core/bus/factory.h"
 #include "projections/regions/regions.h"
+#include "regions.pb.h"
 
 namespace nf::regions {
 
@@ -18,8 +20,9 @@ namespace {
 class regions_feature final : public feature::feature {
  public:
   std::string_view name() const override { return "regions"; }
-  void register_events(event::type_registry&) const override {}
-  std::vector<::nf::feature::topic_spec> topics() const override { return {}; }
+  void register_events(event::type_registry& reg) const override { reg.add(kHeartbeat, events::RegionHeartbeat::descriptor(), "regions"); }
+  // A region's heartbeats, keyed by region: the latest of each is all that matters.
+  std::vector<::nf::feature::topic_spec> topics() const override { return {{.name = topic_name{kHeartbeatsTopic}, .compact = true}}; }
   std::vector<command> add_commands(CLI::App& app, const ::nf::feature::command_context& ctx) override {
     std::vector<command> out;
     ::nf::regions::add_commands(app, cli_, ctx, out);
@@ -45,7 +48,9 @@ class regions_feature final : public feature::feature {
       links_.push_back(std::make_unique<link_runner>(l, *source, *guard, std::chrono::milliseconds(mirror_.lag_refresh_ms), h.clock));
     }
     for (auto& l : links_) l->start();
-    routes_.emplace(route_deps{h.cfg, h.bus, mirror_, links_, [this](const std::string& r) { return bus_of(r); }}, h.store, proj_, *feed_);
+    heartbeat_.emplace(h.bus, h.cfg.region, h.cfg.instance_id, h.version, std::chrono::milliseconds(mirror_.heartbeat_ms), links_, h.clock);
+    heartbeat_->start();
+    routes_.emplace(route_deps{h.cfg, h.bus, mirror_, links_, [this](const std::string& r) { return bus_of(r); }, h.clock}, h.store, proj_, *feed_);
     routes_->add_to(h.routes);
     return ok();
   }
@@ -57,6 +62,7 @@ class regions_feature final : public feature::feature {
   // Offline (rebuild, digests) it folds the default mirror topics; serve sets the configured ones.
   std::vector<projection::projection*> projections() override { return {&proj_}; }
   void stop() override {
+    if (heartbeat_) heartbeat_->stop();
     for (auto& l : links_) l->stop();
     if (feed_) feed_->stop();
     links_.clear();
@@ -89,6 +95,7 @@ class regions_feature final : public feature::feature {
   std::map<std::string, std::unique_ptr<bus::event_bus>> opened_;
   std::map<std::string, std::unique_ptr<target_guard>> guards_;
   std::vector<std::unique_ptr<link_runner>> links_;
+  std::optional<heartbeat> heartbeat_;
   std::optional<routes> routes_;
 };
 

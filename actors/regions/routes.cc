@@ -1,5 +1,7 @@
 #include "actors/regions/routes.h"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "core/projection/projection.h"
@@ -19,6 +21,14 @@ void routes::add_to(http::route_table& t) {
                                                                          {"regions", http::schema::array(json{{"type", "object"}})},
                                                                          {"links", http::schema::array(json{{"type", "object"}})}})}}},
          .handler = [this](const http::route_context& c) { return list(c); }});
+  t.add({.method = http::verb::get, .path = "/regions/route", .perm = perm::read,
+         .summary = "The healthy region a client should use: lowest estimated latency, with lag and load penalties", .tag = "regions",
+         .params = {{"client", "a region's name, or LAT,LON in degrees", http::schema::string(), true}},
+         .responses = {{200, {"the choice and every region ranked", http::schema::object({{"region", http::schema::string()},
+                                                                                          {"ranked", http::schema::array(json{{"type", "object"}})}})}},
+                       {400, err},
+                       {404, err}},
+         .handler = [this](const http::route_context& c) { return route_client(c); }});
   t.add({.method = http::verb::get, .path = "/regions/translate", .perm = perm::read,
          .summary = "A consumer group's committed positions in another region as positions in this one (exact; for a failover)",
          .tag = "regions",
@@ -31,19 +41,72 @@ void routes::add_to(http::route_table& t) {
          .handler = [this](const http::route_context& c) { return translate(c); }});
 }
 
-http::response routes::list(const http::route_context& c) {
-  json regions = json::array();
-  regions.push_back({{"name", d_.cfg.region}, {"local", true}, {"bus", config::to_string(d_.cfg.bus.kind)}});
-  if (auto s = regions_settings_of(d_.cfg)) {
-    for (const auto& [name, text] : s->regions) {
-      if (name == d_.cfg.region) continue;
-      auto rc = region_config(d_.cfg, name);
-      regions.push_back({{"name", name}, {"local", false}, {"bus", rc ? config::to_string(rc->bus.kind) : "unknown"}});
+result<std::vector<region_state>> routes::health(std::map<std::string, json>* beats_out) {
+  NF_TRY_ASSIGN(auto s, regions_settings_of(d_.cfg));
+  NF_TRY_ASSIGN(auto beats, view_.heartbeats());
+  std::vector<std::string> names{d_.cfg.region};
+  auto add = [&](const std::string& n) {
+    if (std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
+  };
+  for (const auto& n : s.names) add(n);
+  for (const auto& [n, b] : beats) add(n);
+  const auto now = d_.clock.now_ms();
+  std::vector<region_state> out;
+  for (const auto& n : names) {
+    region_state r;
+    r.name = n;
+    if (auto it = s.locations.find(n); it != s.locations.end()) r.where = it->second;
+    if (auto it = beats.find(n); it != beats.end()) {
+      auto b = json::parse(it->second, nullptr, false);
+      if (b.is_object()) {
+        r.up = now - b.value("at", std::int64_t{0}) <= d_.mirror.down_after_ms;
+        r.load = b.value("load", 0.0);
+        r.lag_ms = b.value("lagMs", std::int64_t{0});
+        if (beats_out) (*beats_out)[n] = std::move(b);
+      }
     }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+http::response routes::list(const http::route_context& c) {
+  std::map<std::string, json> beats;
+  auto h = health(&beats);
+  if (!h) return http::failure(h.error(), c.req);
+  json regions = json::array();
+  for (const auto& r : *h) {
+    json one{{"name", r.name}, {"local", r.name == d_.cfg.region}, {"up", r.up}, {"load", r.load}, {"lagMs", r.lag_ms}};
+    if (r.name == d_.cfg.region) {
+      one["bus"] = config::to_string(d_.cfg.bus.kind);
+    } else {
+      auto rc = region_config(d_.cfg, r.name);
+      one["bus"] = rc ? config::to_string(rc->bus.kind) : "unknown";
+    }
+    if (r.where) one["location"] = {{"lat", r.where->lat}, {"lon", r.where->lon}};
+    if (auto it = beats.find(r.name); it != beats.end()) one["heartbeat"] = it->second;
+    regions.push_back(std::move(one));
   }
   json links = json::array();
   for (const auto& l : d_.links) links.push_back(l->status());
   return http::json_response(status::ok, json{{"region", d_.cfg.region}, {"regions", regions}, {"links", links}}, c.req);
+}
+
+http::response routes::route_client(const http::route_context& c) {
+  const auto client = c.t.param("client");
+  if (!client) return http::invalid_field("client", "is required: a region's name or LAT,LON", c.req);
+  auto at = parse_client(*client);
+  if (!at) return http::invalid_field("client", at.error().message.substr(at.error().message.find(':') + 2), c.req);
+  auto h = health();
+  if (!h) return http::failure(h.error(), c.req);
+  auto d = route(*at, *h, d_.mirror.routing);
+  if (!d) return http::error_response(status::not_found, "not_found", d.error().message, c.req, "client");
+  json ranked = json::array();
+  for (const auto& r : d->ranked)
+    ranked.push_back({{"region", r.region}, {"costMs", r.cost_ms}, {"latencyMs", r.base_ms}, {"up", r.up}, {"overloaded", r.overloaded}, {"why", r.why}});
+  json out{{"client", *client}, {"ranked", ranked}};
+  out["region"] = d->region.empty() ? json(nullptr) : json(d->region);
+  return http::json_response(status::ok, out, c.req);
 }
 
 http::response routes::translate(const http::route_context& c) {

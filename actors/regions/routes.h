@@ -1,6 +1,8 @@
 // The regions routes (platform admin only):
 //   GET /regions                       the local region, the configured ones, and every link serve
 //                                      runs with its state and lag per partition
+//   GET /regions/route?client=<region>|<lat>,<lon>
+//                                      the healthy region with the lowest estimated latency
 //   GET /regions/translate?group=&from=&to=
 //                                      a consumer group's committed positions in region `from` as
 //                                      positions in this region (`to`, default this one), from the
@@ -13,7 +15,10 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "actors/regions/links.h"
+#include "actors/regions/routing.h"
 #include "actors/regions/settings.h"
 #include "core/http/routes.h"
 #include "core/projection/projection.h"
@@ -32,6 +37,7 @@ struct route_deps {
   std::vector<std::unique_ptr<link_runner>>& links;
   // A region's bus for reading committed positions (opened once, on first use).
   std::function<result<bus::event_bus*>(const std::string& region)> bus_of;
+  const nf::clock& clock;
 };
 
 class routes {
@@ -43,6 +49,9 @@ class routes {
  private:
   http::response list(const http::route_context& c);
   http::response translate(const http::route_context& c);
+  http::response route_client(const http::route_context& c);
+  // Every region known (configured, local, or heard from) with its health from its heartbeats.
+  result<std::vector<region_state>> health(std::map<std::string, nlohmann::json>* beats = nullptr);
 
   route_deps d_;
   regions_view view_;

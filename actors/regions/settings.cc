@@ -1,5 +1,8 @@
 #include "actors/regions/settings.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include <nlohmann/json.hpp>
 
 #include "core/bus/bus.h"
@@ -18,17 +21,28 @@ result<regions_settings> read(const std::string& text) {
   for (const auto& [name, r] : j.items()) {
     const std::string where = "config key 'regions." + name + "'";
     if (!bus::validate_topic_name(name)) return error{errc::invalid_argument, where + ": a region's name is 1 to 249 of [a-zA-Z0-9._-]"};
-    if (!r.is_object()) return error{errc::invalid_argument, where + ": must be an object with data_dir and bus"};
+    if (!r.is_object()) return error{errc::invalid_argument, where + ": must be an object with data_dir, bus and location"};
+    json bus_part = json::object();
     for (const auto& [k, v] : r.items()) {
-      (void)v;
-      if (k != "data_dir" && k != "bus") return error{errc::invalid_argument, "config key 'regions." + name + "." + k + "': unknown (data_dir or bus)"};
+      if (k == "data_dir" || k == "bus") {
+        bus_part[k] = v;
+      } else if (k == "location") {
+        if (!v.is_object() || v.size() != 2 || !v.contains("lat") || !v.contains("lon") || !v["lat"].is_number() || !v["lon"].is_number() ||
+            std::abs(v["lat"].get<double>()) > 90 || std::abs(v["lon"].get<double>()) > 180)
+          return error{errc::invalid_argument, "config key 'regions." + name + ".location': must be {\"lat\": -90..90, \"lon\": -180..180}"};
+        s.locations[name] = location{v["lat"].get<double>(), v["lon"].get<double>()};
+      } else {
+        return error{errc::invalid_argument, "config key 'regions." + name + "." + k + "': unknown (data_dir, bus or location)"};
+      }
     }
-    // The same rules as the top of the file, without the environment.
-    auto parsed = config::parse(r.dump(), "regions." + name, [](const std::string&) { return std::optional<std::string>{}; });
+    // The same rules as the top of the file, without the environment. An entry with only a
+    // location describes the local region (its bus is the file's own).
+    auto parsed = config::parse(bus_part.dump(), "regions." + name, [](const std::string&) { return std::optional<std::string>{}; });
     if (!parsed) return error{errc::invalid_argument, where + ": " + parsed.error().message};
-    if (parsed->bus.kind == config::bus_kind::embedded && !r.contains("data_dir"))
+    if (!bus_part.empty() && parsed->bus.kind == config::bus_kind::embedded && !bus_part.contains("data_dir"))
       return error{errc::invalid_argument, where + ": an embedded region needs its data_dir"};
-    s.regions[name] = r.dump();
+    if (!bus_part.empty()) s.regions[name] = bus_part.dump();
+    s.names.push_back(name);
   }
   return s;
 }
@@ -51,9 +65,29 @@ result<mirror_settings> read_mirror(const std::string& text) {
   for (const auto& [k, v] : j.items()) {
     if (k == "topics") {
       NF_TRY(topics(v, "topics", s.topics));
-    } else if (k == "lag_refresh_ms") {
+    } else if (k == "lag_refresh_ms" || k == "heartbeat_ms" || k == "down_after_ms") {
       if (!v.is_number_integer() || v.get<std::int64_t>() < 10 || v.get<std::int64_t>() > 600'000) return bad(k, "must be from 10 to 600000");
-      s.lag_refresh_ms = v.get<std::int64_t>();
+      (k == "lag_refresh_ms" ? s.lag_refresh_ms : k == "heartbeat_ms" ? s.heartbeat_ms : s.down_after_ms) = v.get<std::int64_t>();
+    } else if (k == "routing") {
+      if (!v.is_object()) return bad(k, "must be an object");
+      for (const auto& [rk, rv] : v.items()) {
+        if (rk == "latency_ms") {
+          if (!rv.is_object()) return bad("routing.latency_ms", "must be {from: {to: ms}}");
+          for (const auto& [from, row] : rv.items()) {
+            if (!row.is_object()) return bad("routing.latency_ms." + from, "must be {to: ms}");
+            for (const auto& [to, ms] : row.items()) {
+              if (!ms.is_number() || ms.get<double>() < 0) return bad("routing.latency_ms." + from + "." + to, "must be a number of ms >= 0");
+              s.routing.latency_ms[from][to] = ms.get<double>();
+            }
+          }
+        } else if (rk == "overload" || rk == "load_penalty_ms" || rk == "lag_penalty" || rk == "km_per_ms") {
+          if (!rv.is_number() || rv.get<double>() < 0 || (rk == "km_per_ms" && rv.get<double>() <= 0)) return bad("routing." + rk, "must be a positive number");
+          (rk == "overload" ? s.routing.overload : rk == "load_penalty_ms" ? s.routing.load_penalty_ms : rk == "lag_penalty" ? s.routing.lag_penalty : s.routing.km_per_ms) =
+              rv.get<double>();
+        } else {
+          return bad("routing." + rk, "unknown (latency_ms, overload, load_penalty_ms, lag_penalty or km_per_ms)");
+        }
+      }
     } else if (k == "links") {
       if (!v.is_array()) return bad(k, "must be an array of {from, to?, topics?, batch?}");
       for (std::size_t i = 0; i < v.size(); ++i) {
@@ -77,7 +111,7 @@ result<mirror_settings> read_mirror(const std::string& text) {
         s.links.push_back(std::move(ls));
       }
     } else {
-      return bad(k, "unknown (topics, links or lag_refresh_ms)");
+      return bad(k, "unknown (topics, links, lag_refresh_ms, heartbeat_ms, down_after_ms or routing)");
     }
   }
   return s;
@@ -123,6 +157,8 @@ result<config::config> region_config(const config::config& c, const std::string&
     std::string known = c.region + " (local)";
     for (const auto& [n, text] : s.regions)
       if (n != c.region) known += ", " + n;
+    if (std::find(s.names.begin(), s.names.end(), name) != s.names.end())
+      return error{errc::invalid_argument, "region '" + name + "' has no data_dir or bus in the configuration"};
     return error{errc::not_found, "no region '" + name + "' in the configuration; known: " + known};
   }
   auto r = config::parse(it->second, "regions." + name, [](const std::string&) { return std::optional<std::string>{}; });

@@ -2,7 +2,8 @@
 //   "region": "us-east",                       (core: the local region's name)
 //   "regions": {
 //     "us-east": {"data_dir": "/srv/nf/us-east"},                       an embedded bus
-//     "eu-west": {"bus": {"kind": "kafka", "kafka": {"bootstrap_servers": "..."}}}
+//     "eu-west": {"bus": {"kind": "kafka", "kafka": {"bootstrap_servers": "..."}},
+//                 "location": {"lat": 53.3, "lon": -6.3}}
 //   }
 // A region's entry holds the same data_dir and bus keys as the top of the file; the local region
 // needs none (it is this file's own data_dir and bus). Environment variables (NF_*) never change
@@ -14,12 +15,15 @@
 #include <vector>
 
 #include "core/base/result.h"
+#include "actors/regions/routing.h"
 #include "core/config/config.h"
 
 namespace nf::regions {
 
 struct regions_settings {
   std::map<std::string, std::string> regions;  // name -> its {data_dir, bus} as JSON text
+  std::map<std::string, location> locations;   // name -> where it is (for routing by distance)
+  std::vector<std::string> names;              // every region the section names
 };
 
 result<regions_settings> regions_settings_of(const config::config& c);
@@ -29,11 +33,14 @@ result<void> check_regions_section(const std::string& json_text);
 //   "mirror": {
 //     "topics": ["mission.*", ...],   topics whose copied records the offset map folds (default below)
 //     "links": [{"from": "us-east", "to": "eu-west", "topics": ["mission.*"], "batch": 1000}],
-//     "lag_refresh_ms": 1000
+//     "lag_refresh_ms": 1000,
+//     "heartbeat_ms": 1000, "down_after_ms": 5000,
+//     "routing": {"latency_ms": {"us-east": {"eu-west": 75}}, "overload": 0.85, "load_penalty_ms": 50,
+//                 "lag_penalty": 0.1, "km_per_ms": 100}
 //   }
 // A link's "to" defaults to the local region; its target must be the local bus or a Kafka
 // region (an embedded region's bus belongs to its own server: run the link there).
-inline const std::vector<std::string> kDefaultMirrorTopics = {"mission.*", "marketplace.*", "tenancy.*", "workflow.*", "evidence.*"};
+inline const std::vector<std::string> kDefaultMirrorTopics = {"mission.*", "marketplace.*", "tenancy.*", "workflow.*", "evidence.*", "region.*"};
 
 struct link_settings {
   std::string from, to;
@@ -45,6 +52,9 @@ struct mirror_settings {
   std::vector<std::string> topics = kDefaultMirrorTopics;
   std::vector<link_settings> links;
   std::int64_t lag_refresh_ms = 1000;
+  std::int64_t heartbeat_ms = 1000;     // how often serve says region.heartbeat
+  std::int64_t down_after_ms = 5000;    // a region silent this long is down
+  routing_policy routing;
 };
 
 result<mirror_settings> mirror_settings_of(const config::config& c);

@@ -64,6 +64,8 @@ struct host {
   // The feeds of its read models: a read with NF-Wait-For waits on those that read the token's
   // topics (read-your-writes across instances).
   std::vector<projection::feed*>& feeds;
+  // The server's version (what /healthz reports).
+  std::string version = "0.0.0";
 };
 
 class feature {

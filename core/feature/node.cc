@@ -41,7 +41,7 @@ result<void> node::start() {
   // Dead letters hold other tenants' events: the platform admin's only.
   visibility_.restrict("platform.*");
   const nf::clock& clk = opts_.clock ? *opts_.clock : system_clock::instance();
-  host h{cfg_, bus_, store_, *actors_, routes_, visibility_, clk, feeds_};
+  host h{cfg_, bus_, store_, *actors_, routes_, visibility_, clk, feeds_, opts_.http.version};
   for (auto& f : features_) {
     if (auto r = f->start(h); !r) {
       stop();

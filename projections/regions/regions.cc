@@ -3,7 +3,11 @@
 #include <charconv>
 #include <cstdio>
 
+#include <nlohmann/json.hpp>
+
 #include "core/event/codec.h"
+#include "core/projection/rejected.h"
+#include "regions.pb.h"
 
 namespace nf::regions {
 
@@ -34,6 +38,21 @@ bool parse_numbers(std::string_view s, std::int64_t* out, int n) {
 }  // namespace
 
 result<void> regions_projection::apply(const bus::message& m, ::nf::projection::state_writer& w) {
+  if (m.topic.get() == kHeartbeatsTopic) {
+    auto env = event::from_message(m);
+    if (!env) return ::nf::projection::keep_rejected(w, "regions", "x/", m, "", "", env.error().message);
+    events::RegionHeartbeat hb;
+    if (env->type() != kHeartbeat || !env->payload().UnpackTo(&hb) || hb.region().empty())
+      return ::nf::projection::keep_rejected(w, "regions", "x/", m, env->type(), "", "not a region.heartbeat with a region");
+    // Heartbeats can arrive out of order over two paths: the latest stands.
+    if (auto prev = w.get("h/" + hb.region()); prev && *prev) {
+      auto p = nlohmann::json::parse(**prev, nullptr, false);
+      if (p.is_object() && p.value("at", std::int64_t{0}) > env->occurred_at()) return ok();
+    }
+    const nlohmann::json doc{{"region", hb.region()}, {"instance", hb.instance()}, {"load", hb.load()}, {"lagMs", hb.lag_ms()},
+                             {"lagEvents", hb.lag_events()}, {"version", hb.version()}, {"links", hb.links()}, {"at", env->occurred_at()}};
+    return w.put("h/" + hb.region(), doc.dump());
+  }
   const std::string* h = m.find_header(event::kMirrorHeader);
   if (!h) return ok();  // the region's own event
   const auto sp = h->rfind(' ');
@@ -96,6 +115,16 @@ result<std::vector<std::optional<std::int64_t>>> regions_view::translate(const s
     const std::int64_t read_in_run = std::min(next - 1 - start + 1, v[1]);  // records of the run at or before next - 1
     out.emplace_back(v[0] + read_in_run);
   }
+  return out;
+}
+
+result<std::map<std::string, std::string>> regions_view::heartbeats() const {
+  NF_TRY_ASSIGN(auto r, store_.reader(proj_));
+  std::map<std::string, std::string> out;
+  NF_TRY(r->scan("h/", [&](std::string_view k, std::string_view v) {
+    out[std::string(k.substr(2))] = std::string(v);
+    return true;
+  }));
   return out;
 }
 

@@ -7,10 +7,13 @@
 //         a run: `count` records copied from consecutive source offsets to consecutive target
 //         offsets (a run ends where the link skipped a record or the target took another);
 //       l/<source region>/<topic>/<partition:5> -> "<source start> <target start> <count>", the
-//         partition's last run (the one the next record may extend).
+//         partition's last run (the one the next record may extend);
+//       h/<region> -> the region's latest region.heartbeat (JSON: region, instance, load, lagMs,
+//         lagEvents, version, links, at), from region.heartbeats, its own and the copied ones.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,13 +22,20 @@
 
 namespace nf::regions {
 
+inline constexpr const char* kHeartbeatsTopic = "region.heartbeats";
+inline constexpr const char* kHeartbeat = "region.heartbeat";
+
 class regions_projection final : public projection::projection {
  public:
   explicit regions_projection(std::vector<std::string> topics) : topics_(std::move(topics)) {}
   // Before the projection is fed (the topics are read when its feed starts).
   void set_topics(std::vector<std::string> topics) { topics_ = std::move(topics); }
   std::string name() const override { return "regions"; }
-  std::vector<std::string> topics() const override { return topics_; }
+  std::vector<std::string> topics() const override {
+    auto t = topics_;
+    t.push_back(kHeartbeatsTopic);
+    return t;
+  }
   result<void> apply(const bus::message& m, ::nf::projection::state_writer& w) override;
   bool reads_while_folding() const override { return true; }
 
@@ -50,6 +60,8 @@ class regions_view {
   // replicator.h translate()); nullopt: nothing before it was copied (the target's start).
   result<std::vector<std::optional<std::int64_t>>> translate(const std::string& source_region,
                                                              const std::vector<std::pair<topic_partition, std::int64_t>>& committed) const;
+  // Every region's latest heartbeat, by region (JSON text).
+  result<std::map<std::string, std::string>> heartbeats() const;
 
  private:
   ::nf::projection::store& store_;

@@ -186,7 +186,8 @@ TEST(MirrorServe, ALinkInServeCopiesALiveRegionAndTranslatesItsGroups) {
   std::ofstream(b_cfg) << json{{"region", "b"},
                                {"data_dir", b_dir},
                                {"regions", {{"a", {{"data_dir", a_dir}}}}},
-                               {"mirror", {{"links", {{{"from", "a"}, {"topics", {"mission.*", "tenancy.*"}}}}}, {"lag_refresh_ms", 100}}}}
+                               {"mirror", {{"links", {{{"from", "a"}, {"topics", {"mission.*", "tenancy.*", "region.*"}}}}},
+                                           {"lag_refresh_ms", 100}, {"heartbeat_ms", 100}, {"down_after_ms", 1500}}}}
                               .dump();
   t::server a(a_cfg);
   t::server b(b_cfg);
@@ -238,6 +239,28 @@ TEST(MirrorServe, ALinkInServeCopiesALiveRegionAndTranslatesItsGroups) {
   EXPECT_EQ(cb.get("/regions/translate?group=g&from=mars").status, 404);
   EXPECT_EQ(cb.get("/regions/translate?group=g&from=b").status, 400);
   EXPECT_EQ(cb.get("/regions/translate?from=a").status, 400);
+
+  // Health from heartbeats: a's are copied to b; both up, and a's clients stay in a.
+  ASSERT_TRUE(t::wait_until([&] {
+    const auto r = json::parse(cb.get("/regions").body);
+    int up = 0;
+    for (const auto& x : r["regions"]) up += x.value("up", false);
+    return up == 2;
+  }, 10s)) << cb.get("/regions").body;
+  auto route = json::parse(cb.get("/regions/route?client=a").body);
+  EXPECT_EQ(route["region"], "a") << route.dump();
+  EXPECT_EQ(cb.get("/regions/route?client=91,0").status, 400);
+  EXPECT_EQ(cb.get("/regions/route?client=mars").status, 404);
+  // a dies: after down_after_ms of silence b marks it down, and a's clients go to b.
+  a.proc().signal(SIGKILL);
+  a.proc().wait();
+  ASSERT_TRUE(t::wait_until([&] { return json::parse(cb.get("/regions/route?client=a").body)["region"] == "b"; }, 10s))
+      << cb.get("/regions/route?client=a").body;
+  route = json::parse(cb.get("/regions/route?client=a").body);
+  EXPECT_EQ(route["ranked"].back()["region"], "a");
+  EXPECT_EQ(route["ranked"].back()["why"], "down");
+  // The link keeps trying the source (it reads a's data directory), and b keeps serving.
+  EXPECT_EQ(cb.get("/healthz").status, 200);
 }
 
 }  // namespace

@@ -55,7 +55,7 @@ TEST(ProjectionsCli, ListsAndRebuildsOfflineAndThroughTheServer) {
   auto rebuilt = t::run({t::nexus_forge_binary(), "rebuild", "--all", "--config", config, "--json"});
   ASSERT_EQ(rebuilt.exit_code, 0) << rebuilt.err;
   const auto all = json::parse(rebuilt.out);
-  ASSERT_EQ(all.size(), 9u);
+  ASSERT_EQ(all.size(), 10u);
   for (const auto& r : all) {
     EXPECT_EQ(r["oldDigest"], r["newDigest"]) << r.dump();
     if (r["name"] == "missions") {
