@@ -206,6 +206,7 @@ struct map_fixture {
   nf::regions::regions_projection proj{{"mission.*"}};
   std::vector<std::pair<nf::topic_partition, std::int64_t>> committed;
   map_fixture() {
+    fs::create_directories(t.dir / "store");
     store = nf::projection::store::open({.path = (t.dir / "store").string()}).value();
     (void)store->attach(proj);
     std::mt19937 rng(5);

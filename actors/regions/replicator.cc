@@ -7,6 +7,9 @@
 
 #include "core/log/log.h"
 #include "core/metrics/metrics.h"
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/wire_format_lite.h>
+
 #include "envelope.pb.h"
 
 namespace nf::regions {
@@ -55,6 +58,28 @@ result<std::optional<bus::message>> last_where(bus::event_bus& b, const topic_pa
     hi = lo;
   }
   return std::optional<bus::message>{};
+}
+
+// The envelope's origin_region (field 9) read straight from the wire, without parsing the rest
+// (the payload is the bulk of a record): nullopt for bytes that are not an envelope.
+std::optional<std::string> origin_region_of(const std::string& value) {
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const std::uint8_t*>(value.data()), static_cast<int>(value.size()));
+  std::optional<std::string> found;
+  for (;;) {
+    const std::uint32_t tag = in.ReadTag();
+    if (tag == 0) {
+      if (in.CurrentPosition() != static_cast<int>(value.size())) return std::nullopt;  // not a whole message
+      return found.value_or("");
+    }
+    if (google::protobuf::internal::WireFormatLite::GetTagFieldNumber(tag) == events::Envelope::kOriginRegionFieldNumber &&
+        google::protobuf::internal::WireFormatLite::GetTagWireType(tag) == google::protobuf::internal::WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+      std::string s;
+      if (!google::protobuf::internal::WireFormatLite::ReadString(&in, &s)) return std::nullopt;
+      found = std::move(s);
+    } else if (!google::protobuf::internal::WireFormatLite::SkipField(&in, tag)) {
+      return std::nullopt;
+    }
+  }
 }
 
 std::optional<region_position> header_position(const bus::message& m, const char* name) {
@@ -212,7 +237,7 @@ result<void> replicator::copy(std::vector<bus::message>& batch) {
     auto& st = it->second;
     std::lock_guard lk(target_.lock_of(tp));
     std::vector<bus::record> out;
-    std::vector<region_position> origins;
+    std::map<std::string, std::int64_t> marks;  // this batch's watermarks by origin
     out.reserve(msgs.size());
     std::int64_t last_off = st.next - 1;
     std::int64_t last_ts = st.last_copied_ts;
@@ -223,8 +248,8 @@ result<void> replicator::copy(std::vector<bus::message>& batch) {
       if (auto h = header_position(*m, kOriginHeader)) {
         origin = *h;
       } else {
-        events::Envelope env;
-        if (env.ParseFromString(m->value) && !env.origin_region().empty()) origin.region = env.origin_region();
+        auto region = origin_region_of(m->value);
+        if (region && !region->empty()) origin.region = std::move(*region);
         else origin.region = opts_.from;  // not an envelope of ours, or no region named: it began in the source
         origin.offset = m->off.get();
       }
@@ -233,9 +258,12 @@ result<void> replicator::copy(std::vector<bus::message>& batch) {
         skipped_total.inc();
         continue;
       }
-      NF_TRY_ASSIGN(auto mark, target_.watermark(tp, origin.region));
-      for (const auto& o : origins)
-        if (o.region == origin.region) mark = std::max(mark, o.offset);
+      auto cached = marks.find(origin.region);
+      if (cached == marks.end()) {
+        NF_TRY_ASSIGN(auto mark0, target_.watermark(tp, origin.region));
+        cached = marks.emplace(origin.region, mark0).first;
+      }
+      const std::int64_t mark = cached->second;
       if (origin.offset <= mark) {
         ++st.skipped_seen;
         skipped_total.inc();
@@ -251,12 +279,12 @@ result<void> replicator::copy(std::vector<bus::message>& batch) {
       r.headers.push_back({kMirrorHeader, to_header({opts_.from, m->off.get()})});
       r.headers.push_back({kOriginHeader, to_header(origin)});
       out.push_back(std::move(r));
-      origins.push_back(origin);
+      cached->second = origin.offset;  // the batch's own records count for the ones after them
       last_ts = m->timestamp_ms;
     }
     if (!out.empty()) {
       NF_TRY(target_.bus().append(tp.topic, std::span<const bus::record>(out.data(), out.size())));
-      for (const auto& o : origins) target_.advance(tp, o.region, o.offset);
+      for (const auto& [region, off] : marks) target_.advance(tp, region, off);
       st.copied += static_cast<std::int64_t>(out.size());
       copied_total.inc(static_cast<std::int64_t>(out.size()));
     }
