@@ -20,9 +20,14 @@ namespace {
 class regions_feature final : public feature::feature {
  public:
   std::string_view name() const override { return "regions"; }
-  void register_events(event::type_registry& reg) const override { reg.add(kHeartbeat, events::RegionHeartbeat::descriptor(), "regions"); }
-  // A region's heartbeats, keyed by region: the latest of each is all that matters.
-  std::vector<::nf::feature::topic_spec> topics() const override { return {{.name = topic_name{kHeartbeatsTopic}, .compact = true}}; }
+  void register_events(event::type_registry& reg) const override {
+    reg.add(kHeartbeat, events::RegionHeartbeat::descriptor(), "regions");
+    reg.add(kReplicationLag, events::ReplicationLag::descriptor(), "regions");
+  }
+  // Heartbeats keyed by region and lags keyed by link: the latest of each is all that matters.
+  std::vector<::nf::feature::topic_spec> topics() const override {
+    return {{.name = topic_name{kHeartbeatsTopic}, .compact = true}, {.name = topic_name{kLagTopic}, .compact = true}};
+  }
   std::vector<command> add_commands(CLI::App& app, const ::nf::feature::command_context& ctx) override {
     std::vector<command> out;
     ::nf::regions::add_commands(app, cli_, ctx, out);
@@ -41,11 +46,13 @@ class regions_feature final : public feature::feature {
     NF_TRY(feed_->start());
     h.feeds.push_back(&*feed_);
     for (const auto& l : mirror_.links) {
-      NF_TRY_ASSIGN(auto* source, bus_of(l.from));
+      // The target is this region's bus or a Kafka cluster (checked by mirror_settings_of):
+      // opening it does not depend on a peer being up. The source is opened by the link itself.
       NF_TRY_ASSIGN(auto* target, bus_of(l.to));
       auto& guard = guards_[l.to];
       if (!guard) guard = std::make_unique<target_guard>(*target);
-      links_.push_back(std::make_unique<link_runner>(l, *source, *guard, std::chrono::milliseconds(mirror_.lag_refresh_ms), h.clock));
+      links_.push_back(std::make_unique<link_runner>(l, [this, from = l.from] { return bus_of(from); }, *guard,
+                                                     std::chrono::milliseconds(mirror_.lag_refresh_ms), h.clock));
     }
     for (auto& l : links_) l->start();
     heartbeat_.emplace(h.bus, h.cfg.region, h.cfg.instance_id, h.version, std::chrono::milliseconds(mirror_.heartbeat_ms), links_, h.clock);

@@ -41,11 +41,36 @@ result<void> heartbeat::beat() {
   const auto cpus = std::max(1u, std::thread::hardware_concurrency());
   if (::getloadavg(avg, 1) == 1) hb.set_load(std::clamp(avg[0] / cpus, 0.0, 1.0));
   std::int64_t lag_ms = 0, lag_events = 0;
+  std::vector<bus::record> lags;
   for (const auto& l : links_) {
     const auto s = l->status();
     lag_ms = std::max(lag_ms, s.value("lagMs", std::int64_t{0}));
     lag_events += s.value("lagEvents", std::int64_t{0});
+    // Each link's lag, as an event of its own (region.replication_lag on region.lag).
+    events::ReplicationLag rl;
+    rl.set_from(s.value("from", ""));
+    rl.set_to(s.value("to", ""));
+    rl.set_state(s.value("state", ""));
+    rl.set_lag_events(s.value("lagEvents", std::int64_t{0}));
+    rl.set_lag_ms(s.value("lagMs", std::int64_t{0}));
+    for (const auto& p : s.value("partitions", nlohmann::json::array())) {
+      auto* pl = rl.add_partitions();
+      pl->set_topic(p.value("topic", ""));
+      pl->set_partition(p.value("partition", 0));
+      pl->set_next(p.value("next", std::int64_t{0}));
+      pl->set_source_end(p.value("sourceEnd", std::int64_t{0}));
+      pl->set_lag_events(p.value("lagEvents", std::int64_t{0}));
+      pl->set_lag_ms(p.value("lagMs", std::int64_t{0}));
+    }
+    event::new_event lev;
+    lev.type = kReplicationLag;
+    lev.key = rl.from() + ">" + rl.to();
+    lev.region = region_;
+    lev.occurred_at = clk_.now_ms();
+    NF_TRY_ASSIGN(auto lenv, event::build(lev, rl));
+    lags.push_back(event::to_record(lenv));
   }
+  if (!lags.empty()) NF_TRY(bus_.append(topic_name{kLagTopic}, std::span<const bus::record>(lags.data(), lags.size())));
   hb.set_lag_ms(lag_ms);
   hb.set_lag_events(lag_events);
   hb.set_links(static_cast<std::int32_t>(links_.size()));

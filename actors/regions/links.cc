@@ -10,8 +10,8 @@ namespace nf::regions {
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 
-link_runner::link_runner(link_settings s, bus::event_bus& source, target_guard& target, std::chrono::milliseconds lag_refresh, const nf::clock& clk)
-    : s_(std::move(s)), source_(source), target_(target), lag_refresh_(lag_refresh), clk_(clk) {}
+link_runner::link_runner(link_settings s, source_fn source_of, target_guard& target, std::chrono::milliseconds lag_refresh, const nf::clock& clk)
+    : s_(std::move(s)), source_of_(std::move(source_of)), target_(target), lag_refresh_(lag_refresh), clk_(clk) {}
 
 link_runner::~link_runner() { stop(); }
 
@@ -50,7 +50,12 @@ void link_runner::run() {
   };
   while (!stop_) {
     try {
-      replicator r(source_, target_, link_options{s_.from, s_.to, s_.topics, static_cast<std::size_t>(s_.batch)});
+      auto source = source_of_();
+      if (!source) {
+        fail(source.error().message);
+        continue;
+      }
+      replicator r(**source, target_, link_options{s_.from, s_.to, s_.topics, static_cast<std::size_t>(s_.batch)});
       if (auto p = r.prepare(); !p) {
         fail(p.error().message);
         continue;

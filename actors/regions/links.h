@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -20,22 +21,24 @@ namespace nf::regions {
 
 class link_runner {
  public:
-  // `source` and the guard's target outlive the runner.
-  link_runner(link_settings s, bus::event_bus& source, target_guard& target, std::chrono::milliseconds lag_refresh, const nf::clock& clk);
+  // The guard's target outlives the runner. `source_of` opens (or returns) the source region's
+  // bus; a source that cannot be opened yet (its data directory not there, its cluster not
+  // reachable) is an error the link shows and tries again a second later.
+  using source_fn = std::function<result<bus::event_bus*>()>;
+  link_runner(link_settings s, source_fn source_of, target_guard& target, std::chrono::milliseconds lag_refresh, const nf::clock& clk);
   ~link_runner();
   void start();
   void stop();
   // {from, to, topics, state, error, copied, skippedLoop, skippedSeen, lagEvents, lagMs, partitions: [...]}
   nlohmann::json status() const;
   const link_settings& settings() const { return s_; }
-  bus::event_bus& source() { return source_; }
 
  private:
   void run();
   void publish(const std::vector<partition_state>& parts);
 
   link_settings s_;
-  bus::event_bus& source_;
+  source_fn source_of_;
   target_guard& target_;
   std::chrono::milliseconds lag_refresh_;
   const nf::clock& clk_;

@@ -323,10 +323,15 @@ result<std::vector<translated>> translate(bus::event_bus& source, bus::event_bus
       if (!committed) continue;
       translated x{tp, committed->get(), 0};
       // The last record copied from before the committed position: the group had read it.
-      NF_TRY_ASSIGN(auto m, last_where(target, tp, [&](const bus::message& msg) {
-        auto h = header_position(msg, kMirrorHeader);
-        return h && h->region == source_region && h->offset < x.source;
-      }));
+      std::optional<bus::message> m;
+      if (x.source > 0) {
+        auto found = last_where(target, tp, [&](const bus::message& msg) {
+          auto h = header_position(msg, kMirrorHeader);
+          return h && h->region == source_region && h->offset < x.source;
+        });
+        if (!found) return std::move(found).error();
+        m = std::move(*found);
+      }
       if (m) {
         x.target = m->off.get() + 1;
       } else {

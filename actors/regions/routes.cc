@@ -89,7 +89,12 @@ http::response routes::list(const http::route_context& c) {
   }
   json links = json::array();
   for (const auto& l : d_.links) links.push_back(l->status());
-  return http::json_response(status::ok, json{{"region", d_.cfg.region}, {"regions", regions}, {"links", links}}, c.req);
+  // Every link's latest region.replication_lag, this region's and those copied from others.
+  auto rep = view_.replication();
+  if (!rep) return http::failure(rep.error(), c.req);
+  json replication = json::array();
+  for (const auto& [k, v] : *rep) replication.push_back(json::parse(v, nullptr, false));
+  return http::json_response(status::ok, json{{"region", d_.cfg.region}, {"regions", regions}, {"links", links}, {"replication", replication}}, c.req);
 }
 
 http::response routes::route_client(const http::route_context& c) {

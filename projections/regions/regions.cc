@@ -53,6 +53,25 @@ result<void> regions_projection::apply(const bus::message& m, ::nf::projection::
                              {"lagEvents", hb.lag_events()}, {"version", hb.version()}, {"links", hb.links()}, {"at", env->occurred_at()}};
     return w.put("h/" + hb.region(), doc.dump());
   }
+  if (m.topic.get() == kLagTopic) {
+    auto env = event::from_message(m);
+    if (!env) return ::nf::projection::keep_rejected(w, "regions", "x/", m, "", "", env.error().message);
+    events::ReplicationLag lag;
+    if (env->type() != kReplicationLag || !env->payload().UnpackTo(&lag) || lag.from().empty() || lag.to().empty())
+      return ::nf::projection::keep_rejected(w, "regions", "x/", m, env->type(), "", "not a region.replication_lag with from and to");
+    const std::string key = "lg/" + lag.from() + "/" + lag.to();
+    if (auto prev = w.get(key); prev && *prev) {
+      auto p = nlohmann::json::parse(**prev, nullptr, false);
+      if (p.is_object() && p.value("at", std::int64_t{0}) > env->occurred_at()) return ok();
+    }
+    nlohmann::json parts = nlohmann::json::array();
+    for (const auto& p : lag.partitions())
+      parts.push_back({{"topic", p.topic()}, {"partition", p.partition()}, {"next", p.next()}, {"sourceEnd", p.source_end()}, {"lagEvents", p.lag_events()},
+                       {"lagMs", p.lag_ms()}});
+    const nlohmann::json doc{{"from", lag.from()}, {"to", lag.to()}, {"state", lag.state()}, {"lagEvents", lag.lag_events()}, {"lagMs", lag.lag_ms()},
+                             {"partitions", parts}, {"at", env->occurred_at()}};
+    return w.put(key, doc.dump());
+  }
   const std::string* h = m.find_header(event::kMirrorHeader);
   if (!h) return ok();  // the region's own event
   const auto sp = h->rfind(' ');
@@ -123,6 +142,16 @@ result<std::map<std::string, std::string>> regions_view::heartbeats() const {
   std::map<std::string, std::string> out;
   NF_TRY(r->scan("h/", [&](std::string_view k, std::string_view v) {
     out[std::string(k.substr(2))] = std::string(v);
+    return true;
+  }));
+  return out;
+}
+
+result<std::map<std::string, std::string>> regions_view::replication() const {
+  NF_TRY_ASSIGN(auto r, store_.reader(proj_));
+  std::map<std::string, std::string> out;
+  NF_TRY(r->scan("lg/", [&](std::string_view k, std::string_view v) {
+    out[std::string(k.substr(3))] = std::string(v);
     return true;
   }));
   return out;

@@ -9,7 +9,9 @@
 //       l/<source region>/<topic>/<partition:5> -> "<source start> <target start> <count>", the
 //         partition's last run (the one the next record may extend);
 //       h/<region> -> the region's latest region.heartbeat (JSON: region, instance, load, lagMs,
-//         lagEvents, version, links, at), from region.heartbeats, its own and the copied ones.
+//         lagEvents, version, links, at), from region.heartbeats, its own and the copied ones;
+//       lg/<from>/<to> -> a link's latest region.replication_lag (JSON: from, to, state, lagEvents,
+//         lagMs, partitions, at), from region.lag.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +26,8 @@ namespace nf::regions {
 
 inline constexpr const char* kHeartbeatsTopic = "region.heartbeats";
 inline constexpr const char* kHeartbeat = "region.heartbeat";
+inline constexpr const char* kLagTopic = "region.lag";
+inline constexpr const char* kReplicationLag = "region.replication_lag";
 
 class regions_projection final : public projection::projection {
  public:
@@ -34,6 +38,7 @@ class regions_projection final : public projection::projection {
   std::vector<std::string> topics() const override {
     auto t = topics_;
     t.push_back(kHeartbeatsTopic);
+    t.push_back(kLagTopic);
     return t;
   }
   result<void> apply(const bus::message& m, ::nf::projection::state_writer& w) override;
@@ -62,6 +67,8 @@ class regions_view {
                                                              const std::vector<std::pair<topic_partition, std::int64_t>>& committed) const;
   // Every region's latest heartbeat, by region (JSON text).
   result<std::map<std::string, std::string>> heartbeats() const;
+  // Every link's latest replication lag, by "<from>/<to>" (JSON text).
+  result<std::map<std::string, std::string>> replication() const;
 
  private:
   ::nf::projection::store& store_;

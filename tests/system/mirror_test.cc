@@ -189,9 +189,15 @@ TEST(MirrorServe, ALinkInServeCopiesALiveRegionAndTranslatesItsGroups) {
                                {"mirror", {{"links", {{{"from", "a"}, {"topics", {"mission.*", "tenancy.*", "region.*"}}}}},
                                            {"lag_refresh_ms", 100}, {"heartbeat_ms", 100}, {"down_after_ms", 1500}}}}
                               .dump();
-  t::server a(a_cfg);
+  // b starts first: its link cannot open a's data directory yet, says so, and tries again.
   t::server b(b_cfg);
-  t::http_client ca("127.0.0.1", a.port(), t::admin_headers()), cb("127.0.0.1", b.port(), t::admin_headers());
+  t::http_client cb("127.0.0.1", b.port(), t::admin_headers());
+  ASSERT_TRUE(t::wait_until([&] { return json::parse(cb.get("/regions").body)["links"][0].value("state", "") == "error"; }, 10s))
+      << cb.get("/regions").body;
+  EXPECT_NE(json::parse(cb.get("/regions").body)["links"][0].value("error", "").find("region a"), std::string::npos) << cb.get("/regions").body;
+  EXPECT_EQ(cb.get("/healthz").status, 200);
+  t::server a(a_cfg);
+  t::http_client ca("127.0.0.1", a.port(), t::admin_headers());
   ASSERT_EQ(ca.post("/tenants", json{{"id", "acme"}, {"name", "acme"}, {"plan", "enterprise"}}.dump()).status, 201);
   const auto key = json::parse(ca.post("/tenants/acme/keys", json{{"role", "admin"}}.dump()).body)["key"].get<std::string>();
   t::http_client acme("127.0.0.1", a.port(), t::key_headers(key));
@@ -256,6 +262,12 @@ TEST(MirrorServe, ALinkInServeCopiesALiveRegionAndTranslatesItsGroups) {
   a.proc().wait();
   ASSERT_TRUE(t::wait_until([&] { return json::parse(cb.get("/regions/route?client=a").body)["region"] == "b"; }, 10s))
       << cb.get("/regions/route?client=a").body;
+  // Each link's lag is also an event (region.replication_lag), folded into GET /regions.
+  const auto rep = json::parse(cb.get("/regions").body)["replication"];
+  ASSERT_EQ(rep.size(), 1u) << rep.dump();
+  EXPECT_EQ(rep[0]["from"], "a");
+  EXPECT_EQ(rep[0]["to"], "b");
+  EXPECT_FALSE(rep[0]["partitions"].empty());
   route = json::parse(cb.get("/regions/route?client=a").body);
   EXPECT_EQ(route["ranked"].back()["region"], "a");
   EXPECT_EQ(route["ranked"].back()["why"], "down");
