@@ -173,6 +173,14 @@ result<void> replicator::add_topic(const bus::topic_info& t) {
     s.tp = tp;
     NF_TRY_ASSIGN(auto last, last_mirrored(target, tp, opts_.from));
     NF_TRY_ASSIGN(auto begin, source_.begin_offset(tp));
+    NF_TRY_ASSIGN(auto end, source_.end_offset(tp));
+    // The target's records say where the link stopped. A position past the source's end means
+    // the source is not the log they came from (reset, restored from an older backup, or another
+    // region under the same name): copying on would skip whatever it writes up to that offset.
+    if (last && *last >= end.get())
+      return error{errc::corruption, "region " + opts_.to + " holds " + to_string(tp) + " records copied from offset " + std::to_string(*last) +
+                                         " of region " + opts_.from + ", which ends at " + std::to_string(end.get()) +
+                                         ": the source is not the log they came from (reset or restored?); nothing was copied"};
     s.next = last ? *last + 1 : begin.get();
     if (s.next < begin.get()) {
       nf::log::get("regions")->warn("{} {} -> {}: the source no longer holds offsets {} to {} (retention); resuming at {}", to_string(tp), opts_.from,

@@ -206,6 +206,29 @@ TEST_F(Mirror, BadLinksAreRefusedByName) {
   EXPECT_TRUE(t::read_topic(bus("b"), kTopic.get()).empty());
 }
 
+TEST_F(Mirror, ASourceThatIsNotTheLogTheTargetCameFromIsRefused) {
+  write_events(bus("a"), "a", 300);
+  {
+    target_guard g(bus("b"));
+    replicator r(bus("a"), g, link_options{"a", "b", {"mission.*"}});
+    ASSERT_TRUE(r.prepare());
+    drain(r);
+  }
+  // Region a is replaced by a fresh log (a reset, an older backup): it ends before what b copied.
+  buses_["a"].reset();
+  std::filesystem::remove_all(dir_.path() / "a");
+  buses_["a"] = t::open_test_bus(dir_.path() / "a");
+  ASSERT_TRUE(bus("a").create_topic(kTopic, {.partitions = 3}));
+  write_events(bus("a"), "a", 30, 50'000);
+  target_guard g(bus("b"));
+  replicator r(bus("a"), g, link_options{"a", "b", {"mission.*"}});
+  auto p = r.prepare();
+  ASSERT_FALSE(p);
+  EXPECT_EQ(p.error().code, nf::errc::corruption);
+  EXPECT_NE(p.error().message.find("the source is not the log they came from"), std::string::npos) << p.error().message;
+  EXPECT_EQ(t::read_topic(bus("b"), kTopic.get()).size(), 300u);  // nothing copied, nothing lost
+}
+
 TEST_F(Mirror, AGroupsCommittedPositionsTranslateToTheFirstEventItHadNotRead) {
   auto ids = write_events(bus("a"), "a", 1200);
   // The target has events of its own too (written before and between the copies).
