@@ -12,6 +12,7 @@
 #include "actors/regions/settings.h"
 #include "core/base/text.h"
 #include "core/bus/factory.h"
+#include "core/http/client.h"
 
 namespace nf::regions {
 
@@ -158,6 +159,28 @@ int translate_cmd(const config::config& cfg, const cli_args& a) {
   return 0;
 }
 
+int failover_cmd(const cli_args& a) {
+  if (a.to.empty() || a.from.empty()) return fail("--to (the region to promote) and --from (the region it replaces) are required", 2);
+  if (!http::client::parse_server(a.server)) return fail("--server must look like http://HOST:PORT (the server of region " + a.to + ")", 2);
+  std::string err;
+  auto r = http::client::call(a.server, http::verb::post, "/regions/failover", json{{"from", a.from}}.dump(), err, http::client::key_or_env(a.key));
+  if (!r) return fail(err);
+  if (r->status != 200) return http::client::api_error(*r);
+  const auto doc = json::parse(r->body, nullptr, false);
+  if (!doc.is_object()) return fail("the server's answer is not JSON");
+  if (doc.value("region", "") != a.to)
+    return fail("the server at " + a.server + " is region " + doc.value("region", "") + ", not " + a.to + "; it was promoted anyway (epoch " +
+                std::to_string(doc.value("epoch", std::int64_t{0})) + ")");
+  if (a.json) {
+    std::cout << doc.dump() << "\n";
+    return 0;
+  }
+  std::cout << "region " << a.to << " is the primary at epoch " << doc.value("epoch", std::int64_t{0}) << ", replacing " << a.from << "\n"
+            << "its ledger (" << doc.value("treeSize", std::uint64_t{0}) << " leaves) extends the last head " << a.from << " signed ("
+            << doc.value("sourceTreeSize", std::uint64_t{0}) << " leaves, read from its " << doc.value("headFrom", "") << ")\n";
+  return 0;
+}
+
 }  // namespace
 
 void add_commands(CLI::App& app, cli_args& args, const feature::command_context& ctx, std::vector<feature::feature::command>& out) {
@@ -188,6 +211,17 @@ void add_commands(CLI::App& app, cli_args& args, const feature::command_context&
     return fn(*cfg, args);
   };
   out.push_back({t, [run] { return run(translate_cmd); }});
+  auto* region = app.add_subcommand("region", "a region's role: failover (through the server of the region to promote)");
+  region->require_subcommand(1);
+  auto* fo = region->add_subcommand("failover",
+                                    "promote the region --to in place of --from, once its ledger is proved (a consistency proof) to extend the last "
+                                    "tree head --from signed; refused, naming the missing leaves, when it does not");
+  fo->add_option("--to", args.to, "the region to promote (the server's own)")->required();
+  fo->add_option("--from", args.from, "the region it replaces")->required();
+  fo->add_option("--server", args.server, "the server of region --to, http://HOST:PORT")->required();
+  fo->add_option("--key", args.key, "API key of the platform admin (default: $NF_API_KEY)");
+  fo->add_flag("--json", args.json, "JSON output (the region.promoted document)");
+  out.push_back({fo, [&args] { return failover_cmd(args); }});
   out.push_back({m, [run] { return run(mirror); }});
 }
 

@@ -1,5 +1,6 @@
 // `nexus-forge mirror` (copy topics from one region to another until stopped, or --once until
-// caught up) and `nexus-forge mirror translate` (a consumer group's positions on the target).
+// caught up), `nexus-forge mirror translate` (a consumer group's positions on the target) and
+// `nexus-forge region failover` (through the server of the region to promote).
 // Both open the regions' buses themselves: an embedded source is read beside its running
 // server; an embedded target must not be served by another process meanwhile.
 #pragma once
@@ -16,6 +17,7 @@ struct cli_args {
   std::string from, to;
   std::string topics = "mission.*,marketplace.*,tenancy.*,workflow.*,evidence.*";
   std::string group;
+  std::string server, key;
   int batch = 1000;
   bool once = false;
   bool apply = false;

@@ -23,10 +23,13 @@ class regions_feature final : public feature::feature {
   void register_events(event::type_registry& reg) const override {
     reg.add(kHeartbeat, events::RegionHeartbeat::descriptor(), "regions");
     reg.add(kReplicationLag, events::ReplicationLag::descriptor(), "regions");
+    reg.add(kPromoted, events::RegionPromoted::descriptor(), "regions");
   }
   // Heartbeats keyed by region and lags keyed by link: the latest of each is all that matters.
   std::vector<::nf::feature::topic_spec> topics() const override {
-    return {{.name = topic_name{kHeartbeatsTopic}, .compact = true}, {.name = topic_name{kLagTopic}, .compact = true}};
+    return {{.name = topic_name{kHeartbeatsTopic}, .compact = true},
+            {.name = topic_name{kLagTopic}, .compact = true},
+            {.name = topic_name{kControlTopic}, .single_partition = true}};
   }
   std::vector<command> add_commands(CLI::App& app, const ::nf::feature::command_context& ctx) override {
     std::vector<command> out;

@@ -71,6 +71,11 @@ result<void> heartbeat::beat() {
     lags.push_back(event::to_record(lenv));
   }
   if (!lags.empty()) NF_TRY(bus_.append(topic_name{kLagTopic}, std::span<const bus::record>(lags.data(), lags.size())));
+  NF_TRY_ASSIGN(auto head, heads_.latest());
+  if (head) {
+    hb.set_tree_size(head->size);
+    hb.set_tree_root(std::string(head->root.begin(), head->root.end()));
+  }
   hb.set_lag_ms(lag_ms);
   hb.set_lag_events(lag_events);
   hb.set_links(static_cast<std::int32_t>(links_.size()));

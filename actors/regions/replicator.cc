@@ -304,7 +304,9 @@ result<void> replicator::copy(std::vector<bus::message>& batch) {
 
 result<std::vector<partition_state>> replicator::lag(bool timestamps) {
   std::vector<partition_state> out;
-  for (auto& [tp, s] : parts_) {
+  for (auto& entry : parts_) {
+    const auto& tp = entry.first;
+    auto& s = entry.second;  // not a structured binding: the lambda below captures it
     NF_TRY_ASSIGN(auto end, source_.end_offset(tp));
     s.source_end = end.get();
     s.pending_since = 0;

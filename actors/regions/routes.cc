@@ -4,7 +4,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "actors/regions/ledger_check.h"
+#include "core/event/codec.h"
 #include "core/projection/projection.h"
+#include "regions.pb.h"
 
 namespace nf::regions {
 
@@ -29,6 +32,15 @@ void routes::add_to(http::route_table& t) {
                        {400, err},
                        {404, err}},
          .handler = [this](const http::route_context& c) { return route_client(c); }});
+  t.add({.method = http::verb::post, .path = "/regions/failover", .perm = perm::write,
+         .summary = "Promote this region in place of another, once its ledger is proved to extend the last tree head the other signed",
+         .tag = "regions", .body = http::schema::object({{"from", http::schema::string()}}, {"from"}),
+         .responses = {{200, {"region.promoted: the new epoch and the ledger proof", http::schema::object({{"region", http::schema::string()},
+                                                                                                            {"epoch", http::schema::integer()}})}},
+                       {400, err},
+                       {404, err},
+                       {409, {"this region's ledger does not extend the other's last signed head (the missing leaves are named)", http::schema::ref("Error")}}},
+         .handler = [this](const http::route_context& c) { return failover(c); }});
   t.add({.method = http::verb::get, .path = "/regions/translate", .perm = perm::read,
          .summary = "A consumer group's committed positions in another region as positions in this one (exact; for a failover)",
          .tag = "regions",
@@ -94,7 +106,11 @@ http::response routes::list(const http::route_context& c) {
   if (!rep) return http::failure(rep.error(), c.req);
   json replication = json::array();
   for (const auto& [k, v] : *rep) replication.push_back(json::parse(v, nullptr, false));
-  return http::json_response(status::ok, json{{"region", d_.cfg.region}, {"regions", regions}, {"links", links}, {"replication", replication}}, c.req);
+  auto primary = view_.primary();
+  if (!primary) return http::failure(primary.error(), c.req);
+  json out{{"region", d_.cfg.region}, {"regions", regions}, {"links", links}, {"replication", replication}};
+  out["primary"] = *primary ? json::parse(**primary, nullptr, false) : json(nullptr);
+  return http::json_response(status::ok, out, c.req);
 }
 
 http::response routes::route_client(const http::route_context& c) {
@@ -112,6 +128,92 @@ http::response routes::route_client(const http::route_context& c) {
   json out{{"client", *client}, {"ranked", ranked}};
   out["region"] = d->region.empty() ? json(nullptr) : json(d->region);
   return http::json_response(status::ok, out, c.req);
+}
+
+http::response routes::failover(const http::route_context& c) {
+  auto body = http::parse_body(c.req);
+  if (!body) return http::bad_body(body.error(), c.req);
+  if (!body->contains("from") || !(*body)["from"].is_string() || (*body)["from"].get<std::string>().empty())
+    return http::invalid_field("from", "is required: the region this one replaces", c.req);
+  for (const auto& [k, v] : body->items()) {
+    (void)v;
+    if (k != "from") return http::invalid_field(k, "is not a field of a failover (from)", c.req);
+  }
+  const auto from = (*body)["from"].get<std::string>();
+  if (from == d_.cfg.region) return http::invalid_field("from", "is another region than this one (" + d_.cfg.region + ")", c.req);
+  std::map<std::string, json> beats;
+  auto known = health(&beats);
+  if (!known) return http::failure(known.error(), c.req);
+  if (std::none_of(known->begin(), known->end(), [&](const region_state& r) { return r.name == from; }))
+    return http::error_response(status::not_found, "not_found", "no region '" + from + "' is configured or has been heard from", c.req, "from");
+  // The last head `from` signed: from its own log when this server can read it, else from its
+  // last heartbeat here (a region that is down says nothing newer).
+  std::optional<tree_head_seen> head;
+  std::string head_from;
+  if (auto src = d_.bus_of(from)) {
+    if (auto h = last_tree_head(**src); h && *h) {
+      head = **h;
+      head_from = "source log";
+    }
+  }
+  if (!head) {
+    if (auto it = beats.find(from); it != beats.end() && it->second.contains("treeHead")) {
+      const auto& th = it->second["treeHead"];
+      auto root = merkle::from_hex(th.value("root", ""));
+      if (root) {
+        head = tree_head_seen{th.value("size", std::uint64_t{0}), *root};
+        head_from = "heartbeat";
+      }
+    }
+  }
+  if (!head) {
+    head = tree_head_seen{0, merkle::empty_root()};
+    head_from = "none signed";
+  }
+  auto ext = prove_extends(d_.local, *head, d_.cfg.region, from);
+  if (!ext) {
+    const char* code = ext.error().code == errc::conflict ? "ledger_behind" : ext.error().code == errc::corruption ? "ledger_diverged" : nullptr;
+    if (!code) return http::failure(ext.error(), c.req);
+    return http::error_response(status::conflict, code, ext.error().message + "; nothing was promoted", c.req);
+  }
+  std::int64_t epoch = 1;
+  auto cur = view_.primary();
+  if (!cur) return http::failure(cur.error(), c.req);
+  if (*cur) {
+    auto j = json::parse(**cur, nullptr, false);
+    if (j.is_object()) epoch = j.value("epoch", std::int64_t{0}) + 1;
+  }
+  events::RegionPromoted p;
+  p.set_region(d_.cfg.region);
+  p.set_replaced(from);
+  p.set_epoch(epoch);
+  p.set_source_tree_size(head->size);
+  p.set_source_root(std::string(head->root.begin(), head->root.end()));
+  p.set_head_from(head_from);
+  p.set_tree_size(ext->size);
+  p.set_root(std::string(ext->root.begin(), ext->root.end()));
+  for (const auto& h : ext->proof) p.add_proof(std::string(h.begin(), h.end()));
+  p.set_by(c.who.principal);
+  event::new_event ev;
+  ev.type = kPromoted;
+  ev.key = "primary";
+  ev.region = d_.cfg.region;
+  ev.occurred_at = d_.clock.now_ms();
+  auto env = event::build(ev, p);
+  if (!env) return http::failure(env.error(), c.req);
+  const auto rec = event::to_record(*env);
+  auto pos = d_.local.append(topic_name{kControlTopic}, std::span<const bus::record>(&rec, 1));
+  if (!pos) return http::append_error(pos.error(), c.req);
+  const topic_partition tp{topic_name{kControlTopic}, pos->at(0).partition};
+  c.wrote(tp, pos->at(0).off);
+  if (!feed_.wait_applied(tp, pos->at(0).off, std::chrono::seconds(5)))
+    return http::error_response(status::service_unavailable, "not_ready", "the promotion is written but not yet visible; GET /regions shortly", c.req);
+  auto now = view_.primary();
+  if (!now || !*now) return http::failure(now ? error{errc::internal, "the promotion was not folded"} : now.error(), c.req);
+  auto doc = json::parse(**now, nullptr, false);
+  if (!doc.is_object() || doc.value("epoch", std::int64_t{0}) != epoch || doc.value("region", "") != d_.cfg.region)
+    return http::error_response(status::conflict, "epoch_taken", "another failover took epoch " + std::to_string(epoch) + " first: " + **now, c.req);
+  return http::json_response(status::ok, doc, c.req);
 }
 
 http::response routes::translate(const http::route_context& c) {

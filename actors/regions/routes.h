@@ -3,6 +3,8 @@
 //                                      runs with its state and lag per partition
 //   GET /regions/route?client=<region>|<lat>,<lon>
 //                                      the healthy region with the lowest estimated latency
+//   POST /regions/failover {from}      promote this region in place of `from`: only when its
+//                                      ledger is proved to extend the last tree head `from` signed
 //   GET /regions/translate?group=&from=&to=
 //                                      a consumer group's committed positions in region `from` as
 //                                      positions in this region (`to`, default this one), from the
@@ -28,6 +30,7 @@ namespace nf::regions {
 
 namespace perm {
 inline constexpr http::permission read{"regions:read"};
+inline constexpr http::permission write{"regions:write"};
 }  // namespace perm
 
 struct route_deps {
@@ -50,6 +53,7 @@ class routes {
   http::response list(const http::route_context& c);
   http::response translate(const http::route_context& c);
   http::response route_client(const http::route_context& c);
+  http::response failover(const http::route_context& c);
   // Every region known (configured, local, or heard from) with its health from its heartbeats.
   result<std::vector<region_state>> health(std::map<std::string, nlohmann::json>* beats = nullptr);
 

@@ -24,6 +24,17 @@ std::string part_prefix(const std::string& region, const topic_partition& tp) {
   return region + "/" + tp.topic.get() + "/" + pad(tp.partition.get(), 5);
 }
 
+std::string hex(const std::string& bytes) {
+  static const char* d = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out.push_back(d[c >> 4]);
+    out.push_back(d[c & 15]);
+  }
+  return out;
+}
+
 // "<a> <b> [<c>]": up to three non-negative numbers.
 bool parse_numbers(std::string_view s, std::int64_t* out, int n) {
   for (int i = 0; i < n; ++i) {
@@ -49,8 +60,9 @@ result<void> regions_projection::apply(const bus::message& m, ::nf::projection::
       auto p = nlohmann::json::parse(**prev, nullptr, false);
       if (p.is_object() && p.value("at", std::int64_t{0}) > env->occurred_at()) return ok();
     }
-    const nlohmann::json doc{{"region", hb.region()}, {"instance", hb.instance()}, {"load", hb.load()}, {"lagMs", hb.lag_ms()},
-                             {"lagEvents", hb.lag_events()}, {"version", hb.version()}, {"links", hb.links()}, {"at", env->occurred_at()}};
+    nlohmann::json doc{{"region", hb.region()}, {"instance", hb.instance()}, {"load", hb.load()}, {"lagMs", hb.lag_ms()},
+                       {"lagEvents", hb.lag_events()}, {"version", hb.version()}, {"links", hb.links()}, {"at", env->occurred_at()}};
+    if (hb.tree_size() > 0 && hb.tree_root().size() == 32) doc["treeHead"] = {{"size", hb.tree_size()}, {"root", hex(hb.tree_root())}};
     return w.put("h/" + hb.region(), doc.dump());
   }
   if (m.topic.get() == kLagTopic) {
@@ -71,6 +83,26 @@ result<void> regions_projection::apply(const bus::message& m, ::nf::projection::
     const nlohmann::json doc{{"from", lag.from()}, {"to", lag.to()}, {"state", lag.state()}, {"lagEvents", lag.lag_events()}, {"lagMs", lag.lag_ms()},
                              {"partitions", parts}, {"at", env->occurred_at()}};
     return w.put(key, doc.dump());
+  }
+  if (m.topic.get() == kControlTopic) {
+    auto env = event::from_message(m);
+    if (!env) return ::nf::projection::keep_rejected(w, "regions", "x/", m, "", "", env.error().message);
+    events::RegionPromoted p;
+    if (env->type() != kPromoted || !env->payload().UnpackTo(&p) || p.region().empty() || p.epoch() <= 0)
+      return ::nf::projection::keep_rejected(w, "regions", "x/", m, env->type(), "", "not a region.promoted with a region and an epoch");
+    // Epochs only grow: a promotion at an epoch already taken (a race) is kept aside, not folded.
+    if (auto cur = w.get("pr/current"); cur && *cur) {
+      auto c = nlohmann::json::parse(**cur, nullptr, false);
+      if (c.is_object() && c.value("epoch", std::int64_t{0}) >= p.epoch())
+        return ::nf::projection::keep_rejected(w, "regions", "x/", m, env->type(), "",
+                                               "epoch " + std::to_string(p.epoch()) + " was taken already (by " + c.value("region", "") + ")");
+    }
+    nlohmann::json proof = nlohmann::json::array();
+    for (const auto& h : p.proof()) proof.push_back(hex(h));
+    const nlohmann::json doc{{"region", p.region()}, {"replaced", p.replaced()}, {"epoch", p.epoch()}, {"sourceTreeSize", p.source_tree_size()},
+                             {"sourceRoot", hex(p.source_root())}, {"headFrom", p.head_from()}, {"treeSize", p.tree_size()}, {"root", hex(p.root())},
+                             {"proof", proof}, {"by", p.by()}, {"at", env->occurred_at()}};
+    return w.put("pr/current", doc.dump());
   }
   const std::string* h = m.find_header(event::kMirrorHeader);
   if (!h) return ok();  // the region's own event
@@ -155,6 +187,11 @@ result<std::map<std::string, std::string>> regions_view::replication() const {
     return true;
   }));
   return out;
+}
+
+result<std::optional<std::string>> regions_view::primary() const {
+  NF_TRY_ASSIGN(auto r, store_.reader(proj_));
+  return r->get("pr/current");
 }
 
 }  // namespace nf::regions

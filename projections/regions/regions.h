@@ -11,7 +11,9 @@
 //       h/<region> -> the region's latest region.heartbeat (JSON: region, instance, load, lagMs,
 //         lagEvents, version, links, at), from region.heartbeats, its own and the copied ones;
 //       lg/<from>/<to> -> a link's latest region.replication_lag (JSON: from, to, state, lagEvents,
-//         lagMs, partitions, at), from region.lag.
+//         lagMs, partitions, at), from region.lag;
+//       pr/current -> the latest region.promoted (JSON: region, replaced, epoch, the ledger proof),
+//         from region.control; epochs only grow.
 #pragma once
 
 #include <cstdint>
@@ -28,6 +30,8 @@ inline constexpr const char* kHeartbeatsTopic = "region.heartbeats";
 inline constexpr const char* kHeartbeat = "region.heartbeat";
 inline constexpr const char* kLagTopic = "region.lag";
 inline constexpr const char* kReplicationLag = "region.replication_lag";
+inline constexpr const char* kControlTopic = "region.control";
+inline constexpr const char* kPromoted = "region.promoted";
 
 class regions_projection final : public projection::projection {
  public:
@@ -39,6 +43,7 @@ class regions_projection final : public projection::projection {
     auto t = topics_;
     t.push_back(kHeartbeatsTopic);
     t.push_back(kLagTopic);
+    t.push_back(kControlTopic);
     return t;
   }
   result<void> apply(const bus::message& m, ::nf::projection::state_writer& w) override;
@@ -69,6 +74,8 @@ class regions_view {
   result<std::map<std::string, std::string>> heartbeats() const;
   // Every link's latest replication lag, by "<from>/<to>" (JSON text).
   result<std::map<std::string, std::string>> replication() const;
+  // The latest promotion (JSON text): the primary region and its epoch; nullopt: none yet.
+  result<std::optional<std::string>> primary() const;
 
  private:
   ::nf::projection::store& store_;

@@ -9,7 +9,9 @@
 
 #include <gtest/gtest.h>
 
+#include "actors/regions/ledger_check.h"
 #include "actors/regions/replicator.h"
+#include "ledger.pb.h"
 #include "core/bus/kafka.h"
 #include "core/event/codec.h"
 #include "tests/support/embedded_bus.h"
@@ -267,6 +269,65 @@ TEST_F(Mirror, AGroupsCommittedPositionsTranslateToTheFirstEventItHadNotRead) {
       EXPECT_EQ(read_b, unread_a) << "partition " << x.tp.partition.get() << " committed " << x.source << " -> " << x.target;
     }
   }
+}
+
+// Ledger records as the evidence feature writes them on evidence.ledger.
+void ledger_records(nf::bus::event_bus& b, int from, int n, std::optional<nf::merkle::hash> head_root = std::nullopt) {
+  std::vector<nf::bus::record> recs;
+  for (int i = from; i < from + n; ++i) {
+    nf::events::LedgerLeaf leaf;
+    leaf.set_index(static_cast<std::uint64_t>(i));
+    leaf.set_data("leaf-" + std::to_string(i));
+    nf::event::new_event ev;
+    ev.type = "evidence.leaf_appended";
+    ev.key = "ledger";
+    ev.region = "a";
+    recs.push_back(nf::event::to_record(nf::event::build(ev, leaf).value()));
+  }
+  if (head_root) {
+    nf::events::TreeHead th;
+    th.set_tree_size(static_cast<std::uint64_t>(from + n));
+    th.set_root_hash(std::string(head_root->begin(), head_root->end()));
+    nf::event::new_event ev;
+    ev.type = "evidence.tree_head";
+    ev.key = "ledger";
+    recs.push_back(nf::event::to_record(nf::event::build(ev, th).value()));
+  }
+  ASSERT_TRUE(b.append(nf::topic_name{"evidence.ledger"}, std::span<const nf::bus::record>(recs.data(), recs.size())));
+}
+
+TEST_F(Mirror, ALedgerExtendsAHeadOnlyWithEveryLeafAndTheSameRoot) {
+  for (const char* n : {"a", "b"}) ASSERT_TRUE(bus(n).create_topic(nf::topic_name{"evidence.ledger"}, {.partitions = 1}));
+  nf::merkle::memory_tree tree;
+  for (int i = 0; i < 5; ++i) tree.append("leaf-" + std::to_string(i));
+  const auto root5 = *nf::merkle::root(tree, 5);
+  ledger_records(bus("a"), 0, 5, root5);
+  auto head = nf::regions::last_tree_head(bus("a"));
+  ASSERT_TRUE(head && *head);
+  EXPECT_EQ((*head)->size, 5u);
+  EXPECT_EQ((*head)->root, root5);
+  // b has three of the five leaves: behind, naming them.
+  ledger_records(bus("b"), 0, 3);
+  auto behind = nf::regions::prove_extends(bus("b"), **head, "b", "a");
+  ASSERT_FALSE(behind);
+  EXPECT_EQ(behind.error().code, nf::errc::conflict);
+  EXPECT_NE(behind.error().message.find("leaves 3 to 4 are missing"), std::string::npos) << behind.error().message;
+  // ...then all five and two more (and a leaf written twice): extends, with a proof that verifies.
+  ledger_records(bus("b"), 3, 4);
+  ledger_records(bus("b"), 6, 1);
+  auto ext = nf::regions::prove_extends(bus("b"), **head, "b", "a");
+  ASSERT_TRUE(ext) << ext.error().message;
+  EXPECT_EQ(ext->size, 7u);
+  for (int i = 5; i < 7; ++i) tree.append("leaf-" + std::to_string(i));
+  EXPECT_EQ(ext->root, *nf::merkle::root(tree, 7));
+  EXPECT_TRUE(nf::merkle::verify_consistency(5, 7, root5, ext->root, ext->proof));
+  // A head whose root the leaves do not give: the ledgers differ.
+  auto wrong = **head;
+  wrong.root[0] ^= 1;
+  auto diverged = nf::regions::prove_extends(bus("b"), wrong, "b", "a");
+  ASSERT_FALSE(diverged);
+  EXPECT_EQ(diverged.error().code, nf::errc::corruption);
+  EXPECT_NE(diverged.error().message.find("the ledgers differ"), std::string::npos) << diverged.error().message;
 }
 
 TEST(MirrorKafka, FromKafkaToEmbeddedAndBack) {

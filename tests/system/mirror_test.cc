@@ -275,4 +275,71 @@ TEST(MirrorServe, ALinkInServeCopiesALiveRegionAndTranslatesItsGroups) {
   EXPECT_EQ(cb.get("/healthz").status, 200);
 }
 
+TEST(MirrorServe, AFailoverPromotesOnlyARegionWhoseLedgerExtendsTheLastSignedHead) {
+  t::temp_dir dir;
+  const auto a_dir = (dir.path() / "a").string(), b_dir = (dir.path() / "b").string(), c_dir = (dir.path() / "c").string();
+  const auto a_cfg = (dir.path() / "a.json").string(), b_cfg = (dir.path() / "b.json").string(), c_cfg = (dir.path() / "c.json").string();
+  const json regions{{"a", {{"data_dir", a_dir}}}, {"b", {{"data_dir", b_dir}}}, {"c", {{"data_dir", c_dir}}}};
+  std::ofstream(a_cfg) << json{{"region", "a"}, {"data_dir", a_dir}, {"regions", regions}, {"ledger", {{"head_every_ms", 100}}},
+                               {"mirror", {{"heartbeat_ms", 100}}}}.dump();
+  // b copies everything of a's, the ledger included; c copies all but the ledger.
+  std::ofstream(b_cfg) << json{{"region", "b"}, {"data_dir", b_dir}, {"regions", regions},
+                               {"mirror", {{"links", {{{"from", "a"}}}}, {"lag_refresh_ms", 100}, {"heartbeat_ms", 100}}}}.dump();
+  std::ofstream(c_cfg) << json{{"region", "c"}, {"data_dir", c_dir}, {"regions", regions},
+                               {"mirror", {{"links", {{{"from", "a"}, {"topics", {"mission.*", "tenancy.*", "region.*"}}}}}, {"lag_refresh_ms", 100}}}}.dump();
+  t::server a(a_cfg), b(b_cfg), c(c_cfg);
+  t::http_client ca("127.0.0.1", a.port(), t::admin_headers()), cb("127.0.0.1", b.port(), t::admin_headers()), cc("127.0.0.1", c.port(), t::admin_headers());
+  ASSERT_EQ(ca.post("/tenants", json{{"id", "acme"}, {"name", "acme"}, {"plan", "enterprise"}}.dump()).status, 201);
+  const auto key = json::parse(ca.post("/tenants/acme/keys", json{{"role", "admin"}}.dump()).body)["key"].get<std::string>();
+  t::http_client acme("127.0.0.1", a.port(), t::key_headers(key));
+  ASSERT_EQ(acme.post("/missions", json{{"id", t::uuid(1)}, {"objective", "audit"}, {"priority", "P1"}, {"originatingSpec", "spec:1"}}.dump()).status, 202);
+  for (int i = 0; i < 3; ++i) {
+    auto r = acme.post("/missions/" + t::uuid(1) + "/artifacts", json{{"artifactId", "a" + std::to_string(i)}, {"type", "code"}, {"uri", "s3://e/" + std::to_string(i)},
+                                                                        {"checksum", "sha256:" + std::string(64, 'b')}, {"reviewer", "r"}}.dump());
+    ASSERT_EQ(r.status, 202) << r.body;
+  }
+  // a signs a head over the three leaves; b has copied them all.
+  auto head_size = [&](t::http_client& via) {
+    const auto r = json::parse(via.get("/regions").body);
+    for (const auto& x : r["regions"])
+      if (x["name"] == "a" && x.contains("heartbeat") && x["heartbeat"].contains("treeHead")) return x["heartbeat"]["treeHead"].value("size", 0);
+    return 0;
+  };
+  ASSERT_TRUE(t::wait_until([&] { return head_size(cb) >= 3 && json::parse(cb.get("/regions").body)["links"][0]["lagEvents"] == 0; }, 20s))
+      << cb.get("/regions").body;
+
+  // c lacks the ledger: refused, naming the missing leaves; nothing promoted.
+  auto refused = cc.post("/regions/failover", json{{"from", "a"}}.dump());
+  EXPECT_EQ(refused.status, 409) << refused.body;
+  const auto rj = json::parse(refused.body);
+  EXPECT_EQ(rj["error"]["code"], "ledger_behind");
+  EXPECT_NE(rj["error"]["message"].get<std::string>().find("region c's ledger holds 0 leaves"), std::string::npos) << refused.body;
+  EXPECT_NE(rj["error"]["message"].get<std::string>().find("leaves 0 to"), std::string::npos) << refused.body;
+  EXPECT_TRUE(json::parse(cc.get("/regions").body)["primary"].is_null());
+
+  // b's ledger extends a's last head: promoted at epoch 1, with the proof, through the CLI.
+  auto cli = t::run({t::nexus_forge_binary(), "region", "failover", "--to", "b", "--from", "a", "--server", "http://127.0.0.1:" + std::to_string(b.port()),
+                     "--key", t::kAdminKey, "--json"});
+  ASSERT_EQ(cli.exit_code, 0) << cli.err << cli.out;
+  const auto promoted = json::parse(cli.out);
+  EXPECT_EQ(promoted["region"], "b");
+  EXPECT_EQ(promoted["replaced"], "a");
+  EXPECT_EQ(promoted["epoch"], 1);
+  EXPECT_EQ(promoted["headFrom"], "source log");
+  EXPECT_GE(promoted["sourceTreeSize"].get<int>(), 3);
+  EXPECT_GE(promoted["treeSize"].get<int>(), promoted["sourceTreeSize"].get<int>());
+  EXPECT_EQ(json::parse(cb.get("/regions").body)["primary"]["region"], "b");
+  // Epochs only grow.
+  auto again = cb.post("/regions/failover", json{{"from", "a"}}.dump());
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(json::parse(again.body)["epoch"], 2);
+
+  // Bad requests.
+  EXPECT_EQ(cb.post("/regions/failover", json{{"from", "b"}}.dump()).status, 400);
+  EXPECT_EQ(cb.post("/regions/failover", json{{"from", "mars"}}.dump()).status, 404);
+  EXPECT_EQ(cb.post("/regions/failover", json::object().dump()).status, 400);
+  EXPECT_EQ(cb.post("/regions/failover", json{{"from", "a"}, {"force", true}}.dump()).status, 400);
+  EXPECT_EQ(cb.post("/regions/failover", "{").status, 400);
+}
+
 }  // namespace
