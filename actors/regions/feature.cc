@@ -4,12 +4,15 @@
 #include <mutex>
 #include <optional>
 
+#include <nlohmann/json.hpp>
+
 #include "actors/regions/commands.h"
 #include "actors/regions/heartbeat.h"
 #include "actors/regions/links.h"
 #include "actors/regions/routes.h"
 #include "actors/regions/settings.h"
 #include "core/bus/factory.h"
+#include "core/http/message.h"
 #include "projections/regions/regions.h"
 #include "regions.pb.h"
 
@@ -46,7 +49,23 @@ class regions_feature final : public feature::feature {
     NF_TRY_ASSIGN(mirror_, mirror_settings_of(h.cfg));
     proj_.set_topics(mirror_.topics);
     feed_.emplace(h.store, proj_, h.bus);
+    view_.emplace(h.store, proj_);
+    // The primary as the read model knows it, refreshed after every batch it applies.
+    feed_->on_applied([this] { refresh_primary(); });
     NF_TRY(feed_->start());
+    // Epoch fencing: once another region was promoted, this one takes no writes (but its
+    // /regions routes, so it can be promoted again).
+    h.routes.add_write_guard([this](const http::request& req, const std::string& path) -> std::optional<http::response> {
+      if (path.rfind("/regions", 0) == 0) return std::nullopt;
+      std::lock_guard lk(primary_mu_);
+      if (!primary_ || primary_->region == cfg_->region) return std::nullopt;
+      auto res = http::error_response(http::status::conflict, "region_demoted",
+                                      "region " + primary_->region + " is the primary since epoch " + std::to_string(primary_->epoch) + " (it replaced " +
+                                          primary_->replaced + "); region " + cfg_->region + " takes no writes: send them to " + primary_->region,
+                                      req);
+      res.set("NF-Primary-Region", primary_->region);
+      return res;
+    });
     h.feeds.push_back(&*feed_);
     for (const auto& l : mirror_.links) {
       // The target is this region's bus or a Kafka cluster (checked by mirror_settings_of):
@@ -63,6 +82,14 @@ class regions_feature final : public feature::feature {
     routes_.emplace(route_deps{h.cfg, h.bus, mirror_, links_, [this](const std::string& r) { return bus_of(r); }, h.clock}, h.store, proj_, *feed_);
     routes_->add_to(h.routes);
     return ok();
+  }
+  void refresh_primary() {
+    auto p = view_->primary();
+    if (!p || !*p) return;
+    auto j = nlohmann::json::parse(**p, nullptr, false);
+    if (!j.is_object()) return;
+    std::lock_guard lk(primary_mu_);
+    primary_ = primary_state{j.value("region", ""), j.value("replaced", ""), j.value("epoch", std::int64_t{0})};
   }
   bool ready(nlohmann::json& details) const override {
     if (!feed_) return false;
@@ -105,6 +132,13 @@ class regions_feature final : public feature::feature {
   std::map<std::string, std::unique_ptr<bus::event_bus>> opened_;
   std::map<std::string, std::unique_ptr<target_guard>> guards_;
   std::vector<std::unique_ptr<link_runner>> links_;
+  struct primary_state {
+    std::string region, replaced;
+    std::int64_t epoch = 0;
+  };
+  std::optional<regions_view> view_;
+  std::mutex primary_mu_;
+  std::optional<primary_state> primary_;
   std::optional<heartbeat> heartbeat_;
   std::optional<routes> routes_;
 };

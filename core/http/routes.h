@@ -132,8 +132,20 @@ class route_table {
   const std::vector<std::unique_ptr<route>>& all() const { return routes_; }
   // The largest body any route accepts (the parser's limit).
   std::size_t max_body(std::size_t default_limit) const;
+  // A check every write (any method but GET, HEAD and OPTIONS) passes after admission and before
+  // its handler: nullopt to go ahead, or the answer refusing it. A feature adds one for a state
+  // of the whole server that forbids writes (regions: a region another one has replaced). Add
+  // before the server starts.
+  using write_guard = std::function<std::optional<response>(const request& req, const std::string& route_path)>;
+  void add_write_guard(write_guard g) { guards_.push_back(std::move(g)); }
+  std::optional<response> check_write(const request& req, const std::string& route_path) const {
+    for (const auto& g : guards_)
+      if (auto refused = g(req, route_path)) return refused;
+    return std::nullopt;
+  }
 
  private:
+  std::vector<write_guard> guards_;
   std::vector<std::unique_ptr<route>> routes_;
   std::vector<std::vector<std::string>> templates_;  // per route: the path's segments
 };

@@ -191,6 +191,8 @@ std::optional<response> server::state::admit_route(const request& req, const tar
 }
 
 std::optional<response> server::state::refuse_request(const request& req, const route& r) {
+  if (req.method() != verb::get && req.method() != verb::head && req.method() != verb::options)
+    if (auto refused = routes.check_write(req, r.path)) return refused;
   const std::size_t limit = r.max_body ? r.max_body : opts.max_body_bytes;
   if (r.stream != stream_kind::none)
     return error_response(status::upgrade_required, "upgrade_required",

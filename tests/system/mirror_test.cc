@@ -280,8 +280,9 @@ TEST(MirrorServe, AFailoverPromotesOnlyARegionWhoseLedgerExtendsTheLastSignedHea
   const auto a_dir = (dir.path() / "a").string(), b_dir = (dir.path() / "b").string(), c_dir = (dir.path() / "c").string();
   const auto a_cfg = (dir.path() / "a.json").string(), b_cfg = (dir.path() / "b.json").string(), c_cfg = (dir.path() / "c.json").string();
   const json regions{{"a", {{"data_dir", a_dir}}}, {"b", {{"data_dir", b_dir}}}, {"c", {{"data_dir", c_dir}}}};
+  // a hears b's region.* (its heartbeats and promotions) over a link of its own.
   std::ofstream(a_cfg) << json{{"region", "a"}, {"data_dir", a_dir}, {"regions", regions}, {"ledger", {{"head_every_ms", 100}}},
-                               {"mirror", {{"heartbeat_ms", 100}}}}.dump();
+                               {"mirror", {{"heartbeat_ms", 100}, {"links", {{{"from", "b"}, {"topics", {"region.*"}}}}}}}}.dump();
   // b copies everything of a's, the ledger included; c copies all but the ledger.
   std::ofstream(b_cfg) << json{{"region", "b"}, {"data_dir", b_dir}, {"regions", regions},
                                {"mirror", {{"links", {{{"from", "a"}}}}, {"lag_refresh_ms", 100}, {"heartbeat_ms", 100}}}}.dump();
@@ -333,6 +334,26 @@ TEST(MirrorServe, AFailoverPromotesOnlyARegionWhoseLedgerExtendsTheLastSignedHea
   auto again = cb.post("/regions/failover", json{{"from", "a"}}.dump());
   ASSERT_EQ(again.status, 200) << again.body;
   EXPECT_EQ(json::parse(again.body)["epoch"], 2);
+
+  // Epoch fencing: a hears of b's promotion and refuses writes from then on, naming b; b takes
+  // them (the tenant and its key were copied); reads still work in a.
+  ASSERT_TRUE(t::wait_until([&] {
+    const auto p = json::parse(ca.get("/regions").body)["primary"];
+    return p.is_object() && p["epoch"] == 2;
+  }, 10s)) << ca.get("/regions").body;
+  auto fenced = acme.post("/missions", json{{"id", t::uuid(2)}, {"objective", "late"}, {"priority", "P1"}, {"originatingSpec", "spec:2"}}.dump());
+  EXPECT_EQ(fenced.status, 409) << fenced.body;
+  EXPECT_EQ(json::parse(fenced.body)["error"]["code"], "region_demoted");
+  EXPECT_NE(fenced.body.find("region b is the primary since epoch 2"), std::string::npos) << fenced.body;
+  EXPECT_EQ(acme.get("/missions/" + t::uuid(1)).status, 200);
+  t::http_client acme_b("127.0.0.1", b.port(), t::key_headers(key));
+  auto accepted = acme_b.post("/missions", json{{"id", t::uuid(3)}, {"objective", "after"}, {"priority", "P1"}, {"originatingSpec", "spec:3"}}.dump());
+  EXPECT_EQ(accepted.status, 202) << accepted.body;
+  // c, two hops away (b -> a -> c), hears it too.
+  EXPECT_TRUE(t::wait_until([&] {
+    const auto p = json::parse(cc.get("/regions").body)["primary"];
+    return p.is_object() && p["region"] == "b";
+  }, 10s)) << cc.get("/regions").body;
 
   // Bad requests.
   EXPECT_EQ(cb.post("/regions/failover", json{{"from", "b"}}.dump()).status, 400);
