@@ -150,25 +150,34 @@ http::response routes::failover(const http::route_context& c) {
   // last heartbeat here (a region that is down says nothing newer).
   std::optional<tree_head_seen> head;
   std::string head_from;
+  bool log_read = false;
   if (auto src = d_.bus_of(from)) {
-    if (auto h = last_tree_head(**src); h && *h) {
-      head = **h;
-      head_from = "source log";
-    }
-  }
-  if (!head) {
-    if (auto it = beats.find(from); it != beats.end() && it->second.contains("treeHead")) {
-      const auto& th = it->second["treeHead"];
-      auto root = merkle::from_hex(th.value("root", ""));
-      if (root) {
-        head = tree_head_seen{th.value("size", std::uint64_t{0}), *root};
-        head_from = "heartbeat";
+    if (auto h = last_tree_head(**src)) {
+      log_read = true;
+      if (*h) {
+        head = **h;
+        head_from = "source log";
       }
     }
   }
+  const auto beat = beats.find(from);
+  if (!head && beat != beats.end() && beat->second.contains("treeHead")) {
+    const auto& th = beat->second["treeHead"];
+    if (auto root = merkle::from_hex(th.value("root", ""))) {
+      head = tree_head_seen{th.value("size", std::uint64_t{0}), *root};
+      head_from = "heartbeat";
+    }
+  }
   if (!head) {
+    // Nothing signed, as its log or its heartbeats say. With neither, nothing is known of what
+    // it signed, and nothing can be proved.
+    if (!log_read && beat == beats.end())
+      return http::error_response(status::conflict, "ledger_unknown",
+                                  "region " + from + "'s log cannot be read here and it was never heard from: the last tree head it signed is "
+                                  "unknown, so no proof is possible; nothing was promoted",
+                                  c.req);
     head = tree_head_seen{0, merkle::empty_root()};
-    head_from = "none signed";
+    head_from = log_read ? "source log (none signed)" : "heartbeat (none signed)";
   }
   auto ext = prove_extends(d_.local, *head, d_.cfg.region, from);
   if (!ext) {
@@ -224,11 +233,12 @@ http::response routes::translate(const http::route_context& c) {
   if (auto to = c.t.param("to"); to && *to != d_.cfg.region)
     return http::invalid_field("to", "is this server's region (" + d_.cfg.region + "): ask the server of region " + *to, c.req);
   if (*from == d_.cfg.region) return http::invalid_field("from", "is another region than this one (" + d_.cfg.region + ")", c.req);
-  auto source = d_.bus_of(*from);
-  if (!source) {
-    if (source.error().code == errc::not_found) return http::error_response(status::not_found, "not_found", source.error().message, c.req, "from");
-    return http::failure(source.error(), c.req);
+  if (auto known = region_config(d_.cfg, *from); !known) {
+    if (known.error().code == errc::not_found) return http::error_response(status::not_found, "not_found", known.error().message, c.req, "from");
+    return http::failure(known.error(), c.req);
   }
+  auto source = d_.bus_of(*from);
+  if (!source) return http::error_response(status::service_unavailable, "unavailable", source.error().message, c.req, "from");
   // The committed positions of the group on every partition of the mirrored topics.
   auto topics = (*source)->list_topics();
   if (!topics) return http::failure(topics.error(), c.req);

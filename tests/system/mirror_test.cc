@@ -279,7 +279,9 @@ TEST(MirrorServe, AFailoverPromotesOnlyARegionWhoseLedgerExtendsTheLastSignedHea
   t::temp_dir dir;
   const auto a_dir = (dir.path() / "a").string(), b_dir = (dir.path() / "b").string(), c_dir = (dir.path() / "c").string();
   const auto a_cfg = (dir.path() / "a.json").string(), b_cfg = (dir.path() / "b.json").string(), c_cfg = (dir.path() / "c.json").string();
-  const json regions{{"a", {{"data_dir", a_dir}}}, {"b", {{"data_dir", b_dir}}}, {"c", {{"data_dir", c_dir}}}};
+  // d is configured but never runs: nothing of its ledger can be known.
+  const json regions{{"a", {{"data_dir", a_dir}}}, {"b", {{"data_dir", b_dir}}}, {"c", {{"data_dir", c_dir}}},
+                     {"d", {{"data_dir", (dir.path() / "d").string()}}}};
   // a hears b's region.* (its heartbeats and promotions) over a link of its own.
   std::ofstream(a_cfg) << json{{"region", "a"}, {"data_dir", a_dir}, {"regions", regions}, {"ledger", {{"head_every_ms", 100}}},
                                {"mirror", {{"heartbeat_ms", 100}, {"links", {{{"from", "b"}, {"topics", {"region.*"}}}}}}}}.dump();
@@ -354,6 +356,13 @@ TEST(MirrorServe, AFailoverPromotesOnlyARegionWhoseLedgerExtendsTheLastSignedHea
     const auto p = json::parse(cc.get("/regions").body)["primary"];
     return p.is_object() && p["region"] == "b";
   }, 10s)) << cc.get("/regions").body;
+
+  // A region whose log cannot be read and that was never heard from: no proof is possible.
+  auto unknown = cb.post("/regions/failover", json{{"from", "d"}}.dump());
+  EXPECT_EQ(unknown.status, 409) << unknown.body;
+  EXPECT_EQ(json::parse(unknown.body)["error"]["code"], "ledger_unknown");
+  EXPECT_EQ(json::parse(cb.get("/regions").body)["primary"]["epoch"], 2);
+  EXPECT_EQ(cb.get("/regions/translate?group=g&from=d").status, 503);
 
   // Bad requests.
   EXPECT_EQ(cb.post("/regions/failover", json{{"from", "b"}}.dump()).status, 400);
