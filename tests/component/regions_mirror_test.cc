@@ -5,6 +5,7 @@
 // a consumer group's positions translate exactly; bad links are refused by name.
 #include <map>
 #include <random>
+#include <sstream>
 #include <set>
 
 #include <gtest/gtest.h>
@@ -358,6 +359,24 @@ TEST(MirrorKafka, FromKafkaToEmbeddedAndBack) {
   drain(ek);
   ASSERT_TRUE(t::wait_until([&] { return t::read_topic(**kafka, kTopic.get()).size() == 690; }, 30s)) << t::read_topic(**kafka, kTopic.get()).size();
   EXPECT_EQ(ids_by_partition(**kafka), ids_by_partition(*emb));
+  // An independent client sees the copies as any Kafka record: kcat reads the 90 events copied
+  // from the embedded region on their partitions, with both link headers and the event's own.
+  auto r = t::run({"/usr/bin/kcat", "-C", "-b", (*mc)->bootstrap_servers(), "-t", kTopic.get(), "-e", "-q", "-f", "%p|%h\n"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::istringstream in(r.out);
+  std::string line;
+  int copied = 0, total = 0;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    ++total;
+    if (line.find("nf-mirror=e ") == std::string::npos) continue;
+    ++copied;
+    EXPECT_NE(line.find("nf-origin=e "), std::string::npos) << line;
+    EXPECT_NE(line.find("nf-id="), std::string::npos) << line;
+    EXPECT_NE(line.find("app-trace=e-"), std::string::npos) << line;
+  }
+  EXPECT_EQ(total, 690);
+  EXPECT_EQ(copied, 90);
 }
 
 }  // namespace
