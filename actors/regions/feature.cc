@@ -45,9 +45,12 @@ class regions_feature final : public feature::feature {
   result<void> start(::nf::feature::host& h) override {
     cfg_ = &h.cfg;
     local_ = &h.bus;
-    NF_TRY(regions_settings_of(h.cfg));
+    NF_TRY_ASSIGN(auto rs, regions_settings_of(h.cfg));
     NF_TRY_ASSIGN(mirror_, mirror_settings_of(h.cfg));
-    proj_.set_topics(mirror_.topics);
+    // The offset map folds the mirrored topics only where regions are configured: a lone region
+    // would read all its traffic a second time for nothing. Heartbeats, lags and promotions are
+    // always folded.
+    proj_.set_topics(rs.names.empty() && mirror_.links.empty() && !mirror_.topics_set ? std::vector<std::string>{} : mirror_.topics);
     feed_.emplace(h.store, proj_, h.bus);
     view_.emplace(h.store, proj_);
     // The primary as the read model knows it, refreshed after every batch it applies.
@@ -66,7 +69,8 @@ class regions_feature final : public feature::feature {
       res.set("NF-Primary-Region", primary_->region);
       return res;
     });
-    h.feeds.push_back(&*feed_);
+    // The feed is not among h.feeds: other features' reads must not wait on this read model (it
+    // reads their topics only to map copied records); GET /regions/translate waits on it itself.
     for (const auto& l : mirror_.links) {
       // The target is this region's bus or a Kafka cluster (checked by mirror_settings_of):
       // opening it does not depend on a peer being up. The source is opened by the link itself.

@@ -65,6 +65,7 @@ result<mirror_settings> read_mirror(const std::string& text) {
   for (const auto& [k, v] : j.items()) {
     if (k == "topics") {
       NF_TRY(topics(v, "topics", s.topics));
+      s.topics_set = true;
     } else if (k == "lag_refresh_ms" || k == "heartbeat_ms" || k == "down_after_ms") {
       if (!v.is_number_integer() || v.get<std::int64_t>() < 10 || v.get<std::int64_t>() > 600'000) return bad(k, "must be from 10 to 600000");
       (k == "lag_refresh_ms" ? s.lag_refresh_ms : k == "heartbeat_ms" ? s.heartbeat_ms : s.down_after_ms) = v.get<std::int64_t>();

@@ -50,6 +50,7 @@ struct link_settings {
 
 struct mirror_settings {
   std::vector<std::string> topics = kDefaultMirrorTopics;
+  bool topics_set = false;              // the config names them
   std::vector<link_settings> links;
   std::int64_t lag_refresh_ms = 1000;
   std::int64_t heartbeat_ms = 1000;     // how often serve says region.heartbeat
