@@ -47,43 +47,46 @@ class regions_feature final : public feature::feature {
     local_ = &h.bus;
     NF_TRY_ASSIGN(auto rs, regions_settings_of(h.cfg));
     NF_TRY_ASSIGN(mirror_, mirror_settings_of(h.cfg));
-    // The offset map folds the mirrored topics only where regions are configured: a lone region
-    // would read all its traffic a second time for nothing. Heartbeats, lags and promotions are
-    // always folded.
-    proj_.set_topics(rs.names.empty() && mirror_.links.empty() && !mirror_.topics_set ? std::vector<std::string>{} : mirror_.topics);
-    feed_.emplace(h.store, proj_, h.bus);
     view_.emplace(h.store, proj_);
-    // The primary as the read model knows it, refreshed after every batch it applies.
-    feed_->on_applied([this] { refresh_primary(); });
-    NF_TRY(feed_->start());
-    // Epoch fencing: once another region was promoted, this one takes no writes (but its
-    // /regions routes, so it can be promoted again).
-    h.routes.add_write_guard([this](const http::request& req, const std::string& path) -> std::optional<http::response> {
-      if (path.rfind("/regions", 0) == 0) return std::nullopt;
-      std::lock_guard lk(primary_mu_);
-      if (!primary_ || primary_->region == cfg_->region) return std::nullopt;
-      auto res = http::error_response(http::status::conflict, "region_demoted",
-                                      "region " + primary_->region + " is the primary since epoch " + std::to_string(primary_->epoch) + " (it replaced " +
-                                          primary_->replaced + "); region " + cfg_->region + " takes no writes: send them to " + primary_->region,
-                                      req);
-      res.set("NF-Primary-Region", primary_->region);
-      return res;
-    });
-    // The feed is not among h.feeds: other features' reads must not wait on this read model (it
-    // reads their topics only to map copied records); GET /regions/translate waits on it itself.
-    for (const auto& l : mirror_.links) {
-      // The target is this region's bus or a Kafka cluster (checked by mirror_settings_of):
-      // opening it does not depend on a peer being up. The source is opened by the link itself.
-      NF_TRY_ASSIGN(auto* target, bus_of(l.to));
-      auto& guard = guards_[l.to];
-      if (!guard) guard = std::make_unique<target_guard>(*target);
-      links_.push_back(std::make_unique<link_runner>(l, [this, from = l.from] { return bus_of(from); }, *guard,
-                                                     std::chrono::milliseconds(mirror_.lag_refresh_ms), h.clock));
+    // A lone region (no other region configured, no link) runs nothing of this feature but its
+    // routes: no read model feed, no heartbeat, no write guard. Regions cost nothing until used.
+    const bool multi = !rs.names.empty() || !mirror_.links.empty() || mirror_.topics_set;
+    if (multi) {
+      proj_.set_topics(mirror_.topics);
+      feed_.emplace(h.store, proj_, h.bus);
+      // The primary as the read model knows it, refreshed after every batch it applies.
+      feed_->on_applied([this] { refresh_primary(); });
+      // The feed is not among h.feeds: other features' reads must not wait on this read model (it
+      // reads their topics only to map copied records); GET /regions/translate waits on it itself.
+      NF_TRY(feed_->start());
+      // Epoch fencing: once another region was promoted, this one takes no writes (but its
+      // /regions routes, so it can be promoted again).
+      h.routes.add_write_guard([this](const http::request& req, const std::string& path) -> std::optional<http::response> {
+        if (path.rfind("/regions", 0) == 0) return std::nullopt;
+        std::lock_guard lk(primary_mu_);
+        if (!primary_ || primary_->region == cfg_->region) return std::nullopt;
+        auto res = http::error_response(http::status::conflict, "region_demoted",
+                                        "region " + primary_->region + " is the primary since epoch " + std::to_string(primary_->epoch) + " (it replaced " +
+                                            primary_->replaced + "); region " + cfg_->region + " takes no writes: send them to " + primary_->region,
+                                        req);
+        res.set("NF-Primary-Region", primary_->region);
+        return res;
+      });
+      for (const auto& l : mirror_.links) {
+        // The target is this region's bus or a Kafka cluster (checked by mirror_settings_of):
+        // opening it does not depend on a peer being up. The source is opened by the link itself.
+        NF_TRY_ASSIGN(auto* target, bus_of(l.to));
+        auto& guard = guards_[l.to];
+        if (!guard) guard = std::make_unique<target_guard>(*target);
+        links_.push_back(std::make_unique<link_runner>(l, [this, from = l.from] { return bus_of(from); }, *guard,
+                                                       std::chrono::milliseconds(mirror_.lag_refresh_ms), h.clock));
+      }
+      for (auto& l : links_) l->start();
+      heartbeat_.emplace(h.bus, h.cfg.region, h.cfg.instance_id, h.version, std::chrono::milliseconds(mirror_.heartbeat_ms), links_, h.clock, true);
+      heartbeat_->start();
     }
-    for (auto& l : links_) l->start();
-    heartbeat_.emplace(h.bus, h.cfg.region, h.cfg.instance_id, h.version, std::chrono::milliseconds(mirror_.heartbeat_ms), links_, h.clock);
-    heartbeat_->start();
-    routes_.emplace(route_deps{h.cfg, h.bus, mirror_, links_, [this](const std::string& r) { return bus_of(r); }, h.clock}, h.store, proj_, *feed_);
+    routes_.emplace(route_deps{h.cfg, h.bus, mirror_, links_, [this](const std::string& r) { return bus_of(r); }, h.clock}, h.store, proj_,
+                    feed_ ? &*feed_ : nullptr);
     routes_->add_to(h.routes);
     return ok();
   }
@@ -96,7 +99,7 @@ class regions_feature final : public feature::feature {
     primary_ = primary_state{j.value("region", ""), j.value("replaced", ""), j.value("epoch", std::int64_t{0})};
   }
   bool ready(nlohmann::json& details) const override {
-    if (!feed_) return false;
+    if (!feed_) return true;  // a lone region: nothing to catch up with
     details["regionsLag"] = feed_->lag();
     return feed_->caught_up();
   }

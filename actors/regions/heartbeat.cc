@@ -71,7 +71,10 @@ result<void> heartbeat::beat() {
     lags.push_back(event::to_record(lenv));
   }
   if (!lags.empty()) NF_TRY(bus_.append(topic_name{kLagTopic}, std::span<const bus::record>(lags.data(), lags.size())));
-  NF_TRY_ASSIGN(auto head, heads_.latest());
+  std::optional<tree_head_seen> head;
+  if (tree_heads_) {
+    NF_TRY_ASSIGN(head, heads_.latest());
+  }
   if (head) {
     hb.set_tree_size(head->size);
     hb.set_tree_root(std::string(head->root.begin(), head->root.end()));

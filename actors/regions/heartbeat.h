@@ -19,9 +19,9 @@ namespace nf::regions {
 class heartbeat {
  public:
   heartbeat(bus::event_bus& bus, std::string region, std::string instance, std::string version, std::chrono::milliseconds every,
-            const std::vector<std::unique_ptr<link_runner>>& links, const nf::clock& clk)
+            const std::vector<std::unique_ptr<link_runner>>& links, const nf::clock& clk, bool tree_heads)
       : bus_(bus), region_(std::move(region)), instance_(std::move(instance)), version_(std::move(version)), every_(every), links_(links), clk_(clk),
-        heads_(bus) {}
+        heads_(bus), tree_heads_(tree_heads) {}
   ~heartbeat() { stop(); }
   void start();
   void stop();
@@ -35,6 +35,7 @@ class heartbeat {
   const std::vector<std::unique_ptr<link_runner>>& links_;
   const nf::clock& clk_;
   tree_head_tracker heads_;  // the region's last signed ledger head, said with each beat
+  bool tree_heads_;          // whether to follow the ledger for its last signed head
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

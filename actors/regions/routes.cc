@@ -215,7 +215,7 @@ http::response routes::failover(const http::route_context& c) {
   if (!pos) return http::append_error(pos.error(), c.req);
   const topic_partition tp{topic_name{kControlTopic}, pos->at(0).partition};
   c.wrote(tp, pos->at(0).off);
-  if (!feed_.wait_applied(tp, pos->at(0).off, std::chrono::seconds(5)))
+  if (!feed_ || !feed_->wait_applied(tp, pos->at(0).off, std::chrono::seconds(5)))
     return http::error_response(status::service_unavailable, "not_ready", "the promotion is written but not yet visible; GET /regions shortly", c.req);
   auto now = view_.primary();
   if (!now || !*now) return http::failure(now ? error{errc::internal, "the promotion was not folded"} : now.error(), c.req);
@@ -259,7 +259,7 @@ http::response routes::translate(const http::route_context& c) {
       if (end.error().code == errc::not_found) continue;  // nothing of that topic was copied here
       return http::failure(end.error(), c.req);
     }
-    if (end->get() > 0 && !feed_.wait_applied(tp, offset{end->get() - 1}, std::chrono::seconds(5)))
+    if (end->get() > 0 && feed_ && !feed_->wait_applied(tp, offset{end->get() - 1}, std::chrono::seconds(5)))
       return http::error_response(status::service_unavailable, "not_ready", "the regions read model is behind " + to_string(tp) + "; try again", c.req);
   }
   auto mapped = view_.translate(*from, committed);

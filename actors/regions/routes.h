@@ -45,7 +45,8 @@ struct route_deps {
 
 class routes {
  public:
-  routes(route_deps deps, ::nf::projection::store& store, const regions_projection& proj, ::nf::projection::feed& feed)
+  // `feed` is null for a lone region (no other region configured): its read model is not fed.
+  routes(route_deps deps, ::nf::projection::store& store, const regions_projection& proj, ::nf::projection::feed* feed)
       : d_(std::move(deps)), view_(store, proj), feed_(feed) {}
   void add_to(http::route_table& t);
 
@@ -59,7 +60,7 @@ class routes {
 
   route_deps d_;
   regions_view view_;
-  ::nf::projection::feed& feed_;
+  ::nf::projection::feed* feed_;
 };
 
 }  // namespace nf::regions
