@@ -35,12 +35,15 @@ std::string hex(const std::string& bytes) {
   return out;
 }
 
-// "<a> <b> [<c>]": up to three non-negative numbers.
+// Offsets and counts above this are no log's (and would overflow the run arithmetic).
+constexpr std::int64_t kMaxOffset = std::int64_t{1} << 62;
+
+// "<a> <b> [<c>]": up to three numbers from 0 to kMaxOffset.
 bool parse_numbers(std::string_view s, std::int64_t* out, int n) {
   for (int i = 0; i < n; ++i) {
     while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out[i]);
-    if (ec != std::errc{} || out[i] < 0) return false;
+    if (ec != std::errc{} || out[i] < 0 || out[i] > kMaxOffset) return false;
     s.remove_prefix(static_cast<std::size_t>(p - s.data()));
   }
   return s.empty();
