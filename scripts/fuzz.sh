@@ -28,8 +28,8 @@ for h in "${HARNESSES[@]}"; do
     status=1
   fi
   # The last status line (executions, coverage) and the final stats.
-  grep -E "^#[0-9]+" "$log" | tail -1 || true
-  grep -E "stat::number_of_executed_units|stat::peak_rss_mb" "$log" || true
+  grep -aE "^#[0-9]+" "$log" | tail -1 || true
+  grep -aE "stat::number_of_executed_units|stat::peak_rss_mb" "$log" || true
   rm -rf "$work" "$log"
 done
 exit $status

@@ -104,6 +104,9 @@ std::optional<xr> parse_xr(std::string_view text) {
   if ((pc.has_pre || pc.has_build) && parts.size() != 3) return std::nullopt;
   if (pc.has_pre && (pc.pre.empty() || !valid_prerelease(pc.pre))) return std::nullopt;
   if (pc.has_build && (pc.build.empty() || !valid_build(pc.build))) return std::nullopt;
+  // node-semver makes "M.m.p-pre" a version of its own (`^1.2.3-pre` is `>=1.2.3-pre …`), which
+  // its 256-character limit then refuses.
+  if (pc.has_pre && pc.main.size() + 1 + pc.pre.size() > kMaxLength) return std::nullopt;
   out.pre = std::string(pc.pre);
   return out;
 }

@@ -64,6 +64,14 @@ TEST(Semver, RangesRewriteAsNodeSemverDoes) {
     EXPECT_EQ(r->to_string(), out) << in;
   }
   for (const auto* bad : {"^01.2.3", ">=", "1.2.3 - ", "- 1.2.3", "~1.2.3.4", "^a", ">==1.2.3", "1.2.3 -2", "x.y.z"}) EXPECT_FALSE(range::parse(bad)) << bad;
+  // A prerelease in a range becomes a version of its own, held to the 256-character limit (the
+  // semver fuzzer found "^1.2.3-<300 letters>" parsing while its canonical form did not).
+  const std::string long_pre(300, 'a');
+  for (const auto& bad : {"^1.2.3-" + long_pre, "~1.2.3-" + long_pre, "1.0.0 - 1.2.3-" + long_pre, ">=1.2.3-" + long_pre})
+    EXPECT_FALSE(range::parse(bad)) << bad.substr(0, 20);
+  auto fits = range::parse("^1.2.3-" + std::string(250, 'a'));
+  ASSERT_TRUE(fits);
+  EXPECT_TRUE(range::parse(fits->to_string()));
 }
 
 TEST(Semver, APrereleaseMatchesOnlyARangeWithAPrereleaseOnTheSameVersion) {
