@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "actors/regions/recovery.h"
 #include "actors/regions/replicator.h"
 #include "actors/regions/settings.h"
 #include "core/base/text.h"
@@ -65,7 +66,7 @@ json lag_json(const std::vector<partition_state>& parts) {
   json out = json::array();
   for (const auto& p : parts)
     out.push_back({{"topic", p.tp.topic.get()}, {"partition", p.tp.partition.get()}, {"next", p.next}, {"sourceEnd", p.source_end},
-                   {"lagEvents", p.lag_events()}, {"copied", p.copied}, {"skippedLoop", p.skipped_loop}, {"skippedSeen", p.skipped_seen}});
+                   {"lagEvents", p.lag_events()}, {"copied", p.copied}, {"skippedLoop", p.skipped_loop}, {"skippedSeen", p.skipped_seen}, {"skippedFence", p.skipped_fence}});
   return out;
 }
 
@@ -181,6 +182,48 @@ int failover_cmd(const cli_args& a) {
   return 0;
 }
 
+int recover_cmd(const config::config& cfg, const cli_args& a, const std::vector<projection::projection*>& read_models, bool failback) {
+  if (a.batch < 1 || a.batch > 100'000) return fail("--batch must be from 1 to 100000", 2);
+  if (!a.peer_server.empty() && !http::client::parse_server(a.peer_server)) return fail("--peer-server must look like http://HOST:PORT", 2);
+  recover_options o;
+  o.region = a.region;
+  o.from = a.from;
+  o.peer_server = a.peer_server;
+  o.key = a.key;
+  o.batch = static_cast<std::size_t>(a.batch);
+  o.failback = failback;
+  o.quiet = a.quiet;
+  auto r = recover_region(cfg, o, read_models, std::cerr);
+  if (!r) return fail(r.error().message, r.error().code == errc::invalid_argument || r.error().code == errc::not_found ? 2 : 1);
+  const auto& j = *r;
+  const bool differ = j.value("digestsCompared", false) && !j.value("allEqual", false);
+  if (a.json) {
+    std::cout << j.dump() << "\n";
+    return differ ? 3 : 0;
+  }
+  const auto region = j.value("region", "");
+  std::cout << "region " << region << " rebuilt from " << a.from << ": " << j.value("copied", std::int64_t{0}) << " events copied ("
+            << j.value("ownEventsRecovered", std::int64_t{0}) << " of them its own), " << j.value("partitions", 0) << " partitions\n";
+  if (!j.value("keptAside", "").empty()) std::cout << "the previous log and read models are kept in " << j.value("keptAside", "") << "\n";
+  if (failback) {
+    const auto& d = j["diverged"];
+    std::cout << d.value("count", std::int64_t{0}) << " events of " << region << " never reached " << a.from << "; kept on topic " << d.value("topic", "")
+              << ", not applied\n";
+    for (const auto& e : d["events"])
+      std::cout << "  " << e.value("topic", "") << "/" << e.value("partition", 0) << "@" << e.value("offset", std::int64_t{0}) << "\t" << e.value("id", "")
+                << "\t" << e.value("type", "") << "\n";
+  }
+  for (const auto& p : j["projections"]) {
+    std::cout << "  " << p.value("name", "") << "\t" << p.value("events", std::uint64_t{0}) << " events\tdigest " << p.value("digest", "").substr(0, 16);
+    if (p.contains("equal")) std::cout << (p.value("equal", false) ? "\tequals " : "\tDIFFERS from ") << a.from << "'s";
+    std::cout << "\n";
+  }
+  if (!j.value("digestsCompared", false)) std::cout << "digests not compared: " << j.value("peerDigestsError", "") << "\n";
+  if (failback) std::cout << "start region " << region << "'s server; `nexus-forge region failover --to " << region << " --from " << a.from
+                          << " --server URL` makes it the primary again\n";
+  return differ ? 3 : 0;
+}
+
 }  // namespace
 
 void add_commands(CLI::App& app, cli_args& args, const feature::command_context& ctx, std::vector<feature::feature::command>& out) {
@@ -211,7 +254,7 @@ void add_commands(CLI::App& app, cli_args& args, const feature::command_context&
     return fn(*cfg, args);
   };
   out.push_back({t, [run] { return run(translate_cmd); }});
-  auto* region = app.add_subcommand("region", "a region's role: failover (through the server of the region to promote)");
+  auto* region = app.add_subcommand("region", "a region's role: failover (through the server of the region to promote), recover, failback");
   region->require_subcommand(1);
   auto* fo = region->add_subcommand("failover",
                                     "promote the region --to in place of --from, once its ledger is proved (a consistency proof) to extend the last "
@@ -222,6 +265,31 @@ void add_commands(CLI::App& app, cli_args& args, const feature::command_context&
   fo->add_option("--key", args.key, "API key of the platform admin (default: $NF_API_KEY)");
   fo->add_flag("--json", args.json, "JSON output (the region.promoted document)");
   out.push_back({fo, [&args] { return failover_cmd(args); }});
+  auto rebuild_from_peer = [&args, &out, ctx, run](CLI::App* r, bool failback) {
+    r->add_option("--config,-c", args.config, "configuration file naming the regions (JSON)")->capture_default_str();
+    r->add_option("--from", args.from, "the peer region to copy from")->required();
+    r->add_option("--region", args.region, "the region to rebuild (default: the configuration's own)");
+    r->add_option("--peer-server", args.peer_server, "the peer's server, http://HOST:PORT, to compare read model digests with");
+    r->add_option("--key", args.key, "API key for --peer-server (default: $NF_API_KEY)");
+    r->add_option("--batch", args.batch, "records read per poll")->capture_default_str();
+    r->add_flag("--json", args.json, "JSON output (the report)");
+    r->add_flag("--quiet,-q", args.quiet, "no progress on stderr");
+    out.push_back({r, [&args, ctx, failback] {
+                     auto cfg = ctx.load_config(args.config);
+                     if (!cfg) return fail(cfg.error().message, 2);
+                     return recover_cmd(*cfg, args, ctx.read_models ? ctx.read_models() : std::vector<projection::projection*>{}, failback);
+                   }});
+    (void)run;
+  };
+  rebuild_from_peer(region->add_subcommand("recover",
+                                           "rebuild this (stopped, embedded) region from a peer: its log and read models are moved aside, every "
+                                           "topic of the peer is copied (its own events included), every read model is rebuilt with progress and "
+                                           "its digest compared with the peer's (exit 3 when one differs); resumes when run again"),
+                    false);
+  rebuild_from_peer(region->add_subcommand("failback",
+                                           "bring a former primary level from the region promoted in its place: its own events the peer never got "
+                                           "are reported and kept on region.diverged (never applied), then it is rebuilt as by `region recover`"),
+                    true);
   out.push_back({m, [run] { return run(mirror); }});
 }
 

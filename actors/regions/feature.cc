@@ -27,6 +27,8 @@ class regions_feature final : public feature::feature {
     reg.add(kHeartbeat, events::RegionHeartbeat::descriptor(), "regions");
     reg.add(kReplicationLag, events::ReplicationLag::descriptor(), "regions");
     reg.add(kPromoted, events::RegionPromoted::descriptor(), "regions");
+    reg.add(kRecovered, events::RegionRecovered::descriptor(), "regions");
+    reg.add(kDiverged, events::DivergedRecord::descriptor(), "regions");
   }
   // Heartbeats keyed by region and lags keyed by link: the latest of each is all that matters.
   std::vector<::nf::feature::topic_spec> topics() const override {

@@ -5,12 +5,15 @@
 #include <functional>
 #include <set>
 
+#include "core/bus/fence.h"
 #include "core/log/log.h"
 #include "core/metrics/metrics.h"
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/wire_format_lite.h>
 
 #include "envelope.pb.h"
+#include "projections/regions/regions.h"
+#include "regions.pb.h"
 
 namespace nf::regions {
 
@@ -18,10 +21,10 @@ namespace {
 
 constexpr std::int64_t kScanWindow = 1000;
 
-// Reads [from, to) of one partition, oldest first, calling `fn` for each record until it returns
-// false. Gaps (compaction, retention) are skipped; a partition that stops short of `to` ends it.
-result<void> read_range(bus::event_bus& b, const topic_partition& tp, std::int64_t from, std::int64_t to,
-                        const std::function<bool(const bus::message&)>& fn) {
+}  // namespace
+
+result<void> read_partition(bus::event_bus& b, const topic_partition& tp, std::int64_t from, std::int64_t to,
+                            const std::function<bool(const bus::message&)>& fn) {
   if (from >= to) return ok();
   NF_TRY_ASSIGN(auto c, b.make_consumer(bus::consumer_options{}));
   NF_TRY(c->assign({{tp, offset{from}}}));
@@ -42,15 +45,20 @@ result<void> read_range(bus::event_bus& b, const topic_partition& tp, std::int64
   return ok();
 }
 
-// Scans a partition back from its end, a window at a time, for the last record `pick` accepts.
-result<std::optional<bus::message>> last_where(bus::event_bus& b, const topic_partition& tp, const std::function<bool(const bus::message&)>& pick) {
-  NF_TRY_ASSIGN(auto begin, b.begin_offset(tp));
+namespace {
+
+// Scans a partition back from its end to `floor`, a window at a time, for the last record `pick`
+// accepts.
+result<std::optional<bus::message>> last_where(bus::event_bus& b, const topic_partition& tp, const std::function<bool(const bus::message&)>& pick,
+                                               std::int64_t floor = 0) {
+  NF_TRY_ASSIGN(auto begin0, b.begin_offset(tp));
   NF_TRY_ASSIGN(auto end, b.end_offset(tp));
+  const std::int64_t begin = std::max(begin0.get(), floor);
   std::int64_t hi = end.get();
-  while (hi > begin.get()) {
-    const std::int64_t lo = std::max(begin.get(), hi - kScanWindow);
+  while (hi > begin) {
+    const std::int64_t lo = std::max(begin, hi - kScanWindow);
     std::optional<bus::message> found;
-    NF_TRY(read_range(b, tp, lo, hi, [&](const bus::message& m) {
+    NF_TRY(read_partition(b, tp, lo, hi, [&](const bus::message& m) {
       if (pick(m)) found = m;
       return true;
     }));
@@ -103,13 +111,51 @@ std::optional<region_position> parse_position(std::string_view h) {
   return p;
 }
 
-result<std::optional<std::int64_t>> last_mirrored(bus::event_bus& target, const topic_partition& tp, const std::string& source_region) {
-  NF_TRY_ASSIGN(auto m, last_where(target, tp, [&](const bus::message& msg) {
-    auto p = header_position(msg, kMirrorHeader);
-    return p && p->region == source_region;
-  }));
+result<std::optional<std::int64_t>> last_mirrored(bus::event_bus& target, const topic_partition& tp, const std::string& source_region,
+                                                  std::int64_t floor) {
+  NF_TRY_ASSIGN(auto m, last_where(
+                            target, tp,
+                            [&](const bus::message& msg) {
+                              auto p = header_position(msg, kMirrorHeader);
+                              return p && p->region == source_region;
+                            },
+                            floor));
   if (!m) return std::optional<std::int64_t>{};
   return std::optional<std::int64_t>{header_position(*m, kMirrorHeader)->offset};
+}
+
+region_position origin_of(const bus::message& m, const std::string& source, const recovery_info* recovered) {
+  if (auto h = header_position(m, kOriginHeader)) return *h;
+  region_position origin;
+  auto region = origin_region_of(m.value);
+  origin.region = region && !region->empty() ? std::move(*region) : source;  // not an envelope of ours, or no region named: it began in the source
+  origin.offset = m.off.get();
+  if (recovered && origin.region == source) {
+    auto it = recovered->parts.find(topic_partition{m.topic, m.partition});
+    if (it != recovered->parts.end() && m.off.get() >= it->second.end) origin.offset += it->second.shift;
+  }
+  return origin;
+}
+
+result<std::optional<recovery_info>> last_recovery(bus::event_bus& b, const std::string& region) {
+  const topic_partition tp{topic_name{kControlTopic}, partition_id{0}};
+  if (auto t = b.describe_topic(tp.topic); !t) {
+    if (t.error().code == errc::not_found) return std::optional<recovery_info>{};
+    return std::move(t).error();
+  }
+  events::RegionRecovered rec;
+  NF_TRY_ASSIGN(auto m, last_where(b, tp, [&](const bus::message& msg) {
+    auto env = event::from_message(msg);
+    return env && env->type() == kRecovered && env->payload().UnpackTo(&rec) && rec.region() == region;
+  }));
+  if (!m) return std::optional<recovery_info>{};
+  auto env = event::from_message(*m);
+  if (!env || !env->payload().UnpackTo(&rec)) return error{errc::corruption, "region.control: a region.recovered that no longer decodes"};
+  recovery_info out;
+  out.from = rec.from();
+  for (const auto& p : rec.partitions())
+    out.parts[topic_partition{topic_name{p.topic()}, partition_id{p.partition()}}] = {p.end(), p.peer_end(), p.origin_shift()};
+  return std::optional<recovery_info>{std::move(out)};
 }
 
 // ---------------- target_guard ----------------
@@ -171,9 +217,16 @@ result<void> replicator::add_topic(const bus::topic_info& t) {
     const topic_partition tp{t.name, partition_id{p}};
     partition_state s;
     s.tp = tp;
-    NF_TRY_ASSIGN(auto last, last_mirrored(target, tp, opts_.from));
     NF_TRY_ASSIGN(auto begin, source_.begin_offset(tp));
     NF_TRY_ASSIGN(auto end, source_.end_offset(tp));
+    // A source rebuilt from this very target holds, up to where its rebuilt log ended, only what
+    // the target had: the link resumes there, or after what it copied since (the target records
+    // from before the rebuild name offsets of the log that was replaced).
+    const recovery_info::part* rebuilt = nullptr;
+    if (recovered_ && recovered_->from == opts_.to)
+      if (auto it = recovered_->parts.find(tp); it != recovered_->parts.end()) rebuilt = &it->second;
+    NF_TRY_ASSIGN(auto last, last_mirrored(target, tp, opts_.from, rebuilt ? rebuilt->peer_end : 0));
+    if (rebuilt && !last && rebuilt->end > 0) last = rebuilt->end - 1;
     // The target's records say where the link stopped. A position past the source's end means
     // the source is not the log they came from (reset, restored from an older backup, or another
     // region under the same name): copying on would skip whatever it writes up to that offset.
@@ -198,10 +251,12 @@ result<void> replicator::prepare() {
   if (opts_.topics.empty()) return error{errc::invalid_argument, "a link needs at least one topic or pattern"};
   NF_TRY_ASSIGN(auto all, source_.list_topics());
   for (const auto& pattern : opts_.topics) {
+    if (!pattern.empty() && pattern[0] == '!') continue;  // leaves topics out
     bool any = false;
     for (const auto& t : all) any = any || bus::topic_matches(pattern, t.name.get());
     if (!any) return error{errc::invalid_argument, "'" + pattern + "' matches no topic of region " + opts_.from};
   }
+  NF_TRY_ASSIGN(recovered_, last_recovery(source_, opts_.from));
   NF_TRY_ASSIGN(reader_, source_.make_consumer(bus::consumer_options{}));
   for (const auto& t : all)
     if (bus::subscribed_by(opts_.topics, t.name.get())) NF_TRY(add_topic(t));
@@ -252,16 +307,18 @@ result<void> replicator::copy(std::vector<bus::message>& batch) {
     for (auto* m : msgs) {
       if (m->off.get() < st.next) continue;  // read again after a re-assign
       last_off = m->off.get();
-      region_position origin;
-      if (auto h = header_position(*m, kOriginHeader)) {
-        origin = *h;
-      } else {
-        auto region = origin_region_of(m->value);
-        if (region && !region->empty()) origin.region = std::move(*region);
-        else origin.region = opts_.from;  // not an envelope of ours, or no region named: it began in the source
-        origin.offset = m->off.get();
+      // Single-writer fencing (core/bus/fence.h) is by the source partition's own offsets, which
+      // mean nothing in the target: the link judges it here, copies neither claims nor what a
+      // deposed owner wrote, and strips the marks from what it copies. A recovery copies the
+      // peer's partitions whole, marks included: the rebuilt log is the peer's, offset for offset.
+      if (!opts_.recover && (m->find_header(bus::kClaimHeader) || m->find_header(bus::kEpochHeader))) {
+        if (bus::judge(*m, st.fence_latest) != bus::fence_verdict::current) {
+          ++st.skipped_fence;
+          continue;
+        }
       }
-      if (origin.region == opts_.to) {
+      const region_position origin = origin_of(*m, opts_.from, recovered_ ? &*recovered_ : nullptr);
+      if (origin.region == opts_.to && !opts_.recover) {
         ++st.skipped_loop;
         skipped_total.inc();
         continue;
@@ -283,11 +340,12 @@ result<void> replicator::copy(std::vector<bus::message>& batch) {
       r.timestamp_ms = m->timestamp_ms;
       r.partition = m->partition;
       for (const auto& h : m->headers)
-        if (h.name != kMirrorHeader && h.name != kOriginHeader) r.headers.push_back(h);
+        if (h.name != kMirrorHeader && h.name != kOriginHeader && (opts_.recover || h.name != bus::kEpochHeader)) r.headers.push_back(h);
       r.headers.push_back({kMirrorHeader, to_header({opts_.from, m->off.get()})});
       r.headers.push_back({kOriginHeader, to_header(origin)});
       out.push_back(std::move(r));
       cached->second = origin.offset;  // the batch's own records count for the ones after them
+      if (origin.region == opts_.to) st.own_origin_max = std::max(st.own_origin_max, origin.offset);
       last_ts = m->timestamp_ms;
     }
     if (!out.empty()) {
@@ -311,7 +369,7 @@ result<std::vector<partition_state>> replicator::lag(bool timestamps) {
     s.source_end = end.get();
     s.pending_since = 0;
     if (timestamps && s.lag_events() > 0)
-      NF_TRY(read_range(source_, tp, s.next, s.source_end, [&](const bus::message& m) {
+      NF_TRY(read_partition(source_, tp, s.next, s.source_end, [&](const bus::message& m) {
         s.pending_since = m.timestamp_ms;
         return false;
       }));

@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -43,7 +44,28 @@ struct link_options {
   std::string to;                    // the target region's name
   std::vector<std::string> topics;   // names or patterns ("mission.*")
   std::size_t batch = 1000;          // records read per poll
+  // `region recover`: the target lost its log, so the records whose origin is the target (its own
+  // events, which the source holds as copies) are copied back too.
+  bool recover = false;
 };
+
+// The last region.recovered a region wrote about itself (its log rebuilt from a peer): per
+// partition, where the rebuilt log ended, where the peer's log ended, and the shift added to the
+// origin offsets of the region's own events written after it.
+struct recovery_info {
+  std::string from;                  // the peer
+  struct part {
+    std::int64_t end = 0, peer_end = 0, shift = 0;
+  };
+  std::map<topic_partition, part> parts;
+};
+// From `b`'s region.control; nullopt when `region` was never recovered (or the topic is absent).
+result<std::optional<recovery_info>> last_recovery(bus::event_bus& b, const std::string& region);
+
+// Where a record of region `source` was first written: its nf-origin header, else the envelope's
+// origin_region (the source when none) at its offset in `source`, shifted by a recovery of the
+// source for its own events after it.
+region_position origin_of(const bus::message& m, const std::string& source, const recovery_info* recovered);
 
 // One partition of a link: where it stands.
 struct partition_state {
@@ -55,6 +77,9 @@ struct partition_state {
   std::int64_t skipped_loop = 0;     // records whose origin is the target
   std::int64_t skipped_seen = 0;     // records the target already had from their origin
   std::int64_t pending_since = 0;    // the source timestamp of the first record not copied yet (0: none)
+  std::int64_t skipped_fence = 0;    // owner claims and records of deposed owners (not copied)
+  std::optional<std::int64_t> fence_latest;  // the source partition's latest owner claim seen
+  std::int64_t own_origin_max = -1;  // recover: the greatest origin offset of the target's own events copied back
   std::int64_t lag_events() const { return source_end > next ? source_end - next : 0; }
   // How long the oldest record not copied yet has waited, at `now_ms`.
   std::int64_t lag_ms(std::int64_t now_ms) const { return lag_events() > 0 && pending_since > 0 && now_ms > pending_since ? now_ms - pending_since : 0; }
@@ -110,11 +135,19 @@ class replicator {
   std::unique_ptr<bus::consumer> reader_;
   std::map<topic_partition, partition_state> parts_;
   std::vector<std::string> topics_;
+  std::optional<recovery_info> recovered_;  // of the source
 };
 
-// The last record of a target partition that came from `source_region` over a link: its source
-// offset, or nullopt when there is none (scanning back from the end in windows).
-result<std::optional<std::int64_t>> last_mirrored(bus::event_bus& target, const topic_partition& tp, const std::string& source_region);
+// Reads [from, to) of one partition, oldest first, calling `fn` for each record until it returns
+// false. Gaps (compaction, retention) are skipped; a partition that stops short of `to` ends it.
+result<void> read_partition(bus::event_bus& b, const topic_partition& tp, std::int64_t from, std::int64_t to,
+                            const std::function<bool(const bus::message&)>& fn);
+
+// The last record of a target partition at or after target offset `floor` that came from
+// `source_region` over a link: its source offset, or nullopt when there is none (scanning back
+// from the end in windows).
+result<std::optional<std::int64_t>> last_mirrored(bus::event_bus& target, const topic_partition& tp, const std::string& source_region,
+                                                  std::int64_t floor = 0);
 
 // A consumer group's committed position on the source, as the position on the target after
 // which it has read nothing: every event it had committed is before it and every one it had not

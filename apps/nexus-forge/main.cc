@@ -535,7 +535,12 @@ int main(int argc, char** argv) {
 
   // Each feature's own subcommands (mission, query, tenant, ...).
   std::vector<nf::feature::feature::command> feature_commands;
-  const nf::feature::command_context command_ctx{config_path, load_config};
+  const nf::feature::command_context command_ctx{config_path, load_config, [&features] {
+                                                    std::vector<nf::projection::projection*> all;
+                                                    for (const auto& f : features)
+                                                      for (auto* p : f->projections()) all.push_back(p);
+                                                    return all;
+                                                  }};
   for (auto& f : features)
     for (auto& c : f->add_commands(app, command_ctx)) feature_commands.push_back(std::move(c));
 

@@ -50,6 +50,8 @@ struct topic_spec {
 struct command_context {
   std::string default_config;                                            // --config's default
   std::function<result<config::config>(const std::string& path)> load_config;
+  // Every feature's read models (for commands that rebuild a whole data directory).
+  std::function<std::vector<projection::projection*>()> read_models;
 };
 
 // The shared machinery a feature starts with. Everything outlives the feature.

@@ -90,6 +90,15 @@ result<void> regions_projection::apply(const bus::message& m, ::nf::projection::
   if (m.topic.get() == kControlTopic) {
     auto env = event::from_message(m);
     if (!env) return ::nf::projection::keep_rejected(w, "regions", "x/", m, "", "", env.error().message);
+    if (env->type() == kRecovered) {
+      events::RegionRecovered r;
+      if (!env->payload().UnpackTo(&r) || r.region().empty() || r.from().empty())
+        return ::nf::projection::keep_rejected(w, "regions", "x/", m, env->type(), "", "not a region.recovered with a region and a peer");
+      const nlohmann::json doc{{"region", r.region()}, {"from", r.from()},           {"by", r.by()},
+                               {"partitions", r.partitions_size()}, {"keptAside", r.kept_aside()}, {"diverged", r.diverged()},
+                               {"at", env->occurred_at()}};
+      return w.put("rc/" + r.region(), doc.dump());
+    }
     events::RegionPromoted p;
     if (env->type() != kPromoted || !env->payload().UnpackTo(&p) || p.region().empty() || p.epoch() <= 0)
       return ::nf::projection::keep_rejected(w, "regions", "x/", m, env->type(), "", "not a region.promoted with a region and an epoch");
@@ -172,25 +181,22 @@ result<std::vector<std::optional<std::int64_t>>> regions_view::translate(const s
   return out;
 }
 
-result<std::map<std::string, std::string>> regions_view::heartbeats() const {
-  NF_TRY_ASSIGN(auto r, store_.reader(proj_));
+namespace {
+// Every document under `prefix`, by the rest of its key.
+result<std::map<std::string, std::string>> scan_docs(::nf::projection::store& store, const regions_projection& proj, const std::string& prefix) {
+  NF_TRY_ASSIGN(auto r, store.reader(proj));
   std::map<std::string, std::string> out;
-  NF_TRY(r->scan("h/", [&](std::string_view k, std::string_view v) {
-    out[std::string(k.substr(2))] = std::string(v);
+  NF_TRY(r->scan(prefix, [&](std::string_view k, std::string_view v) {
+    out[std::string(k.substr(prefix.size()))] = std::string(v);
     return true;
   }));
   return out;
 }
+}  // namespace
 
-result<std::map<std::string, std::string>> regions_view::replication() const {
-  NF_TRY_ASSIGN(auto r, store_.reader(proj_));
-  std::map<std::string, std::string> out;
-  NF_TRY(r->scan("lg/", [&](std::string_view k, std::string_view v) {
-    out[std::string(k.substr(3))] = std::string(v);
-    return true;
-  }));
-  return out;
-}
+result<std::map<std::string, std::string>> regions_view::heartbeats() const { return scan_docs(store_, proj_, "h/"); }
+result<std::map<std::string, std::string>> regions_view::replication() const { return scan_docs(store_, proj_, "lg/"); }
+result<std::map<std::string, std::string>> regions_view::recoveries() const { return scan_docs(store_, proj_, "rc/"); }
 
 result<std::optional<std::string>> regions_view::primary() const {
   NF_TRY_ASSIGN(auto r, store_.reader(proj_));

@@ -32,6 +32,10 @@ inline constexpr const char* kLagTopic = "region.lag";
 inline constexpr const char* kReplicationLag = "region.replication_lag";
 inline constexpr const char* kControlTopic = "region.control";
 inline constexpr const char* kPromoted = "region.promoted";
+inline constexpr const char* kRecovered = "region.recovered";
+// Where `region failback` keeps the events a region had that its peer never got (one partition).
+inline constexpr const char* kDivergedTopic = "region.diverged";
+inline constexpr const char* kDiverged = "region.diverged";
 
 class regions_projection final : public projection::projection {
  public:
@@ -76,6 +80,8 @@ class regions_view {
   result<std::map<std::string, std::string>> replication() const;
   // The latest promotion (JSON text): the primary region and its epoch; nullopt: none yet.
   result<std::optional<std::string>> primary() const;
+  // Every region's latest recovery from a peer, by region (JSON text).
+  result<std::map<std::string, std::string>> recoveries() const;
 
  private:
   ::nf::projection::store& store_;

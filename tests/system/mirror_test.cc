@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/event/codec.h"
+#include "regions.pb.h"
 #include "tests/support/embedded_bus.h"
 #include "tests/support/http_client.h"
 #include "tests/support/server.h"
@@ -373,6 +374,255 @@ TEST(MirrorServe, AFailoverPromotesOnlyARegionWhoseLedgerExtendsTheLastSignedHea
   EXPECT_EQ(cb.post("/regions/failover", json::object().dump()).status, 400);
   EXPECT_EQ(cb.post("/regions/failover", json{{"from", "a"}, {"force", true}}.dump()).status, 400);
   EXPECT_EQ(cb.post("/regions/failover", "{").status, 400);
+}
+
+
+// Every event id of the mission.* topics a log holds, with how many times each is there.
+std::map<std::string, int> mission_ids(nf::bus::event_bus& b, bool own_only = false) {
+  std::map<std::string, int> out;
+  const auto topics = b.list_topics();
+  if (!topics) return out;
+  for (const auto& t : *topics) {
+    if (t.name.get().rfind("mission.", 0) != 0) continue;
+    for (const auto& m : t::read_topic(b, t.name.get())) {
+      if (own_only && m.find_header("nf-origin")) continue;
+      if (m.find_header("nf-claim")) continue;
+      if (const auto* id = m.find_header("nf-id")) ++out[*id];
+    }
+  }
+  return out;
+}
+
+// Owner claims (platform.owner_claimed) mark a region's own single writers and are not copied.
+std::map<std::string, int> browse_ids(t::http_client& c) {
+  std::map<std::string, int> out;
+  for (const char* topic : {"mission.prompts", "mission.lifecycle"})
+    for (const auto& [p, v] : browse(c, topic))
+      for (const auto& e : v)
+        if (e.second != "platform.owner_claimed") ++out[e.first];
+  return out;
+}
+
+void post_missions(t::http_client& c, int from, int n) {
+  for (int i = from; i < from + n; ++i) {
+    auto r = c.post("/missions", json{{"id", t::uuid(i)}, {"objective", "regions"}, {"priority", "P1"}, {"originatingSpec", "spec:" + std::to_string(i)}}.dump());
+    ASSERT_EQ(r.status, 202) << r.body;
+  }
+}
+
+// Active-active a <-> b; a loses its log; `region recover` rebuilds it from b with every read
+// model's digest equal to b's; then both sides write again and every event is in both regions
+// exactly once: a's new events are not taken for ones b had (origin offsets shifted above the
+// old ones), and the links resume after what the rebuilt log holds.
+TEST(RegionRecover, ALostRegionIsRebuiltFromItsPeerWithEqualDigestsAndBothSidesGoOn) {
+  t::temp_dir dir;
+  const auto a_dir = (dir.path() / "a").string(), b_dir = (dir.path() / "b").string();
+  const auto a_cfg = (dir.path() / "a.json").string(), b_cfg = (dir.path() / "b.json").string();
+  const json mirror{{"links", {{{"from", "PEER"}}}}, {"lag_refresh_ms", 100}, {"heartbeat_ms", 200}};
+  auto cfg_of = [&](const std::string& self, const std::string& peer, const std::string& self_dir, const std::string& peer_dir) {
+    auto m = mirror;
+    m["links"][0]["from"] = peer;
+    return json{{"region", self}, {"data_dir", self_dir}, {"regions", {{peer, {{"data_dir", peer_dir}}}}}, {"mirror", m}}.dump();
+  };
+  std::ofstream(a_cfg) << cfg_of("a", "b", a_dir, b_dir);
+  std::ofstream(b_cfg) << cfg_of("b", "a", b_dir, a_dir);
+  std::string key;
+  {
+    t::server a(a_cfg), b(b_cfg);
+    t::http_client ca("127.0.0.1", a.port(), t::admin_headers()), cb("127.0.0.1", b.port(), t::admin_headers());
+    ASSERT_EQ(ca.post("/tenants", json{{"id", "acme"}, {"name", "acme"}, {"plan", "enterprise"}}.dump()).status, 201);
+    key = json::parse(ca.post("/tenants/acme/keys", json{{"role", "admin"}}.dump()).body)["key"].get<std::string>();
+    t::http_client acme_a("127.0.0.1", a.port(), t::key_headers(key)), acme_b("127.0.0.1", b.port(), t::key_headers(key));
+    ASSERT_TRUE(t::wait_until([&] { return acme_b.get("/missions?limit=1").status == 200; }, 20s)) << acme_b.get("/missions?limit=1").body;
+    post_missions(acme_a, 0, 15);
+    post_missions(acme_b, 100, 15);
+    ASSERT_TRUE(t::wait_until([&] {
+      auto ia = browse_ids(ca);
+      return ia.size() >= 60 && ia == browse_ids(cb);
+    }, 30s)) << [&] {
+      std::string out;
+      auto ia = browse_ids(ca), ib = browse_ids(cb);
+      for (const auto& [id, n] : ia)
+        if (ib[id] != n) out += " a:" + id + "x" + std::to_string(n) + "/b:" + std::to_string(ib[id]);
+      for (const auto& [id, n] : ib)
+        if (!ia.count(id)) out += " b-only:" + id;
+      return out;
+    }();
+    a.proc().signal(SIGKILL);
+    a.proc().wait();
+  }
+  // a's log is lost; its read models are left, stale.
+  std::filesystem::remove_all(std::filesystem::path(a_dir) / "bus");
+  {
+    t::server b(b_cfg);
+    t::http_client cb("127.0.0.1", b.port(), t::admin_headers());
+    const auto before = browse_ids(cb);
+    auto rec = t::run({t::nexus_forge_binary(), "region", "recover", "--config", a_cfg, "--from", "b", "--peer-server",
+                       "http://127.0.0.1:" + std::to_string(b.port()), "--key", t::kAdminKey, "--json"});
+    ASSERT_EQ(rec.exit_code, 0) << rec.err << rec.out;
+    const auto r = json::parse(rec.out);
+    EXPECT_EQ(r["region"], "a");
+    EXPECT_EQ(r["mode"], "recover");
+    EXPECT_TRUE(r["digestsCompared"].get<bool>()) << r.dump();
+    EXPECT_TRUE(r["allEqual"].get<bool>()) << r["projections"].dump(1);
+    EXPECT_GE(r["projections"].size(), 9u);
+    EXPECT_GT(r["ownEventsRecovered"].get<int>(), 15) << "a's own events come back from b's copies";
+    ASSERT_TRUE(std::filesystem::exists(std::filesystem::path(r["keptAside"].get<std::string>()) / "projections")) << r.dump();
+    EXPECT_NE(rec.err.find("events copied"), std::string::npos) << rec.err;
+    EXPECT_NE(rec.err.find("rebuilding missions"), std::string::npos) << rec.err;
+    // Run again on a recovered region: a fresh copy, the first one kept aside too; still equal.
+    auto again = t::run({t::nexus_forge_binary(), "region", "recover", "--config", a_cfg, "--from", "b", "--quiet"});
+    EXPECT_EQ(again.exit_code, 0) << again.err << again.out;
+    EXPECT_NE(again.out.find("kept in"), std::string::npos) << again.out;
+    EXPECT_EQ(browse_ids(cb), before) << "the peer is only read";
+  }
+  // Both regions again, each writing.
+  t::server a(a_cfg), b(b_cfg);
+  t::http_client ca("127.0.0.1", a.port(), t::admin_headers()), cb("127.0.0.1", b.port(), t::admin_headers());
+  t::http_client acme_a("127.0.0.1", a.port(), t::key_headers(key)), acme_b("127.0.0.1", b.port(), t::key_headers(key));
+  EXPECT_EQ(acme_a.get("/missions/" + t::uuid(3)).status, 200) << "a's read models answer from the rebuilt log";
+  EXPECT_EQ(acme_a.get("/missions/" + t::uuid(103)).status, 200);
+  post_missions(acme_a, 200, 5);
+  post_missions(acme_b, 300, 5);
+  ASSERT_TRUE(t::wait_until([&] {
+    auto ia = browse_ids(ca);
+    return ia.size() >= 80 && ia == browse_ids(cb);
+  }, 30s)) << browse_ids(ca).size() << " " << browse_ids(cb).size();
+  std::this_thread::sleep_for(1s);
+  const auto ia = browse_ids(ca), ib = browse_ids(cb);
+  EXPECT_EQ(ia, ib);
+  for (const auto& [id, n] : ia) EXPECT_EQ(n, 1) << id << " is in region a " << n << " times";
+  for (const auto& [id, n] : ib) EXPECT_EQ(n, 1) << id << " is in region b " << n << " times";
+  EXPECT_EQ(acme_b.get("/missions/" + t::uuid(204)).status, 200) << "a's new events reached b";
+  EXPECT_EQ(acme_a.get("/missions/" + t::uuid(304)).status, 200) << "b's new events reached a";
+}
+
+TEST(RegionRecover, RefusalsNameTheirReason) {
+  t::temp_dir dir;
+  const auto a_dir = (dir.path() / "a").string(), b_dir = (dir.path() / "b").string();
+  const auto cfg = (dir.path() / "a.json").string();
+  std::ofstream(cfg) << json{{"region", "a"}, {"data_dir", a_dir}, {"regions", {{"b", {{"data_dir", b_dir}}}, {"k", {{"bus", {{"kind", "kafka"}, {"kafka", {{"bootstrap_servers", "127.0.0.1:1"}}}}}}}}}}.dump();
+  auto self = t::run({t::nexus_forge_binary(), "region", "recover", "--config", cfg, "--from", "a"});
+  EXPECT_EQ(self.exit_code, 2);
+  EXPECT_NE(self.err.find("cannot be rebuilt from itself"), std::string::npos) << self.err;
+  auto unknown = t::run({t::nexus_forge_binary(), "region", "recover", "--config", cfg, "--from", "mars"});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.err.find("mars"), std::string::npos) << unknown.err;
+  auto kafka = t::run({t::nexus_forge_binary(), "region", "recover", "--config", cfg, "--from", "a", "--region", "k"});
+  EXPECT_EQ(kafka.exit_code, 2);
+  EXPECT_NE(kafka.err.find("Kafka cluster"), std::string::npos) << kafka.err;
+  auto nothing = t::run({t::nexus_forge_binary(), "region", "failback", "--config", cfg, "--from", "b"});
+  EXPECT_EQ(nothing.exit_code, 2);
+  EXPECT_NE(nothing.err.find("no log"), std::string::npos) << nothing.err;
+  {
+    // A running server keeps its log.
+    t::server a(cfg);
+    auto busy = t::run({t::nexus_forge_binary(), "region", "recover", "--config", cfg, "--from", "b"});
+    EXPECT_NE(busy.exit_code, 0);
+    EXPECT_NE(busy.err.find("stop its server"), std::string::npos) << busy.err;
+  }
+  EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(a_dir) / "bus"));
+  // A peer with nothing to copy.
+  auto empty = t::run({t::nexus_forge_binary(), "region", "recover", "--config", cfg, "--from", "b", "--quiet"});
+  EXPECT_NE(empty.exit_code, 0);
+  EXPECT_NE(empty.err.find("region b: data directory"), std::string::npos) << empty.err;
+  // An interrupted rebuild from one peer is not finished from another.
+  std::ofstream(std::filesystem::path(a_dir) / "recovering.json") << R"({"from":"k","mode":"recover","keptAside":""})";
+  auto other = t::run({t::nexus_forge_binary(), "region", "recover", "--config", cfg, "--from", "b"});
+  EXPECT_NE(other.exit_code, 0);
+  EXPECT_NE(other.err.find("is not this one"), std::string::npos) << other.err;
+}
+
+// a is the primary, b copies it; b dies, a takes four more missions, then a dies. b comes back
+// alone and takes writes. `region failback` brings a level with b: the events b never got are
+// reported and kept on region.diverged (not applied), a's log holds exactly b's events, and
+// every read model's digest equals b's.
+TEST(RegionRecover, FailbackKeepsAsideWhatThePeerNeverGotAndLevelsTheOldPrimary) {
+  t::temp_dir dir;
+  const auto a_dir = (dir.path() / "a").string(), b_dir = (dir.path() / "b").string();
+  const auto a_cfg = (dir.path() / "a.json").string(), b_cfg = (dir.path() / "b.json").string(), b_alone = (dir.path() / "b-alone.json").string();
+  std::ofstream(a_cfg) << json{{"region", "a"}, {"data_dir", a_dir}, {"regions", {{"b", {{"data_dir", b_dir}}}}}, {"mirror", {{"heartbeat_ms", 200}}}}.dump();
+  std::ofstream(b_cfg) << json{{"region", "b"}, {"data_dir", b_dir}, {"regions", {{"a", {{"data_dir", a_dir}}}}},
+                               {"mirror", {{"links", {{{"from", "a"}}}}, {"lag_refresh_ms", 100}, {"heartbeat_ms", 200}}}}.dump();
+  std::ofstream(b_alone) << json{{"region", "b"}, {"data_dir", b_dir}, {"regions", {{"a", {{"data_dir", a_dir}}}}}, {"mirror", {{"heartbeat_ms", 200}}}}.dump();
+  std::string key;
+  {
+    t::server a(a_cfg);
+    t::http_client ca("127.0.0.1", a.port(), t::admin_headers());
+    ASSERT_EQ(ca.post("/tenants", json{{"id", "acme"}, {"name", "acme"}, {"plan", "enterprise"}}.dump()).status, 201);
+    key = json::parse(ca.post("/tenants/acme/keys", json{{"role", "admin"}}.dump()).body)["key"].get<std::string>();
+    t::http_client acme_a("127.0.0.1", a.port(), t::key_headers(key));
+    post_missions(acme_a, 0, 10);
+    {
+      t::server b(b_cfg);
+      t::http_client cb("127.0.0.1", b.port(), t::admin_headers());
+      ASSERT_TRUE(t::wait_until([&] {
+        auto ia = browse_ids(ca);
+        return ia.size() >= 20 && ia == browse_ids(cb);
+      }, 30s));
+      b.proc().signal(SIGKILL);
+      b.proc().wait();
+    }
+    post_missions(acme_a, 50, 4);
+    ASSERT_TRUE(t::wait_until([&] { return browse_ids(ca).size() >= 28; }, 20s));
+    a.proc().signal(SIGKILL);
+    a.proc().wait();
+  }
+  json report;
+  {
+    t::server b(b_alone);
+    t::http_client acme_b("127.0.0.1", b.port(), t::key_headers(key));
+    post_missions(acme_b, 100, 3);
+    t::http_client cb("127.0.0.1", b.port(), t::admin_headers());
+    ASSERT_TRUE(t::wait_until([&] { return browse_ids(cb).size() >= 26; }, 20s));
+    auto fb = t::run({t::nexus_forge_binary(), "region", "failback", "--config", a_cfg, "--from", "b", "--peer-server",
+                      "http://127.0.0.1:" + std::to_string(b.port()), "--key", t::kAdminKey, "--json"});
+    ASSERT_EQ(fb.exit_code, 0) << fb.err << fb.out;
+    report = json::parse(fb.out);
+    EXPECT_EQ(report["mode"], "failback");
+    EXPECT_TRUE(report["allEqual"].get<bool>()) << report["projections"].dump(1);
+    ASSERT_EQ(b.stop(), 0);
+  }
+  auto old_a = t::open_test_bus(std::filesystem::path(report["keptAside"].get<std::string>()) / "bus");
+  auto new_a = t::open_test_bus(std::filesystem::path(a_dir) / "bus");
+  auto b_log = t::open_test_bus(std::filesystem::path(b_dir) / "bus");
+  // What a wrote that b never got: the four late missions' events, and only those of mission.*.
+  std::set<std::string> expected;
+  const auto b_ids = mission_ids(*b_log);
+  for (const auto& [id, n] : mission_ids(*old_a, true))
+    if (!b_ids.count(id)) expected.insert(id);
+  EXPECT_GE(expected.size(), 8u);
+  std::set<std::string> kept, reported;
+  for (const auto& m : t::read_topic(*new_a, "region.diverged")) {
+    auto env = nf::event::from_message(m);
+    ASSERT_TRUE(env);
+    EXPECT_EQ(env->type(), "region.diverged");
+    nf::events::DivergedRecord d;
+    ASSERT_TRUE(env->payload().UnpackTo(&d));
+    EXPECT_TRUE(env->tenant_id().empty()) << "kept, not the tenant's event";
+    if (d.topic().rfind("mission.", 0) == 0) kept.insert(d.id());
+    // Whole: the original record's value is there, and it is the event named.
+    nf::events::Envelope original;
+    ASSERT_TRUE(original.ParseFromString(d.value()));
+    std::string hex;
+    for (unsigned char ch : original.id()) {
+      static const char* digits = "0123456789abcdef";
+      hex += digits[ch >> 4];
+      hex += digits[ch & 15];
+    }
+    std::string plain = d.id();
+    std::erase(plain, '-');
+    EXPECT_EQ(hex, plain);
+  }
+  for (const auto& e : report["diverged"]["events"])
+    if (e["topic"].get<std::string>().rfind("mission.", 0) == 0) reported.insert(e["id"].get<std::string>());
+  EXPECT_EQ(kept, expected);
+  EXPECT_EQ(reported, expected);
+  EXPECT_EQ(report["diverged"]["count"].get<std::size_t>(), t::read_topic(*new_a, "region.diverged").size());
+  // a now holds b's events, each once, and none of the diverged ones.
+  const auto a_ids = mission_ids(*new_a);
+  EXPECT_EQ(a_ids, b_ids);
+  for (const auto& id : expected) EXPECT_FALSE(a_ids.count(id)) << id;
 }
 
 }  // namespace
