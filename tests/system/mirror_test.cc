@@ -176,7 +176,8 @@ std::map<int, std::vector<std::pair<std::string, std::string>>> browse(t::http_c
     EXPECT_EQ(r.status, 200) << r.body;
     if (r.status != 200) continue;
     const auto page = json::parse(r.body);
-    for (const auto& e : page["items"]) out[p].emplace_back(e.value("id", ""), e.value("type", ""));
+    for (const auto& e : page["items"])
+      if (e.value("type", "") != "platform.owner_claimed") out[p].emplace_back(e.value("id", ""), e.value("type", ""));  // claims are not copied
   }
   return out;
 }
@@ -240,12 +241,18 @@ TEST(MirrorServe, ALinkInServeCopiesALiveRegionAndTranslatesItsGroups) {
   ASSERT_TRUE(t::wait_until([&] { return acme_b.get("/missions/" + t::uuid(0)).status == 200; }, 10s)) << acme_b.get("/missions/" + t::uuid(0)).body;
   EXPECT_EQ(acme_b.get("/regions").status, 403);
 
-  // The missions actor's group in a, as positions in b: b holds only a's events, so the same.
+  // The missions actor's group in a, as positions in b: b holds a's events but not its owners'
+  // claims, so at or before the same offsets, and past the start where a's group had read.
   auto tr = cb.get("/regions/translate?group=actor.mission_control&from=a");
   ASSERT_EQ(tr.status, 200) << tr.body;
   const auto tj = json::parse(tr.body);
   EXPECT_FALSE(tj["partitions"].empty()) << tj.dump();
-  for (const auto& p : tj["partitions"]) EXPECT_EQ(p["target"], p["source"]) << p.dump();
+  for (const auto& p : tj["partitions"]) {
+    EXPECT_LE(p["target"].get<std::int64_t>(), p["source"].get<std::int64_t>()) << p.dump();
+    if (p["source"].get<std::int64_t>() > 1) {
+      EXPECT_GT(p["target"].get<std::int64_t>(), 0) << p.dump();
+    }
+  }
   EXPECT_EQ(cb.get("/regions/translate?group=g&from=mars").status, 404);
   EXPECT_EQ(cb.get("/regions/translate?group=g&from=b").status, 400);
   EXPECT_EQ(cb.get("/regions/translate?from=a").status, 400);
