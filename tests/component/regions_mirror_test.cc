@@ -10,6 +10,8 @@
 
 #include <gtest/gtest.h>
 
+#include "core/bus/fence.h"
+
 #include "actors/regions/ledger_check.h"
 #include "actors/regions/replicator.h"
 #include "ledger.pb.h"
@@ -109,6 +111,54 @@ TEST_F(Mirror, EveryEventIsCopiedOnceWithItsIdKeyPartitionTimestampAndHeaders) {
   auto lag = r.lag();
   ASSERT_TRUE(lag);
   for (const auto& p : *lag) EXPECT_EQ(p.lag_events(), 0);
+}
+
+// Single-writer fencing is by the source partition's offsets: the link judges it there. Owner
+// claims are not copied, a deposed owner's late write is not copied, and what is copied carries
+// no epoch (it would name an offset of the source, meaningless in the target).
+TEST_F(Mirror, ALinkCopiesNeitherOwnerClaimsNorADeposedOwnersWrites) {
+  const nf::topic_partition tp{kTopic, nf::partition_id{0}};
+  auto one = [&](const std::string& name, const std::vector<nf::bus::header>& extra) {
+    nf::event::new_event ev;
+    ev.type = "app.thing";
+    ev.key = name;
+    ev.region = "a";
+    ev.payload_json = R"({"n":")" + name + R"("})";
+    auto rec = nf::event::to_record(nf::event::build(ev).value());
+    rec.partition = tp.partition;
+    for (const auto& h : extra) rec.headers.push_back(h);
+    auto at = bus("a").append(kTopic, std::span<const nf::bus::record>(&rec, 1));
+    EXPECT_TRUE(at);
+    return at ? at->at(0).off.get() : -1;
+  };
+  const auto first = one("claim-1", {{nf::bus::kClaimHeader, "i1"}});
+  one("w1", {{nf::bus::kEpochHeader, std::to_string(first)}});
+  one("plain", {});
+  const auto second = one("claim-2", {{nf::bus::kClaimHeader, "i2"}});
+  one("late-from-i1", {{nf::bus::kEpochHeader, std::to_string(first)}});
+  one("w2", {{nf::bus::kEpochHeader, std::to_string(second)}});
+  target_guard g(bus("b"));
+  replicator r(bus("a"), g, link_options{"a", "b", {"mission.*"}, 100});
+  ASSERT_TRUE(r.prepare());
+  drain(r);
+  std::vector<std::string> keys;
+  for (const auto& m : t::read_topic(bus("b"), kTopic.get())) {
+    keys.push_back(m.key);
+    EXPECT_EQ(m.find_header(nf::bus::kEpochHeader), nullptr) << m.key;
+    EXPECT_EQ(m.find_header(nf::bus::kClaimHeader), nullptr) << m.key;
+  }
+  EXPECT_EQ(keys, (std::vector<std::string>{"w1", "plain", "w2"}));
+  auto lag = r.lag();
+  ASSERT_TRUE(lag);
+  std::int64_t fenced = 0;
+  for (const auto& p : *lag) fenced += p.skipped_fence;
+  EXPECT_EQ(fenced, 3);
+  // A recovery copies the partition whole, marks included: the peer's log offset for offset.
+  target_guard gc(bus("c"));
+  replicator whole(bus("a"), gc, link_options{"a", "c", {"mission.*"}, 100, true});
+  ASSERT_TRUE(whole.prepare());
+  drain(whole);
+  EXPECT_EQ(t::read_topic(bus("c"), kTopic.get()).size(), 6u);
 }
 
 TEST_F(Mirror, ALinkRestartedAtAnyPointResumesAfterWhatTheTargetHolds) {
