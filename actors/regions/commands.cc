@@ -265,7 +265,7 @@ void add_commands(CLI::App& app, cli_args& args, const feature::command_context&
   fo->add_option("--key", args.key, "API key of the platform admin (default: $NF_API_KEY)");
   fo->add_flag("--json", args.json, "JSON output (the region.promoted document)");
   out.push_back({fo, [&args] { return failover_cmd(args); }});
-  auto rebuild_from_peer = [&args, &out, ctx, run](CLI::App* r, bool failback) {
+  auto rebuild_from_peer = [&args, &out, ctx](CLI::App* r, bool failback) {
     r->add_option("--config,-c", args.config, "configuration file naming the regions (JSON)")->capture_default_str();
     r->add_option("--from", args.from, "the peer region to copy from")->required();
     r->add_option("--region", args.region, "the region to rebuild (default: the configuration's own)");
@@ -279,7 +279,6 @@ void add_commands(CLI::App& app, cli_args& args, const feature::command_context&
                      if (!cfg) return fail(cfg.error().message, 2);
                      return recover_cmd(*cfg, args, ctx.read_models ? ctx.read_models() : std::vector<projection::projection*>{}, failback);
                    }});
-    (void)run;
   };
   rebuild_from_peer(region->add_subcommand("recover",
                                            "rebuild this (stopped, embedded) region from a peer: its log and read models are moved aside, every "
