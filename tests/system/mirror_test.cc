@@ -562,10 +562,10 @@ TEST(RegionRecover, FailbackKeepsAsideWhatThePeerNeverGotAndLevelsTheOldPrimary)
     post_missions(acme_a, 0, 10);
     {
       t::server b(b_cfg);
-      t::http_client cb("127.0.0.1", b.port(), t::admin_headers());
+      t::http_client cb("127.0.0.1", b.port(), t::admin_headers()), acme_b("127.0.0.1", b.port(), t::key_headers(key));
       ASSERT_TRUE(t::wait_until([&] {
         auto ia = browse_ids(ca);
-        return ia.size() >= 20 && ia == browse_ids(cb);
+        return ia.size() >= 20 && ia == browse_ids(cb) && acme_b.get("/missions?limit=1").status == 200;
       }, 30s));
       b.proc().signal(SIGKILL);
       b.proc().wait();
@@ -579,6 +579,7 @@ TEST(RegionRecover, FailbackKeepsAsideWhatThePeerNeverGotAndLevelsTheOldPrimary)
   {
     t::server b(b_alone);
     t::http_client acme_b("127.0.0.1", b.port(), t::key_headers(key));
+    ASSERT_TRUE(t::wait_until([&] { return acme_b.get("/missions?limit=1").status == 200; }, 20s));
     post_missions(acme_b, 100, 3);
     t::http_client cb("127.0.0.1", b.port(), t::admin_headers());
     ASSERT_TRUE(t::wait_until([&] { return browse_ids(cb).size() >= 26; }, 20s));
