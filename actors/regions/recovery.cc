@@ -139,6 +139,12 @@ result<json> recover_region(const config::config& cfg, const recover_options& o,
 
   const fs::path dir = local_cfg.data_dir;
   const fs::path marker = dir / "recovering.json";
+  // The new log and read models are built in <data_dir>/recovering/ and moved into place once
+  // complete: until then nothing opens them (a peer's link reading this region beside it would
+  // otherwise open a log that another process is creating).
+  const fs::path staging = dir / "recovering";
+  auto stage_cfg = local_cfg;
+  stage_cfg.data_dir = staging.string();
   json report{{"region", region}, {"from", o.from}, {"mode", mode}};
   std::error_code ec;
 
@@ -193,17 +199,26 @@ result<json> recover_region(const config::config& cfg, const recover_options& o,
         if (ec) return error{errc::io_error, "cannot move '" + (dir / sub).string() + "' aside: " + ec.message()};
       }
     }
-    fs::create_directories(dir, ec);
+    fs::remove_all(staging, ec);  // left by a run stopped before it wrote the marker
+    fs::create_directories(staging, ec);
+    if (ec) return error{errc::io_error, "cannot create '" + staging.string() + "': " + ec.message()};
     std::ofstream out(marker);
     out << json{{"from", o.from}, {"mode", mode}, {"keptAside", aside}}.dump() << "\n";
     if (!out) return error{errc::io_error, "cannot write '" + marker.string() + "'"};
     // The events kept aside go in first, in the fresh log, before anything is copied.
   }
   if (!peer) NF_TRY(open_peer());
+  // A run stopped while moving the result into place moves it back and finishes.
+  for (const char* sub : {"bus", "projections"})
+    if (resumed && !fs::exists(staging / sub, ec) && fs::exists(dir / sub, ec)) {
+      fs::create_directories(staging, ec);
+      fs::rename(dir / sub, staging / sub, ec);
+      if (ec) return error{errc::io_error, "cannot move '" + (dir / sub).string() + "' back into '" + staging.string() + "': " + ec.message()};
+    }
   report["keptAside"] = aside;
   report["resumed"] = resumed;
 
-  NF_TRY_ASSIGN(auto local, bus::open_bus(local_cfg, bus::access::owner));
+  NF_TRY_ASSIGN(auto local, bus::open_bus(stage_cfg, bus::access::owner));
   if (!diverged.empty()) {
     NF_TRY(ensure_topic(*local, kDivergedTopic));
     std::vector<bus::record> recs;
@@ -319,7 +334,7 @@ result<json> recover_region(const config::config& cfg, const recover_options& o,
   report["diverged"] = {{"count", diverged.size()}, {"topic", kDivergedTopic}, {"events", listed}};
 
   // Every read model, rebuilt from the new log.
-  NF_TRY_ASSIGN(auto store, projection::store::open({(dir / "projections").string(), false}));
+  NF_TRY_ASSIGN(auto store, projection::store::open({(staging / "projections").string(), false}));
   json models = json::array();
   std::map<std::string, std::string> mine;
   for (auto* p : read_models) {
@@ -337,6 +352,11 @@ result<json> recover_region(const config::config& cfg, const recover_options& o,
   }
   store.reset();
   local.reset();
+  for (const char* sub : {"bus", "projections"}) {
+    fs::rename(staging / sub, dir / sub, ec);
+    if (ec) return error{errc::io_error, "cannot move '" + (staging / sub).string() + "' into place: " + ec.message() + " (run the command again)"};
+  }
+  fs::remove_all(staging, ec);
 
   // The peer's digests. The regions read model maps which records a region copied from where, so
   // it differs between two regions by nature and is not compared.

@@ -5,7 +5,9 @@
 // own events included (the peer holds them as copies), a region.recovered event records where
 // the rebuilt log ends, and every read model is rebuilt from it with progress. Each read model's
 // digest is then compared with the peer's (through --peer-server, or the peer's stopped data
-// directory). An interrupted recovery resumes where it stopped when run again.
+// directory). The new log and read models are built in <data_dir>/recovering/ and moved into
+// place once complete, so nothing reads them half-made. An interrupted recovery resumes where it
+// stopped when run again (<data_dir>/recovering.json names the peer).
 //
 // failback: the same, for a region that was the primary and comes back after another was
 // promoted. Before its log is set aside, its own events that the peer never got are found (per

@@ -417,6 +417,15 @@ void post_missions(t::http_client& c, int from, int n) {
   }
 }
 
+// Prints the servers' logs when a test body throws (a server that stopped answering).
+struct dump_on_throw {
+  std::vector<t::server*> servers;
+  ~dump_on_throw() {
+    if (!std::uncaught_exceptions()) return;
+    for (auto* s : servers) std::cerr << "server log:\n" << s->proc().stderr_text() << "\n";
+  }
+};
+
 // Active-active a <-> b; a loses its log; `region recover` rebuilds it from b with every read
 // model's digest equal to b's; then both sides write again and every event is in both regions
 // exactly once: a's new events are not taken for ones b had (origin offsets shifted above the
@@ -436,6 +445,7 @@ TEST(RegionRecover, ALostRegionIsRebuiltFromItsPeerWithEqualDigestsAndBothSidesG
   std::string key;
   {
     t::server a(a_cfg), b(b_cfg);
+    dump_on_throw dump{{&a, &b}};
     t::http_client ca("127.0.0.1", a.port(), t::admin_headers()), cb("127.0.0.1", b.port(), t::admin_headers());
     ASSERT_EQ(ca.post("/tenants", json{{"id", "acme"}, {"name", "acme"}, {"plan", "enterprise"}}.dump()).status, 201);
     key = json::parse(ca.post("/tenants/acme/keys", json{{"role", "admin"}}.dump()).body)["key"].get<std::string>();
@@ -462,6 +472,7 @@ TEST(RegionRecover, ALostRegionIsRebuiltFromItsPeerWithEqualDigestsAndBothSidesG
   std::filesystem::remove_all(std::filesystem::path(a_dir) / "bus");
   {
     t::server b(b_cfg);
+    dump_on_throw dump{{&b}};
     t::http_client cb("127.0.0.1", b.port(), t::admin_headers());
     const auto before = browse_ids(cb);
     auto rec = t::run({t::nexus_forge_binary(), "region", "recover", "--config", a_cfg, "--from", "b", "--peer-server",
@@ -487,6 +498,7 @@ TEST(RegionRecover, ALostRegionIsRebuiltFromItsPeerWithEqualDigestsAndBothSidesG
   t::server a(a_cfg), b(b_cfg);
   t::http_client ca("127.0.0.1", a.port(), t::admin_headers()), cb("127.0.0.1", b.port(), t::admin_headers());
   t::http_client acme_a("127.0.0.1", a.port(), t::key_headers(key)), acme_b("127.0.0.1", b.port(), t::key_headers(key));
+  dump_on_throw dump{{&a, &b}};
   EXPECT_EQ(acme_a.get("/missions/" + t::uuid(3)).status, 200) << "a's read models answer from the rebuilt log";
   EXPECT_EQ(acme_a.get("/missions/" + t::uuid(103)).status, 200);
   post_missions(acme_a, 200, 5);
