@@ -282,6 +282,45 @@ TEST_F(Mirror, ASourceThatIsNotTheLogTheTargetCameFromIsRefused) {
   EXPECT_EQ(t::read_topic(bus("b"), kTopic.get()).size(), 300u);  // nothing copied, nothing lost
 }
 
+// A damaged checkpoint: the last copy in a target partition has an unreadable nf-mirror header.
+// The link resumes from the copy before it and reads that record again, and the origin watermark
+// (its nf-origin) knows the target has it: nothing is copied twice, and nothing is lost.
+TEST_F(Mirror, ACorruptCheckpointHeaderNeitherDuplicatesNorLoses) {
+  write_events(bus("a"), "a", 30);
+  const nf::topic_partition p0{kTopic, nf::partition_id{0}};
+  const auto source = t::read_topic(bus("a"), kTopic.get());
+  std::vector<nf::bus::message> in_p0;
+  for (const auto& m : source)
+    if (m.partition == p0.partition) in_p0.push_back(m);
+  ASSERT_GE(in_p0.size(), 3u);
+  {
+    // Copy all of partition 0 but its last record by hand, as a link would, then the last one with
+    // a damaged nf-mirror.
+    ASSERT_TRUE(bus("b").create_topic(kTopic, {.partitions = 3}));
+    std::vector<nf::bus::record> recs;
+    for (std::size_t i = 0; i < in_p0.size(); ++i) {
+      const auto& m = in_p0[i];
+      nf::bus::record r{m.key, m.value, m.timestamp_ms, m.headers, m.partition};
+      const auto off = std::to_string(m.off.get());
+      r.headers.push_back({"nf-mirror", i + 1 == in_p0.size() ? "a \x01garbage" : "a " + off});
+      r.headers.push_back({"nf-origin", "a " + off});
+      recs.push_back(std::move(r));
+    }
+    ASSERT_TRUE(bus("b").append(kTopic, std::span<const nf::bus::record>(recs.data(), recs.size())));
+  }
+  write_events(bus("a"), "a", 30, 100);
+  target_guard g(bus("b"));
+  replicator r(bus("a"), g, link_options{"a", "b", {"mission.*"}});
+  ASSERT_TRUE(r.prepare());
+  drain(r);
+  EXPECT_EQ(ids_by_partition(bus("b")), ids_by_partition(bus("a")));
+  auto lag = r.lag();
+  ASSERT_TRUE(lag);
+  std::int64_t seen = 0;
+  for (const auto& p : *lag) seen += p.skipped_seen;
+  EXPECT_EQ(seen, 1) << "the record under the damaged header was read again and known";
+}
+
 TEST_F(Mirror, AGroupsCommittedPositionsTranslateToTheFirstEventItHadNotRead) {
   auto ids = write_events(bus("a"), "a", 1200);
   // The target has events of its own too (written before and between the copies).
