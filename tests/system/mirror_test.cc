@@ -122,6 +122,49 @@ TEST_F(MirrorCli, TwentySigkillsDuringAHundredThousandEventsLeaveEveryEventOnceI
   }
 }
 
+// `region recover` SIGKILLed mid-copy resumes when run again: region b, rebuilt from a, ends up
+// holding a's 60,000 events exactly once in a's order, and every read model equals a's.
+TEST_F(MirrorCli, ARecoveryKilledMidwayResumesAndEndsWithThePeersLog) {
+  {
+    // A region that ran: its server made every feature's topics.
+    t::server a(config_);
+    ASSERT_EQ(a.stop(), 0);
+  }
+  {
+    auto a = t::open_test_bus(a_dir());
+    (void)a->create_topic(kTopic, {.partitions = 3});  // made by the server already
+    for (int i = 0; i < 60'000; i += 1000) write_batch(*a, i, 1000);
+  }
+  // a's read models, built offline, to compare digests with.
+  auto built = t::run({t::nexus_forge_binary(), "rebuild", "--all", "--config", config_, "--quiet"});
+  ASSERT_EQ(built.exit_code, 0) << built.err << built.out;
+  const std::vector<std::string> argv{t::nexus_forge_binary(), "region", "recover", "--config", config_, "--from", "a", "--region", "b", "--batch", "200"};
+  std::mt19937 rng(7);
+  int midway = 0;
+  for (int kill = 0; kill < 4; ++kill) {
+    t::child r(argv);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300 + rng() % 700));
+    r.signal(SIGKILL);
+    r.wait();
+    midway += std::filesystem::exists(dir_.path() / "b" / "recovering.json");
+  }
+  EXPECT_GE(midway, 1) << "no kill landed during the recovery";
+  const bool interrupted = std::filesystem::exists(dir_.path() / "b" / "recovering.json");
+  auto last = argv;
+  last.push_back("--json");
+  auto done = t::run(last);
+  ASSERT_EQ(done.exit_code, 0) << done.err << done.out;
+  const auto r = json::parse(done.out);
+  EXPECT_EQ(r["resumed"].get<bool>(), interrupted);
+  EXPECT_TRUE(r["digestsCompared"].get<bool>()) << r.dump();
+  EXPECT_TRUE(r["allEqual"].get<bool>()) << r["projections"].dump(1);
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() / "b" / "recovering.json"));
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() / "b" / "recovering"));
+  auto a = t::open_test_bus(a_dir());
+  auto b = t::open_test_bus(b_dir());
+  EXPECT_EQ(ids_by_partition(*b), ids_by_partition(*a));
+}
+
 TEST_F(MirrorCli, BadLinksAreRefusedWithTheirReasonAndCopyNothing) {
   {
     auto a = t::open_test_bus(a_dir());
