@@ -1,5 +1,6 @@
 // libFuzzer: what regions read from outside. The headers another region's records carry
-// (nf-mirror, nf-origin), records of region.heartbeats, and a routing client. Nothing may crash;
+// (nf-mirror, nf-origin), records of region.heartbeats and region.control (promotions,
+// recoveries), and a routing client. Nothing may crash;
 // a position that parses prints back to itself; the offset map folds any header without error;
 // a client that parses routes to a region that is up, or to none.
 #include <cstddef>
@@ -39,7 +40,7 @@ class map_writer final : public nf::projection::state_writer {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return 0;
   const std::string text(reinterpret_cast<const char*>(data) + 1, size - 1);
-  switch (data[0] % 3) {
+  switch (data[0] % 4) {
     case 0: {
       auto p = nf::regions::parse_position(text);
       if (p) {
@@ -68,6 +69,30 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       m.off = nf::offset{0};
       m.value = text;
       (void)proj.apply(m, w);  // kept as rejected, or folded
+      break;
+    }
+    case 3: {
+      // A record of region.control: folded or kept as rejected; read as a recovery, its shift
+      // applies to an offset without overflow.
+      nf::regions::regions_projection proj({"mission.*"});
+      map_writer w;
+      nf::bus::message m;
+      m.topic = nf::topic_name{nf::regions::kControlTopic};
+      m.partition = nf::partition_id{0};
+      m.off = nf::offset{0};
+      m.value = text;
+      (void)proj.apply(m, w);
+      auto rec = nf::regions::recovery_of_record(m, "a");
+      if (rec) {
+        for (const auto& [tp, part] : rec->parts) {
+          nf::bus::message own;
+          own.topic = tp.topic;
+          own.partition = tp.partition;
+          own.off = nf::offset{INT64_MAX - 1};
+          const auto o = nf::regions::origin_of(own, "a", &*rec);
+          if (o.region != "a" || o.offset < own.off.get()) std::abort();
+        }
+      }
       break;
     }
     default: {

@@ -132,9 +132,25 @@ region_position origin_of(const bus::message& m, const std::string& source, cons
   origin.offset = m.off.get();
   if (recovered && origin.region == source) {
     auto it = recovered->parts.find(topic_partition{m.topic, m.partition});
-    if (it != recovered->parts.end() && m.off.get() >= it->second.end) origin.offset += it->second.shift;
+    std::int64_t shifted = 0;
+    if (it != recovered->parts.end() && m.off.get() >= it->second.end && !__builtin_add_overflow(origin.offset, it->second.shift, &shifted))
+      origin.offset = shifted;
   }
   return origin;
+}
+
+std::optional<recovery_info> recovery_of_record(const bus::message& m, const std::string& region) {
+  auto env = event::from_message(m);
+  events::RegionRecovered rec;
+  if (!env || env->type() != kRecovered || !env->payload().UnpackTo(&rec) || rec.region() != region) return std::nullopt;
+  constexpr std::int64_t kPlausible = std::int64_t{1} << 62;
+  auto ok_value = [&](std::int64_t v) { return v >= 0 && v <= kPlausible; };
+  recovery_info out;
+  out.from = rec.from();
+  for (const auto& p : rec.partitions())
+    if (ok_value(p.end()) && ok_value(p.peer_end()) && ok_value(p.origin_shift()) && p.partition() >= 0)
+      out.parts[topic_partition{topic_name{p.topic()}, partition_id{p.partition()}}] = {p.end(), p.peer_end(), p.origin_shift()};
+  return out;
 }
 
 result<std::optional<recovery_info>> last_recovery(bus::event_bus& b, const std::string& region) {
@@ -143,19 +159,9 @@ result<std::optional<recovery_info>> last_recovery(bus::event_bus& b, const std:
     if (t.error().code == errc::not_found) return std::optional<recovery_info>{};
     return std::move(t).error();
   }
-  events::RegionRecovered rec;
-  NF_TRY_ASSIGN(auto m, last_where(b, tp, [&](const bus::message& msg) {
-    auto env = event::from_message(msg);
-    return env && env->type() == kRecovered && env->payload().UnpackTo(&rec) && rec.region() == region;
-  }));
+  NF_TRY_ASSIGN(auto m, last_where(b, tp, [&](const bus::message& msg) { return recovery_of_record(msg, region).has_value(); }));
   if (!m) return std::optional<recovery_info>{};
-  auto env = event::from_message(*m);
-  if (!env || !env->payload().UnpackTo(&rec)) return error{errc::corruption, "region.control: a region.recovered that no longer decodes"};
-  recovery_info out;
-  out.from = rec.from();
-  for (const auto& p : rec.partitions())
-    out.parts[topic_partition{topic_name{p.topic()}, partition_id{p.partition()}}] = {p.end(), p.peer_end(), p.origin_shift()};
-  return std::optional<recovery_info>{std::move(out)};
+  return recovery_of_record(*m, region);
 }
 
 // ---------------- target_guard ----------------

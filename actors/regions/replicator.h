@@ -61,6 +61,9 @@ struct recovery_info {
 };
 // From `b`'s region.control; nullopt when `region` was never recovered (or the topic is absent).
 result<std::optional<recovery_info>> last_recovery(bus::event_bus& b, const std::string& region);
+// One region.control record as a recovery of `region`: nullopt for anything else. Partitions
+// with a negative or implausible (above 2^62) end, peer end or shift are left out.
+std::optional<recovery_info> recovery_of_record(const bus::message& m, const std::string& region);
 
 // Where a record of region `source` was first written: its nf-origin header, else the envelope's
 // origin_region (the source when none) at its offset in `source`, shifted by a recovery of the
