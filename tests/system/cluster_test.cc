@@ -642,17 +642,42 @@ TEST_F(Cluster, PatchesRacingWithOneIfMatchOverEveryInstanceHaveExactlyOneWinner
   }
   EXPECT_EQ(count_type(1, "tenancy.tenants", "tenancy.tenant_updated", "race"), kRounds);
 
-  // A stale tag names the current version; a current one on a key change moves it on.
+  // A stale tag names the current version; a current one on a key change moves it on. The
+  // version counts every record of the tenant's key, so a racer's write that a deposed owner
+  // appended late (refused by fencing, yet counted, as the bus counts it) can move it past
+  // kRounds + 1: the current version is read, not assumed.
   auto c = client(2);
   auto stale = c.request("PATCH", "/tenants/race", R"({"quotas":{"eventsPerDay":1}})", "application/json", true, {{"If-Match", "\"1\""}});
   ASSERT_EQ(stale.status, 412) << stale.body;
-  EXPECT_NE(stale.body.find("at version " + std::to_string(kRounds + 1)), std::string::npos) << stale.body;
-  const std::string current = "\"" + std::to_string(kRounds + 1) + "\"";
-  auto key = c.request("POST", "/tenants/race/keys", R"({"name":"ci","role":"viewer"})", "application/json", true, {{"If-Match", current}});
-  ASSERT_TRUE(key.status == 201 || key.status == 202) << key.body;
-  if (key.status == 201) {
-    EXPECT_EQ(etag_of(key), "\"" + std::to_string(kRounds + 2) + "\"");
+  const auto at = stale.body.find("at version ");
+  ASSERT_NE(at, std::string::npos) << stale.body;
+  const auto version_now = std::stoll(stale.body.substr(at + 11));
+  EXPECT_GE(version_now, kRounds + 1) << stale.body;
+  if (version_now > kRounds + 1) {
+    // Rare (about 1 run in 7 at stop 27, none in 20 at stop 28): say which records moved it.
+    std::cerr << "note: tenant 'race' is at version " << version_now << " after " << kRounds << " rounds; tenancy.tenants holds "
+              << count_type(1, "tenancy.tenants", "tenancy.tenant_created", "race") << " tenant_created, "
+              << count_type(1, "tenancy.tenants", "tenancy.tenant_updated", "race") << " tenant_updated, "
+              << count_type(1, "tenancy.tenants", "tenancy.key_created", "race") << " key_created for it\n";
   }
+  t::http_reply key;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    const auto now = c.get("/tenants/race");
+    ASSERT_EQ(now.status, 200) << now.body;
+    const auto current = etag_of(now);
+    key = c.request("POST", "/tenants/race/keys", R"({"name":"ci","role":"viewer"})", "application/json", true, {{"If-Match", current}});
+    if (key.status == 412) continue;  // moved on between the read and the change: read again
+    ASSERT_TRUE(key.status == 201 || key.status == 202) << key.body;
+    if (key.status == 201) {
+      EXPECT_EQ(etag_of(key), "\"" + std::to_string(std::stoll(current.substr(1)) + 1) + "\"");
+    }
+    break;
+  }
+  ASSERT_TRUE(key.status == 201 || key.status == 202) << key.body;
+  // A change answered 412 was not made: exactly one key, whatever the attempts.
+  EXPECT_TRUE(t::wait_until([&] { return count_type(1, "tenancy.tenants", "tenancy.key_created", "race") >= 1; }, 10s));
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(count_type(1, "tenancy.tenants", "tenancy.key_created", "race"), 1);
 }
 
 }  // namespace
