@@ -233,8 +233,12 @@ TEST(MirrorServe, ALinkInServeCopiesALiveRegionAndTranslatesItsGroups) {
   std::ofstream(b_cfg) << json{{"region", "b"},
                                {"data_dir", b_dir},
                                {"regions", {{"a", {{"data_dir", a_dir}}}}},
+                               // Both regions run on this machine, whose load average (what a heartbeat
+                               // reports) a parallel test run can push past the default overload of 0.85:
+                               // routing by load is unit-tested, so here no region counts as overloaded.
                                {"mirror", {{"links", {{{"from", "a"}, {"topics", {"mission.*", "tenancy.*", "region.*"}}}}},
-                                           {"lag_refresh_ms", 100}, {"heartbeat_ms", 100}, {"down_after_ms", 1500}}}}
+                                           {"lag_refresh_ms", 100}, {"heartbeat_ms", 100}, {"down_after_ms", 1500},
+                                           {"routing", {{"overload", 2}}}}}}
                               .dump();
   // b starts first: its link cannot open a's data directory yet, says so, and tries again.
   t::server b(b_cfg);
