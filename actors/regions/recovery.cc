@@ -208,9 +208,17 @@ result<json> recover_region(const config::config& cfg, const recover_options& o,
     // The events kept aside go in first, in the fresh log, before anything is copied.
   }
   if (!peer) NF_TRY(open_peer());
-  // A run stopped while moving the result into place moves it back and finishes.
+  if (resumed && fs::exists(dir / "bus", ec)) {
+    // A server started on the region meanwhile must not have its log taken from under it.
+    auto live = bus::open_bus(local_cfg, bus::access::owner);
+    if (!live && live.error().code == errc::locked)
+      return error{errc::locked, "region " + region + "'s log is in use (" + live.error().message + "): stop its server first"};
+  }
+  // A run stopped while moving the result into place (staging/moving says so) moves it back and
+  // finishes. Anything else in the way was made meanwhile and is set aside at the end.
+  const fs::path moving = staging / "moving";
   for (const char* sub : {"bus", "projections"})
-    if (resumed && !fs::exists(staging / sub, ec) && fs::exists(dir / sub, ec)) {
+    if (resumed && fs::exists(moving, ec) && !fs::exists(staging / sub, ec) && fs::exists(dir / sub, ec)) {
       fs::create_directories(staging, ec);
       fs::rename(dir / sub, staging / sub, ec);
       if (ec) return error{errc::io_error, "cannot move '" + (dir / sub).string() + "' back into '" + staging.string() + "': " + ec.message()};
@@ -359,7 +367,15 @@ result<json> recover_region(const config::config& cfg, const recover_options& o,
   }
   store.reset();
   local.reset();
+  std::ofstream(moving) << "moving into place\n";
   for (const char* sub : {"bus", "projections"}) {
+    if (fs::exists(dir / sub, ec)) {
+      // Made meanwhile (a server started on the region during an interrupted run): kept aside too.
+      const auto kept = fs::path(aside.empty() ? (dir / ("aside-" + utc_stamp())).string() : aside) / (std::string(sub) + "-meanwhile-" + utc_stamp());
+      fs::create_directories(kept.parent_path(), ec);
+      fs::rename(dir / sub, kept, ec);
+      if (ec) return error{errc::io_error, "cannot move '" + (dir / sub).string() + "' aside: " + ec.message()};
+    }
     fs::rename(staging / sub, dir / sub, ec);
     if (ec) return error{errc::io_error, "cannot move '" + (staging / sub).string() + "' into place: " + ec.message() + " (run the command again)"};
   }
