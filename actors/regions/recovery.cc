@@ -146,6 +146,7 @@ result<json> recover_region(const config::config& cfg, const recover_options& o,
   auto stage_cfg = local_cfg;
   stage_cfg.data_dir = staging.string();
   json report{{"region", region}, {"from", o.from}, {"mode", mode}};
+  const std::string stamp = utc_stamp();  // names what this run sets aside
   std::error_code ec;
 
   // An interrupted run from the same peer resumes; anything else starts from a fresh log.
@@ -190,7 +191,7 @@ result<json> recover_region(const config::config& cfg, const recover_options& o,
     }
     if (!peer) NF_TRY(open_peer());
     if (has_log || fs::exists(dir / "projections", ec)) {
-      aside = (dir / ("aside-" + utc_stamp())).string();
+      aside = (dir / ("aside-" + stamp)).string();
       fs::create_directories(aside, ec);
       if (ec) return error{errc::io_error, "cannot create '" + aside + "': " + ec.message()};
       for (const char* sub : {"bus", "projections"}) {
@@ -302,25 +303,28 @@ result<json> recover_region(const config::config& cfg, const recover_options& o,
   rr.set_kept_aside(aside);
   rr.set_diverged(static_cast<std::int64_t>(diverged.size()));
   rr.set_by(mode);
+  // One read of the rebuilt log, which a resumed run also copied into before: how many of its
+  // events are this region's own, and per partition the greatest origin offset among them (the
+  // shift keeps the region's new events above it).
   std::int64_t copied = 0, own = 0;
   for (const auto& p : parts) {
     NF_TRY_ASSIGN(auto end, local->end_offset(p.tp));
+    std::int64_t own_max = -1;
+    NF_TRY(read_partition(*local, p.tp, 0, end.get(), [&](const bus::message& m) {
+      const auto origin = origin_of(m, o.from, nullptr);
+      if (origin.region == region) {
+        ++own;
+        own_max = std::max(own_max, origin.offset);
+      }
+      return true;
+    }));
     auto* x = rr.add_partitions();
     x->set_topic(p.tp.topic.get());
     x->set_partition(p.tp.partition.get());
     x->set_end(end.get());
     x->set_peer_end(p.next);
-    x->set_origin_shift(std::max<std::int64_t>(0, p.own_origin_max + 1 - end.get()));
+    x->set_origin_shift(std::max<std::int64_t>(0, own_max + 1 - end.get()));
     copied += p.copied;
-  }
-  // The own events recovered: those whose origin is this region, counted from the log itself (a
-  // resumed run copied some of them before).
-  for (const auto& p : parts) {
-    NF_TRY_ASSIGN(auto end, local->end_offset(p.tp));
-    NF_TRY(read_partition(*local, p.tp, 0, end.get(), [&](const bus::message& m) {
-      own += origin_of(m, o.from, nullptr).region == region;
-      return true;
-    }));
   }
   NF_TRY(ensure_topic(*local, kControlTopic));
   event::new_event ev;
@@ -371,7 +375,7 @@ result<json> recover_region(const config::config& cfg, const recover_options& o,
   for (const char* sub : {"bus", "projections"}) {
     if (fs::exists(dir / sub, ec)) {
       // Made meanwhile (a server started on the region during an interrupted run): kept aside too.
-      const auto kept = fs::path(aside.empty() ? (dir / ("aside-" + utc_stamp())).string() : aside) / (std::string(sub) + "-meanwhile-" + utc_stamp());
+      const auto kept = fs::path(aside.empty() ? (dir / ("aside-" + stamp)).string() : aside) / (std::string(sub) + "-meanwhile-" + stamp);
       fs::create_directories(kept.parent_path(), ec);
       fs::rename(dir / sub, kept, ec);
       if (ec) return error{errc::io_error, "cannot move '" + (dir / sub).string() + "' aside: " + ec.message()};

@@ -159,9 +159,13 @@ result<std::optional<recovery_info>> last_recovery(bus::event_bus& b, const std:
     if (t.error().code == errc::not_found) return std::optional<recovery_info>{};
     return std::move(t).error();
   }
-  NF_TRY_ASSIGN(auto m, last_where(b, tp, [&](const bus::message& msg) { return recovery_of_record(msg, region).has_value(); }));
-  if (!m) return std::optional<recovery_info>{};
-  return recovery_of_record(*m, region);
+  std::optional<recovery_info> latest;
+  NF_TRY(last_where(b, tp, [&](const bus::message& msg) {
+    auto r = recovery_of_record(msg, region);
+    if (r) latest = std::move(r);  // the window is read oldest first: the last one stands
+    return r.has_value();
+  }));
+  return latest;
 }
 
 // ---------------- target_guard ----------------
@@ -351,7 +355,6 @@ result<void> replicator::copy(std::vector<bus::message>& batch) {
       r.headers.push_back({kOriginHeader, to_header(origin)});
       out.push_back(std::move(r));
       cached->second = origin.offset;  // the batch's own records count for the ones after them
-      if (origin.region == opts_.to) st.own_origin_max = std::max(st.own_origin_max, origin.offset);
       last_ts = m->timestamp_ms;
     }
     if (!out.empty()) {
