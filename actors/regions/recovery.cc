@@ -34,13 +34,8 @@ std::string utc_stamp() {
   return buf;
 }
 
-// One event of the region that its peer never got.
-struct diverged_event {
-  topic_partition tp;
-  std::int64_t off = 0;
-  bus::record rec;
-  std::string id, type;
-};
+// One event of the region that its peer never got, whole.
+using diverged_event = events::DivergedRecord;
 
 // failback: the region's own events above the peer's origin watermark for it, per partition.
 result<std::vector<diverged_event>> find_diverged(bus::event_bus& old_log, bus::event_bus& peer, const std::string& region,
@@ -66,14 +61,19 @@ result<std::vector<diverged_event>> find_diverged(bus::event_bus& old_log, bus::
         const auto origin = origin_of(m, region, rec);
         if (origin.region != region || origin.offset <= mark) return true;
         diverged_event d;
-        d.tp = tp;
-        d.off = m.off.get();
-        d.rec.key = m.key;
-        d.rec.value = m.value;
-        d.rec.timestamp_ms = m.timestamp_ms;
-        d.rec.headers = m.headers;
-        if (const auto* id = m.find_header("nf-id")) d.id = *id;
-        if (const auto* ty = m.find_header("nf-type")) d.type = *ty;
+        d.set_topic(tp.topic.get());
+        d.set_partition(tp.partition.get());
+        d.set_offset(m.off.get());
+        d.set_key(m.key);
+        d.set_value(m.value);
+        d.set_timestamp_ms(m.timestamp_ms);
+        for (const auto& h : m.headers) {
+          auto* x = d.add_headers();
+          x->set_name(h.name);
+          x->set_value(h.value);
+        }
+        if (const auto* id = m.find_header("nf-id")) d.set_id(*id);
+        if (const auto* ty = m.find_header("nf-type")) d.set_type(*ty);
         out.push_back(std::move(d));
         return true;
       }));
@@ -82,13 +82,10 @@ result<std::vector<diverged_event>> find_diverged(bus::event_bus& old_log, bus::
   return out;
 }
 
-result<void> ensure_topic(bus::event_bus& b, const char* name) {
-  auto d = b.describe_topic(topic_name{name});
-  if (d) return ok();
-  if (d.error().code != errc::not_found) return std::move(d).error();
-  bus::topic_config cfg;
-  cfg.partitions = 1;
-  auto made = b.create_topic(topic_name{name}, cfg);
+// feature::ensure_topics would also make the config's topics, before the copy makes them as the
+// peer has them: only this one is made here.
+result<void> ensure_single_partition_topic(bus::event_bus& b, const char* name) {
+  auto made = b.create_topic(topic_name{name}, bus::topic_config{.partitions = 1});
   if (!made && made.error().code != errc::already_exists) return made;
   return ok();
 }
@@ -229,30 +226,16 @@ result<json> recover_region(const config::config& cfg, const recover_options& o,
 
   NF_TRY_ASSIGN(auto local, bus::open_bus(stage_cfg, bus::access::owner));
   if (!diverged.empty()) {
-    NF_TRY(ensure_topic(*local, kDivergedTopic));
+    NF_TRY(ensure_single_partition_topic(*local, kDivergedTopic));
     std::vector<bus::record> recs;
     recs.reserve(diverged.size());
     for (const auto& d : diverged) {
-      events::DivergedRecord dr;
-      dr.set_topic(d.tp.topic.get());
-      dr.set_partition(d.tp.partition.get());
-      dr.set_offset(d.off);
-      dr.set_key(d.rec.key);
-      dr.set_value(d.rec.value);
-      dr.set_timestamp_ms(d.rec.timestamp_ms);
-      for (const auto& h : d.rec.headers) {
-        auto* x = dr.add_headers();
-        x->set_name(h.name);
-        x->set_value(h.value);
-      }
-      dr.set_id(d.id);
-      dr.set_type(d.type);
       event::new_event ev;
       ev.type = kDiverged;
-      ev.key = d.tp.topic.get() + "/" + std::to_string(d.tp.partition.get()) + "/" + std::to_string(d.off);
+      ev.key = d.topic() + "/" + std::to_string(d.partition()) + "/" + std::to_string(d.offset());
       ev.region = region;
-      ev.occurred_at = d.rec.timestamp_ms;
-      NF_TRY_ASSIGN(auto env, event::build(ev, dr));
+      ev.occurred_at = d.timestamp_ms();
+      NF_TRY_ASSIGN(auto env, event::build(ev, d));
       recs.push_back(event::to_record(env));
     }
     NF_TRY(local->append(topic_name{kDivergedTopic}, std::span<const bus::record>(recs.data(), recs.size())));
@@ -326,7 +309,7 @@ result<json> recover_region(const config::config& cfg, const recover_options& o,
     x->set_origin_shift(std::max<std::int64_t>(0, own_max + 1 - end.get()));
     copied += p.copied;
   }
-  NF_TRY(ensure_topic(*local, kControlTopic));
+  NF_TRY(ensure_single_partition_topic(*local, kControlTopic));
   event::new_event ev;
   ev.type = kRecovered;
   ev.key = "recovered/" + region;
@@ -341,7 +324,7 @@ result<json> recover_region(const config::config& cfg, const recover_options& o,
   json listed = json::array();
   for (std::size_t i = 0; i < diverged.size() && i < kListedDiverged; ++i) {
     const auto& d = diverged[i];
-    listed.push_back({{"topic", d.tp.topic.get()}, {"partition", d.tp.partition.get()}, {"offset", d.off}, {"id", d.id}, {"type", d.type}});
+    listed.push_back({{"topic", d.topic()}, {"partition", d.partition()}, {"offset", d.offset()}, {"id", d.id()}, {"type", d.type()}});
   }
   report["diverged"] = {{"count", diverged.size()}, {"topic", kDivergedTopic}, {"events", listed}};
 
