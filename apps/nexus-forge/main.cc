@@ -535,12 +535,14 @@ int main(int argc, char** argv) {
 
   // Each feature's own subcommands (mission, query, tenant, ...).
   std::vector<nf::feature::feature::command> feature_commands;
-  const nf::feature::command_context command_ctx{config_path, load_config, [&features] {
-                                                    std::vector<nf::projection::projection*> all;
-                                                    for (const auto& f : features)
-                                                      for (auto* p : f->projections()) all.push_back(p);
-                                                    return all;
-                                                  }};
+  // Every feature's read models, for the commands that check, describe or rebuild them.
+  const auto read_models = [&features] {
+    std::vector<nf::projection::projection*> all;
+    for (const auto& f : features)
+      for (auto* p : f->projections()) all.push_back(p);
+    return all;
+  };
+  const nf::feature::command_context command_ctx{config_path, load_config, read_models};
   for (auto& f : features)
     for (auto& c : f->add_commands(app, command_ctx)) feature_commands.push_back(std::move(c));
 
@@ -661,10 +663,7 @@ int main(int argc, char** argv) {
       sa.config = config_path;
       return nf::cli::subscribe(sa);
     }
-    // Every feature's read models, for the commands that check, describe or rebuild them.
-    std::vector<nf::projection::projection*> all;
-    for (const auto& f : features)
-      for (auto* p : f->projections()) all.push_back(p);
+    const auto all = read_models();
     if (*projections_cmd || *rebuild_cmd) {
       std::optional<nf::config::config> cfg;
       if (proj_args.server.empty()) {
