@@ -35,6 +35,20 @@ class map_writer final : public nf::projection::state_writer {
   std::map<std::string, std::string> m_;
 };
 
+// `value` as the first record of `topic`, folded by a fresh regions read model (kept as rejected,
+// or folded: never a crash); the record, for further checks.
+nf::bus::message fold_one(const char* topic, const std::string& value) {
+  nf::regions::regions_projection proj({"mission.*"});
+  map_writer w;
+  nf::bus::message m;
+  m.topic = nf::topic_name{topic};
+  m.partition = nf::partition_id{0};
+  m.off = nf::offset{0};
+  m.value = value;
+  (void)proj.apply(m, w);
+  return m;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -61,27 +75,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       break;
     }
     case 1: {
-      nf::regions::regions_projection proj({"mission.*"});
-      map_writer w;
-      nf::bus::message m;
-      m.topic = nf::topic_name{nf::regions::kHeartbeatsTopic};
-      m.partition = nf::partition_id{0};
-      m.off = nf::offset{0};
-      m.value = text;
-      (void)proj.apply(m, w);  // kept as rejected, or folded
+      (void)fold_one(nf::regions::kHeartbeatsTopic, text);  // kept as rejected, or folded
       break;
     }
     case 3: {
       // A record of region.control: folded or kept as rejected; read as a recovery, its shift
       // applies to an offset without overflow.
-      nf::regions::regions_projection proj({"mission.*"});
-      map_writer w;
-      nf::bus::message m;
-      m.topic = nf::topic_name{nf::regions::kControlTopic};
-      m.partition = nf::partition_id{0};
-      m.off = nf::offset{0};
-      m.value = text;
-      (void)proj.apply(m, w);
+      const auto m = fold_one(nf::regions::kControlTopic, text);
       auto rec = nf::regions::recovery_of_record(m, "a");
       if (rec) {
         for (const auto& [tp, part] : rec->parts) {
