@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One command: install dependencies, build, and run every test tier (unit, component, system).
-# Soak and benchmark runs are not part of it (see docs/performance.md).
+# Soak and benchmark runs are not part of it (see docs/performance.md). The normal build also
+# runs the web console's browser tests (label browser); the sanitized one does not.
 #   scripts/test.sh             the normal build (build/)
 #   scripts/test.sh --sanitize  a clang build with AddressSanitizer and UndefinedBehaviorSanitizer
 #                               (build-sanitize/): the same tiers, and any report fails the run
@@ -20,4 +21,5 @@ if [ "${1:-}" = "--sanitize" ]; then
 fi
 scripts/build.sh RelWithDebInfo
 cd "${NF_BUILD_DIR:-build}"
-ctest --output-on-failure -L 'unit|component|system' -j "$(nproc)" --timeout 600 "$@"
+# browser: the web console in Debian's Chromium (tests/browser/), against this build's binary.
+ctest --output-on-failure -L 'unit|component|system|browser' -j "$(nproc)" --timeout 600 "$@"

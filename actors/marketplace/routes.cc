@@ -94,6 +94,12 @@ void routes::add_to(http::route_table& t) {
          .params = {name, version, {"path", "the file's path in the package", json{{"type", "string"}, {"minLength", 1}}, true}},
          .responses = {{200, {"the file's bytes", json{{"type", "string"}}}}, {404, error_doc("no such version or file")}},
          .handler = [this](const http::route_context& c) { return get_file(c); }});
+  t.add({.method = http::verb::get, .path = "/marketplace/reviews", .perm = perm::review,
+         .summary = "The review queue: versions pending review that the caller may review, oldest first", .tag = "marketplace",
+         .params = {{"limit", "at most this many (1-500, default 100)", json{{"type", "integer"}, {"minimum", 1}, {"maximum", 500}}}},
+         .responses = {{200, {"{items: [{name, version, description, category, tenantId, visibility, submittedAt, findings, benchmark}]}",
+                              json{{"type", "object"}, {"required", {"items"}}}}}},
+         .handler = [this](const http::route_context& c) { return review_queue(c); }});
   t.add({.method = http::verb::post, .path = "/marketplace/agents/{name}/{version}/review", .perm = perm::review,
          .summary = "Approve or reject a version pending review", .tag = "marketplace", .params = {name, version},
          .body = schemas::review_body(),
@@ -325,6 +331,51 @@ http::response routes::review(const http::route_context& c) {
   auto out = decide(c, kReviewRequested, name, r);
   if (auto* res = std::get_if<http::response>(&out)) return std::move(*res);
   return get_version(c);
+}
+
+// Versions pending review the caller may decide: every public one for the platform admin, a
+// tenant's own tenant-only ones for that tenant (the rule review() applies).
+http::response routes::review_queue(const http::route_context& c) {
+  std::size_t limit = 100;
+  if (auto l = c.t.param("limit")) {
+    if (l->size() > 3 || l->find_first_not_of("0123456789") != std::string::npos || std::stoul(*l) < 1 || std::stoul(*l) > 500)
+      return http::invalid_field("limit", "is 1 to 500", c.req);
+    limit = std::stoul(*l);
+  }
+  std::vector<json> pending;
+  std::optional<error> failed;
+  auto scanned = view_.each_agent([&](const json& agent) {
+    if (!agent.contains("versions") || !agent["versions"].is_object()) return true;
+    for (const auto& [v, brief] : agent["versions"].items()) {
+      if (!brief.is_object() || brief.value("status", "") != "pending_review") continue;
+      auto doc = view_.version(agent.value("name", ""), v);
+      if (!doc) {
+        failed = doc.error();
+        return false;
+      }
+      if (!*doc) continue;
+      const json& d = **doc;
+      const bool tenant_only = d["manifest"].value("visibility", "public") == "tenant";
+      if (!(c.who.platform_admin || (tenant_only && d.value("tenantId", "") == c.who.tenant))) continue;
+      pending.push_back({{"name", d.value("name", "")},
+                         {"version", d.value("version", "")},
+                         {"description", d["manifest"].value("description", "")},
+                         {"category", d["manifest"].value("category", "")},
+                         {"visibility", tenant_only ? "tenant" : "public"},
+                         {"tenantId", d.value("tenantId", "")},
+                         {"submittedAt", d.value("submittedAt", json(nullptr))},
+                         {"findings", d.value("findings", json::array())},
+                         {"benchmark", d.value("benchmark", json(nullptr))}});
+    }
+    return true;
+  });
+  if (!scanned) return http::failure(scanned.error(), c.req);
+  if (failed) return http::failure(*failed, c.req);
+  std::stable_sort(pending.begin(), pending.end(), [](const json& a, const json& b) {
+    return a["submittedAt"].is_number() && b["submittedAt"].is_number() && a["submittedAt"].get<std::int64_t>() < b["submittedAt"].get<std::int64_t>();
+  });
+  if (pending.size() > limit) pending.resize(limit);
+  return http::json_response(status::ok, json{{"items", pending}}, c.req);
 }
 
 http::response routes::yank(const http::route_context& c) {

@@ -63,6 +63,7 @@ class routes {
   http::response get_version(const http::route_context& c);
   http::response get_file(const http::route_context& c);
   http::response review(const http::route_context& c);
+  http::response review_queue(const http::route_context& c);
   http::response yank(const http::route_context& c);
   http::response installs(const http::route_context& c);
   http::response rate(const http::route_context& c);

@@ -8,6 +8,8 @@ namespace nf::tenancy::perm {
 
 inline constexpr http::permission tenants_create{"tenants:create"};   // the platform admin only
 inline constexpr http::permission tenants_read{"tenants:read"};
+// Held by every valid credential: who the caller is (GET /session).
+inline constexpr http::permission session_read{"session:read"};
 inline constexpr http::permission tenants_write{"tenants:write"};
 inline constexpr http::permission keys_write{"keys:write"};
 inline constexpr http::permission roles_write{"roles:write"};

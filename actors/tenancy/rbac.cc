@@ -10,7 +10,7 @@ namespace {
 
 const std::set<std::string>& viewer() {
   static const std::set<std::string> s = {"missions:read", "events:read", "marketplace:read", "workflows:read",
-                                          "ledger:read",   "tenants:read", "usage:read"};
+                                          "ledger:read",   "tenants:read", "usage:read",      "session:read"};
   return s;
 }
 

@@ -7,9 +7,11 @@
 #include "core/base/rfc3339.h"
 #include "core/base/text.h"
 
+#include <algorithm>
 #include <random>
 
 #include "actors/tenancy/permissions.h"
+#include "actors/tenancy/rbac.h"
 #include "actors/tenancy/reservation_owner.h"
 #include "actors/tenancy/route_helpers.h"
 #include "actors/tenancy/plans.h"
@@ -138,6 +140,9 @@ void routes::add_to(http::route_table& t) {
   on(verb::get, "/tenants", perm::tenants_create, "Every tenant (platform admin)", std::nullopt,
      {{200, {"the tenants", schemas::tenant_list()}}}, {},
      [this](const context& c, const http::route_context& rc) { return list(c, rc.req); });
+  on(verb::get, "/session", perm::session_read, "Who this credential is: tenant, principal, roles and the permissions it holds (any valid credential)",
+     std::nullopt, {{200, {"the caller", schemas::session()}}}, {},
+     [this](const context& c, const http::route_context& rc) { return session(c, rc.req); });
   on(verb::get, "/tenants/{id}", perm::tenants_read, "A tenant: plan, effective limits, usage, keys and roles", std::nullopt,
      {{200, {.description = "the tenant; its ETag is its version", .schema = schemas::tenant(), .etag = true}}, {404, not_found}}, {},
      [this](const context& c, const http::route_context& rc) { return show(c, rc.path_param("id"), rc.req); });
@@ -356,6 +361,22 @@ std::optional<response> routes::domains_taken(const std::string& tenant, const s
     if (other) return error_response(http::status::conflict, "domain_taken", "domain '" + d + "' belongs to another tenant", req, "domains");
   }
   return std::nullopt;
+}
+
+response routes::session(const context& c, const request& req) const {
+  json perms = json::array();
+  for (const auto& p : permission_catalogue())
+    if (c.holds(p)) perms.push_back(p);
+  // Scoped grants of custom roles ("events:write@orders.*"), as their roles define them.
+  if (c.custom_roles)
+    for (const auto& r : c.roles)
+      if (auto held = c.custom_roles->permissions(r))
+        for (const auto& p : *held)
+          if (p.find('@') != std::string::npos && std::find(perms.begin(), perms.end(), p) == perms.end()) perms.push_back(p);
+  return json_response(http::status::ok,
+                       json{{"tenant", c.tenant}, {"principal", c.principal}, {"roles", c.roles}, {"platformAdmin", c.platform_admin},
+                            {"permissions", perms}},
+                       req);
 }
 
 response routes::list(const context& c, const request& req) {

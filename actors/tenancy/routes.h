@@ -92,6 +92,7 @@ class routes {
 
   http::response create(const context& c, const http::request& req);
   http::response list(const context& c, const http::request& req);
+  http::response session(const context& c, const http::request& req) const;
   http::response show(const context& c, const std::string& id, const http::request& req);
   http::response patch(const context& c, const std::string& id, const http::request& req);
   http::response create_key(const context& c, const std::string& id, const http::request& req);

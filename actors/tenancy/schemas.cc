@@ -68,6 +68,17 @@ json tenant_list() {
              {"items"});
 }
 
+json session() {
+  const json strings = {{"type", "array"}, {"items", {{"type", "string"}}}};
+  return obj({{"tenant", {{"type", "string"}, {"description", "empty for the platform admin outside any tenant"}}},
+              {"principal", str()},
+              {"roles", strings},
+              {"platformAdmin", {{"type", "boolean"}}},
+              {"permissions", {{"type", "array"}, {"items", {{"type", "string"}}},
+                               {"description", "every catalogue permission the caller holds (a scoped one appears as permission@pattern)"}}}},
+             {"tenant", "principal", "roles", "platformAdmin", "permissions"});
+}
+
 json key_create() {
   return obj({{"role", {{"type", "string"}, {"description", "viewer, auditor, developer, admin, owner or a custom role"}}},
               {"name", {{"type", "string"}, {"maxLength", 200}}}},

@@ -10,6 +10,7 @@ nlohmann::json tenant_create();
 nlohmann::json tenant_patch();
 nlohmann::json tenant();
 nlohmann::json tenant_list();
+nlohmann::json session();
 nlohmann::json key_create();
 nlohmann::json key_created();
 nlohmann::json key_revoked();

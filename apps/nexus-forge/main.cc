@@ -37,6 +37,7 @@
 #include "actors/evidence/feature.h"
 #include "actors/missions/feature.h"
 #include "actors/producing/feature.h"
+#include "actors/console/feature.h"
 #include "actors/deadletters/feature.h"
 #include "actors/marketplace/feature.h"
 #include "actors/workflows/feature.h"
@@ -93,6 +94,7 @@ std::vector<std::unique_ptr<nf::feature::feature>> all_features() {
   f.push_back(nf::evidence::make_feature());
   f.push_back(nf::producing::make_feature());
   f.push_back(nf::deadletters::make_feature());
+  f.push_back(nf::console::make_feature());
   f.push_back(nf::marketplace::make_feature());
   f.push_back(nf::workflows::make_feature());
   f.push_back(nf::regions::make_feature());
