@@ -50,6 +50,11 @@ export interface Answer<T> {
   position: string | null;
 }
 
+// Read your writes: the position (NF-Position) of this tab's latest write goes with its reads as
+// NF-Wait-For, so a view read right after a write shows it, whichever instance answers.
+let lastWrite: { token: string; at: number } | null = null;
+const WAIT_FOR_MS = 60000;
+
 export async function call<T = unknown>(
   method: string,
   path: string,
@@ -58,6 +63,7 @@ export async function call<T = unknown>(
   const headers: Record<string, string> = { Accept: 'application/json', ...options.headers };
   const c = credential();
   if (c) headers.Authorization = `Bearer ${c}`;
+  if (method === 'GET' && lastWrite && Date.now() - lastWrite.at < WAIT_FOR_MS && !headers['NF-Wait-For']) headers['NF-Wait-For'] = lastWrite.token;
   let body: string | undefined;
   if (options.body !== undefined) {
     headers['Content-Type'] = 'application/json';
@@ -88,7 +94,9 @@ export async function call<T = unknown>(
     }
     throw e;
   }
-  return { status: res.status, body: parsed as T, etag: res.headers.get('ETag'), position: res.headers.get('NF-Position') };
+  const position = res.headers.get('NF-Position');
+  if (position && method !== 'GET') lastWrite = { token: position, at: Date.now() };
+  return { status: res.status, body: parsed as T, etag: res.headers.get('ETag'), position };
 }
 
 export const get = async <T = unknown>(path: string, signal?: AbortSignal) => (await call<T>('GET', path, { signal })).body;

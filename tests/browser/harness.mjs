@@ -114,6 +114,7 @@ export async function launch() {
 // A page signed in with `key` (a fresh context: its own sessionStorage and cache).
 export async function signedIn(browser, server, key, viewport = { width: 1280, height: 800 }) {
   const context = await browser.newContext({ viewport });
+  context.setDefaultTimeout(10000);
   const page = await context.newPage();
   page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
   await page.goto(server.url + '/');

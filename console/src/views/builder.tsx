@@ -157,7 +157,6 @@ function Canvas({ initial, baseVersion, library, canWrite, onSaved }: Props) {
   const [selected, setSelected] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [conflict, setConflict] = useState<{ theirs: Definition; version: number } | null>(null);
-  const [saved, setSaved] = useState('');
   const [filter, setFilter] = useState('');
   const flow = useReactFlow();
   const wrapper = useRef<HTMLDivElement>(null);
@@ -201,8 +200,11 @@ function Canvas({ initial, baseVersion, library, canWrite, onSaved }: Props) {
     const t = setTimeout(async () => {
       setChecking(true);
       try {
-        const r = await call<{ valid: boolean; problems: Problem[] }>('POST', '/workflows/validate', { body: def, signal: ac.signal });
-        setProblems(r.body.problems ?? []);
+        // A draft without an id or version is compiled as one, so its nodes' problems show from
+        // the first node on; the missing id is reported by the id field itself.
+        const draft = { ...def, id: def.id || 'draft', version: def.version ?? base + 1 };
+        const r = await call<{ valid: boolean; problems: Problem[] }>('POST', '/workflows/validate', { body: draft, signal: ac.signal });
+        setProblems([...(def.id ? [] : [{ field: 'id', message: 'is required: the workflow id, to save it' }]), ...(r.body.problems ?? [])]);
         setError(null);
       } catch (e) {
         if ((e as Error).name === 'AbortError') return;
@@ -217,7 +219,7 @@ function Canvas({ initial, baseVersion, library, canWrite, onSaved }: Props) {
       clearTimeout(t);
       ac.abort();
     };
-  }, [def]);
+  }, [def, base]);
 
   const updateNode = useCallback((id: string, fn: (n: DefNode) => DefNode | null) => {
     setDef((d) => {
@@ -308,20 +310,18 @@ function Canvas({ initial, baseVersion, library, canWrite, onSaved }: Props) {
 
   const save = async (version: number) => {
     setError(null);
-    setSaved('');
     const doc = { ...def, version };
     try {
       const r = await call<{ workflowId: string; version: number }>('POST', '/workflows', { body: doc });
       setBase(r.body.version);
       setDef((d) => ({ ...d, version: r.body.version }));
       setConflict(null);
-      setSaved(`Saved version ${r.body.version}.`);
       onSaved(r.body.workflowId, r.body.version);
     } catch (e) {
       if (e instanceof ApiError && e.status === 409 && e.code === 'version_exists') {
         try {
-          const theirs = (await call<Definition>('GET', `/workflows/${encodeURIComponent(def.id)}`)).body;
-          setConflict({ theirs, version: Number(theirs.version ?? version) });
+          const stored = (await call<{ version: number; document: Definition }>('GET', `/workflows/${encodeURIComponent(def.id)}`)).body;
+          setConflict({ theirs: { ...stored.document, version: stored.version }, version: stored.version });
         } catch (e2) {
           setError(e2);
         }
@@ -401,11 +401,6 @@ function Canvas({ initial, baseVersion, library, canWrite, onSaved }: Props) {
           </label>
         )}
       </div>
-      {saved && (
-        <p className="notice" role="status">
-          {saved}
-        </p>
-      )}
       <ErrorNote error={error} />
       {general.length > 0 && (
         <ul className="problems" aria-label="Problems of the workflow">
@@ -491,7 +486,8 @@ function Canvas({ initial, baseVersion, library, canWrite, onSaved }: Props) {
             deleteKeyCode={canWrite ? ['Delete', 'Backspace'] : null}
             onlyRenderVisibleElements
             minZoom={0.05}
-            fitView
+            fitView={initial.nodes.length > 0}
+            fitViewOptions={{ maxZoom: 1 }}
           >
             <Background />
             <Controls />

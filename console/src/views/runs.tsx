@@ -36,7 +36,7 @@ interface Run extends RunBrief {
   inputs?: unknown;
   outputs?: unknown;
   debug?: string;
-  resetOf?: string;
+  resetOf?: { runId: string; node: string };
   resets?: string[];
   [k: string]: unknown;
 }
@@ -150,13 +150,17 @@ function RunDetail({ id, canWrite, canApprove }: { id: string; canWrite: boolean
   const run = useLoad((signal) => get<Run>(`/runs/${encodeURIComponent(id)}`, signal), [id]);
   const wfKey = run.data ? `${run.data.workflowId}@${run.data.version}` : '';
   const def = useLoad(
-    (signal) => (run.data ? get<Definition>(`/workflows/${encodeURIComponent(run.data.workflowId)}/versions/${run.data.version}`, signal) : Promise.resolve(undefined)),
+    (signal) =>
+      run.data
+        ? get<{ document: Definition }>(`/workflows/${encodeURIComponent(run.data.workflowId)}/versions/${run.data.version}`, signal).then((s) => s.document)
+        : Promise.resolve(undefined),
     [wfKey],
   );
   const [live, setLive] = useState<StreamState>('connecting');
   const [selected, setSelected] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [comment, setComment] = useState('');
+  const [resetInputs, setResetInputs] = useState('');
   const ended = run.data ? ENDED.has(run.data.status) : false;
 
   useEffect(
@@ -257,11 +261,11 @@ function RunDetail({ id, canWrite, canApprove }: { id: string; canWrite: boolean
         <dd>
           <Time at={r.startedAt} />
         </dd>
-        {r.resetOf && (
+        {r.resetOf?.runId && (
           <>
             <dt>Reset of</dt>
             <dd>
-              <a href={`#/runs/${encodeURIComponent(r.resetOf)}`}>{r.resetOf}</a>
+              <a href={`#/runs/${encodeURIComponent(r.resetOf.runId)}`}>{r.resetOf.runId}</a> from node {r.resetOf.node}
             </dd>
           </>
         )}
@@ -294,9 +298,29 @@ function RunDetail({ id, canWrite, canApprove }: { id: string; canWrite: boolean
           </button>
         )}
         {canWrite && ended && selected && (
-          <button type="button" onClick={() => void command('reset', { node: selected })}>
-            Reset from {selected}
-          </button>
+          <>
+            <input
+              aria-label="Inputs to change on reset (JSON)"
+              placeholder='inputs to change, e.g. {"ok": true}'
+              value={resetInputs}
+              onChange={(e) => setResetInputs(e.target.value)}
+            />
+            <button
+              type="button"
+              onClick={() => {
+                let inputs: unknown;
+                try {
+                  inputs = resetInputs.trim() ? JSON.parse(resetInputs) : undefined;
+                } catch (e) {
+                  setError(new Error(`inputs to change: ${(e as Error).message}`));
+                  return;
+                }
+                void command('reset', inputs === undefined ? { node: selected } : { node: selected, inputs });
+              }}
+            >
+              Reset from {selected}
+            </button>
+          </>
         )}
       </div>
       <ErrorNote error={error} />
@@ -312,6 +336,7 @@ function RunDetail({ id, canWrite, canApprove }: { id: string; canWrite: boolean
               nodesConnectable={false}
               onNodeClick={(_, n) => setSelected(n.id)}
               fitView
+              fitViewOptions={{ maxZoom: 1 }}
             >
               <Background />
               <Controls showInteractive={false} />

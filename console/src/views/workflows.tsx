@@ -8,11 +8,18 @@ import { ErrorNote, Json, Loading, useLoad } from '../ui';
 import { Builder } from './builder';
 
 interface Summary {
-  id: string;
-  latestVersion?: number;
-  version?: number;
-  versions?: number[];
+  workflowId: string;
+  latestVersion: number;
   [k: string]: unknown;
+}
+// A stored version: the definition and who defined it when.
+export interface Stored {
+  workflowId: string;
+  version: number;
+  document: Definition;
+  digest: string;
+  definedBy?: string;
+  definedAt?: number;
 }
 interface Template {
   template: string;
@@ -24,7 +31,7 @@ interface Template {
 }
 
 export function WorkflowsView({ session, route }: ViewProps) {
-  const library = useLoad((signal) => get<{ nodes?: NodeType[]; items?: NodeType[] }>('/workflows/nodes', signal).then((r) => r.nodes ?? r.items ?? []), []);
+  const library = useLoad((signal) => get<NodeType[]>('/workflows/nodes', signal), []);
   const canWrite = may(session, 'workflows:write');
   const [id, version] = route.rest;
   if (library.error) return <ErrorNote error={library.error} onRetry={library.reload} />;
@@ -87,11 +94,11 @@ function WorkflowList({ canWrite }: { canWrite: boolean }) {
           </thead>
           <tbody>
             {(list.data?.workflows ?? []).map((w) => (
-              <tr key={w.id}>
+              <tr key={w.workflowId}>
                 <td>
-                  <a href={`#/workflows/${encodeURIComponent(w.id)}`}>{w.id}</a>
+                  <a href={`#/workflows/${encodeURIComponent(w.workflowId)}`}>{w.workflowId}</a>
                 </td>
-                <td>{w.latestVersion ?? w.version}</td>
+                <td>{w.latestVersion}</td>
               </tr>
             ))}
             {!list.data?.workflows?.length && (
@@ -135,14 +142,15 @@ function WorkflowList({ canWrite }: { canWrite: boolean }) {
 
 function WorkflowDetail({ id, version, library, canWrite }: { id: string; version?: string; library: NodeType[]; canWrite: boolean }) {
   const [n, setN] = useState(0);
+  const [saved, setSaved] = useState('');
   const wf = useLoad(
-    (signal) => get<Definition>(version ? `/workflows/${encodeURIComponent(id)}/versions/${encodeURIComponent(version)}` : `/workflows/${encodeURIComponent(id)}`, signal),
+    (signal) => get<Stored>(version ? `/workflows/${encodeURIComponent(id)}/versions/${encodeURIComponent(version)}` : `/workflows/${encodeURIComponent(id)}`, signal),
     [id, version, n],
   );
   if (wf.error) return <ErrorNote error={wf.error} onRetry={wf.reload} />;
   if (!wf.data) return <Loading what="the workflow" />;
-  const def = wf.data;
-  const v = Number(def.version ?? 0);
+  const def = { ...wf.data.document, version: wf.data.version };
+  const v = wf.data.version;
   return (
     <section aria-labelledby="wf-title">
       <p>
@@ -163,8 +171,24 @@ function WorkflowDetail({ id, version, library, canWrite }: { id: string; versio
         </nav>
         <a href={`#/runs?workflow=${encodeURIComponent(id)}`}>Runs</a>
       </div>
+      {saved && (
+        <p className="notice" role="status">
+          {saved}
+        </p>
+      )}
       {canWrite && <StartRun id={id} version={v} def={def} />}
-      <Builder key={`${id}-${v}`} initial={def} baseVersion={v} library={library} canWrite={canWrite} onSaved={() => setN((x) => x + 1)} />
+      <Builder
+        key={`${id}-${v}`}
+        initial={def}
+        baseVersion={v}
+        library={library}
+        canWrite={canWrite}
+        onSaved={(_, saved) => {
+          setSaved(`Saved version ${saved}.`);
+          if (version) go(`workflows/${encodeURIComponent(id)}`);
+          else setN((x) => x + 1);
+        }}
+      />
     </section>
   );
 }
