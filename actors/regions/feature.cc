@@ -87,6 +87,9 @@ class regions_feature final : public feature::feature {
       heartbeat_.emplace(h.bus, h.cfg.region, h.cfg.instance_id, h.version, std::chrono::milliseconds(mirror_.heartbeat_ms), links_, h.clock, true);
       heartbeat_->start();
     }
+    // A lone region still has its read model in the store (empty, never fed), so GET /regions and
+    // GET /projections answer from it like from every other.
+    if (!multi) NF_TRY(h.store.attach(proj_));
     routes_.emplace(route_deps{h.cfg, h.bus, mirror_, links_, [this](const std::string& r) { return bus_of(r); }, h.clock}, h.store, proj_,
                     feed_ ? &*feed_ : nullptr);
     routes_->add_to(h.routes);

@@ -60,8 +60,9 @@ export function edgesOf(def: Definition): GraphEdge[] {
   return out;
 }
 
-// Positions by layer (longest path from a node without inputs), rows within a layer.
-export function layout(def: Definition, dx = 260, dy = 130): Record<string, { x: number; y: number }> {
+// Positions by layer (longest path from a node without inputs), rows within a layer. A graph
+// deeper than `wrap` layers continues in bands below, so a long chain stays on screen.
+export function layout(def: Definition, dx = 260, dy = 130, wrap = 24): Record<string, { x: number; y: number }> {
   const edges = edgesOf(def);
   const preds = new Map<string, string[]>();
   for (const e of edges) preds.set(e.target, [...(preds.get(e.target) ?? []), e.source]);
@@ -77,12 +78,20 @@ export function layout(def: Definition, dx = 260, dy = 130): Record<string, { x:
     return v;
   };
   const rows = new Map<number, number>();
-  const pos: Record<string, { x: number; y: number }> = {};
+  const layerOf = new Map<string, number>();
   for (const n of def.nodes) {
     const layer = d(n.id);
-    const row = rows.get(layer) ?? 0;
-    rows.set(layer, row + 1);
-    pos[n.id] = { x: layer * dx, y: row * dy };
+    layerOf.set(n.id, layer);
+    rows.set(layer, (rows.get(layer) ?? 0) + 1);
+  }
+  const band = Math.max(1, ...rows.values()) + 1;
+  const placed = new Map<number, number>();
+  const pos: Record<string, { x: number; y: number }> = {};
+  for (const n of def.nodes) {
+    const layer = layerOf.get(n.id)!;
+    const row = placed.get(layer) ?? 0;
+    placed.set(layer, row + 1);
+    pos[n.id] = { x: (layer % wrap) * dx, y: (Math.floor(layer / wrap) * band + row) * dy };
   }
   return pos;
 }

@@ -120,7 +120,7 @@ export async function signedIn(browser, server, key, viewport = { width: 1280, h
   await page.goto(server.url + '/');
   await page.getByLabel('API key or JWT').fill(key);
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByTestId('who').waitFor();
+  await page.getByTestId('who').waitFor({ state: 'attached' });
   return { context, page };
 }
 

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/support/http_client.h"
+#include "tests/support/server.h"
 #include "tests/support/support.h"
 
 namespace {
@@ -183,6 +184,37 @@ TEST_F(Cli, ForeignDataDirIsRefused) {
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("not a nexus-forge bus directory"), std::string::npos) << r.err;
   EXPECT_TRUE(std::filesystem::exists(dir_.path() / "data" / "bus" / "important.doc"));
+}
+
+// One server with no other region configured: the regions read model is still there (empty), so
+// GET /regions and GET /projections answer; the console is served at /; dashboard finds it.
+TEST_F(Cli, ALoneRegionAnswersRegionsAndProjectionsAndDashboardFindsTheConsole) {
+  t::server srv(config_);
+  t::http_client http("127.0.0.1", srv.port(), t::admin_headers());
+  auto regions = http.get("/regions");
+  EXPECT_EQ(regions.status, 200) << regions.body;
+  auto projections = http.get("/projections");
+  ASSERT_EQ(projections.status, 200) << projections.body;
+  bool listed = false;
+  for (const auto& p : json::parse(projections.body)["projections"]) listed |= p.value("name", "") == "regions";
+  EXPECT_TRUE(listed) << projections.body;
+  auto page = http.get("/");
+  EXPECT_EQ(page.status, 200);
+  EXPECT_NE(page.body.find("<div id=\"root\">"), std::string::npos);
+
+  const std::string url = "http://127.0.0.1:" + std::to_string(srv.port());
+  auto d = nf({"dashboard", "--server", url, "--no-open", "--json"});
+  ASSERT_EQ(d.exit_code, 0) << d.err;
+  const auto j = json::parse(d.out);
+  EXPECT_EQ(j["url"], url + "/");
+  EXPECT_EQ(j["serverAnswers"], true);
+  EXPECT_EQ(j["opened"], false);
+  srv.stop();
+  auto down = nf({"dashboard", "--server", url, "--no-open"});
+  EXPECT_EQ(down.exit_code, 3);
+  EXPECT_EQ(down.out, url + "/\n");
+  EXPECT_NE(down.err.find("no server answers"), std::string::npos) << down.err;
+  EXPECT_EQ(nf({"dashboard", "--server", "ftp://x", "--no-open"}).exit_code, 1);
 }
 
 TEST_F(Cli, ServeOwnsTheStoreReadersWorkBesideItAndSigtermExitsCleanly) {

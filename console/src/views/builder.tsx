@@ -158,6 +158,9 @@ function Canvas({ initial, baseVersion, library, canWrite, onSaved }: Props) {
   const [error, setError] = useState<unknown>(null);
   const [conflict, setConflict] = useState<{ theirs: Definition; version: number } | null>(null);
   const [filter, setFilter] = useState('');
+  // Zoomed far out, node text is too small to read: it is not painted (a large graph then drags
+  // at interactive speed).
+  const [far, setFar] = useState(false);
   const flow = useReactFlow();
   const wrapper = useRef<HTMLDivElement>(null);
   const types = useMemo(() => new Map(library.map((t) => [t.type, t])), [library]);
@@ -474,7 +477,7 @@ function Canvas({ initial, baseVersion, library, canWrite, onSaved }: Props) {
             ))}
           </aside>
         )}
-        <div className="canvas" ref={wrapper} onDragOver={(e) => (e.preventDefault(), (e.dataTransfer.dropEffect = 'move'))} onDrop={onDrop} data-testid="canvas">
+        <div className={`canvas ${far ? 'far' : ''}`} ref={wrapper} onDragOver={(e) => (e.preventDefault(), (e.dataTransfer.dropEffect = 'move'))} onDrop={onDrop} data-testid="canvas">
           <ReactFlow
             nodes={nodes}
             edges={edges}
@@ -488,10 +491,15 @@ function Canvas({ initial, baseVersion, library, canWrite, onSaved }: Props) {
             minZoom={0.05}
             fitView={initial.nodes.length > 0}
             fitViewOptions={{ maxZoom: 1 }}
+            onMove={(_, vp) => setFar(vp.zoom < 0.35)}
+            onInit={(inst) => setFar(inst.getZoom() < 0.35)}
+            // Each connection's wide invisible hit area costs hit testing on every pointer move.
+            defaultEdgeOptions={nodes.length > 300 ? { interactionWidth: 0 } : undefined}
           >
             <Background />
             <Controls />
-            <MiniMap pannable zoomable />
+            {/* The minimap redraws every node on every move: a large graph goes without it. */}
+            {nodes.length <= 300 && <MiniMap pannable zoomable />}
           </ReactFlow>
         </div>
         <aside className="inspector" aria-label="Node settings">

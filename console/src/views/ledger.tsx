@@ -1,7 +1,7 @@
 // The evidence ledger: the latest signed tree head (its signature checked here), the newest
 // entries, search by mission or artifact, and each entry's inclusion proof checked in the browser.
 import { type FormEvent, useState } from 'react';
-import { get, q } from '../api';
+import { ApiError, get, q } from '../api';
 import type { ViewProps } from '../app';
 import { type TreeHead, verifyTreeHead } from '../merkle';
 import { Badge, checkLeaf } from '../proof';
@@ -18,7 +18,14 @@ interface Entry {
 }
 
 async function headWithCheck(signal: AbortSignal) {
-  const head = await get<TreeHead>('/ledger/tree-head', signal);
+  let head: TreeHead;
+  try {
+    head = await get<TreeHead>('/ledger/tree-head', signal);
+  } catch (e) {
+    // An empty ledger has no head yet: a state, not a failure.
+    if (e instanceof ApiError && e.status === 404) return null;
+    throw e;
+  }
   const key = await get<{ public_key_pem: string; key_id: string }>('/ledger/public-key', signal);
   let check: { signature: boolean; keyId: boolean } | { error: string };
   try {
@@ -35,6 +42,7 @@ export function LedgerView(_: ViewProps) {
   const [artifact, setArtifact] = useState('');
   const [searched, setSearched] = useState<{ missionId?: string; artifactId?: string } | null>(null);
   const size = head.data?.head.tree_size ?? 0;
+  const empty = head.data === null;
   const entries = useLoad(
     async (signal) => {
       let indices: number[];
@@ -52,6 +60,14 @@ export function LedgerView(_: ViewProps) {
     <section aria-labelledby="ledger-title">
       <h1 id="ledger-title">Evidence ledger</h1>
       <ErrorNote error={head.error} onRetry={head.reload} />
+      {empty && (
+        <p className="muted" data-testid="tree-head">
+          No signed tree head yet: the ledger is empty.{' '}
+          <button type="button" onClick={head.reload}>
+            Refresh
+          </button>
+        </p>
+      )}
       {head.data && (
         <div className="panel" data-testid="tree-head">
           <h2>Latest signed tree head</h2>

@@ -7,12 +7,23 @@ import type { ViewProps } from '../app';
 import { Chart } from '../chart';
 import { ErrorNote, Json, Loading, Time, useInterval, useLoad } from '../ui';
 
-type Region = Record<string, unknown> & { region?: string; name?: string; healthy?: boolean; status?: string; lagMs?: number; links?: unknown };
+type Region = Record<string, unknown> & { name: string; up?: boolean; local?: boolean; lagMs?: number; load?: number; bus?: string };
+interface ReadModel {
+  name: string;
+  generation: number;
+  lagEvents: number;
+  lagMs: number;
+  rebuild?: { state: string };
+}
+interface Cluster {
+  groups?: Record<string, { members: string[]; partitions: Record<string, string[]> }>;
+  [k: string]: unknown;
+}
 
 export function RegionsView(_: ViewProps) {
-  const regions = useLoad((signal) => get<Record<string, unknown>>('/regions', signal), []);
-  const cluster = useLoad((signal) => get<Record<string, unknown>>('/cluster', signal), []);
-  const projections = useLoad((signal) => get<{ items?: Record<string, unknown>[]; projections?: Record<string, unknown>[] }>('/projections', signal), []);
+  const regions = useLoad((signal) => get<{ region: string; regions: Region[]; links: unknown[]; replication: unknown[]; primary: unknown }>('/regions', signal), []);
+  const cluster = useLoad((signal) => get<Cluster>('/cluster', signal), []);
+  const projections = useLoad((signal) => get<{ projections: ReadModel[] }>('/projections', signal), []);
   const history = useRef<{ t: number; lag: Record<string, number> }[]>([]);
   const [tick, setTick] = useState(0);
   useInterval(() => {
@@ -20,12 +31,12 @@ export function RegionsView(_: ViewProps) {
     cluster.reload();
     projections.reload();
   }, 5000);
-  const list: Region[] = (regions.data?.regions ?? regions.data?.items ?? []) as Region[];
+  const list: Region[] = regions.data?.regions ?? [];
   // Each refresh adds a point per region's lag to the chart.
   useEffect(() => {
     if (!list.length) return;
     const lag: Record<string, number> = {};
-    for (const r of list) lag[String(r.region ?? r.name)] = Number(r.lagMs ?? r.replicationLagMs ?? 0);
+    for (const r of list) lag[r.name] = Number(r.lagMs ?? 0);
     history.current = [...history.current, { t: Date.now() / 1000, lag }].slice(-120);
     setTick((x) => x + 1);
     // eslint-disable-next-line react-hooks/exhaustive-deps
@@ -49,15 +60,20 @@ export function RegionsView(_: ViewProps) {
               <th scope="col">Region</th>
               <th scope="col">Health</th>
               <th scope="col">Lag</th>
+              <th scope="col">Load</th>
               <th scope="col">Detail</th>
             </tr>
           </thead>
           <tbody>
             {list.map((r) => (
-              <tr key={String(r.region ?? r.name)}>
-                <td>{String(r.region ?? r.name)}</td>
-                <td>{String(r.status ?? (r.healthy === false ? 'down' : 'up'))}</td>
+              <tr key={r.name}>
+                <td>
+                  {r.name}
+                  {r.local ? ' (this one)' : ''}
+                </td>
+                <td>{r.up ? 'up' : r.local && !regions.data?.links.length ? 'alone (no heartbeats)' : 'down'}</td>
                 <td>{r.lagMs !== undefined ? `${r.lagMs} ms` : '—'}</td>
+                <td>{r.load !== undefined ? `${Math.round(Number(r.load) * 100)}%` : '—'}</td>
                 <td>
                   <details>
                     <summary>more</summary>
@@ -73,12 +89,54 @@ export function RegionsView(_: ViewProps) {
       )}
       {chart.x.length > 1 && <Chart title="Replication lag (ms)" x={chart.x} series={chart.series} />}
       <RouteProbe />
-      <h2>Cluster</h2>
+      <h2>Cluster: consumer groups and partition owners</h2>
       <ErrorNote error={cluster.error} />
-      {cluster.data && <Json value={cluster.data} />}
+      <table className="list small" data-testid="cluster">
+        <thead>
+          <tr>
+            <th scope="col">Group</th>
+            <th scope="col">Instance</th>
+            <th scope="col">Partitions</th>
+          </tr>
+        </thead>
+        <tbody>
+          {Object.entries(cluster.data?.groups ?? {}).flatMap(([g, v]) =>
+            Object.entries(v.partitions ?? {}).map(([member, parts]) => (
+              <tr key={`${g}-${member}`}>
+                <td>{g}</td>
+                <td>
+                  <code>{member}</code>
+                </td>
+                <td>{parts.join(', ')}</td>
+              </tr>
+            )),
+          )}
+        </tbody>
+      </table>
       <h2>Read models</h2>
       <ErrorNote error={projections.error} />
-      {projections.data && <Json value={projections.data} />}
+      <table className="list small" data-testid="read-models">
+        <thead>
+          <tr>
+            <th scope="col">Read model</th>
+            <th scope="col">Generation</th>
+            <th scope="col">Lag (events)</th>
+            <th scope="col">Lag (ms)</th>
+            <th scope="col">Rebuild</th>
+          </tr>
+        </thead>
+        <tbody>
+          {(projections.data?.projections ?? []).map((p) => (
+            <tr key={p.name}>
+              <td>{p.name}</td>
+              <td>{p.generation}</td>
+              <td>{p.lagEvents}</td>
+              <td>{p.lagMs}</td>
+              <td>{p.rebuild?.state ?? '—'}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
       <DeadLetters />
     </section>
   );
@@ -114,7 +172,7 @@ function RouteProbe() {
 }
 
 function DeadLetters() {
-  const dl = useLoad((signal) => get<{ items: Record<string, unknown>[] }>('/deadletters', signal), []);
+  const dl = useLoad((signal) => get<{ deadLetters: Record<string, unknown>[] }>('/deadletters', signal), []);
   const [error, setError] = useState<unknown>(null);
   const act = async (id: string, what: 'replay' | 'discard') => {
     setError(null);
@@ -134,35 +192,41 @@ function DeadLetters() {
           <tr>
             <th scope="col">Id</th>
             <th scope="col">Actor</th>
-            <th scope="col">Reason</th>
-            <th scope="col">When</th>
+            <th scope="col">Status</th>
+            <th scope="col">Error</th>
+            <th scope="col">Parked</th>
             <th scope="col">Action</th>
           </tr>
         </thead>
         <tbody>
-          {(dl.data?.items ?? []).map((d) => (
+          {(dl.data?.deadLetters ?? []).map((d) => (
             <tr key={String(d.id)}>
               <td>
                 <code>{String(d.id).slice(0, 16)}</code>
               </td>
               <td>{String(d.actor ?? '')}</td>
-              <td>{String(d.reason ?? d.error ?? '')}</td>
+              <td>{String(d.status ?? '')}</td>
+              <td>{String(d.error ?? '')}</td>
               <td>
-                <Time at={d.at as number | undefined} />
+                <Time at={d.parkedAt as string | undefined} />
               </td>
               <td>
-                <button type="button" onClick={() => void act(String(d.id), 'replay')}>
-                  Replay
-                </button>
-                <button type="button" onClick={() => void act(String(d.id), 'discard')}>
-                  Discard
-                </button>
+                {d.status === 'parked' && (
+                  <>
+                    <button type="button" onClick={() => void act(String(d.id), 'replay')}>
+                      Replay
+                    </button>
+                    <button type="button" onClick={() => void act(String(d.id), 'discard')}>
+                      Discard
+                    </button>
+                  </>
+                )}
               </td>
             </tr>
           ))}
-          {dl.data && !dl.data.items.length && (
+          {dl.data && !dl.data.deadLetters.length && (
             <tr>
-              <td colSpan={5} className="muted">
+              <td colSpan={6} className="muted">
                 No dead letters.
               </td>
             </tr>
