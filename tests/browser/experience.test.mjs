@@ -69,26 +69,47 @@ test('a 1,000-node workflow renders in under 2 s and a node drag responds in und
   await until(async () => (await page.locator('.react-flow__node').count()) === 1000, '1000 nodes', 10000, 20);
   await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
   const renderMs = Date.now() - started;
-  const node = page.locator('.react-flow__node[data-id="n30"]');
+  // The node nearest the middle of the canvas (near an edge, a drag pans the whole view).
+  const id = await page.evaluate(() => {
+    const pane = document.querySelector('.react-flow__pane').getBoundingClientRect();
+    const cx = pane.x + pane.width / 2, cy = pane.y + pane.height / 2;
+    let best = null, bestD = Infinity;
+    for (const el of document.querySelectorAll('.react-flow__node')) {
+      const r = el.getBoundingClientRect();
+      const d = Math.hypot(r.x + r.width / 2 - cx, r.y + r.height / 2 - cy);
+      if (d < bestD) (bestD = d), (best = el.getAttribute('data-id'));
+    }
+    return best;
+  });
+  const node = page.locator(`.react-flow__node[data-id="${id}"]`);
   const box = await node.boundingBox();
+  // Latency as the page sees it: from the mousemove event's time stamp to the frame after the
+  // node moved (a rAF, then a task: the frame with the new position has been produced).
+  await page.evaluate((nid) => {
+    window.__lat = [];
+    let t = 0;
+    addEventListener('mousemove', (e) => (t = e.timeStamp), true);
+    const el = document.querySelector(`.react-flow__node[data-id="${nid}"]`);
+    new MutationObserver(() => {
+      const start = t;
+      requestAnimationFrame(() => setTimeout(() => window.__lat.push(performance.now() - start), 0));
+    }).observe(el, { attributes: true, attributeFilter: ['style'] });
+  }, id);
   await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
   await page.mouse.down();
   // The first move starts the drag (React Flow's threshold); each one after it moves the node.
   await page.mouse.move(box.x + box.width / 2 + 3, box.y + box.height / 2 + 2);
-  const latencies = [];
-  for (let i = 1; i <= 6; i++) {
-    const before = await node.evaluate((el) => el.style.transform);
-    const t0 = Date.now();
+  for (let i = 1; i <= 8; i++) {
+    const n = await page.evaluate(() => window.__lat.length);
     await page.mouse.move(box.x + box.width / 2 + i * 12, box.y + box.height / 2 + i * 6);
-    await page.waitForFunction(([id, was]) => document.querySelector(`.react-flow__node[data-id="${id}"]`).style.transform !== was, ['n30', before], { polling: 'raf' });
-    latencies.push(Date.now() - t0);
+    await page.waitForFunction((was) => window.__lat.length > was, n, { polling: 'raf' });
   }
   await page.mouse.up();
-  latencies.sort((a, b) => a - b);
+  const latencies = (await page.evaluate(() => window.__lat)).slice(1).map((x) => Math.round(x)).sort((a, b) => a - b);
   console.log(`1000-node canvas: rendered in ${renderMs} ms; drag latencies ${latencies.join(', ')} ms`);
   await shot(page, 'builder-1000-nodes');
   assert.ok(renderMs < 2000, `rendered in ${renderMs} ms`);
-  assert.ok(latencies[latencies.length - 2] < 100, `drag latencies ${latencies}`);
+  assert.ok(latencies.length >= 6 && latencies[latencies.length - 1] < 100, `drag latencies ${latencies}`);
   await context.close();
 });
 
@@ -139,9 +160,12 @@ test('the read views work on a 390-pixel-wide phone screen', async () => {
 
 test('keyboard only: sign in, skip to content, move between views; every control is labelled', async () => {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  context.setDefaultTimeout(10000);
   const page = await context.newPage();
   await page.goto(server.url + '/');
+  await page.getByLabel('API key or JWT').waitFor();
   await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'credential');
   await page.keyboard.type(owner);
   await page.keyboard.press('Enter');
   await page.getByTestId('who').waitFor();

@@ -17,7 +17,6 @@ import {
   Position,
   ReactFlow,
   ReactFlowProvider,
-  applyNodeChanges,
   useReactFlow,
 } from '@xyflow/react';
 import { type DragEvent, memo, useCallback, useEffect, useMemo, useRef, useState } from 'react';
@@ -161,28 +160,33 @@ function Canvas({ initial, baseVersion, library, canWrite, onSaved }: Props) {
   // Zoomed far out, node text is too small to read: it is not painted (a large graph then drags
   // at interactive speed).
   const [far, setFar] = useState(false);
-  const flow = useReactFlow();
+  const flow = useReactFlow<Node<NodeData>>();
   const wrapper = useRef<HTMLDivElement>(null);
   const types = useMemo(() => new Map(library.map((t) => [t.type, t])), [library]);
 
-  // React Flow's nodes: positions live here; the definition rebuilds only the data.
-  const [nodes, setNodes] = useState<Node<NodeData>[]>(() => {
+  // React Flow owns the nodes (uncontrolled): a drag moves a node inside its store alone, which
+  // keeps a large graph responsive. The definition and the compile's problems rebuild the nodes'
+  // data through setNodes, keeping their positions.
+  const initialNodes = useMemo<Node<NodeData>[]>(() => {
     const pos = layout(initial);
     return initial.nodes.map((n) => ({ id: n.id, type: 'wf', position: pos[n.id] ?? { x: 0, y: 0 }, data: { node: n, spec: types.get(n.type), problems: [] } }));
-  });
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, []);
+  const placed = useRef(new Map<string, { x: number; y: number }>());
   useEffect(() => {
     const byNode = problemsByNode(problems);
-    setNodes((old) => {
+    flow.setNodes((old) => {
       const at = new Map(old.map((n) => [n.id, n]));
       const fresh = layout(def);
       return def.nodes.map((n) => {
         const prev = at.get(n.id);
         const np = byNode.get(n.id) ?? [];
         if (prev && prev.data.node === n && prev.data.problems.length === np.length && prev.data.problems.every((p, i) => p === np[i])) return prev;
-        return { ...(prev ?? { id: n.id, type: 'wf', position: fresh[n.id] ?? { x: 0, y: 0 } }), data: { node: n, spec: types.get(n.type), problems: np } };
+        const position = prev?.position ?? placed.current.get(n.id) ?? fresh[n.id] ?? { x: 0, y: 0 };
+        return { ...(prev ?? { id: n.id, type: 'wf' }), position, data: { node: n, spec: types.get(n.type), problems: np } } as Node<NodeData>;
       });
     });
-  }, [def, problems, types]);
+  }, [def, problems, types, flow]);
 
   const edges: Edge[] = useMemo(() => {
     const bad = new Set(problems.filter((p) => p.node && p.field?.startsWith('inputs.')).map((p) => `${p.node}.${p.field!.slice(7).split('.')[0]}`));
@@ -193,7 +197,8 @@ function Canvas({ initial, baseVersion, library, canWrite, onSaved }: Props) {
       target: e.target,
       targetHandle: `in:${e.targetPort}`,
       className: bad.has(`${e.target}.${e.targetPort}`) ? 'edge-bad' : undefined,
-      animated: false,
+      // A connection's wide invisible hit area costs hit testing on every pointer move.
+      interactionWidth: def.nodes.length > 300 ? 0 : undefined,
     }));
   }, [def, problems]);
 
@@ -241,7 +246,6 @@ function Canvas({ initial, baseVersion, library, canWrite, onSaved }: Props) {
   const onNodesChange: OnNodesChange<Node<NodeData>> = useCallback(
     (changes) => {
       const removed = changes.filter((c) => c.type === 'remove').map((c) => (c as { id: string }).id);
-      setNodes((ns) => applyNodeChanges(changes.filter((c) => c.type !== 'remove'), ns));
       const sel = changes.find((c) => c.type === 'select' && c.selected) as { id: string } | undefined;
       if (sel) setSelected(sel.id);
       if (removed.length && canWrite)
@@ -296,7 +300,7 @@ function Canvas({ initial, baseVersion, library, canWrite, onSaved }: Props) {
       if (!spec) return;
       setDef((d) => {
         const id = uniqueId(type, new Set(d.nodes.map((n) => n.id)));
-        setNodes((ns) => [...ns, { id, type: 'wf', position, data: { node: { id, type }, spec, problems: [] } }]);
+        placed.current.set(id, position);
         setSelected(id);
         return { ...d, nodes: [...d.nodes, { id, type, config: defaults(spec), inputs: {} }] };
       });
@@ -348,7 +352,7 @@ function Canvas({ initial, baseVersion, library, canWrite, onSaved }: Props) {
       const doc = (text.trim().startsWith('{') ? JSON.parse(text) : YAML.parse(text)) as Definition;
       if (!doc || typeof doc !== 'object' || !Array.isArray(doc.nodes)) throw new Error('a workflow document has a nodes list');
       const pos = layout(doc);
-      setNodes(doc.nodes.map((n) => ({ id: n.id, type: 'wf', position: pos[n.id], data: { node: n, spec: types.get(n.type), problems: [] } })));
+      flow.setNodes(doc.nodes.map((n) => ({ id: n.id, type: 'wf', position: pos[n.id], data: { node: n, spec: types.get(n.type), problems: [] } })));
       setDef(doc);
       setError(null);
     } catch (e) {
@@ -479,7 +483,7 @@ function Canvas({ initial, baseVersion, library, canWrite, onSaved }: Props) {
         )}
         <div className={`canvas ${far ? 'far' : ''}`} ref={wrapper} onDragOver={(e) => (e.preventDefault(), (e.dataTransfer.dropEffect = 'move'))} onDrop={onDrop} data-testid="canvas">
           <ReactFlow
-            nodes={nodes}
+            defaultNodes={initialNodes}
             edges={edges}
             nodeTypes={nodeTypes}
             onNodesChange={onNodesChange}
@@ -493,13 +497,11 @@ function Canvas({ initial, baseVersion, library, canWrite, onSaved }: Props) {
             fitViewOptions={{ maxZoom: 1 }}
             onMove={(_, vp) => setFar(vp.zoom < 0.35)}
             onInit={(inst) => setFar(inst.getZoom() < 0.35)}
-            // Each connection's wide invisible hit area costs hit testing on every pointer move.
-            defaultEdgeOptions={nodes.length > 300 ? { interactionWidth: 0 } : undefined}
           >
             <Background />
             <Controls />
             {/* The minimap redraws every node on every move: a large graph goes without it. */}
-            {nodes.length <= 300 && <MiniMap pannable zoomable />}
+            {def.nodes.length <= 300 && <MiniMap pannable zoomable />}
           </ReactFlow>
         </div>
         <aside className="inspector" aria-label="Node settings">
