@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 SECONDS_EACH="${1:-60}"
 shift || true
 HARNESSES=("$@")
-if [ ${#HARNESSES[@]} -eq 0 ]; then HARNESSES=(http_request json_contracts jwt envelope config position_token produce_batch backup_manifest semver manifest package resolver cron expression json_schema workflow_definition region_input); fi
+if [ ${#HARNESSES[@]} -eq 0 ]; then HARNESSES=(http_request json_contracts jwt envelope config position_token produce_batch backup_manifest semver manifest package resolver cron expression json_schema workflow_definition region_input console_headers); fi
 scripts/deps.sh
 NF_SANITIZE=1 scripts/build.sh RelWithDebInfo >/dev/null
 BUILD="${NF_BUILD_DIR:-build-sanitize}"
