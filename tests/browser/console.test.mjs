@@ -153,3 +153,33 @@ test('a revoked key signs the user out with a message', async () => {
   await shot(page, 'signed-out');
   await context.close();
 });
+
+test('an owner creates a key (its secret shown once), defines a role and revokes the key', async () => {
+  const { context, page } = await signedIn(browser, server, acme.key);
+  await page.goto(server.url + '/#/tenants');
+  await page.getByTestId('tenant').waitFor();
+  await page.getByLabel('Role of the new key').selectOption('viewer');
+  await page.getByLabel('Name of the new key').fill('dashboard screen');
+  await page.getByRole('button', { name: 'Create key' }).click();
+  const secret = (await page.getByTestId('new-secret').locator('code').innerText()).trim();
+  assert.match(secret, /^nfk_/);
+  assert.equal((await server.api('GET', '/session', { key: secret })).json?.roles?.[0], 'viewer');
+  await page.getByRole('button', { name: 'Done' }).click();
+  assert.equal(await page.getByText(secret).count(), 0, 'the secret is gone from the page');
+
+  await page.getByLabel('Role name').fill('reader');
+  await page.getByLabel(/Permissions/).fill('missions:read ledger:read');
+  await page.getByRole('button', { name: 'Define role' }).click();
+  const role = page.getByTestId('roles').locator('tr', { hasText: 'reader' });
+  await role.waitFor();
+  assert.match(await role.innerText(), /ledger:read/);
+  assert.match(await role.innerText(), /missions:read/);
+
+  const row = page.locator('tr', { hasText: 'dashboard screen' });
+  page.once('dialog', (d) => d.accept());
+  await row.getByRole('button', { name: 'Revoke' }).click();
+  await row.getByText('revoked').waitFor();
+  await until(async () => (await server.api('GET', '/session', { key: secret })).status === 401, 'the key to stop working');
+  await shot(page, 'tenant-keys');
+  await context.close();
+});

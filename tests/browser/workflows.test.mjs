@@ -195,3 +195,28 @@ test('an agent is published, approved in the review queue, and found by search',
   await shot(tenant.page, 'agent');
   await tenant.context.close();
 });
+
+test('a run waiting at an approval is approved from its page and completes', async () => {
+  await server.expect(201, 'POST', '/workflows', {
+    key: owner,
+    body: {
+      id: 'signoff',
+      version: 1,
+      nodes: [
+        { id: 'ask', type: 'approval', config: { message: 'ship it?' } },
+        { id: 'ship', type: 'noop', inputs: { in: 'ask.approved' } },
+      ],
+    },
+  });
+  const run = await server.expect(201, 'POST', '/workflows/signoff/runs', { key: owner, body: {} });
+  const { context, page } = await signedIn(browser, server, owner);
+  await page.goto(server.url + `/#/runs/${run.runId}`);
+  await until(async () => (await nodeStatus(page, 'ask')) === 'waiting', 'the approval to wait');
+  await page.getByLabel('Comment').fill('looks right');
+  await page.getByRole('button', { name: 'Approve' }).click();
+  await until(async () => (await page.getByTestId('run-status').innerText()) === 'completed', 'the run to complete');
+  assert.equal(await nodeStatus(page, 'ship'), 'completed');
+  const doc = await server.expect(200, 'GET', `/runs/${run.runId}`, { key: owner });
+  assert.equal(doc.nodes.ask.output.approved.comment, 'looks right');
+  await context.close();
+});

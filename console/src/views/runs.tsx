@@ -229,7 +229,8 @@ function RunDetail({ id, canWrite, canApprove }: { id: string; canWrite: boolean
   if (!run.data) return <Loading what="the run" />;
   const r = run.data;
   const sel = selected ? r.nodes?.[selected] : undefined;
-  const waitingApproval = Object.entries(r.nodes ?? {}).find(([, n]) => n.status === 'waiting' && def.data?.nodes.find((d) => d.type === 'approval'));
+  // The approval node the run waits at, if any.
+  const waitingApproval = Object.entries(r.nodes ?? {}).find(([id, n]) => n.status === 'waiting' && def.data?.nodes.some((d) => d.id === id && d.type === 'approval'));
   return (
     <section aria-labelledby="run-title">
       <p>

@@ -4,7 +4,7 @@ import { type FormEvent, useMemo, useState } from 'react';
 import { call, get, may, q } from '../api';
 import { Chart } from '../chart';
 import type { ViewProps } from '../app';
-import { CopyButton, ErrorNote, Gauge, Json, Loading, Time, useLoad } from '../ui';
+import { CopyButton, ErrorNote, Gauge, Loading, Time, useLoad } from '../ui';
 
 interface Tenant {
   id: string;
@@ -14,7 +14,7 @@ interface Tenant {
   domains?: string[];
   limits: Record<string, number>;
   usage?: Record<string, number>;
-  keys?: Record<string, { role: string; name?: string; revoked?: boolean; createdAt?: number }>;
+  keys?: Record<string, { role: string; name?: string; revokedAt?: number; createdAt?: number }>;
   roles?: Record<string, string[] | { permissions: string[] }>;
   version?: number;
 }
@@ -75,8 +75,7 @@ function TenantDetail({ id, session }: { id: string; session: ViewProps['session
       </div>
       {may(session, 'usage:read') && <Usage id={id} />}
       <Keys tenant={tenant} etag={t.data.etag} session={session} onChange={t.reload} />
-      <h3>Roles</h3>
-      {tenant.roles && Object.keys(tenant.roles).length ? <Json value={tenant.roles} /> : <p className="muted">Built-in roles only.</p>}
+      <Roles tenant={tenant} etag={t.data.etag} session={session} onChange={t.reload} />
       {may(session, 'audit:read') && <Audit id={id} />}
     </div>
   );
@@ -167,10 +166,10 @@ function Keys({ tenant, etag, session, onChange }: { tenant: Tenant; etag: strin
               <td>
                 <Time at={v.createdAt} />
               </td>
-              <td>{v.revoked ? 'revoked' : 'active'}</td>
+              <td>{v.revokedAt ? 'revoked' : 'active'}</td>
               {canWrite && (
                 <td>
-                  {!v.revoked && (
+                  {!v.revokedAt && (
                     <button type="button" onClick={() => void revoke(k)}>
                       Revoke
                     </button>
@@ -185,7 +184,7 @@ function Keys({ tenant, etag, session, onChange }: { tenant: Tenant; etag: strin
         <form className="filters" onSubmit={create}>
           <label>
             Role
-            <select value={role} onChange={(e) => setRole(e.target.value)}>
+            <select value={role} onChange={(e) => setRole(e.target.value)} aria-label="Role of the new key">
               {['viewer', 'auditor', 'developer', 'admin', 'owner', ...Object.keys(tenant.roles ?? {})].map((r) => (
                 <option key={r}>{r}</option>
               ))}
@@ -193,9 +192,72 @@ function Keys({ tenant, etag, session, onChange }: { tenant: Tenant; etag: strin
           </label>
           <label>
             Name
-            <input value={name} onChange={(e) => setName(e.target.value)} />
+            <input value={name} onChange={(e) => setName(e.target.value)} aria-label="Name of the new key" />
           </label>
           <button type="submit">Create key</button>
+        </form>
+      )}
+      <ErrorNote error={error} />
+    </div>
+  );
+}
+
+function Roles({ tenant, etag, session, onChange }: { tenant: Tenant; etag: string | null; session: ViewProps['session']; onChange: () => void }) {
+  const [name, setName] = useState('');
+  const [perms, setPerms] = useState('');
+  const [error, setError] = useState<unknown>(null);
+  const define = async (e: FormEvent) => {
+    e.preventDefault();
+    setError(null);
+    try {
+      const permissions = perms
+        .split(/[\s,]+/)
+        .map((p) => p.trim())
+        .filter(Boolean);
+      await call('POST', `/tenants/${encodeURIComponent(tenant.id)}/roles`, { body: { name, permissions }, headers: etag ? { 'If-Match': etag } : {} });
+      setName('');
+      setPerms('');
+      onChange();
+    } catch (err) {
+      setError(err);
+    }
+  };
+  const roles = Object.entries(tenant.roles ?? {});
+  return (
+    <div className="panel">
+      <h3>Roles</h3>
+      <p className="small muted">Built in: viewer, auditor, developer, admin, owner.</p>
+      {roles.length ? (
+        <table className="list small" data-testid="roles">
+          <thead>
+            <tr>
+              <th scope="col">Custom role</th>
+              <th scope="col">Permissions</th>
+            </tr>
+          </thead>
+          <tbody>
+            {roles.map(([r, p]) => (
+              <tr key={r}>
+                <td>{r}</td>
+                <td>{(Array.isArray(p) ? p : (p?.permissions ?? [])).join(', ')}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : (
+        <p className="muted">No custom roles.</p>
+      )}
+      {may(session, 'roles:write') && (
+        <form className="filters" onSubmit={define}>
+          <label>
+            Role name
+            <input value={name} onChange={(e) => setName(e.target.value)} pattern="[a-z0-9_\-]{1,64}" required />
+          </label>
+          <label>
+            Permissions (e.g. missions:read events:write@orders.*)
+            <input value={perms} onChange={(e) => setPerms(e.target.value)} required />
+          </label>
+          <button type="submit">Define role</button>
         </form>
       )}
       <ErrorNote error={error} />
