@@ -10,6 +10,11 @@ BUILD_TYPE="${1:-RelWithDebInfo}"
 WERROR=OFF
 if [ "${CI:-}" = "true" ]; then WERROR=ON; fi
 export CCACHE_DIR="${CCACHE_DIR:-$PWD/.cache/ccache}"
+# The web console's npm packages, exactly as console/package-lock.json pins them (the build
+# bundles console/ into the binary with them); only when missing or the lockfile changed.
+if [ ! -f console/node_modules/.package-lock.json ] || [ console/package-lock.json -nt console/node_modules/.package-lock.json ]; then
+  npm ci --prefix console --no-audit --no-fund --loglevel=error >&2
+fi
 if [ "${NF_SANITIZE:-}" = "1" ]; then
   BUILD_DIR="${NF_BUILD_DIR:-build-sanitize}"
   # Warnings are held to -Werror by the g++ build; clang's differ and do not fail this one.

@@ -31,10 +31,6 @@ cd "$(dirname "$0")/.."
 if [ ! -f tests/openapi/node_modules/.package-lock.json ] || [ tests/openapi/package-lock.json -nt tests/openapi/node_modules/.package-lock.json ]; then
   npm ci --prefix tests/openapi --no-audit --no-fund --loglevel=error >&2
 fi
-# The web console's packages (console/), which the build bundles into the binary.
-if [ ! -f console/node_modules/.package-lock.json ] || [ console/package-lock.json -nt console/node_modules/.package-lock.json ]; then
-  npm ci --prefix console --no-audit --no-fund --loglevel=error >&2
-fi
 # npm's own semver package: the reference the marketplace's ranges are tested against.
 if [ ! -f tests/semver/node_modules/.package-lock.json ] || [ tests/semver/package-lock.json -nt tests/semver/node_modules/.package-lock.json ]; then
   npm ci --prefix tests/semver --no-audit --no-fund --loglevel=error >&2

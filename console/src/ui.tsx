@@ -141,3 +141,18 @@ export function useInterval(fn: () => void, ms: number) {
     return () => clearInterval(t);
   }, [ms]);
 }
+
+// A labelled <select> of plain values; `any` adds an empty first choice with that text.
+export function Choice({ label, value, options, onChange, any }: { label: string; value: string; options: readonly string[]; onChange: (v: string) => void; any?: string }) {
+  return (
+    <label>
+      {label}
+      <select value={value} onChange={(e) => onChange(e.target.value)}>
+        {any !== undefined && <option value="">{any}</option>}
+        {options.map((o) => (
+          <option key={o}>{o}</option>
+        ))}
+      </select>
+    </label>
+  );
+}

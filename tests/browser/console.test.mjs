@@ -2,11 +2,12 @@
 // journeys through the console (see docs/console.md). Screenshots go to $NF_BROWSER_OUT.
 import assert from 'node:assert/strict';
 import { randomBytes, createHash } from 'node:crypto';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import fs from 'node:fs';
 import path from 'node:path';
 import { generate } from '../../console/api-types.mjs';
-import { ADMIN_KEY, Server, launch, repo, shot, signedIn, until } from './harness.mjs';
+import os from 'node:os';
+import { IdentityProvider, repo, shot, signedIn, suite, until } from './harness.mjs';
 
 let server;
 let browser;
@@ -14,19 +15,19 @@ let acme; // owner key of tenant acme
 let viewer; // viewer key of acme
 let globex; // developer key of tenant globex
 
-before(async () => {
-  server = await new Server().start();
-  browser = await launch();
-  acme = await server.tenantKey('acme', 'owner');
-  viewer = await server.tenantKey('acme', 'viewer');
-  globex = await server.tenantKey('globex', 'developer');
-});
+// JWTs from a test identity provider are accepted too (no leeway: expiry is exact).
+const idp = new IdentityProvider(fs.mkdtempSync(path.join(os.tmpdir(), 'nf-idp-')));
 
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-  server?.remove();
-});
+suite(
+  async (srv, br) => {
+    server = srv;
+    browser = br;
+    acme = await server.tenantKey('acme', 'owner');
+    viewer = await server.tenantKey('acme', 'viewer');
+    globex = await server.tenantKey('globex', 'developer');
+  },
+  { auth: { jwks_file: idp.jwksFile, jwt_issuer: idp.issuer, jwt_leeway_s: 0 } },
+);
 
 const sha = (s) => 'sha256:' + createHash('sha256').update(s).digest('hex');
 
@@ -181,5 +182,17 @@ test('an owner creates a key (its secret shown once), defines a role and revokes
   await row.getByText('revoked').waitFor();
   await until(async () => (await server.api('GET', '/session', { key: secret })).status === 401, 'the key to stop working');
   await shot(page, 'tenant-keys');
+  await context.close();
+});
+
+test('a JWT signs in as its tenant and roles; when it expires the user is signed out with the reason', async () => {
+  const exp = Math.floor(Date.now() / 1000) + 4;
+  const jwt = idp.token({ sub: 'ada@acme.example', aud: 'nexus-forge', tenant: 'acme', roles: ['developer'], exp });
+  const { context, page } = await signedIn(browser, server, jwt);
+  assert.match(await page.getByTestId('who').innerText(), /acme · developer/);
+  await page.getByTestId('missions').waitFor();
+  await new Promise((r) => setTimeout(r, Math.max(0, exp * 1000 - Date.now()) + 1200));
+  await page.goto(server.url + '/#/ledger');
+  await page.getByText(/Signed out:.*expired/i).waitFor({ timeout: 20000 });
   await context.close();
 });

@@ -3,24 +3,19 @@
 // screen, the keyboard, labels, dark mode, API errors with their field. Run alone (RUN_SERIAL):
 // the budgets are wall-clock times.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { ADMIN_KEY, Server, launch, shot, signedIn, until } from './harness.mjs';
+import { test } from 'node:test';
+import { ADMIN_KEY, shot, signedIn, suite, until } from './harness.mjs';
 
 let server;
 let browser;
 let owner;
 
-before(async () => {
-  server = await new Server().start();
-  browser = await launch();
+suite(async (srv, br) => {
+  server = srv;
+  browser = br;
   owner = (await server.tenantKey('acme', 'owner')).key;
   for (let i = 0; i < 20; i++)
     await server.expect(202, 'POST', '/missions', { key: owner, body: { objective: `Mission ${i}`, priority: 'P2', originatingSpec: 'https://example.com/s' } });
-});
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-  server?.remove();
 });
 
 // Every form control has an accessible name; every button says what it does.

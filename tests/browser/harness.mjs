@@ -2,12 +2,13 @@
 // the tests end), API calls with Node's fetch, and Debian's Chromium driven by playwright-core
 // (nothing is downloaded: the browser is /usr/bin/chromium).
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 export const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -25,9 +26,9 @@ export class Server {
     this.config = path.join(this.dir, 'nf.json');
     const cfg = {
       data_dir: path.join(this.dir, 'data'),
-      auth: { platform_admin_key_sha256: createHash('sha256').update(ADMIN_KEY).digest('hex') },
       ledger: { head_every_ms: 50 },
       ...extraConfig,
+      auth: { platform_admin_key_sha256: createHash('sha256').update(ADMIN_KEY).digest('hex'), ...extraConfig.auth },
     };
     fs.writeFileSync(this.config, JSON.stringify(cfg));
   }
@@ -127,4 +128,39 @@ export async function signedIn(browser, server, key, viewport = { width: 1280, h
 export async function shot(page, name) {
   fs.mkdirSync(outDir, { recursive: true });
   await page.screenshot({ path: path.join(outDir, `${name}.png`), fullPage: true });
+}
+
+// A test file's server and browser: started before its tests, stopped after them; `ready` gets
+// both (and does the file's own setup).
+export function suite(ready, extraConfig = {}) {
+  let server;
+  let browser;
+  before(async () => {
+    server = await new Server(typeof extraConfig === 'function' ? extraConfig() : extraConfig).start();
+    browser = await launch();
+    await ready(server, browser);
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+    server?.remove();
+  });
+}
+
+// An identity provider for tests: an ES256 key, its JWKS file, and tokens it signs.
+export class IdentityProvider {
+  constructor(dir, issuer = 'https://id.example.test') {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    this.key = privateKey;
+    this.issuer = issuer;
+    this.kid = 'test-key-1';
+    this.jwksFile = path.join(dir, 'jwks.json');
+    fs.writeFileSync(this.jwksFile, JSON.stringify({ keys: [{ ...publicKey.export({ format: 'jwk' }), kid: this.kid, alg: 'ES256', use: 'sig' }] }));
+  }
+  token(claims) {
+    const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const input = `${b64({ alg: 'ES256', typ: 'JWT', kid: this.kid })}.${b64({ iss: this.issuer, ...claims })}`;
+    const sig = sign('sha256', Buffer.from(input), { key: this.key, dsaEncoding: 'ieee-p1363' });
+    return `${input}.${sig.toString('base64url')}`;
+  }
 }

@@ -2,22 +2,18 @@
 // building a workflow by drag-and-drop, running and debugging it, resetting a failed run, a stale
 // save, and publishing, reviewing and finding an agent.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { ADMIN_KEY, Server, launch, shot, signedIn, until } from './harness.mjs';
+import fs from 'node:fs';
+import { test } from 'node:test';
+import { ADMIN_KEY, shot, signedIn, suite, until } from './harness.mjs';
 
 let server;
 let browser;
 let owner;
 
-before(async () => {
-  server = await new Server().start();
-  browser = await launch();
+suite(async (srv, br) => {
+  server = srv;
+  browser = br;
   owner = (await server.tenantKey('acme', 'owner')).key;
-});
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-  server?.remove();
 });
 
 // Drags from one React Flow handle to another with the mouse.
@@ -218,5 +214,34 @@ test('a run waiting at an approval is approved from its page and completes', asy
   assert.equal(await nodeStatus(page, 'ship'), 'completed');
   const doc = await server.expect(200, 'GET', `/runs/${run.runId}`, { key: owner });
   assert.equal(doc.nodes.ask.output.approved.comment, 'looks right');
+  await context.close();
+});
+
+test('a workflow exported as YAML imports as the same document; a template previews and instantiates', async () => {
+  const { context, page } = await signedIn(browser, server, owner);
+  await page.goto(server.url + '/#/workflows/pipeline');
+  await page.getByTestId('canvas').waitFor();
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export YAML' }).click()]);
+  const yaml = fs.readFileSync(await download.path(), 'utf8');
+  assert.match(yaml, /^id: pipeline$/m);
+  await page.goto(server.url + '/#/workflows/new');
+  await page.getByTestId('canvas').waitFor();
+  await page.locator('input[type="file"]').setInputFiles({ name: 'pipeline.yaml', mimeType: 'application/yaml', buffer: Buffer.from(yaml.replace(/^id: pipeline$/m, 'id: pipeline-copy')) });
+  await until(async () => (await page.locator('.react-flow__node').count()) === 3, 'the imported nodes');
+  await until(async () => (await page.getByTestId('validity').getAttribute('data-valid')) === 'true', 'a valid import');
+  await page.getByRole('button', { name: /Save as version/ }).click();
+  await page.getByRole('heading', { name: /pipeline-copy/ }).waitFor();
+  const original = (await server.expect(200, 'GET', '/workflows/pipeline', { key: owner })).document;
+  const copy = (await server.expect(200, 'GET', '/workflows/pipeline-copy', { key: owner })).document;
+  assert.deepEqual({ ...copy, id: 'pipeline', version: original.version }, original);
+
+  await page.goto(server.url + '/#/workflows');
+  const card = page.locator('.card', { hasText: 'data-summary' });
+  await card.getByRole('button', { name: 'Preview' }).click();
+  await page.getByRole('heading', { name: 'Preview of data-summary' }).waitFor();
+  await page.locator('.panel .json').filter({ hasText: '"valid": true' }).waitFor();
+  await card.getByRole('button', { name: 'Use' }).click();
+  await page.getByTestId('canvas').waitFor();
+  assert.match(page.url(), /#\/workflows\/[^/]+$/);
   await context.close();
 });

@@ -196,7 +196,8 @@ TEST_F(Cli, ALoneRegionAnswersRegionsAndProjectionsAndDashboardFindsTheConsole) 
   auto projections = http.get("/projections");
   ASSERT_EQ(projections.status, 200) << projections.body;
   bool listed = false;
-  for (const auto& p : json::parse(projections.body)["projections"]) listed |= p.value("name", "") == "regions";
+  const auto models = json::parse(projections.body);
+  for (const auto& p : models["projections"]) listed |= p.value("name", "") == "regions";
   EXPECT_TRUE(listed) << projections.body;
   auto page = http.get("/");
   EXPECT_EQ(page.status, 200);

@@ -5,7 +5,7 @@ import { call, get, may, q } from '../api';
 import { go, type ViewProps } from '../app';
 import { Badge, checkArtifact } from '../proof';
 import { subscribe, type StreamState } from '../sse';
-import { ErrorNote, Loading, Time, useLoad } from '../ui';
+import { Choice, ErrorNote, Loading, Time, useLoad } from '../ui';
 
 interface Artifact {
   artifactId: string;
@@ -29,6 +29,7 @@ export interface Mission {
 }
 
 const STATUSES = ['prompted', 'accepted', 'in_progress', 'validated', 'failed'];
+const PRIORITIES = ['P0', 'P1', 'P2'];
 
 function LiveState({ state }: { state: StreamState }) {
   return (
@@ -112,24 +113,8 @@ function MissionList({ canWrite }: { canWrite: boolean }) {
       </div>
       {canWrite && <NewMission onCreated={(id) => go(`missions/${id}`)} />}
       <div className="filters" role="search">
-        <label>
-          Status
-          <select value={status} onChange={(e) => setStatus(e.target.value)}>
-            <option value="">any</option>
-            {STATUSES.map((s) => (
-              <option key={s}>{s}</option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Priority
-          <select value={priority} onChange={(e) => setPriority(e.target.value)}>
-            <option value="">any</option>
-            <option>P0</option>
-            <option>P1</option>
-            <option>P2</option>
-          </select>
-        </label>
+        <Choice label="Status" value={status} options={STATUSES} onChange={setStatus} any="any" />
+        <Choice label="Priority" value={priority} options={PRIORITIES} onChange={setPriority} any="any" />
         <label>
           Search
           <input type="search" value={text} onChange={(e) => setText(e.target.value)} placeholder="objective or id" />
@@ -208,14 +193,7 @@ function NewMission({ onCreated }: { onCreated: (id: string) => void }) {
           Objective
           <textarea required value={objective} onChange={(e) => setObjective(e.target.value)} />
         </label>
-        <label>
-          Priority
-          <select value={priority} onChange={(e) => setPriority(e.target.value)}>
-            <option>P0</option>
-            <option>P1</option>
-            <option>P2</option>
-          </select>
-        </label>
+        <Choice label="Priority" value={priority} options={PRIORITIES} onChange={setPriority} />
         <label>
           Originating spec (URI)
           <input type="url" required value={spec} onChange={(e) => setSpec(e.target.value)} />
@@ -354,14 +332,7 @@ function RecordArtifact({ missionId, onDone, artifacts }: { missionId: string; o
             Artifact id
             <input required value={artifactId} onChange={(e) => setArtifactId(e.target.value)} />
           </label>
-          <label>
-            Type
-            <select value={type} onChange={(e) => setType(e.target.value)}>
-              <option>code</option>
-              <option>analysis</option>
-              <option>test</option>
-            </select>
-          </label>
+          <Choice label="Type" value={type} options={['code', 'analysis', 'test']} onChange={setType} />
           <label>
             URI
             <input type="url" required value={uri} onChange={(e) => setUri(e.target.value)} />
@@ -381,25 +352,12 @@ function RecordArtifact({ missionId, onDone, artifacts }: { missionId: string; o
         <details className="panel">
           <summary>Report a validation</summary>
           <form onSubmit={validate} className="form">
-            <label>
-              Artifact
-              <select value={vArtifact} onChange={(e) => setVArtifact(e.target.value)}>
-                {artifacts.map((a) => (
-                  <option key={a}>{a}</option>
-                ))}
-              </select>
-            </label>
+            <Choice label="Artifact" value={vArtifact} options={artifacts} onChange={setVArtifact} />
             <label>
               Suite
               <input required value={suite} onChange={(e) => setSuite(e.target.value)} />
             </label>
-            <label>
-              Result
-              <select value={result} onChange={(e) => setResult(e.target.value)}>
-                <option>pass</option>
-                <option>fail</option>
-              </select>
-            </label>
+            <Choice label="Result" value={result} options={['pass', 'fail']} onChange={setResult} />
             <label>
               Coverage (%)
               <input type="number" min={0} max={100} value={coverage} onChange={(e) => setCoverage(e.target.value)} />

@@ -7,7 +7,7 @@ import { call, get, may, q } from '../api';
 import { go, type ViewProps } from '../app';
 import { type Definition, edgesOf, layout } from '../graph';
 import { subscribe, type StreamState } from '../sse';
-import { ErrorNote, Json, Loading, Time, useLoad } from '../ui';
+import { Choice, ErrorNote, Json, Loading, Time, useLoad } from '../ui';
 import { type NodeData, nodeTypes } from './builder';
 
 interface RunBrief {
@@ -76,15 +76,7 @@ function RunList({ initialWorkflow }: { initialWorkflow: string }) {
           Workflow
           <input value={workflow} onChange={(e) => setWorkflow(e.target.value)} />
         </label>
-        <label>
-          Status
-          <select value={status} onChange={(e) => setStatus(e.target.value)}>
-            <option value="">any</option>
-            {['queued', 'running', 'paused', 'completed', 'failed', 'cancelled'].map((s) => (
-              <option key={s}>{s}</option>
-            ))}
-          </select>
-        </label>
+        <Choice label="Status" value={status} options={['queued', 'running', 'paused', 'completed', 'failed', 'cancelled']} onChange={setStatus} any="any" />
         <label>
           Attributes
           <input value={attrs} onChange={(e) => setAttrs(e.target.value)} placeholder="customer=acme, region=eu" />
