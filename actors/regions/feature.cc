@@ -89,7 +89,11 @@ class regions_feature final : public feature::feature {
     }
     // A lone region still has its read model in the store (empty, never fed), so GET /regions and
     // GET /projections answer from it like from every other.
-    if (!multi) NF_TRY(h.store.attach(proj_));
+    // Its own topics only (empty without links), so it shows no lag for the topics it never reads.
+    if (!multi) {
+      proj_.set_topics({});
+      NF_TRY(h.store.attach(proj_));
+    }
     routes_.emplace(route_deps{h.cfg, h.bus, mirror_, links_, [this](const std::string& r) { return bus_of(r); }, h.clock}, h.store, proj_,
                     feed_ ? &*feed_ : nullptr);
     routes_->add_to(h.routes);

@@ -67,6 +67,7 @@ test('a 3-node workflow built by drag-and-drop is saved, run, and its nodes turn
   await page.getByTestId('run-graph').waitFor();
   await until(async () => (await page.getByTestId('run-status').innerText()) === 'completed', 'the run to complete');
   for (const id of ['noop_1', 'noop_2', 'noop_3']) await until(async () => (await nodeStatus(page, id)) === 'completed', `${id} completed`);
+  await until(async () => (await page.locator('[data-testid="run-graph"] .react-flow__edge').count()) === 2, 'the run graph draws both connections');
   await page.locator('[data-testid="run-graph"] [data-node="noop_2"]').click();
   await page.getByRole('heading', { name: 'Output' }).waitFor();
   await shot(page, 'run');

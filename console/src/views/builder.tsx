@@ -59,10 +59,10 @@ export const WfNode = memo(function WfNode({ data, selected }: NodeProps<Node<No
     >
       <div className="wf-head">
         <strong>{node.id}</strong> <span className="muted">{node.type}</span>
+        {status && <span className="wf-status"> · {status}</span>}
       </div>
-      {status && <div className="wf-status">{status}</div>}
       {problems.length > 0 && (
-        <div className="wf-problems" role="note">
+        <div className="wf-problems" role="note" style={{ marginTop: rows * 18 }}>
           {problems[0].message}
           {problems.length > 1 ? ` (+${problems.length - 1})` : ''}
         </div>

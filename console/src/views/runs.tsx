@@ -5,7 +5,7 @@ import { Background, Controls, type Node, ReactFlow, ReactFlowProvider } from '@
 import { type FormEvent, useEffect, useMemo, useState } from 'react';
 import { call, get, may, q } from '../api';
 import { go, type ViewProps } from '../app';
-import { type Definition, edgesOf, layout } from '../graph';
+import { type Definition, edgesOf, layout, type NodeType } from '../graph';
 import { subscribe, type StreamState } from '../sse';
 import { Choice, ErrorNote, Json, Loading, Time, useLoad } from '../ui';
 import { type NodeData, nodeTypes } from './builder';
@@ -148,6 +148,8 @@ function RunDetail({ id, canWrite, canApprove }: { id: string; canWrite: boolean
         : Promise.resolve(undefined),
     [wfKey],
   );
+  // The node types' ports, so the graph draws each connection between its ports.
+  const library = useLoad((signal) => get<NodeType[]>('/workflows/nodes', signal), []);
   const [live, setLive] = useState<StreamState>('connecting');
   const [selected, setSelected] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(null);
@@ -185,12 +187,12 @@ function RunDetail({ id, canWrite, canApprove }: { id: string; canWrite: boolean
         id: n.id,
         type: 'wf',
         position: pos[n.id],
-        data: { node: n, problems: [], status, detail: st ? `${st.status}, attempt ${st.attempts ?? 0}${st.durationMs !== undefined ? `, ${st.durationMs} ms` : ''}` : 'not reached' },
+        data: { node: n, spec: library.data?.find((t) => t.type === n.type), problems: [], status, detail: st ? `${st.status}, attempt ${st.attempts ?? 0}${st.durationMs !== undefined ? `, ${st.durationMs} ms` : ''}` : 'not reached' },
         draggable: false,
         connectable: false,
       };
     });
-  }, [def.data, run.data]);
+  }, [def.data, run.data, library.data]);
   const edges = useMemo(
     () =>
       def.data
