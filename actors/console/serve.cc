@@ -1,5 +1,6 @@
 #include "actors/console/serve.h"
 
+#include <cctype>
 #include <optional>
 #include <string>
 
