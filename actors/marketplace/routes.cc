@@ -78,7 +78,8 @@ void routes::add_to(http::route_table& t) {
                     {"capability", "only agents with this capability", http::schema::string()},
                     {"page", "page number, from 1", json{{"type", "integer"}, {"minimum", 1}, {"maximum", 10000}}},
                     {"per_page", "results per page (1-100, default 20)", json{{"type", "integer"}, {"minimum", 1}, {"maximum", 100}}},
-                    {"explain", "true: each score's parts", json{{"type", "string"}, {"enum", {"true", "false"}}}}},
+                    {"explain", "true: each score's parts", json{{"type", "string"}, {"enum", {"true", "false"}}}},
+                    {"facets", "true: counts of each category, protocol and capability over every match", json{{"type", "string"}, {"enum", {"true", "false"}}}}},
          .responses = {{200, {"a page of agents, best first", schemas::search_page()}}, {400, error_doc("a parameter out of range")}},
          .handler = [this](const http::route_context& c) { return search(c); }});
   t.add({.method = http::verb::get, .path = "/marketplace/agents/{name}", .perm = perm::read, .summary = "An agent and its versions",
@@ -503,6 +504,10 @@ http::response routes::search(const http::route_context& c) {
     if (*v != "true" && *v != "false") return http::invalid_field("explain", "must be true or false", c.req);
     q.explain = *v == "true";
   }
+  if (auto v = get("facets")) {
+    if (*v != "true" && *v != "false") return http::invalid_field("facets", "must be true or false", c.req);
+    q.facets = *v == "true";
+  }
   const auto page = index_.search(q);
   json items = json::array();
   for (const auto& h : page.items) {
@@ -514,7 +519,16 @@ http::response routes::search(const http::route_context& c) {
                       {"weights", {{"relevance", 0.4}, {"rating", 0.3}, {"usage", 0.3}}}};
     items.push_back(std::move(j));
   }
-  return http::json_response(status::ok, json{{"items", items}, {"total", page.total}, {"page", q.page}, {"perPage", q.per_page}}, c.req);
+  json out{{"items", items}, {"total", page.total}, {"page", q.page}, {"perPage", q.per_page}};
+  if (q.facets) {
+    auto counts = [](const facet_counts& f) {
+      json a = json::array();
+      for (const auto& [value, n] : f) a.push_back({{"value", value}, {"count", n}});
+      return a;
+    };
+    out["facets"] = {{"category", counts(page.categories)}, {"protocol", counts(page.protocols)}, {"capability", counts(page.capabilities)}};
+  }
+  return http::json_response(status::ok, out, c.req);
 }
 
 }  // namespace nf::marketplace

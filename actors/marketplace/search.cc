@@ -278,6 +278,24 @@ search_page search_index::search(const search_query& q) const {
   }
   out.total = matched.size();
   if (matched.empty()) return out;
+  if (q.facets) {
+    std::map<std::string, std::size_t> cat, proto, cap;
+    for (const auto& [id, r] : matched) {
+      const auto& d = ix.docs[id];
+      ++cat[d.category];
+      for (const auto& p : d.protocols) ++proto[p];
+      for (const auto& c : d.capabilities) ++cap[c];
+    }
+    auto ranked = [](const std::map<std::string, std::size_t>& m, std::size_t limit) {
+      facet_counts v(m.begin(), m.end());
+      std::stable_sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+      if (v.size() > limit) v.resize(limit);
+      return v;
+    };
+    out.categories = ranked(cat, std::size_t(-1));
+    out.protocols = ranked(proto, std::size_t(-1));
+    out.capabilities = ranked(cap, 50);
+  }
 
   double best = 0;
   for (const auto& [id, r] : matched) best = std::max(best, r);

@@ -32,6 +32,7 @@ struct search_query {
   double min_rating = 0;
   std::size_t page = 1, per_page = 20;
   bool explain = false;
+  bool facets = false;  // count categories, protocols and capabilities over every match
   viewer who;
 };
 
@@ -43,9 +44,15 @@ struct search_hit {
   double score = 0, relevance = 0, rating_part = 0, usage_part = 0;  // the parts, each in [0, 1]
 };
 
+// A facet's values over every match, most frequent first (ties by value).
+using facet_counts = std::vector<std::pair<std::string, std::size_t>>;
+
 struct search_page {
   std::vector<search_hit> items;
   std::size_t total = 0;  // matches over every page
+  // With search_query::facets: over every match (the filters applied), capabilities cut to the
+  // 50 most frequent.
+  facet_counts categories, protocols, capabilities;
 };
 
 // Lowercased runs of ASCII letters and digits, at most 64 characters each.

@@ -3574,6 +3574,8 @@ export interface operations {
                 category?: string;
                 /** @description true: each score's parts */
                 explain?: "true" | "false";
+                /** @description true: counts of each category, protocol and capability over every match */
+                facets?: "true" | "false";
                 /** @description only agents rated at least this (0-5) */
                 min_rating?: number;
                 /** @description page number, from 1 */

@@ -113,6 +113,25 @@ TEST(Search, FiltersAndVisibility) {
   EXPECT_EQ(ix.search(q).total, 0u);
 }
 
+TEST(Search, FacetsCountEveryMatchNotOnlyThePage) {
+  search_index ix;
+  for (int i = 0; i < 30; ++i) ix.upsert(agent("web-" + std::to_string(i), "helper", {"browse", "fetch"}, 0, 0, "public", "t1", "web"));
+  for (int i = 0; i < 5; ++i) ix.upsert(agent("mail-" + std::to_string(i), "helper", {"send"}, 0, 0, "public", "t1", "mail"));
+  ix.upsert(agent("private", "helper", {"secret"}, 0, 0, "tenant", "t9", "hidden"));
+  auto q = query("helper");
+  q.per_page = 3;
+  EXPECT_TRUE(ix.search(q).categories.empty()) << "counted only when asked";
+  q.facets = true;
+  q.who = viewer{"t1", false};
+  const auto page = ix.search(q);
+  EXPECT_EQ(page.items.size(), 3u);
+  EXPECT_EQ(page.categories, (facet_counts{{"web", 30}, {"mail", 5}})) << "another tenant's agent is not counted";
+  EXPECT_EQ(page.protocols, (facet_counts{{"nexus", 35}}));
+  EXPECT_EQ(page.capabilities, (facet_counts{{"browse", 30}, {"fetch", 30}, {"send", 5}}));
+  q.category = "mail";
+  EXPECT_EQ(ix.search(q).categories, (facet_counts{{"mail", 5}})) << "over the matches the filters leave";
+}
+
 TEST(Search, UpdatesMoveNumbersOrReindexAndAYankedOnlyVersionLeaves) {
   search_index ix;
   ix.upsert(agent("mover", "old words", {"a"}));

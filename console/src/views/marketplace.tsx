@@ -60,16 +60,19 @@ export function MarketplaceView({ session, route }: ViewProps) {
 function Search() {
   const [text, setText] = useState('');
   const [filters, setFilters] = useState({ q: '', category: '', protocol: '', capability: '', min_rating: '' });
-  const results = useLoad((signal) => get<{ items: Hit[]; total: number }>(`/marketplace/agents${q({ ...filters, per_page: 100, explain: 'true' })}`, signal), [filters]);
-  // Facets: the values among the current results, with their counts.
+  const results = useLoad(
+    (signal) =>
+      get<{ items: Hit[]; total: number; facets?: Record<'category' | 'protocol' | 'capability', { value: string; count: number }[]> }>(
+        `/marketplace/agents${q({ ...filters, per_page: 50, explain: 'true', facets: 'true' })}`,
+        signal,
+      ),
+    [filters],
+  );
+  // Facets: the server's counts over every match (not only this page).
   const facets = useMemo(() => {
-    const count = (vals: string[]) => [...vals.reduce((m, v) => m.set(v, (m.get(v) ?? 0) + 1), new Map<string, number>())].sort((a, b) => b[1] - a[1]);
-    const items = results.data?.items ?? [];
-    return {
-      category: count(items.map((h) => h.category)),
-      protocol: count(items.flatMap((h) => h.protocols)),
-      capability: count(items.flatMap((h) => h.capabilities)).slice(0, 20),
-    };
+    const f = results.data?.facets;
+    const pairs = (k: 'category' | 'protocol' | 'capability', limit: number) => (f?.[k] ?? []).slice(0, limit).map((x) => [x.value, x.count] as const);
+    return { category: pairs('category', 30), protocol: pairs('protocol', 30), capability: pairs('capability', 20) };
   }, [results.data]);
   const submit = (e: FormEvent) => {
     e.preventDefault();
