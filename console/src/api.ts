@@ -125,5 +125,6 @@ const described: [
   Described<Body<'/ledger/proof/inclusion'>>,
   Described<Body<'/ledger/public-key'>>,
   Described<Body<'/ledger/search'>>,
-] = ['described', 'described', 'described', 'described', 'described', 'described'];
+  Described<Body<'/ledger/proof/consistency'>>,
+] = ['described', 'described', 'described', 'described', 'described', 'described', 'described'];
 void described;

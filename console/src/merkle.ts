@@ -71,6 +71,46 @@ export async function verifyInclusion(index: number, size: number, leaf: Uint8Ar
   return equal(await rootFromInclusion(index, size, leaf, path), root);
 }
 
+// RFC 9162 section 2.1.4.2: whether a consistency proof shows that the tree of size `second`
+// with root `secondRoot` extends the tree of size `first` with root `firstRoot` (the log only
+// grew). Throws when the proof's shape is wrong for the sizes.
+export async function verifyConsistency(first: number, second: number, firstRoot: Uint8Array, secondRoot: Uint8Array, proof: Uint8Array[]): Promise<boolean> {
+  if (first < 1 || first > second) throw new Error(`no consistency proof from size ${first} to ${second}`);
+  if (first === second) {
+    if (proof.length) throw new Error('a proof between equal sizes is empty');
+    return equal(firstRoot, secondRoot);
+  }
+  let path = proof;
+  if ((first & (first - 1)) === 0) path = [firstRoot, ...proof];
+  if (!path.length) throw new Error('the proof is empty');
+  let fn = first - 1;
+  let sn = second - 1;
+  while (fn % 2 === 1) {
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  let fr = path[0];
+  let sr = path[0];
+  for (const c of path.slice(1)) {
+    if (sn === 0) throw new Error('the proof is longer than the trees are deep');
+    if (fn % 2 === 1 || fn === sn) {
+      fr = await nodeHash(c, fr);
+      sr = await nodeHash(c, sr);
+      if (fn % 2 === 0)
+        while (fn % 2 === 0 && fn !== 0) {
+          fn = Math.floor(fn / 2);
+          sn = Math.floor(sn / 2);
+        }
+    } else {
+      sr = await nodeHash(sr, c);
+    }
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  if (sn !== 0) throw new Error('the proof is shorter than the trees are deep');
+  return equal(fr, firstRoot) && equal(sr, secondRoot);
+}
+
 // The root of a whole list of leaf hashes (RFC 6962 section 2.1), for small trees and tests.
 export async function rootOf(leaves: Uint8Array[]): Promise<Uint8Array> {
   if (leaves.length === 0) return sha256();

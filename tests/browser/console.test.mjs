@@ -99,10 +99,22 @@ test('a mission created through the API appears live; its artifact gets a verifi
   await context.close();
 });
 
-test('the ledger view checks the tree head signature in the browser', async () => {
+test('the ledger view checks the tree head signature, and that a later head extends the one seen, in the browser', async () => {
+  const record = async (text) => {
+    const size = (await server.api('GET', '/ledger/tree-head', { key: acme.key })).json?.tree_size ?? 0;
+    await server.expect([201, 202], 'POST', '/ledger/record', { key: acme.key, body: { kind: 'note', json: { text } } });
+    await until(async () => (await server.api('GET', '/ledger/tree-head', { key: acme.key })).json?.tree_size > size, 'a larger signed head');
+  };
+  await record('a first note');
   const { context, page } = await signedIn(browser, server, acme.key);
   await page.goto(server.url + '/#/ledger');
   await page.getByTestId('head-signature').filter({ hasText: 'verified' }).waitFor();
+  // The ledger grows; the next look proves in the browser that the new head extends the one seen.
+  const seen = await page.evaluate(() => JSON.parse(sessionStorage.getItem('nf.ledger.seenHead')).size);
+  await record('grows the log');
+  await page.getByRole('button', { name: 'Refresh' }).click();
+  await page.locator('[data-testid="head-consistency"][data-state="extends"]').waitFor();
+  assert.match(await page.getByTestId('head-consistency').innerText(), new RegExp(`size ${seen} seen earlier`));
   await until(async () => (await page.locator('[data-testid^="badge-leaf-"][data-state="verified"]').count()) > 0, 'a verified leaf');
   await shot(page, 'ledger');
   await context.close();

@@ -57,3 +57,28 @@ test('a tree head signed by another Ed25519 implementation verifies; a changed h
   assert.deepEqual(await m.verifyTreeHead({ ...head, timestamp: head.timestamp + 1 }, pem), { signature: false, keyId: true });
   assert.equal((await m.verifyTreeHead({ ...head, key_id: '00'.repeat(32) }, pem)).keyId, false);
 });
+
+// RFC 6962 section 2.1.2's PROOF(m, D[n]), written from the definition, to feed the verifier.
+async function consistencyProof(m_, hashes, complete = true) {
+  const n = hashes.length;
+  if (m_ === n) return complete ? [] : [await m.rootOf(hashes)];
+  let k = 1;
+  while (k * 2 < n) k *= 2;
+  if (m_ <= k) return [...(await consistencyProof(m_, hashes.slice(0, k), complete)), await m.rootOf(hashes.slice(k))];
+  return [...(await consistencyProof(m_ - k, hashes.slice(k), false)), await m.rootOf(hashes.slice(0, k))];
+}
+
+test('consistency proofs between every pair of sizes 1..8 verify; a changed proof or root does not', async () => {
+  for (let second = 1; second <= leaves.length; second++)
+    for (let first = 1; first <= second; first++) {
+      const proof = await consistencyProof(first, leaves.slice(0, second));
+      const r1 = m.unhex(vectors.roots_by_size[first]);
+      const r2 = m.unhex(vectors.roots_by_size[second]);
+      assert.equal(await m.verifyConsistency(first, second, r1, r2, proof), true, `${first} -> ${second}`);
+      if (first < second) {
+        assert.equal(await m.verifyConsistency(first, second, m.unhex(vectors.roots_by_size[first - 1] ?? vectors.roots_by_size[0]), r2, proof), false, `${first} -> ${second}: another first root`);
+        const bent = proof.map((h, i) => (i === proof.length - 1 ? Uint8Array.from(h, (b, j) => (j === 0 ? b ^ 1 : b)) : h));
+        assert.equal(await m.verifyConsistency(first, second, r1, r2, bent), false, `${first} -> ${second}: a changed hash`);
+      }
+    }
+});

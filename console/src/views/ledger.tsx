@@ -1,9 +1,9 @@
 // The evidence ledger: the latest signed tree head (its signature checked here), the newest
 // entries, search by mission or artifact, and each entry's inclusion proof checked in the browser.
 import { type FormEvent, useState } from 'react';
-import { ApiError, get, q } from '../api';
+import { ApiError, type Body, get, q } from '../api';
 import type { ViewProps } from '../app';
-import { type TreeHead, verifyTreeHead } from '../merkle';
+import { type TreeHead, unhex, verifyConsistency, verifyTreeHead } from '../merkle';
 import { Badge, checkLeaf } from '../proof';
 import { ErrorNote, Loading, Time, useLoad } from '../ui';
 
@@ -33,7 +33,35 @@ async function headWithCheck(signal: AbortSignal) {
   } catch (e) {
     check = { error: (e as Error).message };
   }
-  return { head, key, check };
+  return { head, key, check, consistency: await consistentWithEarlier(head, signal) };
+}
+
+// The head this tab saw before (sessionStorage): the new one must extend it. Checked in this
+// browser with a consistency proof (RFC 9162 section 2.1.4.2), so a log that rewrote history is
+// caught by the next look.
+const SEEN = 'nf.ledger.seenHead';
+type Consistency = { state: 'first' } | { state: 'same' | 'extends'; from: number } | { state: 'broken'; from: number; why: string };
+async function consistentWithEarlier(head: TreeHead, signal: AbortSignal): Promise<Consistency> {
+  const raw = sessionStorage.getItem(SEEN);
+  const seen = raw ? (JSON.parse(raw) as { size: number; root: string }) : null;
+  const remember = () => sessionStorage.setItem(SEEN, JSON.stringify({ size: head.tree_size, root: head.root_hash }));
+  if (!seen || seen.size < 1) {
+    remember();
+    return { state: 'first' };
+  }
+  try {
+    if (seen.size > head.tree_size) return { state: 'broken', from: seen.size, why: `the log shrank from ${seen.size} to ${head.tree_size} leaves` };
+    if (seen.size === head.tree_size)
+      return seen.root === head.root_hash ? { state: 'same', from: seen.size } : { state: 'broken', from: seen.size, why: 'the same size with another root' };
+    const p = await get<Body<'/ledger/proof/consistency'>>(`/ledger/proof/consistency${q({ first: seen.size, second: head.tree_size })}`, signal);
+    const ok = await verifyConsistency(seen.size, head.tree_size, unhex(seen.root), unhex(head.root_hash), p.consistency.map(unhex));
+    if (!ok) return { state: 'broken', from: seen.size, why: 'the consistency proof does not hold' };
+    remember();
+    return { state: 'extends', from: seen.size };
+  } catch (e) {
+    if ((e as Error).name === 'AbortError') throw e;
+    return { state: 'broken', from: seen.size, why: (e as Error).message };
+  }
 }
 
 export function LedgerView(_: ViewProps) {
@@ -94,6 +122,21 @@ export function LedgerView(_: ViewProps) {
                 <span className="badge verified">✔ Ed25519 signature verified in this browser</span>
               ) : (
                 <span className="badge failed">✖ {head.data.check.signature ? 'key id mismatch' : 'signature does not verify'}</span>
+              )}
+            </dd>
+            <dt>History</dt>
+            <dd data-testid="head-consistency" data-state={head.data.consistency.state}>
+              {head.data.consistency.state === 'first' ? (
+                <span className="muted">the first head this tab has seen; the next one is checked against it</span>
+              ) : head.data.consistency.state === 'same' ? (
+                <span className="badge verified">✔ the head this tab saw before</span>
+              ) : head.data.consistency.state === 'extends' ? (
+                <span className="badge verified">✔ extends the head of size {head.data.consistency.from} seen earlier (consistency proof checked in this browser)</span>
+              ) : (
+                <span className="badge failed">
+                  ✖ not consistent with the head of size {head.data.consistency.from} seen earlier:{' '}
+                  {'why' in head.data.consistency ? head.data.consistency.why : ''}
+                </span>
               )}
             </dd>
           </dl>
