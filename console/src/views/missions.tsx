@@ -130,8 +130,12 @@ function MissionList({ canWrite }: { canWrite: boolean }) {
               <th scope="col">Objective</th>
               <th scope="col">Priority</th>
               <th scope="col">Status</th>
-              <th scope="col">Artifacts</th>
-              <th scope="col">Created</th>
+              <th scope="col" className="wide-only">
+                Artifacts
+              </th>
+              <th scope="col" className="wide-only">
+                Created
+              </th>
             </tr>
           </thead>
           <tbody>
@@ -144,8 +148,8 @@ function MissionList({ canWrite }: { canWrite: boolean }) {
                 <td>
                   <span className={`status ${m.status}`}>{m.status}</span>
                 </td>
-                <td>{Object.keys(m.artifacts ?? {}).length}</td>
-                <td>
+                <td className="wide-only">{Object.keys(m.artifacts ?? {}).length}</td>
+                <td className="wide-only">
                   <Time at={m.createdAt} />
                 </td>
               </tr>
