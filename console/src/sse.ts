@@ -2,6 +2,7 @@
 // access_token= (EventSource cannot set headers). The browser resumes a dropped connection with
 // Last-Event-ID; when it gives up (the server restarted, say), this opens a new one from the last
 // id seen. Ids already delivered are dropped, so a resume never shows an event twice.
+import { useEffect, useRef, useState } from 'react';
 import { credential, q } from './api';
 
 export interface StreamEvent {
@@ -68,4 +69,23 @@ export function subscribe(
     source?.close();
     onState('closed');
   };
+}
+
+// A view's live stream of `topics` from now on: calls `onEvent` (its latest version) for each
+// event and returns the stream's state. Opened again when `key` changes.
+export function useStream(topics: string, onEvent: (e: StreamEvent) => void, key: unknown = null): StreamState {
+  const [state, setState] = useState<StreamState>('connecting');
+  const handler = useRef(onEvent);
+  handler.current = onEvent;
+  useEffect(
+    () =>
+      subscribe(
+        topics,
+        { from: 'latest' },
+        (e) => handler.current(e),
+        (st) => setState(st),
+      ),
+    [topics, key],
+  );
+  return state;
 }

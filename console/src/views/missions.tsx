@@ -4,7 +4,7 @@ import { type FormEvent, useEffect, useMemo, useState } from 'react';
 import { call, get, may, q } from '../api';
 import { go, type ViewProps } from '../app';
 import { Badge, checkArtifact } from '../proof';
-import { subscribe, type StreamState } from '../sse';
+import { type StreamState, useStream } from '../sse';
 import { Choice, ErrorNote, Loading, Time, useLoad } from '../ui';
 
 interface Artifact {
@@ -48,7 +48,6 @@ function MissionList({ canWrite }: { canWrite: boolean }) {
   const [status, setStatus] = useState('');
   const [priority, setPriority] = useState('');
   const [text, setText] = useState('');
-  const [live, setLive] = useState<StreamState>('connecting');
   const [items, setItems] = useState<Mission[]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
   const first = useLoad(
@@ -63,29 +62,20 @@ function MissionList({ canWrite }: { canWrite: boolean }) {
   }, [first.data]);
 
   // Every mission event names its mission as its key: fetch that mission and put it in place.
-  useEffect(
-    () =>
-      subscribe(
-        'mission.*',
-        { from: 'latest' },
-        ({ event }) => {
-          const id = String(event.key ?? '');
-          if (!id) return;
-          get<Mission>(`/missions/${encodeURIComponent(id)}`)
-            .then((m) =>
-              setItems((old) => {
-                const rest = old.filter((x) => x.id !== m.id);
-                return old.some((x) => x.id === m.id) ? old.map((x) => (x.id === m.id ? m : x)) : [m, ...rest];
-              }),
-            )
-            .catch(() => {
-              /* not yet in the read model, or another tenant's: the next event brings it */
-            });
-        },
-        (s) => setLive(s),
-      ),
-    [],
-  );
+  const live = useStream('mission.*', ({ event }) => {
+    const id = String(event.key ?? '');
+    if (!id) return;
+    get<Mission>(`/missions/${encodeURIComponent(id)}`)
+      .then((m) =>
+        setItems((old) => {
+          const rest = old.filter((x) => x.id !== m.id);
+          return old.some((x) => x.id === m.id) ? old.map((x) => (x.id === m.id ? m : x)) : [m, ...rest];
+        }),
+      )
+      .catch(() => {
+        /* not yet in the read model, or another tenant's: the next event brings it */
+      });
+  });
 
   const shown = useMemo(
     () =>
@@ -211,19 +201,12 @@ function NewMission({ onCreated }: { onCreated: (id: string) => void }) {
 
 function MissionDetail({ id, canWrite }: { id: string; canWrite: boolean }) {
   const m = useLoad((signal) => get<Mission>(`/missions/${encodeURIComponent(id)}`, signal), [id]);
-  const [live, setLive] = useState<StreamState>('connecting');
-  useEffect(
-    () =>
-      subscribe(
-        'mission.*',
-        { from: 'latest' },
-        ({ event }) => {
-          if (event.key === id) m.reload();
-        },
-        setLive,
-      ),
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-    [id],
+  const live = useStream(
+    'mission.*',
+    ({ event }) => {
+      if (event.key === id) m.reload();
+    },
+    id,
   );
   if (m.error) return <ErrorNote error={m.error} onRetry={m.reload} />;
   if (!m.data) return <Loading what="the mission" />;

@@ -6,7 +6,7 @@ import { type FormEvent, useEffect, useMemo, useState } from 'react';
 import { call, get, may, q } from '../api';
 import { go, type ViewProps } from '../app';
 import { type Definition, edgesOf, layout, type NodeType } from '../graph';
-import { subscribe, type StreamState } from '../sse';
+import { useStream } from '../sse';
 import { Choice, ErrorNote, Json, Loading, Time, useLoad } from '../ui';
 import { type NodeData, nodeTypes } from './builder';
 
@@ -150,25 +150,18 @@ function RunDetail({ id, canWrite, canApprove }: { id: string; canWrite: boolean
   );
   // The node types' ports, so the graph draws each connection between its ports.
   const library = useLoad((signal) => get<NodeType[]>('/workflows/nodes', signal), []);
-  const [live, setLive] = useState<StreamState>('connecting');
   const [selected, setSelected] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [comment, setComment] = useState('');
   const [resetInputs, setResetInputs] = useState('');
   const ended = run.data ? ENDED.has(run.data.status) : false;
 
-  useEffect(
-    () =>
-      subscribe(
-        'workflow.runs',
-        { from: 'latest' },
-        ({ event }) => {
-          if (event.key === id) run.reload();
-        },
-        setLive,
-      ),
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-    [id],
+  const live = useStream(
+    'workflow.runs',
+    ({ event }) => {
+      if (event.key === id) run.reload();
+    },
+    id,
   );
   // A slow stream (or one this caller may not read) still shows progress.
   useEffect(() => {
