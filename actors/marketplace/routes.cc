@@ -1,5 +1,7 @@
 #include "actors/marketplace/routes.h"
 
+#include "core/base/number.h"
+
 #include <algorithm>
 
 #include "actors/marketplace/catalog.h"
@@ -339,9 +341,9 @@ http::response routes::review(const http::route_context& c) {
 http::response routes::review_queue(const http::route_context& c) {
   std::size_t limit = 100;
   if (auto l = c.t.param("limit")) {
-    if (l->size() > 3 || l->find_first_not_of("0123456789") != std::string::npos || std::stoul(*l) < 1 || std::stoul(*l) > 500)
-      return http::invalid_field("limit", "is 1 to 500", c.req);
-    limit = std::stoul(*l);
+    auto n = parse_number<std::size_t>(*l, "limit", 1, 500);
+    if (!n) return http::invalid_field("limit", n.error().message, c.req);
+    limit = *n;
   }
   std::vector<json> pending;
   std::optional<error> failed;
