@@ -2,6 +2,7 @@
 // the mock cluster subcommand, and every bad-input path exits non-zero with a precise message.
 #include <signal.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -221,6 +222,58 @@ TEST_F(Cli, ALoneRegionAnswersRegionsAndProjectionsAndDashboardFindsTheConsole) 
   EXPECT_EQ(down.out, url + "/\n");
   EXPECT_NE(down.err.find("no server answers"), std::string::npos) << down.err;
   EXPECT_EQ(nf({"dashboard", "--server", "ftp://x", "--no-open"}).exit_code, 1);
+}
+
+// The routes the console added, attacked: traversal and oversized names, hostile conditional and
+// encoding headers, no or forged credentials, and out-of-range or malformed parameters. Each gets
+// its precise 4xx, never a 500, and the server keeps answering.
+TEST_F(Cli, TheConsolesRoutesRefuseHostileInputPrecisely) {
+  t::server srv(config_);
+  t::http_client admin("127.0.0.1", srv.port(), t::admin_headers());
+  t::http_client anonymous("127.0.0.1", srv.port());
+  for (const std::string& target : std::vector<std::string>{"/assets/..%2f..%2fetc%2fpasswd", "/assets/%2e%2e", "/assets/" + std::string(5000, 'a') + ".js",
+                                                           "/assets/main.js%00.css", "/assets/index.html"}) {
+    auto r = anonymous.get(target);
+    EXPECT_TRUE(r.status == 404 || r.status == 400) << target << ": " << r.status << " " << r.body.substr(0, 200);
+    EXPECT_EQ(r.body.find("root:"), std::string::npos);
+  }
+  for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
+           {"If-None-Match", std::string(8000, '"')}, {"If-None-Match", "W/, , ,*x"}, {"Accept-Encoding", "gzip;q=" + std::string(4000, '9')},
+           {"Accept-Encoding", std::string(2000, ',')}, {"Accept-Encoding", "gzip;q=0.5;q=0;;;=;"}}) {
+    auto r = anonymous.request("GET", "/", "", "", true, {{name, value}});
+    EXPECT_EQ(r.status, 200) << name << ": " << value.substr(0, 40);
+  }
+  EXPECT_EQ(anonymous.get("/session").status, 401);
+  EXPECT_EQ(anonymous.request("GET", "/session", "", "", true, {{"Authorization", "Bearer nfk_forged"}}).status, 401);
+  EXPECT_EQ(anonymous.request("GET", "/session", "", "", true, {{"Authorization", "Bearer eyJhbGciOiJub25lIn0.e30."}}).status, 401);
+  auto me = admin.get("/session");
+  ASSERT_EQ(me.status, 200) << me.body;
+  const auto who = json::parse(me.body);
+  EXPECT_TRUE(who["platformAdmin"].get<bool>());
+  EXPECT_NE(std::find(who["permissions"].begin(), who["permissions"].end(), "tenants:create"), who["permissions"].end());
+
+  for (const char* limit : {"0", "501", "abc", "-1", "99999999999999999999", "", "1e2"}) {
+    auto r = admin.get(std::string("/marketplace/reviews?limit=") + limit);
+    if (std::string(limit).empty()) {
+      EXPECT_EQ(r.status, 200) << "an empty parameter is no parameter";
+      continue;
+    }
+    EXPECT_EQ(r.status, 400) << limit << ": " << r.body;
+    EXPECT_EQ(json::parse(r.body)["error"].value("field", ""), "limit") << r.body;
+  }
+  EXPECT_EQ(admin.get("/marketplace/reviews?limit=5").status, 200);
+  auto facets = admin.get("/marketplace/agents?facets=yes");
+  EXPECT_EQ(facets.status, 400);
+  EXPECT_EQ(json::parse(facets.body)["error"].value("field", ""), "facets");
+
+  ASSERT_TRUE(admin.post("/tenants", R"({"id":"acme","name":"Acme","plan":"basic"})").status / 100 == 2);
+  auto key = admin.post("/tenants/acme/keys", R"({"role":"viewer"})");
+  ASSERT_TRUE(key.status / 100 == 2) << key.body;
+  t::http_client viewer("127.0.0.1", srv.port(), t::key_headers(json::parse(key.body)["key"].get<std::string>()));
+  ASSERT_TRUE(t::wait_until([&] { return viewer.get("/session").status == 200; }, 10s));
+  EXPECT_EQ(json::parse(viewer.get("/session").body)["tenant"], "acme");
+  EXPECT_EQ(viewer.get("/marketplace/reviews").status, 403) << "the review queue is the reviewers'";
+  EXPECT_EQ(admin.get("/healthz").status, 200);
 }
 
 TEST_F(Cli, ServeOwnsTheStoreReadersWorkBesideItAndSigtermExitsCleanly) {
