@@ -108,7 +108,8 @@ test('a 1,000-node workflow renders in under 2 s and a node drag responds in und
   await context.close();
 });
 
-test('a dropped stream resumes from its last event: no gaps, no duplicates', async () => {
+for (const signal of ['SIGTERM', 'SIGKILL'])
+  test(`a stream dropped by the server's ${signal} resumes from its last event: no gaps, no duplicates`, async () => {
   const { context, page } = await signedIn(browser, server, owner);
   await page.goto(server.url + '/#/events');
   await page.getByLabel('Type').fill('mission.prompted');
@@ -119,7 +120,7 @@ test('a dropped stream resumes from its last event: no gaps, no duplicates', asy
   await until(async () => (await page.locator('[data-testid="tail"] li').count()) === 3, 'three events');
   // The server goes away and comes back on the same port; events are written meanwhile.
   const port = server.port;
-  await server.stop();
+  await server.stop(signal);
   await page.getByTestId('tail-state').filter({ hasText: 'reconnecting' }).waitFor();
   await server.start(port);
   for (let i = 3; i < 6; i++) await post(i);
@@ -129,7 +130,7 @@ test('a dropped stream resumes from its last event: no gaps, no duplicates', asy
   const texts = await page.locator('[data-testid="tail"] li').allInnerTexts();
   assert.equal(texts.length, 6, texts.join('\n'));
   assert.equal(new Set(texts).size, 6, 'no event twice');
-  await shot(page, 'events');
+  await shot(page, `events-${signal}`);
   await context.close();
 });
 

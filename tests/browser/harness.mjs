@@ -49,10 +49,10 @@ export class Server {
     this.port = Number(m[2]);
     return this;
   }
-  async stop() {
+  async stop(signal = 'SIGTERM') {
     if (!this.proc || this.proc.exitCode !== null) return;
     const exited = new Promise((r) => this.proc.once('exit', r));
-    this.proc.kill('SIGTERM');
+    this.proc.kill(signal);
     const t = setTimeout(() => this.proc.kill('SIGKILL'), 15000);
     await exited;
     clearTimeout(t);
