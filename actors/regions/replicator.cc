@@ -322,7 +322,7 @@ result<void> replicator::copy(std::vector<bus::message>& batch) {
       // deposed owner wrote, and strips the marks from what it copies. A recovery copies the
       // peer's partitions whole, marks included: the rebuilt log is the peer's, offset for offset.
       if (!opts_.recover && (m->find_header(bus::kClaimHeader) || m->find_header(bus::kEpochHeader))) {
-        if (bus::judge(*m, st.fence_latest) != bus::fence_verdict::current) {
+        if (st.fence.judge(*m) != bus::fence_verdict::current) {
           ++st.skipped_fence;
           continue;
         }

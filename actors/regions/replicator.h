@@ -24,6 +24,7 @@
 
 #include "core/base/result.h"
 #include "core/bus/bus.h"
+#include "core/bus/fence.h"
 #include "core/event/codec.h"
 
 namespace nf::regions {
@@ -81,7 +82,7 @@ struct partition_state {
   std::int64_t skipped_seen = 0;     // records the target already had from their origin
   std::int64_t pending_since = 0;    // the source timestamp of the first record not copied yet (0: none)
   std::int64_t skipped_fence = 0;    // owner claims and records of deposed owners (not copied)
-  std::optional<std::int64_t> fence_latest;  // the source partition's latest owner claim seen
+  bus::fence_tracker fence;  // the source partition's owner claims, as read
   std::int64_t lag_events() const { return source_end > next ? source_end - next : 0; }
   // How long the oldest record not copied yet has waited, at `now_ms`.
   std::int64_t lag_ms(std::int64_t now_ms) const { return lag_events() > 0 && pending_since > 0 && now_ms > pending_since ? now_ms - pending_since : 0; }

@@ -17,6 +17,14 @@ bool change_type(const std::string& t) {
 
 }  // namespace
 
+result<bool> reservation_owner::decided_before(const bus::message& m) {
+  NF_TRY_ASSIGN(auto through, view_.decided_through(m.partition));
+  if (!through || m.off.get() > *through) return false;
+  nf::log::get("tenancy")->info("reservation_owner: {}@{} was decided before (its outcome is applied); nothing is appended again",
+                                to_string(topic_partition{m.topic, m.partition}), m.off.get());
+  return true;
+}
+
 result<void> reservation_owner::change(const events::Envelope& cmd, const bus::message& m, ::nf::actor::context& ctx) {
   const auto where = to_string(topic_partition{m.topic, m.partition}) + "@" + std::to_string(m.off.get());
   events::TenantChangeRequested req;
@@ -33,11 +41,14 @@ result<void> reservation_owner::change(const events::Envelope& cmd, const bus::m
     return ok();
   }
   NF_TRY(epoch);
-
-  // The read model has applied every record of the partition: its count is the tenant's version.
+  // The read model has applied every record of the partition: whether this command has an
+  // outcome already, and the tenant's version (the count of its records).
+  NF_TRY_ASSIGN(const bool again, decided_before(m));
+  if (again) return ok();
   NF_TRY_ASSIGN(const auto actual, view_.version(req.tenant_id()));
   event::new_event ev;
   ev.tenant = req.tenant_id();
+  ev.headers[tenants::kDecidesHeader] = std::to_string(m.off.get());
   events::TenantChangeRefused refused;
   const bool applies = !req.conditional() || req.expected_version() == actual;
   if (applies) {
@@ -79,10 +90,13 @@ result<void> reservation_owner::handle(const bus::message& m, ::nf::actor::conte
     return ok();
   }
   NF_TRY(epoch);
+  NF_TRY_ASSIGN(const bool again, decided_before(m));
+  if (again) return ok();
 
   NF_TRY_ASSIGN(auto doc, view_.get(req.tenant_id()));
   event::new_event ev;
   ev.key = req.tenant_id();
+  ev.headers[tenants::kDecidesHeader] = std::to_string(m.off.get());
   events::ReservationRefused refused;
   refused.set_tenant_id(req.tenant_id());
   refused.set_reservation_id(req.reservation_id());

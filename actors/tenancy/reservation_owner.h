@@ -13,9 +13,11 @@
 //                        the change itself (its type and payload, the tenant's new version in the
 //                        nf-version header) when the version is as expected, else
 //                        tenancy.change_refused (TenantChangeRefused: expected, actual)
-// Ids are derived from the command: a command handled again after a crash finds its reservation
-// already made and answers with it, never reserving twice. A change handled again is appended
-// again under the same id; every change folds idempotently, and the caller got the first.
+// Ids are derived from the command, and each outcome names its command's offset (the nf-decides
+// header): a command handled again (a commit lost to a crash or a rebalance) whose outcome the
+// read model has applied is not decided twice, so a duplicate never moves a tenant's version. One
+// a deposed owner decided (refused by fencing) is decided again by the current owner. A retried
+// reservation (a new command) finds its reservation already made and answers with it.
 #pragma once
 
 #include "core/actor/actor.h"
@@ -41,6 +43,9 @@ class reservation_owner final : public ::nf::actor::actor {
 
  private:
   result<void> change(const events::Envelope& cmd, const bus::message& m, ::nf::actor::context& ctx);
+  // Whether an applied outcome already decides the command at `m` (kDecidesHeader); the state
+  // must be caught up (prepare()).
+  result<bool> decided_before(const bus::message& m);
 
   command::single_writer& writer_;
   tenants::tenants_view view_;

@@ -31,6 +31,23 @@ enum class fence_verdict {
 // taken as current and its epoch as the latest claim.
 fence_verdict judge(const message& m, std::optional<std::int64_t>& latest);
 
+// The rule for a reader that starts inside a partition, past its latest claim (a command
+// gateway reading outcomes from the end, a mirror link resuming at its checkpoint). Until it sees
+// a claim it cannot know the latest one, so it infers it from the epochs it reads: claims come in
+// log order, so a record whose epoch is below one already read was written after a newer claim
+// (stale), and a higher epoch names a newer claim (current, and now the latest). Once a claim is
+// read the rule is judge()'s. Only a deposed owner's record read before any current one can be
+// taken as current.
+class fence_tracker {
+ public:
+  fence_verdict judge(const message& m);
+  std::optional<std::int64_t> latest() const { return latest_; }
+
+ private:
+  std::optional<std::int64_t> latest_;
+  bool inferred_ = false;  // latest_ came from an epoch, not from a claim read
+};
+
 // Marks a record as written under the claim at `epoch`.
 void stamp_epoch(record& r, std::int64_t epoch);
 

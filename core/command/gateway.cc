@@ -2,10 +2,12 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
 
+#include "core/bus/fence.h"
 #include "core/log/guard.h"
 #include "core/log/log.h"
 #include "core/metrics/metrics.h"
@@ -27,7 +29,10 @@ struct gateway::impl {
   std::atomic<bool> stopping{false};
   std::mutex mu;
   std::unordered_map<std::string, std::shared_ptr<slot>> waiting;  // command id (raw) -> its slot
+  std::map<topic_partition, bus::fence_tracker> fences;  // of the outcome partitions (reader thread only)
   std::shared_ptr<spdlog::logger> log = nf::log::get("command");
+  metrics::counter& fenced = metrics::registry::global().get_counter(
+      "nf_command_fenced_outcomes_total", "Outcomes a deposed owner wrote, which the gateway passed over for the current owner's");
   metrics::counter& timeouts = metrics::registry::global().get_counter(
       "nf_command_timeouts_total", "Commands whose outcome did not arrive in time (the handler answered 503)");
   metrics::histogram& latency = metrics::registry::global().get_histogram(
@@ -44,6 +49,16 @@ struct gateway::impl {
         continue;
       }
       for (auto& m : *polled) {
+        // What a deposed owner appended after the new owner's claim is no decision: every read
+        // model refuses it, and the new owner decides the command again. Wait for that one.
+        const auto verdict = fences[topic_partition{m.topic, m.partition}].judge(m);
+        if (verdict == bus::fence_verdict::claim) continue;
+        if (verdict == bus::fence_verdict::stale) {
+          fenced.inc();
+          log->info("command gateway: {}@{} was written by a deposed owner; waiting for the current owner's decision",
+                    to_string(topic_partition{m.topic, m.partition}), m.off.get());
+          continue;
+        }
         auto env = event::from_message(m);
         if (!env || env->causation_id().empty()) continue;  // not an outcome of a command
         std::lock_guard lk(mu);

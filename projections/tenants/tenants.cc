@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "core/base/number.h"
 #include "core/event/codec.h"
 #include "tenancy.pb.h"
 
@@ -18,6 +19,8 @@ result<json> load_doc(::nf::projection::state_writer& w, const std::string& tena
   if (j.is_discarded()) return error{errc::corruption, "the document of tenant '" + tenant + "' is damaged"};
   return j;
 }
+
+std::string decided_key(partition_id p) { return "c/" + std::to_string(p.get()); }
 
 result<void> save_doc(::nf::projection::state_writer& w, const json& doc) {
   return w.put("t/" + doc["id"].get<std::string>(), doc.dump());
@@ -64,6 +67,17 @@ result<void> release_domains(::nf::projection::state_writer& w, const std::strin
 
 result<void> tenants_projection::apply(const bus::message& m, ::nf::projection::state_writer& w) {
   NF_TRY_ASSIGN(auto env, event::from_message(m));
+  if (auto d = env.headers().find(kDecidesHeader); d != env.headers().end()) {
+    auto command = parse_number<std::int64_t>(d->second, kDecidesHeader);
+    if (!command || *command < 0)
+      return error{errc::corruption, to_string(topic_partition{m.topic, m.partition}) + "@" + std::to_string(m.off.get()) + ": header " +
+                                         kDecidesHeader + " is '" + d->second + "', not a command offset"};
+    const auto key = decided_key(m.partition);
+    NF_TRY_ASSIGN(auto before, w.get(key));
+    auto prior = before ? parse_number<std::int64_t>(*before, key) : result<std::int64_t>(-1);
+    if (!prior) return error{errc::corruption, "projection tenants: " + key + " is '" + *before + "'"};
+    if (*command > *prior) NF_TRY(w.put(key, std::to_string(*command)));
+  }
   if (!env.tenant_id().empty() || !env.key().empty()) touched_.add(env.tenant_id().empty() ? env.key() : env.tenant_id());
   const auto where = to_string(topic_partition{m.topic, m.partition}) + "@" + std::to_string(m.off.get());
   const auto& type = env.type();
@@ -165,6 +179,16 @@ result<std::int64_t> tenants_view::version(const std::string& tenant_id) const {
   const std::string keys[] = {::nf::projection::key_version_key(kTenantsTopic, tenant_id)};
   NF_TRY_ASSIGN(auto got, store_.get_many(proj_, keys));
   return ::nf::projection::parse_key_version(got[0]);
+}
+
+result<std::optional<std::int64_t>> tenants_view::decided_through(partition_id partition) const {
+  NF_TRY_ASSIGN(auto r, store_.reader(proj_));
+  const auto key = decided_key(partition);
+  NF_TRY_ASSIGN(auto v, r->get(key));
+  if (!v) return std::optional<std::int64_t>{};
+  auto n = parse_number<std::int64_t>(*v, key);
+  if (!n) return error{errc::corruption, "projection tenants: " + key + " is '" + *v + "'"};
+  return std::optional<std::int64_t>{*n};
 }
 
 result<std::optional<std::string>> tenants_view::domain_owner(const std::string& domain) const {

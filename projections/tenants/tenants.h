@@ -6,6 +6,7 @@
 //       createdAt, keys: {keyId: {role, name, createdAt, revokedAt?}}, roles: {name: [perms]},
 //       reservations: {reservationId: {kind, amount, createdAt}}};
 //       k/<key digest> -> {tenant, role, keyId} for keys not revoked; i/<tenant>/<keyId> -> digest;
+//       c/<partition> -> the highest command offset decided (kDecidesHeader);
 //       d/<domain, lowercase> -> tenant. A domain belongs to the tenant whose claim came first in
 //       the log: a later claim by another tenant is left out of that tenant's `domains`.
 // The projection stores facts: plan names, overrides and role definitions as they were given;
@@ -29,6 +30,11 @@
 namespace nf::tenants {
 
 inline constexpr const char* kTenantsTopic = "tenancy.tenants";
+// On an outcome the tenant's owner appended: the offset, in the same partition of
+// commands.tenancy, of the command it decides. The projection keeps the highest per partition
+// (key c/<partition>), so an owner handed a command again (a lost commit, a rebalance) sees that
+// it was decided and appends nothing twice.
+inline constexpr const char* kDecidesHeader = "nf-decides";
 
 class tenants_projection final : public projection::projection {
  public:
@@ -57,6 +63,9 @@ class tenants_view {
   result<std::optional<versioned>> get_versioned(const std::string& tenant_id) const;
   // The tenant's version alone (0 when nothing is keyed by its id), as applied.
   result<std::int64_t> version(const std::string& tenant_id) const;
+  // The highest command offset of `partition` of commands.tenancy that an applied outcome decides
+  // (kDecidesHeader), if any.
+  result<std::optional<std::int64_t>> decided_through(partition_id partition) const;
   result<std::vector<nlohmann::json>> list() const;
   // The tenant a custom domain belongs to, if any.
   result<std::optional<std::string>> domain_owner(const std::string& domain) const;

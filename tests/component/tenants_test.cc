@@ -4,18 +4,28 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "core/bus/embedded.h"
-#include "core/event/codec.h"
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
 #include "actors/tenancy/directory_sync.h"
+#include "actors/tenancy/reservation_owner.h"
+#include "core/bus/embedded.h"
+#include "core/command/owner.h"
+#include "core/event/codec.h"
 #include "projections/tenants/tenants.h"
 #include "projections/usage/usage.h"
 #include "tests/support/embedded_bus.h"
 #include "tests/support/support.h"
+#include "tenancy.pb.h"
 
 namespace {
 
 using namespace nf;
 using nlohmann::json;
+using namespace std::chrono_literals;
 
 class Tenants : public ::testing::Test {
  protected:
@@ -190,3 +200,146 @@ TEST_F(Tenants, UsageFoldsMeteredRequestsAndGivesEachAlertOnce) {
 
 }  // namespace
 
+
+namespace {
+
+// A stand-in for the actor runtime's context: it owns every input, and derives an outcome's id from
+// its command as the runtime does (the same id every time the command is handled).
+class owning final : public actor::context {
+ public:
+  const bus::message* input = nullptr;
+  nf::result<event::event_id> emit(const topic_name&, event::new_event) override { return error{errc::unsupported, "not used"}; }
+  nf::result<events::Envelope> caused(event::new_event ev) override {
+    NF_TRY_ASSIGN(auto cmd, event::from_message(*input));
+    NF_TRY_ASSIGN(auto cause, event::event_id::from_raw(cmd.id()));
+    ev.id = event::derive_id(cause, "reservation_owner", 0);
+    ev.causation = cause;
+    return event::build(ev);
+  }
+  bool owns(const topic_partition&) override { return true; }
+  const nf::clock& clock() const override { return system_clock::instance(); }
+};
+
+}  // namespace
+
+// A command handed to the tenant's owner again (its commit was lost to a rebalance or a crash)
+// is not decided twice: no second outcome, so the tenant's version (its ETag) does not move.
+// Before, an unconditional change or a reservation was appended again under the same id, and a
+// conditional change racing it was refused against a version nothing had changed.
+TEST_F(Tenants, AnOwnerHandedACommandAgainAppendsNoSecondOutcomeAndTheVersionHolds) {
+  const topic_name commands{tenancy::kCommandsTopic}, out{tenants::kTenantsTopic};
+  ASSERT_TRUE(bus_->create_topic(commands, {1, -1, -1}));
+  append("tenancy.tenant_created", {{"tenantId", "acme"}, {"name", "Acme"}, {"plan", "basic"}});
+  auto command = [&](const std::string& type, const google::protobuf::Message& change, std::optional<std::int64_t> expected) {
+    events::TenantChangeRequested req;
+    req.set_tenant_id("acme");
+    req.set_type(type);
+    req.mutable_change()->PackFrom(change);
+    if (expected) {
+      req.set_conditional(true);
+      req.set_expected_version(*expected);
+    }
+    event::new_event e;
+    e.type = tenancy::kChangeRequested;
+    e.key = "acme";
+    e.tenant = "acme";
+    e.message = &req;
+    auto rec = event::to_record(event::build(e).value());
+    const auto at = bus_->append(commands, std::span<const bus::record>(&rec, 1)).value()[0];
+    return test::read_topic(*bus_, commands.get()).at(static_cast<std::size_t>(at.off.get()));
+  };
+  auto reservation = [&](const std::string& id) {
+    events::ReservationMade req;
+    req.set_tenant_id("acme");
+    req.set_reservation_id(id);
+    req.set_kind("concurrentRuns");
+    req.set_amount(1);
+    event::new_event e;
+    e.type = tenancy::kReservationRequested;
+    e.key = "acme";
+    e.tenant = "acme";
+    e.message = &req;
+    auto rec = event::to_record(event::build(e).value());
+    const auto at = bus_->append(commands, std::span<const bus::record>(&rec, 1)).value()[0];
+    return test::read_topic(*bus_, commands.get()).at(static_cast<std::size_t>(at.off.get()));
+  };
+  events::TenantUpdated pro;
+  pro.set_tenant_id("acme");
+  pro.set_plan("pro");
+  // The owner handles a partition's commands in log order, as the actor runtime hands them over.
+  const auto upgrade = command("tenancy.tenant_updated", pro, 1);
+  const auto anyhow = command("tenancy.tenant_updated", pro, std::nullopt);
+  const auto reserve = reservation("r-1");
+  const auto stale = command("tenancy.tenant_updated", pro, 1);
+
+  // One instance's owner, as the tenancy feature wires it; `handle` hands it a command.
+  struct instance {
+    std::unique_ptr<projection::store> st;
+    std::unique_ptr<projection::feed> feed;
+    std::unique_ptr<command::single_writer> writer;
+    std::unique_ptr<tenancy::reservation_owner> owner;
+  };
+  tenants::tenants_view view(*store_, proj_);
+  auto start = [&](instance& i, projection::store& st) {
+    i.feed = std::make_unique<projection::feed>(st, proj_, *bus_);
+    ASSERT_TRUE(i.feed->start());
+    i.writer = std::make_unique<command::single_writer>(*bus_, "reservation_owner", "local", command::owned_state{st, proj_, *i.feed}, 5s);
+    i.owner = std::make_unique<tenancy::reservation_owner>(*i.writer, tenants::tenants_view(st, proj_));
+  };
+  owning ctx;
+  auto handle = [&](instance& i, const bus::message& m) {
+    ctx.input = &m;
+    auto r = i.owner->handle(m, ctx);
+    EXPECT_TRUE(r) << describe(r.error());
+  };
+  auto end = [&] { return bus_->end_offset({out, partition_id{0}}).value().get(); };
+  // The tenant's version once `i`'s read model has applied the whole partition.
+  auto settled_version = [&](instance& i, projection::store& st) {
+    EXPECT_TRUE(i.feed->wait_applied({out, partition_id{0}}, offset{end() - 1}, 10s));
+    return tenants::tenants_view(st, proj_).version("acme").value();
+  };
+
+  instance a;
+  start(a, *store_);
+  handle(a, upgrade);
+  const auto after_first = end();
+  EXPECT_EQ(settled_version(a, *store_), 2);
+  // The same command again, three times: nothing is appended, the version holds.
+  for (int i = 0; i < 3; ++i) handle(a, upgrade);
+  EXPECT_EQ(end(), after_first);
+  EXPECT_EQ(settled_version(a, *store_), 2);
+  // An unconditional change and a reservation, each handled twice: one outcome each.
+  handle(a, anyhow);
+  handle(a, anyhow);
+  handle(a, reserve);
+  handle(a, reserve);
+  EXPECT_EQ(end(), after_first + 2);
+  EXPECT_EQ(settled_version(a, *store_), 4);
+  // A stale expectation is refused once (keyed apart, so the version holds), and once only.
+  handle(a, stale);
+  handle(a, stale);
+  EXPECT_EQ(end(), after_first + 3);
+  EXPECT_EQ(settled_version(a, *store_), 4);
+  EXPECT_EQ(view.decided_through(partition_id{0}).value(), std::optional<std::int64_t>(stale.off.get()));
+  a.feed->stop();
+
+  // Another instance, its read model rebuilt from the log, takes the partition over (a new
+  // claim) and is handed every command again from the start: it decides none of them twice.
+  auto other = projection::store::open({(dir_.path() / "other").string(), false}).value();
+  ASSERT_TRUE(other->attach(proj_));
+  ASSERT_TRUE(other->rebuild(proj_, *bus_));
+  instance b;
+  start(b, *other);
+  for (const auto* m : {&upgrade, &anyhow, &reserve, &stale}) handle(b, *m);
+  const auto claim_only = after_first + 4;  // b's claim is the one record it adds
+  EXPECT_EQ(end(), claim_only);
+  EXPECT_EQ(settled_version(b, *other), 4);
+  {
+    std::map<std::string, int> types;
+    for (const auto& m : test::read_topic(*bus_, out.get())) ++types[event::from_message(m).value().type()];
+    EXPECT_EQ(types["tenancy.tenant_updated"], 2);
+    EXPECT_EQ(types["tenancy.reservation_made"], 1);
+    EXPECT_EQ(types["tenancy.change_refused"], 1);
+  }
+  b.feed->stop();
+}

@@ -30,11 +30,17 @@ inline std::vector<bus::message> read_topic(bus::event_bus& b, const std::string
     const auto end = b.end_offset(tp).value().get();
     auto c = b.make_consumer({});
     if (!c || !(*c)->assign({{tp, offset{0}}})) return {};
-    for (std::int64_t seen = 0; seen < end;) {
+    // An empty poll is not the end: a Kafka consumer's first fetch of a partition can take longer
+    // than one poll (under the sanitizers it often does). Read to the end offset taken above, for
+    // as long as the deadline allows (a log whose retention dropped its start is read from there).
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    for (std::int64_t next = 0; next < end && std::chrono::steady_clock::now() < deadline;) {
       auto msgs = (*c)->poll(std::chrono::milliseconds(200), 1000);
-      if (!msgs || msgs->empty()) break;
-      seen += static_cast<std::int64_t>(msgs->size());
-      for (auto& m : *msgs) out.push_back(std::move(m));
+      if (!msgs) break;
+      for (auto& m : *msgs) {
+        next = m.off.get() + 1;
+        out.push_back(std::move(m));
+      }
     }
   }
   return out;

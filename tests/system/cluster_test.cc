@@ -15,6 +15,7 @@
 #include <mutex>
 #include <memory>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -61,6 +62,20 @@ class Cluster : public ::testing::Test {
       if (s) s->proc().signal(SIGTERM);
     for (auto& s : servers_)
       if (s) s->proc().wait(30s);
+    // A failure's story is in the instances' logs: their warnings, errors and ownership moves.
+    if (HasFailure())
+      for (std::size_t i = 0; i < servers_.size(); ++i) {
+        if (!servers_[i]) continue;
+        std::istringstream in(servers_[i]->proc().stderr_text());
+        std::string line;
+        int shown = 0;
+        while (std::getline(in, line) && shown < 300)
+          if (line.find(" warn ") != std::string::npos || line.find(" error ") != std::string::npos || line.find("claim") != std::string::npos ||
+              line.find("assigned") != std::string::npos || line.find("revoked") != std::string::npos) {
+            std::cerr << "instance " << i << ": " << line << "\n";
+            ++shown;
+          }
+      }
   }
   std::vector<std::string> env_of(int i) const { return env(i); }
   std::vector<std::string> env(int i) const {
@@ -95,6 +110,27 @@ class Cluster : public ::testing::Test {
       }
     }
     return n;
+  }
+
+  // Every record of `key` on a topic, one line each (for a failure's message).
+  std::string dump_key(int via, const std::string& topic, const std::string& key) {
+    auto c = client(via);
+    std::string out;
+    const auto topics = json::parse(c.get("/topics").body);
+    for (const auto& item : topics["items"]) {
+      if (item["name"] != topic) continue;
+      for (const auto& o : item["offsets"])
+        for (std::int64_t from = o["begin"].get<std::int64_t>(); from < o["end"].get<std::int64_t>();) {
+          const auto page = json::parse(c.get("/topics/" + topic + "/events?partition=" + std::to_string(o["partition"].get<int>()) +
+                                              "&from=" + std::to_string(from) + "&limit=1000")
+                                            .body);
+          for (const auto& e : page["items"])
+            if (e.value("key", "").rfind(key, 0) == 0 || e.value("key", "").empty()) out += "  " + e.dump().substr(0, 600) + "\n";
+          if (page["nextOffset"].get<std::int64_t>() <= from) break;
+          from = page["nextOffset"].get<std::int64_t>();
+        }
+    }
+    return out;
   }
 
   t::temp_dir dir_;
@@ -639,6 +675,10 @@ TEST_F(Cluster, PatchesRacingWithOneIfMatchOverEveryInstanceHaveExactlyOneWinner
       EXPECT_EQ(json::parse(r.body)["error"]["code"], "version_mismatch") << r.body;
     }
     EXPECT_EQ(won, 1) << "round " << round;
+    if (won != 1) {
+      for (const auto& r : replies) std::cerr << "round " << round << " reply " << r.status << " " << r.body << "\n";
+      std::cerr << dump_key(1, "tenancy.tenants", "race");
+    }
   }
   EXPECT_EQ(count_type(1, "tenancy.tenants", "tenancy.tenant_updated", "race"), kRounds);
 
