@@ -18,6 +18,7 @@
 #include "actors/evidence/events.h"
 #include "actors/evidence/evidence.h"
 #include "core/bus/fence.h"
+#include "core/command/gateway.h"
 #include "core/command/owner.h"
 #include "core/event/codec.h"
 #include "core/event/types.h"
@@ -454,4 +455,99 @@ TEST(Decisions, ARoleForAnUnknownTenantIsRefusedAndTenancyKeepsDeciding) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
   auto role_ok = as_admin(n, "POST", "/tenants/acme/roles", R"({"name":"ops","permissions":["missions:read"]})");
   EXPECT_EQ(status_of(role_ok), 201) << role_ok;
+}
+
+// A reader that starts inside a partition (a gateway reading outcomes from the end, a mirror link
+// resuming) infers the latest claim from the epochs it reads until it reads a claim. Before, the
+// first epoch read was taken as the latest for good, so when that record was a deposed owner's,
+// every later record of the current owner was judged stale (a mirror dropped them).
+TEST(Fencing, ATrackerThatStartsInsideAPartitionInfersTheLatestClaimFromEpochs) {
+  auto at = [](std::int64_t off, std::vector<bus::header> headers) {
+    bus::message m;
+    m.off = offset{off};
+    m.headers = std::move(headers);
+    return m;
+  };
+  auto epoch = [](std::int64_t e) { return bus::header{bus::kEpochHeader, std::to_string(e)}; };
+  bus::fence_tracker t;
+  // Claims at 3 and 7 are below where reading began (offset 10).
+  EXPECT_EQ(t.judge(at(10, {epoch(3)})), bus::fence_verdict::current);  // a deposed owner's, unknowable yet
+  EXPECT_EQ(t.judge(at(11, {})), bus::fence_verdict::plain);
+  EXPECT_EQ(t.judge(at(12, {epoch(7)})), bus::fence_verdict::current);  // a newer claim: the latest now
+  EXPECT_EQ(t.judge(at(13, {epoch(3)})), bus::fence_verdict::stale);
+  EXPECT_EQ(t.judge(at(14, {epoch(7)})), bus::fence_verdict::current);
+  EXPECT_EQ(t.judge(at(15, {epoch(15)})), bus::fence_verdict::stale);   // not an earlier offset
+  EXPECT_EQ(t.judge(at(16, {{bus::kEpochHeader, "x"}})), bus::fence_verdict::stale);
+  EXPECT_EQ(t.latest(), std::optional<std::int64_t>(7));
+  // Once a claim is read, the rule is exact: only its epoch counts.
+  EXPECT_EQ(t.judge(at(20, {{bus::kClaimHeader, "b"}})), bus::fence_verdict::claim);
+  EXPECT_EQ(t.judge(at(21, {epoch(7)})), bus::fence_verdict::stale);
+  EXPECT_EQ(t.judge(at(22, {epoch(20)})), bus::fence_verdict::current);
+  EXPECT_EQ(t.judge(at(23, {epoch(21)})), bus::fence_verdict::stale);  // 21 is no claim
+}
+
+// The command gateway answers with the decision that counts. A deposed owner that still decides
+// a command it polled appends an outcome after the new owner's claim; every read model refuses
+// it and the new owner decides the command again. Before, the gateway answered with whichever
+// outcome came first, so a caller could be told of a decision that was never applied.
+TEST(Fencing, TheGatewayAnswersWithTheCurrentOwnersDecisionNotADeposedOnes) {
+  test::temp_dir dir;
+  auto bus = test::open_test_bus(dir.path() / "bus");
+  const topic_name in{"gate.commands"}, out{"gate.outcomes"};
+  ASSERT_TRUE(bus->create_topic(in, {1, -1, -1}));
+  ASSERT_TRUE(bus->create_topic(out, {1, -1, -1}));
+  auto put = [&](const std::string& what, std::optional<event::event_id> cause, std::vector<bus::header> headers) {
+    event::new_event ev;
+    ev.type = "test.decided";
+    ev.payload_json = json{{"what", what}}.dump();
+    ev.causation = cause;
+    auto rec = event::to_record(event::build(ev).value());
+    for (auto& h : headers) rec.headers.push_back(std::move(h));
+    return bus->append(out, std::span<const bus::record>(&rec, 1)).value()[0].off.get();
+  };
+  // Two owners claimed before the gateway started: a at 0, then b at 1.
+  const auto claim_a = put("claim", std::nullopt, {{bus::kClaimHeader, "a"}});
+  const auto claim_b = put("claim", std::nullopt, {{bus::kClaimHeader, "b"}});
+  command::gateway g(*bus);
+  ASSERT_TRUE(g.start({out}));
+  auto decide = [&](const std::string& id_hex, const std::function<void(event::event_id)>& owners) {
+    auto id = event::event_id::parse(id_hex).value();
+    event::new_event cmd;
+    cmd.type = "test.requested";
+    cmd.payload_json = "{}";
+    cmd.id = id;
+    std::thread t([&] {
+      // The command is in the log before the owners answer it.
+      ASSERT_TRUE(test::wait_until([&] {
+        const auto cmds = test::read_topic(*bus, in.get());
+        const auto* logged = cmds.empty() ? nullptr : cmds.back().find_header("nf-id");
+        return logged && *logged == id.to_string();
+      }));
+      owners(id);
+    });
+    auto d = g.submit(in, cmd, 10s);
+    t.join();
+    return d ? event::payload_json(d->outcome_event).value()["what"].get<std::string>() : "error: " + d.error().message;
+  };
+  // b decides first: its epoch is the latest the gateway knows of; a's late outcome of the next
+  // command is passed over for b's.
+  EXPECT_EQ(decide("01900000-0000-7000-8000-00000000e001", [&](event::event_id id) { put("b first", id, {{bus::kEpochHeader, std::to_string(claim_b)}}); }),
+            "b first");
+  EXPECT_EQ(decide("01900000-0000-7000-8000-00000000e002",
+                   [&](event::event_id id) {
+                     put("a, deposed", id, {{bus::kEpochHeader, std::to_string(claim_a)}});
+                     put("b", id, {{bus::kEpochHeader, std::to_string(claim_b)}});
+                   }),
+            "b");
+  // A new claim read by the gateway: from then on only its epoch counts.
+  const auto claim_c = put("claim", std::nullopt, {{bus::kClaimHeader, "c"}});
+  EXPECT_EQ(decide("01900000-0000-7000-8000-00000000e003",
+                   [&](event::event_id id) {
+                     put("b, deposed", id, {{bus::kEpochHeader, std::to_string(claim_b)}});
+                     put("c", id, {{bus::kEpochHeader, std::to_string(claim_c)}});
+                   }),
+            "c");
+  // Outcomes without marks (an unfenced feature) are answers as before.
+  EXPECT_EQ(decide("01900000-0000-7000-8000-00000000e004", [&](event::event_id id) { put("plain", id, {}); }), "plain");
+  g.stop();
 }
