@@ -645,13 +645,26 @@ TEST_F(Cluster, PatchesRacingWithOneIfMatchOverEveryInstanceHaveExactlyOneWinner
     return std::string();
   };
   constexpr int kRounds = 4, kRacers = 6;
+  // Records of deposed owners the instances' tenants read models refused (fencing).
+  auto fenced = [&] {
+    std::int64_t n = 0;
+    for (int i = 0; i < kInstances; ++i) {
+      std::istringstream in(client(i).get("/metrics").body);
+      const std::string series = "nf_projection_fenced_events_total{projection=\"tenants\"} ";
+      for (std::string line; std::getline(in, line);)
+        if (line.rfind(series, 0) == 0) n += std::stoll(line.substr(series.size()));
+    }
+    return n;
+  };
+  auto version_of = [](const std::string& tag) { return tag.size() > 2 ? std::stoll(tag.substr(1, tag.size() - 2)) : -1; };
+  std::int64_t floor = 1;  // the version once every change so far is applied
+  int wins = 0;
   for (int round = 0; round < kRounds; ++round) {
-    // The version as every instance shows it once the last round is applied.
     std::string tag;
     ASSERT_TRUE(t::wait_until([&] {
       auto r = client(round % kInstances).get("/tenants/race");
       tag = etag_of(r);
-      return r.status == 200 && tag == "\"" + std::to_string(round + 1) + "\"";
+      return r.status == 200 && version_of(tag) >= floor;
     }, 20s)) << "round " << round << ": " << tag;
     std::vector<t::http_reply> replies(kRacers);
     std::vector<std::thread> racers;
@@ -667,38 +680,42 @@ TEST_F(Cluster, PatchesRacingWithOneIfMatchOverEveryInstanceHaveExactlyOneWinner
       if (r.status == 200 || r.status == 202) {
         ++won;
         if (r.status == 200) {
-          EXPECT_EQ(etag_of(r), "\"" + std::to_string(round + 2) + "\"") << r.body;
+          EXPECT_EQ(version_of(etag_of(r)), version_of(tag) + 1) << r.body;
         }
         continue;
       }
       ASSERT_EQ(r.status, 412) << r.body;
       EXPECT_EQ(json::parse(r.body)["error"]["code"], "version_mismatch") << r.body;
     }
-    EXPECT_EQ(won, 1) << "round " << round;
+    // Exactly one winner. None is right only when a deposed owner appended a change late: the
+    // record is refused by fencing yet counted in the version, as the bus counts every record of
+    // the key, so every racer's tag is stale (each is told 412, and nothing was changed).
+    const bool excused = won == 0 && fenced() > 0;
+    if (excused) std::cerr << "note: round " << round << " had no winner: a deposed owner's change moved the version\n";
+    else EXPECT_EQ(won, 1) << "round " << round;
     if (won != 1) {
       for (const auto& r : replies) std::cerr << "round " << round << " reply " << r.status << " " << r.body << "\n";
       std::cerr << dump_key(1, "tenancy.tenants", "race");
     }
+    wins += won;
+    floor = version_of(tag) + won;
   }
-  EXPECT_EQ(count_type(1, "tenancy.tenants", "tenancy.tenant_updated", "race"), kRounds);
+  EXPECT_GE(wins, kRounds - 1);
+  EXPECT_EQ(count_type(1, "tenancy.tenants", "tenancy.tenant_updated", "race"), wins);
 
   // A stale tag names the current version; a current one on a key change moves it on. The
-  // version counts every record of the tenant's key, so a racer's write that a deposed owner
-  // appended late (refused by fencing, yet counted, as the bus counts it) can move it past
-  // kRounds + 1: the current version is read, not assumed.
+  // version is read, not assumed (see above).
   auto c = client(2);
   auto stale = c.request("PATCH", "/tenants/race", R"({"quotas":{"eventsPerDay":1}})", "application/json", true, {{"If-Match", "\"1\""}});
   ASSERT_EQ(stale.status, 412) << stale.body;
   const auto at = stale.body.find("at version ");
   ASSERT_NE(at, std::string::npos) << stale.body;
   const auto version_now = std::stoll(stale.body.substr(at + 11));
-  EXPECT_GE(version_now, kRounds + 1) << stale.body;
-  if (version_now > kRounds + 1) {
-    // Rare (about 1 run in 7 at stop 27, none in 20 at stop 28): say which records moved it.
-    std::cerr << "note: tenant 'race' is at version " << version_now << " after " << kRounds << " rounds; tenancy.tenants holds "
-              << count_type(1, "tenancy.tenants", "tenancy.tenant_created", "race") << " tenant_created, "
-              << count_type(1, "tenancy.tenants", "tenancy.tenant_updated", "race") << " tenant_updated, "
-              << count_type(1, "tenancy.tenants", "tenancy.key_created", "race") << " key_created for it\n";
+  EXPECT_GE(version_now, wins + 1) << stale.body;
+  if (version_now > wins + 1) {
+    std::cerr << "note: tenant 'race' is at version " << version_now << " after " << wins << " changes; " << fenced()
+              << " records refused by fencing; tenancy.tenants holds:\n" << dump_key(1, "tenancy.tenants", "race");
+    EXPECT_GT(fenced(), 0) << "only a deposed owner's late record moves the version without a change";
   }
   t::http_reply key;
   for (int attempt = 0; attempt < 3; ++attempt) {
