@@ -7,6 +7,8 @@
 //   10,000 tenants x 10 keys from the tenants projection
 //   usage metering: rebuilding the usage projection over 200,000 events of 100 tenants on the
 //   embedded bus, events/s; baseline: reading the same events with a consumer, same run
+//   the tenant's owner deciding If-Match changes one after another (the Kafka-mode path),
+//   decisions/s; baseline: one synchronous append of an outcome-sized record, same run
 // Run: build/bench/nf_bench_tenancy (see docs/performance.md).
 
 #include <algorithm>
@@ -23,6 +25,10 @@
 #include "core/event/codec.h"
 #include "core/log/log.h"
 #include "actors/tenancy/directory_sync.h"
+#include "actors/tenancy/events.h"
+#include "actors/tenancy/reservation_owner.h"
+#include "core/command/owner.h"
+#include "tenancy.pb.h"
 #include "projections/tenants/tenants.h"
 #include "projections/usage/usage.h"
 #include "bench/log_reader.h"
@@ -256,6 +262,117 @@ void BM_DirectoryTenantReload(benchmark::State& st) {
   st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations()));
 }
 
+// The tenant's owner deciding changes (the Kafka-mode path of PATCH /tenants/{id} with
+// If-Match), one after another as its actor does: catch up on the output partition, check that
+// the command was not decided already (nf-decides), read the version, append the outcome and let
+// the read model apply it before the next. Baseline: one synchronous append of a record of the
+// same size to the same bus, the least a decision writes.
+struct owner_rig {
+  scratch_log log{"owner", nf::tenants::kTenantsTopic};
+  std::unique_ptr<nf::projection::store> store;
+  nf::tenants::tenants_projection proj;
+  std::unique_ptr<nf::projection::feed> feed;
+  std::unique_ptr<nf::command::single_writer> writer;
+  std::unique_ptr<reservation_owner> owner;
+  std::int64_t next_command = 0, version = 1;
+
+  class owning final : public nf::actor::context {
+   public:
+    const nf::bus::message* input = nullptr;
+    nf::result<nf::event::event_id> emit(const nf::topic_name&, nf::event::new_event) override { return nf::error{nf::errc::unsupported, "not used"}; }
+    nf::result<nf::events::Envelope> caused(nf::event::new_event ev) override {
+      NF_TRY_ASSIGN(auto cmd, nf::event::from_message(*input));
+      NF_TRY_ASSIGN(auto cause, nf::event::event_id::from_raw(cmd.id()));
+      ev.id = nf::event::derive_id(cause, "reservation_owner", 0);
+      ev.causation = cause;
+      return nf::event::build(ev);
+    }
+    bool owns(const nf::topic_partition&) override { return true; }
+    const nf::clock& clock() const override { return nf::system_clock::instance(); }
+  } ctx;
+
+  owner_rig() {
+    (void)log.bus->create_topic(nf::topic_name{kCommandsTopic}, {3, -1, -1});
+    log.add([] {
+      nf::event::new_event e;
+      e.type = "tenancy.tenant_created";
+      e.key = e.tenant = "acme";
+      e.payload_json = json{{"tenantId", "acme"}, {"name", "Acme"}, {"plan", "pro"}}.dump();
+      return e;
+    }());
+    log.flush();
+    store = std::move(nf::projection::store::open({(log.dir / "owner-proj").string(), false}).value());
+    (void)store->attach(proj);
+    feed = std::make_unique<nf::projection::feed>(*store, proj, *log.bus);
+    (void)feed->start();
+    writer = std::make_unique<nf::command::single_writer>(*log.bus, "reservation_owner", "local",
+                                                          nf::command::owned_state{*store, proj, *feed}, std::chrono::seconds(10));
+    owner = std::make_unique<reservation_owner>(*writer, nf::tenants::tenants_view(*store, proj));
+  }
+  // The next change command, as the runtime hands it over (it is not in the log: the owner reads
+  // only its position and envelope).
+  nf::bus::message next() {
+    nf::events::TenantUpdated u;
+    u.set_tenant_id("acme");
+    (*u.mutable_quotas())["eventsPerDay"] = 1000 + next_command;
+    nf::events::TenantChangeRequested req;
+    req.set_tenant_id("acme");
+    req.set_type("tenancy.tenant_updated");
+    req.mutable_change()->PackFrom(u);
+    req.set_conditional(true);
+    req.set_expected_version(version);
+    nf::event::new_event e;
+    e.type = kChangeRequested;
+    e.key = e.tenant = "acme";
+    e.message = &req;
+    auto rec = nf::event::to_record(nf::event::build(e).value());
+    nf::bus::message m;
+    m.topic = nf::topic_name{kCommandsTopic};
+    m.partition = nf::bus::partition_for_key("acme", 3);
+    m.off = nf::offset{next_command++};
+    m.key = rec.key;
+    m.value = rec.value;
+    m.headers = rec.headers;
+    return m;
+  }
+  static owner_rig& get() {
+    static owner_rig r;
+    return r;
+  }
+};
+
+void BM_OwnerDecidesChange(benchmark::State& st) {
+  auto& r = owner_rig::get();
+  for (auto _ : st) {
+    const auto m = r.next();
+    r.ctx.input = &m;
+    if (auto h = r.owner->handle(m, r.ctx); !h) {
+      st.SkipWithError(h.error().message.c_str());
+      break;
+    }
+    ++r.version;
+  }
+  // Every change applied: none refused, none decided twice.
+  const nf::topic_partition out{nf::topic_name{nf::tenants::kTenantsTopic}, nf::bus::partition_for_key("acme", 3)};
+  (void)r.feed->wait_applied(out, nf::offset{r.log.bus->end_offset(out).value().get() - 1}, std::chrono::seconds(10));
+  if (nf::tenants::tenants_view(*r.store, r.proj).version("acme").value() != r.version) st.SkipWithError("a change was refused or doubled");
+  st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations()));
+}
+
+void BM_RawOutcomeAppend(benchmark::State& st) {
+  auto& r = owner_rig::get();
+  const auto probe = r.next();
+  nf::bus::record rec;
+  rec.key = "acme";
+  rec.value = probe.value;
+  rec.headers = probe.headers;
+  const nf::topic_name raw{"raw.outcomes"};
+  (void)r.log.bus->create_topic(raw, {3, -1, -1});
+  for (auto _ : st)
+    if (!r.log.bus->append(raw, std::span<const nf::bus::record>(&rec, 1))) st.SkipWithError("append");
+  st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations()));
+}
+
 BENCHMARK(BM_RawKeyLookup)->UseRealTime()->MinTime(1.0);
 BENCHMARK(BM_ResolveContext)->UseRealTime()->MinTime(1.0);
 BENCHMARK(BM_VerifyJwt<false>)->Name("BM_VerifyJwt_RS256")->UseRealTime()->MinTime(1.0);
@@ -264,11 +381,15 @@ BENCHMARK(BM_DirectoryFullReload)->Unit(benchmark::kMillisecond)->UseRealTime()-
 BENCHMARK(BM_DirectoryTenantReload)->UseRealTime()->MinTime(1.0);
 BENCHMARK(BM_RawLogRead)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(1.0);
 BENCHMARK(BM_UsageRebuild)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(1.0);
+BENCHMARK(BM_RawOutcomeAppend)->UseRealTime()->MinTime(1.0);
+BENCHMARK(BM_OwnerDecidesChange)->UseRealTime()->MinTime(1.0);
 
 int main(int argc, char** argv) {
   nf::log::set_level("warn");
+  nf::tenancy::register_events(nf::event::type_registry::global());  // as the binary does at start
   benchmark::Initialize(&argc, argv);
-  nf::bench::ratio_reporter reporter({{"BM_ResolveContext", "BM_RawKeyLookup"}, {"BM_UsageRebuild", "BM_RawLogRead"}, {"BM_DirectoryTenantReload", "BM_DirectoryFullReload"}}, {});
+  nf::bench::ratio_reporter reporter({{"BM_ResolveContext", "BM_RawKeyLookup"}, {"BM_UsageRebuild", "BM_RawLogRead"}, {"BM_DirectoryTenantReload", "BM_DirectoryFullReload"},
+                                    {"BM_OwnerDecidesChange", "BM_RawOutcomeAppend"}}, {});
   benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();
   return 0;
