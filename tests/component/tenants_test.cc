@@ -230,6 +230,17 @@ TEST_F(Tenants, AnOwnerHandedACommandAgainAppendsNoSecondOutcomeAndTheVersionHol
   const topic_name commands{tenancy::kCommandsTopic}, out{tenants::kTenantsTopic};
   ASSERT_TRUE(bus_->create_topic(commands, {1, -1, -1}));
   append("tenancy.tenant_created", {{"tenantId", "acme"}, {"name", "Acme"}, {"plan", "basic"}});
+  // Appends a command for acme and returns it as the owner's consumer reads it.
+  auto submit = [&](const char* type, const google::protobuf::Message& payload) {
+    event::new_event e;
+    e.type = type;
+    e.key = "acme";
+    e.tenant = "acme";
+    e.message = &payload;
+    auto rec = event::to_record(event::build(e).value());
+    const auto at = bus_->append(commands, std::span<const bus::record>(&rec, 1)).value()[0];
+    return test::read_topic(*bus_, commands.get()).at(static_cast<std::size_t>(at.off.get()));
+  };
   auto command = [&](const std::string& type, const google::protobuf::Message& change, std::optional<std::int64_t> expected) {
     events::TenantChangeRequested req;
     req.set_tenant_id("acme");
@@ -239,14 +250,7 @@ TEST_F(Tenants, AnOwnerHandedACommandAgainAppendsNoSecondOutcomeAndTheVersionHol
       req.set_conditional(true);
       req.set_expected_version(*expected);
     }
-    event::new_event e;
-    e.type = tenancy::kChangeRequested;
-    e.key = "acme";
-    e.tenant = "acme";
-    e.message = &req;
-    auto rec = event::to_record(event::build(e).value());
-    const auto at = bus_->append(commands, std::span<const bus::record>(&rec, 1)).value()[0];
-    return test::read_topic(*bus_, commands.get()).at(static_cast<std::size_t>(at.off.get()));
+    return submit(tenancy::kChangeRequested, req);
   };
   auto reservation = [&](const std::string& id) {
     events::ReservationMade req;
@@ -254,14 +258,7 @@ TEST_F(Tenants, AnOwnerHandedACommandAgainAppendsNoSecondOutcomeAndTheVersionHol
     req.set_reservation_id(id);
     req.set_kind("concurrentRuns");
     req.set_amount(1);
-    event::new_event e;
-    e.type = tenancy::kReservationRequested;
-    e.key = "acme";
-    e.tenant = "acme";
-    e.message = &req;
-    auto rec = event::to_record(event::build(e).value());
-    const auto at = bus_->append(commands, std::span<const bus::record>(&rec, 1)).value()[0];
-    return test::read_topic(*bus_, commands.get()).at(static_cast<std::size_t>(at.off.get()));
+    return submit(tenancy::kReservationRequested, req);
   };
   events::TenantUpdated pro;
   pro.set_tenant_id("acme");
