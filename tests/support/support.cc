@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <mutex>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -57,6 +58,42 @@ std::vector<char*> make_env(const std::vector<std::string>& extra, std::vector<s
   return out;
 }
 
+// Children still running, so that a test binary that dies (a sanitizer's abort, a failed
+// check's std::terminate, ctest's or a user's SIGTERM/SIGINT) takes its servers and brokers with
+// it. Without this a crashed cluster test left three servers and a mock broker spinning for good.
+constexpr std::size_t kMaxChildren = 512;
+std::atomic<pid_t> live_children[kMaxChildren];
+
+extern "C" void kill_children_and_die(int sig) {
+  for (auto& c : live_children)
+    if (const pid_t p = c.load(std::memory_order_relaxed); p > 0) ::kill(p, SIGKILL);
+  ::signal(sig, SIG_DFL);
+  ::raise(sig);
+}
+
+void track_child(pid_t pid) {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    for (int sig : {SIGABRT, SIGTERM, SIGINT, SIGHUP}) {
+      struct sigaction sa {};
+      sa.sa_handler = kill_children_and_die;
+      sigemptyset(&sa.sa_mask);
+      ::sigaction(sig, &sa, nullptr);
+    }
+  });
+  for (auto& c : live_children) {
+    pid_t free_slot = 0;
+    if (c.compare_exchange_strong(free_slot, pid)) return;
+  }
+}
+
+void untrack_child(pid_t pid) {
+  for (auto& c : live_children) {
+    pid_t mine = pid;
+    if (c.compare_exchange_strong(mine, 0)) return;
+  }
+}
+
 std::string slurp(const std::string& path) {
   std::ifstream in(path);
   std::stringstream ss;
@@ -86,12 +123,14 @@ child::child(const std::vector<std::string>& argv, const std::vector<std::string
   ::close(out_pipe[1]);
   out_fd_ = out_pipe[0];
   if (rc != 0) throw std::runtime_error(std::string("posix_spawn failed: ") + std::strerror(rc) + " for " + argv[0]);
+  track_child(pid_);
 }
 
 child::~child() {
   if (!exited_ && pid_ > 0) {
     ::kill(pid_, SIGKILL);
     ::waitpid(pid_, &status_, 0);
+    untrack_child(pid_);
   }
   if (out_fd_ >= 0) ::close(out_fd_);
   // A sanitizer report from the child (scripts/test.sh --sanitize) fails the test binary, whether
@@ -138,6 +177,7 @@ int child::wait(std::chrono::milliseconds timeout) {
     ::kill(pid_, SIGKILL);
     ::waitpid(pid_, &status_, 0);
   }
+  untrack_child(pid_);
   exited_ = true;
   return WIFEXITED(status_) ? WEXITSTATUS(status_) : 128 + WTERMSIG(status_);
 }
