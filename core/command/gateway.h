@@ -2,8 +2,9 @@
 // an aggregate. It appends a command (keyed by the aggregate, on a command topic), then waits,
 // bounded, for the first event that command caused (its causation id) on the feature's outcome
 // topics that counts: one a deposed owner wrote after the new owner's claim is passed over
-// (core/bus/fence.h), as every read model refuses it, and the new owner decides again. The gateway reads those topics from their ends on every partition, so it sees the
-// outcome whichever instance decided. On the embedded bus the same path runs in one process.
+// (core/bus/fence.h), as every read model refuses it, and the new owner decides again. The
+// gateway reads those topics from their ends on every partition, so it sees the outcome
+// whichever instance decided. On the embedded bus the same path runs in one process.
 #pragma once
 
 #include <chrono>
