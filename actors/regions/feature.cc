@@ -3,6 +3,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -11,7 +12,9 @@
 #include "actors/regions/links.h"
 #include "actors/regions/routes.h"
 #include "actors/regions/settings.h"
+#include "core/bus/embedded.h"
 #include "core/bus/factory.h"
+#include "core/log/log.h"
 #include "core/http/message.h"
 #include "projections/regions/regions.h"
 #include "regions.pb.h"
@@ -122,6 +125,7 @@ class regions_feature final : public feature::feature {
     guards_.clear();
     std::lock_guard lk(mu_);
     opened_.clear();
+    retired_.clear();
   }
 
  private:
@@ -129,7 +133,15 @@ class regions_feature final : public feature::feature {
   result<bus::event_bus*> bus_of(const std::string& region) {
     if (region == cfg_->region) return local_;
     std::lock_guard lk(mu_);
-    if (auto it = opened_.find(region); it != opened_.end()) return it->second.get();
+    if (auto it = opened_.find(region); it != opened_.end()) {
+      // A reader whose log was replaced (the region rebuilt by `region recover`) reads nothing
+      // more: open the new one. The old reader is kept, as a link or a route may still hold it.
+      auto* embedded = dynamic_cast<bus::embedded_bus*>(it->second.get());
+      if (!embedded || !embedded->replaced()) return it->second.get();
+      nf::log::get("regions")->warn("region {}: its log was replaced since it was opened; opening it again", region);
+      retired_.push_back(std::move(it->second));
+      opened_.erase(it);
+    }
     NF_TRY_ASSIGN(auto rc, region_config(*cfg_, region));
     auto b = bus::open_bus(rc, rc.bus.kind == config::bus_kind::embedded ? bus::access::read_only : bus::access::owner);
     if (!b) return error{b.error().code, "region " + region + ": " + b.error().message};
@@ -146,6 +158,7 @@ class regions_feature final : public feature::feature {
   std::optional<projection::feed> feed_;
   std::mutex mu_;
   std::map<std::string, std::unique_ptr<bus::event_bus>> opened_;
+  std::vector<std::unique_ptr<bus::event_bus>> retired_;  // replaced readers (see bus_of)
   std::map<std::string, std::unique_ptr<target_guard>> guards_;
   std::vector<std::unique_ptr<link_runner>> links_;
   struct primary_state {

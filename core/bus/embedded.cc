@@ -20,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
@@ -387,6 +388,9 @@ class embedded_bus_impl final : public embedded_bus {
                          ("nf-reader-" + std::to_string(::getpid()) + "-" + std::to_string(counter++)))
                             .string();
       options.max_open_files = -1;  // required by secondary instances
+      // The store's identity, read before the open: if the store is replaced in between, the
+      // first catch_up() finds another identity and this reader stops (never the other way).
+      identity_ = read_identity();
       s = rocksdb::DB::OpenAsSecondary(options, opts_.path, secondary_path_, descs, &handles_, &raw);
     } else {
       s = rocksdb::DB::Open(options, opts_.path, descs, &handles_, &raw);
@@ -948,8 +952,36 @@ class embedded_bus_impl final : public embedded_bus {
     return removed;
   }
 
+  bool replaced() const override { return replaced_; }
+
+  // The store's identity (RocksDB's IDENTITY file), or "" when it cannot be read.
+  std::string read_identity() const {
+    std::string id;
+    if (!rocksdb::ReadFileToString(rocksdb::Env::Default(), opts_.path + "/IDENTITY", &id).ok()) return {};
+    while (!id.empty() && (id.back() == '\n' || id.back() == '\r' || id.back() == ' ')) id.pop_back();
+    return id;
+  }
+
   result<void> catch_up() override {
     if (!opts_.read_only) return ok();
+    // A secondary instance that catches up with another store's files (the path's log was set
+    // aside and rebuilt, as `region recover` does) trips RocksDB's own assertions and takes the
+    // process down: check the store's identity first, and stop reading once it changed.
+    {
+      std::lock_guard lk(identity_mu_);
+      if (!replaced_) {
+        const auto now = read_identity();
+        if (now.empty() || now != identity_) {
+          replaced_by_ = now.empty() ? std::string("none") : now;
+          replaced_ = true;
+          log_->warn("the log at {} was replaced since this reader opened it (store {}, now {}); it reads nothing more", opts_.path,
+                     identity_, replaced_by_);
+        }
+      }
+      if (replaced_)
+        return error{errc::unavailable, "the log at '" + opts_.path + "' was replaced since this reader opened it (store " + identity_ +
+                                            ", now " + replaced_by_ + "): open it again"};
+    }
     auto s = db_->TryCatchUpWithPrimary();
     if (!s.ok()) return store::to_error(s, "cannot catch up with the owner of '" + opts_.path + "'");
     std::lock_guard lk(mu_);
@@ -1414,6 +1446,10 @@ class embedded_bus_impl final : public embedded_bus {
   rocksdb::ColumnFamilyHandle* meta_ = nullptr;
   rocksdb::ColumnFamilyHandle* logcf_ = nullptr;
   std::string secondary_path_;
+  std::string identity_;                 // read-only: the store's identity at the open
+  std::mutex identity_mu_;               // guards replaced_by_ and the check
+  std::atomic<bool> replaced_{false};    // read-only: the path holds another store now
+  std::string replaced_by_;              // its identity, once replaced_
   std::string cluster_id_;  // see cluster_id()
   std::uint32_t next_topic_id_ = 1;
   std::vector<append_request*> pending_;

@@ -72,8 +72,13 @@ class embedded_bus : public event_bus {
   // delete_retention_ms, never a partition's last record. Offsets never change; readers step over
   // the gaps. Runs with the retention sweep; returns how many records were removed.
   virtual result<std::uint64_t> compact() = 0;
-  // Read-only instances: pick up what the owner has written since the last call.
+  // Read-only instances: pick up what the owner has written since the last call. errc::unavailable
+  // once the log was replaced under this reader (another store at the path, as `region recover`
+  // leaves): it does not read the new store's files as if they were the old one's.
   virtual result<void> catch_up() = 0;
+  // Read-only instances: whether catch_up() found the log replaced since the open. Such a reader
+  // reads nothing more; open the path again.
+  virtual bool replaced() const = 0;
   // Reads everything back: the checksum of every block of every table file, every log record
   // (decoded), and the offsets of every partition (dense from begin to end, except where the
   // cleaner removed records of a compacted topic).

@@ -108,6 +108,50 @@ TEST(EmbeddedLog, TheClusterIdIsMadeOnceAndKeptAcrossReopensAndReaders) {
   EXPECT_NE(*elsewhere->cluster_id(), id) << "another store is another cluster";
 }
 
+// A reader beside a log that is set aside and rebuilt at the same path (as `region recover`
+// does while the peer's link reads it) stops reading and says so. Before, it caught up with the
+// new store's files as if they were the old one's, and RocksDB's own assertion took the process
+// down (a peer region's server crashed in the sanitized recovery test).
+TEST(EmbeddedLog, AReaderWhoseLogWasReplacedStopsAndANewReaderReadsTheNewLog) {
+  test::temp_dir dir;
+  const auto path = (dir.path() / "bus").string();
+  const topic_partition tp{topic_name{"t"}, partition_id{0}};
+  {
+    auto owner = open_bus(path);
+    ASSERT_TRUE(owner->create_topic(tp.topic, {1, -1, -1}));
+    ASSERT_TRUE(owner->append(tp.topic, records(3)));
+  }
+  auto reader = open_bus(path, true, nullptr, true);
+  ASSERT_NE(reader, nullptr);
+  EXPECT_EQ(read_all(*reader, tp).size(), 3u);
+  ASSERT_TRUE(reader->catch_up());
+  EXPECT_FALSE(reader->replaced());
+  // The log is set aside and a new one written in its place.
+  std::filesystem::rename(path, (dir.path() / "aside").string());
+  {
+    auto owner = open_bus(path);
+    ASSERT_TRUE(owner->create_topic(tp.topic, {1, -1, -1}));
+    ASSERT_TRUE(owner->append(tp.topic, records(1, "new")));
+    for (int i = 0; i < 3; ++i) {
+      auto again = reader->catch_up();
+      ASSERT_FALSE(again);
+      EXPECT_EQ(again.error().code, errc::unavailable);
+      EXPECT_NE(again.error().message.find("was replaced since this reader opened it"), std::string::npos) << again.error().message;
+      EXPECT_TRUE(reader->replaced());
+    }
+    auto fresh = open_bus(path, true, nullptr, true);
+    ASSERT_NE(fresh, nullptr);
+    const auto now = read_all(*fresh, tp);
+    ASSERT_EQ(now.size(), 1u);
+    EXPECT_EQ(now[0].key, "new0");
+    EXPECT_TRUE(fresh->catch_up());
+    EXPECT_FALSE(fresh->replaced());
+  }
+  // The path gone altogether: the same answer, no crash.
+  std::filesystem::remove_all(path);
+  EXPECT_FALSE(reader->catch_up());
+}
+
 TEST(EmbeddedLog, ReadOnlyReaderSeesTheOwnersNewEvents) {
   test::temp_dir dir;
   auto owner = open_bus(dir.str());
