@@ -969,9 +969,11 @@ class embedded_bus_impl final : public embedded_bus {
     // process down: check the store's identity first, and stop reading once it changed.
     {
       std::lock_guard lk(identity_mu_);
-      if (!replaced_) {
+      // A store without an IDENTITY file at the open (a restored backup, say) cannot be told
+      // from another: such a reader is never called replaced.
+      if (!replaced_ && !identity_.empty()) {
         const auto now = read_identity();
-        if (now.empty() || now != identity_) {
+        if (now != identity_) {
           replaced_by_ = now.empty() ? std::string("none") : now;
           replaced_ = true;
           log_->warn("the log at {} was replaced since this reader opened it (store {}, now {}); it reads nothing more", opts_.path,

@@ -152,6 +152,24 @@ TEST(EmbeddedLog, AReaderWhoseLogWasReplacedStopsAndANewReaderReadsTheNewLog) {
   EXPECT_FALSE(reader->catch_up());
 }
 
+// A store without an IDENTITY file (as a restored backup can be) is read as before: a reader
+// cannot tell it from another, so it never calls it replaced.
+TEST(EmbeddedLog, AReaderOfAStoreWithoutAnIdentityFileCatchesUpAsBefore) {
+  test::temp_dir dir;
+  const auto path = (dir.path() / "bus").string();
+  const topic_partition tp{topic_name{"t"}, partition_id{0}};
+  auto owner = open_bus(path);
+  ASSERT_TRUE(owner->create_topic(tp.topic, {1, -1, -1}));
+  ASSERT_TRUE(owner->append(tp.topic, records(2)));
+  std::filesystem::remove(std::filesystem::path(path) / "IDENTITY");
+  auto reader = open_bus(path, true, nullptr, true);
+  ASSERT_NE(reader, nullptr);
+  ASSERT_TRUE(owner->append(tp.topic, records(1, "more")));
+  ASSERT_TRUE(reader->catch_up());
+  EXPECT_FALSE(reader->replaced());
+  EXPECT_EQ(read_all(*reader, tp).size(), 3u);
+}
+
 TEST(EmbeddedLog, ReadOnlyReaderSeesTheOwnersNewEvents) {
   test::temp_dir dir;
   auto owner = open_bus(dir.str());
