@@ -34,6 +34,7 @@
 #include "bench/log_reader.h"
 #include "bench/ratio_reporter.h"
 #include "tests/support/jwt_signer.h"
+#include "tests/support/owner_context.h"
 #include "core/base/base64.h"
 
 namespace {
@@ -276,20 +277,7 @@ struct owner_rig {
   std::unique_ptr<reservation_owner> owner;
   std::int64_t next_command = 0, version = 1;
 
-  class owning final : public nf::actor::context {
-   public:
-    const nf::bus::message* input = nullptr;
-    nf::result<nf::event::event_id> emit(const nf::topic_name&, nf::event::new_event) override { return nf::error{nf::errc::unsupported, "not used"}; }
-    nf::result<nf::events::Envelope> caused(nf::event::new_event ev) override {
-      NF_TRY_ASSIGN(auto cmd, nf::event::from_message(*input));
-      NF_TRY_ASSIGN(auto cause, nf::event::event_id::from_raw(cmd.id()));
-      ev.id = nf::event::derive_id(cause, "reservation_owner", 0);
-      ev.causation = cause;
-      return nf::event::build(ev);
-    }
-    bool owns(const nf::topic_partition&) override { return true; }
-    const nf::clock& clock() const override { return nf::system_clock::instance(); }
-  } ctx;
+  nf::test::owner_context ctx{"reservation_owner"};
 
   owner_rig() {
     (void)log.bus->create_topic(nf::topic_name{kCommandsTopic}, {3, -1, -1});

@@ -18,6 +18,7 @@
 #include "projections/tenants/tenants.h"
 #include "projections/usage/usage.h"
 #include "tests/support/embedded_bus.h"
+#include "tests/support/owner_context.h"
 #include "tests/support/support.h"
 #include "tenancy.pb.h"
 
@@ -200,28 +201,6 @@ TEST_F(Tenants, UsageFoldsMeteredRequestsAndGivesEachAlertOnce) {
 
 }  // namespace
 
-
-namespace {
-
-// A stand-in for the actor runtime's context: it owns every input, and derives an outcome's id from
-// its command as the runtime does (the same id every time the command is handled).
-class owning final : public actor::context {
- public:
-  const bus::message* input = nullptr;
-  nf::result<event::event_id> emit(const topic_name&, event::new_event) override { return error{errc::unsupported, "not used"}; }
-  nf::result<events::Envelope> caused(event::new_event ev) override {
-    NF_TRY_ASSIGN(auto cmd, event::from_message(*input));
-    NF_TRY_ASSIGN(auto cause, event::event_id::from_raw(cmd.id()));
-    ev.id = event::derive_id(cause, "reservation_owner", 0);
-    ev.causation = cause;
-    return event::build(ev);
-  }
-  bool owns(const topic_partition&) override { return true; }
-  const nf::clock& clock() const override { return system_clock::instance(); }
-};
-
-}  // namespace
-
 // A command handed to the tenant's owner again (its commit was lost to a rebalance or a crash)
 // is not decided twice: no second outcome, so the tenant's version (its ETag) does not move.
 // Before, an unconditional change or a reservation was appended again under the same id, and a
@@ -283,7 +262,7 @@ TEST_F(Tenants, AnOwnerHandedACommandAgainAppendsNoSecondOutcomeAndTheVersionHol
     i.writer = std::make_unique<command::single_writer>(*bus_, "reservation_owner", "local", command::owned_state{st, proj_, *i.feed}, 5s);
     i.owner = std::make_unique<tenancy::reservation_owner>(*i.writer, tenants::tenants_view(st, proj_));
   };
-  owning ctx;
+  test::owner_context ctx("reservation_owner");
   auto handle = [&](instance& i, const bus::message& m) {
     ctx.input = &m;
     auto r = i.owner->handle(m, ctx);
